@@ -1,0 +1,105 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { createContextFactory } from './context.js';
+import { createLogger, type Logger } from './logger.js';
+import { schema } from './schema/index.js';
+import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
+import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
+import { graphqlSsePlugin } from './transport/sse.js';
+import { DEFAULT_QUERY } from './graphiql.js';
+import { createUpstream, type Upstream } from './upstream/client.js';
+import type { Context } from './context.js';
+
+export interface App {
+  readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  readonly server: Server;
+  readonly upstream: Upstream;
+  readonly live: LiveHubImpl;
+  readonly logger: Logger;
+  /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
+  start(port?: number, host?: string): Promise<string>;
+  /** Stops accepting work, lets in-flight requests finish, completes subscriptions, closes every socket. */
+  stop(): Promise<void>;
+}
+
+/** Builds the gateway without listening: tests can use `yoga.fetch` or `start(0)`. */
+export function createApp(config: Config, options: { logger?: Logger } = {}): App {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const upstream = createUpstream(config.upstream, { logger });
+  const live = createLiveHub({ config, upstream, logger });
+  const context = createContextFactory({ config, upstream, live });
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    context: ({ request }) => context(request),
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: logger,
+    maskedErrors: config.production || process.env.NODE_ENV !== 'test' ? true : { isDev: true },
+    graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
+    plugins: [graphqlSsePlugin()],
+  });
+
+  let ready = false;
+  let stopping: Promise<void> | undefined;
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/healthz' || req.url?.startsWith('/healthz?')) {
+      const healthy = ready && stopping === undefined;
+      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
+      return;
+    }
+    void yoga.handleNodeRequestAndResponse(req, res, {});
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  let ws: WebSocketTransport | undefined;
+
+  return {
+    yoga,
+    server,
+    upstream,
+    live,
+    logger,
+    async start(port = config.port, host = config.host) {
+      ws = attachWebSocket({ server, yoga, config, logger });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      ready = true;
+      const { address, port: actual } = server.address() as AddressInfo;
+      const shown = address.includes(':') ? `[${address}]` : address;
+      return `http://${shown}:${actual}/graphql`;
+    },
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
+        await Promise.all([ws?.close(), live.close()]);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        for (const socket of sockets) {
+          // Sockets with no request in flight can go now; busy ones close when their response ends.
+          if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
+        }
+        const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
+        deadline.unref();
+        if (server.listening) await closed;
+        clearTimeout(deadline);
+        await upstream.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,231 @@
+/**
+ * Configuration: the only module that reads the environment.
+ *
+ * `loadConfig(env)` validates every variable at once and throws a {@link ConfigError} that lists every
+ * problem, so a misconfigured deployment fails at start-up with one readable message.
+ * Other modules receive the frozen {@link Config} as an argument; tests build one with {@link createConfig}.
+ */
+
+export type Mode = 'local' | 'remote';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface UpstreamConfig {
+  /** Base URL of the v4 API, without a trailing slash. @default https://api.cloudflare.com/client/v4 */
+  readonly baseUrl: string;
+  readonly accountId: string;
+  readonly apiToken: string;
+  /** @default 5000 */
+  readonly connectTimeoutMs: number;
+  /** Time to wait for response headers. @default 15000 */
+  readonly headersTimeoutMs: number;
+  /** Time allowed between body chunks. @default 15000 */
+  readonly bodyTimeoutMs: number;
+  /** Retries of an idempotent read after the first attempt. @default 2 */
+  readonly maxRetries: number;
+  /** Requests allowed per window and credential. @default 1200 */
+  readonly rateLimit: number;
+  /** Length of the rate window in seconds. @default 300 */
+  readonly rateWindowS: number;
+}
+
+export interface EmulatorConfig {
+  /** Port of `npm run emulator`; the embedded emulator always uses an ephemeral port. @default 8787 */
+  readonly port: number;
+  readonly host: string;
+  /** When set, only this token is accepted. */
+  readonly apiToken: string | undefined;
+  /** How many emulated seconds pass per real second. @default 1 */
+  readonly timeScale: number;
+  /** Requests per window and token; undefined disables rate limiting. */
+  readonly rateLimit: number | undefined;
+  /** @default 300 */
+  readonly rateWindowS: number;
+}
+
+export interface Config {
+  readonly mode: Mode;
+  readonly host: string;
+  /** @default 4000 */
+  readonly port: number;
+  /** @default info */
+  readonly logLevel: LogLevel;
+  /** Production mode masks unexpected errors and disables GraphiQL's schema hints for them. */
+  readonly production: boolean;
+  readonly upstream: UpstreamConfig;
+  readonly emulator: EmulatorConfig;
+  /** Base interval of subscription polling. @default 1000 */
+  readonly pollIntervalMs: number;
+  /** How long finished instances stay cached across requests. @default 5000 */
+  readonly finishedInstanceTtlMs: number;
+  /** Maximum number of instances one `createInstances` mutation may create. @default 1000 */
+  readonly createInstancesLimit: number;
+  /** @default 100 */
+  readonly maxSubscriptionsPerConnection: number;
+  /** @default 20000 */
+  readonly maxSubscriptions: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
+/** Account id used in local mode when none is configured. */
+export const LOCAL_ACCOUNT_ID = '0123456789abcdef0123456789abcdef';
+/** Token the gateway presents to its embedded emulator. Not a secret: the emulator only listens on loopback. */
+export const LOCAL_API_TOKEN = 'local-emulator-token';
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  int(name: string, fallback: number, { min, max }: { min: number; max?: number }): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
+      this.problems.push(
+        `${name} must be an integer ${max === undefined ? `>= ${min}` : `between ${min} and ${max}`} (got "${raw}")`,
+      );
+      return fallback;
+    }
+    return value;
+  }
+
+  number(name: string, fallback: number, { min }: { min: number }): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= min) {
+      this.problems.push(`${name} must be a number greater than ${min} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  url(name: string, fallback: string): string {
+    const raw = this.string(name) ?? fallback;
+    try {
+      const url = new URL(raw);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+      return raw.replace(/\/+$/, '');
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL (got "${raw}")`);
+      return fallback;
+    }
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
+    const raw = this.string(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name} must be one of ${values.join(', ')} (got "${raw}")`);
+    return fallback;
+  }
+}
+
+/** Parses and validates the environment. Throws {@link ConfigError} listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const read = new Reader(env);
+  const apiToken = read.string('CLOUDFLARE_API_TOKEN');
+  const mode: Mode = apiToken === undefined ? 'local' : 'remote';
+  const accountId = read.string('CLOUDFLARE_ACCOUNT_ID');
+  if (mode === 'remote' && accountId === undefined) {
+    read.problems.push('CLOUDFLARE_ACCOUNT_ID is required when CLOUDFLARE_API_TOKEN is set');
+  }
+  if (accountId !== undefined && !/^[0-9a-f]{32}$/i.test(accountId)) {
+    read.problems.push(`CLOUDFLARE_ACCOUNT_ID must be a 32-character hex account id (got "${accountId}")`);
+  }
+  if (apiToken !== undefined && /\s/.test(apiToken)) {
+    // Never echo the token itself.
+    read.problems.push('CLOUDFLARE_API_TOKEN must not contain whitespace');
+  }
+  const baseUrl = read.url('CLOUDFLARE_BASE_URL', DEFAULT_BASE_URL);
+  const host = read.string('HOST') ?? '127.0.0.1';
+  const config: Config = {
+    mode,
+    host,
+    port: read.int('PORT', 4000, { min: 0, max: 65535 }),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    production: read.string('NODE_ENV') === 'production',
+    upstream: {
+      baseUrl,
+      accountId: accountId ?? LOCAL_ACCOUNT_ID,
+      apiToken: apiToken ?? LOCAL_API_TOKEN,
+      connectTimeoutMs: read.int('UPSTREAM_CONNECT_TIMEOUT_MS', 5000, { min: 1 }),
+      headersTimeoutMs: read.int('UPSTREAM_HEADERS_TIMEOUT_MS', 15_000, { min: 1 }),
+      bodyTimeoutMs: read.int('UPSTREAM_BODY_TIMEOUT_MS', 15_000, { min: 1 }),
+      maxRetries: read.int('UPSTREAM_MAX_RETRIES', 2, { min: 0, max: 10 }),
+      rateLimit: read.int('UPSTREAM_RATE_LIMIT', 1200, { min: 1 }),
+      rateWindowS: read.int('UPSTREAM_RATE_WINDOW_S', 300, { min: 1 }),
+    },
+    emulator: readEmulator(read, host),
+    pollIntervalMs: read.int('POLL_INTERVAL_MS', 1000, { min: 50 }),
+    finishedInstanceTtlMs: read.int('FINISHED_INSTANCE_TTL_MS', 5000, { min: 0 }),
+    createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
+    maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
+    maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
+  };
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return deepFreeze(config);
+}
+
+/** Parses the variables of the standalone emulator (`npm run emulator`). */
+export function loadEmulatorConfig(env: Env = process.env): EmulatorConfig {
+  const read = new Reader(env);
+  const config = readEmulator(read, read.string('HOST') ?? '127.0.0.1');
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return Object.freeze(config);
+}
+
+function readEmulator(read: Reader, host: string): EmulatorConfig {
+  const rateLimitRaw = read.string('EMULATOR_RATE_LIMIT');
+  return {
+    port: read.int('EMULATOR_PORT', 8787, { min: 0, max: 65535 }),
+    host,
+    apiToken: read.string('EMULATOR_API_TOKEN'),
+    timeScale: read.number('EMULATOR_TIME_SCALE', 1, { min: 0 }),
+    rateLimit: rateLimitRaw === undefined ? undefined : read.int('EMULATOR_RATE_LIMIT', 1200, { min: 1 }),
+    rateWindowS: read.int('EMULATOR_RATE_WINDOW_S', 300, { min: 1 }),
+  };
+}
+
+/** Builds a Config for tests and embedding: defaults of local mode, overridden by `overrides`. */
+export function createConfig(overrides: DeepPartial<Config> = {}): Config {
+  const base = loadConfig({});
+  return deepFreeze(merge(base, overrides));
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+function merge<T>(base: T, overrides: DeepPartial<T>): T {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
+    const current = out[key];
+    out[key] =
+      value !== null && typeof value === 'object' && current !== null && typeof current === 'object'
+        ? merge(current, value as DeepPartial<typeof current>)
+        : value;
+  }
+  return out as T;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,53 @@
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createEmulator } from './emulator/server.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel, [config.upstream.apiToken]);
+
+  // Local mode: the embedded emulator is the upstream, reached over loopback through the real client.
+  const emulator =
+    config.mode === 'local'
+      ? await createEmulator({ port: 0, host: '127.0.0.1', timeScale: config.emulator.timeScale, seedDemoData: true })
+      : undefined;
+  const effective: Config = emulator
+    ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } }
+    : config;
+
+  const app = createApp(effective, { logger });
+  const url = await app.start();
+  process.stdout.write(`Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}\n`);
+
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info(`${signal} received, shutting down`);
+    void (async () => {
+      await app.stop();
+      await emulator?.stop();
+      process.exit(0);
+    })().catch((error: unknown) => {
+      logger.error('shutdown failed', error);
+      process.exit(1);
+    });
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import RelayPlugin from '@pothos/plugin-relay';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import type { Context } from '../context.js';
+
+export interface SchemaTypes {
+  Context: Context;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+  };
+}
+
+export const builder = new SchemaBuilder<SchemaTypes>({
+  // The errors plugin must come before the dataloader plugin so loader fields can declare error types.
+  plugins: [ErrorsPlugin, DataloaderPlugin, RelayPlugin],
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    nodesOnConnection: { description: 'The nodes of this page, without their edges.' },
+    nodeQueryOptions: { description: 'Fetches any object that implements `Node` by its global id; null when it no longer exists.' },
+    nodesQueryOptions: { description: 'Fetches several objects by their global ids, in order; null for each that does not exist.' },
+  },
+  errors: { defaultTypes: [] },
+});
+
+builder.queryType({ description: 'Reads: workflows, their versions, instances and steps.' });
+builder.mutationType({ description: 'Writes: create instances and change their status.' });
+builder.subscriptionType({ description: 'Live updates, fed by shared polling of the upstream API.' });
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseDateTime(value: unknown): Date {
+  if (typeof value === 'string' && ISO_DATE.test(value)) {
+    const date = new Date(value);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new GraphQLError(`DateTime must be an ISO 8601 date-time with a time zone, such as "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
+builder.scalarType('DateTime', {
+  description: 'A date-time in ISO 8601 format with a time zone (UTC on output), such as `2026-01-31T12:00:00.000Z`.',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(value).toISOString()),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
+  switch (ast.kind) {
+    case Kind.STRING:
+    case Kind.BOOLEAN:
+      return ast.value;
+    case Kind.INT:
+    case Kind.FLOAT:
+      return Number(ast.value);
+    case Kind.NULL:
+      return null;
+    case Kind.LIST:
+      return ast.values.map((v) => parseJsonLiteral(v, variables));
+    case Kind.OBJECT:
+      return Object.fromEntries(ast.fields.map((f) => [f.name.value, parseJsonLiteral(f.value, variables)]));
+    case Kind.VARIABLE:
+      return variables?.[ast.name.value];
+    default:
+      throw new GraphQLError(`JSON cannot represent an enum value`, { extensions: { code: 'BAD_USER_INPUT' } });
+  }
+}
+
+builder.scalarType('JSON', {
+  description: 'Any JSON value: object, array, string, number, boolean or null.',
+  serialize: (value) => value,
+  parseValue: (value) => value,
+  parseLiteral: (ast, variables) => parseJsonLiteral(ast, variables),
+});

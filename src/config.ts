@@ -40,6 +40,8 @@ export interface EmulatorConfig {
   readonly rateLimit: number | undefined;
   /** @default 300 */
   readonly rateWindowS: number;
+  /** Latency added to every response, in ms (benchmarks). @default 0 */
+  readonly latencyMs: number;
 }
 
 export interface Config {
@@ -199,6 +201,7 @@ function readEmulator(read: Reader, host: string): EmulatorConfig {
     timeScale: read.number('EMULATOR_TIME_SCALE', 1, { min: 0 }),
     rateLimit: rateLimitRaw === undefined ? undefined : read.int('EMULATOR_RATE_LIMIT', 1200, { min: 1 }),
     rateWindowS: read.int('EMULATOR_RATE_WINDOW_S', 300, { min: 1 }),
+    latencyMs: read.int('EMULATOR_LATENCY_MS', 0, { min: 0, max: 60_000 }),
   };
 }
 

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_BASE_URL, LOCAL_ACCOUNT_ID, createConfig, loadConfig, loadEmulatorConfig } from '../../src/config.js';
+
+const ACCOUNT = 'a'.repeat(32);
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('starts in local mode with documented defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.mode).toBe('local');
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.logLevel).toBe('info');
+    expect(config.upstream.baseUrl).toBe(DEFAULT_BASE_URL);
+    expect(config.upstream.accountId).toBe(LOCAL_ACCOUNT_ID);
+    expect(config.upstream.rateLimit).toBe(1200);
+    expect(config.upstream.rateWindowS).toBe(300);
+    expect(config.pollIntervalMs).toBe(1000);
+    expect(config.createInstancesLimit).toBe(1000);
+    expect(Object.isFrozen(config.upstream)).toBe(true);
+  });
+
+  it('switches to remote mode when a token and account id are set', () => {
+    const config = loadConfig({
+      CLOUDFLARE_API_TOKEN: 'secret-token-value',
+      CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+      CLOUDFLARE_BASE_URL: 'http://127.0.0.1:8787/client/v4/',
+      PORT: '0',
+      LOG_LEVEL: 'DEBUG',
+      UPSTREAM_RATE_LIMIT: '60',
+      UPSTREAM_RATE_WINDOW_S: '15',
+    });
+    expect(config.mode).toBe('remote');
+    expect(config.upstream).toMatchObject({
+      apiToken: 'secret-token-value',
+      accountId: ACCOUNT,
+      baseUrl: 'http://127.0.0.1:8787/client/v4',
+      rateLimit: 60,
+      rateWindowS: 15,
+    });
+    expect(config.port).toBe(0);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('requires an account id in remote mode', () => {
+    expect(problemsOf({ CLOUDFLARE_API_TOKEN: 'secret-token-value' })).toEqual([
+      'CLOUDFLARE_ACCOUNT_ID is required when CLOUDFLARE_API_TOKEN is set',
+    ]);
+  });
+
+  it('reports every invalid variable in one error', () => {
+    const problems = problemsOf({
+      CLOUDFLARE_API_TOKEN: 'secret token',
+      CLOUDFLARE_ACCOUNT_ID: 'not-hex',
+      CLOUDFLARE_BASE_URL: 'ftp://example',
+      PORT: '99999',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'loud',
+      UPSTREAM_RATE_LIMIT: '0',
+      UPSTREAM_RATE_WINDOW_S: 'abc',
+      UPSTREAM_CONNECT_TIMEOUT_MS: '-5',
+      UPSTREAM_HEADERS_TIMEOUT_MS: '1.5',
+      UPSTREAM_BODY_TIMEOUT_MS: 'x',
+      UPSTREAM_MAX_RETRIES: '11',
+      POLL_INTERVAL_MS: '10',
+      FINISHED_INSTANCE_TTL_MS: '-1',
+      CREATE_INSTANCES_LIMIT: '0',
+      MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
+      MAX_SUBSCRIPTIONS: 'many',
+      EMULATOR_PORT: '-1',
+      EMULATOR_TIME_SCALE: '0',
+      EMULATOR_RATE_LIMIT: '0',
+      EMULATOR_RATE_WINDOW_S: '0',
+      EMULATOR_LATENCY_MS: 'slow',
+    });
+    const named = problems.map((p) => p.split(' ')[0]);
+    expect(named).toEqual([
+      'CLOUDFLARE_ACCOUNT_ID',
+      'CLOUDFLARE_API_TOKEN',
+      'CLOUDFLARE_BASE_URL',
+      'PORT',
+      'LOG_LEVEL',
+      'UPSTREAM_CONNECT_TIMEOUT_MS',
+      'UPSTREAM_HEADERS_TIMEOUT_MS',
+      'UPSTREAM_BODY_TIMEOUT_MS',
+      'UPSTREAM_MAX_RETRIES',
+      'UPSTREAM_RATE_LIMIT',
+      'UPSTREAM_RATE_WINDOW_S',
+      'EMULATOR_PORT',
+      'EMULATOR_TIME_SCALE',
+      'EMULATOR_RATE_LIMIT',
+      'EMULATOR_RATE_WINDOW_S',
+      'EMULATOR_LATENCY_MS',
+      'POLL_INTERVAL_MS',
+      'FINISHED_INSTANCE_TTL_MS',
+      'CREATE_INSTANCES_LIMIT',
+      'MAX_SUBSCRIPTIONS_PER_CONNECTION',
+      'MAX_SUBSCRIPTIONS',
+    ]);
+  });
+
+  it('never echoes the API token in its messages', () => {
+    const token = 'super secret-token';
+    const problems = problemsOf({ CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_ACCOUNT_ID: ACCOUNT });
+    expect(problems).toHaveLength(1);
+    expect(problems.join('\n')).not.toContain(token);
+  });
+
+  it('lists the problems in the error message, one per line', () => {
+    expect(() => loadConfig({ PORT: 'abc', LOG_LEVEL: 'x' })).toThrowError(
+      /Invalid configuration:\n {2}- PORT must be an integer between 0 and 65535 \(got "abc"\)\n {2}- LOG_LEVEL/,
+    );
+  });
+});
+
+describe('loadEmulatorConfig', () => {
+  it('reads the emulator variables with their defaults', () => {
+    expect(loadEmulatorConfig({})).toEqual({
+      port: 8787,
+      host: '127.0.0.1',
+      apiToken: undefined,
+      timeScale: 1,
+      rateLimit: undefined,
+      rateWindowS: 300,
+      latencyMs: 0,
+    });
+    expect(loadEmulatorConfig({ EMULATOR_RATE_LIMIT: '60', EMULATOR_TIME_SCALE: '60' })).toMatchObject({
+      rateLimit: 60,
+      timeScale: 60,
+    });
+  });
+});
+
+describe('createConfig', () => {
+  it('overrides nested fields and keeps the other defaults', () => {
+    const config = createConfig({ upstream: { baseUrl: 'http://127.0.0.1:1/client/v4' }, pollIntervalMs: 100 });
+    expect(config.upstream.baseUrl).toBe('http://127.0.0.1:1/client/v4');
+    expect(config.upstream.rateLimit).toBe(1200);
+    expect(config.pollIntervalMs).toBe(100);
+  });
+});

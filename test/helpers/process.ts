@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+
+export interface TProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the first match of `pattern` in stdout (or stderr), or rejects at the deadline or on exit. */
+  waitForLine(pattern: RegExp, options?: { timeoutMs?: number; stream?: 'stdout' | 'stderr' }): Promise<RegExpMatchArray>;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Runs a TypeScript entry point of this repository with tsx, as `npm start` would, with a clean environment. */
+export function spawnEntry(entry: string, env: Record<string, string>): TProcess {
+  const child = spawn(TSX, [entry], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const exit = once(child, 'exit').then(([code, signal]) => {
+    running.delete(child);
+    return { code: code as number | null, signal: signal as NodeJS.Signals | null };
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: () => exit,
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+    waitForLine(pattern, { timeoutMs = 15_000, stream = 'stdout' } = {}) {
+      const source = stream === 'stdout' ? child.stdout : child.stderr;
+      const text = () => (stream === 'stdout' ? out : err);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => finish(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+        const check = () => {
+          const match = text().match(pattern);
+          if (match) finish(undefined, match);
+        };
+        const onExit = () => finish(new Error(`process exited before printing ${pattern}; stdout: ${out}; stderr: ${err}`));
+        function finish(error?: Error, match?: RegExpMatchArray) {
+          clearTimeout(timer);
+          source?.off('data', check);
+          child.off('exit', onExit);
+          if (error) reject(error);
+          else resolve(match as RegExpMatchArray);
+        }
+        source?.on('data', check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+  };
+}

@@ -1,4 +1,24 @@
-import type { InstanceDetails, WorkflowsApi } from '../upstream/types.js';
+import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/types.js';
+
+/** One status event: the first one of a stream has `previousStatus` null. */
+export interface InstanceStatusEvent {
+  readonly workflowName: string;
+  readonly instanceId: string;
+  readonly status: InstanceStatus;
+  readonly previousStatus: InstanceStatus | null;
+  readonly at: Date;
+  /** Full details fetched by the poll when the subscriber needs them, else null. */
+  readonly details: InstanceDetails | null;
+}
+
+/**
+ * An item of a live stream: a value, or the error that ends the stream (the instance or workflow does
+ * not exist). Errors travel as items so that every transport reports them as a GraphQL error payload.
+ */
+export type LiveItem<T> = { readonly value: T; readonly error?: undefined } | { readonly error: Error; readonly value?: undefined };
+
+/** A live stream: ends by itself after a terminal status or an error; `return()` unsubscribes. */
+export type LiveStream<T> = AsyncIterableIterator<LiveItem<T>>;
 
 /**
  * The live side of the gateway as resolvers see it. Subscription resolvers subscribe through it;
@@ -12,4 +32,21 @@ export interface LiveHub {
   instanceChanged(api: WorkflowsApi, workflowName: string, instanceId: string, details?: InstanceDetails): void;
   /** Tells watchers of a workflow's instance list that it changed (for example after a create). */
   workflowChanged(api: WorkflowsApi, workflowName: string): void;
+  /**
+   * The current status of an instance, then every status change; ends after a terminal status (its
+   * event included). `needsDetails` asks for full details with every event (for selected instance fields).
+   * Throws {@link SubscriptionLimitError} when the server holds too many subscriptions.
+   */
+  watchInstanceStatus(api: WorkflowsApi, workflowName: string, instanceId: string, options: { needsDetails: boolean }): LiveStream<InstanceStatusEvent>;
+  /** The instance's full details now, then after every change (status, step, attempt); ends after a terminal status. */
+  watchInstanceUpdates(api: WorkflowsApi, workflowName: string, instanceId: string): LiveStream<InstanceDetails>;
+  /**
+   * Every new instance of a workflow and every status change of one, from now on, optionally only those
+   * whose new status is in `statuses`. Never ends by itself.
+   */
+  watchWorkflowInstances(
+    api: WorkflowsApi,
+    workflowName: string,
+    options: { statuses: readonly InstanceStatus[] | null; needsDetails: boolean },
+  ): LiveStream<InstanceStatusEvent>;
 }

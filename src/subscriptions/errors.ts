@@ -1,0 +1,21 @@
+/** Why a new subscription was refused; `code` lands in the GraphQL error's `extensions.code`. */
+export class SubscriptionLimitError extends Error {
+  override readonly name = 'SubscriptionLimitError';
+  readonly code = 'SUBSCRIPTION_LIMIT';
+  constructor(
+    message: string,
+    readonly limit: number,
+    readonly scope: 'server' | 'connection',
+  ) {
+    super(message);
+  }
+}
+
+/** The server is shutting down and takes no new subscriptions. */
+export class ShuttingDownError extends Error {
+  override readonly name = 'ShuttingDownError';
+  readonly code = 'SHUTTING_DOWN';
+  constructor() {
+    super('The server is shutting down; reconnect to another instance or retry shortly.');
+  }
+}

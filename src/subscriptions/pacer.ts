@@ -1,0 +1,83 @@
+import type { Config } from '../config.js';
+
+/** What the upstream client tells about one credential's request budget (a token bucket). */
+export interface BudgetSnapshot {
+  readonly capacity: number;
+  readonly available: number;
+  /** Tokens background work may still take: `available` minus the reserve kept for interactive calls. */
+  readonly backgroundAvailable: number;
+  readonly refillPerSecond: number;
+}
+
+export interface BudgetSource {
+  budget(credentialKey: string): BudgetSnapshot;
+}
+
+/**
+ * Shares one credential's background request rate among its poll loops.
+ *
+ * Each loop reports its demand (requests per second it would make at its preferred interval). When the
+ * sum exceeds the sustainable background rate (the refill rate minus the share kept for interactive
+ * calls), every loop's interval is stretched by the same factor, so everything watched slows down evenly
+ * and nothing is starved or dropped. When the bucket is nearly empty right now, a loop additionally waits
+ * until the bucket can pay for its next cycle.
+ */
+export class Pacer {
+  private readonly demands = new Map<object, number>();
+  private reserve = 0;
+
+  constructor(
+    private readonly source: BudgetSource,
+    private readonly credentialKey: string,
+    private readonly fallback: Pick<Config['upstream'], 'rateLimit' | 'rateWindowS'>,
+  ) {}
+
+  get loops(): number {
+    return this.demands.size;
+  }
+
+  /** Records that `loop` would make `requestsPerSecond` at its preferred interval. */
+  setDemand(loop: object, requestsPerSecond: number): void {
+    this.demands.set(loop, Math.max(0, requestsPerSecond));
+  }
+
+  remove(loop: object): void {
+    this.demands.delete(loop);
+  }
+
+  /** Requests per second all loops of this credential may make together without touching the reserve. */
+  sustainableRate(): number {
+    const budget = this.snapshot();
+    // The reserve is only visible while the bucket holds more than it, so remember the largest seen.
+    this.reserve = Math.max(this.reserve, budget.available - budget.backgroundAvailable);
+    const share = budget.capacity > 0 ? Math.min(1, this.reserve / budget.capacity) : 0;
+    return Math.max(budget.refillPerSecond * (1 - share), Number.EPSILON);
+  }
+
+  /**
+   * The delay before a loop's next cycle: its preferred delay, stretched when the loops together want
+   * more than the sustainable rate, and lengthened until the bucket can pay for `cost` requests.
+   */
+  delayFor(preferredMs: number, cost: number): number {
+    const rate = this.sustainableRate();
+    let demand = 0;
+    for (const value of this.demands.values()) demand += value;
+    const stretch = Math.max(1, demand / rate);
+    let delay = preferredMs * stretch;
+    const budget = this.snapshot();
+    if (cost > 0 && budget.backgroundAvailable < cost && budget.refillPerSecond > 0) {
+      delay = Math.max(delay, ((cost - budget.backgroundAvailable) / budget.refillPerSecond) * 1000);
+    }
+    return Math.ceil(delay);
+  }
+
+  private snapshot(): BudgetSnapshot {
+    try {
+      return this.source.budget(this.credentialKey);
+    } catch {
+      // No bucket yet for this credential (nothing sent so far): assume a full one of the configured size.
+      const refill = this.fallback.rateLimit / this.fallback.rateWindowS;
+      return { capacity: this.fallback.rateLimit, available: this.fallback.rateLimit, backgroundAvailable: this.fallback.rateLimit, refillPerSecond: refill };
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { Context } from '../context.js';
+import { canTransition } from '../state-machine.js';
+import * as upstream from '../upstream/errors.js';
+import type { StatusChange } from '../upstream/types.js';
+import { InvalidTransitionError, UpstreamError, type MutationAction } from './errors.js';
+import { toMutationError } from './upstream-errors.js';
+
+/** What a status change or event mutation answers: the instance to read back, and the upstream's time of the change. */
+export interface ChangeResult {
+  readonly instance: { readonly workflowName: string; readonly instanceId: string };
+  readonly timestamp: Date;
+}
+
+/**
+ * Pauses, resumes, terminates or restarts an instance. A change the state machine forbids from a status
+ * we already know is refused without a call; the upstream's own refusal becomes the same error.
+ */
+export async function changeStatus(ctx: Context, workflowName: string, instanceId: string, change: StatusChange): Promise<ChangeResult> {
+  const known = ctx.loaders.peekStatus(workflowName, instanceId);
+  if (known !== undefined && !canTransition(known, change.action)) {
+    throw new InvalidTransitionError(workflowName, instanceId, known, change.action, 'known');
+  }
+  const result = await afterUpstreamCall(ctx, workflowName, instanceId, change.action, () =>
+    ctx.api.changeInstanceStatus(workflowName, instanceId, change),
+  );
+  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
+}
+
+/** Delivers an event to the instance's `step.waitForEvent` calls of that type. */
+export async function sendEvent(
+  ctx: Context,
+  workflowName: string,
+  instanceId: string,
+  eventType: string,
+  payload: unknown,
+): Promise<ChangeResult> {
+  const result = await afterUpstreamCall(ctx, workflowName, instanceId, 'sendEvent', () =>
+    ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload),
+  );
+  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
+}
+
+/**
+ * Runs a write against one instance and, whatever its outcome, makes the rest of the operation and live
+ * subscribers see fresh state: even a failed or unanswered write may have changed the instance.
+ */
+async function afterUpstreamCall<T>(
+  ctx: Context,
+  workflowName: string,
+  instanceId: string,
+  action: MutationAction,
+  call: () => Promise<T>,
+): Promise<T> {
+  const refresh = (): void => {
+    ctx.loaders.invalidateInstance(workflowName, instanceId);
+    ctx.live.instanceChanged(ctx.api, workflowName, instanceId);
+  };
+  let result: T;
+  try {
+    result = await call();
+  } catch (error) {
+    if (error instanceof upstream.InvalidTransitionError) {
+      // Refused, so nothing changed: what we knew is stale, but subscribers only need the status we fetch.
+      ctx.loaders.invalidateInstance(workflowName, instanceId);
+      throw await refusal(ctx, workflowName, instanceId, action, error);
+    }
+    refresh();
+    throw toMutationError(error, { workflowName, instanceId });
+  }
+  refresh();
+  return result;
+}
+
+/** The upstream refusal does not say the current status, so one simple GET finds it (and the message says so). */
+async function refusal(
+  ctx: Context,
+  workflowName: string,
+  instanceId: string,
+  action: MutationAction,
+  refused: upstream.InvalidTransitionError,
+): Promise<unknown> {
+  try {
+    const details = await ctx.api.getInstance(workflowName, instanceId, { simple: true });
+    ctx.loaders.primeInstance(details);
+    ctx.live.instanceChanged(ctx.api, workflowName, instanceId, details);
+    return new InvalidTransitionError(workflowName, instanceId, details.status, action, 'fetchedAfterRefusal');
+  } catch (error) {
+    if (!(error instanceof upstream.UpstreamError)) throw error;
+    return new UpstreamError(
+      'The Workflows API refused the change, and the instance status could not be read to say why.',
+      'REFUSED',
+      false,
+      refused.status,
+      refused.errors.map((e) => e.code),
+    );
+  }
+}

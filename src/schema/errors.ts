@@ -1,0 +1,142 @@
+import {
+  InstanceAlreadyExistsError,
+  InstanceNotFoundError,
+  InvalidInputError,
+  InvalidTransitionError,
+  RateLimitedError,
+  UpstreamError,
+  WorkflowNotFoundError,
+} from '../mutations/errors.js';
+import { builder } from './builder.js';
+import { InstanceStatusEnum } from './instance.js';
+
+/**
+ * GraphQL types of the expected mutation outcomes (Pothos errors plugin): an `Error` interface, a
+ * `BaseError`, and one object type per domain error class of `mutations/errors.ts`. Each type checks its
+ * own class in `isTypeOf`, because every error is also an `Error` and `BaseError` must not claim them.
+ */
+
+export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
+  description: 'An expected, client-actionable failure of a mutation. Query `... on Error { message }` to handle every kind alike.',
+  fields: (t) => ({
+    message: t.exposeString('message', { description: 'What went wrong, written for the developer of the client.' }),
+  }),
+});
+
+builder.objectType(Error, {
+  name: 'BaseError',
+  description: 'A failure with nothing more to say than its message.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof Error && Object.getPrototypeOf(value) === Error.prototype,
+});
+
+export const InstanceActionEnum = builder.enumType('InstanceAction', {
+  description: 'A change requested of an instance.',
+  values: {
+    PAUSE: { value: 'pause', description: 'Pause the instance (`pauseInstance`).' },
+    RESUME: { value: 'resume', description: 'Resume a paused instance (`resumeInstance`).' },
+    TERMINATE: { value: 'terminate', description: 'Stop the instance for good (`terminateInstance`).' },
+    RESTART: { value: 'restart', description: 'Run the instance again (`restartInstance`).' },
+    SEND_EVENT: { value: 'sendEvent', description: 'Deliver an event to the instance (`sendInstanceEvent`).' },
+  } as const,
+});
+
+export const InvalidInputErrorType = builder.objectType(InvalidInputError, {
+  name: 'InvalidInputError',
+  description: 'The input was refused before anything was sent to the Workflows API; fix the field named by `path`.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof InvalidInputError,
+  fields: (t) => ({
+    path: t.stringList({
+      description: 'Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`).',
+      resolve: (error) => [...error.path],
+    }),
+  }),
+});
+
+export const WorkflowNotFoundErrorType = builder.objectType(WorkflowNotFoundError, {
+  name: 'WorkflowNotFoundError',
+  description: 'No workflow has this name in the account.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof WorkflowNotFoundError,
+  fields: (t) => ({
+    workflowName: t.exposeString('workflowName', { description: 'The name that was not found.' }),
+  }),
+});
+
+export const InstanceNotFoundErrorType = builder.objectType(InstanceNotFoundError, {
+  name: 'InstanceNotFoundError',
+  description: 'The workflow has no instance with this id (or its retention period is over).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof InstanceNotFoundError,
+  fields: (t) => ({
+    workflowName: t.exposeString('workflowName', { description: 'The workflow that was searched.' }),
+    instanceId: t.exposeString('instanceId', { description: 'The id that was not found.' }),
+  }),
+});
+
+export const InstanceAlreadyExistsErrorType = builder.objectType(InstanceAlreadyExistsError, {
+  name: 'InstanceAlreadyExistsError',
+  description:
+    'An instance with this id already exists (ids stay taken for the retention period of the earlier instance). ' +
+    'Nothing was created; to run it again, use `restartInstance`.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof InstanceAlreadyExistsError,
+  fields: (t) => ({
+    workflowName: t.exposeString('workflowName', { description: 'The workflow of the existing instance.' }),
+    instanceId: t.exposeString('instanceId', { description: 'The id that is taken.' }),
+  }),
+});
+
+export const InvalidTransitionErrorType = builder.objectType(InvalidTransitionError, {
+  name: 'InvalidTransitionError',
+  description:
+    'The instance cannot make this change from its current status (for example pausing a completed instance). ' +
+    'Refused without a call when the status was already known, otherwise refused by the Workflows API.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof InvalidTransitionError,
+  fields: (t) => ({
+    currentStatus: t.field({
+      type: InstanceStatusEnum,
+      description: 'The status the instance had when the change was refused.',
+      resolve: (error) => error.currentStatus,
+    }),
+    action: t.field({ type: InstanceActionEnum, description: 'The change that was refused.', resolve: (error) => error.action }),
+  }),
+});
+
+export const RateLimitedErrorType = builder.objectType(RateLimitedError, {
+  name: 'RateLimitedError',
+  description: 'The Workflows API rate limit was reached; nothing was sent. Retry after `retryAfter` seconds.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof RateLimitedError,
+  fields: (t) => ({
+    retryAfter: t.exposeInt('retryAfter', { description: 'Seconds to wait before retrying (rounded up, at least 1).' }),
+  }),
+});
+
+export const UpstreamErrorCodeEnum = builder.enumType('UpstreamErrorCode', {
+  description: 'What kind of failure an `UpstreamError` is.',
+  values: {
+    UNAVAILABLE: { description: 'The Workflows API could not be reached or failed; retry later.' },
+    TIMEOUT: { description: 'The Workflows API did not answer in time.' },
+    OUTCOME_UNKNOWN: {
+      description: 'The request was sent but its answer was lost: it may or may not have taken effect. Check before retrying.',
+    },
+    REFUSED: { description: 'The Workflows API refused the request for a reason no more specific error describes.' },
+    INTERNAL: { description: 'The Workflows API answered with an internal error.' },
+  } as const,
+});
+
+export const UpstreamErrorType = builder.objectType(UpstreamError, {
+  name: 'UpstreamError',
+  description: 'A failure of the Workflows API that no more specific error type describes.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof UpstreamError,
+  fields: (t) => ({
+    code: t.field({ type: UpstreamErrorCodeEnum, description: 'The kind of failure.', resolve: (error) => error.code }),
+    retryable: t.exposeBoolean('retryable', { description: 'True when sending the same mutation again is safe and may succeed.' }),
+    status: t.exposeInt('status', { nullable: true, description: 'HTTP status of the upstream answer; null when none arrived.' }),
+    upstreamCodes: t.exposeIntList('upstreamCodes', { description: "Cloudflare's error codes from the answer (for example 10001)." }),
+  }),
+});

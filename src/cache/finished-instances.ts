@@ -1,0 +1,85 @@
+import { isTerminalStatus, type InstanceDetails } from '../upstream/types.js';
+
+/**
+ * Details of finished instances (complete, errored, terminated), kept for a short time across requests:
+ * such an instance only changes again through a restart, and our own restart mutation invalidates it.
+ * One cache per credential, so nothing crosses from one account or token to another.
+ */
+export interface FinishedInstanceCache {
+  /** Cached details; with `full`, only details that include the step log. */
+  get(workflowName: string, instanceId: string, full: boolean): InstanceDetails | undefined;
+  /** Stores details when the instance is finished; anything else is ignored (and forgets older details). */
+  offer(details: InstanceDetails): void;
+  delete(workflowName: string, instanceId: string): void;
+}
+
+/** Per-credential registry of {@link FinishedInstanceCache}s, created once per app. */
+export interface CacheRegistry {
+  finished(credentialKey: string): FinishedInstanceCache;
+}
+
+const MAX_ENTRIES_PER_CREDENTIAL = 5000;
+
+export const instanceKey = (workflowName: string, instanceId: string): string => `${workflowName}\u0000${instanceId}`;
+
+export function createCacheRegistry(options: { ttlMs: number; now?: () => number; maxEntries?: number }): CacheRegistry {
+  const caches = new Map<string, FinishedInstanceCache>();
+  return {
+    finished(credentialKey) {
+      let cache = caches.get(credentialKey);
+      if (!cache) {
+        cache = createFinishedInstanceCache(options);
+        caches.set(credentialKey, cache);
+      }
+      return cache;
+    },
+  };
+}
+
+export function createFinishedInstanceCache(options: {
+  ttlMs: number;
+  now?: () => number;
+  maxEntries?: number;
+}): FinishedInstanceCache {
+  const now = options.now ?? Date.now;
+  const max = options.maxEntries ?? MAX_ENTRIES_PER_CREDENTIAL;
+  const entries = new Map<string, { details: InstanceDetails; expires: number }>();
+
+  const lookup = (key: string) => {
+    const entry = entries.get(key);
+    if (entry && entry.expires <= now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  return {
+    get(workflowName, instanceId, full) {
+      const entry = lookup(instanceKey(workflowName, instanceId));
+      if (!entry || (full && entry.details.simple)) return undefined;
+      return entry.details;
+    },
+    offer(details) {
+      const key = instanceKey(details.workflowName, details.id);
+      if (options.ttlMs <= 0 || !isTerminalStatus(details.status)) {
+        entries.delete(key);
+        return;
+      }
+      // Simple details never replace full ones of the same finished run.
+      const existing = lookup(key);
+      if (existing && details.simple && !existing.details.simple) return;
+      entries.delete(key);
+      entries.set(key, { details, expires: now() + options.ttlMs });
+      // Map order is insertion order: the first entry is the oldest.
+      while (entries.size > max) {
+        const oldest = entries.keys().next();
+        if (oldest.done) break;
+        entries.delete(oldest.value);
+      }
+    },
+    delete(workflowName, instanceId) {
+      entries.delete(instanceKey(workflowName, instanceId));
+    },
+  };
+}

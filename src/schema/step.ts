@@ -1,0 +1,202 @@
+import type { Context } from '../context.js';
+import type { StepOutputType } from '../loaders.js';
+import type {
+  DoStepInfo,
+  ErrorInfo,
+  SleepStepInfo,
+  StepAttempt as StepAttemptInfo,
+  StepConfig as StepConfigInfo,
+  StepInfo,
+  TerminationStepInfo,
+  WaitForEventStepInfo,
+} from '../upstream/types.js';
+import { builder } from './builder.js';
+
+/** Backing shape of every step type: the step log entry plus the instance it belongs to (for full outputs). */
+export interface StepRef<S extends StepInfo = StepInfo> {
+  readonly workflowName: string;
+  readonly instanceId: string;
+  readonly step: S;
+}
+
+export function stepRefs(instance: { workflowName: string; instanceId: string }, steps: readonly StepInfo[]): StepRef[] {
+  return steps.map((step) => ({ workflowName: instance.workflowName, instanceId: instance.instanceId, step }));
+}
+
+export const WorkflowError = builder.objectRef<ErrorInfo>('WorkflowError').implement({
+  description: 'An error thrown by workflow code, as Cloudflare logs it.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The error class name, such as `Error` or `NonRetryableError`.' }),
+    message: t.exposeString('message', { description: 'The error message.' }),
+  }),
+});
+
+const StepTypeEnum = builder.enumType('StepType', {
+  description: 'The kind of a step log entry.',
+  values: {
+    DO: { value: 'do' as const, description: 'A `step.do` call (or one of its rollback handlers).' },
+    SLEEP: { value: 'sleep' as const, description: 'A `step.sleep` or `step.sleepUntil` call.' },
+    WAIT_FOR_EVENT: { value: 'waitForEvent' as const, description: 'A `step.waitForEvent` call.' },
+    TERMINATION: { value: 'termination' as const, description: 'The instance was terminated here.' },
+  },
+});
+
+const BackoffEnum = builder.enumType('Backoff', {
+  description: 'How the delay between retries grows.',
+  values: {
+    CONSTANT: { value: 'constant' as const, description: 'The same delay every time.' },
+    LINEAR: { value: 'linear' as const, description: 'delay × n.' },
+    EXPONENTIAL: { value: 'exponential' as const, description: 'delay × 2^(n-1).' },
+  },
+});
+
+async function fullOutput(ctx: Context, ref: StepRef, type: StepOutputType): Promise<unknown> {
+  const name = ref.step.type === 'termination' ? null : ref.step.name;
+  if (name === null) return null;
+  const found = await ctx.loaders.stepOutput(ref.workflowName, ref.instanceId, name, type);
+  return found?.output ?? null;
+}
+
+export const WorkflowStep = builder.interfaceRef<StepRef>('WorkflowStep').implement({
+  description: 'One entry of an instance step log.',
+  resolveType: (ref) => {
+    switch (ref.step.type) {
+      case 'do':
+        return 'DoStep';
+      case 'sleep':
+        return 'SleepStep';
+      case 'waitForEvent':
+        return 'WaitForEventStep';
+      case 'termination':
+        return 'TerminationStep';
+    }
+  },
+  fields: (t) => ({
+    name: t.string({
+      nullable: true,
+      description: 'The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry.',
+      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.name),
+    }),
+    type: t.field({ type: StepTypeEnum, description: 'The kind of step.', resolve: (ref) => ref.step.type }),
+    startedOn: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the step started; null for a termination entry.',
+      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.start),
+    }),
+    endedOn: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the step ended; null while it runs and for a termination entry.',
+      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.end),
+    }),
+  }),
+});
+
+const StepAttempt = builder.objectRef<{ readonly number: number; readonly attempt: StepAttemptInfo }>('StepAttempt').implement({
+  description: 'One attempt of a `do` step.',
+  fields: (t) => ({
+    number: t.exposeInt('number', { description: 'The attempt number, from 1.' }),
+    startedOn: t.field({ type: 'DateTime', description: 'When the attempt started.', resolve: (a) => a.attempt.start }),
+    endedOn: t.field({ type: 'DateTime', nullable: true, description: 'When it ended; null while running.', resolve: (a) => a.attempt.end }),
+    success: t.boolean({ nullable: true, description: 'Whether it succeeded; null while running.', resolve: (a) => a.attempt.success }),
+    error: t.field({ type: WorkflowError, nullable: true, description: 'Why it failed.', resolve: (a) => a.attempt.error }),
+  }),
+});
+
+const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').implement({
+  description: 'Retry policy of a `do` step.',
+  fields: (t) => ({
+    limit: t.exposeInt('limit', { description: 'Retries after the first attempt.' }),
+    delay: t.field({
+      type: 'JSON',
+      description: 'Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function.',
+      resolve: (r) => r.delay,
+    }),
+    backoff: t.field({ type: BackoffEnum, nullable: true, description: 'How the delay grows.', resolve: (r) => r.backoff }),
+  }),
+});
+
+const StepConfig = builder.objectRef<StepConfigInfo>('StepConfig').implement({
+  description: 'The configuration a `do` step ran with.',
+  fields: (t) => ({
+    retries: t.field({ type: StepRetries, description: 'Retry policy.', resolve: (c) => c.retries }),
+    timeout: t.field({
+      type: 'JSON',
+      description: 'Per-attempt timeout: milliseconds or a duration string, as written.',
+      resolve: (c) => c.timeout,
+    }),
+    sensitive: t.exposeBoolean('sensitive', { description: 'True when the output is redacted (`sensitive: "output"`).' }),
+  }),
+});
+
+builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
+  description: 'A `step.do` call: attempts, config and output.',
+  interfaces: [WorkflowStep],
+  fields: (t) => ({
+    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
+    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
+    success: t.boolean({ nullable: true, description: 'Whether the step succeeded; null while running.', resolve: (r) => r.step.success }),
+    attempts: t.field({
+      type: [StepAttempt],
+      description: 'Every attempt, first to last.',
+      resolve: (r) => r.step.attempts.map((attempt, i) => ({ number: i + 1, attempt })),
+    }),
+    config: t.field({ type: StepConfig, description: 'The configuration it ran with.', resolve: (r) => r.step.config }),
+    outputPreview: t.string({
+      nullable: true,
+      description: 'The output as logged: JSON text cut at 1024 characters + `[truncated output]`, or `[REDACTED]`.',
+      resolve: (r) => r.step.outputPreview,
+    }),
+    output: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The full output, fetched from the step endpoint only when selected (`"[REDACTED]"` for sensitive steps).',
+      resolve: (r, _a, ctx) => fullOutput(ctx, r, 'step'),
+    }),
+    isSensitive: t.boolean({ description: 'True when the output is redacted.', resolve: (r) => r.step.config.sensitive }),
+    isRollback: t.boolean({ description: 'True for a rollback handler run.', resolve: (r) => r.step.isRollback }),
+  }),
+});
+
+builder.objectRef<StepRef<SleepStepInfo>>('SleepStep').implement({
+  description: 'A `step.sleep` or `step.sleepUntil` call.',
+  interfaces: [WorkflowStep],
+  fields: (t) => ({
+    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
+    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
+    finished: t.boolean({ description: 'True once the sleep is over.', resolve: (r) => r.step.finished }),
+    error: t.field({ type: WorkflowError, nullable: true, description: 'Why the sleep failed, if it did.', resolve: (r) => r.step.error }),
+  }),
+});
+
+builder.objectRef<StepRef<WaitForEventStepInfo>>('WaitForEventStep').implement({
+  description: 'A `step.waitForEvent` call.',
+  interfaces: [WorkflowStep],
+  fields: (t) => ({
+    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
+    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
+    eventType: t.string({ nullable: true, description: 'The event type it waits for.', resolve: (r) => r.step.eventType }),
+    finished: t.boolean({ description: 'True once an event arrived or the wait timed out.', resolve: (r) => r.step.finished }),
+    error: t.field({ type: WorkflowError, nullable: true, description: 'Set when the wait timed out.', resolve: (r) => r.step.error }),
+    payloadPreview: t.string({
+      nullable: true,
+      description: 'The received event as logged (cut at 1024 characters + `[truncated output]`).',
+      resolve: (r) => r.step.outputPreview,
+    }),
+    payload: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The received event in full, fetched from the step endpoint only when selected; null until it arrives.',
+      resolve: (r, _a, ctx) => fullOutput(ctx, r, 'waitForEvent'),
+    }),
+  }),
+});
+
+builder.objectRef<StepRef<TerminationStepInfo>>('TerminationStep').implement({
+  description: 'The point where the instance was terminated.',
+  interfaces: [WorkflowStep],
+  fields: (t) => ({
+    source: t.string({ description: 'Who terminated it, such as `api`.', resolve: (r) => r.step.source }),
+  }),
+});

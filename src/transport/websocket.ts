@@ -1,0 +1,174 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
+import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Logger } from '../logger.js';
+
+/** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
+export const WEBSOCKET_PATH = '/graphql';
+/** Close code for a server going down, as RFC 6455 names it. */
+export const GOING_AWAY = 1001;
+/** How long shutdown waits for completed subscriptions to reach their clients before closing sockets. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+export interface WebSocketTransport {
+  /** Number of open WebSocket connections. */
+  readonly connections: number;
+  /**
+   * Waits (briefly) for subscriptions ended by the live hub to send their `complete` messages, then
+   * closes every socket with 1001 (going away) and stops accepting upgrades.
+   */
+  close(): Promise<void>;
+}
+
+export interface WebSocketDeps {
+  readonly server: Server;
+  readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Interval of keep-alive pings; a socket that misses a pong for as long is dropped. @default 12000 */
+  readonly keepAliveMs?: number;
+}
+
+/** What yoga's enveloped `execute`/`subscribe` are passed through graphql-ws as the root value. */
+interface EnvelopedRoot {
+  execute(args: ExecutionArgs): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+}
+
+/**
+ * Serves the `graphql-transport-ws` protocol on the HTTP server's `/graphql` path (the yoga recipe: every
+ * operation runs through `yoga.getEnveloped`, so plugins, context and error masking match HTTP). Pings
+ * every `keepAliveMs`; refuses a subscription beyond `maxSubscriptionsPerConnection` with a
+ * `SUBSCRIPTION_LIMIT` error for that operation only (the server-wide limit is the live hub's).
+ */
+export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
+  const { yoga, config, logger } = deps;
+  const wss = new WebSocketServer({ noServer: true });
+  const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, Set<string>>();
+  const connections = new Set<Set<string>>();
+  let closing: Promise<void> | undefined;
+
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== WEBSOCKET_PATH || closing) {
+      socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  };
+  deps.server.on('upgrade', onUpgrade);
+
+  const disposable = useServer<Record<string, unknown>, Record<PropertyKey, never>>(
+    {
+      isProd: config.production,
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      onConnect: (ctx) => {
+        const ids = new Set<string>();
+        active.set(ctx, ids);
+        connections.add(ids);
+        return true;
+      },
+      onClose: (ctx) => {
+        const ids = active.get(ctx);
+        if (ids) connections.delete(ids);
+      },
+      onSubscribe: async (ctx, id, payload: SubscribePayload) => {
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params: payload,
+          request: toFetchRequest(ctx.extra.request),
+        });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('The query is not valid GraphQL.')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        const operation = getOperationAST(document, payload.operationName);
+        const ids = operation?.operation === 'subscription' ? active.get(ctx) : undefined;
+        if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
+            return [
+              new GraphQLError(
+                `This connection already has ${config.maxSubscriptionsPerConnection} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection.`,
+                { extensions: { code: 'SUBSCRIPTION_LIMIT', limit: config.maxSubscriptionsPerConnection, scope: 'connection' } },
+              ),
+            ];
+        }
+        const contextValue = await contextFactory();
+        // Counted only once nothing can fail before graphql-ws calls `onComplete` for it.
+        ids?.add(id);
+        return {
+          schema,
+          operationName: payload.operationName,
+          document,
+          variableValues: payload.variables,
+          contextValue,
+          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
+        };
+      },
+      onComplete: (ctx, id) => {
+        active.get(ctx)?.delete(id);
+      },
+    },
+    wss,
+    deps.keepAliveMs ?? 12_000,
+  );
+
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    close() {
+      closing ??= (async () => {
+        deps.server.off('upgrade', onUpgrade);
+        await drained(connections, DRAIN_TIMEOUT_MS);
+        for (const client of wss.clients) client.close(GOING_AWAY, 'Server shutting down');
+        const closed = Promise.all(
+          [...wss.clients].map((client) => new Promise<void>((resolve) => {
+            if (client.readyState === client.CLOSED) resolve();
+            else client.once('close', () => resolve());
+          })),
+        );
+        // A client that never answers the close handshake must not hold shutdown.
+        const timer = setTimeout(() => {
+          for (const client of wss.clients) client.terminate();
+        }, DRAIN_TIMEOUT_MS);
+        await closed;
+        clearTimeout(timer);
+        await disposable.dispose();
+        logger.debug('WebSocket transport closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The upgrade request as a Fetch `Request`, which is what the context factory reads credentials from. */
+function toFetchRequest(request: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  const host = request.headers.host ?? 'localhost';
+  return new Request(`http://${host}${request.url ?? WEBSOCKET_PATH}`, { headers });
+}
+
+/** Resolves once no connection has an open subscription, or after `timeoutMs`. */
+async function drained(connections: Set<Set<string>>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ([...connections].some((ids) => ids.size > 0) && Date.now() < deadline) {
+    await new Promise<void>((resolve) => setTimeout(resolve, 10));
+  }
+}

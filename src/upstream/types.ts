@@ -176,6 +176,11 @@ export interface StepOutput {
   readonly error: ErrorInfo | null;
   readonly output: unknown;
   readonly eventType: string | null;
+  /**
+   * Set when the step returned a ReadableStream: upstream then answers raw bytes without an envelope,
+   * and `output` is their base64 text (status is `complete`, as only finished steps have bytes to serve).
+   */
+  readonly outputEncoding?: 'base64';
 }
 
 export interface PageInfo {

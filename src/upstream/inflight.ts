@@ -1,0 +1,52 @@
+/**
+ * Shares one execution between concurrent identical calls. Each caller keeps its own AbortSignal: one
+ * caller giving up does not cancel the work for the others; the shared work is cancelled only when every
+ * caller has given up. Results are shared objects, so callers must treat them as immutable.
+ */
+export class InFlight<T> {
+  private readonly entries = new Map<string, { promise: Promise<T>; controller: AbortController; waiters: number }>();
+
+  /** Runs `start` unless a call with the same key is in flight; `onJoin` fires when one is joined. */
+  run(key: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>, onJoin?: () => void): Promise<T> {
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    let entry = this.entries.get(key);
+    if (entry) {
+      onJoin?.();
+    } else {
+      const controller = new AbortController();
+      const promise = start(controller.signal);
+      const created = { promise, controller, waiters: 0 };
+      entry = created;
+      this.entries.set(key, created);
+      const forget = () => {
+        if (this.entries.get(key) === created) this.entries.delete(key);
+      };
+      promise.then(forget, forget);
+    }
+    const shared = entry;
+    shared.waiters += 1;
+    if (!signal) return shared.promise;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        shared.waiters -= 1;
+        // The last interested caller is gone: stop the request and let a new call start afresh.
+        if (shared.waiters === 0) {
+          if (this.entries.get(key) === shared) this.entries.delete(key);
+          shared.controller.abort(signal.reason);
+        }
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error as Error);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,478 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createConfig, type Config } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
+import { SubscriptionLimitError } from '../../src/subscriptions/errors.js';
+import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/hub.js';
+import type { BudgetSnapshot } from '../../src/subscriptions/pacer.js';
+import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
+import { AbortedError, NotFoundError, RateLimitedError } from '../../src/upstream/errors.js';
+import type {
+  CallOptions,
+  InstanceDetails,
+  InstanceStatus,
+  InstanceSummary,
+  ListInstancesQuery,
+  Page,
+  StepInfo,
+  WorkflowsApi,
+} from '../../src/upstream/types.js';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const INTERVAL = 1000;
+
+let api: TApi;
+let budget: BudgetSnapshot;
+let hub: LiveHubImpl;
+
+function startHub(overrides: Partial<Config> = {}): LiveHubImpl {
+  const config = createConfig({ pollIntervalMs: INTERVAL, logLevel: 'silent', ...overrides });
+  hub = createLiveHub({ config, upstream: { budget: () => budget }, logger: silent });
+  return hub;
+}
+
+/** Lets the hub's timers and the fake's promises run for `ms` of fake time. */
+async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+}
+
+/** Reads what a stream has delivered so far without waiting for more. */
+async function drain<T>(stream: LiveStream<T>): Promise<LiveItem<T>[]> {
+  const items: LiveItem<T>[] = [];
+  for (;;) {
+    const next = await Promise.race([stream.next(), Promise.resolve('pending' as const)]);
+    if (next === 'pending' || next.done) return items;
+    items.push(next.value);
+  }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  api = new TApi();
+  budget = { capacity: 1200, available: 1200, backgroundAvailable: 960, refillPerSecond: 4 };
+});
+
+afterEach(async () => {
+  await hub?.close();
+  vi.useRealTimers();
+});
+
+describe('instance subscriptions', () => {
+  it('emits the current status first, then every change, and completes after a terminal status', async () => {
+    api.create('i1', 'queued');
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(0);
+    api.setStatus('i1', 'running');
+    await advance(2 * INTERVAL);
+    api.setStatus('i1', 'waiting');
+    await advance(INTERVAL);
+    api.setStatus('i1', 'complete');
+    await advance(3 * INTERVAL);
+    const items = await drain(stream);
+    expect(items.map((i) => [i.value?.previousStatus, i.value?.status])).toEqual([
+      [null, 'queued'],
+      ['queued', 'running'],
+      ['running', 'waiting'],
+      ['waiting', 'complete'],
+    ]);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    expect(hub.stats()).toMatchObject({ loops: 0, subscribers: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('uses background priority for every poll', async () => {
+    api.create('i1', 'running');
+    startHub();
+    hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(5 * INTERVAL);
+    expect(api.calls.length).toBeGreaterThan(3);
+    expect(api.calls.every((c) => c.priority === 'background')).toBe(true);
+  });
+
+  it('makes the same upstream calls for 200 subscribers of one instance as for 1', async () => {
+    const measure = async (subscribers: number): Promise<number> => {
+      api = new TApi();
+      api.create('i1', 'running');
+      startHub();
+      const streams = Array.from({ length: subscribers }, () =>
+        hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: true }),
+      );
+      await advance(10 * INTERVAL);
+      for (const stream of streams) expect((await drain(stream)).length).toBe(1);
+      const calls = api.calls.length;
+      await hub.close();
+      return calls;
+    };
+    const one = await measure(1);
+    const many = await measure(200);
+    expect(one).toBeGreaterThanOrEqual(10);
+    expect(many).toBe(one);
+  });
+
+  it('emits instanceUpdated on a new step without a status change', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const stream = hub.watchInstanceUpdates(api.api, 'order-fulfillment', 'i1');
+    await advance(0);
+    api.addStep('i1', 'reserve-stock-1');
+    await advance(INTERVAL);
+    await advance(INTERVAL); // unchanged: no event
+    api.setStatus('i1', 'complete');
+    await advance(INTERVAL);
+    const items = await drain(stream);
+    expect(items.map((i) => [i.value?.status, i.value?.steps.length])).toEqual([
+      ['running', 0],
+      ['running', 1],
+      ['complete', 1],
+    ]);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('stops polling when the last subscriber leaves: no timer, the request in flight aborted, no more calls', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const a = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    const b = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(3 * INTERVAL);
+    api.hold();
+    await advance(INTERVAL);
+    const before = api.calls.length;
+    await a.return?.();
+    expect(hub.stats().loops).toBe(1);
+    await b.return?.();
+    expect(api.aborted).toBe(1);
+    expect(hub.stats()).toMatchObject({ loops: 0, subscribers: 0 });
+    expect(vi.getTimerCount()).toBe(0);
+    api.release();
+    await advance(20 * INTERVAL);
+    expect(api.calls.length).toBe(before);
+  });
+
+  it('reports an unknown instance as an error item and ends', async () => {
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'nope', { needsDetails: false });
+    await advance(0);
+    const items = await drain(stream);
+    expect(items).toHaveLength(1);
+    expect(items[0]?.error).toBeInstanceOf(NotFoundError);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    expect(hub.stats().loops).toBe(0);
+  });
+
+  it('publishes the details a mutation observed at once, without an upstream call', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(0);
+    const calls = api.calls.length;
+    api.setStatus('i1', 'paused');
+    const details = await api.api.getInstance('order-fulfillment', 'i1');
+    hub.instanceChanged(api.api, 'order-fulfillment', 'i1', details);
+    const items = await drain(stream);
+    expect(items.map((i) => i.value?.status)).toEqual(['running', 'paused']);
+    expect(api.calls.length).toBe(calls + 1); // only the test's own read
+  });
+
+  it('polls at once when a mutation reports a change without details', async () => {
+    api.create('i1', 'paused');
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(0);
+    api.setStatus('i1', 'queued');
+    hub.instanceChanged(api.api, 'order-fulfillment', 'i1');
+    await advance(0);
+    expect((await drain(stream)).map((i) => i.value?.status)).toEqual(['paused', 'queued']);
+  });
+
+  it('polls queued, waiting and paused instances less often than running ones', async () => {
+    const callsIn = async (status: InstanceStatus): Promise<number> => {
+      api = new TApi();
+      api.create('i1', status);
+      startHub();
+      hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+      await advance(30 * INTERVAL);
+      await hub.close();
+      return api.calls.length;
+    };
+    const running = await callsIn('running');
+    expect(await callsIn('queued')).toBeLessThan(running);
+    expect(await callsIn('waiting')).toBeLessThan(await callsIn('queued'));
+    expect(await callsIn('paused')).toBeLessThan(await callsIn('waiting'));
+  });
+});
+
+describe('many instances', () => {
+  it('reads 250 watched instances with 3 list pages per cycle and fetches details only for the changed ones', async () => {
+    for (let i = 0; i < 250; i++) api.create(`i${i}`, 'running');
+    startHub({ upstream: { ...createConfig().upstream, rateLimit: 100_000 } });
+    budget = { capacity: 100_000, available: 100_000, backgroundAvailable: 80_000, refillPerSecond: 1000 };
+    const streams = [...api.instances.keys()].map((id) =>
+      hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: id === 'i7' }),
+    );
+    await advance(0);
+    await advance(INTERVAL);
+    api.calls.length = 0;
+    api.setStatus('i7', 'complete');
+    api.setStatus('i8', 'complete');
+    await advance(INTERVAL);
+    expect(api.count({ method: 'listInstances' })).toBe(3);
+    expect(api.calls.filter((c) => c.method === 'getInstance').map((c) => c.instanceId)).toEqual(['i7']);
+    const seven = await drain(streams[7] as LiveStream<unknown>);
+    expect(seven.length).toBe(2);
+  });
+
+  it('stretches intervals evenly when the budget cannot sustain the base rate', async () => {
+    for (let i = 0; i < 500; i++) api.create(`i${i}`, 'running');
+    // 1 request/s sustainable for background work; 500 instances cost 5 list pages per cycle.
+    budget = { capacity: 60, available: 60, backgroundAvailable: 48, refillPerSecond: 1.25 };
+    startHub();
+    for (const id of api.instances.keys()) hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: false });
+    await advance(0);
+    api.calls.length = 0;
+    await advance(60_000);
+    // Unstretched this would be 300 calls; the sustainable rate allows 60.
+    expect(api.calls.length).toBeLessThanOrEqual(65);
+    expect(api.calls.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it('backs off on a budget RateLimitedError and keeps every subscriber', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(0);
+    api.failures.push(new RateLimitedError('budget spent', 5000, 'budget'));
+    await advance(INTERVAL);
+    const calls = api.calls.length;
+    api.setStatus('i1', 'complete');
+    await advance(4000);
+    expect(api.calls.length).toBe(calls);
+    await advance(1000);
+    expect((await drain(stream)).map((i) => i.value?.status)).toEqual(['running', 'complete']);
+  });
+});
+
+describe('workflow subscriptions', () => {
+  it('reports new instances and status changes after the baseline, filtered by status', async () => {
+    api.create('old', 'running');
+    startHub();
+    const all = hub.watchWorkflowInstances(api.api, 'order-fulfillment', { statuses: null, needsDetails: false });
+    const done = hub.watchWorkflowInstances(api.api, 'order-fulfillment', { statuses: ['complete'], needsDetails: false });
+    await advance(0);
+    api.create('new', 'queued');
+    api.setStatus('old', 'complete');
+    await advance(INTERVAL);
+    const events = (await drain(all)).map((i) => [i.value?.instanceId, i.value?.previousStatus, i.value?.status]);
+    expect(events).toEqual(
+      expect.arrayContaining([
+        ['new', null, 'queued'],
+        ['old', 'running', 'complete'],
+      ]),
+    );
+    expect(events).toHaveLength(2);
+    expect((await drain(done)).map((i) => i.value?.instanceId)).toEqual(['old']);
+  });
+
+  it('ends with an error when the workflow does not exist', async () => {
+    startHub();
+    const stream = hub.watchWorkflowInstances(api.api, 'missing', { statuses: null, needsDetails: false });
+    await advance(0);
+    const items = await drain(stream);
+    expect(items[0]?.error).toBeInstanceOf(NotFoundError);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('limits and shutdown', () => {
+  it('refuses subscriptions beyond MAX_SUBSCRIPTIONS with a clear error', () => {
+    api.create('i1', 'running');
+    startHub({ maxSubscriptions: 2 });
+    hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(SubscriptionLimitError);
+    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(/limit \(MAX_SUBSCRIPTIONS\)/);
+  });
+
+  it('completes every subscription on close and stops every loop', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(0);
+    await hub.close();
+    expect((await drain(stream)).map((i) => i.value?.status)).toEqual(['running']);
+    expect(await stream.next()).toEqual({ value: undefined, done: true });
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+interface TInstance {
+  status: InstanceStatus;
+  createdOn: number;
+  modifiedOn: number;
+  steps: StepInfo[];
+}
+
+export interface TCall {
+  readonly method: 'listInstances' | 'getInstance';
+  readonly instanceId?: string;
+  readonly simple?: boolean;
+  readonly page?: number;
+  readonly priority?: string;
+}
+
+/**
+ * A `WorkflowsApi` test double holding instances in memory: only the two reads the poller makes are
+ * implemented (the rest throw). Every call is recorded; `hold()` makes calls wait until `release()` or
+ * their AbortSignal fires, to observe aborts; `failNext` makes the next calls throw.
+ */
+export class TApi {
+  readonly calls: TCall[] = [];
+  readonly instances = new Map<string, TInstance>();
+  private clock = Date.parse('2026-01-01T00:00:00Z');
+  private held: (() => void)[] | undefined;
+  readonly failures: Error[] = [];
+  aborted = 0;
+
+  constructor(readonly workflowName = 'order-fulfillment') {}
+
+  readonly api: WorkflowsApi = {
+    credential: { accountId: 'a'.repeat(32), apiToken: 'token', key: 'acct:hash' },
+    listInstances: (workflowName, query, options) => this.call({ method: 'listInstances', page: query?.page ?? 1, priority: options?.priority }, options, () => this.list(workflowName, query)),
+    getInstance: (workflowName, instanceId, query, options) =>
+      this.call({ method: 'getInstance', instanceId, simple: query?.simple ?? false, priority: options?.priority }, options, () =>
+        this.details(workflowName, instanceId, query?.simple ?? false),
+      ),
+    listWorkflows: unsupported,
+    getWorkflow: unsupported,
+    listVersions: unsupported,
+    getVersion: unsupported,
+    getVersionGraph: unsupported,
+    createInstance: unsupported,
+    createInstances: unsupported,
+    getInstanceStep: unsupported,
+    changeInstanceStatus: unsupported,
+    sendInstanceEvent: unsupported,
+    deleteInstance: unsupported,
+  };
+
+  create(id: string, status: InstanceStatus = 'queued'): void {
+    this.clock += 1000;
+    this.instances.set(id, { status, createdOn: this.clock, modifiedOn: this.clock, steps: [] });
+  }
+
+  setStatus(id: string, status: InstanceStatus): void {
+    const instance = this.must(id);
+    this.clock += 1000;
+    instance.status = status;
+    instance.modifiedOn = this.clock;
+  }
+
+  /** Adds a finished `do` step (a change that keeps the status). */
+  addStep(id: string, name: string): void {
+    const instance = this.must(id);
+    this.clock += 1000;
+    const at = new Date(this.clock);
+    instance.steps.push({
+      type: 'do',
+      name,
+      baseName: name.replace(/-\d+$/, ''),
+      count: 1,
+      isRollback: false,
+      start: at,
+      end: at,
+      success: true,
+      outputPreview: null,
+      config: { retries: { limit: 0, delay: 0, backoff: null }, timeout: 1000, sensitive: false },
+      attempts: [{ start: at, end: at, success: true, error: null }],
+    });
+    instance.modifiedOn = this.clock;
+  }
+
+  count(filter: Partial<TCall> = {}): number {
+    return this.calls.filter((call) => Object.entries(filter).every(([k, v]) => call[k as keyof TCall] === v)).length;
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const resume of held) resume();
+  }
+
+  private async call<T>(call: TCall, options: CallOptions | undefined, answer: () => T): Promise<T> {
+    this.calls.push(call);
+    if (this.held) {
+      await new Promise<void>((resolve, reject) => {
+        this.held?.push(resolve);
+        options?.signal?.addEventListener('abort', () => {
+          this.aborted++;
+          reject(new AbortedError('aborted'));
+        });
+      });
+    }
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    return answer();
+  }
+
+  private must(id: string): TInstance {
+    const instance = this.instances.get(id);
+    if (!instance) throw new Error(`no instance ${id}`);
+    return instance;
+  }
+
+  private list(workflowName: string, query: ListInstancesQuery | undefined): Page<InstanceSummary> {
+    if (workflowName !== this.workflowName) throw new NotFoundError('workflow not found', 'workflow');
+    const perPage = query?.perPage ?? 50;
+    const page = query?.page ?? 1;
+    const all = [...this.instances.entries()].sort((a, b) => b[1].createdOn - a[1].createdOn);
+    const items = all.slice((page - 1) * perPage, page * perPage).map(([id, instance]) => summary(workflowName, id, instance));
+    const totalPages = Math.max(1, Math.ceil(all.length / perPage));
+    return { items, info: { count: items.length, perPage, totalCount: all.length, page, totalPages, cursor: null } };
+  }
+
+  private details(workflowName: string, id: string, simple: boolean): InstanceDetails {
+    if (workflowName !== this.workflowName) throw new NotFoundError('workflow not found', 'workflow');
+    const instance = this.instances.get(id);
+    if (!instance) throw new NotFoundError('instance not found', 'instance');
+    return {
+      id,
+      workflowName,
+      status: instance.status,
+      params: {},
+      trigger: 'api',
+      versionId: 'v1',
+      queuedOn: new Date(instance.createdOn),
+      startedOn: null,
+      endedOn: ['complete', 'errored', 'terminated'].includes(instance.status) ? new Date(instance.modifiedOn) : null,
+      success: null,
+      output: null,
+      error: null,
+      rollback: null,
+      schedule: null,
+      stepCount: instance.steps.length,
+      simple,
+      steps: simple ? [] : [...instance.steps],
+    };
+  }
+}
+
+function summary(workflowName: string, id: string, instance: TInstance): InstanceSummary {
+  return {
+    id,
+    workflowName,
+    status: instance.status,
+    versionId: 'v1',
+    workflowId: 'w1',
+    createdOn: new Date(instance.createdOn),
+    modifiedOn: new Date(instance.modifiedOn),
+    startedOn: null,
+    endedOn: null,
+    triggerSource: 'api',
+  };
+}
+
+function unsupported(): never {
+  throw new Error('not used by the poller');
+}

@@ -1,5 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config, type DeepPartial } from '../../src/config.js';
@@ -15,6 +17,11 @@ export interface StackOptions {
   config?: DeepPartial<Config>;
   /** Also listen on an ephemeral loopback port (WebSocket and SSE tests need a socket). */
   listen?: boolean;
+  /**
+   * Put a recording loopback proxy between gateway and emulator, so tests can see full request URLs
+   * (query strings such as `simple=true`) in {@link Stack.sentUrls}; the emulator's log keeps route templates only.
+   */
+  recordUrls?: boolean;
 }
 
 /** The GraphQL response as a client sees it. */
@@ -36,6 +43,13 @@ export interface Stack {
     variables?: V,
     headers?: Record<string, string>,
   ): Promise<GraphQLResult<T>>;
+  /**
+   * Calls the emulator's REST API directly (setting up data without going through the gateway) with the
+   * gateway's account and token; `path` is relative to `/accounts/{account_id}/workflows`. Returns `result`.
+   */
+  rest<R = unknown>(method: string, path: string, body?: unknown): Promise<R>;
+  /** With `recordUrls`: `METHOD /path?query` (after `/client/v4`) of every upstream request since the last reset. */
+  readonly sentUrls: string[];
   /** Upstream requests the emulator has answered since the last {@link Stack.resetCalls}. */
   upstreamCalls(filter?: { method?: string; routeIncludes?: string }): number;
   resetCalls(): void;
@@ -53,11 +67,13 @@ afterAll(async () => {
 /** Starts an emulator and a gateway whose real upstream client talks to it over loopback. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const emulator = await createEmulator({ clock: 'manual', ...options.emulator });
+  const sentUrls: string[] = [];
+  const proxy = options.recordUrls ? await startRecordingProxy(emulator.url, sentUrls) : undefined;
   const overrides = options.config ?? {};
   const config = createConfig({
     logLevel: 'silent',
     ...overrides,
-    upstream: { ...overrides.upstream, baseUrl: emulator.url },
+    upstream: { ...overrides.upstream, baseUrl: proxy?.url ?? emulator.url },
   });
   let app: App;
   let url: string | undefined;
@@ -65,6 +81,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     app = createApp(config);
     if (options.listen) url = await app.start(0, '127.0.0.1');
   } catch (error) {
+    await proxy?.stop();
     await emulator.stop();
     throw error;
   }
@@ -74,6 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     emulator,
     app,
     config,
+    sentUrls,
     ...(url === undefined ? {} : { url }),
     async graphql(query, variables, headers) {
       const response = await app.yoga.fetch('http://127.0.0.1/graphql', {
@@ -88,11 +106,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         throw new Error(`/graphql answered ${response.status} with a body that is not JSON: ${text.slice(0, 500)}`);
       }
     },
+    async rest(method, path, body) {
+      const response = await fetch(`${emulator.url}/accounts/${config.upstream.accountId}/workflows${path}`, {
+        method,
+        headers: { authorization: `Bearer ${config.upstream.apiToken}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const envelope = (await response.json()) as { success: boolean; result: never; errors: unknown };
+      if (!envelope.success) throw new Error(`${method} ${path} failed (${response.status}): ${JSON.stringify(envelope.errors)}`);
+      return envelope.result;
+    },
     upstreamCalls(filter) {
       return emulator.requests.count(filter);
     },
     resetCalls() {
       emulator.requests.reset();
+      sentUrls.length = 0;
     },
     stop() {
       stopping ??= (async () => {
@@ -100,6 +129,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         try {
           await app.stop();
         } finally {
+          await proxy?.stop();
           await emulator.stop();
         }
       })();
@@ -108,4 +138,32 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   };
   running.add(stack);
   return stack;
+}
+
+/** A pass-through HTTP proxy on loopback that records `METHOD /path?query` relative to the emulator's base. */
+async function startRecordingProxy(target: string, sent: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const base = new URL(target);
+  const server = createServer((req, res) => {
+    const path = req.url ?? '/';
+    sent.push(`${req.method} ${path.startsWith(base.pathname) ? path.slice(base.pathname.length) : path}`);
+    const upstream = httpRequest(
+      { host: base.hostname, port: base.port, method: req.method, path, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${base.pathname}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

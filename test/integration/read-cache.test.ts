@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+const DETAILS = 'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}';
+const STEP = 'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}/step';
+
+let stack: Stack;
+let finishedId: string;
+let otherFinishedId: string;
+let runningId: string;
+
+beforeAll(async () => {
+  // A long TTL: the test must not depend on how fast it runs.
+  stack = await startStack({ config: { finishedInstanceTtlMs: 600_000 } });
+  const result = await stack.graphql(`{ workflow(name: "order-fulfillment") { instances(first: 100) { nodes { instanceId status isTerminal } } } }`);
+  expect(result.errors).toBeUndefined();
+  const nodes = result.data.workflow.instances.nodes as { instanceId: string; status: string; isTerminal: boolean }[];
+  const finished = nodes.filter((n) => n.status === 'COMPLETE');
+  expect(finished.length).toBeGreaterThanOrEqual(2);
+  [finishedId, otherFinishedId] = finished.map((n) => n.instanceId) as [string, string];
+  runningId = nodes.find((n) => !n.isTerminal)!.instanceId;
+});
+afterAll(() => stack.stop());
+beforeEach(() => stack.resetCalls());
+
+const details = (id: string, fields = 'status params output') =>
+  stack.graphql(`query ($id: String!) { instance(workflowName: "order-fulfillment", id: $id) { ${fields} } }`, { id });
+
+describe('finished-instance cache', () => {
+  it('serves a finished instance from the cache on later requests', async () => {
+    const first = await details(finishedId);
+    const second = await details(finishedId);
+    expect(second).toEqual(first);
+    expect(first.data.instance.status).toBe('COMPLETE');
+    expect(stack.emulator.requests.count({ route: DETAILS })).toBe(1);
+  });
+
+  it('does not cache instances that can still change', async () => {
+    await details(runningId);
+    await details(runningId);
+    expect(stack.emulator.requests.count({ route: DETAILS })).toBe(2);
+  });
+
+  it('answers simple requests from cached full details, but not the reverse', async () => {
+    await details(otherFinishedId, 'params'); // caches simple details
+    await details(otherFinishedId, 'steps { name }'); // simple details cannot answer steps: one full fetch
+    await details(otherFinishedId, 'params stepCount'); // answered by the cached full details
+    expect(stack.emulator.requests.count({ route: DETAILS })).toBe(2);
+  });
+
+  it('is invalidated by the restart mutation', async () => {
+    await details(finishedId);
+    stack.resetCalls();
+    const restart = await stack.graphql(`mutation ($id: String!) { restartInstance(input: { workflowName: "order-fulfillment", id: $id }) { __typename } }`, { id: finishedId });
+    expect(restart.errors).toBeUndefined();
+    const after = await details(finishedId);
+    expect(after.errors).toBeUndefined();
+    expect(after.data.instance.status).not.toBe('COMPLETE');
+    expect(stack.emulator.requests.count({ route: DETAILS })).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('step outputs', () => {
+  it('calls the step endpoint only for selected outputs, once per step and operation', async () => {
+    const id = otherFinishedId;
+    const previews = await details(id, 'steps { name ... on DoStep { outputPreview } }');
+    expect(previews.errors).toBeUndefined();
+    expect(stack.emulator.requests.count({ route: STEP })).toBe(0);
+
+    const doSteps = previews.data.instance.steps.filter((s: { outputPreview?: string }) => 'outputPreview' in s).length;
+    const full = await details(id, 'a: steps { ... on DoStep { output } } b: steps(order: DESC) { ... on DoStep { output } }');
+    expect(full.errors).toBeUndefined();
+    expect(stack.emulator.requests.count({ route: STEP })).toBe(doSteps);
+  });
+});

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+const DETAILS = /\/instances\/\{instance_id\}$/;
+const TOKEN = 'read-errors-secret-token-0123456789';
+
+async function anyInstanceId(stack: Stack, workflow: string): Promise<string> {
+  const result = await stack.graphql(`{ workflow(name: "${workflow}") { instances(first: 1) { nodes { instanceId } } } }`);
+  return result.data.workflow.instances.nodes[0].instanceId as string;
+}
+
+describe('upstream failures', () => {
+  let stack: Stack;
+  let id: string;
+  beforeAll(async () => {
+    // No retries: each injected fault surfaces at once.
+    stack = await startStack({ config: { upstream: { maxRetries: 0, apiToken: TOKEN } } });
+    id = await anyInstanceId(stack, 'order-fulfillment');
+  });
+  afterAll(() => stack.stop());
+  beforeEach(() => stack.emulator.faults.clear());
+
+  const query = () => `{
+    workflow(name: "order-fulfillment") { name className }
+    instance(workflowName: "order-fulfillment", id: "${id}") { instanceId params }
+  }`;
+
+  it('maps a 5xx to UPSTREAM_UNAVAILABLE and keeps the rest of the data', async () => {
+    stack.emulator.faults.set({ route: DETAILS, errorRate: 1 });
+    const result = await stack.graphql(query());
+    expect(result.data?.workflow).toEqual({ name: 'order-fulfillment', className: expect.any(String) });
+    expect(result.data?.instance).toBeNull();
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors?.[0]).toMatchObject({ path: ['instance'], extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
+  });
+
+  it('maps a 429 to RATE_LIMITED with retryAfter in seconds', async () => {
+    stack.emulator.faults.set({ route: DETAILS, rateLimitRate: 1 });
+    const result = await stack.graphql(query());
+    expect(result.data?.workflow?.name).toBe('order-fulfillment');
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    expect(result.errors?.[0]?.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
+  });
+
+  it('maps a malformed upstream body to UPSTREAM_ERROR without echoing it', async () => {
+    stack.emulator.faults.set({ route: DETAILS, malformed: 1 });
+    const result = await stack.graphql(query());
+    expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    expect(result.data?.workflow?.name).toBe('order-fulfillment');
+  });
+
+  it('returns null, not an error, for unknown workflows and instances', async () => {
+    const result = await stack.graphql(`{
+      workflow(name: "no-such-workflow") { name }
+      instance(workflowName: "order-fulfillment", id: "no-such-instance") { status }
+      other: instance(workflowName: "no-such-workflow", id: "x") { status }
+    }`);
+    expect(result).toEqual({ data: { workflow: null, instance: null, other: null } });
+  });
+
+  it('refuses malformed names with BAD_USER_INPUT before calling upstream', async () => {
+    stack.resetCalls();
+    const result = await stack.graphql('{ workflow(name: "bad name!") { name } }');
+    expect(result.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, path: ['workflow'] });
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+});
+
+describe('credentials refused upstream', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ emulator: { apiToken: 'the-only-accepted-token' }, config: { upstream: { maxRetries: 0, apiToken: TOKEN } } });
+  });
+  afterAll(() => stack.stop());
+
+  it('maps them to UPSTREAM_ERROR with the Cloudflare codes and without the token', async () => {
+    const result = await stack.graphql('{ workflows(first: 1) { totalCount } }');
+    expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    const codes = (result.errors?.[0]?.extensions?.cloudflareErrors as { code: number }[]).map((e) => e.code);
+    expect(codes.some((c) => c === 9106 || c === 10000)).toBe(true);
+    expect(JSON.stringify(result)).not.toContain(TOKEN);
+  });
+});
+
+describe('production masking', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ config: { production: true, upstream: { maxRetries: 0, apiToken: TOKEN } } });
+  });
+  afterAll(() => stack.stop());
+
+  it('keeps coded errors but shows no stack, upstream body or token', async () => {
+    stack.emulator.faults.set({ malformed: 1 });
+    const result = await stack.graphql('{ workflows(first: 1) { totalCount } }');
+    stack.emulator.faults.clear();
+    expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
+    const text = JSON.stringify(result);
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toMatch(/stack|originalError|\bat .+\.ts:\d+/);
+  });
+
+  it('masks unexpected errors entirely', async () => {
+    // A cursor is ours to decode; a forged one is BAD_USER_INPUT, so force an unexpected failure instead:
+    // the upstream answers a shape the client refuses, which it reports as a protocol error (coded), and
+    // anything uncoded must come out as the generic message.
+    const result = await stack.graphql('{ node(id: "!!!") { id } }');
+    const text = JSON.stringify(result);
+    expect(result.errors?.length).toBeGreaterThan(0);
+    expect(text).not.toMatch(/stack|\.ts:\d+/);
+  });
+});

@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+const LIST = readFileSync(new URL('../operations/read/instance-list.graphql', import.meta.url), 'utf8');
+const WORKFLOW = 'booking-saga';
+
+interface Edge { cursor: string; node: { instanceId: string } }
+interface Conn { totalCount: number; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }; edges: Edge[] }
+
+let stack: Stack;
+let all: string[];
+
+async function page(variables: Record<string, unknown>): Promise<Conn> {
+  const result = await stack.graphql(LIST, { workflowName: WORKFLOW, ...variables });
+  expect(result.errors).toBeUndefined();
+  return result.data.workflow.instances as Conn;
+}
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.rest('POST', `/${WORKFLOW}/instances/batch`, Array.from({ length: 30 }, (_, i) => ({ instance_id: `page-${i}` })));
+  const everything = await page({ first: 100 });
+  all = everything.edges.map((e) => e.node.instanceId);
+  expect(all.length).toBeGreaterThanOrEqual(30);
+  expect(everything.totalCount).toBe(all.length);
+  expect(everything.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: false });
+});
+afterAll(() => stack.stop());
+
+describe('instance connection', () => {
+  it('pages forwards across upstream page boundaries and ends exactly at the end', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let guard = 0; guard < 50; guard++) {
+      const conn: Conn = await page({ first: 7, after });
+      seen.push(...conn.edges.map((e) => e.node.instanceId));
+      expect(conn.pageInfo.hasPreviousPage).toBe(after !== null);
+      expect(conn.totalCount).toBe(all.length);
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(all);
+  });
+
+  it('pages backwards from the end to the start', async () => {
+    const seen: string[] = [];
+    let before: string | null = null;
+    for (let guard = 0; guard < 50; guard++) {
+      const conn: Conn = await page({ last: 6, before });
+      seen.unshift(...conn.edges.map((e) => e.node.instanceId));
+      expect(conn.pageInfo.hasNextPage).toBe(before !== null);
+      if (!conn.pageInfo.hasPreviousPage) break;
+      before = conn.pageInfo.startCursor;
+    }
+    expect(seen).toEqual(all);
+  });
+
+  it('goes back from a forward cursor to the same items', async () => {
+    const forward = await page({ first: 11 });
+    const next = await page({ first: 9, after: forward.pageInfo.endCursor });
+    const back = await page({ last: 11, before: next.pageInfo.startCursor });
+    expect(back.edges.map((e) => e.node.instanceId)).toEqual(forward.edges.map((e) => e.node.instanceId));
+    expect(back.pageInfo).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+  });
+
+  it.each([
+    [{ first: 101 }, /`first` must be between 0 and 100/],
+    [{ last: 500 }, /`last` must be between 0 and 100/],
+    [{ first: 2, last: 2 }, /either `first` or `last`/],
+    [{ first: 2, after: 'bm90LWEtY3Vyc29y' }, /not a cursor of this connection/],
+  ])('refuses %j with BAD_USER_INPUT and no upstream call', async (variables, message) => {
+    stack.resetCalls();
+    const result = await stack.graphql(`query ($first: Int, $last: Int, $after: String) {
+      workflow(name: "${WORKFLOW}") { name instances(first: $first, last: $last, after: $after) { totalCount } }
+    }`, variables);
+    expect(result.errors?.[0]?.message).toMatch(message);
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(0);
+  });
+
+  it('refuses a cursor of another list', async () => {
+    const workflows = await stack.graphql('{ workflows(first: 1) { pageInfo { endCursor } } }');
+    const result = await stack.graphql(LIST, { workflowName: WORKFLOW, first: 2, after: workflows.data.workflows.pageInfo.endCursor });
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.message).toMatch(/another list/);
+  });
+
+  it('filters by status and creation time', async () => {
+    const result = await stack.graphql(`{ workflow(name: "${WORKFLOW}") {
+      queued: instances(status: QUEUED, first: 100) { totalCount nodes { status } }
+      future: instances(createdAfter: "2999-01-01T00:00:00Z") { totalCount nodes { instanceId } }
+    } }`);
+    expect(result.errors).toBeUndefined();
+    const { queued, future } = result.data.workflow;
+    expect(queued.totalCount).toBeGreaterThanOrEqual(30);
+    expect(new Set(queued.nodes.map((n: { status: string }) => n.status))).toEqual(new Set(['QUEUED']));
+    expect(future).toEqual({ totalCount: 0, nodes: [] });
+  });
+});
+
+describe('workflow connection', () => {
+  it('pages the workflow list one at a time', async () => {
+    const names: string[] = [];
+    let after: string | null = null;
+    for (let guard = 0; guard < 20; guard++) {
+      const result: { data?: { workflows: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: { name: string }[] } } | null; errors?: unknown[] } = await stack.graphql('query ($after: String) { workflows(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } }', { after });
+      expect(result.errors).toBeUndefined();
+      const workflows = result.data!.workflows;
+      names.push(...workflows.nodes.map((n) => n.name));
+      if (!workflows.pageInfo.hasNextPage) break;
+      after = workflows.pageInfo.endCursor;
+    }
+    expect(names).toEqual(expect.arrayContaining(['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga']));
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('searches by name', async () => {
+    const result = await stack.graphql('{ workflows(search: "nightly") { totalCount nodes { name } } }');
+    expect(result.errors).toBeUndefined();
+    expect(result.data.workflows.nodes.map((n: { name: string }) => n.name)).toContain('nightly-report');
+    expect(result.data.workflows.nodes.map((n: { name: string }) => n.name)).not.toContain('booking-saga');
+  });
+});

@@ -114,7 +114,8 @@ type Spec<T> = {
   readonly parseRaw?: (body: Buffer, contentType: string) => T;
 };
 
-type Outcome<T> = { ok: true; value: T } | { ok: false; error: UpstreamError };
+/** `retryAfterMs`: upstream's Retry-After (or Ratelimit reset), which also paces retries of 5xx answers. */
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: UpstreamError; retryAfterMs?: number | null };
 
 interface Shared {
   readonly config: UpstreamConfig;
@@ -129,8 +130,12 @@ interface Shared {
 }
 
 const USER_AGENT = 'workflows-graphql/0.1';
-/** An instance id or name could contain anything: every segment is percent-encoded. */
-const encode = encodeURIComponent;
+/**
+ * Cron instance ids contain spaces, `*` and `/`: every segment is percent-encoded, including the
+ * characters `encodeURIComponent` leaves alone (`!'()*`), so no proxy can read them as syntax.
+ */
+const encode = (segment: string): string =>
+  encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 class WorkflowsClient implements WorkflowsApi {
   private readonly inflight = new InFlight<unknown>();
@@ -145,7 +150,7 @@ class WorkflowsClient implements WorkflowsApi {
     this.secrets = [credential.apiToken];
   }
 
-  listWorkflows(query: { page?: number; perPage?: number; search?: string } = {}, options?: CallOptions): Promise<Page<Workflow>> {
+  async listWorkflows(query: { page?: number; perPage?: number; search?: string } = {}, options?: CallOptions): Promise<Page<Workflow>> {
     checkPaging(query);
     return this.call({
       method: 'GET',
@@ -157,7 +162,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  getWorkflow(workflowName: string, options?: CallOptions): Promise<Workflow> {
+  async getWorkflow(workflowName: string, options?: CallOptions): Promise<Workflow> {
     checkSegment('workflowName', workflowName);
     return this.call({
       method: 'GET',
@@ -169,7 +174,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  listVersions(workflowName: string, query: { page?: number; perPage?: number } = {}, options?: CallOptions): Promise<Page<WorkflowVersion>> {
+  async listVersions(workflowName: string, query: { page?: number; perPage?: number } = {}, options?: CallOptions): Promise<Page<WorkflowVersion>> {
     checkSegment('workflowName', workflowName);
     checkPaging(query);
     return this.call({
@@ -183,7 +188,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  getVersion(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersion> {
+  async getVersion(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersion> {
     checkSegment('workflowName', workflowName);
     checkSegment('versionId', versionId);
     return this.call({
@@ -195,7 +200,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  getVersionGraph(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersionGraph> {
+  async getVersionGraph(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersionGraph> {
     checkSegment('workflowName', workflowName);
     checkSegment('versionId', versionId);
     return this.call({
@@ -207,7 +212,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  listInstances(workflowName: string, query: ListInstancesQuery = {}, options?: CallOptions): Promise<Page<InstanceSummary>> {
+  async listInstances(workflowName: string, query: ListInstancesQuery = {}, options?: CallOptions): Promise<Page<InstanceSummary>> {
     checkSegment('workflowName', workflowName);
     checkPaging(query);
     if (query.page !== undefined && query.cursor !== undefined) {
@@ -232,7 +237,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  createInstance(workflowName: string, request: CreateInstanceRequest, options?: CallOptions): Promise<CreatedInstance> {
+  async createInstance(workflowName: string, request: CreateInstanceRequest, options?: CallOptions): Promise<CreatedInstance> {
     checkSegment('workflowName', workflowName);
     return this.call({
       method: 'POST',
@@ -245,7 +250,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  createInstances(
+  async createInstances(
     workflowName: string,
     requests: readonly CreateInstanceRequest[],
     options?: CallOptions,
@@ -266,7 +271,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  getInstance(
+  async getInstance(
     workflowName: string,
     instanceId: string,
     query: { simple?: boolean; order?: 'asc' | 'desc' } = {},
@@ -285,7 +290,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  getInstanceStep(
+  async getInstanceStep(
     workflowName: string,
     instanceId: string,
     query: { name: string; type: 'step' | 'waitForEvent'; attempt?: number },
@@ -315,7 +320,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  changeInstanceStatus(workflowName: string, instanceId: string, change: StatusChange, options?: CallOptions): Promise<StatusChangeResult> {
+  async changeInstanceStatus(workflowName: string, instanceId: string, change: StatusChange, options?: CallOptions): Promise<StatusChangeResult> {
     checkSegment('workflowName', workflowName);
     checkSegment('instanceId', instanceId);
     return this.call({
@@ -328,7 +333,7 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  sendInstanceEvent(
+  async sendInstanceEvent(
     workflowName: string,
     instanceId: string,
     eventType: string,
@@ -415,7 +420,7 @@ class WorkflowsClient implements WorkflowsApi {
       if (outcome.ok) return outcome.value;
       const { error } = outcome;
       if (!error.retryable || attempt >= policy.maxRetries) throw error;
-      const hinted = error instanceof RateLimitedError ? error.retryAfterMs : null;
+      const hinted = outcome.retryAfterMs ?? null;
       const wait = hinted ?? backoffMs(attempt, policy, this.shared.random);
       if (wait > policy.retryAfterCapMs) throw error;
       if (!this.retryBudget.tryWithdraw()) {
@@ -507,7 +512,7 @@ class WorkflowsClient implements WorkflowsApi {
       retryAfterMs,
       fallbackRetryAfterMs: this.budget.interactiveWaitMs(),
     });
-    if (!ok) return { ok: false, error: errorFromResponse(call, facts()) };
+    if (!ok) return { ok: false, error: errorFromResponse(call, facts()), retryAfterMs };
     if (parseFailed || parsed === undefined) {
       const what = parsed === undefined && !parseFailed ? 'an empty body' : `a body that is not JSON (${contentType || 'no content type'})`;
       return { ok: false, error: new UpstreamProtocolError(`${spec.route}: upstream answered HTTP ${status} with ${what}`, { status, cfRay }) };
@@ -515,7 +520,7 @@ class WorkflowsClient implements WorkflowsApi {
     try {
       const envelope = parseEnvelope(parsed);
       // Judged by `success`, not the status: upstream has answered 200 with `success: false`.
-      if (!envelope.success) return { ok: false, error: errorFromResponse(call, facts(envelope.errors)) };
+      if (!envelope.success) return { ok: false, error: errorFromResponse(call, facts(envelope.errors)), retryAfterMs };
       return { ok: true, value: spec.parse(envelope) };
     } catch (error) {
       if (!(error instanceof ShapeError)) throw error;

@@ -1,0 +1,137 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll } from 'vitest';
+import type { UpstreamConfig } from '../../src/config.js';
+
+/** One request as the fake upstream saw it. */
+export interface TRequest {
+  readonly method: string;
+  /** Path and query exactly as sent (still percent-encoded). */
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+}
+
+export type THandler = (req: TRequest, res: ServerResponse) => void;
+
+export interface TFakeUpstream {
+  /** Base URL to use as `baseUrl`. */
+  readonly url: string;
+  readonly requests: TRequest[];
+  setHandler(handler: THandler): void;
+  stop(): Promise<void>;
+}
+
+const running = new Set<TFakeUpstream>();
+afterAll(async () => {
+  await Promise.all([...running].map((s) => s.stop()));
+});
+
+/** Answers with a v4 envelope. */
+export function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function ok(result: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { success: true, errors: [], messages: [], result, ...extra };
+}
+
+export function fail(...errors: { code: number; message: string }[]): Record<string, unknown> {
+  return { success: false, errors, messages: [], result: null };
+}
+
+/**
+ * A loopback HTTP server whose answers each test scripts with `setHandler`; it records every request
+ * (body included) before the handler runs, so a handler that destroys the socket still counts.
+ */
+export async function startFakeUpstream(handler: THandler = (_req, res) => reply(res, 200, ok(null))): Promise<TFakeUpstream> {
+  let current = handler;
+  const requests: TRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const recorded: TRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
+      requests.push(recorded);
+      current(recorded, res);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
+  const fake: TFakeUpstream = {
+    url: `http://127.0.0.1:${port}/client/v4`,
+    requests,
+    setHandler(next) {
+      current = next;
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        running.delete(fake);
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      return stopped;
+    },
+  };
+  running.add(fake);
+  return fake;
+}
+
+export const ACCOUNT = '0123456789abcdef0123456789abcdef';
+export const TOKEN = 'tok-SECRET-7f3a9c1e5b2d4680';
+
+/** A fast-failing upstream config for tests: no retries unless asked for. */
+export function upstreamConfig(baseUrl: string, overrides: Partial<UpstreamConfig> = {}): UpstreamConfig {
+  return {
+    baseUrl,
+    accountId: ACCOUNT,
+    apiToken: TOKEN,
+    connectTimeoutMs: 2000,
+    headersTimeoutMs: 5000,
+    bodyTimeoutMs: 5000,
+    maxRetries: 0,
+    rateLimit: 1200,
+    rateWindowS: 300,
+    ...overrides,
+  };
+}
+
+/** A clock that only moves when the client "sleeps", so waits are recorded instead of spent. */
+export function fakeTime(start = Date.parse('2026-01-01T00:00:00Z')) {
+  const sleeps: number[] = [];
+  let now = start;
+  return {
+    sleeps,
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+    sleep: (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Polls `check` until it holds or the deadline passes. */
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

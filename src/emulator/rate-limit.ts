@@ -1,0 +1,35 @@
+/** Opt-in per-token rate limiting with the headers of Cloudflare's 2025-09 change (contract 1.4). */
+
+export interface RateLimitResult {
+  readonly allowed: boolean;
+  readonly headers: Record<string, string>;
+}
+
+export interface RateLimiter {
+  take(key: string, nowMs: number): RateLimitResult;
+}
+
+/** Fixed windows of `windowS` seconds per key, starting at the key's first request. */
+export function createRateLimiter({ limit, windowS }: { limit: number; windowS: number }): RateLimiter {
+  if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`rateLimit.limit must be a positive integer (got ${limit})`);
+  if (!(windowS > 0)) throw new RangeError(`rateLimit.windowS must be positive (got ${windowS})`);
+  const windows = new Map<string, { start: number; used: number }>();
+  return {
+    take(key, now) {
+      let window = windows.get(key);
+      if (!window || now >= window.start + windowS * 1000) {
+        window = { start: now, used: 0 };
+        windows.set(key, window);
+      }
+      const allowed = window.used < limit;
+      if (allowed) window.used++;
+      const resetS = Math.max(1, Math.ceil((window.start + windowS * 1000 - now) / 1000));
+      const headers: Record<string, string> = {
+        ratelimit: `"default";r=${limit - window.used};t=${resetS}`,
+        'ratelimit-policy': `"burst";q=${limit};w=${windowS}`,
+      };
+      if (!allowed) headers['retry-after'] = String(resetS);
+      return { allowed, headers };
+    },
+  };
+}

@@ -1,0 +1,385 @@
+/**
+ * The local Cloudflare Workflows API: a node:http server on loopback serving `/client/v4/accounts/{id}/workflows/...`
+ * with the v4 envelope, auth, optional rate limiting and fault injection, over an engine that runs real workflow code.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createManualClock, createRealClock, type Clock, type ManualClock } from './clock.js';
+import { seedDemoAccount } from './demo/seed.js';
+import { DEMO_CLASSES } from './demo/index.js';
+import { Engine } from './engine/engine.js';
+import type { WorkflowClass } from './engine/model.js';
+import { ApiError, CODES } from './errors.js';
+import { createFaults, type FaultInjector, type FaultDecision } from './faults.js';
+import { createRoutes, type HandlerOptions } from './handlers.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { createRequestLog, type RequestLog } from './request-log.js';
+import { Store } from './store.js';
+import { type AccountRecord, type InstanceRecord, type InstanceStatus } from './types.js';
+import { accountId as checkAccountId } from './validation.js';
+import type { StepDefaults } from './engine/retry.js';
+
+/** Behaviours the contract marks UNCERTAIN. Defaults are the documented safe side (see README). */
+export interface UncertainOptions {
+  /** Instance list order without `direction`. @default 'desc' (newest first) */
+  instanceListOrder?: 'asc' | 'desc';
+  /** Short step outputs in instance details: native JSON (true) or JSON text (false). @default true */
+  nativeShortOutputs?: boolean;
+  /** HTTP status of a duplicate instance id. Not 409, which the SDK retries silently. @default 400 */
+  duplicateInstanceStatus?: number;
+  /** Batch create with ids already in use: skip them (binding behaviour) or fail the batch. @default 'skip' */
+  batchDuplicates?: 'skip' | 'error';
+  /** HTTP status of authentication failures (code 9106). @default 401 */
+  authFailureStatus?: 401 | 403;
+  /** Retention that applies to terminated instances. @default 'error' */
+  terminatedRetention?: 'success' | 'error';
+  /** Accept events for finished instances instead of refusing them. @default false */
+  acceptEventsWhenFinished?: boolean;
+  /** Default step config; production's retry delay is 10 s, the local engine's 1 s. @default production */
+  stepDefaults?: StepDefaults;
+}
+
+export interface EmulatorOptions {
+  /** @default 0 (ephemeral) */
+  port?: number;
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** When set, only this token (or legacy key) is accepted; otherwise any token is. */
+  apiToken?: string;
+  /** Emulated seconds per real second. @default 1 */
+  timeScale?: number;
+  /** `manual`: time moves only through `emulator.clock.advance(ms)`. @default 'real' */
+  clock?: 'real' | 'manual';
+  /** Seed the demo workflows into every account on first access. @default true */
+  seedDemoData?: boolean;
+  /** Opt-in 429s per token: `limit` requests per `windowS` seconds. */
+  rateLimit?: { limit: number; windowS: number };
+  /** Latency added to every request, fixed or uniformly random. */
+  latencyMs?: number | { min: number; max: number };
+  /** Extra workflow classes by class name (a PUT with that class_name runs them). */
+  workflows?: Record<string, WorkflowClass>;
+  /** Passed to workflow classes as `env`. */
+  env?: unknown;
+  uncertain?: UncertainOptions;
+  /** Called with errors that escape workflow code or handlers (they never crash the process). */
+  onError?: (error: unknown) => void;
+}
+
+/** Test hooks into the engine. */
+export interface EmulatorEngine {
+  /** Account ids seen so far. */
+  accounts(): string[];
+  /** Creates (and seeds, if enabled) an account without an HTTP request. */
+  ensureAccount(accountId: string): Promise<void>;
+  /** The live record of an instance (read-only by convention). */
+  instance(accountId: string, workflowName: string, instanceId: string): Readonly<InstanceRecord> | undefined;
+  /**
+   * Resolves with the status once the instance is in one of `statuses`; rejects after `timeoutMs` real ms
+   * (default 5000) with the status it was in. Does not move a manual clock.
+   */
+  waitForStatus(
+    accountId: string,
+    workflowName: string,
+    instanceId: string,
+    statuses: InstanceStatus | readonly InstanceStatus[],
+    options?: { timeoutMs?: number },
+  ): Promise<InstanceStatus>;
+  /** Resolves once no workflow code is executing. */
+  settle(): Promise<void>;
+  registerWorkflowClass(className: string, cls: WorkflowClass): void;
+}
+
+export interface Emulator {
+  /** Base URL for the SDK and our client, e.g. `http://127.0.0.1:PORT/client/v4`. */
+  readonly url: string;
+  readonly port: number;
+  /** Closes every socket and timer. Safe to call twice. */
+  stop(): Promise<void>;
+  readonly clock: {
+    now(): number;
+    /** Manual clock only: fires everything due up to now + ms, awaiting engine progress after each timer. */
+    advance(ms: number): Promise<void>;
+  };
+  readonly requests: RequestLog;
+  readonly faults: FaultInjector;
+  readonly engine: EmulatorEngine;
+}
+
+const BASE = '/client/v4';
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const uncertain = options.uncertain ?? {};
+  const clock: Clock = options.clock === 'manual' ? createManualClock() : createRealClock(options.timeScale ?? 1);
+  const store = new Store(clock);
+  const classes = new Map<string, WorkflowClass & { graph?: unknown }>(DEMO_CLASSES);
+  for (const [name, cls] of Object.entries(options.workflows ?? {})) classes.set(name, cls);
+  const onError = options.onError ?? ((error: unknown) => process.stderr.write(`emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
+  const engine = new Engine({
+    clock,
+    store,
+    classes,
+    env: options.env,
+    onError,
+    ...(uncertain.stepDefaults ? { stepDefaults: uncertain.stepDefaults } : {}),
+    terminatedRetention: uncertain.terminatedRetention ?? 'error',
+    acceptEventsWhenFinished: uncertain.acceptEventsWhenFinished ?? false,
+  });
+  const handlerOptions: HandlerOptions = {
+    view: { nativeShortOutputs: uncertain.nativeShortOutputs ?? true },
+    instanceListOrder: uncertain.instanceListOrder ?? 'desc',
+    batchDuplicates: uncertain.batchDuplicates ?? 'skip',
+    duplicateStatus: uncertain.duplicateInstanceStatus ?? 400,
+    accountConcurrencyLimit: 50_000,
+  };
+  if (handlerOptions.duplicateStatus === 409) onError(new Error('duplicateInstanceStatus 409 makes the SDK retry duplicate creates'));
+  const router = createRoutes({ store, engine, classes, now: () => clock.now(), options: handlerOptions });
+  const log = createRequestLog();
+  const faults = createFaults();
+  const limiter: RateLimiter | undefined = options.rateLimit ? createRateLimiter(options.rateLimit) : undefined;
+  const seedDemo = options.seedDemoData ?? true;
+  const seeding = new Map<string, Promise<AccountRecord>>();
+
+  const ensureAccount = (id: string): Promise<AccountRecord> => {
+    let pending = seeding.get(id);
+    if (!pending) {
+      const { account, created } = store.ensureAccount(id);
+      pending = created && seedDemo ? seedDemoAccount(account, { store, engine, clock, classes }).then(() => account) : Promise.resolve(account);
+      seeding.set(id, pending);
+    }
+    return pending;
+  };
+
+  const authFailure = (message: string) => new ApiError(uncertain.authFailureStatus ?? 401, CODES.authFailed, `Authentication failed: ${message}`);
+  const authenticate = (req: IncomingMessage): string => {
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match) throw authFailure('the Authorization header must be "Bearer <api token>"');
+      const token = match[1]!;
+      if (options.apiToken !== undefined && token !== options.apiToken) throw authFailure('the API token is not valid for this emulator');
+      return `token:${token}`;
+    }
+    const email = req.headers['x-auth-email'];
+    const key = req.headers['x-auth-key'];
+    if (typeof email === 'string' && typeof key === 'string' && email !== '' && key !== '') {
+      if (options.apiToken !== undefined && key !== options.apiToken) throw authFailure('the X-Auth-Email / X-Auth-Key pair is not valid for this emulator');
+      return `key:${email}`;
+    }
+    throw authFailure('send "Authorization: Bearer <api token>" (or X-Auth-Email and X-Auth-Key)');
+  };
+
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      onError(error);
+      if (!res.headersSent) send(res, 500, envelopeError(CODES.internal, 'workflows.api.error.internal_server'), {});
+      else res.destroy();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.method ?? 'GET').toUpperCase();
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    let path = url.pathname;
+    let route = 'UNMATCHED';
+    let accountId: string | null = null;
+    const headers: Record<string, string> = {};
+    const finish = (status: number, body: unknown, decision?: FaultDecision) => {
+      log.record({ method, path, route, status, accountId, at: Date.now() });
+      if (decision?.after === 'truncate') return truncate(res, status, body, headers);
+      if (decision?.after === 'malformed') return malformed(res, status, body, headers);
+      send(res, status, body, headers);
+    };
+    try {
+      await delay(options.latencyMs);
+      if (!path.startsWith(`${BASE}/`)) throw new ApiError(404, CODES.noRoute, 'No route for the URI.');
+      let segments: string[];
+      try {
+        segments = path.slice(BASE.length).split('/').filter(Boolean).map(decodeURIComponent);
+      } catch {
+        throw new ApiError(400, CODES.validation, 'The request path has an invalid percent-encoding');
+      }
+      path = '/' + segments.join('/');
+      const identity = authenticate(req);
+      if (limiter) {
+        const verdict = limiter.take(identity, Date.now());
+        Object.assign(headers, verdict.headers);
+        if (!verdict.allowed) throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+      }
+      const found = router.find(method, segments);
+      if (!found.match) {
+        if (found.allowed.length > 0) {
+          headers.allow = found.allowed.join(', ');
+          throw new ApiError(405, CODES.methodNotAllowed, `Method ${method} not allowed for this route; use ${found.allowed.join(' or ')}`);
+        }
+        throw new ApiError(404, CODES.noRoute, 'No route for the URI.');
+      }
+      route = found.match.route;
+      const decision = faults.decide(route, `${method} ${path}`);
+      if (decision) {
+        await delay(decision.latencyMs);
+        if (decision.before === 'reset') {
+          log.record({ method, path, route, status: 0, accountId, at: Date.now() });
+          const socket = req.socket as Socket & { resetAndDestroy?: () => void };
+          if (socket.resetAndDestroy) socket.resetAndDestroy();
+          else socket.destroy();
+          return;
+        }
+        if (decision.before === 'error') throw new ApiError(500, CODES.internal, 'workflows.api.error.internal_server');
+        if (decision.before === 'rateLimit') {
+          headers['retry-after'] = '1';
+          throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+        }
+      }
+      accountId = checkAccountId(found.match.params.account_id ?? '');
+      const body = BODY_METHODS.has(method) ? await readJson(req) : undefined;
+      const account = await ensureAccount(accountId);
+      const { result, resultInfo } = await found.match.handler({ params: found.match.params, query: url.searchParams, body, account });
+      finish(200, { success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) }, decision);
+    } catch (error) {
+      if (error instanceof ApiError) {
+        Object.assign(headers, error.headers);
+        if (error.status === 413) headers.connection = 'close';
+        finish(error.status, envelopeError(error.code, error.message));
+        return;
+      }
+      onError(error);
+      finish(500, envelopeError(CODES.internal, 'workflows.api.error.internal_server'));
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}${BASE}`;
+
+  let stopping: Promise<void> | undefined;
+  const manual = clock as Partial<ManualClock>;
+  return {
+    url,
+    port: address.port,
+    stop() {
+      stopping ??= (async () => {
+        engine.close();
+        clock.dispose();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return stopping;
+    },
+    clock: {
+      now: () => clock.now(),
+      advance(ms) {
+        if (!manual.advance) return Promise.reject(new Error('clock.advance() needs an emulator created with clock: "manual"'));
+        return manual.advance(ms, () => engine.settle());
+      },
+    },
+    requests: log,
+    faults,
+    engine: {
+      accounts: () => store.accountIds(),
+      async ensureAccount(id) {
+        await ensureAccount(checkAccountId(id));
+      },
+      instance: (account, workflow, id) => store.account(account)?.workflows.get(workflow)?.instances.get(id),
+      waitForStatus(account, workflow, id, statuses, { timeoutMs = 5000 } = {}) {
+        const wanted = new Set<InstanceStatus>(typeof statuses === 'string' ? [statuses] : statuses);
+        const current = () => store.account(account)?.workflows.get(workflow)?.instances.get(id);
+        return new Promise<InstanceStatus>((resolve, reject) => {
+          const check = (): boolean => {
+            const status = current()?.status;
+            if (status !== undefined && wanted.has(status)) {
+              cleanup();
+              resolve(status);
+              return true;
+            }
+            return false;
+          };
+          const unsubscribe = engine.onChange(() => void check());
+          const timer = setTimeout(() => {
+            cleanup();
+            const status = current()?.status;
+            reject(new Error(`${workflow}/${id} did not reach ${[...wanted].join('|')} within ${timeoutMs}ms (status: ${status ?? 'missing'})`));
+          }, timeoutMs);
+          const cleanup = () => {
+            unsubscribe();
+            clearTimeout(timer);
+          };
+          check();
+        });
+      },
+      settle: () => engine.settle(),
+      registerWorkflowClass: (className, cls) => engine.registerClass(className, cls),
+    },
+  };
+}
+
+function envelopeError(code: number, message: string) {
+  return { success: false, errors: [{ code, message }], messages: [], result: null };
+}
+
+function delay(latency: number | { min: number; max: number } | undefined): Promise<void> | void {
+  if (latency === undefined) return;
+  const ms = typeof latency === 'number' ? latency : latency.min + Math.random() * (latency.max - latency.min);
+  if (ms > 0) return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function truncate(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+  const buffer = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': buffer.length });
+  // Promise the full length, send half, then drop the connection: the client sees a short body.
+  res.write(buffer.subarray(0, Math.floor(buffer.length / 2)), () => res.destroy());
+}
+
+function malformed(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+  // A complete HTTP response whose body is cut JSON: a parser error, not a network error.
+  const text = JSON.stringify(body);
+  const cut = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(cut) });
+  res.end(cut);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new ApiError(413, CODES.payloadTooLarge, `The request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
+    throw new ApiError(400, CODES.validation, `Content-Type must be application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(400, CODES.validation, `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+

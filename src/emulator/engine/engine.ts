@@ -368,6 +368,8 @@ export class Engine implements EngineHost {
     rt.exec = exec;
     this.task(async () => {
       try {
+        // Start on a later tick: the caller answers with `queued`, as production does right after a create.
+        await Promise.resolve();
         await this.acquireSlot(rt, exec);
         const workflow = this.workflowOf(instance);
         const cls = workflow && this.classes.get(workflow.className);

@@ -490,7 +490,10 @@ class WorkflowsClient implements WorkflowsApi {
     const retryAfterMs =
       parseRetryAfter(header(headers, 'retry-after'), now) ??
       (status === 429 && rateLimit && rateLimit.remaining === 0 ? rateLimit.resetS * 1000 : null);
-    if (status === 429) this.budget.drain(retryAfterMs ?? 0);
+    if (status === 429) {
+      this.budget.drain(retryAfterMs ?? 0);
+      this.shared.logger?.warn(`upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`);
+    }
     const cfRay = header(headers, 'cf-ray') ?? null;
     const contentType = header(headers, 'content-type') ?? '';
     const isJson = /\bjson\b/i.test(contentType) || contentType === '';

@@ -19,7 +19,7 @@ import { InstanceStatusEnum } from './instance.js';
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
   description: 'An expected, client-actionable failure of a mutation. Query `... on Error { message }` to handle every kind alike.',
   fields: (t) => ({
-    message: t.exposeString('message', { description: 'What went wrong, written for the developer of the client.' }),
+    message: t.exposeString('message', { nullable: false, description: 'What went wrong, written for the developer of the client.' }),
   }),
 });
 
@@ -48,6 +48,7 @@ export const InvalidInputErrorType = builder.objectType(InvalidInputError, {
   isTypeOf: (value) => value instanceof InvalidInputError,
   fields: (t) => ({
     path: t.stringList({
+      nullable: false,
       description: 'Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`).',
       resolve: (error) => [...error.path],
     }),
@@ -60,7 +61,7 @@ export const WorkflowNotFoundErrorType = builder.objectType(WorkflowNotFoundErro
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof WorkflowNotFoundError,
   fields: (t) => ({
-    workflowName: t.exposeString('workflowName', { description: 'The name that was not found.' }),
+    workflowName: t.exposeString('workflowName', { nullable: false, description: 'The name that was not found.' }),
   }),
 });
 
@@ -70,8 +71,8 @@ export const InstanceNotFoundErrorType = builder.objectType(InstanceNotFoundErro
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof InstanceNotFoundError,
   fields: (t) => ({
-    workflowName: t.exposeString('workflowName', { description: 'The workflow that was searched.' }),
-    instanceId: t.exposeString('instanceId', { description: 'The id that was not found.' }),
+    workflowName: t.exposeString('workflowName', { nullable: false, description: 'The workflow that was searched.' }),
+    instanceId: t.exposeString('instanceId', { nullable: false, description: 'The id that was not found.' }),
   }),
 });
 
@@ -83,8 +84,8 @@ export const InstanceAlreadyExistsErrorType = builder.objectType(InstanceAlready
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof InstanceAlreadyExistsError,
   fields: (t) => ({
-    workflowName: t.exposeString('workflowName', { description: 'The workflow of the existing instance.' }),
-    instanceId: t.exposeString('instanceId', { description: 'The id that is taken.' }),
+    workflowName: t.exposeString('workflowName', { nullable: false, description: 'The workflow of the existing instance.' }),
+    instanceId: t.exposeString('instanceId', { nullable: false, description: 'The id that is taken.' }),
   }),
 });
 
@@ -97,11 +98,12 @@ export const InvalidTransitionErrorType = builder.objectType(InvalidTransitionEr
   isTypeOf: (value) => value instanceof InvalidTransitionError,
   fields: (t) => ({
     currentStatus: t.field({
+      nullable: false,
       type: InstanceStatusEnum,
       description: 'The status the instance had when the change was refused.',
       resolve: (error) => error.currentStatus,
     }),
-    action: t.field({ type: InstanceActionEnum, description: 'The change that was refused.', resolve: (error) => error.action }),
+    action: t.field({ nullable: false, type: InstanceActionEnum, description: 'The change that was refused.', resolve: (error) => error.action }),
   }),
 });
 
@@ -111,7 +113,7 @@ export const RateLimitedErrorType = builder.objectType(RateLimitedError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof RateLimitedError,
   fields: (t) => ({
-    retryAfter: t.exposeInt('retryAfter', { description: 'Seconds to wait before retrying (rounded up, at least 1).' }),
+    retryAfter: t.exposeInt('retryAfter', { nullable: false, description: 'Seconds to wait before retrying (rounded up, at least 1).' }),
   }),
 });
 
@@ -134,9 +136,9 @@ export const UpstreamErrorType = builder.objectType(UpstreamError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof UpstreamError,
   fields: (t) => ({
-    code: t.field({ type: UpstreamErrorCodeEnum, description: 'The kind of failure.', resolve: (error) => error.code }),
-    retryable: t.exposeBoolean('retryable', { description: 'True when sending the same mutation again is safe and may succeed.' }),
+    code: t.field({ nullable: false, type: UpstreamErrorCodeEnum, description: 'The kind of failure.', resolve: (error) => error.code }),
+    retryable: t.exposeBoolean('retryable', { nullable: false, description: 'True when sending the same mutation again is safe and may succeed.' }),
     status: t.exposeInt('status', { nullable: true, description: 'HTTP status of the upstream answer; null when none arrived.' }),
-    upstreamCodes: t.exposeIntList('upstreamCodes', { description: "Cloudflare's error codes from the answer (for example 10001)." }),
+    upstreamCodes: t.exposeIntList('upstreamCodes', { nullable: false, description: "Cloudflare's error codes from the answer (for example 10001)." }),
   }),
 });

@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { createMany, createOne, prepareBatch, prepareCreate, type CreateOutcome } from '../mutations/create.js';
+import { createMany, createOne, prepareBatch, prepareCreate, type CreateOutcome, type ItemError } from '../mutations/create.js';
 import {
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
@@ -19,10 +19,10 @@ import {
   validateWorkflowName,
 } from '../mutations/validation.js';
 import type { StatusChange } from '../upstream/types.js';
+import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { builder } from './builder.js';
 import {
   InstanceAlreadyExistsErrorType,
-  InvalidInputErrorType,
   RateLimitedErrorType,
   UpstreamErrorType,
   WorkflowNotFoundErrorType,
@@ -199,7 +199,7 @@ interface CreatedPayload {
 const CreateInstancePayload = builder.objectRef<CreatedPayload>('CreateInstancePayload').implement({
   description: 'The instance `createInstance` created.',
   fields: (t) => ({
-    instance: t.field({ type: WorkflowInstance, description: 'The new instance.', resolve: (p) => p.instance }),
+    instance: t.field({ nullable: false, type: WorkflowInstance, description: 'The new instance.', resolve: (p) => p.instance }),
     recovered: t.exposeBoolean('recovered', {
       description:
         'True when the answer to the create was lost (the connection broke after the request was sent) and the gateway then found the instance, ' +
@@ -216,16 +216,19 @@ interface ItemResult {
   readonly workflowName: string;
 }
 
+const ITEM_ERRORS = [InstanceAlreadyExistsError, RateLimitedError, UpstreamError, WorkflowNotFoundError];
+
 const CreateInstancesItemError = builder.unionType('CreateInstancesItemError', {
   description: 'Why one item of `createInstances` was not created.',
-  types: [InstanceAlreadyExistsErrorType, RateLimitedErrorType, UpstreamErrorType, WorkflowNotFoundErrorType, InvalidInputErrorType],
+  types: [InstanceAlreadyExistsErrorType, RateLimitedErrorType, UpstreamErrorType, WorkflowNotFoundErrorType],
 });
 
 const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem').implement({
   description: 'The outcome of one item of `createInstances`. Exactly one of `instance` and `error` is set.',
   fields: (t) => ({
-    index: t.exposeInt('index', { description: 'Position of the item in `input.instances`, from 0.' }),
+    index: t.exposeInt('index', { nullable: false, description: 'Position of the item in `input.instances`, from 0.' }),
     instanceId: t.string({
+      nullable: false,
       description: 'The id of the instance: the given one, or the one the gateway generated.',
       resolve: (r) => r.outcome.instanceId,
     }),
@@ -236,6 +239,7 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
       resolve: (r) => (r.outcome.created ? { workflowName: r.workflowName, instanceId: r.outcome.instanceId } : null),
     }),
     recovered: t.boolean({
+      nullable: false,
       description: 'True when the answer for this item was lost and the instance was then found or created (see `CreateInstancePayload.recovered`).',
       resolve: (r) => r.outcome.recovered,
     }),
@@ -245,7 +249,8 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
       description:
         'Why the item was not created; null when it was. Ids the upstream skipped because they exist come back as `InstanceAlreadyExistsError`. ' +
         'When a batch call fails after earlier ones succeeded, its items and all later ones (which are not sent) carry that failure.',
-      resolve: (r) => r.outcome.error,
+      // graphql-js treats a returned Error as a field error: the errors plugin's wrapper makes it a plain result.
+      resolve: (r) => (r.outcome.error === null ? null : (wrapErrorIfMatches(r.outcome.error, ITEM_ERRORS) as ItemError)),
     }),
   }),
 });
@@ -253,8 +258,9 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
 const CreateInstancesPayload = builder.objectRef<{ readonly results: readonly ItemResult[] }>('CreateInstancesPayload').implement({
   description: 'The outcome of `createInstances`, one result per input item, in input order.',
   fields: (t) => ({
-    results: t.field({ type: [CreateInstancesItem], description: 'One result per item of `input.instances`, in the same order.', resolve: (p) => p.results }),
+    results: t.field({ nullable: false, type: [CreateInstancesItem], description: 'One result per item of `input.instances`, in the same order.', resolve: (p) => p.results }),
     createdCount: t.int({
+      nullable: false,
       description: 'How many of the items were created.',
       resolve: (p) => p.results.filter((r) => r.outcome.created).length,
     }),
@@ -266,11 +272,12 @@ function changePayload(name: string, description: string) {
     description,
     fields: (t) => ({
       instance: t.field({
+        nullable: false,
         type: WorkflowInstance,
         description: 'The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`).',
         resolve: (p) => p.instance,
       }),
-      timestamp: t.field({ type: 'DateTime', description: 'When the Workflows API accepted the change.', resolve: (p) => p.timestamp }),
+      timestamp: t.field({ nullable: false, type: 'DateTime', description: 'When the Workflows API accepted the change.', resolve: (p) => p.timestamp }),
     }),
   });
 }
@@ -299,6 +306,7 @@ function statusMutation(
 ): void {
   builder.mutationField(field, (t) =>
     t.field({
+      nullable: false,
       type: options.payload,
       description: options.description,
       args: { input: t.arg({ type: options.input, required: true, description: 'What to change.' }) },
@@ -327,6 +335,7 @@ function refreshAfterCreate(ctx: Context, workflowName: string, createdIds: read
 
 builder.mutationField('createInstance', (t) =>
   t.field({
+    nullable: false,
     type: CreateInstancePayload,
     description:
       'Creates and queues one instance of a workflow. The input is validated before anything is sent. If the answer is lost, ' +
@@ -353,6 +362,7 @@ builder.mutationField('createInstance', (t) =>
 
 builder.mutationField('createInstances', (t) =>
   t.field({
+    nullable: false,
     type: CreateInstancesPayload,
     description:
       'Creates many instances of one workflow through the batch endpoint, in calls of at most 100, in input order. The whole input is ' +
@@ -395,6 +405,7 @@ statusMutation('resumeInstance', {
 
 builder.mutationField('terminateInstance', (t) =>
   t.field({
+    nullable: false,
     type: TerminateInstancePayload,
     description: 'Stops an instance for good (status `TERMINATED`). A finished instance cannot be terminated; restart it instead.',
     args: { input: t.arg({ type: TerminateInstanceInput, required: true, description: 'What to terminate.' }) },
@@ -408,6 +419,7 @@ builder.mutationField('terminateInstance', (t) =>
 
 builder.mutationField('restartInstance', (t) =>
   t.field({
+    nullable: false,
     type: RestartInstancePayload,
     description: 'Runs an instance again, from scratch or from a named step, whatever its status (finished instances included).',
     args: { input: t.arg({ type: RestartInstanceInput, required: true, description: 'What to restart, and from where.' }) },
@@ -428,6 +440,7 @@ builder.mutationField('restartInstance', (t) =>
 
 builder.mutationField('sendInstanceEvent', (t) =>
   t.field({
+    nullable: false,
     type: SendInstanceEventPayload,
     description:
       'Sends an event to an instance: the `step.waitForEvent` waiting for this type receives it (an event sent before the step runs is kept for it).',

@@ -420,7 +420,8 @@ class WorkflowsClient implements WorkflowsApi {
       if (outcome.ok) return outcome.value;
       const { error } = outcome;
       if (!error.retryable || attempt >= policy.maxRetries) throw error;
-      const hinted = outcome.retryAfterMs ?? null;
+      // Without Retry-After, a 429 still waits until the drained budget holds a token again.
+      const hinted = outcome.retryAfterMs ?? (error instanceof RateLimitedError ? error.retryAfterMs : null);
       const wait = hinted ?? backoffMs(attempt, policy, this.shared.random);
       if (wait > policy.retryAfterCapMs) throw error;
       if (!this.retryBudget.tryWithdraw()) {

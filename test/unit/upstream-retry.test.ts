@@ -130,6 +130,22 @@ describe('upstream retries', () => {
     await upstream.close();
   });
 
+  it('after a 429 without Retry-After, waits until the drained budget has a token, then retries', async () => {
+    let calls = 0;
+    const fake = await startFakeUpstream((_req, res) => {
+      calls += 1;
+      if (calls === 1) reply(res, 429, fail({ code: 971, message: 'rate limited' }));
+      else reply(res, 200, ok(workflow));
+    });
+    const time = fakeTime();
+    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 1 }), time);
+    await upstream.default.getWorkflow('orders');
+    // 1200 per 300 s refills one token every 250 ms.
+    expect(time.sleeps).toEqual([250]);
+    expect(fake.requests).toHaveLength(2);
+    await upstream.close();
+  });
+
   it('honours Retry-After given as an HTTP date', async () => {
     const time = fakeTime();
     let calls = 0;

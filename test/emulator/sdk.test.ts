@@ -131,21 +131,21 @@ describe('the official SDK against the emulator', () => {
     const p = { account_id, workflow_name: 'order-fulfillment' };
     const unknownWorkflow = await cf.workflows.get('nope', { account_id }).catch((e: unknown) => e);
     expect(unknownWorkflow).toBeInstanceOf(Cloudflare.NotFoundError);
-    expect((unknownWorkflow as Cloudflare.APIError).errors[0]).toMatchObject({ code: 10200 });
+    expect((unknownWorkflow as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 10200 });
     const unknownInstance = await cf.workflows.instances.get('nope', p).catch((e: unknown) => e);
     expect(unknownInstance).toBeInstanceOf(Cloudflare.NotFoundError);
-    expect((unknownInstance as Cloudflare.APIError).errors[0]).toMatchObject({ code: 10400 });
+    expect((unknownInstance as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 10400 });
     const invalid = await cf.workflows.instances.create('order-fulfillment', { account_id, instance_id: 'bad id!' }).catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(Cloudflare.BadRequestError);
     const duplicate = await cf.workflows.instances.create('order-fulfillment', { account_id, instance_id: 'order-1001' }).catch((e: unknown) => e);
     expect(duplicate).toBeInstanceOf(Cloudflare.BadRequestError);
-    expect((duplicate as Cloudflare.APIError).errors[0]).toMatchObject({ code: 10405 });
+    expect((duplicate as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 10405 });
     const refused = await cf.workflows.instances.status.edit('order-1001', { ...p, status: 'terminate' }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Cloudflare.BadRequestError);
-    expect((refused as Cloudflare.APIError).errors[0]?.message).toBe('(instance.cannot_terminate) Cannot terminate instance since its on a finite state');
+    expect((refused as InstanceType<typeof Cloudflare.APIError>).errors[0]?.message).toBe('(instance.cannot_terminate) Cannot terminate instance since its on a finite state');
     const badToken = await sdk(emulator, { apiToken: 'wrong' }).workflows.list({ account_id }).catch((e: unknown) => e);
     expect(badToken).toBeInstanceOf(Cloudflare.AuthenticationError);
-    expect((badToken as Cloudflare.APIError).errors[0]).toMatchObject({ code: 9106 });
+    expect((badToken as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 9106 });
   });
 
   it('answers 429 with a short Retry-After that the SDK obeys', async () => {
@@ -157,7 +157,7 @@ describe('the official SDK against the emulator', () => {
     expect(response.headers.get('ratelimit-policy')).toBe('"burst";q=2;w=1');
     const limited = await cf.workflows.get('order-fulfillment', { account_id }).catch((e: unknown) => e);
     expect(limited).toBeInstanceOf(Cloudflare.RateLimitError);
-    expect((limited as Cloudflare.APIError).headers?.get('retry-after')).toBe('1');
+    expect((limited as InstanceType<typeof Cloudflare.APIError>).headers?.get('retry-after')).toBe('1');
     // With retries the SDK waits out the window and succeeds.
     const retried = await sdk(emulator, { maxRetries: 2 }).workflows.get('order-fulfillment', { account_id });
     expect(retried.name).toBe('order-fulfillment');

@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { canTransition } from '../state-machine.js';
 import {
@@ -11,6 +11,7 @@ import {
   type TriggerSource,
 } from '../upstream/types.js';
 import { builder } from './builder.js';
+import { vanished } from './upstream-errors.js';
 import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
 import { selectsField } from './selection.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
@@ -94,9 +95,7 @@ const InstanceRollback = builder
 async function details(ctx: Context, ref: InstanceRef, full = false): Promise<InstanceDetails> {
   const found = await ctx.loaders.instance(ref.workflowName, ref.instanceId, { full });
   if (!found) {
-    throw new GraphQLError(`Instance ${JSON.stringify(ref.instanceId)} of workflow ${JSON.stringify(ref.workflowName)} no longer exists.`, {
-      extensions: { code: 'NOT_FOUND' },
-    });
+    throw vanished(`Instance ${JSON.stringify(ref.instanceId)} of workflow ${JSON.stringify(ref.workflowName)}`);
   }
   return found;
 }

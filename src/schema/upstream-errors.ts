@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import {
   AuthenticationError,
   BadRequestError,
@@ -12,10 +13,26 @@ import {
 /** The `extensions.code` values a client can branch on. */
 export type UpstreamErrorCode = 'UPSTREAM_UNAVAILABLE' | 'RATE_LIMITED' | 'UPSTREAM_ERROR' | 'BAD_USER_INPUT';
 
+/**
+ * A GraphQL error with `extensions.code`. Built with yoga's `createGraphQLError` so that it is an instance
+ * of the same `GraphQLError` class yoga's masking checks, even where a test runner loads `graphql` twice
+ * (ESM and CommonJS builds); an error of the other copy would be masked as unexpected.
+ */
+export function codedError(message: string, code: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return createGraphQLError(message, { extensions: { code, ...extensions } });
+}
+
 /** A GraphQL error for input the gateway refuses before asking upstream. */
 export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', ...extensions } });
+  return codedError(message, 'BAD_USER_INPUT', extensions);
 }
+
+/** For a thing that was referenced (listed, linked) but has vanished by the time its data is read. */
+export function vanished(what: string): GraphQLError {
+  return codedError(`${what} no longer exists.`, 'NOT_FOUND');
+}
+
+const isGraphQLError = (error: unknown): boolean => error instanceof Error && error.name === 'GraphQLError';
 
 function cloudflareErrors(error: UpstreamError): { code: number; message: string }[] {
   // Only Cloudflare's own code + message pairs travel: never bodies, headers or the request.
@@ -29,22 +46,18 @@ function cloudflareErrors(error: UpstreamError): { code: number; message: string
  * Anything that is not an `UpstreamError` is a bug and is returned unchanged, for yoga to mask.
  */
 export function toGraphQLError(error: unknown): unknown {
-  if (error instanceof GraphQLError || !(error instanceof UpstreamError)) return error;
+  if (isGraphQLError(error) || !(error instanceof UpstreamError)) return error;
   if (error instanceof RateLimitedError) {
     const retryAfter = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-    return new GraphQLError(`The Workflows API rate limit is exhausted; retry in ${retryAfter} s.`, {
-      extensions: { code: 'RATE_LIMITED', retryAfter },
-    });
+    return codedError(`The Workflows API rate limit is exhausted; retry in ${retryAfter} s.`, 'RATE_LIMITED', { retryAfter });
   }
   if (error instanceof TimeoutError || error instanceof UnavailableError) {
-    return new GraphQLError('The Workflows API is unavailable or did not answer in time; try again later.', {
-      extensions: { code: 'UPSTREAM_UNAVAILABLE' },
-    });
+    return codedError('The Workflows API is unavailable or did not answer in time; try again later.', 'UPSTREAM_UNAVAILABLE');
   }
   if (error instanceof BadRequestError) {
     const detail = error.errors.map((e) => e.message).join('; ');
-    return new GraphQLError(`The Workflows API rejected the request${detail ? `: ${detail}` : ''}`, {
-      extensions: { code: 'BAD_USER_INPUT', cloudflareErrors: cloudflareErrors(error) },
+    return badUserInput(`The Workflows API rejected the request${detail ? `: ${detail}` : ''}`, {
+      cloudflareErrors: cloudflareErrors(error),
     });
   }
   const what =
@@ -53,9 +66,7 @@ export function toGraphQLError(error: unknown): unknown {
       : error instanceof NotFoundError
         ? 'The Workflows API no longer knows the requested resource'
         : `The Workflows API answered with an error (${error.code})`;
-  return new GraphQLError(`${what}.`, {
-    extensions: { code: 'UPSTREAM_ERROR', status: error.status, cloudflareErrors: cloudflareErrors(error) },
-  });
+  return codedError(`${what}.`, 'UPSTREAM_ERROR', { status: error.status, cloudflareErrors: cloudflareErrors(error) });
 }
 
 /** Runs an upstream read, mapping failures with {@link toGraphQLError}; `NotFoundError` becomes `null`. */

@@ -1,7 +1,7 @@
-import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import type { WorkflowVersion as VersionInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
+import { vanished } from './upstream-errors.js';
 import { splitCompositeId } from './ids.js';
 import { Workflow } from './workflow.js';
 
@@ -16,9 +16,7 @@ export const WorkflowVersion = builder.objectRef<VersionRef>('WorkflowVersion');
 async function load(ctx: Context, ref: VersionRef): Promise<VersionInfo> {
   const found = await ctx.loaders.version(ref.workflowName, ref.versionId);
   if (!found) {
-    throw new GraphQLError(`Version ${ref.versionId} of workflow ${JSON.stringify(ref.workflowName)} no longer exists.`, {
-      extensions: { code: 'NOT_FOUND' },
-    });
+    throw vanished(`Version ${ref.versionId} of workflow ${JSON.stringify(ref.workflowName)}`);
   }
   return found;
 }

@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
 import { InstanceStatusEnum, lookupInstance, WorkflowInstance, type InstanceRef } from './instance.js';
 import { connectionFingerprint, resolveOffsetConnection } from './pagination.js';
-import { badUserInput } from './upstream-errors.js';
+import { badUserInput, vanished } from './upstream-errors.js';
 import { WorkflowVersion, type VersionRef } from './version.js';
 
 /** Backing shape of Workflow: its name; data comes through ctx.loaders (the workflow list primes them). */
@@ -20,7 +19,7 @@ const DEFAULT_PAGE_SIZE = 20;
 async function load(ctx: Context, ref: WorkflowRef): Promise<WorkflowInfo> {
   const found = await ctx.loaders.workflow(ref.name);
   if (!found) {
-    throw new GraphQLError(`Workflow ${JSON.stringify(ref.name)} no longer exists.`, { extensions: { code: 'NOT_FOUND' } });
+    throw vanished(`Workflow ${JSON.stringify(ref.name)}`);
   }
   return found;
 }

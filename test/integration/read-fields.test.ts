@@ -130,9 +130,17 @@ describe('global ids', () => {
     expect(result).toEqual({ data: { a: null, b: null, c: null } });
   });
 
-  it('refuses malformed ids with an error', async () => {
-    const result = await stack.graphql(`query ($a: ID!) { a: node(id: $a) { id } }`, { a: 'not base64!' });
-    expect(result.data?.a ?? null).toBeNull();
-    expect(result.errors?.[0]?.message).toMatch(/global ID|id/i);
+  it('refuses malformed ids and ids of unknown types with an error', async () => {
+    const encode = (text: string) => Buffer.from(text).toString('base64');
+    const result = await stack.graphql(`query ($a: ID!, $b: ID!, $c: ID!) { a: node(id: $a) { id } b: node(id: $b) { id } c: node(id: $c) { id } }`, {
+      a: 'not base64!',
+      b: encode('NoSuchType:x'),
+      c: encode('WorkflowInstance:no-slash'),
+    });
+    expect(result.data).toEqual({ a: null, b: null, c: null });
+    const byPath = Object.fromEntries((result.errors ?? []).map((e) => [e.path?.[0], e]));
+    expect(byPath.a?.message).toMatch(/Invalid global ID/);
+    expect(byPath.b?.message).toMatch(/NoSuchType/);
+    expect(byPath.c).toMatchObject({ message: 'Not a valid WorkflowInstance id', extensions: { code: 'BAD_USER_INPUT' } });
   });
 });

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Cloudflare from 'cloudflare';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { createConfig } from '../../src/config.js';
+import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 const WF = 'order-fulfillment';
@@ -270,4 +275,61 @@ describe('rate limits', () => {
     expect(result.data.createInstances).toMatchObject({ __typename: 'RateLimitedError', retryAfter: expect.any(Number) });
   });
 
+});
+
+describe('a create that never reached upstream', () => {
+  // A loopback proxy that swallows the next create and resets its connection, so the gateway cannot
+  // tell whether it landed; unlike the emulator's faults, it does so exactly once.
+  let emulator: Emulator;
+  let proxy: Server;
+  let app: App;
+  let swallowNextCreate = false;
+
+  beforeAll(async () => {
+    emulator = await createEmulator({ clock: 'manual' });
+    const target = new URL(emulator.url);
+    proxy = createServer((req, res) => {
+      if (swallowNextCreate && req.method === 'POST' && /\/instances$/.test(req.url ?? '')) {
+        swallowNextCreate = false;
+        req.resume();
+        req.on('end', () => req.socket.destroy());
+        return;
+      }
+      const forwarded = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      forwarded.on('error', () => res.destroy());
+      req.pipe(forwarded);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const { port } = proxy.address() as AddressInfo;
+    app = createApp(createConfig({ logLevel: 'silent', upstream: { baseUrl: `http://127.0.0.1:${port}${target.pathname}`, maxRetries: 0 } }));
+  });
+  afterAll(async () => {
+    await app.stop();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+    await emulator.stop();
+  });
+
+  async function graphql(query: string, variables: Record<string, unknown>) {
+    const response = await app.yoga.fetch('http://127.0.0.1/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as { data: Record<string, { __typename: string; recovered?: boolean; instance?: { instanceId: string; params: unknown } }> };
+  }
+
+  it('looks the id up, finds nothing and sends the create again, creating exactly one instance', async () => {
+    emulator.requests.reset();
+    swallowNextCreate = true;
+    const id = freshId('swallowed');
+    const result = await graphql(CREATE, { input: { workflowName: WF, instanceId: id, params: { attempt: 'once' } } });
+    expect(result.data.createInstance).toMatchObject({ __typename: 'CreateInstancePayload', recovered: true, instance: { instanceId: id, params: { attempt: 'once' } } });
+    expect(swallowNextCreate).toBe(false);
+    // The swallowed create never reached the emulator; the second one did.
+    expect(emulator.requests.count({ method: 'POST' })).toBe(1);
+  });
 });

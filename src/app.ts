@@ -53,7 +53,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
       return;
     }
-    void yoga.handleNodeRequestAndResponse(req, res, {});
+    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
+    void yoga.requestListener(req, res);
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -7,6 +7,8 @@ import type { Context } from '../context.js';
 
 export interface SchemaTypes {
   Context: Context;
+  // Fields are non-null unless they say otherwise: a null must mean something a client can act on.
+  DefaultFieldNullability: false;
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
@@ -16,6 +18,7 @@ export interface SchemaTypes {
 export const builder = new SchemaBuilder<SchemaTypes>({
   // The errors plugin must come before the dataloader plugin so loader fields can declare error types.
   plugins: [ErrorsPlugin, DataloaderPlugin, RelayPlugin],
+  defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',

@@ -68,7 +68,7 @@ export type CreateInstancePayload = {
   /** The new instance. */
   instance: WorkflowInstance;
   /** True when the answer to the create was lost (the connection broke after the request was sent) and the gateway then found the instance, or created it after making sure it did not exist. With a caller-chosen `instanceId`, an instance found with the same params is taken to be this create (or an identical earlier one); with other params it is reported as `InstanceAlreadyExistsError`. A create is never sent twice without first checking that the instance does not exist, so no instance is ever created twice. */
-  recovered: Maybe<Scalars['Boolean']['output']>;
+  recovered: Scalars['Boolean']['output'];
 };
 
 /** What `createInstance` returns. */
@@ -116,19 +116,19 @@ export type CreateInstancesResult = CreateInstancesPayload | InvalidInputError |
 export type DoStep = WorkflowStep & {
   __typename: 'DoStep';
   /** Every attempt, first to last. */
-  attempts: Maybe<Array<StepAttempt>>;
+  attempts: Array<StepAttempt>;
   /** The name without its counter suffix. */
-  baseName: Maybe<Scalars['String']['output']>;
+  baseName: Scalars['String']['output'];
   /** The configuration it ran with. */
-  config: Maybe<StepConfig>;
+  config: StepConfig;
   /** Which call with this name it was, from 1. */
-  count: Maybe<Scalars['Int']['output']>;
+  count: Scalars['Int']['output'];
   /** When the step ended; null while it runs and for a termination entry. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** True for a rollback handler run. */
-  isRollback: Maybe<Scalars['Boolean']['output']>;
+  isRollback: Scalars['Boolean']['output'];
   /** True when the output is redacted. */
-  isSensitive: Maybe<Scalars['Boolean']['output']>;
+  isSensitive: Scalars['Boolean']['output'];
   /** The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry. */
   name: Maybe<Scalars['String']['output']>;
   /** The full output, fetched from the step endpoint only when selected (`"[REDACTED]"` for sensitive steps). */
@@ -140,7 +140,7 @@ export type DoStep = WorkflowStep & {
   /** Whether the step succeeded; null while running. */
   success: Maybe<Scalars['Boolean']['output']>;
   /** The kind of step. */
-  type: Maybe<StepType>;
+  type: StepType;
 };
 
 /** An expected, client-actionable failure of a mutation. Query `... on Error { message }` to handle every kind alike. */
@@ -177,25 +177,25 @@ export type InstanceAlreadyExistsError = Error & {
 export type InstanceCounts = {
   __typename: 'InstanceCounts';
   /** Instances in status complete. */
-  complete: Maybe<Scalars['Int']['output']>;
+  complete: Scalars['Int']['output'];
   /** Instances in status errored. */
-  errored: Maybe<Scalars['Int']['output']>;
+  errored: Scalars['Int']['output'];
   /** Instances in status paused. */
-  paused: Maybe<Scalars['Int']['output']>;
+  paused: Scalars['Int']['output'];
   /** Instances in status queued. */
-  queued: Maybe<Scalars['Int']['output']>;
+  queued: Scalars['Int']['output'];
   /** Instances in status rollingBack. */
-  rollingBack: Maybe<Scalars['Int']['output']>;
+  rollingBack: Scalars['Int']['output'];
   /** Instances in status running. */
-  running: Maybe<Scalars['Int']['output']>;
+  running: Scalars['Int']['output'];
   /** Instances in status terminated. */
-  terminated: Maybe<Scalars['Int']['output']>;
+  terminated: Scalars['Int']['output'];
   /** All instances, whatever their status. */
-  total: Maybe<Scalars['Int']['output']>;
+  total: Scalars['Int']['output'];
   /** Instances in status waiting. */
-  waiting: Maybe<Scalars['Int']['output']>;
+  waiting: Scalars['Int']['output'];
   /** Instances in status waitingForPause. */
-  waitingForPause: Maybe<Scalars['Int']['output']>;
+  waitingForPause: Scalars['Int']['output'];
 };
 
 /** The workflow has no instance with this id (or its retention period is over). */
@@ -215,16 +215,16 @@ export type InstanceRollback = {
   /** The error of the failed handler. */
   error: Maybe<WorkflowError>;
   /** Whether every handler succeeded. */
-  outcome: Maybe<RollbackOutcome>;
+  outcome: RollbackOutcome;
 };
 
 /** The cron schedule that created an instance. */
 export type InstanceSchedule = {
   __typename: 'InstanceSchedule';
   /** The cron expression, such as `0 3 * * *`. */
-  cron: Maybe<Scalars['String']['output']>;
+  cron: Scalars['String']['output'];
   /** The fire time this instance was created for. */
-  scheduledTime: Maybe<Scalars['DateTime']['output']>;
+  scheduledTime: Scalars['DateTime']['output'];
 };
 
 /** Where an instance is in its life cycle. COMPLETE, ERRORED and TERMINATED are final. */
@@ -252,13 +252,13 @@ export type InstanceStatus =
 export type InstanceStatusEvent = {
   __typename: 'InstanceStatusEvent';
   /** When the status was reached, as far as the API tells: the instance's modification time from the list, its end time once finished, otherwise the time the gateway saw it. */
-  at: Maybe<Scalars['DateTime']['output']>;
+  at: Scalars['DateTime']['output'];
   /** The instance as it is at this event. Its fields resolve from the data the poll fetched. */
-  instance: Maybe<WorkflowInstance>;
+  instance: WorkflowInstance;
   /** The status this subscriber saw before; null on the first event of a stream and for a new instance. When a slow subscriber falls behind, intermediate statuses are skipped and this is the last one it received. */
   previousStatus: Maybe<InstanceStatus>;
   /** The status the instance has now. */
-  status: Maybe<InstanceStatus>;
+  status: InstanceStatus;
 };
 
 /** The input was refused before anything was sent to the Workflows API; fix the field named by `path`. */
@@ -411,7 +411,7 @@ export type Query = {
   /** One workflow by name; null when it does not exist. */
   workflow: Maybe<Workflow>;
   /** Workflows of the account, optionally filtered by name. `first` at most 100 (default 20). */
-  workflows: Maybe<WorkflowConnection>;
+  workflows: WorkflowConnection;
 };
 
 
@@ -562,21 +562,21 @@ export type SendInstanceEventResult = InstanceNotFoundError | InvalidInputError 
 export type SleepStep = WorkflowStep & {
   __typename: 'SleepStep';
   /** The name without its counter suffix. */
-  baseName: Maybe<Scalars['String']['output']>;
+  baseName: Scalars['String']['output'];
   /** Which call with this name it was, from 1. */
-  count: Maybe<Scalars['Int']['output']>;
+  count: Scalars['Int']['output'];
   /** When the step ended; null while it runs and for a termination entry. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** Why the sleep failed, if it did. */
   error: Maybe<WorkflowError>;
   /** True once the sleep is over. */
-  finished: Maybe<Scalars['Boolean']['output']>;
+  finished: Scalars['Boolean']['output'];
   /** The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry. */
   name: Maybe<Scalars['String']['output']>;
   /** When the step started; null for a termination entry. */
   startedOn: Maybe<Scalars['DateTime']['output']>;
   /** The kind of step. */
-  type: Maybe<StepType>;
+  type: StepType;
 };
 
 /** One attempt of a `do` step. */
@@ -587,9 +587,9 @@ export type StepAttempt = {
   /** Why it failed. */
   error: Maybe<WorkflowError>;
   /** The attempt number, from 1. */
-  number: Maybe<Scalars['Int']['output']>;
+  number: Scalars['Int']['output'];
   /** When the attempt started. */
-  startedOn: Maybe<Scalars['DateTime']['output']>;
+  startedOn: Scalars['DateTime']['output'];
   /** Whether it succeeded; null while running. */
   success: Maybe<Scalars['Boolean']['output']>;
 };
@@ -598,11 +598,11 @@ export type StepAttempt = {
 export type StepConfig = {
   __typename: 'StepConfig';
   /** Retry policy. */
-  retries: Maybe<StepRetries>;
+  retries: StepRetries;
   /** True when the output is redacted (`sensitive: "output"`). */
-  sensitive: Maybe<Scalars['Boolean']['output']>;
+  sensitive: Scalars['Boolean']['output'];
   /** Per-attempt timeout: milliseconds or a duration string, as written. */
-  timeout: Maybe<Scalars['JSON']['output']>;
+  timeout: Scalars['JSON']['output'];
 };
 
 /** Order of an instance step log. */
@@ -618,9 +618,9 @@ export type StepRetries = {
   /** How the delay grows. */
   backoff: Maybe<Backoff>;
   /** Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function. */
-  delay: Maybe<Scalars['JSON']['output']>;
+  delay: Scalars['JSON']['output'];
   /** Retries after the first attempt. */
-  limit: Maybe<Scalars['Int']['output']>;
+  limit: Scalars['Int']['output'];
 };
 
 /** The kind of a step log entry. */
@@ -638,11 +638,11 @@ export type StepType =
 export type Subscription = {
   __typename: 'Subscription';
   /** The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once. */
-  instanceStatusChanged: Maybe<InstanceStatusEvent>;
+  instanceStatusChanged: InstanceStatusEvent;
   /** The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status. */
-  instanceUpdated: Maybe<WorkflowInstance>;
+  instanceUpdated: WorkflowInstance;
   /** Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server. */
-  workflowInstancesChanged: Maybe<InstanceStatusEvent>;
+  workflowInstancesChanged: InstanceStatusEvent;
 };
 
 
@@ -696,11 +696,11 @@ export type TerminationStep = WorkflowStep & {
   /** The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry. */
   name: Maybe<Scalars['String']['output']>;
   /** Who terminated it, such as `api`. */
-  source: Maybe<Scalars['String']['output']>;
+  source: Scalars['String']['output'];
   /** When the step started; null for a termination entry. */
   startedOn: Maybe<Scalars['DateTime']['output']>;
   /** The kind of step. */
-  type: Maybe<StepType>;
+  type: StepType;
 };
 
 /** What created an instance. */
@@ -748,9 +748,9 @@ export type UpstreamErrorCode =
 export type WaitForEventStep = WorkflowStep & {
   __typename: 'WaitForEventStep';
   /** The name without its counter suffix. */
-  baseName: Maybe<Scalars['String']['output']>;
+  baseName: Scalars['String']['output'];
   /** Which call with this name it was, from 1. */
-  count: Maybe<Scalars['Int']['output']>;
+  count: Scalars['Int']['output'];
   /** When the step ended; null while it runs and for a termination entry. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** Set when the wait timed out. */
@@ -758,7 +758,7 @@ export type WaitForEventStep = WorkflowStep & {
   /** The event type it waits for. */
   eventType: Maybe<Scalars['String']['output']>;
   /** True once an event arrived or the wait timed out. */
-  finished: Maybe<Scalars['Boolean']['output']>;
+  finished: Scalars['Boolean']['output'];
   /** The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry. */
   name: Maybe<Scalars['String']['output']>;
   /** The received event in full, fetched from the step endpoint only when selected; null until it arrives. */
@@ -768,42 +768,42 @@ export type WaitForEventStep = WorkflowStep & {
   /** When the step started; null for a termination entry. */
   startedOn: Maybe<Scalars['DateTime']['output']>;
   /** The kind of step. */
-  type: Maybe<StepType>;
+  type: StepType;
 };
 
 /** A workflow: a Worker class whose `run()` Cloudflare executes as durable instances. */
 export type Workflow = Node & {
   __typename: 'Workflow';
   /** The exported workflow class. */
-  className: Maybe<Scalars['String']['output']>;
+  className: Scalars['String']['output'];
   /** When the workflow was created. */
-  createdOn: Maybe<Scalars['DateTime']['output']>;
+  createdOn: Scalars['DateTime']['output'];
   /** Opaque global id (from the workflow name). */
   id: Scalars['ID']['output'];
   /** One instance of this workflow by id; null when it does not exist. */
   instance: Maybe<WorkflowInstance>;
   /** Instances per status, as counted by Cloudflare. */
-  instanceCounts: Maybe<InstanceCounts>;
+  instanceCounts: InstanceCounts;
   /** Instances in the upstream order (newest first), optionally filtered. `first`/`last` at most 100 (default 20); list fields (status, dates, version, trigger) cost no extra request. */
-  instances: Maybe<WorkflowInstanceConnection>;
+  instances: WorkflowInstanceConnection;
   /** The newest version; null when none is deployed. */
   latestVersion: Maybe<WorkflowVersion>;
   /** When it last changed. */
-  modifiedOn: Maybe<Scalars['DateTime']['output']>;
+  modifiedOn: Scalars['DateTime']['output'];
   /** The workflow name, unique in the account. */
-  name: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
   /** Cron triggers; empty when there are none. */
-  schedules: Maybe<Array<WorkflowSchedule>>;
+  schedules: Array<WorkflowSchedule>;
   /** True when the bound Worker was deleted and the workflow is inactive. */
-  scriptDeleted: Maybe<Scalars['Boolean']['output']>;
+  scriptDeleted: Scalars['Boolean']['output'];
   /** The Worker script holding the class. */
-  scriptName: Maybe<Scalars['String']['output']>;
+  scriptName: Scalars['String']['output'];
   /** When an instance was last created; null if never. */
   triggeredOn: Maybe<Scalars['DateTime']['output']>;
   /** Versions, newest first. `first`/`last` at most 100 (default 20). */
-  versions: Maybe<WorkflowVersionConnection>;
+  versions: WorkflowVersionConnection;
   /** Cloudflare's id of the workflow (a uuid). */
-  workflowId: Maybe<Scalars['String']['output']>;
+  workflowId: Scalars['String']['output'];
 };
 
 
@@ -836,43 +836,43 @@ export type WorkflowVersionsArgs = {
 /** A page of workflows. */
 export type WorkflowConnection = {
   __typename: 'WorkflowConnection';
-  edges: Maybe<Array<Maybe<WorkflowEdge>>>;
+  edges: Array<WorkflowEdge>;
   /** The nodes of this page, without their edges. */
-  nodes: Maybe<Array<Maybe<Workflow>>>;
+  nodes: Array<Workflow>;
   pageInfo: PageInfo;
   /** All workflows that match the search. */
-  totalCount: Maybe<Scalars['Int']['output']>;
+  totalCount: Scalars['Int']['output'];
 };
 
 /** A workflow and its cursor. */
 export type WorkflowEdge = {
   __typename: 'WorkflowEdge';
   cursor: Scalars['String']['output'];
-  node: Maybe<Workflow>;
+  node: Workflow;
 };
 
 /** An error thrown by workflow code, as Cloudflare logs it. */
 export type WorkflowError = {
   __typename: 'WorkflowError';
   /** The error message. */
-  message: Maybe<Scalars['String']['output']>;
+  message: Scalars['String']['output'];
   /** The error class name, such as `Error` or `NonRetryableError`. */
-  name: Maybe<Scalars['String']['output']>;
+  name: Scalars['String']['output'];
 };
 
 /** One run of a workflow, with its parameters, status, output and step log. */
 export type WorkflowInstance = Node & {
   __typename: 'WorkflowInstance';
   /** Whether `pauseInstance` is allowed from the current status. */
-  canPause: Maybe<Scalars['Boolean']['output']>;
+  canPause: Scalars['Boolean']['output'];
   /** Whether `restartInstance` is allowed from the current status. */
-  canRestart: Maybe<Scalars['Boolean']['output']>;
+  canRestart: Scalars['Boolean']['output'];
   /** Whether `resumeInstance` is allowed from the current status. */
-  canResume: Maybe<Scalars['Boolean']['output']>;
+  canResume: Scalars['Boolean']['output'];
   /** Whether `terminateInstance` is allowed from the current status. */
-  canTerminate: Maybe<Scalars['Boolean']['output']>;
+  canTerminate: Scalars['Boolean']['output'];
   /** When the instance was created (for an instance that was not listed: when it was queued). */
-  createdOn: Maybe<Scalars['DateTime']['output']>;
+  createdOn: Scalars['DateTime']['output'];
   /** When the instance reached a final status; null until then. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** Why the instance failed; null unless it errored. */
@@ -880,9 +880,9 @@ export type WorkflowInstance = Node & {
   /** Opaque global id (from the workflow name and instance id). */
   id: Scalars['ID']['output'];
   /** The instance id, unique within its workflow. */
-  instanceId: Maybe<Scalars['String']['output']>;
+  instanceId: Scalars['String']['output'];
   /** True when the status is final (COMPLETE, ERRORED or TERMINATED). */
-  isTerminal: Maybe<Scalars['Boolean']['output']>;
+  isTerminal: Scalars['Boolean']['output'];
   /** When the instance last changed. Only the instance list reports it: null for an instance fetched by id. */
   modifiedOn: Maybe<Scalars['DateTime']['output']>;
   /** The value `run()` returned; null until the instance completes. */
@@ -890,7 +890,7 @@ export type WorkflowInstance = Node & {
   /** The parameters the instance was created with (`event.payload`). */
   params: Maybe<Scalars['JSON']['output']>;
   /** When the instance was (last) queued. */
-  queuedOn: Maybe<Scalars['DateTime']['output']>;
+  queuedOn: Scalars['DateTime']['output'];
   /** The outcome of rollback handlers, when they ran. */
   rollback: Maybe<InstanceRollback>;
   /** The cron schedule that created the instance; null for other triggers. */
@@ -898,11 +898,11 @@ export type WorkflowInstance = Node & {
   /** When the instance started running; null while queued. */
   startedOn: Maybe<Scalars['DateTime']['output']>;
   /** Current status. */
-  status: Maybe<InstanceStatus>;
+  status: InstanceStatus;
   /** Number of steps the instance has run (sleeps are not counted upstream). */
-  stepCount: Maybe<Scalars['Int']['output']>;
+  stepCount: Scalars['Int']['output'];
   /** The step log. Each step output here is a preview; `DoStep.output` and `WaitForEventStep.payload` fetch full values. */
-  steps: Maybe<Array<WorkflowStep>>;
+  steps: Array<WorkflowStep>;
   /** True when it completed, false when it failed; null while not final. */
   success: Maybe<Scalars['Boolean']['output']>;
   /** What created the instance; null when the instance list did not say. */
@@ -910,9 +910,9 @@ export type WorkflowInstance = Node & {
   /** The workflow version this instance runs. */
   version: Maybe<WorkflowVersion>;
   /** The workflow this instance runs. */
-  workflow: Maybe<Workflow>;
+  workflow: Workflow;
   /** Name of the workflow this instance runs. */
-  workflowName: Maybe<Scalars['String']['output']>;
+  workflowName: Scalars['String']['output'];
 };
 
 
@@ -924,19 +924,19 @@ export type WorkflowInstanceStepsArgs = {
 /** A page of workflow instances. */
 export type WorkflowInstanceConnection = {
   __typename: 'WorkflowInstanceConnection';
-  edges: Maybe<Array<Maybe<WorkflowInstanceEdge>>>;
+  edges: Array<WorkflowInstanceEdge>;
   /** The nodes of this page, without their edges. */
-  nodes: Maybe<Array<Maybe<WorkflowInstance>>>;
+  nodes: Array<WorkflowInstance>;
   pageInfo: PageInfo;
   /** All instances that match the filters. */
-  totalCount: Maybe<Scalars['Int']['output']>;
+  totalCount: Scalars['Int']['output'];
 };
 
 /** A workflow instance and its cursor. */
 export type WorkflowInstanceEdge = {
   __typename: 'WorkflowInstanceEdge';
   cursor: Scalars['String']['output'];
-  node: Maybe<WorkflowInstance>;
+  node: WorkflowInstance;
 };
 
 /** No workflow has this name in the account. */
@@ -952,7 +952,7 @@ export type WorkflowNotFoundError = Error & {
 export type WorkflowSchedule = {
   __typename: 'WorkflowSchedule';
   /** The cron expression, such as `0 3 * * *`. */
-  cron: Maybe<Scalars['String']['output']>;
+  cron: Scalars['String']['output'];
   /** When it fires next; null when unknown. */
   nextInstance: Maybe<Scalars['DateTime']['output']>;
 };
@@ -966,56 +966,56 @@ export type WorkflowStep = {
   /** When the step started; null for a termination entry. */
   startedOn: Maybe<Scalars['DateTime']['output']>;
   /** The kind of step. */
-  type: Maybe<StepType>;
+  type: StepType;
 };
 
 /** One deployed version of a workflow: the class and settings its instances run with. */
 export type WorkflowVersion = Node & {
   __typename: 'WorkflowVersion';
   /** The exported workflow class. */
-  className: Maybe<Scalars['String']['output']>;
+  className: Scalars['String']['output'];
   /** Most instances that may run at once; null when unlimited (the account limit applies). */
   concurrencyLimit: Maybe<Scalars['Int']['output']>;
   /** When it was deployed. */
-  createdOn: Maybe<Scalars['DateTime']['output']>;
+  createdOn: Scalars['DateTime']['output'];
   /** How long state of errored instances is kept, in milliseconds; null for the default. */
   errorRetentionMs: Maybe<Scalars['Float']['output']>;
   /** The version's step graph as Cloudflare describes it (one extra request, only when selected); null when unknown. */
   graph: Maybe<Scalars['JSON']['output']>;
   /** Whether Cloudflare derived a step graph for it. */
-  hasDag: Maybe<Scalars['Boolean']['output']>;
+  hasDag: Scalars['Boolean']['output'];
   /** Opaque global id (from the workflow name and version id). */
   id: Scalars['ID']['output'];
   /** `javascript` or `python`. */
-  language: Maybe<Scalars['String']['output']>;
+  language: Scalars['String']['output'];
   /** When it last changed. */
-  modifiedOn: Maybe<Scalars['DateTime']['output']>;
+  modifiedOn: Scalars['DateTime']['output'];
   /** Most steps one instance may run; null for the default. */
   stepLimit: Maybe<Scalars['Int']['output']>;
   /** How long state of complete instances is kept, in milliseconds; null for the default. */
   successRetentionMs: Maybe<Scalars['Float']['output']>;
   /** Cloudflare's version id (a uuid). */
-  versionId: Maybe<Scalars['String']['output']>;
+  versionId: Scalars['String']['output'];
   /** The workflow this is a version of. */
-  workflow: Maybe<Workflow>;
+  workflow: Workflow;
 };
 
 /** A page of workflow versions. */
 export type WorkflowVersionConnection = {
   __typename: 'WorkflowVersionConnection';
-  edges: Maybe<Array<Maybe<WorkflowVersionEdge>>>;
+  edges: Array<WorkflowVersionEdge>;
   /** The nodes of this page, without their edges. */
-  nodes: Maybe<Array<Maybe<WorkflowVersion>>>;
+  nodes: Array<WorkflowVersion>;
   pageInfo: PageInfo;
   /** All versions of the workflow. */
-  totalCount: Maybe<Scalars['Int']['output']>;
+  totalCount: Scalars['Int']['output'];
 };
 
 /** A workflow version and its cursor. */
 export type WorkflowVersionEdge = {
   __typename: 'WorkflowVersionEdge';
   cursor: Scalars['String']['output'];
-  node: Maybe<WorkflowVersion>;
+  node: WorkflowVersion;
 };
 
 export type InstanceStatusChangedSubscriptionVariables = Exact<{
@@ -1024,7 +1024,7 @@ export type InstanceStatusChangedSubscriptionVariables = Exact<{
 }>;
 
 
-export type InstanceStatusChangedSubscription = { __typename: 'Subscription', instanceStatusChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus | null, previousStatus: InstanceStatus | null, at: string | null, instance: { __typename: 'WorkflowInstance', instanceId: string | null } | null } | null };
+export type InstanceStatusChangedSubscription = { __typename: 'Subscription', instanceStatusChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus, previousStatus: InstanceStatus | null, at: string, instance: { __typename: 'WorkflowInstance', instanceId: string } } };
 
 export type InstanceUpdatedSubscriptionVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1032,12 +1032,12 @@ export type InstanceUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type InstanceUpdatedSubscription = { __typename: 'Subscription', instanceUpdated: { __typename: 'WorkflowInstance', instanceId: string | null, status: InstanceStatus | null, steps: Array<
+export type InstanceUpdatedSubscription = { __typename: 'Subscription', instanceUpdated: { __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, steps: Array<
       | { __typename: 'DoStep', name: string | null, endedOn: string | null }
       | { __typename: 'SleepStep', name: string | null, endedOn: string | null }
       | { __typename: 'TerminationStep', name: string | null, endedOn: string | null }
       | { __typename: 'WaitForEventStep', name: string | null, endedOn: string | null }
-    > | null } | null };
+    > } };
 
 export type WorkflowInstancesChangedSubscriptionVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1045,7 +1045,7 @@ export type WorkflowInstancesChangedSubscriptionVariables = Exact<{
 }>;
 
 
-export type WorkflowInstancesChangedSubscription = { __typename: 'Subscription', workflowInstancesChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus | null, previousStatus: InstanceStatus | null, instance: { __typename: 'WorkflowInstance', instanceId: string | null } | null } | null };
+export type WorkflowInstancesChangedSubscription = { __typename: 'Subscription', workflowInstancesChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus, previousStatus: InstanceStatus | null, instance: { __typename: 'WorkflowInstance', instanceId: string } } };
 
 export type InstanceAllFieldsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1053,19 +1053,19 @@ export type InstanceAllFieldsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceAllFieldsQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', id: string, instanceId: string | null, workflowName: string | null, status: InstanceStatus | null, isTerminal: boolean | null, canPause: boolean | null, canResume: boolean | null, canTerminate: boolean | null, canRestart: boolean | null, createdOn: string | null, modifiedOn: string | null, queuedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number | null, workflow: { __typename: 'Workflow', name: string | null } | null, version: { __typename: 'WorkflowVersion', id: string, versionId: string | null } | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null, schedule: { __typename: 'InstanceSchedule', cron: string | null, scheduledTime: string | null } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null } | null, steps: Array<
-      | { __typename: 'DoStep', baseName: string | null, count: number | null, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean | null, isRollback: boolean | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number | null, startedOn: string | null, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }> | null, config: { __typename: 'StepConfig', timeout: unknown | null, sensitive: boolean | null, retries: { __typename: 'StepRetries', limit: number | null, delay: unknown | null, backoff: Backoff | null } | null } | null }
-      | { __typename: 'SleepStep', baseName: string | null, count: number | null, finished: boolean | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }
-      | { __typename: 'TerminationStep', source: string | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null }
-      | { __typename: 'WaitForEventStep', baseName: string | null, count: number | null, eventType: string | null, finished: boolean | null, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }
-    > | null } | null };
+export type InstanceAllFieldsQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { __typename: 'Workflow', name: string }, version: { __typename: 'WorkflowVersion', id: string, versionId: string } | null, error: { __typename: 'WorkflowError', name: string, message: string } | null, schedule: { __typename: 'InstanceSchedule', cron: string, scheduledTime: string } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome, error: { __typename: 'WorkflowError', name: string, message: string } | null } | null, steps: Array<
+      | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }>, config: { __typename: 'StepConfig', timeout: unknown, sensitive: boolean, retries: { __typename: 'StepRetries', limit: number, delay: unknown, backoff: Backoff | null } } }
+      | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+      | { __typename: 'TerminationStep', source: string, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null }
+      | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+    > } | null };
 
-export type InstanceEverythingFragment = { __typename: 'WorkflowInstance', id: string, instanceId: string | null, workflowName: string | null, status: InstanceStatus | null, isTerminal: boolean | null, canPause: boolean | null, canResume: boolean | null, canTerminate: boolean | null, canRestart: boolean | null, createdOn: string | null, modifiedOn: string | null, queuedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number | null, workflow: { __typename: 'Workflow', name: string | null } | null, version: { __typename: 'WorkflowVersion', id: string, versionId: string | null } | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null, schedule: { __typename: 'InstanceSchedule', cron: string | null, scheduledTime: string | null } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null } | null, steps: Array<
-    | { __typename: 'DoStep', baseName: string | null, count: number | null, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean | null, isRollback: boolean | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number | null, startedOn: string | null, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }> | null, config: { __typename: 'StepConfig', timeout: unknown | null, sensitive: boolean | null, retries: { __typename: 'StepRetries', limit: number | null, delay: unknown | null, backoff: Backoff | null } | null } | null }
-    | { __typename: 'SleepStep', baseName: string | null, count: number | null, finished: boolean | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }
-    | { __typename: 'TerminationStep', source: string | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null }
-    | { __typename: 'WaitForEventStep', baseName: string | null, count: number | null, eventType: string | null, finished: boolean | null, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType | null, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string | null, message: string | null } | null }
-  > | null };
+export type InstanceEverythingFragment = { __typename: 'WorkflowInstance', id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { __typename: 'Workflow', name: string }, version: { __typename: 'WorkflowVersion', id: string, versionId: string } | null, error: { __typename: 'WorkflowError', name: string, message: string } | null, schedule: { __typename: 'InstanceSchedule', cron: string, scheduledTime: string } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome, error: { __typename: 'WorkflowError', name: string, message: string } | null } | null, steps: Array<
+    | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }>, config: { __typename: 'StepConfig', timeout: unknown, sensitive: boolean, retries: { __typename: 'StepRetries', limit: number, delay: unknown, backoff: Backoff | null } } }
+    | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+    | { __typename: 'TerminationStep', source: string, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null }
+    | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+  > };
 
 export type InstanceListFieldsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1076,12 +1076,12 @@ export type InstanceListFieldsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceListFieldsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number | null, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowInstanceEdge', cursor: string, node: { __typename: 'WorkflowInstance', instanceId: string | null, status: InstanceStatus | null, createdOn: string | null, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, version: { __typename: 'WorkflowVersion', versionId: string | null } | null } | null } | null> | null } | null } | null };
+export type InstanceListFieldsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowInstanceEdge', cursor: string, node: { __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, createdOn: string, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, version: { __typename: 'WorkflowVersion', versionId: string } | null } }> } } | null };
 
 export type WorkflowAllFieldsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type WorkflowAllFieldsQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number | null, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowEdge', cursor: string, node: { __typename: 'Workflow', id: string, name: string | null, workflowId: string | null, className: string | null, scriptName: string | null, createdOn: string | null, modifiedOn: string | null, triggeredOn: string | null, scriptDeleted: boolean | null, instanceCounts: { __typename: 'InstanceCounts', queued: number | null, running: number | null, paused: number | null, errored: number | null, terminated: number | null, complete: number | null, waitingForPause: number | null, waiting: number | null, rollingBack: number | null, total: number | null } | null, schedules: Array<{ __typename: 'WorkflowSchedule', cron: string | null, nextInstance: string | null }> | null, latestVersion: { __typename: 'WorkflowVersion', id: string, versionId: string | null, className: string | null, language: string | null, hasDag: boolean | null, createdOn: string | null, modifiedOn: string | null, concurrencyLimit: number | null, stepLimit: number | null, successRetentionMs: number | null, errorRetentionMs: number | null, graph: unknown | null, workflow: { __typename: 'Workflow', name: string | null } | null } | null, versions: { __typename: 'WorkflowVersionConnection', totalCount: number | null, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean }, nodes: Array<{ __typename: 'WorkflowVersion', id: string, versionId: string | null } | null> | null } | null, instances: { __typename: 'WorkflowInstanceConnection', totalCount: number | null, nodes: Array<{ __typename: 'WorkflowInstance', id: string, instanceId: string | null, status: InstanceStatus | null } | null> | null } | null } | null } | null> | null } | null };
+export type WorkflowAllFieldsQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowEdge', cursor: string, node: { __typename: 'Workflow', id: string, name: string, workflowId: string, className: string, scriptName: string, createdOn: string, modifiedOn: string, triggeredOn: string | null, scriptDeleted: boolean, instanceCounts: { __typename: 'InstanceCounts', queued: number, running: number, paused: number, errored: number, terminated: number, complete: number, waitingForPause: number, waiting: number, rollingBack: number, total: number }, schedules: Array<{ __typename: 'WorkflowSchedule', cron: string, nextInstance: string | null }>, latestVersion: { __typename: 'WorkflowVersion', id: string, versionId: string, className: string, language: string, hasDag: boolean, createdOn: string, modifiedOn: string, concurrencyLimit: number | null, stepLimit: number | null, successRetentionMs: number | null, errorRetentionMs: number | null, graph: unknown | null, workflow: { __typename: 'Workflow', name: string } } | null, versions: { __typename: 'WorkflowVersionConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean }, nodes: Array<{ __typename: 'WorkflowVersion', id: string, versionId: string }> }, instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', id: string, instanceId: string, status: InstanceStatus }> } } }> } };
 
 export type WriteCreateInstanceMutationVariables = Exact<{
   input: CreateInstanceInput;
@@ -1089,7 +1089,7 @@ export type WriteCreateInstanceMutationVariables = Exact<{
 
 
 export type WriteCreateInstanceMutation = { __typename: 'Mutation', createInstance:
-    | { __typename: 'CreateInstancePayload', recovered: boolean | null, instance: { __typename: 'WorkflowInstance', params: unknown | null, workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'CreateInstancePayload', recovered: boolean, instance: { __typename: 'WorkflowInstance', params: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
@@ -1103,7 +1103,7 @@ export type WriteCreateInstancesMutationVariables = Exact<{
 
 
 export type WriteCreateInstancesMutation = { __typename: 'Mutation', createInstances:
-    | { __typename: 'CreateInstancesPayload', createdCount: number, results: Array<{ __typename: 'CreateInstancesItem', index: number, instanceId: string, recovered: boolean, instance: { __typename: 'WorkflowInstance', instanceId: string | null } | null, error:
+    | { __typename: 'CreateInstancesPayload', createdCount: number, results: Array<{ __typename: 'CreateInstancesItem', index: number, instanceId: string, recovered: boolean, instance: { __typename: 'WorkflowInstance', instanceId: string } | null, error:
           | { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string }
           | { __typename: 'RateLimitedError', retryAfter: number, message: string }
           | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
@@ -1142,7 +1142,7 @@ export type WriteErrorFragment =
   | WriteError_WorkflowNotFoundError_Fragment
 ;
 
-export type WriteChangedInstanceFragment = { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null };
+export type WriteChangedInstanceFragment = { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus };
 
 export type WriteReadInstanceQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1150,12 +1150,12 @@ export type WriteReadInstanceQueryVariables = Exact<{
 }>;
 
 
-export type WriteReadInstanceQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', params: unknown | null, output: unknown | null, workflowName: string | null, instanceId: string | null, status: InstanceStatus | null, steps: Array<
-      | { __typename: 'DoStep', name: string | null, type: StepType | null }
-      | { __typename: 'SleepStep', name: string | null, type: StepType | null }
-      | { __typename: 'TerminationStep', name: string | null, type: StepType | null }
-      | { __typename: 'WaitForEventStep', finished: boolean | null, payload: unknown | null, name: string | null, type: StepType | null }
-    > | null } | null };
+export type WriteReadInstanceQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', params: unknown | null, output: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus, steps: Array<
+      | { __typename: 'DoStep', name: string | null, type: StepType }
+      | { __typename: 'SleepStep', name: string | null, type: StepType }
+      | { __typename: 'TerminationStep', name: string | null, type: StepType }
+      | { __typename: 'WaitForEventStep', finished: boolean, payload: unknown | null, name: string | null, type: StepType }
+    > } | null };
 
 export type WritePauseInstanceMutationVariables = Exact<{
   input: PauseInstanceInput;
@@ -1166,7 +1166,7 @@ export type WritePauseInstanceMutation = { __typename: 'Mutation', pauseInstance
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
-    | { __typename: 'PauseInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'PauseInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
@@ -1182,7 +1182,7 @@ export type WriteRestartInstanceMutation = { __typename: 'Mutation', restartInst
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'RestartInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'RestartInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1197,7 +1197,7 @@ export type WriteResumeInstanceMutation = { __typename: 'Mutation', resumeInstan
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'ResumeInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'ResumeInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1212,7 +1212,7 @@ export type WriteSendInstanceEventMutation = { __typename: 'Mutation', sendInsta
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'SendInstanceEventPayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'SendInstanceEventPayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1227,7 +1227,7 @@ export type WriteTerminateInstanceMutation = { __typename: 'Mutation', terminate
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'TerminateInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string | null, instanceId: string | null, status: InstanceStatus | null } }
+    | { __typename: 'TerminateInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };

@@ -37,7 +37,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: logger,
-    maskedErrors: config.production || process.env.NODE_ENV !== 'test' ? true : { isDev: true },
+    maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     plugins: [graphqlSsePlugin()],
   });

@@ -51,8 +51,13 @@ export interface Config {
   readonly port: number;
   /** @default info */
   readonly logLevel: LogLevel;
-  /** Production mode masks unexpected errors and disables GraphiQL's schema hints for them. */
+  /** `NODE_ENV=production`. */
   readonly production: boolean;
+  /**
+   * Whether masked errors carry their original message and stack in `extensions` (yoga's dev mode).
+   * Only under the test runner (`NODE_ENV=test`); everywhere else clients see "Unexpected error." alone.
+   */
+  readonly exposeErrorDetails: boolean;
   readonly upstream: UpstreamConfig;
   readonly emulator: EmulatorConfig;
   /** Base interval of subscription polling. @default 1000 */
@@ -162,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: read.int('PORT', 4000, { min: 0, max: 65535 }),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     production: read.string('NODE_ENV') === 'production',
+    exposeErrorDetails: read.string('NODE_ENV') === 'test',
     upstream: {
       baseUrl,
       accountId: accountId ?? LOCAL_ACCOUNT_ID,
@@ -205,9 +211,12 @@ function readEmulator(read: Reader, host: string): EmulatorConfig {
   };
 }
 
-/** Builds a Config for tests and embedding: defaults of local mode, overridden by `overrides`. */
+/**
+ * Builds a Config for tests and embedding: the defaults of local mode (with `NODE_ENV` taken from the
+ * process, so tests keep error details), overridden by `overrides`.
+ */
 export function createConfig(overrides: DeepPartial<Config> = {}): Config {
-  const base = loadConfig({});
+  const base = loadConfig({ NODE_ENV: process.env.NODE_ENV });
   return deepFreeze(merge(base, overrides));
 }
 

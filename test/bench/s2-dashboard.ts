@@ -1,0 +1,173 @@
+import { assertClean, graphqlRequest, runBurst } from './load.js';
+import { verdict } from './report.js';
+import { createRest } from './rest.js';
+import type { BenchSettings, Scenario, ScenarioOutcome } from './scenario.js';
+import { scoped, type Scope } from './scope.js';
+import { seedWorkflow } from './seed.js';
+import { ACCOUNT_ID, ORCHESTRATOR_TOKEN, startEmulator, startGateway, type EmulatorProcess } from './stack.js';
+import { median } from './stats.js';
+
+const INSTANCES = 50;
+const ROUNDS = 5;
+const DASHBOARDS = 50;
+const UNLIMITED = { limit: 100_000_000, windowS: 300 };
+
+/** The dashboard: every instance of one workflow with status, params and its step log. */
+export const DASHBOARD_QUERY = `query Dashboard($name: String!) {
+  workflow(name: $name) {
+    instances(first: ${INSTANCES}) {
+      nodes {
+        instanceId
+        status
+        params
+        steps { __typename name }
+      }
+    }
+  }
+}`;
+
+interface Dashboard {
+  readonly emulator: EmulatorProcess;
+  readonly origin: string;
+  readonly workflowName: string;
+  readonly instanceIds: readonly string[];
+}
+
+async function startDashboard(scope: Scope, settings: BenchSettings): Promise<Dashboard> {
+  const emulator = scope.use(await startEmulator({ latencyMs: settings.latencyMs }));
+  const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-dashboard', INSTANCES);
+  const gateway = scope.use(await startGateway({ upstreamUrl: emulator.url, rateLimit: UNLIMITED }));
+  return { emulator, origin: gateway.origin, workflowName, instanceIds };
+}
+
+/** Upstream calls per dashboard query and wall times, over `rounds` queries one after the other. */
+async function sequentialDashboards(d: Dashboard, rounds: number) {
+  await d.emulator.resetCounts();
+  const result = await runBurst({
+    origin: d.origin,
+    request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
+    concurrency: 1,
+    rounds,
+    check: 'graphql',
+  });
+  assertClean('dashboard query', result);
+  const counts = await d.emulator.counts();
+  return {
+    wallMs: median(result.roundMs),
+    samples: result.roundMs,
+    lists: counts.instanceLists / rounds,
+    details: counts.instanceGets / rounds,
+    total: counts.total / rounds,
+  };
+}
+
+/** Warms the gateway (JIT, connection pool) without counting: the first query of a process is not typical. */
+async function warmUp(d: Dashboard): Promise<void> {
+  assertClean(
+    'warm-up dashboard',
+    await runBurst({
+      origin: d.origin,
+      request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
+      concurrency: 1,
+      rounds: 2,
+      check: 'graphql',
+    }),
+  );
+}
+
+export const s2: Scenario = {
+  id: 's2',
+  title: 'dashboard query',
+  run: (settings) =>
+    scoped(async (scope): Promise<ScenarioOutcome> => {
+      const d = await startDashboard(scope, settings);
+      // One upstream round trip, measured from outside the gateway: a full instance GET (with steps).
+      const rest = createRest(d.emulator.url, ACCOUNT_ID, ORCHESTRATOR_TOKEN);
+      const trips: number[] = [];
+      try {
+        for (const id of d.instanceIds.slice(0, 10)) trips.push((await rest.getInstance(d.workflowName, id)).ms);
+      } finally {
+        await rest.close();
+      }
+      const roundTrip = median(trips);
+      await warmUp(d);
+      const m = await sequentialDashboards(d, ROUNDS);
+      const minimum = m.lists === 1 && m.details === INSTANCES && m.total === INSTANCES + 1;
+      const limit = 1.3 * 2 * roundTrip;
+      return {
+        metrics: [
+          {
+            name: 'upstream calls per dashboard',
+            value: m.total,
+            unit: 'calls',
+            target: `exactly 1 list + ${INSTANCES} details`,
+            verdict: verdict(minimum),
+          },
+          {
+            name: 'wall time per dashboard (median)',
+            value: m.wallMs,
+            baseline: 2 * roundTrip,
+            ratio: m.wallMs / (2 * roundTrip),
+            unit: 'ms',
+            target: `<= 1.3 × two round trips (${limit.toFixed(1)} ms)`,
+            verdict: verdict(m.wallMs <= limit),
+          },
+        ],
+        notes: [
+          `${INSTANCES} running instances with 3 steps each; upstream latency ${settings.latencyMs} ms; per query ` +
+            `${m.lists} list + ${m.details} detail GETs (${m.total} in all), averaged over ${ROUNDS} sequential queries after 2 warm-up queries`,
+          `round trip = median of 10 full instance GETs sent straight to the emulator: ${roundTrip.toFixed(2)} ms ` +
+            `(samples ${trips.map((t) => t.toFixed(1)).join(', ')}); dashboard wall times ${m.samples.map((t) => t.toFixed(1)).join(', ')} ms`,
+        ],
+      };
+    }),
+};
+
+export const s3: Scenario = {
+  id: 's3',
+  title: `${DASHBOARDS} identical dashboards at once`,
+  run: (settings) =>
+    scoped(async (scope): Promise<ScenarioOutcome> => {
+      const d = await startDashboard(scope, settings);
+      await warmUp(d);
+      // S2's figure, measured again here so that S3 can run alone and compares within its own run.
+      const single = await sequentialDashboards(d, 1);
+      await d.emulator.resetCounts();
+      const burst = await runBurst({
+        origin: d.origin,
+        request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
+        concurrency: DASHBOARDS,
+        rounds: 1,
+        check: 'graphql',
+      });
+      assertClean(`${DASHBOARDS} concurrent dashboards`, burst);
+      const counts = await d.emulator.counts();
+      const ratio = counts.total / single.total;
+      return {
+        metrics: [
+          {
+            name: `upstream calls for ${DASHBOARDS} concurrent dashboards`,
+            value: counts.total,
+            baseline: single.total,
+            ratio,
+            unit: 'calls',
+            target: 'ratio <= 1.2 (baseline: one dashboard)',
+            verdict: verdict(ratio <= 1.2),
+          },
+          {
+            name: `wall time of the ${DASHBOARDS} dashboards`,
+            value: burst.roundMs[0] ?? Number.NaN,
+            baseline: single.wallMs,
+            ratio: (burst.roundMs[0] ?? Number.NaN) / single.wallMs,
+            unit: 'ms',
+            target: 'none',
+            verdict: 'INFO',
+          },
+        ],
+        notes: [
+          `${DASHBOARDS} identical dashboard queries sent at once over ${DASHBOARDS} connections: ${counts.instanceLists} list + ` +
+            `${counts.instanceGets} detail GETs; one dashboard alone: ${single.lists} + ${single.details}`,
+        ],
+      };
+    }),
+};

@@ -1,0 +1,144 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { measureDelivery, type Trigger } from './delivery.js';
+import { readRssBytes } from './proc.js';
+import { verdict } from './report.js';
+import { createRest } from './rest.js';
+import type { Scenario, ScenarioOutcome } from './scenario.js';
+import { scoped } from './scope.js';
+import { seedWorkflow } from './seed.js';
+import { ACCOUNT_ID, ORCHESTRATOR_TOKEN, startEmulator, startGateway } from './stack.js';
+import { percentile } from './stats.js';
+import { startSubscribers } from './subscribers.js';
+import { waitFor } from './wait.js';
+import { now } from './ws-spec.js';
+
+const INSTANCES = 100;
+const CONNECTIONS = 1000;
+const SUBSCRIPTIONS = 10_000;
+const MEMORY_TARGET_KB = 20;
+const MEASURED_CYCLES = 5;
+const UNLIMITED = { limit: 100_000_000, windowS: 300 };
+
+/** Selects only the event's own fields, as a status badge would: no instance details needed. */
+export const STATUS_SUBSCRIPTION =
+  'subscription Watch($workflowName: String!, $instanceId: String!) { instanceStatusChanged(workflowName: $workflowName, instanceId: $instanceId) { status previousStatus } }';
+
+/** Statuses that show a pause arrived. */
+export const PAUSE_SEEN = ['WAITING_FOR_PAUSE', 'PAUSED'];
+
+export const s4: Scenario = {
+  id: 's4',
+  title: 'fan-out',
+  run: (settings) =>
+    scoped(async (scope): Promise<ScenarioOutcome> => {
+      const poll = settings.pollIntervalMs;
+      const emulator = scope.use(await startEmulator({ latencyMs: settings.latencyMs }));
+      const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-fanout', INSTANCES);
+      const gateway = scope.use(await startGateway({ upstreamUrl: emulator.url, rateLimit: UNLIMITED, pollIntervalMs: poll }));
+      const wsUrl = `${gateway.origin.replace(/^http/, 'ws')}/graphql`;
+      const subscriptionsFor = (count: number) =>
+        Array.from({ length: count }, (_, k) => {
+          const instanceId = instanceIds[k % instanceIds.length] ?? '';
+          return { key: instanceId, variables: { workflowName, instanceId } };
+        });
+
+      // Warm the subscription path (modules, JIT, pools) so the memory delta is the subscriptions' own.
+      const warm = startSubscribers({ url: wsUrl, connections: 10, query: STATUS_SUBSCRIPTION, subscriptions: subscriptionsFor(100) });
+      try {
+        await warm.waitAllLive(30_000);
+      } finally {
+        await warm.stop();
+      }
+      const rssBefore = await readRssBytes(gateway.child.pid);
+
+      const load = scope.use(
+        startSubscribers({ url: wsUrl, connections: CONNECTIONS, query: STATUS_SUBSCRIPTION, subscriptions: subscriptionsFor(SUBSCRIPTIONS) }),
+      );
+      const startedAt = performance.now();
+      await load.waitAllLive(120_000);
+      const subscribeS = (performance.now() - startedAt) / 1000;
+
+      // A fixed measuring window of whole poll cycles: this is the measurement itself, not a wait for a state.
+      await emulator.resetCounts();
+      const windowStart = performance.now();
+      await delay(MEASURED_CYCLES * poll);
+      const counts = await emulator.counts();
+      const cycles = (performance.now() - windowStart) / poll;
+      const perCycle = counts.total / cycles;
+      const rssAfter = await readRssBytes(gateway.child.pid);
+      const perSubscriptionKb = (rssAfter - rssBefore) / SUBSCRIPTIONS / 1024;
+
+      const rest = createRest(emulator.url, ACCOUNT_ID, ORCHESTRATOR_TOKEN);
+      const triggers = new Map<string, Trigger>();
+      const since = now();
+      try {
+        await Promise.all(
+          instanceIds.map(async (id) => {
+            triggers.set(id, { sentAt: now(), statuses: new Set(PAUSE_SEEN) });
+            await rest.changeStatus(workflowName, id, 'pause');
+          }),
+        );
+      } finally {
+        await rest.close();
+      }
+      const deadlineMs = 3 * poll + 10_000;
+      await waitFor(
+        'every subscriber to see its pause',
+        async () => ((await load.status({ statuses: PAUSE_SEEN, since })).seen === SUBSCRIPTIONS ? true : undefined),
+        { timeoutMs: deadlineMs, intervalMs: 100 },
+      ).catch(() => undefined); // a shortfall is measured below as undelivered, not thrown
+      const delivery = measureDelivery(await load.report(), triggers);
+      const p95 = percentile(delivery.latenciesMs, 95);
+      const latencyTarget = poll + 250;
+      const final = await load.status();
+
+      return {
+        metrics: [
+          {
+            name: 'upstream requests per poll cycle',
+            value: perCycle,
+            baseline: SUBSCRIPTIONS,
+            ratio: perCycle / SUBSCRIPTIONS,
+            unit: 'req',
+            target: 'none set (baseline: one request per subscription per cycle)',
+            verdict: 'INFO',
+          },
+          {
+            name: 'gateway memory per subscription (RSS delta)',
+            value: perSubscriptionKb,
+            unit: 'KB',
+            target: `<= ${MEMORY_TARGET_KB} KB`,
+            verdict: verdict(perSubscriptionKb <= MEMORY_TARGET_KB),
+          },
+          {
+            name: 'status change delivery, p95',
+            value: p95,
+            unit: 'ms',
+            target: `<= poll interval + 250 ms (${latencyTarget} ms)`,
+            verdict: verdict(delivery.undelivered === 0 && p95 <= latencyTarget),
+          },
+          {
+            name: 'subscribers that received the change',
+            value: delivery.subscriptions - delivery.undelivered,
+            baseline: delivery.subscriptions,
+            ratio: (delivery.subscriptions - delivery.undelivered) / delivery.subscriptions,
+            unit: '',
+            target: 'all',
+            verdict: verdict(delivery.undelivered === 0 && delivery.subscriptions === SUBSCRIPTIONS),
+          },
+        ],
+        notes: [
+          `${SUBSCRIPTIONS} subscriptions (instanceStatusChanged { status previousStatus }) over ${CONNECTIONS} WebSocket ` +
+            `connections on ${INSTANCES} running instances, ${SUBSCRIPTIONS / INSTANCES} per instance; all live after ${subscribeS.toFixed(1)} s; ` +
+            `poll interval ${poll} ms, upstream latency ${settings.latencyMs} ms`,
+          `upstream: ${counts.total} requests (${counts.instanceLists} lists, ${counts.instanceGets} instance GETs) in ` +
+            `${cycles.toFixed(1)} poll intervals`,
+          `gateway RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before, ${(rssAfter / 2 ** 20).toFixed(1)} MiB with all subscriptions ` +
+            '(read from /proc/<pid>/status; includes the 1,000 sockets and their buffers)',
+          `delivery: all ${INSTANCES} instances paused through the emulator REST API at once; latency = first event showing ` +
+            `WAITING_FOR_PAUSE or PAUSED minus the moment the PATCH was sent; p50 ${percentile(delivery.latenciesMs, 50).toFixed(0)} ms, ` +
+            `max ${Math.max(0, ...delivery.latenciesMs).toFixed(0)} ms; ${final.closed} connections closed, ${final.errors} errors`,
+        ],
+      };
+    }),
+};

@@ -1,0 +1,46 @@
+/** The contract between the orchestrator (`ws-load.ts`'s parent) and the subscription load process. */
+
+export interface WsLoadSpec {
+  /** `ws://127.0.0.1:PORT/graphql`. */
+  readonly url: string;
+  readonly connections: number;
+  /** A subscription operation whose first root field's value has a `status` field. */
+  readonly query: string;
+  /** Subscription `k` goes to connection `k % connections`, so neighbours land on different sockets. */
+  readonly subscriptions: readonly { readonly key: string; readonly variables: Readonly<Record<string, unknown>> }[];
+}
+
+/** Messages the orchestrator sends. */
+export type WsCommand =
+  | {
+      readonly type: 'status';
+      /** Count the subscriptions that have seen one of these statuses at or after `since` (epoch ms). */
+      readonly seen?: { readonly statuses: readonly string[]; readonly since: number };
+    }
+  | { readonly type: 'report' };
+
+export interface WsStatus {
+  readonly type: 'status';
+  readonly open: number;
+  readonly acked: number;
+  readonly subscribed: number;
+  /** Subscriptions that have received at least one event (the gateway sends the current status first). */
+  readonly live: number;
+  readonly completed: number;
+  readonly errors: number;
+  readonly closed: number;
+  /** Subscriptions matching the command's `seen`; 0 without it. */
+  readonly seen: number;
+  readonly firstError?: string;
+}
+
+/** Every event each subscription received: `[epoch ms (sub-ms precision), status]` pairs, in order. */
+export interface WsReport {
+  readonly type: 'report';
+  readonly events: Readonly<Record<string, readonly (readonly [number, string])[][]>>;
+}
+
+export type WsMessage = WsStatus | WsReport | { readonly type: 'failed'; readonly message: string };
+
+/** Epoch milliseconds with sub-millisecond precision, comparable between processes on one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();

@@ -8,7 +8,7 @@ import { schema } from './schema/index.js';
 import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
-import { DEFAULT_QUERY } from './graphiql.js';
+import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
 
@@ -39,6 +39,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     logging: logger,
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
+    renderGraphiQL: renderOfflineGraphiQL,
     plugins: [graphqlSsePlugin()],
   });
 

@@ -1,3 +1,5 @@
+import type { GraphiQLOptions } from 'graphql-yoga';
+
 /** The query GraphiQL opens with: it works on the emulator's demo data from the first click. */
 export const DEFAULT_QUERY = /* GraphQL */ `# Welcome to Workflows GraphQL.
 # Press the run button to list your workflows, their latest instances and each instance's steps.
@@ -29,3 +31,20 @@ query Dashboard {
   }
 }
 `;
+
+const pages = new Map<string, Promise<string>>();
+
+/**
+ * GraphiQL with every asset inlined (no CDN), so local mode works offline. The bundle is several
+ * megabytes, so it is loaded on the first GraphiQL request rather than at start-up, and each rendered page
+ * is kept: yoga asks with the same options every time.
+ */
+export function renderOfflineGraphiQL(options: GraphiQLOptions): Promise<string> {
+  const key = JSON.stringify(options);
+  let page = pages.get(key);
+  if (page === undefined) {
+    page = import('@graphql-yoga/render-graphiql').then(({ renderGraphiQL }) => renderGraphiQL(options));
+    pages.set(key, page);
+  }
+  return page;
+}

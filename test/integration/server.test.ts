@@ -24,12 +24,15 @@ describe('npm start', () => {
     expect(await server.exited()).toEqual({ code: 0, signal: null });
   });
 
-  it('serves GraphiQL to browsers', async () => {
+  it('serves GraphiQL to browsers with every asset inlined, so it works offline', async () => {
     const server = spawnEntry('src/main.ts', { PORT: '0' });
     const [, url] = await server.waitForLine(/at (http:\/\/\S+\/graphql)/);
     const page = await fetch(url!, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type')).toContain('text/html');
-    expect(await page.text()).toContain('graphiql');
+    const html = await page.text();
+    expect(html).toContain('renderYogaGraphiQL');
+    expect(html).toContain('query Dashboard');
+    expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="?https?:/);
     server.kill();
     expect((await server.exited()).code).toBe(0);
   });

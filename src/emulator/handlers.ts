@@ -17,6 +17,7 @@ import {
   type ViewOptions,
 } from './views.js';
 import { Router } from './router.js';
+import { StreamOutput } from './stream-output.js';
 
 export interface RequestContext {
   readonly params: Record<string, string>;
@@ -29,6 +30,8 @@ export interface RequestContext {
 export interface HandlerResult {
   result: unknown;
   resultInfo?: Record<string, unknown>;
+  /** Sent as is, without the envelope (a streamed step output). */
+  raw?: { contentType: string; body: Buffer };
 }
 
 export type Handler = (ctx: RequestContext) => HandlerResult | Promise<HandlerResult>;
@@ -201,6 +204,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
       ...(schedules ? { schedules } : {}),
     });
     engine.schedule(workflow);
+    // A raised concurrency limit frees slots for queued instances right away.
+    engine.grantSlots(ctx.account.id);
     return { result: workflowUpsertView(workflow, store.currentVersion(workflow)) };
   });
 
@@ -363,6 +368,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
     if (!view) {
       throw new ApiError(404, CODES.stepNotFound, `workflows.api.error.step.not_found: no ${type} named "${name}"${attempt ? ` with attempt ${attempt}` : ''}`);
     }
+    // Streamed outputs are served as the bytes themselves, without an envelope (contract 3.4).
+    if (view.output instanceof StreamOutput) return { result: null, raw: { contentType: 'application/octet-stream', body: view.output.bytes } };
     return { result: view };
   });
 

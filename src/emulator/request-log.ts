@@ -8,6 +8,10 @@ export interface RequestLogEntry {
   readonly route: string;
   readonly status: number;
   readonly accountId: string | null;
+  /** Query parameters as sent (the last value of a repeated key), e.g. `{ simple: 'true' }`. */
+  readonly query: Readonly<Record<string, string>>;
+  /** The raw query string without `?` (`''` when there was none); repeated keys survive here. */
+  readonly search: string;
   /** Wall-clock epoch ms when the answer was sent. */
   readonly at: number;
 }

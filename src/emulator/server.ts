@@ -11,7 +11,7 @@ import { Engine } from './engine/engine.js';
 import type { WorkflowClass } from './engine/model.js';
 import { ApiError, CODES } from './errors.js';
 import { createFaults, type FaultInjector, type FaultDecision } from './faults.js';
-import { createRoutes, type HandlerOptions } from './handlers.js';
+import { createRoutes, type HandlerOptions, type HandlerResult } from './handlers.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
 import { createRequestLog, type RequestLog } from './request-log.js';
 import { Store } from './store.js';
@@ -39,6 +39,18 @@ export interface UncertainOptions {
   stepDefaults?: StepDefaults;
 }
 
+export interface EmulatorLimits {
+  /**
+   * Instances of one account holding a concurrency slot at once; `waiting` and `paused` instances hold none.
+   * Beyond it instances stay `queued`. A workflow's `concurrency.limit` may not exceed it. @default 50000
+   */
+  accountConcurrency?: number;
+  /** Steps (`do` and `waitForEvent`) per instance when the workflow sets no `limits.steps`. @default 10000 */
+  stepsPerInstance?: number;
+  /** Bytes of streamed (ReadableStream) step output one instance may store. @default 1 GiB */
+  instanceStorageBytes?: number;
+}
+
 export interface EmulatorOptions {
   /** @default 0 (ephemeral) */
   port?: number;
@@ -52,8 +64,14 @@ export interface EmulatorOptions {
   clock?: 'real' | 'manual';
   /** Seed the demo workflows into every account on first access. @default true */
   seedDemoData?: boolean;
-  /** Opt-in 429s per token: `limit` requests per `windowS` seconds. */
+  /**
+   * Opt-in 429s per token (per client address for requests without credentials): `limit` requests per
+   * `windowS` seconds. When set, every response carries `Ratelimit` and `Ratelimit-Policy`, and a 429
+   * carries `Retry-After` in whole seconds, rounded up.
+   */
   rateLimit?: { limit: number; windowS: number };
+  /** Production limits (contract 4.4), lowered in tests to reach them cheaply. */
+  limits?: EmulatorLimits;
   /** Latency added to every request, fixed or uniformly random. */
   latencyMs?: number | { min: number; max: number };
   /** Extra workflow classes by class name (a PUT with that class_name runs them). */
@@ -106,6 +124,8 @@ export interface Emulator {
 }
 
 const BASE = '/client/v4';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const NO_QUERY: Readonly<Record<string, string>> = Object.freeze({});
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -116,12 +136,20 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const classes = new Map<string, WorkflowClass & { graph?: unknown }>(DEMO_CLASSES);
   for (const [name, cls] of Object.entries(options.workflows ?? {})) classes.set(name, cls);
   const onError = options.onError ?? ((error: unknown) => process.stderr.write(`emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
+  const limits = options.limits ?? {};
+  const accountConcurrencyLimit = limits.accountConcurrency ?? 50_000;
+  if (!(Number.isInteger(accountConcurrencyLimit) && accountConcurrencyLimit >= 1)) {
+    throw new RangeError(`limits.accountConcurrency must be a positive integer (got ${accountConcurrencyLimit})`);
+  }
   const engine = new Engine({
     clock,
     store,
     classes,
     env: options.env,
     onError,
+    accountConcurrencyLimit,
+    ...(limits.stepsPerInstance === undefined ? {} : { defaultStepLimit: limits.stepsPerInstance }),
+    ...(limits.instanceStorageBytes === undefined ? {} : { streamStorageLimitBytes: limits.instanceStorageBytes }),
     ...(uncertain.stepDefaults ? { stepDefaults: uncertain.stepDefaults } : {}),
     terminatedRetention: uncertain.terminatedRetention ?? 'error',
     acceptEventsWhenFinished: uncertain.acceptEventsWhenFinished ?? false,
@@ -131,7 +159,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     instanceListOrder: uncertain.instanceListOrder ?? 'desc',
     batchDuplicates: uncertain.batchDuplicates ?? 'skip',
     duplicateStatus: uncertain.duplicateInstanceStatus ?? 400,
-    accountConcurrencyLimit: 50_000,
+    accountConcurrencyLimit,
   };
   if (handlerOptions.duplicateStatus === 409) onError(new Error('duplicateInstanceStatus 409 makes the SDK retry duplicate creates'));
   const router = createRoutes({ store, engine, classes, now: () => clock.now(), options: handlerOptions });
@@ -174,7 +202,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       onError(error);
-      if (!res.headersSent) send(res, 500, envelopeError(CODES.internal, 'workflows.api.error.internal_server'), {});
+      if (!res.headersSent) send(res, 500, jsonPayload(envelopeError(CODES.internal, 'workflows.api.error.internal_server')), {});
       else res.destroy();
     });
   });
@@ -187,20 +215,42 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     else socket.destroy();
   });
 
+  /** Identity for rate limiting: the credential when it is valid, else the client address (as Cloudflare's per-IP limit). */
+  const rateKey = (req: IncomingMessage): { key: string; authError?: ApiError } => {
+    try {
+      return { key: authenticate(req) };
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      return { key: `ip:${req.socket.remoteAddress ?? 'unknown'}`, authError: error };
+    }
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
+    const search = url.search.slice(1);
+    const query = search === '' ? NO_QUERY : Object.freeze(Object.fromEntries(url.searchParams));
     let path = url.pathname;
     let route = 'UNMATCHED';
     let accountId: string | null = null;
     const headers: Record<string, string> = {};
-    const finish = (status: number, body: unknown, decision?: FaultDecision) => {
-      log.record({ method, path, route, status, accountId, at: Date.now() });
-      if (decision?.after === 'truncate') return truncate(res, status, body, headers);
-      if (decision?.after === 'malformed') return malformed(res, status, body, headers);
-      send(res, status, body, headers);
+    const finish = (status: number, body: unknown, decision?: FaultDecision, raw?: HandlerResult['raw']) => {
+      log.record({ method, path, route, status, accountId, query, search, at: Date.now() });
+      const payload = raw ? { contentType: raw.contentType, bytes: raw.body } : { contentType: JSON_TYPE, bytes: Buffer.from(JSON.stringify(body)) };
+      if (decision?.after === 'truncate') return truncate(res, status, payload, headers);
+      if (decision?.after === 'malformed') return malformed(res, status, payload, headers);
+      send(res, status, payload, headers);
     };
     try {
+      // Counted first, so every answer below (auth failures and unknown routes included) carries the headers.
+      let authError: ApiError | undefined;
+      if (limiter) {
+        const identity = rateKey(req);
+        authError = identity.authError;
+        const verdict = limiter.take(identity.key, Date.now());
+        Object.assign(headers, verdict.headers);
+        if (!verdict.allowed) throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+      }
       await delay(options.latencyMs);
       if (!path.startsWith(`${BASE}/`)) throw new ApiError(404, CODES.noRoute, 'No route for the URI.');
       let segments: string[];
@@ -210,12 +260,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
         throw new ApiError(400, CODES.validation, 'The request path has an invalid percent-encoding');
       }
       path = '/' + segments.join('/');
-      const identity = authenticate(req);
-      if (limiter) {
-        const verdict = limiter.take(identity, Date.now());
-        Object.assign(headers, verdict.headers);
-        if (!verdict.allowed) throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
-      }
+      if (authError) throw authError;
+      if (!limiter) authenticate(req);
       const found = router.find(method, segments);
       if (!found.match) {
         if (found.allowed.length > 0) {
@@ -229,7 +275,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       if (decision) {
         await delay(decision.latencyMs);
         if (decision.before === 'reset') {
-          log.record({ method, path, route, status: 0, accountId, at: Date.now() });
+          log.record({ method, path, route, status: 0, accountId, query, search, at: Date.now() });
           const socket = req.socket as Socket & { resetAndDestroy?: () => void };
           if (socket.resetAndDestroy) socket.resetAndDestroy();
           else socket.destroy();
@@ -244,8 +290,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       accountId = checkAccountId(found.match.params.account_id ?? '');
       const body = BODY_METHODS.has(method) ? await readJson(req) : undefined;
       const account = await ensureAccount(accountId);
-      const { result, resultInfo } = await found.match.handler({ params: found.match.params, query: url.searchParams, body, account });
-      finish(200, { success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) }, decision);
+      const { result, resultInfo, raw } = await found.match.handler({ params: found.match.params, query: url.searchParams, body, account });
+      finish(200, { success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) }, decision, raw);
     } catch (error) {
       if (error instanceof ApiError) {
         Object.assign(headers, error.headers);
@@ -341,24 +387,28 @@ function delay(latency: number | { min: number; max: number } | undefined): Prom
   if (ms > 0) return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+interface Payload {
+  readonly contentType: string;
+  readonly bytes: Buffer;
 }
 
-function truncate(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  const buffer = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': buffer.length });
+const jsonPayload = (body: unknown): Payload => ({ contentType: JSON_TYPE, bytes: Buffer.from(JSON.stringify(body)) });
+
+function send(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'content-type': payload.contentType, 'content-length': payload.bytes.length });
+  res.end(payload.bytes);
+}
+
+function truncate(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'content-type': payload.contentType, 'content-length': payload.bytes.length });
   // Promise the full length, send half, then drop the connection: the client sees a short body.
-  res.write(buffer.subarray(0, Math.floor(buffer.length / 2)), () => res.destroy());
+  res.write(payload.bytes.subarray(0, Math.floor(payload.bytes.length / 2)), () => res.destroy());
 }
 
-function malformed(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  // A complete HTTP response whose body is cut JSON: a parser error, not a network error.
-  const text = JSON.stringify(body);
-  const cut = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(cut) });
+function malformed(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
+  // A complete HTTP response whose body is cut in half: for JSON a parser error, not a network error.
+  const cut = payload.bytes.subarray(0, Math.max(1, Math.floor(payload.bytes.length / 2)));
+  res.writeHead(status, { ...headers, 'content-type': payload.contentType, 'content-length': cut.length });
   res.end(cut);
 }
 

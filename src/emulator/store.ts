@@ -33,7 +33,12 @@ export class Store {
     return { account, created: true };
   }
 
-  /** Creates the workflow or adds a version to it (PUT semantics). `at` lets seeding backdate it. */
+  /**
+   * Creates the workflow or updates it (PUT semantics). A new version is added when the class, the script or
+   * a versioned setting (concurrency, default retention, limits) changes; an identical PUT (a redeploy of the
+   * same definition) keeps the current version. Schedules belong to the workflow, not to a version.
+   * `at` lets seeding backdate it.
+   */
   upsertWorkflow(account: AccountRecord, name: string, def: WorkflowDefinition, at = this.clock.now()): WorkflowRecord {
     let workflow = account.workflows.get(name);
     if (!workflow) {
@@ -53,10 +58,13 @@ export class Store {
       };
       account.workflows.set(name, workflow);
     }
+    const current = workflow.versions.at(-1);
+    const unchanged = current !== undefined && workflow.scriptName === def.scriptName && sameVersion(current, def);
     workflow.className = def.className;
     workflow.scriptName = def.scriptName;
     workflow.modifiedOn = at;
     workflow.schedules = def.schedules ?? [];
+    if (unchanged) return workflow;
     const version: VersionRecord = {
       // Deleting and re-creating a workflow starts a fresh version history, so the index alone is not unique.
       id: stableUuid(account.id, 'version', name, String(workflow.createdOn), String(workflow.versions.length + 1)),
@@ -81,4 +89,15 @@ export class Store {
   versionOf(workflow: WorkflowRecord, versionId: string): VersionRecord | undefined {
     return workflow.versions.find((v) => v.id === versionId);
   }
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+function sameVersion(version: VersionRecord, def: WorkflowDefinition): boolean {
+  return (
+    version.className === def.className &&
+    sameJson(version.concurrency, def.concurrency) &&
+    sameJson(version.defaultRetention, def.defaultRetention) &&
+    sameJson(version.limits, def.limits)
+  );
 }

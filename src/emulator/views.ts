@@ -1,6 +1,7 @@
 /** Records → wire JSON, shaped as production shapes them (contract 3.1-3.4). */
 import { INSTANCE_STATUSES, type DoStepRecord, type InstanceRecord, type StepRecord, type VersionRecord, type WorkflowRecord } from './types.js';
 import { nextCronTime } from './engine/cron.js';
+import { StreamOutput } from './stream-output.js';
 
 const PREVIEW_LIMIT = 1024;
 const TRUNCATED = '[truncated output]';
@@ -16,6 +17,7 @@ const isoOrNull = (ms: number | null): string | null => (ms === null ? null : is
 
 export function preview(value: unknown, options: ViewOptions): unknown {
   if (value === undefined || value === null) return null;
+  if (value instanceof StreamOutput) return value.preview();
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   if (text.length > PREVIEW_LIMIT) return text.slice(0, PREVIEW_LIMIT) + TRUNCATED;
   return options.nativeShortOutputs ? value : text;
@@ -165,7 +167,10 @@ export function detailsView(instance: InstanceRecord, query: { simple: boolean; 
   };
 }
 
-/** The `step` endpoint: the full value of one step, or of one of its attempts. */
+/**
+ * The `step` endpoint: the full value of one step, or of one of its attempts. A streamed result stays a
+ * {@link StreamOutput} in `output`; the handler serves its bytes raw.
+ */
 export function stepOutputView(step: StepRecord, attempt: number | undefined): Record<string, unknown> | undefined {
   if (step.type === 'waitForEvent') {
     const status = step.finished ? (step.error ? 'errored' : 'complete') : 'waiting';

@@ -22,7 +22,8 @@ import type { EngineHost } from './host.js';
 import type { WorkflowClass } from './model.js';
 import { PRODUCTION_STEP_DEFAULTS, resolveStepConfig, type StepDefaults } from './retry.js';
 import { ABORTED, Execution, Runtime } from './runtime.js';
-import { StepRunner, toErrorInfo } from './step.js';
+import { replayOutput, StepRunner, toErrorInfo } from './step.js';
+import { StreamOutput } from '../stream-output.js';
 
 /** A refused engine operation; the HTTP layer turns `reason` into a status and an error code. */
 export class EngineError extends Error {
@@ -48,8 +49,12 @@ export interface EngineOptions {
   terminatedRetention?: 'success' | 'error';
   /** Whether events may be sent to finished instances (docs say it fails). @default false */
   acceptEventsWhenFinished?: boolean;
-  /** @default 10000 */
+  /** Steps (`do` and `waitForEvent`) per instance when the version sets no `limits.steps`. @default 10000 */
   defaultStepLimit?: number;
+  /** Instances of one account that may hold a concurrency slot at once (`waiting` ones hold none). @default 50000 */
+  accountConcurrencyLimit?: number;
+  /** Bytes of streamed step output one instance may store. @default 1 GiB */
+  streamStorageLimitBytes?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -64,14 +69,29 @@ export interface CreateInstanceInput {
 const DAY = 86_400_000;
 type Listener = (instance: InstanceRecord) => void;
 
+/** Concurrency slots of one workflow; waiters are granted in arrival order. */
+interface WorkflowPool {
+  running: number;
+  readonly queue: { readonly seq: number; readonly grant: () => void }[];
+  readonly limit: () => number;
+}
+
+/** Slots of one account across its workflows. */
+interface AccountPool {
+  running: number;
+  readonly pools: Set<WorkflowPool>;
+}
+
 export class Engine implements EngineHost {
   readonly clock: Clock;
   readonly stepDefaults: StepDefaults;
   private readonly store: Store;
   private readonly classes: Map<string, WorkflowClass>;
   private readonly runtimes = new WeakMap<InstanceRecord, Runtime>();
-  /** Slot accounting per workflow (account id + name). */
-  private readonly slots = new Map<string, { running: number; queue: (() => void)[] }>();
+  /** Slot accounting per workflow (account id + name) and per account. */
+  private readonly workflowPools = new Map<string, WorkflowPool>();
+  private readonly accountPools = new Map<string, AccountPool>();
+  private waiterSeq = 0;
   private readonly cronTimers = new Map<WorkflowRecord, { cancel(): void }[]>();
   private readonly listeners = new Set<Listener>();
   /** Number of tasks currently executing code (not parked on the clock, an event or a slot). */
@@ -125,6 +145,15 @@ export class Engine implements EngineHost {
     const workflow = this.workflowOf(instance);
     const version = workflow && this.store.versionOf(workflow, instance.versionId);
     return version?.limits?.steps ?? this.options.defaultStepLimit ?? 10_000;
+  }
+
+  streamBudget(instance: InstanceRecord): { remainingBytes: number; limitBytes: number } {
+    const limitBytes = this.options.streamStorageLimitBytes ?? 1024 ** 3;
+    let used = 0;
+    for (const step of instance.steps) {
+      if ((step.type === 'step' || step.type === 'rollback') && step.output instanceof StreamOutput) used += step.output.byteLength;
+    }
+    return { remainingBytes: Math.max(0, limitBytes - used), limitBytes };
   }
 
   addStep(instance: InstanceRecord, record: StepRecord): void {
@@ -213,22 +242,28 @@ export class Engine implements EngineHost {
     exec.check();
     const instance = rt.instance;
     if (!exec.slotHeld) {
-      const slots = this.slotsOf(instance);
-      const limit = this.concurrencyLimit(instance);
-      if (slots.running < limit && slots.queue.length === 0) {
-        slots.running++;
+      const pool = this.workflowPool(instance);
+      const account = this.accountPool(instance.accountId);
+      // After every release the pump leaves the account either full or with only workflow-blocked waiters,
+      // so an empty queue of this workflow means nobody is ahead of this instance.
+      if (account.running < this.accountLimit() && pool.running < pool.limit() && pool.queue.length === 0) {
+        pool.running++;
+        account.running++;
         exec.slotHeld = true;
       } else {
         this.setStatus(instance, 'queued');
         await this.park<void>(exec, (wake) => {
-          const grant = () => {
-            exec.slotHeld = true;
-            wake();
+          const waiter = {
+            seq: this.waiterSeq++,
+            grant: () => {
+              exec.slotHeld = true;
+              wake();
+            },
           };
-          slots.queue.push(grant);
+          pool.queue.push(waiter);
           return () => {
-            const index = slots.queue.indexOf(grant);
-            if (index >= 0) slots.queue.splice(index, 1);
+            const index = pool.queue.indexOf(waiter);
+            if (index >= 0) pool.queue.splice(index, 1);
           };
         });
       }
@@ -241,23 +276,50 @@ export class Engine implements EngineHost {
   private releaseSlot(instance: InstanceRecord, exec: Execution): void {
     if (!exec.slotHeld) return;
     exec.slotHeld = false;
-    const slots = this.slotsOf(instance);
-    slots.running--;
-    const limit = this.concurrencyLimit(instance);
-    while (slots.running < limit && slots.queue.length > 0) {
-      slots.running++;
-      slots.queue.shift()!();
+    this.workflowPool(instance).running--;
+    this.accountPool(instance.accountId).running--;
+    this.grantSlots(instance.accountId);
+  }
+
+  /** Hands free slots to waiters, oldest first among the workflows that are below their own limit. */
+  grantSlots(accountId: string): void {
+    const account = this.accountPool(accountId);
+    const accountLimit = this.accountLimit();
+    while (account.running < accountLimit) {
+      let best: WorkflowPool | undefined;
+      for (const pool of account.pools) {
+        const head = pool.queue[0];
+        if (head && pool.running < pool.limit() && (!best || head.seq < best.queue[0]!.seq)) best = pool;
+      }
+      if (!best) return;
+      best.running++;
+      account.running++;
+      best.queue.shift()!.grant();
     }
   }
 
-  private slotsOf(instance: InstanceRecord) {
+  private accountLimit(): number {
+    return this.options.accountConcurrencyLimit ?? 50_000;
+  }
+
+  private workflowPool(instance: InstanceRecord): WorkflowPool {
     const key = `${instance.accountId}/${instance.workflowName}`;
-    let slots = this.slots.get(key);
-    if (!slots) {
-      slots = { running: 0, queue: [] };
-      this.slots.set(key, slots);
+    let pool = this.workflowPools.get(key);
+    if (!pool) {
+      pool = { running: 0, queue: [], limit: () => this.concurrencyLimit(instance) };
+      this.workflowPools.set(key, pool);
+      this.accountPool(instance.accountId).pools.add(pool);
     }
-    return slots;
+    return pool;
+  }
+
+  private accountPool(accountId: string): AccountPool {
+    let pool = this.accountPools.get(accountId);
+    if (!pool) {
+      pool = { running: 0, pools: new Set() };
+      this.accountPools.set(accountId, pool);
+    }
+    return pool;
   }
 
   private concurrencyLimit(instance: InstanceRecord): number {
@@ -372,9 +434,11 @@ export class Engine implements EngineHost {
         await Promise.resolve();
         await this.acquireSlot(rt, exec);
         const workflow = this.workflowOf(instance);
-        const cls = workflow && this.classes.get(workflow.className);
+        // An instance keeps running the class of the version it was created on, even after a PUT changed it.
+        const className = (workflow && this.store.versionOf(workflow, instance.versionId)?.className) ?? workflow?.className;
+        const cls = className === undefined ? undefined : this.classes.get(className);
         if (!cls) {
-          throw new Error(`The Worker script "${workflow?.scriptName ?? '?'}" does not export a workflow class named "${workflow?.className ?? '?'}"`);
+          throw new Error(`The Worker script "${workflow?.scriptName ?? '?'}" does not export a workflow class named "${className ?? '?'}"`);
         }
         const code = new cls({ workflowName: instance.workflowName, instanceId: instance.id }, this.options.env);
         const event = { payload: instance.params, timestamp: new Date(instance.eventTimestamp), instanceId: instance.id };
@@ -470,7 +534,7 @@ export class Engine implements EngineHost {
           (attempt) =>
             entry.handler({
               ctx: { step: { name: entry.baseName, count: entry.count }, attempt, config: stepConfig },
-              output: step.output,
+              output: replayOutput(step.output),
               error: cause,
               stepName: step.name,
             }),

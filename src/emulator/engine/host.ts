@@ -8,6 +8,8 @@ export interface EngineHost {
   readonly clock: Clock;
   readonly stepDefaults: StepDefaults;
   stepLimit(instance: InstanceRecord): number;
+  /** Bytes of streamed step output the instance may still store, and its total limit. */
+  streamBudget(instance: InstanceRecord): { remainingBytes: number; limitBytes: number };
   addStep(instance: InstanceRecord, record: StepRecord): void;
   touch(instance: InstanceRecord): void;
   /** Shows `waiting`, gives up the concurrency slot and parks until `until`. */

@@ -18,6 +18,7 @@ import {
 import { resolveStepConfig, retryDelayMs } from './retry.js';
 import type { EngineHost } from './host.js';
 import type { Execution, Runtime } from './runtime.js';
+import { isReadableStream, readStepStream, StreamOutput } from '../stream-output.js';
 
 const MAX_SLEEP_MS = 365 * 86_400_000;
 const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -46,6 +47,11 @@ function safeString(value: unknown): string {
   }
 }
 
+/** What a finished step hands back to workflow code: stored streams come back as a fresh stream. */
+export function replayOutput(output: unknown): unknown {
+  return output instanceof StreamOutput ? output.toStream() : output;
+}
+
 /** A JSON-safe copy of a step result; throws when it cannot be stored. */
 export function toStoredJson(value: unknown, what: string): unknown {
   if (value === undefined) return null;
@@ -56,7 +62,10 @@ export function toStoredJson(value: unknown, what: string): unknown {
     throw new NonRetryableError(`${what} is not serialisable: ${toErrorInfo(error).message}`);
   }
   if (text === undefined) return null;
-  if (Buffer.byteLength(text) > MAX_OUTPUT_BYTES) throw new NonRetryableError(`${what} is larger than 1 MiB`);
+  const size = Buffer.byteLength(text);
+  if (size > MAX_OUTPUT_BYTES) {
+    throw new NonRetryableError(`${what} is larger than 1 MiB (${size} bytes of JSON); return a ReadableStream for large outputs`);
+  }
   return JSON.parse(text) as unknown;
 }
 
@@ -116,14 +125,10 @@ export class StepRunner implements WorkflowStep {
         stepConfig: config ?? {},
       });
     }
-    if (record?.success === true) return record.output as T;
+    if (record?.success === true) return replayOutput(record.output) as T;
     if (record?.success === false) throw new ReplayedStepError(record.attempts.at(-1)?.error ?? { name: 'Error', message: 'Step failed' });
     if (!record) {
-      const limit = this.host.stepLimit(inst);
-      const used = inst.steps.reduce((n, s) => n + (s.type === 'step' ? 1 : 0), 0);
-      if (used >= limit) {
-        throw new NonRetryableError(`The limit of ${limit} steps has been reached. Reduce the number of steps or raise limits.steps.`);
-      }
+      this.checkStepLimit();
       record = {
         type: 'step',
         key,
@@ -146,6 +151,16 @@ export class StepRunner implements WorkflowStep {
       config: { retries: logged.retries, timeout: logged.timeout, ...(logged.sensitive ? { sensitive: logged.sensitive } : {}) },
     });
     return this.runAttempts(record, (attempt) => callback(ctx(attempt)), 'step');
+  }
+
+  /** Every `do` and `waitForEvent` counts toward the instance's step limit; `sleep` does not (contract 4.4). */
+  private checkStepLimit(): void {
+    const limit = this.host.stepLimit(this.rt.instance);
+    let used = 0;
+    for (const s of this.rt.instance.steps) if (s.type === 'step' || s.type === 'waitForEvent') used++;
+    if (used >= limit) {
+      throw new NonRetryableError(`The limit of ${limit} steps has been reached. Reduce the number of steps in the workflow or raise limits.steps.`);
+    }
   }
 
   /** The retry loop shared by forward steps and rollback handlers. */
@@ -171,13 +186,19 @@ export class StepRunner implements WorkflowStep {
       record.attempts.push(attempt);
       host.touch(inst);
       rt.activeDo++;
-      let value: T;
+      let value: unknown;
       let failure: { error: unknown } | undefined;
+      // Cancels reading a returned stream once the attempt has timed out or the execution stopped.
+      const reading = new AbortController();
       try {
-        value = await host.withTimeout(exec, Promise.resolve().then(() => attemptFn(record.attempts.length)), timeoutMs);
+        const work = Promise.resolve()
+          .then(() => attemptFn(record.attempts.length))
+          .then((result: unknown) => (isReadableStream(result) ? readStepStream(result, host.streamBudget(inst), reading.signal) : result));
+        value = await host.withTimeout(exec, work, timeoutMs);
         exec.check();
-        attempt.output = toStoredJson(value, `The output of ${what} "${record.name}"`);
+        attempt.output = value instanceof StreamOutput ? value : toStoredJson(value, `The output of ${what} "${record.name}"`);
       } catch (error) {
+        reading.abort();
         failure = { error };
       }
       rt.activeDo--;
@@ -190,7 +211,7 @@ export class StepRunner implements WorkflowStep {
         record.output = attempt.output;
         host.touch(inst);
         host.afterStep(rt, exec);
-        return value!;
+        return replayOutput(value) as T;
       }
       attempt.success = false;
       attempt.error = toErrorInfo(failure.error);
@@ -268,6 +289,7 @@ export class StepRunner implements WorkflowStep {
     };
     if (record?.finished) return done(record);
     if (!record) {
+      this.checkStepLimit();
       const now = host.clock.now();
       record = { type: 'waitForEvent', key, baseName: name, count, name: `${name}-${count}`, start: now, end: now + timeoutMs, finished: false, error: null, eventType: type, event: null };
       host.addStep(inst, record);

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
-import RelayPlugin from '@pothos/plugin-relay';
+import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
 
@@ -23,8 +23,37 @@ export const builder = new SchemaBuilder<SchemaTypes>({
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesOnConnection: { description: 'The nodes of this page, without their edges.' },
-    nodeQueryOptions: { description: 'Fetches any object that implements `Node` by its global id; null when it no longer exists.' },
-    nodesQueryOptions: { description: 'Fetches several objects by their global ids, in order; null for each that does not exist.' },
+    nodeQueryOptions: {
+      description: 'Fetches any object that implements `Node` by its global id; null when it no longer exists.',
+      args: { id: { description: 'A global id, as returned in an `id` field.' } },
+    },
+    nodesQueryOptions: {
+      description: 'Fetches several objects by their global ids, in order; null for each that does not exist.',
+      args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
+    },
+    // Same opaque format as Pothos' default; a malformed id is the client's mistake, so it carries a code.
+    decodeGlobalID: (globalID) => {
+      try {
+        return decodeGlobalID(globalID);
+      } catch {
+        throw new GraphQLError(`Invalid global ID: ${globalID}`, { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+    },
+    nodeTypeOptions: { description: 'An object with a stable, opaque global id that `Query.node` can refetch.' },
+    idFieldOptions: { description: 'The global id: stable and opaque; pass it to `Query.node` to refetch this object.' },
+    pageInfoTypeOptions: { description: 'Where a page sits in its connection.' },
+    hasNextPageFieldOptions: { description: 'Whether more items follow this page (paging forwards with `first`/`after`).' },
+    hasPreviousPageFieldOptions: { description: 'Whether items precede this page (paging backwards with `last`/`before`).' },
+    startCursorFieldOptions: { description: 'Cursor of the first item of this page; null when the page is empty.' },
+    endCursorFieldOptions: { description: 'Cursor of the last item of this page; null when the page is empty.' },
+    edgesFieldOptions: { description: 'The items of this page with their cursors.' },
+    pageInfoFieldOptions: { description: 'How to fetch the pages before and after this one.' },
+    cursorFieldOptions: { description: 'An opaque cursor for `after` or `before`.' },
+    nodeFieldOptions: { description: 'The item.' },
+    firstArgOptions: { description: 'Returns the first n items (at most 100).' },
+    afterArgOptions: { description: 'Returns items after this cursor.' },
+    lastArgOptions: { description: 'Returns the last n items (at most 100).' },
+    beforeArgOptions: { description: 'Returns items before this cursor.' },
   },
   errors: { defaultTypes: [] },
 });

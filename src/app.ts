@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
+import { createCorsPolicy } from './cors.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
@@ -35,6 +36,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     schema,
     context: ({ request }) => context(request),
     graphqlEndpoint: '/graphql',
+    cors: createCorsPolicy(config.corsOrigins),
     landingPage: false,
     logging: logger,
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },

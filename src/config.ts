@@ -70,6 +70,12 @@ export interface Config {
   readonly maxSubscriptionsPerConnection: number;
   /** @default 20000 */
   readonly maxSubscriptions: number;
+  /**
+   * Browser origins allowed to call the API (CORS): exact origins such as `https://dash.example.com`, or `*`.
+   * Empty means pages served from loopback (`http://localhost:<port>`, `http://127.0.0.1:<port>`) only.
+   * @default []
+   */
+  readonly corsOrigins: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -134,6 +140,23 @@ class Reader {
     }
   }
 
+  origins(name: string): string[] {
+    const raw = this.string(name);
+    if (raw === undefined) return [];
+    const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    for (const origin of origins) {
+      if (origin === '*') continue;
+      let valid = false;
+      try {
+        valid = new URL(origin).origin === origin;
+      } catch {
+        valid = false;
+      }
+      if (!valid) this.problems.push(`${name} must list origins such as https://app.example.com, or * (got "${origin}")`);
+    }
+    return origins;
+  }
+
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
     const raw = this.string(name)?.toLowerCase();
     if (raw === undefined) return fallback;
@@ -185,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
+    corsOrigins: read.origins('CORS_ORIGINS'),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
@@ -226,10 +250,8 @@ function merge<T>(base: T, overrides: DeepPartial<T>): T {
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [key, value] of Object.entries(overrides as Record<string, unknown>)) {
     const current = out[key];
-    out[key] =
-      value !== null && typeof value === 'object' && current !== null && typeof current === 'object'
-        ? merge(current, value as DeepPartial<typeof current>)
-        : value;
+    const mergeable = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    out[key] = mergeable(value) && mergeable(current) ? merge(current, value as DeepPartial<typeof current>) : value;
   }
   return out as T;
 }

@@ -148,3 +148,16 @@ describe('createConfig', () => {
     expect(config.pollIntervalMs).toBe(100);
   });
 });
+
+describe('CORS_ORIGINS', () => {
+  it('accepts exact origins and *, and reports anything else', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://a.example',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+    expect(() => loadConfig({ CORS_ORIGINS: 'https://a.example/path,nope' })).toThrowError(
+      /CORS_ORIGINS must list origins .* \(got "https:\/\/a.example\/path"\)\n {2}- CORS_ORIGINS must list origins .* \(got "nope"\)/,
+    );
+  });
+});

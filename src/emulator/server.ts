@@ -102,6 +102,11 @@ export interface EmulatorEngine {
     statuses: InstanceStatus | readonly InstanceStatus[],
     options?: { timeoutMs?: number },
   ): Promise<InstanceStatus>;
+  /**
+   * Concurrency slots of an account: instances holding one (running, waitingForPause, rollingBack) and
+   * instances `queued` for one. Waiting and paused instances hold none.
+   */
+  concurrency(accountId: string): { running: number; queued: number };
   /** Resolves once no workflow code is executing. */
   settle(): Promise<void>;
   registerWorkflowClass(className: string, cls: WorkflowClass): void;
@@ -371,6 +376,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
           check();
         });
       },
+      concurrency: (account) => engine.slotUsage(account),
       settle: () => engine.settle(),
       registerWorkflowClass: (className, cls) => engine.registerClass(className, cls),
     },

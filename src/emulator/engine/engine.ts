@@ -298,6 +298,14 @@ export class Engine implements EngineHost {
     }
   }
 
+  /** Instances of the account holding a concurrency slot, and instances waiting for one. */
+  slotUsage(accountId: string): { running: number; queued: number } {
+    const account = this.accountPools.get(accountId);
+    let queued = 0;
+    for (const pool of account?.pools ?? []) queued += pool.queue.length;
+    return { running: account?.running ?? 0, queued };
+  }
+
   private accountLimit(): number {
     return this.options.accountConcurrencyLimit ?? 50_000;
   }

@@ -66,6 +66,8 @@ export interface Config {
   readonly finishedInstanceTtlMs: number;
   /** Maximum number of instances one `createInstances` mutation may create. @default 1000 */
   readonly createInstancesLimit: number;
+  /** Largest estimated number of upstream calls one operation may need; costlier ones are refused. @default 1000 */
+  readonly maxQueryCost: number;
   /** @default 100 */
   readonly maxSubscriptionsPerConnection: number;
   /** @default 20000 */
@@ -206,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: read.int('POLL_INTERVAL_MS', 1000, { min: 50 }),
     finishedInstanceTtlMs: read.int('FINISHED_INSTANCE_TTL_MS', 5000, { min: 0 }),
     createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
+    maxQueryCost: read.int('MAX_QUERY_COST', 1000, { min: 1 }),
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
     corsOrigins: read.origins('CORS_ORIGINS'),

@@ -74,6 +74,7 @@ describe('loadConfig', () => {
       POLL_INTERVAL_MS: '10',
       FINISHED_INSTANCE_TTL_MS: '-1',
       CREATE_INSTANCES_LIMIT: '0',
+      MAX_QUERY_COST: '0',
       MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
       MAX_SUBSCRIPTIONS: 'many',
       EMULATOR_PORT: '-1',
@@ -103,6 +104,7 @@ describe('loadConfig', () => {
       'POLL_INTERVAL_MS',
       'FINISHED_INSTANCE_TTL_MS',
       'CREATE_INSTANCES_LIMIT',
+      'MAX_QUERY_COST',
       'MAX_SUBSCRIPTIONS_PER_CONNECTION',
       'MAX_SUBSCRIPTIONS',
     ]);

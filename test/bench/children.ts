@@ -11,7 +11,7 @@ export interface Child {
   readonly pid: number;
   /** Last few KB of stdout and stderr, for error messages. */
   output(): string;
-  /** Resolves with the first stdout line matching `pattern`; rejects on exit or after `timeoutMs`. */
+  /** Resolves with the first stdout or stderr line matching `pattern`; rejects on exit or after `timeoutMs`. */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code (or signal) once the process has exited. */
   readonly exited: Promise<number | NodeJS.Signals>;
@@ -55,15 +55,18 @@ export function spawnTs(name: string, script: string, args: readonly string[] = 
     tail = (tail + chunk.toString('utf8')).slice(-KEEP_OUTPUT);
   };
   const lineListeners = new Set<(line: string) => void>();
-  let partial = '';
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    keep(chunk);
-    partial += chunk.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) for (const listener of lineListeners) listener(line);
-  });
-  proc.stderr?.on('data', keep);
+  const splitLines = () => {
+    let partial = '';
+    return (chunk: Buffer) => {
+      keep(chunk);
+      partial += chunk.toString('utf8');
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) for (const listener of lineListeners) listener(line);
+    };
+  };
+  proc.stdout?.on('data', splitLines());
+  proc.stderr?.on('data', splitLines());
 
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
     proc.once('exit', (code, signal) => resolve(code ?? signal ?? 0));
@@ -154,6 +157,37 @@ export function installCleanup(): void {
       });
     });
   }
+}
+
+/**
+ * Child-side: the job description the parent sends over IPC (argv is too small for 10,000 subscriptions).
+ * Announces `ready` only once it listens, because IPC messages that arrive before a listener are lost.
+ */
+export function receiveJob<T>(): Promise<T> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) {
+      reject(new Error('this process must be started by the bench orchestrator, with an IPC channel'));
+      return;
+    }
+    const onMessage = (message: { type?: string; job?: T }) => {
+      if (message.type !== 'job') return;
+      process.off('message', onMessage);
+      if (message.job === undefined) reject(new Error('the orchestrator sent an empty job'));
+      else resolve(message.job);
+    };
+    process.on('message', onMessage);
+    process.send({ type: 'ready' });
+  });
+}
+
+/** Parent-side counterpart of {@link receiveJob}: sends `job` once the child says it listens. */
+export function sendJob(child: Child, job: unknown): void {
+  const onMessage = (message: { type?: string }) => {
+    if (message.type !== 'ready') return;
+    child.process.off('message', onMessage);
+    child.process.send({ type: 'job', job });
+  };
+  child.process.on('message', onMessage);
 }
 
 /**

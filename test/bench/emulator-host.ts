@@ -10,6 +10,7 @@ import { createEmulator } from '../../src/emulator/server.js';
 import type { InstanceStatus } from '../../src/emulator/types.js';
 import { BENCH_CLASS, BenchWorkflow } from './bench-workflow.js';
 import { exitWithParent } from './children.js';
+import type { RequestCounts } from './counts.js';
 
 export interface EmulatorHostOptions {
   /** Latency added to every response, ms. */
@@ -27,19 +28,6 @@ export interface WaitRequest {
   readonly instanceIds: readonly string[];
   readonly statuses: readonly InstanceStatus[];
   readonly timeoutMs: number;
-}
-
-/** Upstream requests the emulator answered since the last reset, by the routes the scenarios reason about. */
-export interface RequestCounts {
-  readonly total: number;
-  /** GET .../workflows/{name}/instances */
-  readonly instanceLists: number;
-  /** GET .../workflows/{name}/instances/{id} (with or without `simple`) */
-  readonly instanceGets: number;
-  /** PATCH .../instances/{id}/status */
-  readonly statusChanges: number;
-  /** Answers with status 429. */
-  readonly rateLimited: number;
 }
 
 const WORKFLOW_ROUTE = '/accounts/{account_id}/workflows/{workflow_name}';
@@ -66,6 +54,11 @@ async function main(): Promise<void> {
     instanceGets: log.count({ method: 'GET', route: `GET ${WORKFLOW_ROUTE}/instances/{instance_id}` }),
     statusChanges: log.count({ method: 'PATCH', route: `PATCH ${WORKFLOW_ROUTE}/instances/{instance_id}/status` }),
     rateLimited: log.entries.filter((entry) => entry.status === 429).length,
+    byRoute: log.entries.reduce<Record<string, number>>((acc, entry) => {
+      const route = entry.route.startsWith(`${entry.method} `) ? entry.route : `${entry.method} ${entry.route}`;
+      acc[route] = (acc[route] ?? 0) + 1;
+      return acc;
+    }, {}),
   });
 
   const waitFor = async (req: IncomingMessage, res: ServerResponse) => {

@@ -1,11 +1,11 @@
 /**
- * The load-generator process: `node --import tsx test/bench/load-worker.ts '<LoadSpec JSON>'`.
- * Runs one load and prints one `LOAD-RESULT {json}` line. Running apart from the orchestrator keeps the
+ * The load-generator process: `node --import tsx test/bench/load-worker.ts`, started by `load.ts`, which
+ * sends it a {@link LoadSpec} over IPC. Runs one load and prints one `LOAD-RESULT {json}` line. Running apart from the orchestrator keeps the
  * generator's CPU out of the orchestrator's timers and makes it the third process the issue asks for.
  */
 import autocannon, { type AutocannonOptions, type AutocannonResult } from 'autocannon';
 import { Pool } from 'undici';
-import { exitWithParent } from './children.js';
+import { exitWithParent, receiveJob } from './children.js';
 import {
   checkBody,
   RESULT_PREFIX,
@@ -134,9 +134,7 @@ async function runBurst(spec: BurstLoad): Promise<BurstResult> {
 
 async function main(): Promise<void> {
   exitWithParent();
-  const raw = process.argv[2];
-  if (raw === undefined) throw new Error('usage: load-worker.ts <LoadSpec JSON>');
-  const spec = JSON.parse(raw) as LoadSpec;
+  const spec = await receiveJob<LoadSpec>();
   const result = spec.kind === 'sustained' ? await runSustained(spec) : await runBurst(spec);
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 }

@@ -1,4 +1,4 @@
-import { spawnTs } from './children.js';
+import { sendJob, spawnTs } from './children.js';
 import {
   RESULT_PREFIX,
   type BurstLoad,
@@ -13,7 +13,8 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Runs `spec` in a fresh load-generator process and returns what it measured. */
 async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const worker = spawnTs('load generator', 'test/bench/load-worker.ts', [JSON.stringify(spec)], { ipc: true });
+  const worker = spawnTs('load generator', 'test/bench/load-worker.ts', [], { ipc: true });
+  sendJob(worker, spec);
   const budgetMs =
     spec.kind === 'sustained' ? (spec.warmupS + spec.durationS) * 1000 + 30_000 : spec.rounds * 30_000 + 10_000;
   try {

@@ -14,34 +14,51 @@ const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 
 const QUERY = 'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
 
+/** Baseline and gateway runs alternate (B G, then G B) so that drifting load from other work on a shared machine hits both alike. */
+const ROUNDS = 2;
+
+/** Several load runs against one side, combined. */
 interface Side {
-  readonly result: SustainedResult;
-  /** Upstream instance GETs the emulator answered per good response, over warm-up and measurement. */
+  readonly rps: number;
+  /** Mean over the runs of each run's percentile. */
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  /** Upstream instance GETs the emulator answered per good response, over warm-ups and measurements. */
   readonly upstreamPerResponse: number;
 }
 
-async function measure(
-  emulator: EmulatorProcess,
-  what: string,
-  origin: string,
-  requests: readonly LoadRequest[],
-  settings: BenchSettings,
-): Promise<Side> {
+interface Run {
+  readonly result: SustainedResult;
+  readonly upstreamGets: number;
+}
+
+async function measure(emulator: EmulatorProcess, what: string, origin: string, requests: readonly LoadRequest[], loadS: number): Promise<Run> {
   await emulator.resetCounts();
   const result = await runSustained({
     origin,
     requests,
     connections: CONCURRENCY,
     warmupS: WARMUP_S,
-    durationS: settings.loadS,
+    durationS: loadS,
     check: requests[0]?.path === '/graphql' ? 'graphql' : 'json',
   });
   assertClean(what, result);
-  const counts = await emulator.counts();
-  return { result, upstreamPerResponse: counts.instanceGets / (result.ok + result.warmupOk) };
+  return { result, upstreamGets: (await emulator.counts()).instanceGets };
 }
 
-async function runAt(latencyMs: number, settings: BenchSettings) {
+function combine(runs: readonly Run[]): Side {
+  const sum = (f: (r: Run) => number) => runs.reduce((acc, r) => acc + f(r), 0);
+  return {
+    rps: sum((r) => r.result.ok) / sum((r) => r.result.durationS),
+    p50: sum((r) => r.result.latencyMs.p50) / runs.length,
+    p95: sum((r) => r.result.latencyMs.p95) / runs.length,
+    p99: sum((r) => r.result.latencyMs.p99) / runs.length,
+    upstreamPerResponse: sum((r) => r.upstreamGets) / sum((r) => r.result.ok + r.result.warmupOk),
+  };
+}
+
+async function runAt(latencyMs: number, settings: BenchSettings): Promise<{ baseline: Side; gateway: Side }> {
   return scoped(async (scope) => {
     const emulator = scope.use(await startEmulator({ latencyMs }));
     const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-s1', IDS);
@@ -49,21 +66,18 @@ async function runAt(latencyMs: number, settings: BenchSettings) {
     const passthrough = scope.use(await startPassthrough(options));
     const gateway = scope.use(await startGateway(options));
     const enc = encodeURIComponent;
-    const baseline = await measure(
-      emulator,
-      `passthrough at ${latencyMs} ms`,
-      passthrough.origin,
-      instanceIds.map((id) => ({ method: 'GET', path: `/instance/${enc(workflowName)}/${enc(id)}` })),
-      settings,
-    );
-    const gatewaySide = await measure(
-      emulator,
-      `gateway at ${latencyMs} ms`,
-      gateway.origin,
-      instanceIds.map((id) => graphqlRequest(QUERY, { workflowName, id })),
-      settings,
-    );
-    return { baseline, gateway: gatewaySide };
+    const baselineRequests: LoadRequest[] = instanceIds.map((id) => ({ method: 'GET', path: `/instance/${enc(workflowName)}/${enc(id)}` }));
+    const gatewayRequests = instanceIds.map((id) => graphqlRequest(QUERY, { workflowName, id }));
+    const baselineRuns: Run[] = [];
+    const gatewayRuns: Run[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const runBaseline = async () =>
+        baselineRuns.push(await measure(emulator, `passthrough at ${latencyMs} ms`, passthrough.origin, baselineRequests, settings.loadS));
+      const runGateway = async () =>
+        gatewayRuns.push(await measure(emulator, `gateway at ${latencyMs} ms`, gateway.origin, gatewayRequests, settings.loadS));
+      for (const run of round % 2 === 0 ? [runBaseline, runGateway] : [runGateway, runBaseline]) await run();
+    }
+    return { baseline: combine(baselineRuns), gateway: combine(gatewayRuns) };
   });
 }
 
@@ -73,7 +87,9 @@ export const s1: Scenario = {
   async run(settings) {
     const metrics: Metric[] = [];
     const notes: string[] = [
-      `concurrency ${CONCURRENCY}, ${WARMUP_S} s warm-up + ${settings.loadS} s per run; ${IDS} different running instances ` +
+      `concurrency ${CONCURRENCY}, ${WARMUP_S} s warm-up + ${settings.loadS} s per run, ${ROUNDS} runs per side alternating ` +
+        `(baseline first, then gateway first); `+
+        `${IDS} different running instances ` +
         'requested round-robin by both sides, so the in-flight de-duplication of the client cannot make one side ' +
         'cheaper than the other: every response needs its own upstream GET (checked below)',
       'baseline: test/bench/passthrough.ts, a node:http server calling createUpstream(...).default.getInstance(..., ' +
@@ -86,21 +102,21 @@ export const s1: Scenario = {
     ];
     for (const { latencyMs, minRatio, p50Target } of targets) {
       const { baseline, gateway } = await runAt(latencyMs, settings);
-      const ratio = gateway.result.rps / baseline.result.rps;
+      const ratio = gateway.rps / baseline.rps;
       metrics.push({
         name: `throughput, ${latencyMs} ms upstream`,
-        value: gateway.result.rps,
-        baseline: baseline.result.rps,
+        value: gateway.rps,
+        baseline: baseline.rps,
         ratio,
         unit: 'req/s',
         target: `ratio >= ${minRatio}`,
         verdict: verdict(ratio >= minRatio),
       });
-      const added = gateway.result.latencyMs.p50 - baseline.result.latencyMs.p50;
+      const added = gateway.p50 - baseline.p50;
       metrics.push({
         name: `added p50 latency, ${latencyMs} ms upstream`,
         value: added,
-        baseline: baseline.result.latencyMs.p50,
+        baseline: baseline.p50,
         unit: 'ms',
         target: p50Target ? '<= 2 ms' : 'none (CPU-bound: p50 = concurrency / throughput)',
         verdict: p50Target ? verdict(added <= 2) : 'INFO',
@@ -114,7 +130,7 @@ export const s1: Scenario = {
         verdict: 'INFO',
       });
       notes.push(
-        `${latencyMs} ms: gateway p50/p95/p99 ${fmt(gateway.result)}; passthrough ${fmt(baseline.result)}`,
+        `${latencyMs} ms: gateway p50/p95/p99 ${fmt(gateway)}; passthrough ${fmt(baseline)}`,
       );
     }
     notes.push(
@@ -125,5 +141,4 @@ export const s1: Scenario = {
   },
 };
 
-const fmt = (r: SustainedResult) =>
-  `${r.latencyMs.p50.toFixed(2)}/${r.latencyMs.p95.toFixed(2)}/${r.latencyMs.p99.toFixed(2)} ms at ${r.rps.toFixed(0)} req/s`;
+const fmt = (side: Side) => `${side.p50.toFixed(2)}/${side.p95.toFixed(2)}/${side.p99.toFixed(2)} ms at ${side.rps.toFixed(0)} req/s`;

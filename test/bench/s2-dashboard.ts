@@ -1,3 +1,4 @@
+import { describeRoutes } from './counts.js';
 import { assertClean, graphqlRequest, runBurst } from './load.js';
 import { verdict } from './report.js';
 import { createRest } from './rest.js';
@@ -58,6 +59,7 @@ async function sequentialDashboards(d: Dashboard, rounds: number) {
     lists: counts.instanceLists / rounds,
     details: counts.instanceGets / rounds,
     total: counts.total / rounds,
+    routes: describeRoutes(counts),
   };
 }
 
@@ -115,7 +117,8 @@ export const s2: Scenario = {
         ],
         notes: [
           `${INSTANCES} running instances with 3 steps each; upstream latency ${settings.latencyMs} ms; per query ` +
-            `${m.lists} list + ${m.details} detail GETs (${m.total} in all), averaged over ${ROUNDS} sequential queries after 2 warm-up queries`,
+            `${m.lists} list + ${m.details} detail GETs (${m.total} in all), averaged over ${ROUNDS} sequential queries after 2 warm-up queries; ` +
+            `all ${ROUNDS}: ${m.routes}`,
           `round trip = median of 10 full instance GETs sent straight to the emulator: ${roundTrip.toFixed(2)} ms ` +
             `(samples ${trips.map((t) => t.toFixed(1)).join(', ')}); dashboard wall times ${m.samples.map((t) => t.toFixed(1)).join(', ')} ms`,
         ],
@@ -166,7 +169,7 @@ export const s3: Scenario = {
         ],
         notes: [
           `${DASHBOARDS} identical dashboard queries sent at once over ${DASHBOARDS} connections: ${counts.instanceLists} list + ` +
-            `${counts.instanceGets} detail GETs; one dashboard alone: ${single.lists} + ${single.details}`,
+            `${counts.instanceGets} detail GETs (${describeRoutes(counts)}); one dashboard alone: ${single.routes}`,
         ],
       };
     }),

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { measureDelivery, type Trigger } from './delivery.js';
+import { connectInspector } from './inspector.js';
 import { readRssBytes } from './proc.js';
 import { verdict } from './report.js';
 import { createRest } from './rest.js';
@@ -34,7 +35,17 @@ export const s4: Scenario = {
       const poll = settings.pollIntervalMs;
       const emulator = scope.use(await startEmulator({ latencyMs: settings.latencyMs }));
       const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-fanout', INSTANCES);
-      const gateway = scope.use(await startGateway({ upstreamUrl: emulator.url, rateLimit: UNLIMITED, pollIntervalMs: poll }));
+      const gateway = scope.use(
+        await startGateway({ upstreamUrl: emulator.url, rateLimit: UNLIMITED, pollIntervalMs: poll, inspect: true }),
+      );
+      if (gateway.inspectorUrl === undefined) throw new Error('the gateway started without its inspector');
+      const inspector = await connectInspector(gateway.inspectorUrl);
+      scope.use({ stop: async () => inspector.close() });
+      /** Process memory after a full GC: the RSS (all the process holds) and the JS heap (what it retains). */
+      const memory = async () => {
+        const heap = await inspector.heapUsedAfterGc();
+        return { heap, rss: await readRssBytes(gateway.child.pid) };
+      };
       const wsUrl = `${gateway.origin.replace(/^http/, 'ws')}/graphql`;
       const subscriptionsFor = (count: number) =>
         Array.from({ length: count }, (_, k) => {
@@ -49,12 +60,22 @@ export const s4: Scenario = {
       } finally {
         await warm.stop();
       }
-      const rssBefore = await readRssBytes(gateway.child.pid);
+      const before = await memory();
 
       const load = scope.use(
-        startSubscribers({ url: wsUrl, connections: CONNECTIONS, query: STATUS_SUBSCRIPTION, subscriptions: subscriptionsFor(SUBSCRIPTIONS) }),
+        startSubscribers({
+          url: wsUrl,
+          connections: CONNECTIONS,
+          query: STATUS_SUBSCRIPTION,
+          subscriptions: subscriptionsFor(SUBSCRIPTIONS),
+          deferSubscribe: true,
+        }),
       );
+      // Connections first, subscriptions second: the two memory costs are reported apart.
+      await load.waitAllConnected(60_000);
+      const connected = await memory();
       const startedAt = performance.now();
+      load.subscribe();
       await load.waitAllLive(120_000);
       const subscribeS = (performance.now() - startedAt) / 1000;
 
@@ -65,15 +86,19 @@ export const s4: Scenario = {
       const counts = await emulator.counts();
       const cycles = (performance.now() - windowStart) / poll;
       const perCycle = counts.total / cycles;
-      const rssAfter = await readRssBytes(gateway.child.pid);
-      const perSubscriptionKb = (rssAfter - rssBefore) / SUBSCRIPTIONS / 1024;
+      const after = await memory();
+      const perSubscriptionKb = (after.rss - before.rss) / SUBSCRIPTIONS / 1024;
+      const kb = (bytes: number, count: number) => bytes / count / 1024;
 
       const rest = createRest(emulator.url, ACCOUNT_ID, ORCHESTRATOR_TOKEN);
       const triggers = new Map<string, Trigger>();
       const since = now();
       try {
+        // Spread over two poll intervals, so that the changes fall at every phase of the poll cycle.
+        const spacingMs = (2 * poll) / INSTANCES;
         await Promise.all(
-          instanceIds.map(async (id) => {
+          instanceIds.map(async (id, i) => {
+            await delay(i * spacingMs);
             triggers.set(id, { sentAt: now(), statuses: new Set(PAUSE_SEEN) });
             await rest.changeStatus(workflowName, id, 'pause');
           }),
@@ -104,11 +129,34 @@ export const s4: Scenario = {
             verdict: 'INFO',
           },
           {
-            name: 'gateway memory per subscription (RSS delta)',
+            name: 'gateway memory per subscription (RSS delta after GC)',
             value: perSubscriptionKb,
             unit: 'KB',
             target: `<= ${MEMORY_TARGET_KB} KB`,
             verdict: verdict(perSubscriptionKb <= MEMORY_TARGET_KB),
+          },
+          {
+            name: 'JS heap per subscription after GC',
+            value: kb(after.heap - before.heap, SUBSCRIPTIONS),
+            unit: 'KB',
+            target: 'none (retained objects only)',
+            verdict: 'INFO',
+          },
+          {
+            name: 'of which per connection (RSS / heap)',
+            value: kb(connected.rss - before.rss, CONNECTIONS),
+            baseline: kb(connected.heap - before.heap, CONNECTIONS),
+            unit: 'KB',
+            target: 'none (baseline column: heap)',
+            verdict: 'INFO',
+          },
+          {
+            name: 'of which per subscription on an open connection (RSS / heap)',
+            value: kb(after.rss - connected.rss, SUBSCRIPTIONS),
+            baseline: kb(after.heap - connected.heap, SUBSCRIPTIONS),
+            unit: 'KB',
+            target: 'none (baseline column: heap)',
+            verdict: 'INFO',
           },
           {
             name: 'status change delivery, p95',
@@ -133,12 +181,16 @@ export const s4: Scenario = {
             `poll interval ${poll} ms, upstream latency ${settings.latencyMs} ms`,
           `upstream: ${counts.total} requests (${counts.instanceLists} lists, ${counts.instanceGets} instance GETs) in ` +
             `${cycles.toFixed(1)} poll intervals`,
-          `gateway RSS ${(rssBefore / 2 ** 20).toFixed(1)} MiB before, ${(rssAfter / 2 ** 20).toFixed(1)} MiB with all subscriptions ` +
-            '(read from /proc/<pid>/status; includes the 1,000 sockets and their buffers)',
-          `delivery: all ${INSTANCES} instances paused through the emulator REST API at once; latency = first event showing ` +
+          `gateway memory after a full GC (forced through the inspector; RSS from /proc/<pid>/status): RSS ${mib(before.rss)} → ` +
+            `${mib(connected.rss)} → ${mib(after.rss)} MiB, heap ${mib(before.heap)} → ${mib(connected.heap)} → ${mib(after.heap)} MiB ` +
+            `(idle → ${CONNECTIONS} initialised connections → all subscriptions); the target figure is the whole RSS delta over ` +
+            'the subscriptions, connections included',
+          `delivery: the ${INSTANCES} instances paused through the emulator REST API, spread evenly over two poll intervals; latency = first event showing ` +
             `WAITING_FOR_PAUSE or PAUSED minus the moment the PATCH was sent; p50 ${percentile(delivery.latenciesMs, 50).toFixed(0)} ms, ` +
             `max ${Math.max(0, ...delivery.latenciesMs).toFixed(0)} ms; ${final.closed} connections closed, ${final.errors} errors`,
         ],
       };
     }),
 };
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);

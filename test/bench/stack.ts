@@ -1,6 +1,8 @@
 import { request } from 'undici';
 import { spawnTs, type Child } from './children.js';
-import type { EmulatorHostOptions, RequestCounts, WaitRequest } from './emulator-host.js';
+import { INSPECTOR_LINE } from './inspector.js';
+import type { RequestCounts } from './counts.js';
+import type { EmulatorHostOptions, WaitRequest } from './emulator-host.js';
 import { waitForHttpOk } from './wait.js';
 
 /** A valid 32-hex account id, and the gateway's token. */
@@ -69,6 +71,8 @@ export interface GatewayOptions {
    */
   readonly rateLimit: { readonly limit: number; readonly windowS: number };
   readonly env?: Readonly<Record<string, string>>;
+  /** Start node with its inspector on an ephemeral loopback port (S4 reads the heap after a GC through it). */
+  readonly inspect?: boolean;
 }
 
 /** The environment of `src/main.ts` in remote mode against the bench emulator, production mode. */
@@ -92,6 +96,8 @@ export interface HttpProcess {
   /** `http://127.0.0.1:PORT`. */
   readonly origin: string;
   readonly child: Child;
+  /** The inspector's WebSocket URL, when started with `inspect`. */
+  readonly inspectorUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -99,12 +105,20 @@ export const GATEWAY_READY_LINE = /^Workflows GraphQL \(remote mode\) at (http:\
 
 /** Starts the gateway (`src/main.ts`) as its own process and waits for `/healthz` to answer 200. */
 export async function startGateway(options: GatewayOptions): Promise<HttpProcess> {
-  const child = spawnTs('gateway', 'src/main.ts', [], { env: gatewayEnv(options) });
+  const child = spawnTs('gateway', 'src/main.ts', [], {
+    env: gatewayEnv(options),
+    ...(options.inspect ? { nodeFlags: ['--inspect=127.0.0.1:0'] } : {}),
+  });
   try {
-    const [, origin] = await child.waitForLine(GATEWAY_READY_LINE, START_TIMEOUT_MS);
+    // Both lines are awaited from the start: the inspector's comes first, and a line is only seen once.
+    const [ready, inspector] = await Promise.all([
+      child.waitForLine(GATEWAY_READY_LINE, START_TIMEOUT_MS),
+      options.inspect ? child.waitForLine(INSPECTOR_LINE, START_TIMEOUT_MS) : undefined,
+    ]);
+    const origin = ready[1];
     if (origin === undefined) throw new Error('gateway start-up line without URL');
     await waitForHttpOk(`${origin}/healthz`, START_TIMEOUT_MS);
-    return { origin, child, stop: () => child.stop() };
+    return { origin, child, ...(inspector?.[1] === undefined ? {} : { inspectorUrl: inspector[1] }), stop: () => child.stop() };
   } catch (error) {
     await child.stop();
     throw error;

@@ -1,4 +1,4 @@
-import { spawnTs, type Child } from './children.js';
+import { sendJob, spawnTs, type Child } from './children.js';
 import { Fatal, waitFor } from './wait.js';
 import type { WsCommand, WsLoadSpec, WsMessage, WsReport, WsStatus } from './ws-spec.js';
 
@@ -6,6 +6,10 @@ export interface Subscribers {
   readonly child: Child;
   status(seen?: { statuses: readonly string[]; since: number }): Promise<WsStatus>;
   report(): Promise<WsReport>;
+  /** Resolves once all connections are acknowledged (with `deferSubscribe`: before any subscription is sent). */
+  waitAllConnected(timeoutMs: number): Promise<WsStatus>;
+  /** With `deferSubscribe`: sends the subscriptions now. */
+  subscribe(): void;
   /**
    * Resolves once every subscription has received its first event (the current status), which proves the
    * gateway holds it; throws on any error or after `timeoutMs`.
@@ -16,11 +20,12 @@ export interface Subscribers {
 
 /** Starts `ws-load.ts` with `spec` as its own process. */
 export function startSubscribers(spec: WsLoadSpec): Subscribers {
-  const child = spawnTs('subscription load', 'test/bench/ws-load.ts', [JSON.stringify(spec)], {
+  const child = spawnTs('subscription load', 'test/bench/ws-load.ts', [], {
     ipc: true,
     // 10,000 subscriptions' events fit well within the default heap; the flag only guards odd machines.
     nodeFlags: ['--max-old-space-size=1024'],
   });
+  sendJob(child, spec);
   let failure: string | undefined;
   const waiting = new Map<WsMessage['type'], ((message: WsMessage) => void)[]>();
   child.process.on('message', (message: WsMessage) => {
@@ -29,38 +34,54 @@ export function startSubscribers(spec: WsLoadSpec): Subscribers {
     queue?.shift()?.(message);
   });
 
-  function ask<T extends WsStatus | WsReport>(command: WsCommand, timeoutMs = 30_000): Promise<T> {
+  function ask<T extends WsStatus | WsReport>(command: Exclude<WsCommand, { type: 'subscribe' }>, timeoutMs = 5000): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!child.process.connected) {
         reject(new Error(`subscription load process is gone:\n${child.output()}`));
         return;
       }
-      const timer = setTimeout(() => reject(new Error(`subscription load did not answer "${command.type}"`)), timeoutMs);
       const queue = waiting.get(command.type) ?? [];
-      queue.push((message) => {
+      waiting.set(command.type, queue);
+      const answer = (message: WsMessage) => {
         clearTimeout(timer);
         resolve(message as T);
-      });
-      waiting.set(command.type, queue);
+      };
+      const timer = setTimeout(() => {
+        // Drop the resolver, so that a late answer cannot be taken for the answer to the next question.
+        queue.splice(queue.indexOf(answer), 1);
+        reject(new Error(`subscription load did not answer "${command.type}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      queue.push(answer);
       child.process.send(command);
     });
   }
+
+  /** Polls the status until `done` holds; any error of the load process ends the wait at once. */
+  const waitUntil = (what: string, done: (s: WsStatus) => boolean, timeoutMs: number) =>
+    waitFor(
+      what,
+      async () => {
+        if (failure !== undefined) throw new Fatal(`subscription load failed: ${failure}`);
+        const s = await ask<WsStatus>({ type: 'status' });
+        if (s.errors > 0) throw new Fatal(`${s.errors} error(s) in the subscription load; first: ${s.firstError ?? '?'}`);
+        return done(s) ? s : undefined;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
 
   const subscriptions = spec.subscriptions.length;
   return {
     child,
     status: (seen) => ask<WsStatus>({ type: 'status', ...(seen === undefined ? {} : { seen }) }),
     report: () => ask<WsReport>({ type: 'report' }, 120_000),
+    waitAllConnected: (timeoutMs) =>
+      waitUntil(`${spec.connections} connections to be acknowledged`, (s) => s.acked === spec.connections, timeoutMs),
+    subscribe: () => void child.process.send({ type: 'subscribe' } satisfies WsCommand),
     waitAllLive: (timeoutMs) =>
-      waitFor(
+      waitUntil(
         `${subscriptions} subscriptions over ${spec.connections} connections to receive their first event`,
-        async () => {
-          if (failure !== undefined) throw new Fatal(`subscription load failed: ${failure}`);
-          const s = await ask<WsStatus>({ type: 'status' });
-          if (s.errors > 0) throw new Fatal(`${s.errors} subscription error(s); first: ${s.firstError ?? '?'}`);
-          return s.live === subscriptions ? s : undefined;
-        },
-        { timeoutMs, intervalMs: 200 },
+        (s) => s.live === subscriptions,
+        timeoutMs,
       ),
     stop: () => child.stop(),
   };

@@ -1,11 +1,11 @@
 /**
- * The subscription load process: `node --import tsx test/bench/ws-load.ts '<WsLoadSpec JSON>'` with an
- * IPC channel. Opens the connections, speaks graphql-transport-ws directly over `ws` (one small object
+ * The subscription load process: `node --import tsx test/bench/ws-load.ts`, started by `subscribers.ts`,
+ * which sends it a {@link WsLoadSpec} over IPC. Opens the connections, speaks graphql-transport-ws directly over `ws` (one small object
  * per subscription instead of a graphql-ws client per socket, so 10,000 subscriptions fit one process),
  * and timestamps every event. The orchestrator polls progress with `status` and collects `report`.
  */
 import WebSocket from 'ws';
-import { exitWithParent } from './children.js';
+import { exitWithParent, receiveJob } from './children.js';
 import { now, type WsCommand, type WsLoadSpec, type WsMessage, type WsStatus } from './ws-spec.js';
 
 interface Sub {
@@ -19,6 +19,8 @@ const counters = { open: 0, acked: 0, subscribed: 0, completed: 0, errors: 0, cl
 let firstError: string | undefined;
 const subs = new Map<string, Sub>();
 const sockets: WebSocket[] = [];
+/** With `deferSubscribe`, each acked connection's subscriptions, sent on the `subscribe` command. */
+const pendingSubscribes: (() => void)[] = [];
 
 function fail(where: string, message: string): void {
   counters.errors++;
@@ -80,14 +82,18 @@ function connect(spec: WsLoadSpec, index: number): Promise<void> {
     socket.on('message', (raw) =>
       onMessage(socket, raw, () => {
         acked = true;
-        for (let k = index; k < spec.subscriptions.length; k += spec.connections) {
-          const target = spec.subscriptions[k];
-          if (!target) continue;
-          const id = String(k);
-          subs.set(id, { key: target.key, events: [], done: false });
-          socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: spec.query, variables: target.variables } }));
-          counters.subscribed++;
-        }
+        const subscribe = () => {
+          for (let k = index; k < spec.subscriptions.length; k += spec.connections) {
+            const target = spec.subscriptions[k];
+            if (!target) continue;
+            const id = String(k);
+            subs.set(id, { key: target.key, events: [], done: false });
+            socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: spec.query, variables: target.variables } }));
+            counters.subscribed++;
+          }
+        };
+        if (spec.deferSubscribe) pendingSubscribes.push(subscribe);
+        else subscribe();
         resolve();
       }),
     );
@@ -121,9 +127,6 @@ function report(): WsMessage {
 }
 
 async function main(): Promise<void> {
-  const raw = process.argv[2];
-  if (raw === undefined || !process.send) throw new Error('usage: ws-load.ts <WsLoadSpec JSON>, with an IPC channel');
-  const spec = JSON.parse(raw) as WsLoadSpec;
   const send = (message: WsMessage) => process.send?.(message);
   exitWithParent(() => {
     for (const socket of sockets) socket.terminate();
@@ -131,7 +134,9 @@ async function main(): Promise<void> {
   process.on('message', (command: WsCommand) => {
     if (command.type === 'status') send(status(command.seen));
     else if (command.type === 'report') send(report());
+    else if (command.type === 'subscribe') for (const subscribe of pendingSubscribes.splice(0)) subscribe();
   });
+  const spec = await receiveJob<WsLoadSpec>();
   // A bounded number of handshakes at a time keeps the server's accept backlog from overflowing.
   let next = 0;
   const worker = async () => {

@@ -8,6 +8,8 @@ export interface WsLoadSpec {
   readonly query: string;
   /** Subscription `k` goes to connection `k % connections`, so neighbours land on different sockets. */
   readonly subscriptions: readonly { readonly key: string; readonly variables: Readonly<Record<string, unknown>> }[];
+  /** Open and initialise the connections, but subscribe only on the `subscribe` command (to measure both apart). */
+  readonly deferSubscribe?: boolean;
 }
 
 /** Messages the orchestrator sends. */
@@ -17,7 +19,8 @@ export type WsCommand =
       /** Count the subscriptions that have seen one of these statuses at or after `since` (epoch ms). */
       readonly seen?: { readonly statuses: readonly string[]; readonly since: number };
     }
-  | { readonly type: 'report' };
+  | { readonly type: 'report' }
+  | { readonly type: 'subscribe' };
 
 export interface WsStatus {
   readonly type: 'status';

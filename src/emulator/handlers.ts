@@ -171,6 +171,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
   router.add('GET', `${base}/settings`, (ctx) => ({ result: settingsView(ctx.account) }));
   router.add('PATCH', `${base}/settings`, (ctx) => {
     const body = v.object(ctx.body, 'The request body');
+    const unknown = Object.keys(body).filter((key) => key !== 'default_retention');
+    if (unknown.length > 0) throw badRequest(`The settings have no field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; only default_retention can be changed`);
     const retention = v.retention(body.default_retention, 'default_retention');
     if (retention) ctx.account.settings.defaultRetention = { ...ctx.account.settings.defaultRetention, ...retention };
     return { result: settingsView(ctx.account) };

@@ -17,6 +17,7 @@ import {
   type ViewOptions,
 } from './views.js';
 import { Router } from './router.js';
+import type { CreationLimiter } from './creation-rate.js';
 import { StreamOutput } from './stream-output.js';
 
 export interface RequestContext {
@@ -46,6 +47,8 @@ export interface HandlerOptions {
   duplicateStatus: number;
   /** Account-wide limit a workflow's `concurrency.limit` may not exceed. @default 50000 */
   accountConcurrencyLimit: number;
+  /** Opt-in creation rate; creates, batch items and restarts count. */
+  creationLimiter?: CreationLimiter;
 }
 
 const PER_PAGE_MAX = 100;
@@ -268,6 +271,7 @@ export function createRoutes(deps: Deps): Router<Handler> {
   router.add('POST', `${base}/{workflow_name}/instances`, (ctx) => {
     const workflow = workflowOf(ctx);
     const input = parseCreate(ctx.body, 'The request body');
+    options.creationLimiter?.take(ctx.account.id, workflow.name, 1);
     try {
       return { result: createdView(engine.create(workflow, { ...input, trigger: 'api' })) };
     } catch (error) {
@@ -289,6 +293,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
       }
       seen.add(input.id);
     }
+    const fresh = new Set(inputs.map((input) => input.id).filter((id) => !workflow.instances.has(id)));
+    options.creationLimiter?.take(ctx.account.id, workflow.name, fresh.size);
     const created: InstanceRecord[] = [];
     for (const input of inputs) {
       if (workflow.instances.has(input.id)) continue;
@@ -386,12 +392,14 @@ export function createRoutes(deps: Deps): Router<Handler> {
       throw badRequest('rollback is only allowed with status "terminate" and must be a boolean');
     }
     if (body.from !== undefined && action !== 'restart') throw badRequest('from is only allowed with status "restart"');
+    const from = action === 'restart' && body.from !== undefined ? parseFrom(body.from) : undefined;
+    if (action === 'restart') options.creationLimiter?.take(ctx.account.id, instance.workflowName, 1);
     let status: InstanceStatus;
     try {
       if (action === 'pause') status = engine.pause(instance);
       else if (action === 'resume') status = engine.resume(instance);
       else if (action === 'terminate') status = engine.terminate(instance, body.rollback === true);
-      else status = engine.restart(instance, body.from === undefined ? undefined : parseFrom(body.from));
+      else status = engine.restart(instance, from);
     } catch (error) {
       mapEngineError(error, options);
     }

@@ -10,6 +10,7 @@ import { DEMO_CLASSES } from './demo/index.js';
 import { Engine } from './engine/engine.js';
 import type { WorkflowClass } from './engine/model.js';
 import { ApiError, CODES } from './errors.js';
+import { createCreationLimiter, type CreationRateLimit } from './creation-rate.js';
 import { createFaults, type FaultInjector, type FaultDecision } from './faults.js';
 import { createRoutes, type HandlerOptions, type HandlerResult } from './handlers.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
@@ -72,6 +73,11 @@ export interface EmulatorOptions {
   rateLimit?: { limit: number; windowS: number };
   /** Production limits (contract 4.4), lowered in tests to reach them cheaply. */
   limits?: EmulatorLimits;
+  /**
+   * Opt-in instance creation rate per second of emulated time (production: `{ perWorkflow: 100, perAccount: 300 }`).
+   * Creates, batch items and restarts beyond it get 429 with `Retry-After`.
+   */
+  creationRateLimit?: CreationRateLimit;
   /** Latency added to every request, fixed or uniformly random. */
   latencyMs?: number | { min: number; max: number };
   /** Extra workflow classes by class name (a PUT with that class_name runs them). */
@@ -165,6 +171,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     batchDuplicates: uncertain.batchDuplicates ?? 'skip',
     duplicateStatus: uncertain.duplicateInstanceStatus ?? 400,
     accountConcurrencyLimit,
+    ...(options.creationRateLimit ? { creationLimiter: createCreationLimiter(options.creationRateLimit, () => clock.now()) } : {}),
   };
   if (handlerOptions.duplicateStatus === 409) onError(new Error('duplicateInstanceStatus 409 makes the SDK retry duplicate creates'));
   const router = createRoutes({ store, engine, classes, now: () => clock.now(), options: handlerOptions });

@@ -78,4 +78,24 @@ describe('production limits', () => {
     await rest(emulator, 'PUT', '/gated', { body: { class_name: 'GatedWorkflow', script_name: 's', concurrency: { limit: 2 } } });
     await emulator.engine.waitForStatus(ACCOUNT, 'gated', 'g2', 'running');
   });
+
+  it('limits the instance creation rate when asked to: creates, batch items and restarts count', async () => {
+    const emulator = await startEmulator({ creationRateLimit: { perWorkflow: 3, perAccount: 4 } });
+    const create = (workflow: string, id: string) => rest(emulator, 'POST', `/${workflow}/instances`, { body: { instance_id: id } });
+    const batch = await rest(emulator, 'POST', '/flaky-import/instances/batch', { body: [{ instance_id: 'r1' }, { instance_id: 'r2' }, { instance_id: 'r1' }] });
+    expect((batch.body.result as unknown[]).length).toBe(2);
+    expect((await create('flaky-import', 'r3')).status).toBe(200);
+    const perWorkflow = await create('flaky-import', 'r4');
+    expect([perWorkflow.status, perWorkflow.headers.get('retry-after'), perWorkflow.body.errors[0]?.code]).toEqual([429, '1', 971]);
+    expect(perWorkflow.body.errors[0]?.message).toContain('more than 3 instance creations per second for workflow "flaky-import"');
+    const restart = await rest(emulator, 'PATCH', '/flaky-import/instances/import-2024-01/status', { body: { status: 'restart' } });
+    expect(restart.status).toBe(429);
+    expect((await create('order-fulfillment', 'o1')).status).toBe(200);
+    const perAccount = await create('order-fulfillment', 'o2');
+    expect([perAccount.status, perAccount.body.errors[0]?.message]).toEqual([429, expect.stringContaining('more than 4 instance creations per second for this account')]);
+    // Nothing was created by the refused calls; a second later the budget is back.
+    expect(emulator.engine.instance(ACCOUNT, 'flaky-import', 'r4')).toBeUndefined();
+    await emulator.clock.advance(1000);
+    expect((await create('flaky-import', 'r4')).status).toBe(200);
+  });
 });

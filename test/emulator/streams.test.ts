@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createUpstream, type Upstream } from '../../src/upstream/client.js';
 import { BadStreamWorkflow, BINARY, LONG_TEXT, streamCalls, StreamingWorkflow } from '../fixtures/workflows.js';
 import { ACCOUNT, rest, sdk, startEmulator, TOKEN } from './support.js';
 
 const account_id = ACCOUNT;
+const upstreams: Upstream[] = [];
+afterAll(() => Promise.all(upstreams.map((u) => u.close())));
 type Details = { status: string; output: unknown; error: { name: string; message: string } | null; steps: Record<string, unknown>[] };
 
 async function streamingEmulator(options: Parameters<typeof startEmulator>[0] = {}) {
@@ -64,6 +67,29 @@ describe('ReadableStream step outputs', () => {
     // JSON outputs of the same instance still come in the envelope.
     const json = await cf.workflows.instances.step('st-sdk', { ...params, name: 'secret-1' });
     expect(json).toMatchObject({ status: 'complete', output: '[REDACTED]' });
+  });
+
+  it('reaches the gateway client as base64 bytes, as src/upstream expects', async () => {
+    const emulator = await streamingEmulator();
+    const upstream = createUpstream({
+      baseUrl: emulator.url,
+      accountId: ACCOUNT,
+      apiToken: TOKEN,
+      connectTimeoutMs: 2000,
+      headersTimeoutMs: 2000,
+      bodyTimeoutMs: 2000,
+      maxRetries: 0,
+      rateLimit: 1000,
+      rateWindowS: 60,
+    });
+    upstreams.push(upstream);
+    await rest(emulator, 'POST', '/streams/instances', { body: { instance_id: 'st-client' } });
+    await emulator.clock.advance(0);
+    const binary = await upstream.default.getInstanceStep('streams', 'st-client', { name: 'binary-1', type: 'step' });
+    expect(binary).toEqual({ status: 'complete', error: null, output: Buffer.from(BINARY).toString('base64'), eventType: null, outputEncoding: 'base64' });
+    const secret = await upstream.default.getInstanceStep('streams', 'st-client', { name: 'secret-1', type: 'step' });
+    expect(secret).toMatchObject({ status: 'complete', output: '[REDACTED]' });
+    expect(secret.outputEncoding).toBeUndefined();
   });
 
   it('fails the step without retries for chunks that are not bytes, over the storage limit, or JSON over 1 MiB', async () => {

@@ -26,13 +26,15 @@ export interface SpawnOptions {
   readonly nodeFlags?: readonly string[];
   /** Open an IPC channel (children use it to exit when the orchestrator dies, and for messages). */
   readonly ipc?: boolean;
+  /** Run plain JavaScript without `--import tsx` (S6's pre-built comparison). */
+  readonly withoutTsx?: boolean;
 }
 
 const live = new Set<Child>();
 const KEEP_OUTPUT = 16_384;
 
 /**
- * Starts `node --import tsx <script> ...args` from the repository root. The child is tracked, so
+ * Starts `node --import tsx <script> ...args` from the repository root (without `--import tsx` when asked). The child is tracked, so
  * {@link stopAll} (run on exit, SIGINT, SIGTERM and crashes by {@link installCleanup}) always reaps it.
  */
 export function spawnTs(name: string, script: string, args: readonly string[] = [], options: SpawnOptions = {}): Child {
@@ -42,7 +44,8 @@ export function spawnTs(name: string, script: string, args: readonly string[] = 
     ...(process.env.TMPDIR === undefined ? {} : { TMPDIR: process.env.TMPDIR }),
     ...options.env,
   };
-  const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, ...args], {
+  const loader = options.withoutTsx ? [] : ['--import', 'tsx'];
+  const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), ...loader, script, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],

@@ -64,7 +64,7 @@ export interface SustainedResult {
   readonly durationS: number;
   /** `ok / durationS`. */
   readonly rps: number;
-  /** Milliseconds, with sub-millisecond precision (autocannon's own histogram keeps whole ms). */
+  /** Of good responses, in ms with sub-millisecond precision (autocannon's own histogram keeps whole ms). */
   readonly latencyMs: LatencySummary;
   readonly firstBadBody?: string;
 }

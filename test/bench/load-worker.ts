@@ -21,7 +21,9 @@ import { mean, percentile } from './stats.js';
 async function runAutocannon(spec: SustainedLoad, durationS: number): Promise<Omit<SustainedResult, 'warmupOk'>> {
   let next = 0;
   const requests = spec.requests;
+  /** Latencies of good responses only: a fast refusal must not improve the figures. */
   const latencies: number[] = [];
+  let lastResponseTime: number | undefined;
   let badBodies = 0;
   let firstBadBody: string | undefined;
   const options: AutocannonOptions = {
@@ -46,7 +48,13 @@ async function runAutocannon(spec: SustainedLoad, durationS: number): Promise<Om
     ],
     verifyBody: (body) => {
       const problem = checkBody(spec.check, body);
-      if (problem === undefined) return true;
+      // autocannon emits `response` and then calls verifyBody synchronously for the same response.
+      const responseTime = lastResponseTime;
+      lastResponseTime = undefined;
+      if (problem === undefined) {
+        if (responseTime !== undefined) latencies.push(responseTime);
+        return true;
+      }
       badBodies++;
       firstBadBody ??= `${problem}: ${body.slice(0, 300)}`;
       return false;
@@ -56,7 +64,7 @@ async function runAutocannon(spec: SustainedLoad, durationS: number): Promise<Om
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const instance = autocannon(options, (error, res) => (error ? reject(error) : resolve(res)));
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+      lastResponseTime = statusCode >= 200 && statusCode < 300 ? responseTime : undefined;
     });
   });
   const twoXx = Object.entries(result.statusCodeStats)

@@ -91,7 +91,7 @@ export async function readStepStream(
   let done = false;
   try {
     for (;;) {
-      let result: ReadableStreamReadResult<unknown>;
+      let result: Awaited<ReturnType<typeof reader.read>>;
       try {
         result = await reader.read();
       } catch (error) {

@@ -22,6 +22,12 @@ export interface StackOptions {
    * (query strings such as `simple=true`) in {@link Stack.sentUrls}; the emulator's log keeps route templates only.
    */
   recordUrls?: boolean;
+  /**
+   * Also puts the loopback proxy in between, and asks this function about every upstream request before it is
+   * forwarded: `'drop'` reads the request and then resets the connection without an answer, so the gateway
+   * cannot tell whether the upstream got it (the emulator never sees it).
+   */
+  interceptUpstream?: (request: { readonly method: string; readonly path: string }) => 'forward' | 'drop';
 }
 
 /** The GraphQL response as a client sees it. */
@@ -30,19 +36,33 @@ export interface GraphQLResult<T> {
   errors?: GraphQLFormattedError[];
 }
 
+type HeaderMap = Record<string, string>;
+type NullableKeys<V> = { [K in keyof V]-?: null extends V[K] ? K : never }[keyof V];
+/**
+ * Variables of a generated operation with its nullable variables optional: codegen.ts (`avoidOptionals.object`)
+ * makes them required keys, but GraphQL treats an omitted nullable variable as null.
+ */
+type Variables<V> = Omit<V, NullableKeys<V>> & Partial<Pick<V, NullableKeys<V>>>;
+/** The variables argument of a typed operation: optional only when the operation has no required variable. */
+type VariablesArgs<V> =
+  Record<never, never> extends Variables<V> ? [variables?: Variables<V>, headers?: HeaderMap] : [variables: Variables<V>, headers?: HeaderMap];
+
 export interface Stack {
   readonly emulator: Emulator;
   readonly app: App;
   readonly config: Config;
   /** `http://127.0.0.1:PORT/graphql` when started with `listen: true`. */
   readonly url?: string;
-  /** POSTs one operation to `/graphql` through `app.yoga.fetch` and returns the parsed body. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped string queries are read freely in tests
-  graphql<T = any, V extends Record<string, unknown> = Record<string, unknown>>(
-    query: string | TypedDocumentNode<T, V>,
-    variables?: V,
-    headers?: Record<string, string>,
-  ): Promise<GraphQLResult<T>>;
+  /**
+   * POSTs one operation to `/graphql` through `app.yoga.fetch` and returns the parsed body. Tests pass the
+   * typed documents of `test/generated/operations.ts`, so the variables are type-checked and `data` is typed.
+   */
+  graphql<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, ...args: VariablesArgs<TVariables>): Promise<GraphQLResult<TResult>>;
+  /**
+   * The same for a document given as text: only for documents a test sends on purpose as they are (invalid
+   * ones, literals under test, the GraphiQL default query). `T` is what the caller expects `data` to hold.
+   */
+  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: HeaderMap): Promise<GraphQLResult<T>>;
   /**
    * Calls the emulator's REST API directly (setting up data without going through the gateway) with the
    * gateway's account and token; `path` is relative to `/accounts/{account_id}/workflows`. Returns `result`.
@@ -68,7 +88,8 @@ afterAll(async () => {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const emulator = await createEmulator({ clock: 'manual', ...options.emulator });
   const sentUrls: string[] = [];
-  const proxy = options.recordUrls ? await startRecordingProxy(emulator.url, sentUrls) : undefined;
+  const proxy =
+    options.recordUrls || options.interceptUpstream ? await startRecordingProxy(emulator.url, sentUrls, options.interceptUpstream) : undefined;
   const overrides = options.config ?? {};
   const config = createConfig({
     logLevel: 'silent',
@@ -93,7 +114,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     config,
     sentUrls,
     ...(url === undefined ? {} : { url }),
-    async graphql(query, variables, headers) {
+    async graphql(query: string | TypedDocumentNode, variables?: unknown, headers?: HeaderMap) {
       const response = await app.yoga.fetch('http://127.0.0.1/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
@@ -140,12 +161,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** A pass-through HTTP proxy on loopback that records `METHOD /path?query` relative to the emulator's base. */
-async function startRecordingProxy(target: string, sent: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+/**
+ * A pass-through HTTP proxy on loopback that records `METHOD /path?query` relative to the emulator's base,
+ * and drops the requests `intercept` says to drop.
+ */
+async function startRecordingProxy(
+  target: string,
+  sent: string[],
+  intercept: StackOptions['interceptUpstream'],
+): Promise<{ url: string; stop(): Promise<void> }> {
   const base = new URL(target);
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
-    sent.push(`${req.method} ${path.startsWith(base.pathname) ? path.slice(base.pathname.length) : path}`);
+    const method = req.method ?? 'GET';
+    const relative = path.startsWith(base.pathname) ? path.slice(base.pathname.length) : path;
+    sent.push(`${method} ${relative}`);
+    if (intercept?.({ method, path: relative }) === 'drop') {
+      // The whole request arrives first, as it would at an upstream that then fails to answer.
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+      return;
+    }
     const upstream = httpRequest(
       { host: base.hostname, port: base.port, method: req.method, path, headers: req.headers },
       (answer) => {

@@ -1,4 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  InstanceGlobalIdDocument,
+  InstancePageFullDetailsDocument,
+  InstancePageListFieldsDocument,
+  InstancePageSimpleDetailsDocument,
+  InstanceSelectedFourWaysDocument,
+} from '../generated/operations.js';
+import { expectData, expectPresent } from '../helpers/graphql.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 // The issue's budget: a workflow with 50 instances costs 1 list call, plus one details call per instance
@@ -8,7 +16,7 @@ const DETAILS = 'GET /accounts/{account_id}/workflows/{workflow_name}/instances/
 
 let stack: Stack;
 
-const list = (fields: string) => `{ workflow(name: "${WORKFLOW}") { instances(first: 50) { totalCount nodes { instanceId ${fields} } } } }`;
+const PAGE = { workflowName: WORKFLOW, first: 50 };
 
 beforeAll(async () => {
   stack = await startStack({ recordUrls: true, config: { finishedInstanceTtlMs: 60_000 } });
@@ -26,17 +34,14 @@ function stepCalls(): number {
 
 describe('upstream calls of instance lists', () => {
   it('answers list fields from the list call alone', async () => {
-    const result = await stack.graphql(list('status createdOn modifiedOn startedOn endedOn trigger version { versionId } canPause isTerminal'));
-    expect(result.errors).toBeUndefined();
-    expect(result.data.workflow.instances.nodes).toHaveLength(50);
+    const data = expectData(await stack.graphql(InstancePageListFieldsDocument, PAGE));
+    expect(data.workflow?.instances.nodes).toHaveLength(50);
     expect(stack.upstreamCalls()).toBe(2); // the workflow lookup and the list
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1);
   });
 
   it('adds one simple details call per instance for params and output', async () => {
-    const result = await stack.graphql(list('status params output success stepCount'));
-    expect(result.errors).toBeUndefined();
-    const nodes = result.data.workflow.instances.nodes as { instanceId: string; params: unknown }[];
+    const nodes = expectData(await stack.graphql(InstancePageSimpleDetailsDocument, PAGE)).workflow?.instances.nodes ?? [];
     expect(nodes).toHaveLength(50);
     expect(nodes.filter((n) => n.instanceId.startsWith('load-')).every((n) => typeof (n.params as { n: number }).n === 'number')).toBe(true);
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1 + 50);
@@ -45,24 +50,18 @@ describe('upstream calls of instance lists', () => {
   });
 
   it('fetches full details once per instance when steps are selected too', async () => {
-    const result = await stack.graphql(list('params output steps { __typename name }'));
-    expect(result.errors).toBeUndefined();
+    const data = expectData(await stack.graphql(InstancePageFullDetailsDocument, PAGE));
+    expect(data.workflow?.instances.nodes).toHaveLength(50);
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1 + 50);
     expect(simpleFlags()).toEqual({ simple: 0, full: 50 });
   });
 
   it('fetches an instance selected twice in one operation once', async () => {
     const id = 'load-07';
-    const { data } = await stack.graphql(`{ instance(workflowName: "${WORKFLOW}", id: "${id}") { id } }`);
+    const nodeId = expectPresent(expectData(await stack.graphql(InstanceGlobalIdDocument, { workflowName: WORKFLOW, id })).instance, id).id;
     stack.resetCalls();
-    const result = await stack.graphql(`query ($id: ID!) {
-      a: instance(workflowName: "${WORKFLOW}", id: "${id}") { params }
-      b: instance(workflowName: "${WORKFLOW}", id: "${id}") { output steps { name } }
-      c: node(id: $id) { ... on WorkflowInstance { params status } }
-      d: workflow(name: "${WORKFLOW}") { instance(id: "${id}") { stepCount } }
-    }`, { id: data.instance.id });
-    expect(result.errors).toBeUndefined();
-    expect(result.data.c.params).toEqual({ n: 7 });
+    const data = expectData(await stack.graphql(InstanceSelectedFourWaysDocument, { workflowName: WORKFLOW, id, nodeId }));
+    expect(data.c?.__typename === 'WorkflowInstance' ? data.c.params : data.c).toEqual({ n: 7 });
     expect(detailsCalls()).toBe(1);
     expect(simpleFlags()).toEqual({ simple: 0, full: 1 });
   });

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InstanceIdsDocument, MissingLookupsDocument, WorkflowAndInstanceDocument, WorkflowCountDocument, WorkflowNameDocument } from '../generated/operations.js';
+import { expectData, expectPresent } from '../helpers/graphql.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 const DETAILS = /\/instances\/\{instance_id\}$/;
 const TOKEN = 'read-errors-secret-token-0123456789';
 
 async function anyInstanceId(stack: Stack, workflow: string): Promise<string> {
-  const result = await stack.graphql(`{ workflow(name: "${workflow}") { instances(first: 1) { nodes { instanceId } } } }`);
-  return result.data.workflow.instances.nodes[0].instanceId as string;
+  const data = expectData(await stack.graphql(InstanceIdsDocument, { workflowName: workflow, first: 1 }));
+  return expectPresent(data.workflow?.instances.nodes[0], `an instance of ${workflow}`).instanceId;
 }
 
 describe('upstream failures', () => {
@@ -20,14 +22,11 @@ describe('upstream failures', () => {
   afterAll(() => stack.stop());
   beforeEach(() => stack.emulator.faults.clear());
 
-  const query = () => `{
-    workflow(name: "order-fulfillment") { name className }
-    instance(workflowName: "order-fulfillment", id: "${id}") { instanceId params }
-  }`;
+  const query = () => stack.graphql(WorkflowAndInstanceDocument, { workflowName: 'order-fulfillment', id });
 
   it('maps a 5xx to UPSTREAM_UNAVAILABLE and keeps the rest of the data', async () => {
     stack.emulator.faults.set({ route: DETAILS, errorRate: 1 });
-    const result = await stack.graphql(query());
+    const result = await query();
     expect(result.data?.workflow).toEqual({ name: 'order-fulfillment', className: expect.any(String) });
     expect(result.data?.instance).toBeNull();
     expect(result.errors).toHaveLength(1);
@@ -36,23 +35,23 @@ describe('upstream failures', () => {
 
   it('maps a malformed upstream body to UPSTREAM_ERROR without echoing it', async () => {
     stack.emulator.faults.set({ route: DETAILS, malformed: 1 });
-    const result = await stack.graphql(query());
+    const result = await query();
     expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
     expect(result.data?.workflow?.name).toBe('order-fulfillment');
   });
 
   it('returns null, not an error, for unknown workflows and instances', async () => {
-    const result = await stack.graphql(`{
-      workflow(name: "no-such-workflow") { name }
-      instance(workflowName: "order-fulfillment", id: "no-such-instance") { status }
-      other: instance(workflowName: "no-such-workflow", id: "x") { status }
-    }`);
+    const result = await stack.graphql(MissingLookupsDocument, {
+      missingWorkflow: 'no-such-workflow',
+      workflowName: 'order-fulfillment',
+      missingId: 'no-such-instance',
+    });
     expect(result).toEqual({ data: { workflow: null, instance: null, other: null } });
   });
 
   it('refuses malformed names with BAD_USER_INPUT before calling upstream', async () => {
     stack.resetCalls();
-    const result = await stack.graphql('{ workflow(name: "bad name!") { name } }');
+    const result = await stack.graphql(WorkflowNameDocument, { name: 'bad name!' });
     expect(result.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, path: ['workflow'] });
     expect(stack.upstreamCalls()).toBe(0);
   });
@@ -67,14 +66,11 @@ describe('upstream rate limiting', () => {
   afterAll(() => stack.stop());
 
   it('maps a 429 to RATE_LIMITED with retryAfter in seconds and keeps the rest of the data', async () => {
-    const workflow = await stack.graphql('{ workflow(name: "order-fulfillment") { name } }');
+    const workflow = await stack.graphql(WorkflowNameDocument, { name: 'order-fulfillment' });
     expect(workflow.errors).toBeUndefined();
     stack.emulator.faults.set({ route: DETAILS, rateLimitRate: 1 });
-    const result = await stack.graphql(`{
-      workflow(name: "order-fulfillment") { name }
-      instance(workflowName: "order-fulfillment", id: "order-1001") { params }
-    }`);
-    expect(result.data).toEqual({ workflow: { name: 'order-fulfillment' }, instance: null });
+    const result = await stack.graphql(WorkflowAndInstanceDocument, { workflowName: 'order-fulfillment', id: 'order-1001' });
+    expect(result.data).toEqual({ workflow: { name: 'order-fulfillment', className: expect.any(String) }, instance: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors?.[0]).toMatchObject({ path: ['instance'], extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) } });
     expect(result.errors?.[0]?.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
@@ -89,7 +85,7 @@ describe('credentials refused upstream', () => {
   afterAll(() => stack.stop());
 
   it('maps them to UPSTREAM_ERROR with the Cloudflare codes and without the token', async () => {
-    const result = await stack.graphql('{ workflows(first: 1) { totalCount } }');
+    const result = await stack.graphql(WorkflowCountDocument);
     expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
     const codes = (result.errors?.[0]?.extensions?.cloudflareErrors as { code: number }[]).map((e) => e.code);
     expect(codes.some((c) => c === 9106 || c === 10000)).toBe(true);
@@ -106,7 +102,7 @@ describe('production masking', () => {
 
   it('keeps coded errors but shows no stack, upstream body or token', async () => {
     stack.emulator.faults.set({ malformed: 1 });
-    const result = await stack.graphql('{ workflows(first: 1) { totalCount } }');
+    const result = await stack.graphql(WorkflowCountDocument);
     stack.emulator.faults.clear();
     expect(result.errors?.[0]?.extensions?.code).toBe('UPSTREAM_ERROR');
     const text = JSON.stringify(result);
@@ -117,6 +113,7 @@ describe('production masking', () => {
   });
 
   it('answers bad ids with a clear message and nothing internal', async () => {
+    // A literal id, not a variable: the message must quote exactly what a hand-written query sent.
     const result = await stack.graphql('{ node(id: "!!!") { id } }');
     expect(result).toEqual({ data: { node: null }, errors: [expect.objectContaining({ message: 'Invalid global ID: !!!', path: ['node'] })] });
   });

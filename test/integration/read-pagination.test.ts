@@ -1,20 +1,27 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  InstanceListFieldsDocument,
+  InstancePageFiltersDocument,
+  WorkflowPageDocument,
+  WorkflowSearchDocument,
+  type InstanceListFieldsQuery,
+  type InstanceListFieldsQueryVariables,
+  type WorkflowPageQuery,
+} from '../generated/operations.js';
+import { expectData, expectPresent } from '../helpers/graphql.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
-const LIST = readFileSync(new URL('../operations/read/instance-list.graphql', import.meta.url), 'utf8');
 const WORKFLOW = 'booking-saga';
 
-interface Edge { cursor: string; node: { instanceId: string } }
-interface Conn { totalCount: number; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null }; edges: Edge[] }
+type Conn = NonNullable<InstanceListFieldsQuery['workflow']>['instances'];
+type PageArgs = Partial<Omit<InstanceListFieldsQueryVariables, 'workflowName'>>;
 
 let stack: Stack;
 let all: string[];
 
-async function page(variables: Record<string, unknown>): Promise<Conn> {
-  const result = await stack.graphql(LIST, { workflowName: WORKFLOW, ...variables });
-  expect(result.errors).toBeUndefined();
-  return result.data.workflow.instances as Conn;
+async function page(variables: PageArgs): Promise<Conn> {
+  const data = expectData(await stack.graphql(InstanceListFieldsDocument, { workflowName: WORKFLOW, ...variables }));
+  return expectPresent(data.workflow, WORKFLOW).instances;
 }
 
 beforeAll(async () => {
@@ -71,32 +78,27 @@ describe('instance connection', () => {
     [{ first: 2, after: 'bm90LWEtY3Vyc29y' }, /not a cursor of this connection/],
   ])('refuses %j with BAD_USER_INPUT and no upstream call', async (variables, message) => {
     stack.resetCalls();
-    const result = await stack.graphql(`query ($first: Int, $last: Int, $after: String) {
-      workflow(name: "${WORKFLOW}") { name instances(first: $first, last: $last, after: $after) { totalCount } }
-    }`, variables);
+    const result = await stack.graphql(InstanceListFieldsDocument, { workflowName: WORKFLOW, ...variables });
     expect(result.errors?.[0]?.message).toMatch(message);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(0);
   });
 
   it('refuses a cursor of another list', async () => {
-    const workflows = await stack.graphql('{ workflows(first: 1) { pageInfo { endCursor } } }');
-    const result = await stack.graphql(LIST, { workflowName: WORKFLOW, first: 2, after: workflows.data.workflows.pageInfo.endCursor });
+    const workflows = expectData(await stack.graphql(WorkflowPageDocument, { first: 1 }));
+    const after = expectPresent(workflows.workflows.pageInfo.endCursor, 'a workflow cursor');
+    const result = await stack.graphql(InstanceListFieldsDocument, { workflowName: WORKFLOW, first: 2, after });
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/another list/);
   });
 
   it('filters by status and creation time', async () => {
-    const result = await stack.graphql(`{ workflow(name: "${WORKFLOW}") {
-      waiting: instances(status: WAITING, first: 100) { totalCount nodes { status } }
-      future: instances(createdAfter: "2999-01-01T00:00:00Z") { totalCount nodes { instanceId } }
-    } }`);
-    expect(result.errors).toBeUndefined();
+    const data = expectData(await stack.graphql(InstancePageFiltersDocument, { workflowName: WORKFLOW }));
     // Created instances start at once and wait in their first sleep; finished demo history is left out.
-    const { waiting, future } = result.data.workflow;
+    const { waiting, future } = expectPresent(data.workflow, WORKFLOW);
     expect(waiting.totalCount).toBeGreaterThanOrEqual(30);
     expect(waiting.totalCount).toBeLessThan(all.length);
-    expect(new Set(waiting.nodes.map((n: { status: string }) => n.status))).toEqual(new Set(['WAITING']));
+    expect(new Set(waiting.nodes.map((n) => n.status))).toEqual(new Set(['WAITING']));
     expect(future).toEqual({ totalCount: 0, nodes: [] });
   });
 });
@@ -106,9 +108,7 @@ describe('workflow connection', () => {
     const names: string[] = [];
     let after: string | null = null;
     for (let guard = 0; guard < 20; guard++) {
-      const result: { data?: { workflows: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: { name: string }[] } } | null; errors?: unknown[] } = await stack.graphql('query ($after: String) { workflows(first: 1, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } }', { after });
-      expect(result.errors).toBeUndefined();
-      const workflows = result.data!.workflows;
+      const { workflows }: WorkflowPageQuery = expectData(await stack.graphql(WorkflowPageDocument, { first: 1, after }));
       names.push(...workflows.nodes.map((n) => n.name));
       if (!workflows.pageInfo.hasNextPage) break;
       after = workflows.pageInfo.endCursor;
@@ -118,9 +118,9 @@ describe('workflow connection', () => {
   });
 
   it('searches by name', async () => {
-    const result = await stack.graphql('{ workflows(search: "nightly") { totalCount nodes { name } } }');
-    expect(result.errors).toBeUndefined();
-    expect(result.data.workflows.nodes.map((n: { name: string }) => n.name)).toContain('nightly-report');
-    expect(result.data.workflows.nodes.map((n: { name: string }) => n.name)).not.toContain('booking-saga');
+    const data = expectData(await stack.graphql(WorkflowSearchDocument, { search: 'nightly' }));
+    const names = data.workflows.nodes.map((n) => n.name);
+    expect(names).toContain('nightly-report');
+    expect(names).not.toContain('booking-saga');
   });
 });

@@ -4,6 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
 import { createCorsPolicy } from './cors.js';
+import { useQueryCostLimit } from './cost/plugin.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
@@ -42,7 +43,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
-    plugins: [graphqlSsePlugin()],
+    plugins: [graphqlSsePlugin(), useQueryCostLimit({ maxCost: config.maxQueryCost })],
   });
 
   let ready = false;

@@ -13,6 +13,10 @@ export interface Delivery {
   /** Subscriptions of a triggered instance that never saw the change. */
   readonly undelivered: number;
   readonly subscriptions: number;
+  /** Per triggered instance, the latency of its first subscriber: how long the gateway took to notice. */
+  readonly firstMs: readonly number[];
+  /** Per triggered instance, last minus first subscriber's arrival: how long the fan-out took. */
+  readonly spreadMs: readonly number[];
 }
 
 /**
@@ -23,13 +27,27 @@ export function measureDelivery(report: WsReport, triggers: ReadonlyMap<string, 
   const latenciesMs: number[] = [];
   let undelivered = 0;
   let subscriptions = 0;
+  const firstMs: number[] = [];
+  const spreadMs: number[] = [];
   for (const [key, trigger] of triggers) {
+    let first = Infinity;
+    let last = -Infinity;
     for (const events of report.events[key] ?? []) {
       subscriptions++;
       const hit = events.find(([t, status]) => t >= trigger.sentAt && trigger.statuses.has(status));
-      if (hit) latenciesMs.push(hit[0] - trigger.sentAt);
-      else undelivered++;
+      if (!hit) {
+        undelivered++;
+        continue;
+      }
+      const latency = hit[0] - trigger.sentAt;
+      latenciesMs.push(latency);
+      first = Math.min(first, latency);
+      last = Math.max(last, latency);
+    }
+    if (first !== Infinity) {
+      firstMs.push(first);
+      spreadMs.push(last - first);
     }
   }
-  return { latenciesMs, undelivered, subscriptions };
+  return { latenciesMs, undelivered, subscriptions, firstMs, spreadMs };
 }

@@ -186,11 +186,16 @@ export const s4: Scenario = {
             `(idle → ${CONNECTIONS} initialised connections → all subscriptions); the target figure is the whole RSS delta over ` +
             'the subscriptions, connections included',
           `delivery: the ${INSTANCES} instances paused through the emulator REST API, spread evenly over two poll intervals; latency = first event showing ` +
-            `WAITING_FOR_PAUSE or PAUSED minus the moment the PATCH was sent; p50 ${percentile(delivery.latenciesMs, 50).toFixed(0)} ms, ` +
+            `WAITING_FOR_PAUSE or PAUSED minus the moment the PATCH was sent; p50 ${ms(delivery.latenciesMs, 50)} ms, ` +
             `max ${Math.max(0, ...delivery.latenciesMs).toFixed(0)} ms; ${final.closed} connections closed, ${final.errors} errors`,
+          `where the time goes, per instance: first subscriber reached after p50 ${ms(delivery.firstMs, 50)} / p95 ` +
+            `${ms(delivery.firstMs, 95)} ms (noticing the change: poll phase + list call), last subscriber ` +
+            `p50 ${ms(delivery.spreadMs, 50)} / p95 ${ms(delivery.spreadMs, 95)} ms after the first (fan-out to ` +
+            `${SUBSCRIPTIONS / INSTANCES} subscribers, among the other instances changed in the same cycle)`,
         ],
       };
     }),
 };
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+const ms = (values: readonly number[], p: number) => percentile(values, p).toFixed(0);

@@ -1,0 +1,130 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnTs, stopAll } from './children.js';
+import { describeRoutes } from './counts.js';
+import { measureDelivery } from './delivery.js';
+import { checkBody } from './load-spec.js';
+import { renderTable, tally, type ScenarioResult } from './report.js';
+import { median, percentile } from './stats.js';
+import { Fatal, waitFor } from './wait.js';
+
+afterAll(stopAll);
+
+describe('percentile', () => {
+  it('interpolates between closest ranks', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([10, 0, 5], 100)).toBe(10);
+    expect(median([3, 1, 2])).toBe(2);
+  });
+
+  it('is NaN for no values rather than a made-up number', () => {
+    expect(percentile([], 95)).toBeNaN();
+  });
+});
+
+describe('checkBody', () => {
+  it('accepts GraphQL data without errors', () => {
+    expect(checkBody('graphql', '{"data":{"instance":{"status":"RUNNING"}}}')).toBeUndefined();
+  });
+
+  it('rejects a 200 that carries GraphQL errors, a null data and non-JSON', () => {
+    expect(checkBody('graphql', '{"errors":[{"message":"x"}],"data":{"instance":null}}')).toBe('has errors');
+    expect(checkBody('graphql', '{"data":null}')).toBe('has no data');
+    expect(checkBody('json', '<html>')).toBe('not JSON');
+  });
+});
+
+describe('measureDelivery', () => {
+  it('takes the first event after the trigger that shows a wanted status, per subscription', () => {
+    const delivery = measureDelivery(
+      {
+        type: 'report',
+        events: {
+          a: [
+            [
+              [100, 'RUNNING'],
+              [1150, 'RUNNING'],
+              [1400, 'WAITING_FOR_PAUSE'],
+              [1500, 'PAUSED'],
+            ],
+            [[100, 'RUNNING']],
+          ],
+          b: [[[900, 'PAUSED']]],
+        },
+      },
+      new Map([
+        ['a', { sentAt: 1000, statuses: new Set(['WAITING_FOR_PAUSE', 'PAUSED']) }],
+        // An event before the trigger does not count as its delivery.
+        ['b', { sentAt: 1000, statuses: new Set(['PAUSED']) }],
+      ]),
+    );
+    expect(delivery).toEqual({ latenciesMs: [400], undelivered: 2, subscriptions: 3, firstMs: [400], spreadMs: [0] });
+  });
+});
+
+describe('report', () => {
+  const results: ScenarioResult[] = [
+    {
+      id: 's1',
+      title: 'one | instance',
+      metrics: [
+        { name: 'throughput', value: 1234.5, baseline: 2000, ratio: 0.61725, unit: 'req/s', target: 'ratio >= 0.85', verdict: 'MISS' },
+        { name: 'calls', value: 51, unit: '', target: '51', verdict: 'PASS' },
+      ],
+      notes: [],
+      durationS: 1,
+    },
+    { id: 's6', title: 'cold start', metrics: [], notes: [], error: 'gateway exited\nstack', durationS: 1 },
+  ];
+
+  it('renders one row per metric and a MISS row for a scenario that could not run', () => {
+    expect(renderTable(results).split('\n')).toEqual([
+      '| scenario | metric | value | baseline | ratio | target | result |',
+      '| --- | --- | ---: | ---: | ---: | --- | --- |',
+      '| S1 one \\| instance | throughput | 1,235 req/s | 2,000 req/s | 0.62 | ratio >= 0.85 | MISS |',
+      '| S1 one \\| instance | calls | 51 |  |  | 51 | PASS |',
+      '| S6 cold start | (could not run) | | | | gateway exited | MISS |',
+    ]);
+  });
+
+  it('counts a scenario that could not run as a MISS', () => {
+    expect(tally(results)).toEqual({ PASS: 1, MISS: 2, INFO: 0 });
+  });
+
+  it('lists upstream routes most frequent first, without the account prefix', () => {
+    expect(
+      describeRoutes({
+        total: 3,
+        instanceLists: 1,
+        instanceGets: 2,
+        statusChanges: 0,
+        rateLimited: 0,
+        byRoute: {
+          'GET /accounts/{account_id}/workflows/{workflow_name}/instances': 1,
+          'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}': 2,
+        },
+      }),
+    ).toBe('GET …/{workflow_name}/instances/{instance_id} ×2, GET …/{workflow_name}/instances ×1');
+  });
+});
+
+describe('child processes', () => {
+  it('waits for a printed line and stops the child', async () => {
+    const child = spawnTs('echo', 'test/bench/fixtures/print-and-wait.ts', ['hello 42']);
+    const [, n] = await child.waitForLine(/^hello (\d+)$/, 10_000);
+    expect(n).toBe('42');
+    await child.stop();
+    expect(child.process.exitCode !== null || child.process.signalCode !== null).toBe(true);
+  });
+
+  it('rejects with the output when the child exits before printing the line', async () => {
+    const child = spawnTs('crasher', 'test/bench/fixtures/print-and-wait.ts', ['--exit']);
+    await expect(child.waitForLine(/^never$/, 10_000)).rejects.toThrow(/exited \(3\) before printing.*\n.*about to exit/s);
+  });
+
+  it('gives up a wait at once on a Fatal error, and at the deadline otherwise', async () => {
+    await expect(waitFor('x', () => Promise.reject(new Fatal('stop now')), { timeoutMs: 60_000 })).rejects.toThrow('stop now');
+    await expect(waitFor('the impossible', () => undefined, { timeoutMs: 50, intervalMs: 10 })).rejects.toThrow(
+      'timed out after 50 ms waiting for the impossible',
+    );
+  });
+});

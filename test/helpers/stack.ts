@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config, type DeepPartial } from '../../src/config.js';
+import type { RequestFilter } from '../../src/emulator/request-log.js';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
 
 export interface StackOptions {
@@ -42,7 +43,7 @@ type NullableKeys<V> = { [K in keyof V]-?: null extends V[K] ? K : never }[keyof
  * Variables of a generated operation with its nullable variables optional: codegen.ts (`avoidOptionals.object`)
  * makes them required keys, but GraphQL treats an omitted nullable variable as null.
  */
-type Variables<V> = Omit<V, NullableKeys<V>> & Partial<Pick<V, NullableKeys<V>>>;
+export type Variables<V> = Omit<V, NullableKeys<V>> & Partial<Pick<V, NullableKeys<V>>>;
 /** The variables argument of a typed operation: optional only when the operation has no required variable. */
 type VariablesArgs<V> =
   Record<never, never> extends Variables<V> ? [variables?: Variables<V>, headers?: HeaderMap] : [variables: Variables<V>, headers?: HeaderMap];
@@ -71,7 +72,7 @@ export interface Stack {
   /** With `recordUrls`: `METHOD /path?query` (after `/client/v4`) of every upstream request since the last reset. */
   readonly sentUrls: string[];
   /** Upstream requests the emulator has answered since the last {@link Stack.resetCalls}. */
-  upstreamCalls(filter?: { method?: string; routeIncludes?: string }): number;
+  upstreamCalls(filter?: RequestFilter): number;
   resetCalls(): void;
   /** Stops the gateway, then the emulator. Safe to call twice. */
   stop(): Promise<void>;

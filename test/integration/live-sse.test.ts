@@ -1,40 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { print } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { describe, expect, it } from 'vitest';
+import { InstanceStatusChangedDocument as STATUS, type InstanceStatusChangedSubscription } from '../generated/operations.js';
+import { approvePayment, createInstance } from '../helpers/instances.js';
+import { subscribe } from '../helpers/live.js';
 import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
-const STATUS = readFileSync(new URL('../operations/live/InstanceStatusChanged.graphql', import.meta.url), 'utf8');
 const WORKFLOW = 'order-fulfillment';
 
-interface StatusEvent {
-  status: string;
-  previousStatus: string | null;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function createInstance(stack: Stack, instanceId: string): Promise<void> {
-  const result = await stack.graphql(
-    `mutation($id: String!) { createInstance(input: { workflowName: "${WORKFLOW}", instanceId: $id }) { __typename ... on Error { message } } }`,
-    { id: instanceId },
-  );
-  expect(result.data.createInstance.__typename).toBe('CreateInstancePayload');
-}
+type StatusEvent = InstanceStatusChangedSubscription['instanceStatusChanged'];
 
 /** Drives an instance to its event wait, then releases it with `sendInstanceEvent`. */
 async function release(stack: Stack, instanceId: string, waiting: () => boolean): Promise<void> {
   await stack.emulator.clock.advance(61_000);
-  await waitFor(waiting, 'the WAITING status');
-  const sent = await stack.graphql(
-    `mutation { sendInstanceEvent(input: { workflowName: "${WORKFLOW}", instanceId: "${instanceId}", type: "payment-approved", payload: { approved: true } }) { __typename } }`,
-  );
-  expect(sent.data.sendInstanceEvent.__typename).toBe('SendInstanceEventPayload');
+  await waitFor(waiting, { message: 'the WAITING status' });
+  await approvePayment(stack, instanceId);
 }
 
 function expectLifecycle(events: StatusEvent[]): void {
@@ -47,45 +28,30 @@ function expectLifecycle(events: StatusEvent[]): void {
 describe('subscriptions over SSE', () => {
   it('streams an instance to COMPLETE in the graphql-sse single-connection mode at /graphql/stream', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
-    await createInstance(stack, 'sse-single-1');
+    await createInstance(stack, WORKFLOW, 'sse-single-1');
     const client = createClient({ url: `${stack.url as string}/stream`, singleConnection: true, retryAttempts: 0 });
-    const events: StatusEvent[] = [];
-    let done = false;
-    let failure: unknown;
-    client.subscribe<{ instanceStatusChanged: StatusEvent }>(
-      { query: STATUS, variables: { workflowName: WORKFLOW, instanceId: 'sse-single-1' } },
-      {
-        next: (result) => {
-          if (result.data) events.push(result.data.instanceStatusChanged);
-        },
-        error: (error) => {
-          failure = error;
-          done = true;
-        },
-        complete: () => {
-          done = true;
-        },
-      },
-    );
+    const sub = subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'sse-single-1' });
+    const events = (): StatusEvent[] => sub.results.flatMap((r) => (r.data ? [r.data.instanceStatusChanged] : []));
     try {
-      await waitFor(() => events.length > 0, 'the first event');
-      await release(stack, 'sse-single-1', () => events.at(-1)?.status === 'WAITING');
-      await waitFor(() => done, 'completion');
+      await waitFor(() => events().length > 0, { message: 'the first event' });
+      await release(stack, 'sse-single-1', () => events().at(-1)?.status === 'WAITING');
+      await waitFor(() => sub.done, { message: 'completion' });
     } finally {
       client.dispose();
     }
-    expect(failure).toBeUndefined();
-    expectLifecycle(events);
+    expect(sub.error).toBeUndefined();
+    expect(sub.results.every((r) => r.data)).toBe(true);
+    expectLifecycle(events());
   });
 
   it('streams an instance to COMPLETE in the distinct-connections mode (fetch with Accept: text/event-stream)', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
-    await createInstance(stack, 'sse-distinct-1');
+    await createInstance(stack, WORKFLOW, 'sse-distinct-1');
     const controller = new AbortController();
     const response = await fetch(stack.url as string, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: STATUS, variables: { workflowName: WORKFLOW, instanceId: 'sse-distinct-1' } }),
+      body: JSON.stringify({ query: print(STATUS), variables: { workflowName: WORKFLOW, instanceId: 'sse-distinct-1' } }),
       signal: controller.signal,
     });
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -102,15 +68,15 @@ describe('subscriptions over SSE', () => {
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(message)?.[1];
           const data = /^data: (.*)$/m.exec(message)?.[1];
-          if (event === 'next' && data) events.push((JSON.parse(data) as { data: { instanceStatusChanged: StatusEvent } }).data.instanceStatusChanged);
+          if (event === 'next' && data) events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
           if (event === 'complete') completed = true;
         }
       }
     })();
     try {
-      await waitFor(() => events.length > 0, 'the first event');
+      await waitFor(() => events.length > 0, { message: 'the first event' });
       await release(stack, 'sse-distinct-1', () => events.at(-1)?.status === 'WAITING');
-      await waitFor(() => completed, 'the complete event');
+      await waitFor(() => completed, { message: 'the complete event' });
       await reading;
     } finally {
       controller.abort();

@@ -1,122 +1,43 @@
-import { readFileSync } from 'node:fs';
-import type { FormattedExecutionResult as ExecutionResult } from 'graphql';
-import { createClient, type Client } from 'graphql-ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startStack, type Stack } from '../helpers/stack.js';
+import type { Client } from 'graphql-ws';
+import { describe, expect, it } from 'vitest';
+import { InstanceStatusChangedDocument as STATUS, InstanceUpdatedDocument as UPDATED, type InstanceStatusChangedSubscription } from '../generated/operations.js';
+import { expectPresent } from '../helpers/graphql.js';
+import { approvePayment, createInstance } from '../helpers/instances.js';
+import { subscribe, valuesOf, wsClient, type TResult, type TSubscription } from '../helpers/live.js';
+import { startStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
-const op = (name: string) => readFileSync(new URL(`../operations/live/${name}.graphql`, import.meta.url), 'utf8');
-const STATUS = op('InstanceStatusChanged');
-const UPDATED = op('InstanceUpdated');
 const WORKFLOW = 'order-fulfillment';
 const POLL_MS = 50;
 
-interface StatusEvent {
-  status: string;
-  previousStatus: string | null;
-  at: string;
-  instance: { instanceId: string };
-}
-
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.dispose()));
-});
-
-function wsClient(stack: Stack, onClose?: (code: number) => void): Client {
-  const client = createClient({
-    url: (stack.url as string).replace(/^http/, 'ws'),
-    webSocketImpl: WebSocket,
-    retryAttempts: 0,
-    // A lazy client closes by itself (1000) once its last subscription completes; shutdown tests need the server's close.
-    lazy: onClose === undefined,
-    on: onClose ? { closed: (event) => onClose((event as { code: number }).code) } : {},
-  });
-  clients.push(client);
-  return client;
-}
-
-/** A subscription whose results are collected as they arrive. */
-function subscribe<T>(client: Client, query: string, variables: Record<string, unknown>) {
-  const results: ExecutionResult<T, unknown>[] = [];
-  let done = false;
-  let error: unknown;
-  const unsubscribe = client.subscribe<T>(
-    { query, variables },
-    {
-      next: (result) => results.push(result),
-      error: (e) => {
-        error = e;
-        done = true;
-      },
-      complete: () => {
-        done = true;
-      },
-    },
-  );
-  return {
-    results,
-    unsubscribe,
-    get done() {
-      return done;
-    },
-    get error() {
-      return error;
-    },
-  };
-}
-
-/** Waits for a condition, checking every few milliseconds, and fails after `timeoutMs`. */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function createInstance(stack: Stack, instanceId: string): Promise<void> {
-  const result = await stack.graphql(
-    `mutation($id: String!) { createInstance(input: { workflowName: "${WORKFLOW}", instanceId: $id }) { __typename ... on Error { message } } }`,
-    { id: instanceId },
-  );
-  expect(result.errors).toBeUndefined();
-  expect(result.data.createInstance.__typename).toBe('CreateInstancePayload');
-}
-
-function statusesOf(results: ExecutionResult<{ instanceStatusChanged: StatusEvent }, unknown>[]): string[] {
-  return results.map((r) => r.data?.instanceStatusChanged.status ?? `error: ${r.errors?.[0]?.message}`);
-}
+const statusesOf = (results: readonly TResult<InstanceStatusChangedSubscription>[]) => valuesOf(results, (d) => d.instanceStatusChanged.status);
 
 describe('subscriptions over graphql-ws', () => {
   it('delivers an order-fulfillment instance from its first status to COMPLETE, released by sendInstanceEvent', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
-    await createInstance(stack, 'live-order-1');
+    await createInstance(stack, WORKFLOW, 'live-order-1');
     const client = wsClient(stack);
-    const status = subscribe<{ instanceStatusChanged: StatusEvent }>(client, STATUS, { workflowName: WORKFLOW, instanceId: 'live-order-1' });
-    const updates = subscribe<{ instanceUpdated: { status: string; steps: { name: string }[] } }>(client, UPDATED, {
+    const status = subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'live-order-1' });
+    const updates = subscribe(client, UPDATED, {
       workflowName: WORKFLOW,
       instanceId: 'live-order-1',
     });
-    await waitFor(() => status.results.length > 0, 'the first status event');
+    await waitFor(() => status.results.length > 0, { message: 'the first status event' });
 
     // Run the emulator's clock through the one-minute cool-off: the instance then waits for its event.
     await stack.emulator.clock.advance(61_000);
     await waitFor(
-      () => updates.results.some((r) => r.data?.instanceUpdated.steps.some((s) => s.name.startsWith('await-payment-approval')) === true),
-      'the event wait to show up in instanceUpdated',
+      () => updates.results.some((r) => r.data?.instanceUpdated.steps.some((s) => s.name?.startsWith('await-payment-approval') === true) === true),
+      { message: 'the event wait to show up in instanceUpdated' },
     );
     expect(statusesOf(status.results)).not.toContain('COMPLETE');
     expect(statusesOf(status.results).at(-1)).toBe('WAITING');
 
-    const sent = await stack.graphql(
-      `mutation { sendInstanceEvent(input: { workflowName: "${WORKFLOW}", instanceId: "live-order-1", type: "payment-approved", payload: { approved: true } }) { __typename ... on Error { message } } }`,
-    );
-    expect(sent.errors).toBeUndefined();
-    await waitFor(() => status.done && updates.done, 'both subscriptions to complete');
+    await approvePayment(stack, 'live-order-1');
+    await waitFor(() => status.done && updates.done, { message: 'both subscriptions to complete' });
 
     expect(status.error).toBeUndefined();
-    const events = status.results.map((r) => r.data?.instanceStatusChanged as StatusEvent);
+    const events = status.results.map((r) => expectPresent(r.data, 'a status event').instanceStatusChanged);
     expect(events[0]?.previousStatus).toBeNull();
     expect(events.at(-1)?.status).toBe('COMPLETE');
     for (let i = 1; i < events.length; i++) expect(events[i]?.previousStatus).toBe(events[i - 1]?.status);
@@ -135,8 +56,8 @@ describe('subscriptions over graphql-ws', () => {
 
   it('reports an unknown instance as a NOT_FOUND error and completes', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
-    const sub = subscribe<{ instanceStatusChanged: StatusEvent }>(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'no-such-instance' });
-    await waitFor(() => sub.done, 'the subscription to end');
+    const sub = subscribe(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'no-such-instance' });
+    await waitFor(() => sub.done, { message: 'the subscription to end' });
     expect(sub.results[0]?.errors?.[0]).toMatchObject({
       message: 'Instance "no-such-instance" of workflow "order-fulfillment" does not exist.',
       extensions: { code: 'NOT_FOUND' },
@@ -146,43 +67,43 @@ describe('subscriptions over graphql-ws', () => {
   it('makes the same upstream polls for 200 subscribers of one instance as for 1, and none after they leave', async () => {
     // A budget large enough that pacing never stretches the interval: this test is about sharing.
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS, upstream: { rateLimit: 100_000 } } });
-    await createInstance(stack, 'live-fan-1');
-    await createInstance(stack, 'live-control-1');
+    await createInstance(stack, WORKFLOW, 'live-fan-1');
+    await createInstance(stack, WORKFLOW, 'live-control-1');
     // Every poll of this workflow's instances, by path; the control instance lives in another loop's workflow.
     const pollsOf = (id: string) => stack.emulator.requests.entries.filter((e) => e.path.includes(`/instances/${id}`)).length;
 
     /** Upstream requests for the instance during `cycles` poll cycles of its loop. */
-    const measure = async (subscribers: number): Promise<{ perCycle: number; subs: ReturnType<typeof subscribe>[] }> => {
+    const measure = async (subscribers: number): Promise<{ perCycle: number; subs: TSubscription<InstanceStatusChangedSubscription>[] }> => {
       // graphql-ws connections of at most 100 subscriptions each (the default per-connection limit).
       const connections = Array.from({ length: Math.ceil(subscribers / 100) }, () => wsClient(stack));
       const subs = Array.from({ length: subscribers }, (_, i) =>
         subscribe(connections[Math.floor(i / 100)] as Client, STATUS, { workflowName: WORKFLOW, instanceId: 'live-fan-1' }),
       );
-      await waitFor(() => subs.every((s) => s.results.length > 0), `first events for ${subscribers} subscribers`);
+      await waitFor(() => subs.every((s) => s.results.length > 0), { message: `first events for ${subscribers} subscribers` });
       const cyclesBefore = stack.app.live.stats().cycles;
       const before = pollsOf('live-fan-1');
-      await waitFor(() => stack.app.live.stats().cycles >= cyclesBefore + 10, '10 poll cycles');
+      await waitFor(() => stack.app.live.stats().cycles >= cyclesBefore + 10, { message: '10 poll cycles' });
       const cycles = stack.app.live.stats().cycles - cyclesBefore;
       return { perCycle: (pollsOf('live-fan-1') - before) / cycles, subs };
     };
 
     const one = await measure(1);
     for (const s of one.subs) s.unsubscribe();
-    await waitFor(() => stack.app.live.stats().loops === 0, 'the loop to stop');
+    await waitFor(() => stack.app.live.stats().loops === 0, { message: 'the loop to stop' });
     const many = await measure(200);
     expect(one.perCycle).toBeGreaterThan(0.8);
     expect(Math.abs(many.perCycle - one.perCycle)).toBeLessThanOrEqual(0.15);
 
     for (const s of many.subs) s.unsubscribe();
-    await waitFor(() => stack.app.live.stats().subscribers === 0 && stack.app.live.stats().loops === 0, 'every loop to stop');
+    await waitFor(() => stack.app.live.stats().subscribers === 0 && stack.app.live.stats().loops === 0, { message: 'every loop to stop' });
     const flat = pollsOf('live-fan-1');
     const total = stack.upstreamCalls();
     const controlBefore = pollsOf('live-control-1');
     // A control subscription on another instance keeps polling: its cycles prove that poll intervals passed.
     const control = subscribe(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'live-control-1' });
-    await waitFor(() => control.results.length > 0, 'the control subscription');
+    await waitFor(() => control.results.length > 0, { message: 'the control subscription' });
     const cycles = stack.app.live.stats().cycles;
-    await waitFor(() => stack.app.live.stats().cycles >= cycles + 10, '10 control poll cycles');
+    await waitFor(() => stack.app.live.stats().cycles >= cycles + 10, { message: '10 control poll cycles' });
     expect(pollsOf('live-fan-1')).toBe(flat);
     // Every upstream request since then was the control's.
     expect(stack.upstreamCalls() - total).toBe(pollsOf('live-control-1') - controlBefore);
@@ -190,14 +111,14 @@ describe('subscriptions over graphql-ws', () => {
 
   it('refuses a subscription beyond MAX_SUBSCRIPTIONS_PER_CONNECTION with a clear error, keeping the others', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS, maxSubscriptionsPerConnection: 2 } });
-    await createInstance(stack, 'live-limit-1');
+    await createInstance(stack, WORKFLOW, 'live-limit-1');
     const client = wsClient(stack);
     const vars = { workflowName: WORKFLOW, instanceId: 'live-limit-1' };
     const a = subscribe(client, STATUS, vars);
     const b = subscribe(client, STATUS, vars);
-    await waitFor(() => a.results.length > 0 && b.results.length > 0, 'two subscriptions');
+    await waitFor(() => a.results.length > 0 && b.results.length > 0, { message: 'two subscriptions' });
     const c = subscribe(client, STATUS, vars);
-    await waitFor(() => c.done, 'the third subscription to be refused');
+    await waitFor(() => c.done, { message: 'the third subscription to be refused' });
     expect(c.error).toEqual([
       expect.objectContaining({
         message: expect.stringContaining('limit (MAX_SUBSCRIPTIONS_PER_CONNECTION)'),
@@ -209,12 +130,12 @@ describe('subscriptions over graphql-ws', () => {
 
   it('refuses a subscription beyond MAX_SUBSCRIPTIONS on the server', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS, maxSubscriptions: 1 } });
-    await createInstance(stack, 'live-limit-2');
+    await createInstance(stack, WORKFLOW, 'live-limit-2');
     const vars = { workflowName: WORKFLOW, instanceId: 'live-limit-2' };
     const a = subscribe(wsClient(stack), STATUS, vars);
-    await waitFor(() => a.results.length > 0, 'the first subscription');
+    await waitFor(() => a.results.length > 0, { message: 'the first subscription' });
     const b = subscribe(wsClient(stack), STATUS, vars);
-    await waitFor(() => b.done, 'the second subscription to be refused');
+    await waitFor(() => b.done, { message: 'the second subscription to be refused' });
     expect(b.results[0]?.errors?.[0]).toMatchObject({
       message: expect.stringContaining('limit (MAX_SUBSCRIPTIONS)'),
       extensions: { code: 'SUBSCRIPTION_LIMIT', scope: 'server' },
@@ -223,12 +144,12 @@ describe('subscriptions over graphql-ws', () => {
 
   it('completes subscriptions on shutdown and closes the socket with 1001', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
-    await createInstance(stack, 'live-stop-1');
+    await createInstance(stack, WORKFLOW, 'live-stop-1');
     let closeCode: number | undefined;
     const sub = subscribe(wsClient(stack, (code) => (closeCode = code)), STATUS, { workflowName: WORKFLOW, instanceId: 'live-stop-1' });
-    await waitFor(() => sub.results.length > 0, 'the first event');
+    await waitFor(() => sub.results.length > 0, { message: 'the first event' });
     await stack.app.stop();
-    await waitFor(() => sub.done && closeCode !== undefined, 'completion and close');
+    await waitFor(() => sub.done && closeCode !== undefined, { message: 'completion and close' });
     expect(sub.error).toBeUndefined();
     expect(closeCode).toBe(1001);
   });

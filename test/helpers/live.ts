@@ -1,0 +1,94 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type GraphQLFormattedError } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { afterEach } from 'vitest';
+import WebSocket from 'ws';
+import type { Stack, Variables } from './stack.js';
+
+/** One result of a subscription as the client received it. */
+export interface TResult<T> {
+  readonly data?: T | null;
+  readonly errors?: readonly GraphQLFormattedError[];
+}
+
+/**
+ * What the graphql-ws and graphql-sse clients have in common: `subscribe(request, sink)` returning an
+ * unsubscribe function, so one collector serves both transports.
+ */
+export interface TSubscriber {
+  subscribe<Data>(
+    request: { query: string; variables?: Record<string, unknown> },
+    sink: { next(value: TResult<Data>): void; error(error: unknown): void; complete(): void },
+  ): () => void;
+}
+
+/** A subscription whose results are collected as they arrive. */
+export interface TSubscription<T> {
+  readonly results: TResult<T>[];
+  readonly done: boolean;
+  /** What the sink's `error` received, if it did. */
+  readonly error: unknown;
+  unsubscribe(): void;
+}
+
+const clients: Client[] = [];
+
+// Registered when a test file imports this helper: a client a test forgot cannot keep the process alive.
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.dispose()));
+});
+
+/**
+ * A graphql-ws client of the stack's listening server, disposed after the test. Without `onClose` it is
+ * lazy (it closes by itself, with 1000, once its last subscription completes); with it, it stays open, so a
+ * test can see the close code the server sends.
+ */
+export function wsClient(stack: Stack, onClose?: (code: number) => void): Client {
+  if (stack.url === undefined) throw new Error('wsClient needs a stack started with `listen: true`');
+  const client = createClient({
+    url: stack.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: onClose === undefined,
+    // The close reaches the test through `onClose`; by default a non-lazy client would also print it.
+    onNonLazyError: () => undefined,
+    on: onClose ? { closed: (event) => onClose((event as { code: number }).code) } : {},
+  });
+  clients.push(client);
+  return client;
+}
+
+/** Subscribes with a generated document and collects what arrives. */
+export function subscribe<T, V>(client: TSubscriber, document: TypedDocumentNode<T, V>, variables: Variables<V>): TSubscription<T> {
+  const results: TResult<T>[] = [];
+  let done = false;
+  let error: unknown;
+  const unsubscribe = client.subscribe<T>(
+    { query: print(document), variables: variables as Record<string, unknown> },
+    {
+      next: (result) => results.push(result),
+      error: (e) => {
+        error = e;
+        done = true;
+      },
+      complete: () => {
+        done = true;
+      },
+    },
+  );
+  return {
+    results,
+    unsubscribe,
+    get done() {
+      return done;
+    },
+    get error() {
+      return error;
+    },
+  };
+}
+
+/** `pick(data)` of every result, or `error: <message>` for a result without data, for readable assertions. */
+export function valuesOf<T>(results: readonly TResult<T>[], pick: (data: T) => string): string[] {
+  return results.map((r) => (r.data ? pick(r.data) : `error: ${r.errors?.[0]?.message ?? 'no data and no errors'}`));
+}

@@ -28,6 +28,8 @@ export interface SpawnOptions {
   readonly ipc?: boolean;
   /** Run plain JavaScript without `--import tsx` (S6's pre-built comparison). */
   readonly withoutTsx?: boolean;
+  /** For code that is not ours: preload `parent-watch.ts` (over an IPC channel) so it ends with the orchestrator. */
+  readonly watchParent?: boolean;
 }
 
 const live = new Set<Child>();
@@ -44,11 +46,15 @@ export function spawnTs(name: string, script: string, args: readonly string[] = 
     ...(process.env.TMPDIR === undefined ? {} : { TMPDIR: process.env.TMPDIR }),
     ...options.env,
   };
-  const loader = options.withoutTsx ? [] : ['--import', 'tsx'];
+  const loader = [
+    ...(options.withoutTsx ? [] : ['--import', 'tsx']),
+    ...(options.watchParent ? ['--import', './test/bench/parent-watch.ts'] : []),
+  ];
+  const ipc = options.ipc === true || options.watchParent === true;
   const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), ...loader, script, ...args], {
     cwd: ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? (['ipc'] as const) : [])],
   });
   if (proc.pid === undefined) throw new Error(`could not spawn ${name} (${script})`);
   const pid = proc.pid;

@@ -84,7 +84,8 @@ async function main(): Promise<number> {
   try {
     parsed = parse(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${message}${message.includes('usage:') ? '' : `\n${USAGE}`}\n`);
     return 1;
   }
   const { scenarios, settings, out } = parsed;

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { describeRoutes } from './counts.js';
 import { measureDelivery, type Trigger } from './delivery.js';
 import { assertClean, graphqlRequest, runSustained } from './load.js';
 import type { SustainedResult } from './load-spec.js';
@@ -28,12 +29,12 @@ const QUERIED = 20;
 const QUERY =
   'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
 
-function queryLoad(gateway: HttpProcess, workflowName: string, ids: readonly string[]): Promise<SustainedResult> {
+function queryLoad(gateway: HttpProcess, workflowName: string, ids: readonly string[], rate = QUERY_RATE): Promise<SustainedResult> {
   return runSustained({
     origin: gateway.origin,
     requests: ids.slice(0, QUERIED).map((id) => graphqlRequest(QUERY, { workflowName, id })),
     connections: 2,
-    overallRate: QUERY_RATE,
+    overallRate: rate,
     warmupS: 2,
     durationS: PHASE_S,
     check: 'graphql',
@@ -97,6 +98,10 @@ export const s5: Scenario = {
         { timeoutMs: 60_000, intervalMs: 250 },
       ).catch(() => false);
       const delivery = measureDelivery(await subscribers.report(), triggers);
+      const countsAtTarget = await emulator.counts();
+      // Where the headroom ends: the same watchers with twice the interactive load (half the budget).
+      const heavier = await queryLoad(gateway, workflowName, instanceIds, 2 * QUERY_RATE);
+      const heavierRefused = heavier.badBodies + heavier.non2xx + heavier.errors + heavier.timeouts;
       const counts = await emulator.counts();
       const status = await subscribers.status();
       const ratio = loaded.latencyMs.p95 / unloaded.latencyMs.p95;
@@ -105,10 +110,10 @@ export const s5: Scenario = {
         metrics: [
           {
             name: '429 answers from the emulator',
-            value: counts.rateLimited,
+            value: countsAtTarget.rateLimited,
             unit: '',
             target: '0',
-            verdict: verdict(counts.rateLimited === 0),
+            verdict: verdict(countsAtTarget.rateLimited === 0),
           },
           {
             name: 'interactive queries refused or failed under load',
@@ -137,6 +142,21 @@ export const s5: Scenario = {
             verdict: verdict(ratio <= 2),
           },
           {
+            name: `interactive queries refused at ${2 * QUERY_RATE} req/s (half the budget)`,
+            value: heavierRefused,
+            baseline: heavier.ok + heavierRefused,
+            unit: '',
+            target: 'none (headroom probe)',
+            verdict: 'INFO',
+          },
+          {
+            name: '429 answers during the headroom probe',
+            value: counts.rateLimited - countsAtTarget.rateLimited,
+            unit: '',
+            target: 'none (headroom probe)',
+            verdict: 'INFO',
+          },
+          {
             name: 'status change delivery p95 under the budget',
             value: percentile(delivery.latenciesMs, 95),
             unit: 'ms',
@@ -156,8 +176,10 @@ export const s5: Scenario = {
           `interactive p50/p95: unloaded ${unloaded.latencyMs.p50.toFixed(1)}/${unloaded.latencyMs.p95.toFixed(1)} ms ` +
             `(${unloaded.ok} queries), loaded ${loaded.latencyMs.p50.toFixed(1)}/${loaded.latencyMs.p95.toFixed(1)} ms (${loaded.ok} ` +
             `good queries${refused > 0 ? `; ${refused} refused, first: ${loaded.firstBadBody ?? '?'}` : ''})`,
-          `upstream since the gateway started: ${counts.total} requests (${counts.instanceLists} lists, ${counts.instanceGets} ` +
-            `instance GETs, ${counts.statusChanges} status changes by the orchestrator); ${status.errors} subscription errors`,
+          `upstream since the gateway started, up to the headroom probe: ${countsAtTarget.total} requests ` +
+            `(${describeRoutes(countsAtTarget)}; the status changes are the orchestrator's); ${status.errors} subscription errors`,
+          `headroom probe: ${2 * QUERY_RATE} req/s for ${PHASE_S} s with the same watchers after the measurement: ` +
+            `${heavier.ok} answered, ${heavierRefused} refused${heavier.firstBadBody ? ` (first: ${heavier.firstBadBody.slice(0, 160)})` : ''}`,
         ],
       };
     }),

@@ -107,6 +107,7 @@ export const GATEWAY_READY_LINE = /^Workflows GraphQL \(remote mode\) at (http:\
 export async function startGateway(options: GatewayOptions): Promise<HttpProcess> {
   const child = spawnTs('gateway', 'src/main.ts', [], {
     env: gatewayEnv(options),
+    watchParent: true,
     ...(options.inspect ? { nodeFlags: ['--inspect=127.0.0.1:0'] } : {}),
   });
   try {

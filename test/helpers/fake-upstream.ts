@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll } from 'vitest';
 import type { UpstreamConfig } from '../../src/config.js';
+import { UpstreamError } from '../../src/upstream/errors.js';
 
 /** One request as the fake upstream saw it. */
 export interface TRequest {
@@ -127,11 +128,28 @@ export function fakeTime(start = Date.parse('2026-01-01T00:00:00Z')) {
   };
 }
 
-/** Polls `check` until it holds or the deadline passes. */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+/** The error a call fails with; fails the test if the call succeeds or throws anything but an UpstreamError. */
+export async function failureOf(promise: Promise<unknown>): Promise<UpstreamError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof UpstreamError) return error;
+    throw new Error(`expected an UpstreamError, got ${String(error)}`, { cause: error });
   }
+  throw new Error('expected the call to fail');
+}
+
+/** A workflow as the REST API sends it (snake_case), named `orders` unless overridden. */
+export function wireWorkflow(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'wf-1',
+    name: 'orders',
+    class_name: 'OrdersWorkflow',
+    script_name: 'orders-worker',
+    created_on: '2026-01-01T00:00:00Z',
+    modified_on: '2026-01-01T00:00:00Z',
+    triggered_on: null,
+    instances: {},
+    ...overrides,
+  };
 }

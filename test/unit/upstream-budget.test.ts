@@ -1,31 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
-import { AbortedError, RateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
+import { AbortedError, RateLimitedError } from '../../src/upstream/errors.js';
 import { parseRateLimitHeader } from '../../src/upstream/budget.js';
-import { ACCOUNT, fakeTime, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, waitFor } from '../helpers/fake-upstream.js';
+import { ACCOUNT, failureOf, fakeTime, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, wireWorkflow } from '../helpers/fake-upstream.js';
+import { waitFor } from '../helpers/wait.js';
 
-const workflow = (name: string) => ({
-  id: `wf-${name}`,
-  name,
-  class_name: 'C',
-  script_name: 's',
-  created_on: '2026-01-01T00:00:00Z',
-  modified_on: '2026-01-01T00:00:00Z',
-  triggered_on: null,
-  instances: {},
-});
+const workflow = (name: string) => wireWorkflow({ id: `wf-${name}`, name });
 const details = { status: 'running', params: {}, trigger: { source: 'api' }, versionId: 'v1', queued: '2026-01-01T00:00:00Z', start: null, end: null, success: null, output: null, error: null, rollback: null, step_count: 0, steps: [] };
-
-async function failureOf(promise: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw new Error(`expected an UpstreamError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('in-flight de-duplication', () => {
   it('makes one upstream request for 20 concurrent identical GETs and shares its result', async () => {
@@ -33,7 +15,7 @@ describe('in-flight de-duplication', () => {
     const fake = await startFakeUpstream((_req, res) => held.push(res));
     const upstream = createUpstream(upstreamConfig(fake.url));
     const calls = Array.from({ length: 20 }, () => upstream.default.getInstance('orders', 'i-1'));
-    await waitFor(() => held.length === 1, 'the first request');
+    await waitFor(() => held.length === 1, { message: 'the first request' });
     for (const res of held) reply(res, 200, ok(details));
     const results = await Promise.all(calls);
     expect(fake.requests).toHaveLength(1);
@@ -49,7 +31,7 @@ describe('in-flight de-duplication', () => {
     const upstream = createUpstream(upstreamConfig(fake.url));
     const other = upstream.forCredential(ACCOUNT, 'another-token-123456');
     const both = Promise.all([upstream.default.getInstance('orders', 'i-1'), other.getInstance('orders', 'i-1')]);
-    await waitFor(() => held.length === 2, 'both requests');
+    await waitFor(() => held.length === 2, { message: 'both requests' });
     for (const res of held) reply(res, 200, ok(details));
     await both;
     expect(fake.requests.map((r) => r.headers.authorization).sort()).toEqual([`Bearer ${TOKEN}`, 'Bearer another-token-123456'].sort());
@@ -63,7 +45,7 @@ describe('in-flight de-duplication', () => {
     const controller = new AbortController();
     const leaving = upstream.default.getInstance('orders', 'i-1', {}, { signal: controller.signal });
     const staying = upstream.default.getInstance('orders', 'i-1');
-    await waitFor(() => held.length === 1, 'the request');
+    await waitFor(() => held.length === 1, { message: 'the request' });
     controller.abort();
     expect(await failureOf(leaving)).toBeInstanceOf(AbortedError);
     for (const res of held) reply(res, 200, ok(details));

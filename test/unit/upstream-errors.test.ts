@@ -14,17 +14,7 @@ import {
   UpstreamProtocolError,
 } from '../../src/upstream/errors.js';
 import type { WorkflowsApi } from '../../src/upstream/types.js';
-import { fail, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, type THandler } from '../helpers/fake-upstream.js';
-
-async function failureOf(promise: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw new Error(`expected an UpstreamError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error('expected the call to fail');
-}
+import { fail, failureOf, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, type THandler } from '../helpers/fake-upstream.js';
 
 async function clientAnswering(handler: THandler, overrides = {}) {
   const fake = await startFakeUpstream(handler);

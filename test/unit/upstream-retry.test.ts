@@ -1,30 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
-import { RateLimitedError, TimeoutError, UnavailableError, UpstreamError } from '../../src/upstream/errors.js';
+import { RateLimitedError, TimeoutError, UnavailableError } from '../../src/upstream/errors.js';
 import { parseRetryAfter } from '../../src/upstream/retry.js';
-import { fail, fakeTime, ok, reply, startFakeUpstream, upstreamConfig } from '../helpers/fake-upstream.js';
+import { fail, failureOf, fakeTime, ok, reply, startFakeUpstream, upstreamConfig, wireWorkflow } from '../helpers/fake-upstream.js';
 
-const workflow = {
-  id: 'wf-1',
-  name: 'orders',
-  class_name: 'OrdersWorkflow',
-  script_name: 'orders-worker',
-  created_on: '2026-01-01T00:00:00Z',
-  modified_on: '2026-01-01T00:00:00Z',
-  triggered_on: null,
-  instances: {},
-};
+const workflow = wireWorkflow();
 const created = { id: 'i-1', status: 'queued', version_id: 'v1', workflow_id: 'wf-1' };
-
-async function failureOf(promise: Promise<unknown>): Promise<UpstreamError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw new Error(`expected an UpstreamError, got ${String(error)}`, { cause: error });
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('upstream timeouts', () => {
   it('fails a read with a headers TimeoutError when upstream never answers', async () => {

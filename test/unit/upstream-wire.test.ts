@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
 import { splitStepName, toOutputPreview } from '../../src/upstream/wire.js';
-import { ACCOUNT, ok, reply, startFakeUpstream, upstreamConfig } from '../helpers/fake-upstream.js';
+import { ACCOUNT, ok, reply, startFakeUpstream, upstreamConfig, wireWorkflow } from '../helpers/fake-upstream.js';
 
 const details = {
   status: 'errored',
@@ -160,16 +160,7 @@ describe('upstream wire mapping', () => {
   });
 
   it('treats missing instance counts as zeros and keeps only known statuses', async () => {
-    const workflow = {
-      id: 'wf-1',
-      name: 'orders',
-      class_name: 'OrdersWorkflow',
-      script_name: 'orders-worker',
-      created_on: '2026-01-01T00:00:00Z',
-      modified_on: '2026-01-01T00:00:00Z',
-      triggered_on: null,
-      instances: { running: 2, someFutureStatus: 9 },
-    };
+    const workflow = wireWorkflow({ instances: { running: 2, someFutureStatus: 9 } });
     const fake = await startFakeUpstream((_req, res) => reply(res, 200, ok(workflow)));
     const upstream = createUpstream(upstreamConfig(fake.url));
     const result = await upstream.default.getWorkflow('orders');

@@ -23,7 +23,7 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useTypeImports: true,
         avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: true },
-        nonOptionalTypename: true,
+        skipTypename: true,
       },
     },
   },

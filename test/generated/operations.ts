@@ -31,7 +31,6 @@ export type Backoff =
 
 /** A failure with nothing more to say than its message. */
 export type BaseError = Error & {
-  __typename: 'BaseError';
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];
 };
@@ -64,7 +63,6 @@ export type CreateInstanceItemInput = {
 
 /** The instance `createInstance` created. */
 export type CreateInstancePayload = {
-  __typename: 'CreateInstancePayload';
   /** The new instance. */
   instance: WorkflowInstance;
   /** True when the answer to the create was lost (the connection broke after the request was sent) and the gateway then found the instance, or created it after making sure it did not exist. With a caller-chosen `instanceId`, an instance found with the same params is taken to be this create (or an identical earlier one); with other params it is reported as `InstanceAlreadyExistsError`. A create is never sent twice without first checking that the instance does not exist, so no instance is ever created twice. */
@@ -84,7 +82,6 @@ export type CreateInstancesInput = {
 
 /** The outcome of one item of `createInstances`. Exactly one of `instance` and `error` is set. */
 export type CreateInstancesItem = {
-  __typename: 'CreateInstancesItem';
   /** Why the item was not created; null when it was. Ids the upstream skipped because they exist come back as `InstanceAlreadyExistsError`. When a batch call fails after earlier ones succeeded, its items and all later ones (which are not sent) carry that failure. */
   error: Maybe<CreateInstancesItemError>;
   /** Position of the item in `input.instances`, from 0. */
@@ -102,7 +99,6 @@ export type CreateInstancesItemError = InstanceAlreadyExistsError | RateLimitedE
 
 /** The outcome of `createInstances`, one result per input item, in input order. */
 export type CreateInstancesPayload = {
-  __typename: 'CreateInstancesPayload';
   /** How many of the items were created. */
   createdCount: Scalars['Int']['output'];
   /** One result per item of `input.instances`, in the same order. */
@@ -114,7 +110,6 @@ export type CreateInstancesResult = CreateInstancesPayload | InvalidInputError |
 
 /** A `step.do` call: attempts, config and output. */
 export type DoStep = WorkflowStep & {
-  __typename: 'DoStep';
   /** Every attempt, first to last. */
   attempts: Array<StepAttempt>;
   /** The name without its counter suffix. */
@@ -164,7 +159,6 @@ export type InstanceAction =
 
 /** An instance with this id already exists (ids stay taken for the retention period of the earlier instance). Nothing was created; to run it again, use `restartInstance`. */
 export type InstanceAlreadyExistsError = Error & {
-  __typename: 'InstanceAlreadyExistsError';
   /** The id that is taken. */
   instanceId: Scalars['String']['output'];
   /** What went wrong, written for the developer of the client. */
@@ -175,7 +169,6 @@ export type InstanceAlreadyExistsError = Error & {
 
 /** How many of a workflow's instances are in each status. */
 export type InstanceCounts = {
-  __typename: 'InstanceCounts';
   /** Instances in status complete. */
   complete: Scalars['Int']['output'];
   /** Instances in status errored. */
@@ -200,7 +193,6 @@ export type InstanceCounts = {
 
 /** The workflow has no instance with this id (or its retention period is over). */
 export type InstanceNotFoundError = Error & {
-  __typename: 'InstanceNotFoundError';
   /** The id that was not found. */
   instanceId: Scalars['String']['output'];
   /** What went wrong, written for the developer of the client. */
@@ -211,7 +203,6 @@ export type InstanceNotFoundError = Error & {
 
 /** The result of running rollback handlers (after a failure, or terminate with rollback). */
 export type InstanceRollback = {
-  __typename: 'InstanceRollback';
   /** The error of the failed handler. */
   error: Maybe<WorkflowError>;
   /** Whether every handler succeeded. */
@@ -220,7 +211,6 @@ export type InstanceRollback = {
 
 /** The cron schedule that created an instance. */
 export type InstanceSchedule = {
-  __typename: 'InstanceSchedule';
   /** The cron expression, such as `0 3 * * *`. */
   cron: Scalars['String']['output'];
   /** The fire time this instance was created for. */
@@ -250,7 +240,6 @@ export type InstanceStatus =
 
 /** An instance appeared or changed status. */
 export type InstanceStatusEvent = {
-  __typename: 'InstanceStatusEvent';
   /** When the status was reached, as far as the API tells: the instance's modification time from the list, its end time once finished, otherwise the time the gateway saw it. */
   at: Scalars['DateTime']['output'];
   /** The instance as it is at this event. Its fields resolve from the data the poll fetched. */
@@ -263,7 +252,6 @@ export type InstanceStatusEvent = {
 
 /** The input was refused before anything was sent to the Workflows API; fix the field named by `path`. */
 export type InvalidInputError = Error & {
-  __typename: 'InvalidInputError';
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];
   /** Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`). */
@@ -272,7 +260,6 @@ export type InvalidInputError = Error & {
 
 /** The instance cannot make this change from its current status (for example pausing a completed instance). Refused without a call when the status was already known, otherwise refused by the Workflows API. */
 export type InvalidTransitionError = Error & {
-  __typename: 'InvalidTransitionError';
   /** The change that was refused. */
   action: InstanceAction;
   /** The status the instance had when the change was refused. */
@@ -308,7 +295,6 @@ export type LocationHint =
 
 /** Writes: create instances and change their status. */
 export type Mutation = {
-  __typename: 'Mutation';
   /** Creates and queues one instance of a workflow. The input is validated before anything is sent. If the answer is lost, the gateway checks whether the instance exists before sending again, so an instance is never created twice (see `recovered`). */
   createInstance: CreateInstanceResult;
   /** Creates many instances of one workflow through the batch endpoint, in calls of at most 100, in input order. The whole input is validated first (nothing is sent if any item is invalid). If the first call fails nothing was created and the mutation returns that error; otherwise each item reports its own outcome. */
@@ -375,7 +361,6 @@ export type Node = {
 
 /** Where a page sits in its connection. */
 export type PageInfo = {
-  __typename: 'PageInfo';
   /** Cursor of the last item of this page; null when the page is empty. */
   endCursor: Maybe<Scalars['String']['output']>;
   /** Whether more items follow this page (paging forwards with `first`/`after`). */
@@ -396,7 +381,6 @@ export type PauseInstanceInput = {
 
 /** The outcome of `pauseInstance`. */
 export type PauseInstancePayload = {
-  __typename: 'PauseInstancePayload';
   /** The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). */
   instance: WorkflowInstance;
   /** When the Workflows API accepted the change. */
@@ -408,7 +392,6 @@ export type PauseInstanceResult = InstanceNotFoundError | InvalidInputError | In
 
 /** Reads: workflows, their versions, instances and steps. */
 export type Query = {
-  __typename: 'Query';
   /** One instance by workflow name and instance id; null when it does not exist. */
   instance: Maybe<WorkflowInstance>;
   /** Fetches any object that implements `Node` by its global id; null when it no longer exists. */
@@ -458,7 +441,6 @@ export type QueryWorkflowsArgs = {
 
 /** The Workflows API rate limit was reached; nothing was sent. Retry after `retryAfter` seconds. */
 export type RateLimitedError = Error & {
-  __typename: 'RateLimitedError';
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];
   /** Seconds to wait before retrying (rounded up, at least 1). */
@@ -487,7 +469,6 @@ export type RestartInstanceInput = {
 
 /** The outcome of `restartInstance`. */
 export type RestartInstancePayload = {
-  __typename: 'RestartInstancePayload';
   /** The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). */
   instance: WorkflowInstance;
   /** When the Workflows API accepted the change. */
@@ -516,7 +497,6 @@ export type ResumeInstanceInput = {
 
 /** The outcome of `resumeInstance`. */
 export type ResumeInstancePayload = {
-  __typename: 'ResumeInstancePayload';
   /** The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). */
   instance: WorkflowInstance;
   /** When the Workflows API accepted the change. */
@@ -555,7 +535,6 @@ export type SendInstanceEventInput = {
 
 /** The outcome of `sendInstanceEvent`. */
 export type SendInstanceEventPayload = {
-  __typename: 'SendInstanceEventPayload';
   /** The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). */
   instance: WorkflowInstance;
   /** When the Workflows API accepted the change. */
@@ -567,7 +546,6 @@ export type SendInstanceEventResult = InstanceNotFoundError | InvalidInputError 
 
 /** A `step.sleep` or `step.sleepUntil` call. */
 export type SleepStep = WorkflowStep & {
-  __typename: 'SleepStep';
   /** The name without its counter suffix. */
   baseName: Scalars['String']['output'];
   /** Which call with this name it was, from 1. */
@@ -588,7 +566,6 @@ export type SleepStep = WorkflowStep & {
 
 /** One attempt of a `do` step. */
 export type StepAttempt = {
-  __typename: 'StepAttempt';
   /** When it ended; null while running. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** Why it failed. */
@@ -603,7 +580,6 @@ export type StepAttempt = {
 
 /** The configuration a `do` step ran with. */
 export type StepConfig = {
-  __typename: 'StepConfig';
   /** Retry policy. */
   retries: StepRetries;
   /** True when the output is redacted (`sensitive: "output"`). */
@@ -621,7 +597,6 @@ export type StepOrder =
 
 /** Retry policy of a `do` step. */
 export type StepRetries = {
-  __typename: 'StepRetries';
   /** How the delay grows. */
   backoff: Maybe<Backoff>;
   /** Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function. */
@@ -643,7 +618,6 @@ export type StepType =
 
 /** Live updates, fed by shared polling of the upstream API. */
 export type Subscription = {
-  __typename: 'Subscription';
   /** The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once. */
   instanceStatusChanged: InstanceStatusEvent;
   /** The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status. */
@@ -685,7 +659,6 @@ export type TerminateInstanceInput = {
 
 /** The outcome of `terminateInstance`. */
 export type TerminateInstancePayload = {
-  __typename: 'TerminateInstancePayload';
   /** The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). */
   instance: WorkflowInstance;
   /** When the Workflows API accepted the change. */
@@ -697,7 +670,6 @@ export type TerminateInstanceResult = InstanceNotFoundError | InvalidInputError 
 
 /** The point where the instance was terminated. */
 export type TerminationStep = WorkflowStep & {
-  __typename: 'TerminationStep';
   /** When the step ended; null while it runs and for a termination entry. */
   endedOn: Maybe<Scalars['DateTime']['output']>;
   /** The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry. */
@@ -725,7 +697,6 @@ export type TriggerSource =
 
 /** A failure of the Workflows API that no more specific error type describes. */
 export type UpstreamError = Error & {
-  __typename: 'UpstreamError';
   /** The kind of failure. */
   code: UpstreamErrorCode;
   /** What went wrong, written for the developer of the client. */
@@ -753,7 +724,6 @@ export type UpstreamErrorCode =
 
 /** A `step.waitForEvent` call. */
 export type WaitForEventStep = WorkflowStep & {
-  __typename: 'WaitForEventStep';
   /** The name without its counter suffix. */
   baseName: Scalars['String']['output'];
   /** Which call with this name it was, from 1. */
@@ -780,7 +750,6 @@ export type WaitForEventStep = WorkflowStep & {
 
 /** A workflow: a Worker class whose `run()` Cloudflare executes as durable instances. */
 export type Workflow = Node & {
-  __typename: 'Workflow';
   /** The exported workflow class. */
   className: Scalars['String']['output'];
   /** When the workflow was created. */
@@ -842,7 +811,6 @@ export type WorkflowVersionsArgs = {
 
 /** A page of workflows. */
 export type WorkflowConnection = {
-  __typename: 'WorkflowConnection';
   /** The items of this page with their cursors. */
   edges: Array<WorkflowEdge>;
   /** The nodes of this page, without their edges. */
@@ -855,7 +823,6 @@ export type WorkflowConnection = {
 
 /** A workflow and its cursor. */
 export type WorkflowEdge = {
-  __typename: 'WorkflowEdge';
   /** An opaque cursor for `after` or `before`. */
   cursor: Scalars['String']['output'];
   /** The item. */
@@ -864,7 +831,6 @@ export type WorkflowEdge = {
 
 /** An error thrown by workflow code, as Cloudflare logs it. */
 export type WorkflowError = {
-  __typename: 'WorkflowError';
   /** The error message. */
   message: Scalars['String']['output'];
   /** The error class name, such as `Error` or `NonRetryableError`. */
@@ -873,7 +839,6 @@ export type WorkflowError = {
 
 /** One run of a workflow, with its parameters, status, output and step log. */
 export type WorkflowInstance = Node & {
-  __typename: 'WorkflowInstance';
   /** Whether `pauseInstance` is allowed from the current status. */
   canPause: Scalars['Boolean']['output'];
   /** Whether `restartInstance` is allowed from the current status. */
@@ -934,7 +899,6 @@ export type WorkflowInstanceStepsArgs = {
 
 /** A page of workflow instances. */
 export type WorkflowInstanceConnection = {
-  __typename: 'WorkflowInstanceConnection';
   /** The items of this page with their cursors. */
   edges: Array<WorkflowInstanceEdge>;
   /** The nodes of this page, without their edges. */
@@ -947,7 +911,6 @@ export type WorkflowInstanceConnection = {
 
 /** A workflow instance and its cursor. */
 export type WorkflowInstanceEdge = {
-  __typename: 'WorkflowInstanceEdge';
   /** An opaque cursor for `after` or `before`. */
   cursor: Scalars['String']['output'];
   /** The item. */
@@ -956,7 +919,6 @@ export type WorkflowInstanceEdge = {
 
 /** No workflow has this name in the account. */
 export type WorkflowNotFoundError = Error & {
-  __typename: 'WorkflowNotFoundError';
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];
   /** The name that was not found. */
@@ -965,7 +927,6 @@ export type WorkflowNotFoundError = Error & {
 
 /** A cron trigger of a workflow. */
 export type WorkflowSchedule = {
-  __typename: 'WorkflowSchedule';
   /** The cron expression, such as `0 3 * * *`. */
   cron: Scalars['String']['output'];
   /** When it fires next; null when unknown. */
@@ -986,7 +947,6 @@ export type WorkflowStep = {
 
 /** One deployed version of a workflow: the class and settings its instances run with. */
 export type WorkflowVersion = Node & {
-  __typename: 'WorkflowVersion';
   /** The exported workflow class. */
   className: Scalars['String']['output'];
   /** Most instances that may run at once; null when unlimited (the account limit applies). */
@@ -1017,7 +977,6 @@ export type WorkflowVersion = Node & {
 
 /** A page of workflow versions. */
 export type WorkflowVersionConnection = {
-  __typename: 'WorkflowVersionConnection';
   /** The items of this page with their cursors. */
   edges: Array<WorkflowVersionEdge>;
   /** The nodes of this page, without their edges. */
@@ -1030,7 +989,6 @@ export type WorkflowVersionConnection = {
 
 /** A workflow version and its cursor. */
 export type WorkflowVersionEdge = {
-  __typename: 'WorkflowVersionEdge';
   /** An opaque cursor for `after` or `before`. */
   cursor: Scalars['String']['output'];
   /** The item. */
@@ -1043,7 +1001,7 @@ export type InstanceStatusChangedSubscriptionVariables = Exact<{
 }>;
 
 
-export type InstanceStatusChangedSubscription = { __typename: 'Subscription', instanceStatusChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus, previousStatus: InstanceStatus | null, at: string, instance: { __typename: 'WorkflowInstance', instanceId: string } } };
+export type InstanceStatusChangedSubscription = { instanceStatusChanged: { status: InstanceStatus, previousStatus: InstanceStatus | null, at: string, instance: { instanceId: string } } };
 
 export type InstanceUpdatedSubscriptionVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1051,7 +1009,7 @@ export type InstanceUpdatedSubscriptionVariables = Exact<{
 }>;
 
 
-export type InstanceUpdatedSubscription = { __typename: 'Subscription', instanceUpdated: { __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, steps: Array<
+export type InstanceUpdatedSubscription = { instanceUpdated: { instanceId: string, status: InstanceStatus, steps: Array<
       | { __typename: 'DoStep', name: string | null, endedOn: string | null }
       | { __typename: 'SleepStep', name: string | null, endedOn: string | null }
       | { __typename: 'TerminationStep', name: string | null, endedOn: string | null }
@@ -1064,7 +1022,7 @@ export type WorkflowInstancesChangedSubscriptionVariables = Exact<{
 }>;
 
 
-export type WorkflowInstancesChangedSubscription = { __typename: 'Subscription', workflowInstancesChanged: { __typename: 'InstanceStatusEvent', status: InstanceStatus, previousStatus: InstanceStatus | null, instance: { __typename: 'WorkflowInstance', instanceId: string } } };
+export type WorkflowInstancesChangedSubscription = { workflowInstancesChanged: { status: InstanceStatus, previousStatus: InstanceStatus | null, instance: { instanceId: string } } };
 
 export type CachedInstanceOutcomeQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1072,7 +1030,7 @@ export type CachedInstanceOutcomeQueryVariables = Exact<{
 }>;
 
 
-export type CachedInstanceOutcomeQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', status: InstanceStatus, params: unknown | null, output: unknown | null } | null };
+export type CachedInstanceOutcomeQuery = { instance: { status: InstanceStatus, params: unknown | null, output: unknown | null } | null };
 
 export type CachedInstanceParamsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1080,7 +1038,7 @@ export type CachedInstanceParamsQueryVariables = Exact<{
 }>;
 
 
-export type CachedInstanceParamsQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', params: unknown | null } | null };
+export type CachedInstanceParamsQuery = { instance: { params: unknown | null } | null };
 
 export type CachedInstanceStepNamesQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1088,11 +1046,11 @@ export type CachedInstanceStepNamesQueryVariables = Exact<{
 }>;
 
 
-export type CachedInstanceStepNamesQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', steps: Array<
-      | { __typename: 'DoStep', name: string | null }
-      | { __typename: 'SleepStep', name: string | null }
-      | { __typename: 'TerminationStep', name: string | null }
-      | { __typename: 'WaitForEventStep', name: string | null }
+export type CachedInstanceStepNamesQuery = { instance: { steps: Array<
+      | { name: string | null }
+      | { name: string | null }
+      | { name: string | null }
+      | { name: string | null }
     > } | null };
 
 export type CachedInstanceStepCountQueryVariables = Exact<{
@@ -1101,7 +1059,7 @@ export type CachedInstanceStepCountQueryVariables = Exact<{
 }>;
 
 
-export type CachedInstanceStepCountQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', params: unknown | null, stepCount: number } | null };
+export type CachedInstanceStepCountQuery = { instance: { params: unknown | null, stepCount: number } | null };
 
 export type CachedInstanceTerminalQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1109,14 +1067,14 @@ export type CachedInstanceTerminalQueryVariables = Exact<{
 }>;
 
 
-export type CachedInstanceTerminalQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', status: InstanceStatus, isTerminal: boolean } | null };
+export type CachedInstanceTerminalQuery = { instance: { status: InstanceStatus, isTerminal: boolean } | null };
 
 export type CacheRestartInstanceMutationVariables = Exact<{
   input: RestartInstanceInput;
 }>;
 
 
-export type CacheRestartInstanceMutation = { __typename: 'Mutation', restartInstance:
+export type CacheRestartInstanceMutation = { restartInstance:
     | { __typename: 'InstanceNotFoundError' }
     | { __typename: 'InvalidInputError' }
     | { __typename: 'InvalidTransitionError' }
@@ -1132,7 +1090,7 @@ export type InstanceGlobalIdQueryVariables = Exact<{
 }>;
 
 
-export type InstanceGlobalIdQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', id: string } | null };
+export type InstanceGlobalIdQuery = { instance: { id: string } | null };
 
 export type InstanceSelectedFourWaysQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1141,23 +1099,22 @@ export type InstanceSelectedFourWaysQueryVariables = Exact<{
 }>;
 
 
-export type InstanceSelectedFourWaysQuery = { __typename: 'Query', a: { __typename: 'WorkflowInstance', params: unknown | null } | null, b: { __typename: 'WorkflowInstance', output: unknown | null, steps: Array<
-      | { __typename: 'DoStep', name: string | null }
-      | { __typename: 'SleepStep', name: string | null }
-      | { __typename: 'TerminationStep', name: string | null }
-      | { __typename: 'WaitForEventStep', name: string | null }
+export type InstanceSelectedFourWaysQuery = { a: { params: unknown | null } | null, b: { output: unknown | null, steps: Array<
+      | { name: string | null }
+      | { name: string | null }
+      | { name: string | null }
+      | { name: string | null }
     > } | null, c:
-    | { __typename: 'Workflow' }
-    | { __typename: 'WorkflowInstance', params: unknown | null, status: InstanceStatus }
-    | { __typename: 'WorkflowVersion' }
-   | null, d: { __typename: 'Workflow', instance: { __typename: 'WorkflowInstance', stepCount: number } | null } | null };
+    | { params: unknown | null, status: InstanceStatus }
+    | Record<PropertyKey, never>
+   | null, d: { instance: { stepCount: number } | null } | null };
 
 export type WorkflowGlobalIdsQueryVariables = Exact<{
   name: Scalars['String']['input'];
 }>;
 
 
-export type WorkflowGlobalIdsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', id: string, name: string, latestVersion: { __typename: 'WorkflowVersion', id: string, versionId: string } | null, instances: { __typename: 'WorkflowInstanceConnection', nodes: Array<{ __typename: 'WorkflowInstance', id: string, instanceId: string }> } } | null };
+export type WorkflowGlobalIdsQuery = { workflow: { id: string, name: string, latestVersion: { id: string, versionId: string } | null, instances: { nodes: Array<{ id: string, instanceId: string }> } } | null };
 
 export type NodesOfEveryTypeQueryVariables = Exact<{
   w: Scalars['ID']['input'];
@@ -1166,18 +1123,18 @@ export type NodesOfEveryTypeQueryVariables = Exact<{
 }>;
 
 
-export type NodesOfEveryTypeQuery = { __typename: 'Query', w:
-    | { __typename: 'Workflow', name: string, id: string }
-    | { __typename: 'WorkflowInstance', id: string }
-    | { __typename: 'WorkflowVersion', id: string }
+export type NodesOfEveryTypeQuery = { w:
+    | { name: string, id: string }
+    | { id: string }
+    | { id: string }
    | null, v:
-    | { __typename: 'Workflow', id: string }
-    | { __typename: 'WorkflowInstance', id: string }
-    | { __typename: 'WorkflowVersion', versionId: string, id: string, workflow: { __typename: 'Workflow', name: string } }
+    | { id: string }
+    | { id: string }
+    | { versionId: string, id: string, workflow: { name: string } }
    | null, i:
-    | { __typename: 'Workflow', id: string }
-    | { __typename: 'WorkflowInstance', instanceId: string, workflowName: string, id: string }
-    | { __typename: 'WorkflowVersion', id: string }
+    | { id: string }
+    | { instanceId: string, workflowName: string, id: string }
+    | { id: string }
    | null, all: Array<
     | { __typename: 'Workflow', id: string }
     | { __typename: 'WorkflowInstance', id: string }
@@ -1189,10 +1146,9 @@ export type InstanceByGlobalIdQueryVariables = Exact<{
 }>;
 
 
-export type InstanceByGlobalIdQuery = { __typename: 'Query', node:
-    | { __typename: 'Workflow' }
-    | { __typename: 'WorkflowInstance', instanceId: string }
-    | { __typename: 'WorkflowVersion' }
+export type InstanceByGlobalIdQuery = { node:
+    | { instanceId: string }
+    | Record<PropertyKey, never>
    | null };
 
 export type ThreeNodesQueryVariables = Exact<{
@@ -1202,18 +1158,18 @@ export type ThreeNodesQueryVariables = Exact<{
 }>;
 
 
-export type ThreeNodesQuery = { __typename: 'Query', a:
-    | { __typename: 'Workflow', id: string }
-    | { __typename: 'WorkflowInstance', id: string }
-    | { __typename: 'WorkflowVersion', id: string }
+export type ThreeNodesQuery = { a:
+    | { id: string }
+    | { id: string }
+    | { id: string }
    | null, b:
-    | { __typename: 'Workflow', id: string }
-    | { __typename: 'WorkflowInstance', id: string }
-    | { __typename: 'WorkflowVersion', id: string }
+    | { id: string }
+    | { id: string }
+    | { id: string }
    | null, c:
-    | { __typename: 'Workflow', id: string }
-    | { __typename: 'WorkflowInstance', id: string }
-    | { __typename: 'WorkflowVersion', id: string }
+    | { id: string }
+    | { id: string }
+    | { id: string }
    | null };
 
 export type InstanceAllFieldsQueryVariables = Exact<{
@@ -1222,18 +1178,18 @@ export type InstanceAllFieldsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceAllFieldsQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { __typename: 'Workflow', name: string }, version: { __typename: 'WorkflowVersion', id: string, versionId: string } | null, error: { __typename: 'WorkflowError', name: string, message: string } | null, schedule: { __typename: 'InstanceSchedule', cron: string, scheduledTime: string } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome, error: { __typename: 'WorkflowError', name: string, message: string } | null } | null, steps: Array<
-      | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }>, config: { __typename: 'StepConfig', timeout: unknown, sensitive: boolean, retries: { __typename: 'StepRetries', limit: number, delay: unknown, backoff: Backoff | null } } }
-      | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+export type InstanceAllFieldsQuery = { instance: { id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { name: string }, version: { id: string, versionId: string } | null, error: { name: string, message: string } | null, schedule: { cron: string, scheduledTime: string } | null, rollback: { outcome: RollbackOutcome, error: { name: string, message: string } | null } | null, steps: Array<
+      | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { name: string, message: string } | null }>, config: { timeout: unknown, sensitive: boolean, retries: { limit: number, delay: unknown, backoff: Backoff | null } } }
+      | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { name: string, message: string } | null }
       | { __typename: 'TerminationStep', source: string, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null }
-      | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+      | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { name: string, message: string } | null }
     > } | null };
 
-export type InstanceEverythingFragment = { __typename: 'WorkflowInstance', id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { __typename: 'Workflow', name: string }, version: { __typename: 'WorkflowVersion', id: string, versionId: string } | null, error: { __typename: 'WorkflowError', name: string, message: string } | null, schedule: { __typename: 'InstanceSchedule', cron: string, scheduledTime: string } | null, rollback: { __typename: 'InstanceRollback', outcome: RollbackOutcome, error: { __typename: 'WorkflowError', name: string, message: string } | null } | null, steps: Array<
-    | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ __typename: 'StepAttempt', number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }>, config: { __typename: 'StepConfig', timeout: unknown, sensitive: boolean, retries: { __typename: 'StepRetries', limit: number, delay: unknown, backoff: Backoff | null } } }
-    | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+export type InstanceEverythingFragment = { id: string, instanceId: string, workflowName: string, status: InstanceStatus, isTerminal: boolean, canPause: boolean, canResume: boolean, canTerminate: boolean, canRestart: boolean, createdOn: string, modifiedOn: string | null, queuedOn: string, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number, workflow: { name: string }, version: { id: string, versionId: string } | null, error: { name: string, message: string } | null, schedule: { cron: string, scheduledTime: string } | null, rollback: { outcome: RollbackOutcome, error: { name: string, message: string } | null } | null, steps: Array<
+    | { __typename: 'DoStep', baseName: string, count: number, success: boolean | null, outputPreview: string | null, output: unknown | null, isSensitive: boolean, isRollback: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, attempts: Array<{ number: number, startedOn: string, endedOn: string | null, success: boolean | null, error: { name: string, message: string } | null }>, config: { timeout: unknown, sensitive: boolean, retries: { limit: number, delay: unknown, backoff: Backoff | null } } }
+    | { __typename: 'SleepStep', baseName: string, count: number, finished: boolean, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { name: string, message: string } | null }
     | { __typename: 'TerminationStep', source: string, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null }
-    | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { __typename: 'WorkflowError', name: string, message: string } | null }
+    | { __typename: 'WaitForEventStep', baseName: string, count: number, eventType: string | null, finished: boolean, payloadPreview: string | null, payload: unknown | null, name: string | null, type: StepType, startedOn: string | null, endedOn: string | null, error: { name: string, message: string } | null }
   > };
 
 export type InstanceIdsQueryVariables = Exact<{
@@ -1242,7 +1198,7 @@ export type InstanceIdsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceIdsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', nodes: Array<{ __typename: 'WorkflowInstance', instanceId: string }> } } | null };
+export type InstanceIdsQuery = { workflow: { instances: { nodes: Array<{ instanceId: string }> } } | null };
 
 export type InstanceListFieldsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1253,7 +1209,7 @@ export type InstanceListFieldsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceListFieldsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowInstanceEdge', cursor: string, node: { __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, createdOn: string, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, version: { __typename: 'WorkflowVersion', versionId: string } | null } }> } } | null };
+export type InstanceListFieldsQuery = { workflow: { instances: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { instanceId: string, status: InstanceStatus, createdOn: string, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, version: { versionId: string } | null } }> } } | null };
 
 export type InstancePageListFieldsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1261,7 +1217,7 @@ export type InstancePageListFieldsQueryVariables = Exact<{
 }>;
 
 
-export type InstancePageListFieldsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, createdOn: string, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, canPause: boolean, isTerminal: boolean, version: { __typename: 'WorkflowVersion', versionId: string } | null }> } } | null };
+export type InstancePageListFieldsQuery = { workflow: { instances: { totalCount: number, nodes: Array<{ instanceId: string, status: InstanceStatus, createdOn: string, modifiedOn: string | null, startedOn: string | null, endedOn: string | null, trigger: TriggerSource | null, canPause: boolean, isTerminal: boolean, version: { versionId: string } | null }> } } | null };
 
 export type InstancePageSimpleDetailsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1269,7 +1225,7 @@ export type InstancePageSimpleDetailsQueryVariables = Exact<{
 }>;
 
 
-export type InstancePageSimpleDetailsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', instanceId: string, status: InstanceStatus, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number }> } } | null };
+export type InstancePageSimpleDetailsQuery = { workflow: { instances: { totalCount: number, nodes: Array<{ instanceId: string, status: InstanceStatus, params: unknown | null, output: unknown | null, success: boolean | null, stepCount: number }> } } | null };
 
 export type InstancePageFullDetailsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1277,7 +1233,7 @@ export type InstancePageFullDetailsQueryVariables = Exact<{
 }>;
 
 
-export type InstancePageFullDetailsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', instanceId: string, params: unknown | null, output: unknown | null, steps: Array<
+export type InstancePageFullDetailsQuery = { workflow: { instances: { totalCount: number, nodes: Array<{ instanceId: string, params: unknown | null, output: unknown | null, steps: Array<
           | { __typename: 'DoStep', name: string | null }
           | { __typename: 'SleepStep', name: string | null }
           | { __typename: 'TerminationStep', name: string | null }
@@ -1289,7 +1245,7 @@ export type InstancePageFiltersQueryVariables = Exact<{
 }>;
 
 
-export type InstancePageFiltersQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', waiting: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', status: InstanceStatus }> }, future: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', instanceId: string }> } } | null };
+export type InstancePageFiltersQuery = { workflow: { waiting: { totalCount: number, nodes: Array<{ status: InstanceStatus }> }, future: { totalCount: number, nodes: Array<{ instanceId: string }> } } | null };
 
 export type InstanceStepPreviewsQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1297,11 +1253,11 @@ export type InstanceStepPreviewsQueryVariables = Exact<{
 }>;
 
 
-export type InstanceStepPreviewsQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', steps: Array<
-      | { __typename: 'DoStep', outputPreview: string | null, name: string | null }
-      | { __typename: 'SleepStep', name: string | null }
-      | { __typename: 'TerminationStep', name: string | null }
-      | { __typename: 'WaitForEventStep', name: string | null }
+export type InstanceStepPreviewsQuery = { instance: { steps: Array<
+      | { outputPreview: string | null, name: string | null }
+      | { name: string | null }
+      | { name: string | null }
+      | { name: string | null }
     > } | null };
 
 export type InstanceStepOutputsTwiceQueryVariables = Exact<{
@@ -1310,16 +1266,12 @@ export type InstanceStepOutputsTwiceQueryVariables = Exact<{
 }>;
 
 
-export type InstanceStepOutputsTwiceQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', a: Array<
-      | { __typename: 'DoStep', output: unknown | null }
-      | { __typename: 'SleepStep' }
-      | { __typename: 'TerminationStep' }
-      | { __typename: 'WaitForEventStep' }
+export type InstanceStepOutputsTwiceQuery = { instance: { a: Array<
+      | { output: unknown | null }
+      | Record<PropertyKey, never>
     >, b: Array<
-      | { __typename: 'DoStep', output: unknown | null }
-      | { __typename: 'SleepStep' }
-      | { __typename: 'TerminationStep' }
-      | { __typename: 'WaitForEventStep' }
+      | { output: unknown | null }
+      | Record<PropertyKey, never>
     > } | null };
 
 export type InstanceStepOrdersQueryVariables = Exact<{
@@ -1328,34 +1280,34 @@ export type InstanceStepOrdersQueryVariables = Exact<{
 }>;
 
 
-export type InstanceStepOrdersQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', asc: Array<
-      | { __typename: 'DoStep', name: string | null, startedOn: string | null }
-      | { __typename: 'SleepStep', name: string | null, startedOn: string | null }
-      | { __typename: 'TerminationStep', name: string | null, startedOn: string | null }
-      | { __typename: 'WaitForEventStep', name: string | null, startedOn: string | null }
+export type InstanceStepOrdersQuery = { instance: { asc: Array<
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
     >, desc: Array<
-      | { __typename: 'DoStep', name: string | null, startedOn: string | null }
-      | { __typename: 'SleepStep', name: string | null, startedOn: string | null }
-      | { __typename: 'TerminationStep', name: string | null, startedOn: string | null }
-      | { __typename: 'WaitForEventStep', name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
+      | { name: string | null, startedOn: string | null }
     > } | null };
 
 export type WorkflowAllFieldsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type WorkflowAllFieldsQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ __typename: 'WorkflowEdge', cursor: string, node: { __typename: 'Workflow', id: string, name: string, workflowId: string, className: string, scriptName: string, createdOn: string, modifiedOn: string, triggeredOn: string | null, scriptDeleted: boolean, instanceCounts: { __typename: 'InstanceCounts', queued: number, running: number, paused: number, errored: number, terminated: number, complete: number, waitingForPause: number, waiting: number, rollingBack: number, total: number }, schedules: Array<{ __typename: 'WorkflowSchedule', cron: string, nextInstance: string | null }>, latestVersion: { __typename: 'WorkflowVersion', id: string, versionId: string, className: string, language: string, hasDag: boolean, createdOn: string, modifiedOn: string, concurrencyLimit: number | null, stepLimit: number | null, successRetentionMs: number | null, errorRetentionMs: number | null, graph: unknown | null, workflow: { __typename: 'Workflow', name: string } } | null, versions: { __typename: 'WorkflowVersionConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean }, nodes: Array<{ __typename: 'WorkflowVersion', id: string, versionId: string }> }, instances: { __typename: 'WorkflowInstanceConnection', totalCount: number, nodes: Array<{ __typename: 'WorkflowInstance', id: string, instanceId: string, status: InstanceStatus }> } } }> } };
+export type WorkflowAllFieldsQuery = { workflows: { totalCount: number, pageInfo: { hasNextPage: boolean, hasPreviousPage: boolean, startCursor: string | null, endCursor: string | null }, edges: Array<{ cursor: string, node: { id: string, name: string, workflowId: string, className: string, scriptName: string, createdOn: string, modifiedOn: string, triggeredOn: string | null, scriptDeleted: boolean, instanceCounts: { queued: number, running: number, paused: number, errored: number, terminated: number, complete: number, waitingForPause: number, waiting: number, rollingBack: number, total: number }, schedules: Array<{ cron: string, nextInstance: string | null }>, latestVersion: { id: string, versionId: string, className: string, language: string, hasDag: boolean, createdOn: string, modifiedOn: string, concurrencyLimit: number | null, stepLimit: number | null, successRetentionMs: number | null, errorRetentionMs: number | null, graph: unknown | null, workflow: { name: string } } | null, versions: { totalCount: number, pageInfo: { hasNextPage: boolean }, nodes: Array<{ id: string, versionId: string }> }, instances: { totalCount: number, nodes: Array<{ id: string, instanceId: string, status: InstanceStatus }> } } }> } };
 
 export type WorkflowNameQueryVariables = Exact<{
   name: Scalars['String']['input'];
 }>;
 
 
-export type WorkflowNameQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', name: string } | null };
+export type WorkflowNameQuery = { workflow: { name: string } | null };
 
 export type WorkflowCountQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type WorkflowCountQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number } };
+export type WorkflowCountQuery = { workflows: { totalCount: number } };
 
 export type WorkflowPageQueryVariables = Exact<{
   first: InputMaybe<Scalars['Int']['input']>;
@@ -1363,14 +1315,14 @@ export type WorkflowPageQueryVariables = Exact<{
 }>;
 
 
-export type WorkflowPageQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ __typename: 'Workflow', name: string }> } };
+export type WorkflowPageQuery = { workflows: { totalCount: number, pageInfo: { hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ name: string }> } };
 
 export type WorkflowSearchQueryVariables = Exact<{
   search: Scalars['String']['input'];
 }>;
 
 
-export type WorkflowSearchQuery = { __typename: 'Query', workflows: { __typename: 'WorkflowConnection', totalCount: number, nodes: Array<{ __typename: 'Workflow', name: string }> } };
+export type WorkflowSearchQuery = { workflows: { totalCount: number, nodes: Array<{ name: string }> } };
 
 export type WorkflowAndInstanceQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1378,7 +1330,7 @@ export type WorkflowAndInstanceQueryVariables = Exact<{
 }>;
 
 
-export type WorkflowAndInstanceQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', name: string, className: string } | null, instance: { __typename: 'WorkflowInstance', instanceId: string, params: unknown | null } | null };
+export type WorkflowAndInstanceQuery = { workflow: { name: string, className: string } | null, instance: { instanceId: string, params: unknown | null } | null };
 
 export type MissingLookupsQueryVariables = Exact<{
   missingWorkflow: Scalars['String']['input'];
@@ -1387,14 +1339,14 @@ export type MissingLookupsQueryVariables = Exact<{
 }>;
 
 
-export type MissingLookupsQuery = { __typename: 'Query', workflow: { __typename: 'Workflow', name: string } | null, instance: { __typename: 'WorkflowInstance', status: InstanceStatus } | null, other: { __typename: 'WorkflowInstance', status: InstanceStatus } | null };
+export type MissingLookupsQuery = { workflow: { name: string } | null, instance: { status: InstanceStatus } | null, other: { status: InstanceStatus } | null };
 
 export type WriteCreateInstanceTwiceMutationVariables = Exact<{
   input: CreateInstanceInput;
 }>;
 
 
-export type WriteCreateInstanceTwiceMutation = { __typename: 'Mutation', before:
+export type WriteCreateInstanceTwiceMutation = { before:
     | { __typename: 'CreateInstancePayload' }
     | { __typename: 'InstanceAlreadyExistsError' }
     | { __typename: 'InvalidInputError' }
@@ -1415,8 +1367,8 @@ export type WriteCreateInstanceMutationVariables = Exact<{
 }>;
 
 
-export type WriteCreateInstanceMutation = { __typename: 'Mutation', createInstance:
-    | { __typename: 'CreateInstancePayload', recovered: boolean, instance: { __typename: 'WorkflowInstance', params: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus } }
+export type WriteCreateInstanceMutation = { createInstance:
+    | { __typename: 'CreateInstancePayload', recovered: boolean, instance: { params: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
@@ -1429,8 +1381,8 @@ export type WriteCreateInstancesMutationVariables = Exact<{
 }>;
 
 
-export type WriteCreateInstancesMutation = { __typename: 'Mutation', createInstances:
-    | { __typename: 'CreateInstancesPayload', createdCount: number, results: Array<{ __typename: 'CreateInstancesItem', index: number, instanceId: string, recovered: boolean, instance: { __typename: 'WorkflowInstance', instanceId: string } | null, error:
+export type WriteCreateInstancesMutation = { createInstances:
+    | { __typename: 'CreateInstancesPayload', createdCount: number, results: Array<{ index: number, instanceId: string, recovered: boolean, instance: { instanceId: string } | null, error:
           | { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string }
           | { __typename: 'RateLimitedError', retryAfter: number, message: string }
           | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
@@ -1469,7 +1421,7 @@ export type WriteErrorFragment =
   | WriteError_WorkflowNotFoundError_Fragment
 ;
 
-export type WriteChangedInstanceFragment = { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus };
+export type WriteChangedInstanceFragment = { workflowName: string, instanceId: string, status: InstanceStatus };
 
 export type WriteReadInstanceQueryVariables = Exact<{
   workflowName: Scalars['String']['input'];
@@ -1477,7 +1429,7 @@ export type WriteReadInstanceQueryVariables = Exact<{
 }>;
 
 
-export type WriteReadInstanceQuery = { __typename: 'Query', instance: { __typename: 'WorkflowInstance', params: unknown | null, output: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus, steps: Array<
+export type WriteReadInstanceQuery = { instance: { params: unknown | null, output: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus, steps: Array<
       | { __typename: 'DoStep', name: string | null, type: StepType }
       | { __typename: 'SleepStep', name: string | null, type: StepType }
       | { __typename: 'TerminationStep', name: string | null, type: StepType }
@@ -1489,11 +1441,11 @@ export type WritePauseInstanceMutationVariables = Exact<{
 }>;
 
 
-export type WritePauseInstanceMutation = { __typename: 'Mutation', pauseInstance:
+export type WritePauseInstanceMutation = { pauseInstance:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
-    | { __typename: 'PauseInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'PauseInstancePayload', timestamp: string, instance: { workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
@@ -1504,12 +1456,12 @@ export type WriteRestartInstanceMutationVariables = Exact<{
 }>;
 
 
-export type WriteRestartInstanceMutation = { __typename: 'Mutation', restartInstance:
+export type WriteRestartInstanceMutation = { restartInstance:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'RestartInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'RestartInstancePayload', timestamp: string, instance: { workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1519,12 +1471,12 @@ export type WriteResumeInstanceMutationVariables = Exact<{
 }>;
 
 
-export type WriteResumeInstanceMutation = { __typename: 'Mutation', resumeInstance:
+export type WriteResumeInstanceMutation = { resumeInstance:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'ResumeInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'ResumeInstancePayload', timestamp: string, instance: { workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1534,12 +1486,12 @@ export type WriteSendInstanceEventMutationVariables = Exact<{
 }>;
 
 
-export type WriteSendInstanceEventMutation = { __typename: 'Mutation', sendInstanceEvent:
+export type WriteSendInstanceEventMutation = { sendInstanceEvent:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'SendInstanceEventPayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'SendInstanceEventPayload', timestamp: string, instance: { workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1549,12 +1501,12 @@ export type WriteTerminateInstanceMutationVariables = Exact<{
 }>;
 
 
-export type WriteTerminateInstanceMutation = { __typename: 'Mutation', terminateInstance:
+export type WriteTerminateInstanceMutation = { terminateInstance:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
-    | { __typename: 'TerminateInstancePayload', timestamp: string, instance: { __typename: 'WorkflowInstance', workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'TerminateInstancePayload', timestamp: string, instance: { workflowName: string, instanceId: string, status: InstanceStatus } }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
    };
@@ -1565,22 +1517,17 @@ export type WriteTerminateThenPauseMutationVariables = Exact<{
 }>;
 
 
-export type WriteTerminateThenPauseMutation = { __typename: 'Mutation', t:
-    | { __typename: 'InstanceNotFoundError' }
-    | { __typename: 'InvalidInputError' }
-    | { __typename: 'InvalidTransitionError' }
-    | { __typename: 'RateLimitedError' }
-    | { __typename: 'TerminateInstancePayload', instance: { __typename: 'WorkflowInstance', status: InstanceStatus } }
-    | { __typename: 'UpstreamError' }
-    | { __typename: 'WorkflowNotFoundError' }
+export type WriteTerminateThenPauseMutation = { t:
+    | { instance: { status: InstanceStatus } }
+    | Record<PropertyKey, never>
   , p:
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
-    | { __typename: 'PauseInstancePayload' }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
     | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
+    | Record<PropertyKey, never>
    };
 
 export const InstanceEverythingFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"InstanceEverything"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WorkflowInstance"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"instanceId"}},{"kind":"Field","name":{"kind":"Name","value":"workflowName"}},{"kind":"Field","name":{"kind":"Name","value":"workflow"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"isTerminal"}},{"kind":"Field","name":{"kind":"Name","value":"canPause"}},{"kind":"Field","name":{"kind":"Name","value":"canResume"}},{"kind":"Field","name":{"kind":"Name","value":"canTerminate"}},{"kind":"Field","name":{"kind":"Name","value":"canRestart"}},{"kind":"Field","name":{"kind":"Name","value":"version"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"versionId"}}]}},{"kind":"Field","name":{"kind":"Name","value":"createdOn"}},{"kind":"Field","name":{"kind":"Name","value":"modifiedOn"}},{"kind":"Field","name":{"kind":"Name","value":"queuedOn"}},{"kind":"Field","name":{"kind":"Name","value":"startedOn"}},{"kind":"Field","name":{"kind":"Name","value":"endedOn"}},{"kind":"Field","name":{"kind":"Name","value":"trigger"}},{"kind":"Field","name":{"kind":"Name","value":"params"}},{"kind":"Field","name":{"kind":"Name","value":"output"}},{"kind":"Field","name":{"kind":"Name","value":"error"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"success"}},{"kind":"Field","name":{"kind":"Name","value":"schedule"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cron"}},{"kind":"Field","name":{"kind":"Name","value":"scheduledTime"}}]}},{"kind":"Field","name":{"kind":"Name","value":"rollback"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"outcome"}},{"kind":"Field","name":{"kind":"Name","value":"error"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"stepCount"}},{"kind":"Field","name":{"kind":"Name","value":"steps"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"type"}},{"kind":"Field","name":{"kind":"Name","value":"startedOn"}},{"kind":"Field","name":{"kind":"Name","value":"endedOn"}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"DoStep"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"baseName"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"success"}},{"kind":"Field","name":{"kind":"Name","value":"attempts"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"number"}},{"kind":"Field","name":{"kind":"Name","value":"startedOn"}},{"kind":"Field","name":{"kind":"Name","value":"endedOn"}},{"kind":"Field","name":{"kind":"Name","value":"success"}},{"kind":"Field","name":{"kind":"Name","value":"error"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"config"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"retries"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"limit"}},{"kind":"Field","name":{"kind":"Name","value":"delay"}},{"kind":"Field","name":{"kind":"Name","value":"backoff"}}]}},{"kind":"Field","name":{"kind":"Name","value":"timeout"}},{"kind":"Field","name":{"kind":"Name","value":"sensitive"}}]}},{"kind":"Field","name":{"kind":"Name","value":"outputPreview"}},{"kind":"Field","name":{"kind":"Name","value":"output"}},{"kind":"Field","name":{"kind":"Name","value":"isSensitive"}},{"kind":"Field","name":{"kind":"Name","value":"isRollback"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"SleepStep"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"baseName"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"finished"}},{"kind":"Field","name":{"kind":"Name","value":"error"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"WaitForEventStep"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"baseName"}},{"kind":"Field","name":{"kind":"Name","value":"count"}},{"kind":"Field","name":{"kind":"Name","value":"eventType"}},{"kind":"Field","name":{"kind":"Name","value":"finished"}},{"kind":"Field","name":{"kind":"Name","value":"error"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"message"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payloadPreview"}},{"kind":"Field","name":{"kind":"Name","value":"payload"}}]}},{"kind":"InlineFragment","typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"TerminationStep"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"source"}}]}}]}}]}}]} as unknown as DocumentNode<InstanceEverythingFragment, unknown>;

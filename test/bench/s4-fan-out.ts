@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { measureDelivery, type Trigger } from './delivery.js';
+import { measureDelivery, type Delivery, type Trigger } from './delivery.js';
 import { connectInspector } from './inspector.js';
 import { readRssBytes } from './proc.js';
 import { verdict } from './report.js';
@@ -9,7 +9,7 @@ import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { ACCOUNT_ID, ORCHESTRATOR_TOKEN, startEmulator, startGateway } from './stack.js';
 import { percentile } from './stats.js';
-import { startSubscribers } from './subscribers.js';
+import { startSubscribers, type Subscribers } from './subscribers.js';
 import { waitFor } from './wait.js';
 import { now } from './ws-spec.js';
 
@@ -53,10 +53,19 @@ export const s4: Scenario = {
           return { key: instanceId, variables: { workflowName, instanceId } };
         });
 
-      // Warm the subscription path (modules, JIT, pools) so the memory delta is the subscriptions' own.
-      const warm = startSubscribers({ url: wsUrl, connections: 10, query: STATUS_SUBSCRIPTION, subscriptions: subscriptionsFor(100) });
+      // Control run, one subscription per instance of a workflow of its own: the same pauses without the
+      // fan-out load. It also warms the subscription path, so the memory delta below is the subscriptions' own.
+      const control = await seedWorkflow(emulator, 'bench-fanout-control', INSTANCES);
+      const warm = startSubscribers({
+        url: wsUrl,
+        connections: 10,
+        query: STATUS_SUBSCRIPTION,
+        subscriptions: control.instanceIds.map((instanceId) => ({ key: instanceId, variables: { workflowName: control.workflowName, instanceId } })),
+      });
+      let controlDelivery: Delivery;
       try {
         await warm.waitAllLive(30_000);
+        controlDelivery = await pauseAndMeasure(emulator.url, control.workflowName, control.instanceIds, warm, INSTANCES, poll);
       } finally {
         await warm.stop();
       }
@@ -90,29 +99,7 @@ export const s4: Scenario = {
       const perSubscriptionKb = (after.rss - before.rss) / SUBSCRIPTIONS / 1024;
       const kb = (bytes: number, count: number) => bytes / count / 1024;
 
-      const rest = createRest(emulator.url, ACCOUNT_ID, ORCHESTRATOR_TOKEN);
-      const triggers = new Map<string, Trigger>();
-      const since = now();
-      try {
-        // Spread over two poll intervals, so that the changes fall at every phase of the poll cycle.
-        const spacingMs = (2 * poll) / INSTANCES;
-        await Promise.all(
-          instanceIds.map(async (id, i) => {
-            await delay(i * spacingMs);
-            triggers.set(id, { sentAt: now(), statuses: new Set(PAUSE_SEEN) });
-            await rest.changeStatus(workflowName, id, 'pause');
-          }),
-        );
-      } finally {
-        await rest.close();
-      }
-      const deadlineMs = 3 * poll + 10_000;
-      await waitFor(
-        'every subscriber to see its pause',
-        async () => ((await load.status({ statuses: PAUSE_SEEN, since })).seen === SUBSCRIPTIONS ? true : undefined),
-        { timeoutMs: deadlineMs, intervalMs: 100 },
-      ).catch(() => undefined); // a shortfall is measured below as undelivered, not thrown
-      const delivery = measureDelivery(await load.report(), triggers);
+      const delivery = await pauseAndMeasure(emulator.url, workflowName, instanceIds, load, SUBSCRIPTIONS, poll);
       const p95 = percentile(delivery.latenciesMs, 95);
       const latencyTarget = poll + 250;
       const final = await load.status();
@@ -166,6 +153,13 @@ export const s4: Scenario = {
             verdict: verdict(delivery.undelivered === 0 && p95 <= latencyTarget),
           },
           {
+            name: `status change delivery, p95, control with ${INSTANCES} subscriptions`,
+            value: percentile(controlDelivery.latenciesMs, 95),
+            unit: 'ms',
+            target: 'none (same pauses, one subscriber per instance)',
+            verdict: 'INFO',
+          },
+          {
             name: 'subscribers that received the change',
             value: delivery.subscriptions - delivery.undelivered,
             baseline: delivery.subscriptions,
@@ -199,3 +193,39 @@ export const s4: Scenario = {
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const ms = (values: readonly number[], p: number) => percentile(values, p).toFixed(0);
+
+/**
+ * Pauses every instance through the emulator REST API, spread evenly over two poll intervals so that the
+ * changes fall at every phase of the poll cycle, then waits (with a deadline) for `expected` subscribers to
+ * see it and measures the delivery. A shortfall is returned as undelivered, not thrown.
+ */
+async function pauseAndMeasure(
+  emulatorUrl: string,
+  workflowName: string,
+  instanceIds: readonly string[],
+  subscribers: Subscribers,
+  expected: number,
+  poll: number,
+): Promise<Delivery> {
+  const rest = createRest(emulatorUrl, ACCOUNT_ID, ORCHESTRATOR_TOKEN);
+  const triggers = new Map<string, Trigger>();
+  const since = now();
+  try {
+    const spacingMs = (2 * poll) / instanceIds.length;
+    await Promise.all(
+      instanceIds.map(async (id, i) => {
+        await delay(i * spacingMs);
+        triggers.set(id, { sentAt: now(), statuses: new Set(PAUSE_SEEN) });
+        await rest.changeStatus(workflowName, id, 'pause');
+      }),
+    );
+  } finally {
+    await rest.close();
+  }
+  await waitFor(
+    'every subscriber to see its pause',
+    async () => ((await subscribers.status({ statuses: PAUSE_SEEN, since })).seen === expected ? true : undefined),
+    { timeoutMs: 3 * poll + 10_000, intervalMs: 100 },
+  ).catch(() => undefined);
+  return measureDelivery(await subscribers.report(), triggers);
+}

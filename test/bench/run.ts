@@ -5,6 +5,7 @@
  * gateway and load-generator processes, prints a markdown table and writes the results as JSON.
  * Exit code: 0 when every scenario could be measured (MISSes included: they are results), 1 otherwise.
  */
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { installCleanup, ROOT, stopAll } from './children.js';
@@ -95,6 +96,8 @@ async function main(): Promise<number> {
     `Benchmarking ${scenarios.map((s) => s.id).join(', ')} on ${machine.cpuCount} × ${machine.cpuModel}, ` +
       `${machine.memoryGiB} GiB, Node ${machine.node}; upstream latency ${settings.latencyMs} ms\n`,
   );
+  // The gateway runs as production runs it: the `npm run build` bundle, not TypeScript transpiled at start.
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) results.push(await runScenario(scenario, settings));
 

@@ -103,9 +103,12 @@ export interface HttpProcess {
 
 export const GATEWAY_READY_LINE = /^Workflows GraphQL \(remote mode\) at (http:\/\/\S+)\/graphql, upstream /;
 
-/** Starts the gateway (`src/main.ts`) as its own process and waits for `/healthz` to answer 200. */
+/** The production entry point, built by `npm run build` (run.ts builds it before any scenario). */
+export const GATEWAY_BUNDLE = 'dist/main.js';
+
+/** Starts the gateway (the built bundle) as its own process and waits for `/healthz` to answer 200. */
 export async function startGateway(options: GatewayOptions): Promise<HttpProcess> {
-  const child = spawnTs('gateway', 'src/main.ts', [], {
+  const child = spawnTs('gateway', GATEWAY_BUNDLE, [], {
     env: gatewayEnv(options),
     watchParent: true,
     ...(options.inspect ? { nodeFlags: ['--inspect=127.0.0.1:0'] } : {}),

@@ -21,9 +21,13 @@ afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs a TypeScript entry point of this repository with tsx, as `npm start` would, with a clean environment. */
+/**
+ * Runs an entry point of this repository with a clean environment: TypeScript through tsx, as `npm start`
+ * would, or plain JavaScript (`.js`, `.mjs`) with node, as `npm run start:prod` would.
+ */
 export function spawnEntry(entry: string, env: Record<string, string>): TProcess {
-  const child = spawn(TSX, [entry], {
+  const javascript = /\.m?js$/.test(entry);
+  const child = spawn(javascript ? process.execPath : TSX, [entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

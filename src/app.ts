@@ -57,6 +57,26 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
       return;
     }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > config.maxRequestBytes || (req.headers['transfer-encoding'] !== undefined && req.method === 'POST')) {
+      // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
+      const tooLarge = declared > config.maxRequestBytes;
+      res.writeHead(tooLarge ? 413 : 411, { 'content-type': 'application/json', connection: 'close' });
+      res.end(
+        JSON.stringify({
+          errors: [
+            {
+              message: tooLarge
+                ? `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`
+                : 'POST bodies need a Content-Length header.',
+              extensions: { code: tooLarge ? 'REQUEST_TOO_LARGE' : 'LENGTH_REQUIRED' },
+            },
+          ],
+        }),
+      );
+      req.resume();
+      return;
+    }
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
     void yoga.requestListener(req, res);
   });

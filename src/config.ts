@@ -66,6 +66,8 @@ export interface Config {
   readonly finishedInstanceTtlMs: number;
   /** Maximum number of instances one `createInstances` mutation may create. @default 1000 */
   readonly createInstancesLimit: number;
+  /** Largest HTTP request body accepted, in bytes. @default 16 MiB */
+  readonly maxRequestBytes: number;
   /** Largest estimated number of upstream calls one operation may need; costlier ones are refused. @default 1000 */
   readonly maxQueryCost: number;
   /** @default 100 */
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: read.int('POLL_INTERVAL_MS', 1000, { min: 50 }),
     finishedInstanceTtlMs: read.int('FINISHED_INSTANCE_TTL_MS', 5000, { min: 0 }),
     createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
+    maxRequestBytes: read.int('MAX_REQUEST_BYTES', 16 * 1024 * 1024, { min: 1024 }),
     maxQueryCost: read.int('MAX_QUERY_COST', 1000, { min: 1 }),
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),

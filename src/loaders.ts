@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { instanceKey, type FinishedInstanceCache } from './cache/finished-instances.js';
 import { mapped, orNull } from './schema/upstream-errors.js';
+import { NotFoundError } from './upstream/errors.js';
 import type {
   InstanceDetails,
   InstanceStatus,
@@ -31,6 +32,11 @@ export interface Loaders {
   /** The instance's status if already known without an upstream call (this operation's loaders or the finished-instance cache), else undefined. */
   peekStatus(workflowName: string, instanceId: string): InstanceStatus | undefined;
 
+  /**
+   * True once an upstream call of this operation (a workflow, list or instance read) answered that the
+   * workflow does not exist. Lets `Query.workflow` answer null from whichever of its children's calls ran.
+   */
+  workflowMissing(name: string): boolean;
   workflow(name: string): Promise<Workflow | null>;
   /** One page of the workflow list; its rows answer later {@link Loaders.workflow} calls. */
   listWorkflows(query: { page: number; perPage: number; search?: string }): Promise<Page<Workflow>>;
@@ -68,46 +74,70 @@ const asError = (error: unknown): Error => (error instanceof Error ? error : new
 /** Keys with a separator that cannot appear in names or ids (no control characters there). */
 const join = (...parts: string[]): string => parts.join('\u0000');
 
-/** Builds the loaders of one operation for one credential's API and its finished-instance cache. */
+/** Runs `read` in the same way for every key, each failure becoming that key's value (DataLoader's contract). */
+const each = <K, V>(keys: readonly K[], read: (key: K) => Promise<V>): Promise<(V | Error)[]> =>
+  Promise.all(keys.map((key) => read(key).catch(asError)));
+
+/**
+ * Builds the loaders of one operation for one credential's API and its finished-instance cache. The
+ * DataLoaders and maps are created on first use: most operations touch one or two of them, and a
+ * subscription keeps its context (and so its loaders) for as long as it lives.
+ */
 export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache): Loaders {
-  const lists = new Map<string, Promise<unknown>>();
-  const summaries = new Map<string, InstanceSummary>();
-  const details = new Map<string, DetailsEntry>();
+  let lists: Map<string, Promise<unknown>> | undefined;
+  let summaries: Map<string, InstanceSummary> | undefined;
+  let details: Map<string, DetailsEntry> | undefined;
+  let missing: Set<string> | undefined;
   // Entries wait here until the flush; a queued entry is always fetched, even if invalidated meanwhile.
   let queue: { workflowName: string; instanceId: string; entry: DetailsEntry }[] = [];
 
-  const workflows = new DataLoader<string, Workflow | null>((names) =>
-    Promise.all(names.map((name) => orNull(() => api.getWorkflow(name)).catch(asError))),
-  );
-  const versions = new DataLoader<readonly [string, string], WorkflowVersion | null, string>(
-    (keys) => Promise.all(keys.map(([wf, id]) => orNull(() => api.getVersion(wf, id)).catch(asError))),
-    { cacheKeyFn: ([wf, id]) => join(wf, id) },
-  );
-  const graphs = new DataLoader<readonly [string, string], unknown, string>(
-    (keys) =>
-      Promise.all(keys.map(([wf, id]) => orNull(async () => (await api.getVersionGraph(wf, id)).graph).catch(asError))),
-    { cacheKeyFn: ([wf, id]) => join(wf, id) },
-  );
-  const stepOutputs = new DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string>(
-    (keys) =>
-      Promise.all(
-        keys.map(([wf, id, name, type]) => orNull(() => api.getInstanceStep(wf, id, { name, type })).catch(asError)),
-      ),
-    { cacheKeyFn: (key) => join(...key) },
-  );
+  let workflows: DataLoader<string, Workflow | null> | undefined;
+  let versions: DataLoader<readonly [string, string], WorkflowVersion | null, string> | undefined;
+  let graphs: DataLoader<readonly [string, string], unknown, string> | undefined;
+  let stepOutputs: DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> | undefined;
+
+  /** Remembers a "no such workflow" answer to any read about `workflowName`, then fails as the read did. */
+  const noting =
+    <T>(workflowName: string, read: () => Promise<T>) =>
+    async (): Promise<T> => {
+      try {
+        return await read();
+      } catch (error) {
+        if (error instanceof NotFoundError && error.resource === 'workflow') (missing ??= new Set()).add(workflowName);
+        throw error;
+      }
+    };
+
+  const workflowLoader = (): DataLoader<string, Workflow | null> =>
+    (workflows ??= new DataLoader((names) => each(names, (name) => orNull(noting(name, () => api.getWorkflow(name))))));
+  const versionLoader = (): DataLoader<readonly [string, string], WorkflowVersion | null, string> =>
+    (versions ??= new DataLoader((keys) => each(keys, ([wf, id]) => orNull(() => api.getVersion(wf, id))), {
+      cacheKeyFn: ([wf, id]) => join(wf, id),
+    }));
+  const graphLoader = (): DataLoader<readonly [string, string], unknown, string> =>
+    (graphs ??= new DataLoader((keys) => each(keys, ([wf, id]) => orNull(async () => (await api.getVersionGraph(wf, id)).graph)), {
+      cacheKeyFn: ([wf, id]) => join(wf, id),
+    }));
+  const stepOutputLoader = (): DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> =>
+    (stepOutputs ??= new DataLoader(
+      (keys) => each(keys, ([wf, id, name, type]) => orNull(() => api.getInstanceStep(wf, id, { name, type }))),
+      { cacheKeyFn: (key) => join(...key) },
+    ));
 
   function memoList<T>(key: string, read: () => Promise<T>): Promise<T> {
-    let pending = lists.get(key) as Promise<T> | undefined;
+    const memo = (lists ??= new Map());
+    let pending = memo.get(key) as Promise<T> | undefined;
     if (!pending) {
       pending = mapped(read);
-      lists.set(key, pending);
+      memo.set(key, pending);
       // A failed list is not remembered: a later field of the same operation may try again.
-      pending.catch(() => lists.delete(key));
+      pending.catch(() => memo.delete(key));
     }
     return pending;
   }
 
   function forgetLists(prefix: string): void {
+    if (!lists) return;
     for (const key of lists.keys()) if (key.startsWith(prefix)) lists.delete(key);
   }
 
@@ -132,7 +162,7 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     for (const { workflowName, instanceId, entry } of batch) {
       entry.dispatched = true;
       entry.settle(
-        orNull(() => api.getInstance(workflowName, instanceId, { simple: !entry.full })).then((found) => {
+        orNull(noting(workflowName, () => api.getInstance(workflowName, instanceId, { simple: !entry.full }))).then((found) => {
           if (found) finished.offer(found);
           return found;
         }),
@@ -151,73 +181,79 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
   return {
     invalidateInstance(workflowName, instanceId) {
       const key = instanceKey(workflowName, instanceId);
-      details.delete(key);
-      summaries.delete(key);
+      details?.delete(key);
+      summaries?.delete(key);
       finished.delete(workflowName, instanceId);
       // Step outputs are keyed by logged step name; a restart reuses those names for new values.
-      stepOutputs.clearAll();
+      stepOutputs?.clearAll();
       // Counts and filtered lists of the workflow change with the instance's status.
-      workflows.clear(workflowName);
+      workflows?.clear(workflowName);
       forgetLists(join('instances', workflowName, ''));
       forgetLists(join('workflows', ''));
     },
     invalidateWorkflow(workflowName) {
-      workflows.clear(workflowName);
+      workflows?.clear(workflowName);
+      missing?.delete(workflowName);
       forgetLists(join('instances', workflowName, ''));
       forgetLists(join('versions', workflowName, ''));
       forgetLists(join('workflows', ''));
     },
     primeInstance(found) {
-      details.set(instanceKey(found.workflowName, found.id), settled(found));
+      (details ??= new Map()).set(instanceKey(found.workflowName, found.id), settled(found));
       finished.offer(found);
     },
     peekStatus(workflowName, instanceId) {
       const key = instanceKey(workflowName, instanceId);
       return (
-        details.get(key)?.value?.status ??
-        summaries.get(key)?.status ??
+        details?.get(key)?.value?.status ??
+        summaries?.get(key)?.status ??
         finished.get(workflowName, instanceId, false)?.status
       );
     },
 
-    workflow: (name) => workflows.load(name),
+    workflowMissing: (name) => missing?.has(name) ?? false,
+    workflow: (name) => workflowLoader().load(name),
     listWorkflows(query) {
       return memoList(join('workflows', JSON.stringify(query)), async () => {
         const page = await api.listWorkflows(query);
-        for (const workflow of page.items) workflows.prime(workflow.name, workflow);
+        const loader = workflowLoader();
+        for (const workflow of page.items) loader.prime(workflow.name, workflow);
         return page;
       });
     },
-    version: (workflowName, versionId) => versions.load([workflowName, versionId]),
+    version: (workflowName, versionId) => versionLoader().load([workflowName, versionId]),
     listVersions(workflowName, query) {
       return memoList(join('versions', workflowName, JSON.stringify(query)), async () => {
-        const page = await api.listVersions(workflowName, query);
-        for (const version of page.items) versions.prime([workflowName, version.id], version);
+        const page = await noting(workflowName, () => api.listVersions(workflowName, query))();
+        const loader = versionLoader();
+        for (const version of page.items) loader.prime([workflowName, version.id], version);
         return page;
       });
     },
     async latestVersion(workflowName) {
       const page = await memoList(join('versions', workflowName, 'latest'), () =>
-        orNull(() => api.listVersions(workflowName, { page: 1, perPage: 1 })),
+        orNull(noting(workflowName, () => api.listVersions(workflowName, { page: 1, perPage: 1 }))),
       );
       const latest = page?.items[0] ?? null;
-      if (latest) versions.prime([workflowName, latest.id], latest);
+      if (latest) versionLoader().prime([workflowName, latest.id], latest);
       return latest;
     },
-    versionGraph: (workflowName, versionId) => graphs.load([workflowName, versionId]),
+    versionGraph: (workflowName, versionId) => graphLoader().load([workflowName, versionId]),
     listInstances(workflowName, query) {
       return memoList(join('instances', workflowName, JSON.stringify(query)), async () => {
-        const page = await api.listInstances(workflowName, query);
-        for (const row of page.items) summaries.set(instanceKey(workflowName, row.id), row);
+        const page = await noting(workflowName, () => api.listInstances(workflowName, query))();
+        const rows = (summaries ??= new Map());
+        for (const row of page.items) rows.set(instanceKey(workflowName, row.id), row);
         return page;
       });
     },
-    summary: (workflowName, instanceId) => summaries.get(instanceKey(workflowName, instanceId)),
-    knownDetails: (workflowName, instanceId) => details.get(instanceKey(workflowName, instanceId))?.value ?? undefined,
+    summary: (workflowName, instanceId) => summaries?.get(instanceKey(workflowName, instanceId)),
+    knownDetails: (workflowName, instanceId) => details?.get(instanceKey(workflowName, instanceId))?.value ?? undefined,
 
     instance(workflowName, instanceId, { full }) {
       const key = instanceKey(workflowName, instanceId);
-      const known = details.get(key);
+      const entries = (details ??= new Map());
+      const known = entries.get(key);
       if (known && (known.full || !full)) return known.promise;
       if (known && !known.dispatched) {
         known.full = true;
@@ -226,11 +262,11 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
       const cached = finished.get(workflowName, instanceId, full);
       if (cached) {
         const entry = settled(cached);
-        details.set(key, entry);
+        entries.set(key, entry);
         return entry.promise;
       }
       const entry = newEntry(full);
-      details.set(key, entry);
+      entries.set(key, entry);
       queue.push({ workflowName, instanceId, entry });
       if (queue.length === 1) {
         // setImmediate rather than a microtask: every field of the current execution pass (siblings,
@@ -239,7 +275,6 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
       }
       return entry.promise;
     },
-    stepOutput: (workflowName, instanceId, stepName, type) => stepOutputs.load([workflowName, instanceId, stepName, type]),
+    stepOutput: (workflowName, instanceId, stepName, type) => stepOutputLoader().load([workflowName, instanceId, stepName, type]),
   };
-
 }

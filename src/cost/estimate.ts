@@ -82,7 +82,9 @@ const isString = (value: unknown): value is string => typeof value === 'string';
  *
  * The rules follow the resolvers and the per-operation loaders:
  * - A workflow, instance or version lookup (`workflow`, `instance`, `node`, each id of `nodes`,
- *   `Workflow.instance`) is one request, and that request answers all of the object's fields. Lookups of
+ *   `Workflow.instance`) is one request, and that request answers all of the object's fields; except
+ *   that `workflow(name)` makes no request of its own when only its name, id and fields with their own
+ *   requests (connections, `latestVersion`, `instance`) are selected: those requests tell whether it exists. Lookups of
  *   the same workflow or instance named by arguments or variables count once; an instance that needs
  *   both a simple and a full (`steps`) fetch counts twice, as the two may be made in different passes.
  * - A connection (`workflows`, `Workflow.instances`, `Workflow.versions`) is one page request (two after
@@ -232,7 +234,7 @@ class Walker {
     switch (rule) {
       case 'workflowLookup': {
         const name = isString(args['name']) ? args['name'] : undefined;
-        tally.charge(path, 1, name === undefined ? undefined : keyOf('workflow', name));
+        if (this.needsWorkflowRecord(group)) tally.charge(path, 1, name === undefined ? undefined : keyOf('workflow', name));
         this.select(group.def.type, group.selectionSets, { kind: 'workflow', ...(name === undefined ? {} : { name }), loaded: true }, 1, path, tally);
         return;
       }
@@ -266,6 +268,25 @@ class Walker {
         tally.charge(path, 1);
         this.select(group.def.type, group.selectionSets, OTHER, 1, path, tally);
     }
+  }
+
+  /**
+   * Whether `workflow(name)` fetches the workflow's record: when a data field is selected, or when no
+   * selected field makes an upstream call of its own that can tell that the workflow exists (a connection
+   * or lookup whose arguments are accepted).
+   */
+  private needsWorkflowRecord(group: FieldGroup): boolean {
+    const type = this.op.schema.getType('Workflow');
+    if (!isObjectType(type)) return true;
+    let probes = 0;
+    for (const field of collectFields(this.op, type, group.selectionSets)) {
+      const rule = (WORKFLOW_FIELDS[field.name as keyof typeof WORKFLOW_FIELDS] as string | undefined) ?? 'data';
+      if (field.args === null || rule === 'free') continue;
+      if (rule === 'data') return true;
+      if ((rule === 'instanceList' || rule === 'versionList') && pageSize(field.args) === undefined) continue;
+      probes++;
+    }
+    return probes === 0;
   }
 
   /** `node`/`nodes`: the id names the type and the key, so the lookup is priced exactly and shares keys with other lookups. */

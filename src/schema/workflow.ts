@@ -1,15 +1,34 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
 import { InstanceStatusEnum, lookupInstance, WorkflowInstance, type InstanceRef } from './instance.js';
-import { connectionFingerprint, resolveOffsetConnection } from './pagination.js';
+import { connectionFingerprint, resolveOffsetConnection, type ConnectionArgs, type OffsetConnection } from './pagination.js';
+import { childFields, selectsFieldIn } from './selection.js';
 import { badUserInput, vanished } from './upstream-errors.js';
 import { WorkflowVersion, type VersionRef } from './version.js';
+
+type InstanceConnection = OffsetConnection<InstanceRef>;
+type VersionConnection = OffsetConnection<VersionRef>;
+
+interface InstancesArgs extends ConnectionArgs {
+  readonly status?: InstanceStatus | null;
+  readonly createdAfter?: Date | null;
+  readonly createdBefore?: Date | null;
+}
 
 /** Backing shape of Workflow: its name; data comes through ctx.loaders (the workflow list primes them). */
 export interface WorkflowRef {
   readonly name: string;
+  /**
+   * Connections `Query.workflow` already started while it found out whether the workflow exists, by
+   * {@link connectionKey}: the connection fields take them instead of asking again.
+   */
+  readonly started?: {
+    readonly instances: ReadonlyMap<string, Promise<InstanceConnection>>;
+    readonly versions: ReadonlyMap<string, Promise<VersionConnection>>;
+  };
 }
 
 export const Workflow = builder.objectRef<WorkflowRef>('Workflow');
@@ -61,6 +80,97 @@ function checkDateRange(after: Date | null | undefined, before: Date | null | un
   }
 }
 
+/** Identifies a connection field's arguments: the same arguments reach the same upstream pages. */
+function connectionKey(args: InstancesArgs): string {
+  return JSON.stringify([args.first, args.after, args.last, args.before, args.status, args.createdAfter, args.createdBefore]);
+}
+
+async function instancesConnection(ctx: Context, name: string, args: InstancesArgs): Promise<InstanceConnection> {
+  checkDateRange(args.createdAfter, args.createdBefore);
+  const filters = {
+    ...(args.status ? { status: args.status } : {}),
+    ...(args.createdAfter ? { dateStart: args.createdAfter } : {}),
+    ...(args.createdBefore ? { dateEnd: args.createdBefore } : {}),
+  };
+  const connection = await resolveOffsetConnection(args, {
+    fingerprint: connectionFingerprint('instances', name, args.status, args.createdAfter?.toISOString(), args.createdBefore?.toISOString()),
+    defaultSize: DEFAULT_PAGE_SIZE,
+    read: (page, perPage) => ctx.loaders.listInstances(name, { ...filters, page, perPage }),
+  });
+  return {
+    ...connection,
+    edges: connection.edges.map((e) => ({ cursor: e.cursor, node: { workflowName: name, instanceId: e.node.id } })),
+  };
+}
+
+async function versionsConnection(ctx: Context, name: string, args: ConnectionArgs): Promise<VersionConnection> {
+  const connection = await resolveOffsetConnection(args, {
+    fingerprint: connectionFingerprint('versions', name),
+    defaultSize: DEFAULT_PAGE_SIZE,
+    read: (page, perPage) => ctx.loaders.listVersions(name, { page, perPage }),
+  });
+  return {
+    ...connection,
+    edges: connection.edges.map((e) => ({ cursor: e.cursor, node: { workflowName: name, versionId: e.node.id } })),
+  };
+}
+
+const isBadUserInput = (error: unknown): boolean =>
+  error instanceof Error && (error as { extensions?: { code?: unknown } }).extensions?.code === 'BAD_USER_INPUT';
+
+/**
+ * `Query.workflow`: the workflow, or null when it does not exist. The workflow's own record is only
+ * fetched when a field needs it (or nothing else can tell whether the workflow exists): the upstream
+ * calls of the selected connections and lookups (`instances`, `versions`, `latestVersion`, `instance`)
+ * start right away, in parallel, and any of them answers "no such workflow". The connections are handed
+ * to the fields through the ref, so a dashboard costs its list call and no more, in one round trip.
+ */
+async function lookupWorkflow(ctx: Context, name: string, info: GraphQLResolveInfo): Promise<WorkflowRef | null> {
+  const instances = new Map<string, Promise<InstanceConnection>>();
+  const versions = new Map<string, Promise<VersionConnection>>();
+  const probes: Promise<unknown>[] = [];
+  let needsRecord = false;
+  for (const field of childFields(info)) {
+    // Refused arguments fail that field before it runs; it neither needs nor proves anything.
+    if (field.args === null) continue;
+    const args = field.args;
+    switch (field.name) {
+      case 'id':
+      case 'name':
+        break;
+      case 'instances': {
+        const key = connectionKey(args);
+        if (!instances.has(key)) instances.set(key, instancesConnection(ctx, name, args));
+        break;
+      }
+      case 'versions': {
+        const key = connectionKey(args);
+        if (!versions.has(key)) versions.set(key, versionsConnection(ctx, name, args));
+        break;
+      }
+      case 'latestVersion':
+        probes.push(ctx.loaders.latestVersion(name));
+        break;
+      case 'instance': {
+        const full = selectsFieldIn(field.selectionSets, info.fragments, 'steps');
+        probes.push((async () => ctx.loaders.instance(name, checkInstanceId(String(args['id'])), { full }))());
+        break;
+      }
+      default:
+        needsRecord = true;
+    }
+  }
+  probes.push(...instances.values(), ...versions.values());
+  if (needsRecord || probes.length === 0) probes.push(ctx.loaders.workflow(name));
+  const results = await Promise.allSettled(probes);
+  if (ctx.loaders.workflowMissing(name)) return null;
+  const ref: WorkflowRef = { name, started: { instances, versions } };
+  // An upstream answer (or an upstream failure, which the fields report at their own paths) settles it;
+  // when every probe was refused before reaching upstream, only the workflow's record can tell.
+  if (results.some((r) => r.status === 'fulfilled' || !isBadUserInput(r.reason))) return ref;
+  return (await ctx.loaders.workflow(name)) ? ref : null;
+}
+
 builder.node(Workflow, {
   description: 'A workflow: a Worker class whose `run()` Cloudflare executes as durable instances.',
   id: {
@@ -109,17 +219,7 @@ builder.node(Workflow, {
       {
         type: WorkflowVersion,
         description: 'Versions, newest first. `first`/`last` at most 100 (default 20).',
-        resolve: async (ref, args, ctx) => {
-          const connection = await resolveOffsetConnection(args, {
-            fingerprint: connectionFingerprint('versions', ref.name),
-            defaultSize: DEFAULT_PAGE_SIZE,
-            read: (page, perPage) => ctx.loaders.listVersions(ref.name, { page, perPage }),
-          });
-          return {
-            ...connection,
-            edges: connection.edges.map((e) => ({ cursor: e.cursor, node: { workflowName: ref.name, versionId: e.node.id } })),
-          };
-        },
+        resolve: (ref, args, ctx) => ref.started?.versions.get(connectionKey(args)) ?? versionsConnection(ctx, ref.name, args),
       },
       {
         name: 'WorkflowVersionConnection',
@@ -141,32 +241,7 @@ builder.node(Workflow, {
           createdAfter: t.arg({ type: 'DateTime', description: 'Only instances created at or after this time.' }),
           createdBefore: t.arg({ type: 'DateTime', description: 'Only instances created at or before this time.' }),
         },
-        resolve: async (ref, args, ctx) => {
-          checkDateRange(args.createdAfter, args.createdBefore);
-          const filters = {
-            ...(args.status ? { status: args.status } : {}),
-            ...(args.createdAfter ? { dateStart: args.createdAfter } : {}),
-            ...(args.createdBefore ? { dateEnd: args.createdBefore } : {}),
-          };
-          const connection = await resolveOffsetConnection(args, {
-            fingerprint: connectionFingerprint(
-              'instances',
-              ref.name,
-              args.status,
-              args.createdAfter?.toISOString(),
-              args.createdBefore?.toISOString(),
-            ),
-            defaultSize: DEFAULT_PAGE_SIZE,
-            read: (page, perPage) => ctx.loaders.listInstances(ref.name, { ...filters, page, perPage }),
-          });
-          return {
-            ...connection,
-            edges: connection.edges.map((e) => ({
-              cursor: e.cursor,
-              node: { workflowName: ref.name, instanceId: e.node.id } satisfies InstanceRef,
-            })),
-          };
-        },
+        resolve: (ref, args, ctx) => ref.started?.instances.get(connectionKey(args)) ?? instancesConnection(ctx, ref.name, args),
       },
       {
         name: 'WorkflowInstanceConnection',
@@ -220,9 +295,6 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One workflow by name; null when it does not exist.',
     args: { name: t.arg.string({ required: true, description: 'The workflow name.' }) },
-    resolve: async (_root, args, ctx) => {
-      const name = checkWorkflowName(args.name, 'name');
-      return (await ctx.loaders.workflow(name)) ? { name } : null;
-    },
+    resolve: (_root, args, ctx, info) => lookupWorkflow(ctx, checkWorkflowName(args.name, 'name'), info),
   }),
 }));

@@ -5,12 +5,16 @@ import {
   InstancePageListFieldsDocument,
   InstancePageSimpleDetailsDocument,
   InstanceSelectedFourWaysDocument,
+  WorkflowAndInstancesDocument,
+  WorkflowInstanceCountDocument,
+  WorkflowNameDocument,
 } from '../generated/operations.js';
 import { expectData, expectPresent } from '../helpers/graphql.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
-// The issue's budget: a workflow with 50 instances costs 1 list call, plus one details call per instance
-// only when a details field is selected, and never more than one call per instance.
+// The issue's budget: a workflow with 50 instances costs 1 list call (list fields only), plus one details
+// call per instance only when a details field is selected (simple for params/output, full with steps), and
+// never more than one call per instance. `workflow(name)` adds no call of its own unless its fields need it.
 const WORKFLOW = 'flaky-import';
 const DETAILS = 'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}';
 
@@ -36,7 +40,7 @@ describe('upstream calls of instance lists', () => {
   it('answers list fields from the list call alone', async () => {
     const data = expectData(await stack.graphql(InstancePageListFieldsDocument, PAGE));
     expect(data.workflow?.instances.nodes).toHaveLength(50);
-    expect(stack.upstreamCalls()).toBe(2); // the workflow lookup and the list
+    expect(stack.upstreamCalls()).toBe(1);
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1);
   });
 
@@ -44,7 +48,7 @@ describe('upstream calls of instance lists', () => {
     const nodes = expectData(await stack.graphql(InstancePageSimpleDetailsDocument, PAGE)).workflow?.instances.nodes ?? [];
     expect(nodes).toHaveLength(50);
     expect(nodes.filter((n) => n.instanceId.startsWith('load-')).every((n) => typeof (n.params as { n: number }).n === 'number')).toBe(true);
-    expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1 + 50);
+    expect(stack.upstreamCalls()).toBe(1 + 50);
     expect(stack.emulator.requests.count({ route: DETAILS })).toBe(50);
     expect(simpleFlags()).toEqual({ simple: 50, full: 0 });
   });
@@ -52,7 +56,7 @@ describe('upstream calls of instance lists', () => {
   it('fetches full details once per instance when steps are selected too', async () => {
     const data = expectData(await stack.graphql(InstancePageFullDetailsDocument, PAGE));
     expect(data.workflow?.instances.nodes).toHaveLength(50);
-    expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1 + 50);
+    expect(stack.upstreamCalls()).toBe(1 + 50);
     expect(simpleFlags()).toEqual({ simple: 0, full: 50 });
   });
 
@@ -65,6 +69,45 @@ describe('upstream calls of instance lists', () => {
     expect(data.c).toEqual({ params: { n: 7 }, status: expect.any(String) });
     expect(detailsCalls()).toBe(1);
     expect(simpleFlags()).toEqual({ simple: 0, full: 1 });
+  });
+});
+
+describe('upstream calls of a workflow lookup', () => {
+  it('fetches the workflow record for its own fields, beside the instance list', async () => {
+    const data = expectData(await stack.graphql(WorkflowAndInstancesDocument, { name: WORKFLOW }));
+    expect(data.workflow).toEqual({ name: WORKFLOW, className: expect.any(String), instances: { totalCount: expect.any(Number) } });
+    expect(stack.upstreamCalls()).toBe(2);
+    expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1);
+  });
+
+  it('fetches the workflow record when nothing else can tell that the workflow exists', async () => {
+    expect(expectData(await stack.graphql(WorkflowNameDocument, { name: WORKFLOW })).workflow).toEqual({ name: WORKFLOW });
+    expect(stack.upstreamCalls()).toBe(1);
+    expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(0);
+  });
+
+  it('answers null without errors for an unknown workflow asked only for its instances, from the list call alone', async () => {
+    const result = await stack.graphql(WorkflowInstanceCountDocument, { name: 'no-such-workflow' });
+    expect(result).toEqual({ data: { workflow: null } });
+    expect(stack.upstreamCalls()).toBe(1);
+  });
+
+  it('asks for the workflow record when the only connection has refused arguments', async () => {
+    const query = (name: string): string => `{ workflow(name: "${name}") { instances(first: 500) { totalCount } } }`;
+    expect(await stack.graphql(query('no-such-workflow'))).toEqual({ data: { workflow: null } });
+    expect(stack.upstreamCalls()).toBe(1);
+    const known = await stack.graphql(query(WORKFLOW));
+    expect(known.data).toEqual({ workflow: null });
+    expect(known.errors).toEqual([expect.objectContaining({ path: ['workflow', 'instances'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
+    expect(stack.upstreamCalls()).toBe(2);
+  });
+
+  it('answers null without errors for an unknown workflow asked for its versions, latest version and an instance', async () => {
+    const result = await stack.graphql(
+      '{ workflow(name: "no-such-workflow") { name latestVersion { versionId } versions { totalCount } instance(id: "x") { status } } }',
+    );
+    expect(result).toEqual({ data: { workflow: null } });
+    expect(stack.upstreamCalls({ routeIncludes: '/workflows/{workflow_name}' })).toBe(3);
   });
 });
 

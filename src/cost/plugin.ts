@@ -1,6 +1,7 @@
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
-import { estimateCost, type CostEstimate } from './estimate.js';
+import { createCostCache, type CostEstimator } from './cache.js';
+import type { CostEstimate } from './estimate.js';
 
 /** `extensions.code` of the error that refuses an operation over the cost limit. */
 export const QUERY_TOO_EXPENSIVE = 'QUERY_TOO_EXPENSIVE';
@@ -23,7 +24,7 @@ export function queryTooExpensive(estimate: CostEstimate, limit: number): GraphQ
   return createGraphQLError(message, { extensions: { code: QUERY_TOO_EXPENSIVE, cost: estimate.cost, limit } });
 }
 
-function refusal(args: ExecutionArgs, limit: number): ExecutionResult | undefined {
+function refusal(estimateCost: CostEstimator, args: ExecutionArgs, limit: number): ExecutionResult | undefined {
   const estimate = estimateCost(args.schema, args.document, {
     variables: args.variableValues ?? null,
     operationName: args.operationName ?? null,
@@ -47,13 +48,15 @@ export function useQueryCostLimit(options: { maxCost: number }): Plugin {
   if (!Number.isFinite(limit) || limit < 1) {
     throw new TypeError(`useQueryCostLimit: maxCost must be a positive number (got ${String(limit)})`);
   }
+  // Estimates are cached per parsed document: most operations repeat, and the walk is not free.
+  const estimate = createCostCache();
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const result = refusal(args, limit);
+      const result = refusal(estimate, args, limit);
       if (result) setResultAndStopExecution(result);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const result = refusal(args, limit);
+      const result = refusal(estimate, args, limit);
       if (result) setResultAndStopExecution(result);
     },
   };

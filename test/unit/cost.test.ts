@@ -1,5 +1,6 @@
 import { isObjectType, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { createCostCache } from '../../src/cost/cache.js';
 import { estimateCost, MAX_SELECTIONS } from '../../src/cost/estimate.js';
 import { useQueryCostLimit } from '../../src/cost/plugin.js';
 import { PRICED_TYPES, STEP_OUTPUT_FIELDS } from '../../src/cost/rules.js';
@@ -186,5 +187,42 @@ describe('the rules', () => {
 describe('useQueryCostLimit', () => {
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('refuses maxCost %s', (maxCost) => {
     expect(() => useQueryCostLimit({ maxCost })).toThrow(/maxCost must be a positive number/);
+  });
+});
+
+describe('createCostCache', () => {
+  const TWO = parse('query Two($w: String!, $a: String!, $b: String!) { a: instance(workflowName: $w, id: $a) { params } b: instance(workflowName: $w, id: $b) { params } }');
+
+  it('reuses the estimate of a document for other names and ids of the same pattern', () => {
+    const estimate = createCostCache();
+    const first = estimate(schema, TWO, { variables: { w: 'wf', a: 'x', b: 'y' }, operationName: null });
+    const second = estimate(schema, TWO, { variables: { w: 'other', a: 'p', b: 'q' }, operationName: null });
+    expect(first?.cost).toBe(2);
+    expect(second).toBe(first);
+  });
+
+  it('tells apart variables that change the estimate: repeated ids, page sizes, flags', () => {
+    const estimate = createCostCache();
+    expect(estimate(schema, TWO, { variables: { w: 'wf', a: 'x', b: 'x' }, operationName: null })?.cost).toBe(1);
+    expect(estimate(schema, TWO, { variables: { w: 'wf', a: 'x', b: 'y' }, operationName: null })?.cost).toBe(2);
+    const page = parse('query P($w: String!, $n: Int, $p: Boolean!) { workflow(name: $w) { instances(first: $n) { nodes { params @include(if: $p) } } } }');
+    expect(estimate(schema, page, { variables: { w: 'wf', n: 5, p: true }, operationName: null })?.cost).toBe(6);
+    expect(estimate(schema, page, { variables: { w: 'wf', n: 9, p: true }, operationName: null })?.cost).toBe(10);
+    expect(estimate(schema, page, { variables: { w: 'wf', n: 9, p: false }, operationName: null })?.cost).toBe(1);
+  });
+
+  it('estimates each operation of a document by its name', () => {
+    const estimate = createCostCache();
+    const document = parse(`query A { ${WF} { name } } query B { ${INSTANCE} { params } workflows { totalCount } }`);
+    expect(estimate(schema, document, { variables: null, operationName: 'A' })?.cost).toBe(1);
+    expect(estimate(schema, document, { variables: null, operationName: 'B' })?.cost).toBe(2);
+  });
+
+  it('keeps values that are not plain strings, so bad ones still leave no estimate', () => {
+    const estimate = createCostCache();
+    const dated = parse('query D($w: String!, $after: DateTime) { workflow(name: $w) { instances(createdAfter: $after) { totalCount } } }');
+    expect(estimate(schema, dated, { variables: { w: 'wf', after: 'yesterday' }, operationName: null })).toBeUndefined();
+    expect(estimate(schema, dated, { variables: { w: 'wf', after: '2026-01-01T00:00:00Z' }, operationName: null })?.cost).toBe(1);
+    expect(estimate(schema, TWO, { variables: { w: 'wf', a: 7, b: 'y' }, operationName: null })).toBeUndefined();
   });
 });

@@ -140,6 +140,11 @@ const encode = (segment: string): string =>
 class WorkflowsClient implements WorkflowsApi {
   private readonly inflight = new InFlight<unknown>();
   private readonly secrets: readonly string[];
+  /** `{baseUrl}/accounts/{account_id}/workflows`, encoded once. */
+  private readonly prefix: string;
+  // Sent as they are on every request (undici does not modify them), so built once per credential.
+  private readonly readHeaders: Readonly<Record<string, string>>;
+  private readonly writeHeaders: Readonly<Record<string, string>>;
 
   constructor(
     readonly credential: Credential,
@@ -148,6 +153,13 @@ class WorkflowsClient implements WorkflowsApi {
     private readonly retryBudget: RetryBudget,
   ) {
     this.secrets = [credential.apiToken];
+    this.prefix = `${shared.config.baseUrl}/accounts/${encode(credential.accountId)}/workflows`;
+    this.readHeaders = Object.freeze({
+      authorization: `Bearer ${credential.apiToken}`,
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+    });
+    this.writeHeaders = Object.freeze({ ...this.readHeaders, 'content-type': 'application/json' });
   }
 
   async listWorkflows(query: { page?: number; perPage?: number; search?: string } = {}, options?: CallOptions): Promise<Page<Workflow>> {
@@ -371,11 +383,15 @@ class WorkflowsClient implements WorkflowsApi {
   }
 
   private url(spec: Spec<unknown>): string {
-    const path = ['accounts', this.credential.accountId, 'workflows', ...spec.segments].map(encode).join('/');
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(spec.query ?? {})) if (value !== undefined) params.set(key, String(value));
-    const qs = params.toString();
-    return `${this.shared.config.baseUrl}/${path}${qs ? `?${qs}` : ''}`;
+    let url = this.prefix;
+    for (const segment of spec.segments) url += `/${encode(segment)}`;
+    if (!spec.query) return url;
+    let params: URLSearchParams | undefined;
+    for (const key in spec.query) {
+      const value = spec.query[key];
+      if (value !== undefined) (params ??= new URLSearchParams()).set(key, String(value));
+    }
+    return params ? `${url}?${params.toString()}` : url;
   }
 
   private async call<T>(spec: Spec<T>): Promise<T> {
@@ -439,8 +455,10 @@ class WorkflowsClient implements WorkflowsApi {
 
   private async attempt<T>(spec: Spec<T>, call: CallDescription, url: string, signal: AbortSignal | undefined): Promise<Outcome<T>> {
     const { config, dispatcher, stats } = this.shared;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal?.reason);
+    // Each attempt gets its own controller, so a caller's abort reaches undici without undici's listeners
+    // piling up on the caller's signal across retries. Without a caller signal there is nothing to forward.
+    const controller = signal ? new AbortController() : undefined;
+    const onAbort = () => controller?.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     let answer: Answer;
     try {
@@ -448,9 +466,9 @@ class WorkflowsClient implements WorkflowsApi {
         dispatcher,
         method: spec.method,
         url,
-        headers: this.headers(spec.body !== undefined),
+        headers: spec.body === undefined ? this.readHeaders : this.writeHeaders,
         body: spec.body,
-        signal: controller.signal,
+        signal: controller?.signal,
         headersTimeoutMs: config.headersTimeoutMs,
         bodyTimeoutMs: config.bodyTimeoutMs,
       });
@@ -471,16 +489,6 @@ class WorkflowsClient implements WorkflowsApi {
       signal?.removeEventListener('abort', onAbort);
     }
     return this.interpret(spec, call, answer, body);
-  }
-
-  private headers(hasBody: boolean): Record<string, string> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${this.credential.apiToken}`,
-      accept: 'application/json',
-      'user-agent': USER_AGENT,
-    };
-    if (hasBody) headers['content-type'] = 'application/json';
-    return headers;
   }
 
   private interpret<T>(spec: Spec<T>, call: CallDescription, answer: Answer, body: Buffer): Outcome<T> {

@@ -4,17 +4,26 @@
  * caller has given up. Results are shared objects, so callers must treat them as immutable.
  */
 export class InFlight<T> {
-  private readonly entries = new Map<string, { promise: Promise<T>; controller: AbortController; waiters: number }>();
+  private readonly entries = new Map<string, { promise: Promise<T>; controller: AbortController | undefined; waiters: number }>();
 
-  /** Runs `start` unless a call with the same key is in flight; `onJoin` fires when one is joined. */
-  run(key: string, signal: AbortSignal | undefined, start: (signal: AbortSignal) => Promise<T>, onJoin?: () => void): Promise<T> {
+  /**
+   * Runs `start` unless a call with the same key is in flight; `onJoin` fires when one is joined. `start`
+   * gets no signal when the caller that starts the work has none: that caller never gives up, so the
+   * work can never be cancelled.
+   */
+  run(
+    key: string,
+    signal: AbortSignal | undefined,
+    start: (signal: AbortSignal | undefined) => Promise<T>,
+    onJoin?: () => void,
+  ): Promise<T> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     let entry = this.entries.get(key);
     if (entry) {
       onJoin?.();
     } else {
-      const controller = new AbortController();
-      const promise = start(controller.signal);
+      const controller = signal ? new AbortController() : undefined;
+      const promise = start(controller?.signal);
       const created = { promise, controller, waiters: 0 };
       entry = created;
       this.entries.set(key, created);
@@ -32,7 +41,7 @@ export class InFlight<T> {
         // The last interested caller is gone: stop the request and let a new call start afresh.
         if (shared.waiters === 0) {
           if (this.entries.get(key) === shared) this.entries.delete(key);
-          shared.controller.abort(signal.reason);
+          shared.controller?.abort(signal.reason);
         }
         reject(signal.reason as Error);
       };

@@ -9,9 +9,9 @@ export interface Attempt {
   readonly dispatcher: Dispatcher;
   readonly method: Method;
   readonly url: string;
-  readonly headers: Record<string, string>;
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: string | undefined;
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal | undefined;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
 }
@@ -38,7 +38,7 @@ export async function send(attempt: Attempt): Promise<Answer> {
     method: attempt.method,
     headers: attempt.headers,
     body: attempt.body,
-    signal: attempt.signal,
+    ...(attempt.signal ? { signal: attempt.signal } : {}),
     headersTimeout: attempt.headersTimeoutMs,
     bodyTimeout: attempt.bodyTimeoutMs,
   });

@@ -19,8 +19,9 @@ export const CREATE_BATCH_SIZE = 100;
 /**
  * Fields of `Workflow`:
  * - `free`: from the key (the name);
- * - `data`: the workflow's own record, which a lookup, a node fetch or a list row already holds, and
- *   which costs one request (shared by all such fields) where the workflow was only referenced;
+ * - `data`: the workflow's own record, which a node fetch or a list row already holds, which `workflow(name)`
+ *   fetches only when such a field is selected (see `estimate.ts`), and which costs one request (shared
+ *   by all such fields) where the workflow was only referenced;
  * - the rest start lookups or lists of their own.
  */
 export const WORKFLOW_FIELDS = {

@@ -37,6 +37,9 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     schema,
     context: ({ request }) => context(request),
     graphqlEndpoint: '/graphql',
+    // The http handler below already refuses bodies over MAX_REQUEST_BYTES before reading them; yoga's own
+    // check would copy every body through another stream (an AbortController and DOMException per request).
+    maxRequestBodySize: false,
     cors: createCorsPolicy(config.corsOrigins),
     landingPage: false,
     logging: logger,

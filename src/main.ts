@@ -1,6 +1,5 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { createEmulator } from './emulator/server.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
@@ -17,9 +16,15 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, [config.upstream.apiToken]);
 
   // Local mode: the embedded emulator is the upstream, reached over loopback through the real client.
+  // Imported only in local mode: remote deployments never load the emulator's code.
   const emulator =
     config.mode === 'local'
-      ? await createEmulator({ port: 0, host: '127.0.0.1', timeScale: config.emulator.timeScale, seedDemoData: true })
+      ? await (await import('./emulator/server.js')).createEmulator({
+          port: 0,
+          host: '127.0.0.1',
+          timeScale: config.emulator.timeScale,
+          seedDemoData: true,
+        })
       : undefined;
   const effective: Config = emulator
     ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } }

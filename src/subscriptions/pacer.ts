@@ -55,15 +55,19 @@ export class Pacer {
   }
 
   /**
-   * The delay before a loop's next cycle: its preferred delay, stretched when the loops together want
+   * The delay before a loop's next cycle: its preferred interval, stretched when the loops together want
    * more than the sustainable rate, and lengthened until the bucket can pay for `cost` requests.
+   *
+   * The interval runs from the start of the previous cycle (fixed rate), so `elapsedMs` (time since that
+   * start) is taken off it, down to 0: a cycle that overran its interval is followed at once, but only
+   * once, never by a burst to catch up. The wait for the bucket runs from now.
    */
-  delayFor(preferredMs: number, cost: number): number {
+  delayFor(preferredMs: number, cost: number, elapsedMs = 0): number {
     const rate = this.sustainableRate();
     let demand = 0;
     for (const value of this.demands.values()) demand += value;
     const stretch = Math.max(1, demand / rate);
-    let delay = preferredMs * stretch;
+    let delay = Math.max(0, preferredMs * stretch - Math.max(0, elapsedMs));
     const budget = this.snapshot();
     if (cost > 0 && budget.backgroundAvailable < cost && budget.refillPerSecond > 0) {
       delay = Math.max(delay, ((cost - budget.backgroundAvailable) / budget.refillPerSecond) * 1000);

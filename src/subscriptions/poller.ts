@@ -101,8 +101,9 @@ export interface WatchDeps {
  * directly; several (or a list subscriber) are read from the list endpoint, 100 per page, and only the
  * instances whose `modified_on` changed and whose subscribers need more than the status are then read in
  * full. Instances not found on the pages read are read directly. All calls use background priority and
- * the loop's AbortSignal; the interval adapts to the statuses watched and is stretched by the
- * credential's {@link Pacer}. Failures back off and retry; only "not found" ends a subscription.
+ * the loop's AbortSignal; the interval adapts to the statuses watched, is stretched by the
+ * credential's {@link Pacer}, and runs from the start of one cycle to the start of the next (fixed rate,
+ * so the time a cycle takes does not add to the delay before a change is noticed). Failures back off and retry; only "not found" ends a subscription.
  */
 export class Watch {
   private readonly entries = new Map<string, Entry>();
@@ -119,6 +120,8 @@ export class Watch {
   private cycles = 0;
   private requests = 0;
   private lastCost = 1;
+  /** `performance.now()` when the last cycle started: the next one is due an interval after it. */
+  private startedAt: number | undefined;
 
   constructor(private readonly deps: WatchDeps) {}
 
@@ -253,7 +256,8 @@ export class Watch {
       delay = delayOverride;
     } else {
       this.deps.pacer.setDemand(this, this.lastCost / (preferred / 1000));
-      delay = this.deps.pacer.delayFor(preferred, this.lastCost);
+      const elapsed = this.startedAt === undefined ? 0 : performance.now() - this.startedAt;
+      delay = this.deps.pacer.delayFor(preferred, this.lastCost, elapsed);
     }
     this.timer = setTimeout(() => void this.run(), delay);
   }
@@ -273,6 +277,7 @@ export class Watch {
     if (this.stopped || this.running) return;
     this.running = true;
     this.again = false;
+    this.startedAt = performance.now();
     const controller = new AbortController();
     this.controller = controller;
     let retryAfter: number | undefined;

@@ -235,6 +235,30 @@ describe('many instances', () => {
     expect(api.calls.length).toBeGreaterThanOrEqual(50);
   });
 
+  it('polls at a fixed rate: the time a cycle takes does not push back the next one', async () => {
+    api.create('i1', 'running');
+    api.latencyMs = 300;
+    startHub();
+    hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(10 * INTERVAL + 100);
+    const gaps = api.startedAt.slice(1).map((at, k) => at - (api.startedAt[k] ?? 0));
+    expect(gaps.length).toBeGreaterThanOrEqual(9);
+    expect(new Set(gaps)).toEqual(new Set([INTERVAL]));
+  });
+
+  it('follows a cycle that overran its interval at once, without a burst to catch up', async () => {
+    api.create('i1', 'running');
+    api.latencyMs = 2.5 * INTERVAL;
+    startHub();
+    hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    await advance(10 * INTERVAL + 100);
+    const gaps = api.startedAt.slice(1).map((at, k) => at - (api.startedAt[k] ?? 0));
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    // Each next cycle starts on the first timer tick after the overrunning one ends.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2.5 * INTERVAL);
+    for (const gap of gaps) expect(gap).toBeLessThan(2.5 * INTERVAL + 10);
+  });
+
   it('backs off on a budget RateLimitedError and keeps every subscriber', async () => {
     api.create('i1', 'running');
     startHub();
@@ -329,6 +353,10 @@ export class TApi {
   private clock = Date.parse('2026-01-01T00:00:00Z');
   private held: (() => void)[] | undefined;
   readonly failures: Error[] = [];
+  /** `Date.now()` (fake time) when each call started. */
+  readonly startedAt: number[] = [];
+  /** How long each call takes, in (fake) ms. */
+  latencyMs = 0;
   aborted = 0;
 
   constructor(readonly workflowName = 'order-fulfillment') {}
@@ -402,6 +430,8 @@ export class TApi {
 
   private async call<T>(call: TCall, options: CallOptions | undefined, answer: () => T): Promise<T> {
     this.calls.push(call);
+    this.startedAt.push(Date.now());
+    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
     if (this.held) {
       await new Promise<void>((resolve, reject) => {
         this.held?.push(resolve);

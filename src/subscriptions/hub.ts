@@ -4,7 +4,7 @@ import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/
 import { ShuttingDownError, SubscriptionLimitError } from './errors.js';
 import { Pacer, type BudgetSource } from './pacer.js';
 import { Watch } from './poller.js';
-import { loopKey, StatusStream, UpdateStream, WorkflowStream } from './streams.js';
+import { loopKey, StatusStream, UpdateStream, WorkflowStream, type OpenStreams } from './streams.js';
 import type { InstanceStatusEvent, LiveHub, LiveStream } from './types.js';
 
 export interface LiveHubStats {
@@ -41,7 +41,7 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
   const { config, logger } = deps;
   const watches = new Map<string, Watch>();
   const pacers = new Map<string, Pacer>();
-  const open = new Set<{ readonly queue: { end(): void } }>();
+  const open: OpenStreams = new Set();
   let closed = false;
   let retired = { cycles: 0, requests: 0 };
 
@@ -105,38 +105,29 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
     watchInstanceStatus(api, workflowName, instanceId, { needsDetails }): LiveStream<InstanceStatusEvent> {
       admit();
       const watch = watchFor(api, workflowName);
-      const stream: StatusStream = new StatusStream(needsDetails, () => {
-        open.delete(stream);
-        watch.removeInstanceSubscriber(instanceId, stream);
-      });
+      const stream = new StatusStream(needsDetails, watch, instanceId, open);
       open.add(stream);
       watch.addInstanceSubscriber(instanceId, stream);
-      return stream.queue;
+      return stream;
     },
 
     watchInstanceUpdates(api, workflowName, instanceId): LiveStream<InstanceDetails> {
       admit();
       const watch = watchFor(api, workflowName);
-      const stream: UpdateStream = new UpdateStream(() => {
-        open.delete(stream);
-        watch.removeInstanceSubscriber(instanceId, stream);
-      });
+      const stream = new UpdateStream(watch, instanceId, open);
       open.add(stream);
       watch.addInstanceSubscriber(instanceId, stream);
-      return stream.queue;
+      return stream;
     },
 
     watchWorkflowInstances(api, workflowName, { statuses, needsDetails }): LiveStream<InstanceStatusEvent> {
       admit();
       const watch = watchFor(api, workflowName);
       const filter: ReadonlySet<InstanceStatus> | null = statuses === null ? null : new Set(statuses);
-      const stream: WorkflowStream = new WorkflowStream(needsDetails, filter, () => {
-        open.delete(stream);
-        watch.removeWorkflowSubscriber(stream);
-      });
+      const stream = new WorkflowStream(needsDetails, filter, watch, open);
       open.add(stream);
       watch.addWorkflowSubscriber(stream);
-      return stream.queue;
+      return stream;
     },
 
     stats() {
@@ -154,7 +145,7 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
 
     close() {
       closed = true;
-      for (const stream of [...open]) stream.queue.end();
+      for (const stream of [...open]) stream.end();
       for (const watch of [...watches.values()]) watch.stop();
       return Promise.resolve();
     },

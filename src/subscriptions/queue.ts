@@ -13,7 +13,7 @@ export interface EventQueueOptions<T> {
   readonly keyOf: (item: T) => string;
   /** Merges a newer item into the queued one it replaces (for example to keep the older `previousStatus`). */
   readonly coalesce: (older: T, newer: T) => T;
-  /** Called once when the consumer stops listening (iterator `return`) or the queue ends. */
+  /** Called once when the consumer stops listening (iterator `return`) or the queue ends. See also `closed()`. */
   readonly onClose?: () => void;
 }
 
@@ -109,6 +109,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
   }
 
   private finish(): void {
+    const first = this.state !== 'closed';
     this.state = 'closed';
     this.items = undefined;
     const waiter = this.waiter;
@@ -117,5 +118,13 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     const hook = this.closeHook;
     this.closeHook = undefined;
     hook?.();
+    if (first) this.closed();
   }
+
+  /**
+   * Called once when the consumer stops listening or the queue ends, after `onClose`. Subclasses override
+   * it instead of passing an `onClose` closure, so that a subscription costs no closure and no options
+   * object of its own (the options can then be one shared constant).
+   */
+  protected closed(): void {}
 }

@@ -1,12 +1,13 @@
 import { isTerminalStatus, type InstanceDetails, type InstanceStatus, type WorkflowsApi } from '../upstream/types.js';
-import type { InstanceState, InstanceSubscriber, WorkflowSubscriber } from './poller.js';
-import { EventQueue } from './queue.js';
+import type { InstanceState, InstanceSubscriber, Watch, WorkflowSubscriber } from './poller.js';
+import { EventQueue, type EventQueueOptions } from './queue.js';
 import type { InstanceStatusEvent, LiveItem } from './types.js';
 
 /**
- * The three kinds of subscriber a poll loop feeds. Each one is its own async iterator (through the
- * {@link EventQueue} it holds) and keeps only what it needs to decide whether a shared state is news to it:
- * the last status or the last details object it delivered.
+ * The three kinds of subscriber a poll loop feeds. Each one is its own async iterator (it is the
+ * {@link EventQueue}) and keeps only what it needs to decide whether a shared state is news to it: the last
+ * status or the last details object it delivered. A subscription is one object: no closure, no options
+ * object and, for subscribers in step with each other, no event object of its own (see {@link statusItemOf}).
  */
 
 /** Queued events per instance subscription before coalescing starts. */
@@ -15,6 +16,10 @@ const INSTANCE_QUEUE_CAPACITY = 8;
 const WORKFLOW_QUEUE_CAPACITY = 256;
 
 type StatusItem = LiveItem<InstanceStatusEvent>;
+type StatusValueItem = StatusItem & { readonly value: InstanceStatusEvent };
+
+/** Where a stream is registered, so it can take itself out when its consumer leaves. */
+export type OpenStreams = Set<{ end(): void }>;
 
 /** Keeps the older `previousStatus`: the consumer never saw the state in between. */
 function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {
@@ -24,88 +29,131 @@ function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {
 
 const sameKey = (): string => '';
 
-function toEvent(state: InstanceState, previousStatus: InstanceStatus | null): InstanceStatusEvent {
-  return {
-    workflowName: state.workflowName,
-    instanceId: state.instanceId,
-    status: state.status,
-    previousStatus,
-    at: state.at,
-    details: state.details,
+const INSTANCE_STATUS_QUEUE: EventQueueOptions<StatusItem> = { capacity: INSTANCE_QUEUE_CAPACITY, keyOf: sameKey, coalesce: mergeStatus };
+const INSTANCE_UPDATE_QUEUE: EventQueueOptions<LiveItem<InstanceDetails>> = {
+  capacity: INSTANCE_QUEUE_CAPACITY,
+  keyOf: sameKey,
+  coalesce: (_older, newer) => newer,
+};
+const WORKFLOW_QUEUE: EventQueueOptions<StatusItem> = {
+  capacity: WORKFLOW_QUEUE_CAPACITY,
+  keyOf: (item) => item.value?.instanceId ?? '',
+  coalesce: mergeStatus,
+};
+
+/** Items already made for a state, one per `previousStatus` seen (nearly always just one). */
+const itemsByState = new WeakMap<InstanceState, StatusValueItem[]>();
+
+/**
+ * The event item for `state` as seen by a subscriber whose last status was `previous`. Made once per
+ * state and previous status, then shared: the hundred subscribers of one instance that change together
+ * all receive the same (immutable) item, so a change costs one event object, not one per subscriber.
+ */
+export function statusItemOf(state: InstanceState, previous: InstanceStatus | null): StatusItem {
+  let items = itemsByState.get(state);
+  if (items === undefined) {
+    items = [];
+    itemsByState.set(state, items);
+  }
+  for (const item of items) if (item.value.previousStatus === previous) return item;
+  const item: StatusValueItem = {
+    value: {
+      workflowName: state.workflowName,
+      instanceId: state.instanceId,
+      status: state.status,
+      previousStatus: previous,
+      at: state.at,
+      details: state.details,
+    },
   };
+  items.push(item);
+  return item;
 }
 
-export class StatusStream implements InstanceSubscriber {
-  readonly queue: EventQueue<StatusItem>;
+export class StatusStream extends EventQueue<StatusItem> implements InstanceSubscriber {
   private last: InstanceStatus | null = null;
 
   constructor(
     readonly needsDetails: boolean,
-    onClose: () => void,
+    private readonly watch: Watch,
+    private readonly instanceId: string,
+    private readonly registry: OpenStreams,
   ) {
-    this.queue = new EventQueue({ capacity: INSTANCE_QUEUE_CAPACITY, keyOf: sameKey, coalesce: mergeStatus, onClose });
+    super(INSTANCE_STATUS_QUEUE);
   }
 
   update(state: InstanceState): void {
     if (state.status === this.last || (this.needsDetails && state.details === null)) return;
-    this.queue.push({ value: toEvent(state, this.last) });
+    this.push(statusItemOf(state, this.last));
     this.last = state.status;
-    if (isTerminalStatus(state.status)) this.queue.end();
+    if (isTerminalStatus(state.status)) this.end();
   }
 
   fail(error: Error): void {
-    this.queue.push({ error });
-    this.queue.end();
+    this.push({ error });
+    this.end();
+  }
+
+  protected override closed(): void {
+    this.registry.delete(this);
+    this.watch.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class UpdateStream implements InstanceSubscriber {
+export class UpdateStream extends EventQueue<LiveItem<InstanceDetails>> implements InstanceSubscriber {
   readonly needsDetails = true;
-  readonly queue: EventQueue<LiveItem<InstanceDetails>>;
   private last: InstanceDetails | undefined;
 
-  constructor(onClose: () => void) {
-    this.queue = new EventQueue({ capacity: INSTANCE_QUEUE_CAPACITY, keyOf: sameKey, coalesce: (_older, newer) => newer, onClose });
+  constructor(
+    private readonly watch: Watch,
+    private readonly instanceId: string,
+    private readonly registry: OpenStreams,
+  ) {
+    super(INSTANCE_UPDATE_QUEUE);
   }
 
   update(state: InstanceState): void {
     // The poll loop shares one details object per change, so identity tells whether this one is news.
     if (state.details === null || state.details === this.last) return;
     this.last = state.details;
-    this.queue.push({ value: state.details });
-    if (isTerminalStatus(state.status)) this.queue.end();
+    this.push({ value: state.details });
+    if (isTerminalStatus(state.status)) this.end();
   }
 
   fail(error: Error): void {
-    this.queue.push({ error });
-    this.queue.end();
+    this.push({ error });
+    this.end();
+  }
+
+  protected override closed(): void {
+    this.registry.delete(this);
+    this.watch.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class WorkflowStream implements WorkflowSubscriber {
-  readonly queue: EventQueue<StatusItem>;
-
+export class WorkflowStream extends EventQueue<StatusItem> implements WorkflowSubscriber {
   constructor(
     readonly needsDetails: boolean,
     private readonly statuses: ReadonlySet<InstanceStatus> | null,
-    onClose: () => void,
+    private readonly watch: Watch,
+    private readonly registry: OpenStreams,
   ) {
-    this.queue = new EventQueue({
-      capacity: WORKFLOW_QUEUE_CAPACITY,
-      keyOf: (item) => item.value?.instanceId ?? '',
-      coalesce: mergeStatus,
-      onClose,
-    });
+    super(WORKFLOW_QUEUE);
   }
 
   change(state: InstanceState, previous: InstanceStatus | null): void {
     if (this.statuses !== null && !this.statuses.has(state.status)) return;
-    this.queue.push({ value: toEvent(state, previous) });
+    this.push(statusItemOf(state, previous));
   }
 
   fail(error: Error): void {
-    this.queue.push({ error });
-    this.queue.end();
+    this.push({ error });
+    this.end();
+  }
+
+  protected override closed(): void {
+    this.registry.delete(this);
+    this.watch.removeWorkflowSubscriber(this);
   }
 }
 

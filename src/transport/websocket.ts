@@ -85,7 +85,7 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          request: toFetchRequest(ctx.extra.request),
+          request: fetchRequestOf(ctx.extra.request),
         });
         let document: DocumentNode;
         try {
@@ -152,6 +152,22 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       return closing;
     },
   };
+}
+
+/**
+ * Fetch `Request`s of upgrade requests: every operation of a connection shares its connection's one, since
+ * they all come with the same headers (a `Request` with its headers, URL and signal is about 1 KB, too much
+ * to hold once per subscription when a connection carries hundreds).
+ */
+const fetchRequests = new WeakMap<IncomingMessage, Request>();
+
+function fetchRequestOf(request: IncomingMessage): Request {
+  let converted = fetchRequests.get(request);
+  if (converted === undefined) {
+    converted = toFetchRequest(request);
+    fetchRequests.set(request, converted);
+  }
+  return converted;
 }
 
 /** The upgrade request as a Fetch `Request`, which is what the context factory reads credentials from. */

@@ -109,6 +109,22 @@ describe('instance subscriptions', () => {
     expect(many).toBe(one);
   });
 
+  it('gives subscribers that change together one shared event object, and a late joiner its own previousStatus', async () => {
+    api.create('i1', 'running');
+    startHub();
+    const early = Array.from({ length: 3 }, () => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false }));
+    await advance(0);
+    api.setStatus('i1', 'paused');
+    await advance(INTERVAL);
+    const late = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
+    const [a, b, c] = await Promise.all(early.map((stream) => drain(stream)));
+    const joined = await drain(late);
+    expect(a?.map((i) => i.value?.status)).toEqual(['running', 'paused']);
+    expect(b?.[1]).toBe(a?.[1]);
+    expect(c?.[1]).toBe(a?.[1]);
+    expect(joined.map((i) => [i.value?.previousStatus, i.value?.status])).toEqual([[null, 'paused']]);
+  });
+
   it('emits instanceUpdated on a new step without a status change', async () => {
     api.create('i1', 'running');
     startHub();

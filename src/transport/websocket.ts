@@ -49,7 +49,8 @@ interface EnvelopedRoot {
  */
 export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const { yoga, config, logger } = deps;
-  const wss = new WebSocketServer({ noServer: true });
+  // One message may be as large as one HTTP body (ws' own default is 100 MiB); larger ones close with 1009.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
   const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, Set<string>>();
   const connections = new Set<Set<string>>();
   let closing: Promise<void> | undefined;

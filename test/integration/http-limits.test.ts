@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import { once } from 'node:events';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createConfig } from '../../src/config.js';
@@ -51,5 +53,16 @@ describe('HTTP request limits', () => {
     const response = await post(query, { 'content-length': String(Buffer.byteLength(query)) });
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('WebSocket message limits', () => {
+  it('closes a graphql-ws connection whose message exceeds MAX_REQUEST_BYTES with 1009', async () => {
+    const socket = new WebSocket(url.href.replace('http:', 'ws:'), 'graphql-transport-ws');
+    await once(socket, 'open');
+    const closed = once(socket, 'close') as Promise<[number, Buffer]>;
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(5000) } }));
+    const [code] = await closed;
+    expect(code).toBe(1009);
   });
 });

@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Method } from './classify.js';
 
 /** Larger answers are refused rather than buffered: a full step log of 10,000 steps stays well below. */
@@ -45,20 +46,38 @@ export async function send(attempt: Attempt): Promise<Answer> {
   return {
     status: response.statusCode,
     headers: response.headers,
-    readBody: async () => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > MAX_BODY_BYTES) {
-          response.body.destroy();
-          throw new BodyTooLargeError();
-        }
-        chunks.push(chunk);
-      }
-      return Buffer.concat(chunks, size);
-    },
+    readBody: () => readAll(response.body),
   };
+}
+
+/**
+ * Collects a body through 'data' events: an async iterator costs several promises per chunk, and every
+ * upstream answer passes through here.
+ */
+function readAll(body: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const fail = (error: unknown) => {
+      body.off('data', onData);
+      reject(error instanceof Error ? error : new Error(String(error)));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        body.off('data', onData);
+        body.destroy();
+        reject(new BodyTooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    body.on('data', onData);
+    body.once('error', fail);
+    body.once('end', () => resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size)));
+    // A body cut off without an error (destroyed elsewhere) must not leave the read pending forever.
+    body.once('close', () => fail(new Error('the response body closed before its end')));
+  });
 }
 
 export function header(headers: IncomingHttpHeaders, name: string): string | undefined {

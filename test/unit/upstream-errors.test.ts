@@ -13,6 +13,7 @@ import {
   UpstreamError,
   UpstreamProtocolError,
 } from '../../src/upstream/errors.js';
+import { MAX_BODY_BYTES } from '../../src/upstream/transport.js';
 import type { WorkflowsApi } from '../../src/upstream/types.js';
 import { fail, failureOf, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, type THandler } from '../helpers/fake-upstream.js';
 
@@ -106,6 +107,27 @@ describe('upstream error mapping', () => {
     const error = await failureOf(getInstance(api));
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error.message).toContain('cut off');
+    await upstream.close();
+  });
+
+  it('refuses a body larger than MAX_BODY_BYTES as a protocol error instead of buffering it', async () => {
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    const { upstream, api } = await clientAnswering((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let sent = 0;
+      // Streams until the client hangs up; a client that kept reading would make this test time out.
+      const pump = () => {
+        while (!res.destroyed && sent <= MAX_BODY_BYTES + chunk.length) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    }, { bodyTimeoutMs: 5000 });
+    const error = await failureOf(getInstance(api));
+    expect(error).toBeInstanceOf(UpstreamProtocolError);
+    expect(error.message).toContain('too large');
     await upstream.close();
   });
 

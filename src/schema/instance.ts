@@ -100,16 +100,27 @@ async function details(ctx: Context, ref: InstanceRef, full = false): Promise<In
   return found;
 }
 
-/** A field that the list row answers: details already at hand win, then the row, then a `simple` fetch. */
-async function pick<T>(ctx: Context, ref: InstanceRef, fromDetails: (d: InstanceDetails) => T, fromRow: (s: InstanceSummary) => T): Promise<T> {
+/**
+ * Reads a field off the details. When this operation already holds them the value is returned as is, not
+ * as a promise: graphql-js then completes the object without a promise per field, which is most of the
+ * cost of a by-id lookup's fields.
+ */
+function fromDetails<T>(ctx: Context, ref: InstanceRef, read: (d: InstanceDetails) => T, full = false): T | Promise<T> {
   const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
-  if (known) return fromDetails(known);
-  const row = ctx.loaders.summary(ref.workflowName, ref.instanceId);
-  if (row) return fromRow(row);
-  return fromDetails(await details(ctx, ref));
+  if (known && !(full && known.simple)) return read(known);
+  return details(ctx, ref, full).then(read);
 }
 
-const statusOf = (ctx: Context, ref: InstanceRef): Promise<InstanceStatus> =>
+/** A field that the list row answers: details already at hand win, then the row, then a `simple` fetch. */
+function pick<T>(ctx: Context, ref: InstanceRef, fromDetailsOf: (d: InstanceDetails) => T, fromRow: (s: InstanceSummary) => T): T | Promise<T> {
+  const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
+  if (known) return fromDetailsOf(known);
+  const row = ctx.loaders.summary(ref.workflowName, ref.instanceId);
+  if (row) return fromRow(row);
+  return details(ctx, ref).then(fromDetailsOf);
+}
+
+const statusOf = (ctx: Context, ref: InstanceRef): InstanceStatus | Promise<InstanceStatus> =>
   pick(ctx, ref, (d) => d.status, (s) => s.status);
 
 /**
@@ -189,7 +200,7 @@ builder.node(WorkflowInstance, {
     queuedOn: t.field({
       type: 'DateTime',
       description: 'When the instance was (last) queued.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).queuedOn,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.queuedOn),
     }),
     startedOn: t.field({
       type: 'DateTime',
@@ -213,40 +224,40 @@ builder.node(WorkflowInstance, {
       type: 'JSON',
       nullable: true,
       description: 'The parameters the instance was created with (`event.payload`).',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).params,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.params),
     }),
     output: t.field({
       type: 'JSON',
       nullable: true,
       description: 'The value `run()` returned; null until the instance completes.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).output,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.output),
     }),
     error: t.field({
       type: WorkflowError,
       nullable: true,
       description: 'Why the instance failed; null unless it errored.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).error,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.error),
     }),
     success: t.boolean({
       nullable: true,
       description: 'True when it completed, false when it failed; null while not final.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).success,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.success),
     }),
     schedule: t.field({
       type: InstanceSchedule,
       nullable: true,
       description: 'The cron schedule that created the instance; null for other triggers.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).schedule,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.schedule),
     }),
     rollback: t.field({
       type: InstanceRollback,
       nullable: true,
       description: 'The outcome of rollback handlers, when they ran.',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).rollback,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.rollback),
     }),
     stepCount: t.int({
       description: 'Number of steps the instance has run (sleeps are not counted upstream).',
-      resolve: async (ref, _a, ctx) => (await details(ctx, ref)).stepCount,
+      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.stepCount),
     }),
     steps: t.field({
       type: [WorkflowStep],
@@ -254,10 +265,16 @@ builder.node(WorkflowInstance, {
       args: {
         order: t.arg({ type: StepOrderEnum, defaultValue: 'asc', description: 'Oldest first (ASC, the default) or newest first.' }),
       },
-      resolve: async (ref, args, ctx) => {
-        const steps = stepRefs(ref, (await details(ctx, ref, true)).steps);
-        return args.order === 'desc' ? steps.reverse() : steps;
-      },
+      resolve: (ref, args, ctx) =>
+        fromDetails(
+          ctx,
+          ref,
+          (d) => {
+            const steps = stepRefs(ref, d.steps);
+            return args.order === 'desc' ? steps.reverse() : steps;
+          },
+          true,
+        ),
     }),
   }),
 });

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
 import {
+  AbortedError,
   AlreadyExistsError,
   AuthenticationError,
   BadRequestError,
@@ -15,6 +16,7 @@ import {
 } from '../../src/upstream/errors.js';
 import { MAX_BODY_BYTES } from '../../src/upstream/transport.js';
 import type { WorkflowsApi } from '../../src/upstream/types.js';
+import { waitFor } from '../helpers/wait.js';
 import { fail, failureOf, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, type THandler } from '../helpers/fake-upstream.js';
 
 async function clientAnswering(handler: THandler, overrides = {}) {
@@ -128,6 +130,27 @@ describe('upstream error mapping', () => {
     const error = await failureOf(getInstance(api));
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error.message).toContain('too large');
+    await upstream.close();
+  });
+
+  it.each([
+    ['before the headers', false],
+    ['in the middle of the body', true],
+  ])('cancels the upstream request when its only caller aborts %s', async (_when, midBody) => {
+    let closed = false;
+    let answering = false;
+    const { fake, upstream, api } = await clientAnswering((_req, res) => {
+      res.socket?.once('close', () => (closed = true));
+      if (!midBody) return;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"success":true,', () => (answering = true));
+    }, { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+    const controller = new AbortController();
+    const call = api.getInstance('orders', 'i-1', {}, { signal: controller.signal });
+    await waitFor(() => (midBody ? answering : fake.requests.length > 0), { message: 'the request in flight' });
+    controller.abort();
+    expect(await failureOf(call)).toBeInstanceOf(AbortedError);
+    await waitFor(() => closed, { message: 'the upstream connection closed' });
     await upstream.close();
   });
 

@@ -27,6 +27,12 @@ export interface OffsetConnection<T> {
 export type PageReader<T> = (page: number, perPage: number) => Promise<Page<T>>;
 
 /**
+ * Reads the `perPage` items that follow an upstream cursor (a `result_info.cursor` of an earlier page),
+ * in the same order as {@link PageReader}'s pages.
+ */
+export type CursorPageReader<T> = (cursor: string, perPage: number) => Promise<Page<T>>;
+
+/**
  * A fingerprint of the connection and its filters, carried in every cursor: a cursor only means something
  * for the list it came from, and a cursor from another list (or other filters) is refused, not misread.
  */
@@ -34,17 +40,30 @@ export function connectionFingerprint(...parts: (string | null | undefined)[]): 
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 12);
 }
 
-function encodeCursor(fingerprint: string, offset: number): string {
-  return Buffer.from(`v1:${fingerprint}:${offset}`).toString('base64url');
+/** Where a cursor points: an offset in the list and, for a page's last edge, the upstream cursor after it. */
+interface Position {
+  readonly offset: number;
+  readonly upstream?: string;
 }
 
-function decodeCursor(name: 'after' | 'before', cursor: string, fingerprint: string): number {
-  const match = /^v1:([\w-]+):(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString());
+// Upstream cursors are opaque; only ones that survive a round trip through ours unchanged are carried.
+const UPSTREAM_CURSOR = /^[\x21-\x7e]{1,1024}$/;
+const CURSOR = /^(?:v1:([\w-]+):(\d{1,9})|v2:([\w-]+):(\d{1,9}):([\x21-\x7e]{1,1024}))$/;
+
+function encodeCursor(fingerprint: string, offset: number, upstream?: string | null): string {
+  const text = upstream && UPSTREAM_CURSOR.test(upstream) ? `v2:${fingerprint}:${offset}:${upstream}` : `v1:${fingerprint}:${offset}`;
+  return Buffer.from(text).toString('base64url');
+}
+
+function decodeCursor(name: 'after' | 'before', cursor: string, fingerprint: string): Position {
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw badUserInput(`\`${name}\` is not a cursor of this connection: ${JSON.stringify(cursor.slice(0, 100))}`);
-  if (match[1] !== fingerprint) {
+  const [, v1Fingerprint, v1Offset, v2Fingerprint, v2Offset, upstream] = match;
+  if ((v1Fingerprint ?? v2Fingerprint) !== fingerprint) {
     throw badUserInput(`\`${name}\` is a cursor of another list or of other filters; start again without it`);
   }
-  return Number(match[2]);
+  const offset = Number(v1Offset ?? v2Offset);
+  return upstream === undefined ? { offset } : { offset, upstream };
 }
 
 function checkSize(name: 'first' | 'last', value: number | null | undefined): number | undefined {
@@ -55,11 +74,23 @@ function checkSize(name: 'first' | 'last', value: number | null | undefined): nu
   return value;
 }
 
+interface Range<T> {
+  readonly items: readonly T[];
+  readonly total: number;
+  /** The upstream cursor that follows the range's last item, when the range ends where an upstream page ends. */
+  readonly next: string | null;
+}
+
+/** The upstream cursor after `page`'s last item, if a window of `page` that reaches `end` includes that item. */
+function nextAt<T>(page: Page<T>, end: number): string | null {
+  return page.items.length > 0 && end >= page.items.length ? page.info.cursor || null : null;
+}
+
 /**
  * Items `[start, end)` of an upstream list in as few page requests as possible: one page when some page
  * size between the window's length and 100 holds the whole window, else two pages of the window's length.
  */
-async function readRange<T>(read: PageReader<T>, start: number, end: number): Promise<{ items: readonly T[]; total: number }> {
+async function readRange<T>(read: PageReader<T>, start: number, end: number): Promise<Range<T>> {
   // An empty window still costs one small request: the total count is part of every connection.
   const want = Math.max(end - start, 1);
   for (let size = want; size <= MAX_PAGE_SIZE; size++) {
@@ -67,13 +98,42 @@ async function readRange<T>(read: PageReader<T>, start: number, end: number): Pr
     if (index === Math.floor((start + want - 1) / size)) {
       const page = await read(index + 1, size);
       const from = start - index * size;
-      return { items: page.items.slice(from, from + (end - start)), total: page.info.totalCount };
+      const items = page.items.slice(from, from + (end - start));
+      return { items, total: page.info.totalCount, next: items.length > 0 ? nextAt(page, from + (end - start)) : null };
     }
   }
   const first = Math.floor(start / want);
   const [a, b] = await Promise.all([read(first + 1, want), read(first + 2, want)]);
   const from = start - first * want;
-  return { items: [...a.items, ...b.items].slice(from, from + (end - start)), total: Math.max(a.info.totalCount, b.info.totalCount) };
+  const items = [...a.items, ...b.items].slice(from, from + (end - start));
+  return {
+    items,
+    total: Math.max(a.info.totalCount, b.info.totalCount),
+    next: items.length > 0 && b.items.length > 0 ? nextAt(b, from + (end - start) - a.items.length) : null,
+  };
+}
+
+/** Builds the connection of `items` found at offset `start`; the last edge's cursor carries `next`. */
+function connectionOf<T>(
+  fingerprint: string,
+  start: number,
+  range: Range<T>,
+  flags: { hasNextPage: boolean; hasPreviousPage: boolean },
+): OffsetConnection<T> {
+  const lastIndex = range.items.length - 1;
+  const edges = range.items.map((node, i) => ({
+    cursor: encodeCursor(fingerprint, start + i, i === lastIndex ? range.next : null),
+    node,
+  }));
+  return {
+    edges,
+    totalCount: range.total,
+    pageInfo: {
+      ...flags,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
 }
 
 /**
@@ -81,25 +141,44 @@ async function readRange<T>(read: PageReader<T>, start: number, end: number): Pr
  * (plus the list's fingerprint), so `hasNextPage`/`hasPreviousPage` are exact from `total_count`, and
  * backward pagination works across upstream page boundaries. `last` without `before` needs the total
  * first, so it costs one extra request unless the whole list fits in `last`.
+ *
+ * With `readAfter` (a list that also pages by upstream cursor), a page's `endCursor` also carries the
+ * upstream cursor that follows it, when the page ends where an upstream page ended. Paging forward from
+ * such an `endCursor` (`first`/`after`, no `last`/`before`) then follows the upstream cursor instead of
+ * the offset: items added at the head of the list meanwhile shift offsets, and would repeat items, but
+ * do not move a cursor. That page's offsets (in its cursors) are then only as exact as the earlier ones.
  */
 export async function resolveOffsetConnection<T>(
   args: ConnectionArgs,
-  options: { fingerprint: string; defaultSize: number; read: PageReader<T> },
+  options: { fingerprint: string; defaultSize: number; read: PageReader<T>; readAfter?: CursorPageReader<T> },
 ): Promise<OffsetConnection<T>> {
   const first = checkSize('first', args.first);
   const last = checkSize('last', args.last);
   if (first !== undefined && last !== undefined) {
     throw badUserInput('Pass either `first` or `last`, not both');
   }
-  const { fingerprint, read } = options;
-  const lo = args.after ? decodeCursor('after', args.after, fingerprint) + 1 : 0;
-  const hi = args.before ? decodeCursor('before', args.before, fingerprint) : undefined;
+  const { fingerprint, read, readAfter } = options;
+  const after = args.after ? decodeCursor('after', args.after, fingerprint) : undefined;
+  const hi = args.before ? decodeCursor('before', args.before, fingerprint).offset : undefined;
+  const lo = after ? after.offset + 1 : 0;
+  const size = first ?? options.defaultSize;
+
+  // `first: 0` has no upstream page to ask for (per_page is at least 1); the offset path answers it.
+  if (readAfter && after?.upstream !== undefined && last === undefined && hi === undefined && size > 0) {
+    const page = await readAfter(after.upstream, size);
+    const items = page.items.slice(0, size);
+    const next = items.length === page.items.length ? nextAt(page, items.length) : null;
+    return connectionOf(fingerprint, lo, { items, total: page.info.totalCount, next }, {
+      hasNextPage: items.length > 0 && (page.info.cursor || null) !== null,
+      hasPreviousPage: true,
+    });
+  }
 
   let start: number;
-  let range: { items: readonly T[]; total: number };
+  let range: Range<T>;
   if (last === undefined) {
     start = lo;
-    const end = Math.max(lo, Math.min(hi ?? Number.POSITIVE_INFINITY, lo + (first ?? options.defaultSize)));
+    const end = Math.max(lo, Math.min(hi ?? Number.POSITIVE_INFINITY, lo + size));
     range = await readRange(read, start, end);
   } else if (hi !== undefined) {
     start = Math.max(lo, hi - last);
@@ -110,19 +189,13 @@ export async function resolveOffsetConnection<T>(
     start = Math.max(lo, total - last);
     range =
       total <= last
-        ? { items: last === 0 ? [] : head.items.slice(start), total }
+        ? { items: last === 0 ? [] : head.items.slice(start), total, next: null }
         : await readRange(read, start, total);
   }
+  if (!readAfter) range = { ...range, next: null };
 
-  const edges = range.items.map((node, i) => ({ cursor: encodeCursor(fingerprint, start + i), node }));
-  return {
-    edges,
-    totalCount: range.total,
-    pageInfo: {
-      hasNextPage: start + edges.length < range.total,
-      hasPreviousPage: start > 0 && range.total > 0,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
-  };
+  return connectionOf(fingerprint, start, range, {
+    hasNextPage: start + range.items.length < range.total,
+    hasPreviousPage: start > 0 && range.total > 0,
+  });
 }

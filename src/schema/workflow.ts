@@ -35,6 +35,12 @@ export const Workflow = builder.objectRef<WorkflowRef>('Workflow');
 
 const DEFAULT_PAGE_SIZE = 20;
 
+/**
+ * The instance list's own order (newest first), said out loud on cursor requests: the contract leaves
+ * `direction` meaningful only next to a cursor, so its default there need not be the page order.
+ */
+const INSTANCE_LIST_DIRECTION = 'desc';
+
 async function load(ctx: Context, ref: WorkflowRef): Promise<WorkflowInfo> {
   const found = await ctx.loaders.workflow(ref.name);
   if (!found) {
@@ -96,6 +102,7 @@ async function instancesConnection(ctx: Context, name: string, args: InstancesAr
     fingerprint: connectionFingerprint('instances', name, args.status, args.createdAfter?.toISOString(), args.createdBefore?.toISOString()),
     defaultSize: DEFAULT_PAGE_SIZE,
     read: (page, perPage) => ctx.loaders.listInstances(name, { ...filters, page, perPage }),
+    readAfter: (cursor, perPage) => ctx.loaders.listInstances(name, { ...filters, cursor, perPage, direction: INSTANCE_LIST_DIRECTION }),
   });
   return {
     ...connection,
@@ -235,7 +242,9 @@ builder.node(Workflow, {
         type: WorkflowInstance,
         description:
           'Instances in the upstream order (newest first), optionally filtered. `first`/`last` at most 100 (default 20); ' +
-          'list fields (status, dates, version, trigger) cost no extra request.',
+          'list fields (status, dates, version, trigger) cost no extra request. Paging forward with `first` and ' +
+          "`after: <a page's endCursor>` follows the upstream list cursor, so instances created meanwhile neither " +
+          'repeat nor shift rows; other cursors are offsets.',
         args: {
           status: t.arg({ type: InstanceStatusEnum, description: 'Only instances in this status.' }),
           createdAfter: t.arg({ type: 'DateTime', description: 'Only instances created at or after this time.' }),

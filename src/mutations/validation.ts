@@ -1,3 +1,10 @@
+import {
+  MAX_EVENT_TYPE_LENGTH,
+  MAX_INSTANCE_ID_LENGTH,
+  MAX_STEP_NAME_LENGTH,
+  MAX_WORKFLOW_NAME_LENGTH,
+  NAME_PATTERN,
+} from '../identifiers.js';
 import type { Duration } from '../upstream/types.js';
 import { InvalidInputError } from './errors.js';
 
@@ -6,17 +13,12 @@ import { InvalidInputError } from './errors.js';
  * input costs nothing. Each check throws {@link InvalidInputError} naming the offending field's path.
  */
 
-const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9-_]*$/;
 const RESERVED_ID = /^cf_[0-9a-f]{64}$/;
 // Cron-created instances have ids such as `*/30 * * * *-1786001400000`; they can be addressed, not created.
 const ADDRESSABLE_ID = /^[a-zA-Z0-9, */#_-]+$/;
 const MAX_ADDRESSABLE_ID_LENGTH = 271;
 const DURATION = /^(\d+(?:\.\d+)?) (second|minute|hour|day|week|month|year)s?$/;
 
-export const MAX_WORKFLOW_NAME_LENGTH = 64;
-export const MAX_INSTANCE_ID_LENGTH = 100;
-export const MAX_EVENT_TYPE_LENGTH = 100;
-export const MAX_STEP_NAME_LENGTH = 256;
 /** Params and event payloads: at most 1 MiB of UTF-8 JSON text. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
@@ -26,7 +28,7 @@ function name(value: string, path: Path, what: string, max: number): void {
   if (value.length === 0 || value.length > max) {
     throw new InvalidInputError(`${what} must be 1 to ${max} characters long (got ${value.length}).`, path);
   }
-  if (!NAME.test(value)) {
+  if (!NAME_PATTERN.test(value)) {
     throw new InvalidInputError(
       `${what} may only contain letters, digits, "-" and "_", and must not start with "-" (got ${JSON.stringify(value)}).`,
       path,

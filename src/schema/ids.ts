@@ -1,12 +1,11 @@
+import { MAX_WORKFLOW_NAME_LENGTH, isWorkflowName } from '../identifiers.js';
 import { badUserInput } from './upstream-errors.js';
-
-const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9-_]*$/;
 
 /** Workflow names follow the contract (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
 export function checkWorkflowName(name: string, argument = 'workflowName'): string {
-  if (name.length < 1 || name.length > 64 || !NAME.test(name)) {
+  if (!isWorkflowName(name)) {
     throw badUserInput(
-      `\`${argument}\` must be 1 to 64 letters, digits, '-' or '_', starting with a letter, digit or '_' (got ${JSON.stringify(name.slice(0, 100))})`,
+      `\`${argument}\` must be 1 to ${MAX_WORKFLOW_NAME_LENGTH} letters, digits, '-' or '_', starting with a letter, digit or '_' (got ${JSON.stringify(name.slice(0, 100))})`,
       { argument },
     );
   }

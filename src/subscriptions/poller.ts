@@ -41,15 +41,14 @@ export interface WorkflowSubscriber {
 
 export interface WatchStats {
   readonly instances: number;
-  readonly subscribers: number;
   readonly cycles: number;
   readonly requests: number;
 }
 
 /** Most instances one list page returns. */
-export const LIST_PAGE_SIZE = 100;
+const LIST_PAGE_SIZE = 100;
 /** Most list pages one cycle reads for `workflowInstancesChanged` (the 2,000 most recent instances). */
-export const MAX_LIST_PAGES = 20;
+const MAX_LIST_PAGES = 20;
 /** Longest back-off after repeated failures. */
 const MAX_BACKOFF_MS = 30_000;
 
@@ -125,18 +124,12 @@ export class Watch {
 
   constructor(private readonly deps: WatchDeps) {}
 
-  get workflowName(): string {
-    return this.deps.workflowName;
-  }
-
   get idle(): boolean {
     return this.entries.size === 0 && this.listeners.size === 0;
   }
 
   stats(): WatchStats {
-    let subscribers = this.listeners.size;
-    for (const entry of this.entries.values()) subscribers += entry.subscribers.size;
-    return { instances: this.entries.size, subscribers, cycles: this.cycles, requests: this.requests };
+    return { instances: this.entries.size, cycles: this.cycles, requests: this.requests };
   }
 
   addInstanceSubscriber(instanceId: string, subscriber: InstanceSubscriber): void {

@@ -3,15 +3,10 @@
  * `loaders.ts` and `schema/*.ts`). The estimator reads these tables; a unit test checks that they name
  * every field of these types, so a new field cannot silently cost nothing.
  */
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../schema/pagination.js';
 
 /** Steps assumed per instance: the step log's length is unknown before it is fetched. */
 export const STEPS_PER_INSTANCE = 10;
-
-/** Page size of `workflows`, `versions` and `instances` without `first`/`last` (as the resolvers apply it). */
-export const DEFAULT_PAGE_SIZE = 20;
-
-/** Largest `first`/`last`; larger values are refused before any request (see `schema/pagination.ts`). */
-export const MAX_PAGE_SIZE = 100;
 
 /** Instances per `createInstances` batch call (the upstream limit, `mutations/create.ts`). */
 export const CREATE_BATCH_SIZE = 100;

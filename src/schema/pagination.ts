@@ -5,6 +5,9 @@ import { badUserInput } from './upstream-errors.js';
 /** Largest `first`/`last` a connection accepts: the upstream's own page limit. */
 export const MAX_PAGE_SIZE = 100;
 
+/** Page size of a connection without `first`/`last`. */
+export const DEFAULT_PAGE_SIZE = 20;
+
 export interface ConnectionArgs {
   readonly first?: number | null;
   readonly after?: string | null;

@@ -4,7 +4,13 @@ import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo }
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
 import { InstanceStatusEnum, lookupInstance, WorkflowInstance, type InstanceRef } from './instance.js';
-import { connectionFingerprint, resolveOffsetConnection, type ConnectionArgs, type OffsetConnection } from './pagination.js';
+import {
+  connectionFingerprint,
+  DEFAULT_PAGE_SIZE,
+  resolveOffsetConnection,
+  type ConnectionArgs,
+  type OffsetConnection,
+} from './pagination.js';
 import { childFields, selectsFieldIn } from './selection.js';
 import { badUserInput, vanished } from './upstream-errors.js';
 import { WorkflowVersion, type VersionRef } from './version.js';
@@ -32,8 +38,6 @@ export interface WorkflowRef {
 }
 
 export const Workflow = builder.objectRef<WorkflowRef>('Workflow');
-
-const DEFAULT_PAGE_SIZE = 20;
 
 /**
  * The instance list's own order (newest first), said out loud on cursor requests: the contract leaves

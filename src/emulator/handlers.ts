@@ -9,6 +9,7 @@ import * as v from './validation.js';
 import {
   createdView,
   detailsView,
+  retentionView,
   stepOutputView,
   summaryView,
   versionView,
@@ -436,12 +437,6 @@ function parseFrom(value: unknown): { name: string; count?: number; type?: 'do' 
 }
 
 function settingsView(account: AccountRecord) {
-  const r = account.settings.defaultRetention;
-  if (!r) return {};
-  return {
-    default_retention: {
-      ...(r.success === undefined ? {} : { success_retention: r.success }),
-      ...(r.error === undefined ? {} : { error_retention: r.error }),
-    },
-  };
+  const retention = account.settings.defaultRetention;
+  return retention ? { default_retention: retentionView(retention) } : {};
 }

@@ -1,5 +1,13 @@
 /** Records → wire JSON, shaped as production shapes them (contract 3.1-3.4). */
-import { INSTANCE_STATUSES, type DoStepRecord, type InstanceRecord, type StepRecord, type VersionRecord, type WorkflowRecord } from './types.js';
+import {
+  INSTANCE_STATUSES,
+  type DoStepRecord,
+  type InstanceRecord,
+  type RetentionMs,
+  type StepRecord,
+  type VersionRecord,
+  type WorkflowRecord,
+} from './types.js';
 import { nextCronTime } from './engine/cron.js';
 import { StreamOutput } from './stream-output.js';
 
@@ -23,10 +31,16 @@ export function preview(value: unknown, options: ViewOptions): unknown {
   return options.nativeShortOutputs ? value : text;
 }
 
-export function workflowView(workflow: WorkflowRecord, now: number) {
-  const counts: Record<string, number> = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0]));
-  for (const instance of workflow.instances.values()) counts[instance.status] = (counts[instance.status] ?? 0) + 1;
-  const view: Record<string, unknown> = {
+/** `default_retention` as the API spells it: only the configured fields. */
+export function retentionView(retention: RetentionMs) {
+  return {
+    ...(retention.success === undefined ? {} : { success_retention: retention.success }),
+    ...(retention.error === undefined ? {} : { error_retention: retention.error }),
+  };
+}
+
+function workflowFields(workflow: WorkflowRecord) {
+  return {
     id: workflow.id,
     name: workflow.name,
     class_name: workflow.className,
@@ -34,8 +48,13 @@ export function workflowView(workflow: WorkflowRecord, now: number) {
     created_on: iso(workflow.createdOn),
     modified_on: iso(workflow.modifiedOn),
     triggered_on: isoOrNull(workflow.triggeredOn),
-    instances: counts,
   };
+}
+
+export function workflowView(workflow: WorkflowRecord, now: number) {
+  const counts: Record<string, number> = Object.fromEntries(INSTANCE_STATUSES.map((s) => [s, 0]));
+  for (const instance of workflow.instances.values()) counts[instance.status] = (counts[instance.status] ?? 0) + 1;
+  const view: Record<string, unknown> = { ...workflowFields(workflow), instances: counts };
   if (workflow.schedules.length > 0) {
     view.schedules = workflow.schedules.map(({ cron }) => {
       const next = nextCronTime(cron, now);
@@ -47,13 +66,7 @@ export function workflowView(workflow: WorkflowRecord, now: number) {
 
 export function workflowUpsertView(workflow: WorkflowRecord, version: VersionRecord) {
   return {
-    id: workflow.id,
-    name: workflow.name,
-    class_name: workflow.className,
-    script_name: workflow.scriptName,
-    created_on: iso(workflow.createdOn),
-    modified_on: iso(workflow.modifiedOn),
-    triggered_on: isoOrNull(workflow.triggeredOn),
+    ...workflowFields(workflow),
     version_id: version.id,
     is_deleted: 0,
     terminator_running: 0,
@@ -71,12 +84,7 @@ export function versionView(version: VersionRecord, hasDag: boolean) {
     language: 'javascript',
   };
   if (version.concurrency) view.concurrency = version.concurrency;
-  if (version.defaultRetention) {
-    view.default_retention = {
-      ...(version.defaultRetention.success === undefined ? {} : { success_retention: version.defaultRetention.success }),
-      ...(version.defaultRetention.error === undefined ? {} : { error_retention: version.defaultRetention.error }),
-    };
-  }
+  if (version.defaultRetention) view.default_retention = retentionView(version.defaultRetention);
   if (version.limits) view.limits = version.limits;
   return view;
 }

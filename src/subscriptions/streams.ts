@@ -70,23 +70,13 @@ export function statusItemOf(state: InstanceState, previous: InstanceStatus | nu
   return item;
 }
 
-export class StatusStream extends EventQueue<StatusItem> implements InstanceSubscriber {
-  private last: InstanceStatus | null = null;
-
+/** What every live stream does alike: an error item ends it, and leaving takes it out of its registry and its loop. */
+abstract class LiveQueue<T> extends EventQueue<LiveItem<T>> {
   constructor(
-    readonly needsDetails: boolean,
-    private readonly watch: Watch,
-    private readonly instanceId: string,
+    options: EventQueueOptions<LiveItem<T>>,
     private readonly registry: OpenStreams,
   ) {
-    super(INSTANCE_STATUS_QUEUE);
-  }
-
-  update(state: InstanceState): void {
-    if (state.status === this.last || (this.needsDetails && state.details === null)) return;
-    this.push(statusItemOf(state, this.last));
-    this.last = state.status;
-    if (isTerminalStatus(state.status)) this.end();
+    super(options);
   }
 
   fail(error: Error): void {
@@ -96,20 +86,47 @@ export class StatusStream extends EventQueue<StatusItem> implements InstanceSubs
 
   protected override closed(): void {
     this.registry.delete(this);
+    this.leave();
+  }
+
+  /** Unregisters from the poll loop. */
+  protected abstract leave(): void;
+}
+
+export class StatusStream extends LiveQueue<InstanceStatusEvent> implements InstanceSubscriber {
+  private last: InstanceStatus | null = null;
+
+  constructor(
+    readonly needsDetails: boolean,
+    private readonly watch: Watch,
+    private readonly instanceId: string,
+    registry: OpenStreams,
+  ) {
+    super(INSTANCE_STATUS_QUEUE, registry);
+  }
+
+  update(state: InstanceState): void {
+    if (state.status === this.last || (this.needsDetails && state.details === null)) return;
+    this.push(statusItemOf(state, this.last));
+    this.last = state.status;
+    if (isTerminalStatus(state.status)) this.end();
+  }
+
+  protected leave(): void {
     this.watch.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class UpdateStream extends EventQueue<LiveItem<InstanceDetails>> implements InstanceSubscriber {
+export class UpdateStream extends LiveQueue<InstanceDetails> implements InstanceSubscriber {
   readonly needsDetails = true;
   private last: InstanceDetails | undefined;
 
   constructor(
     private readonly watch: Watch,
     private readonly instanceId: string,
-    private readonly registry: OpenStreams,
+    registry: OpenStreams,
   ) {
-    super(INSTANCE_UPDATE_QUEUE);
+    super(INSTANCE_UPDATE_QUEUE, registry);
   }
 
   update(state: InstanceState): void {
@@ -120,25 +137,19 @@ export class UpdateStream extends EventQueue<LiveItem<InstanceDetails>> implemen
     if (isTerminalStatus(state.status)) this.end();
   }
 
-  fail(error: Error): void {
-    this.push({ error });
-    this.end();
-  }
-
-  protected override closed(): void {
-    this.registry.delete(this);
+  protected leave(): void {
     this.watch.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class WorkflowStream extends EventQueue<StatusItem> implements WorkflowSubscriber {
+export class WorkflowStream extends LiveQueue<InstanceStatusEvent> implements WorkflowSubscriber {
   constructor(
     readonly needsDetails: boolean,
     private readonly statuses: ReadonlySet<InstanceStatus> | null,
     private readonly watch: Watch,
-    private readonly registry: OpenStreams,
+    registry: OpenStreams,
   ) {
-    super(WORKFLOW_QUEUE);
+    super(WORKFLOW_QUEUE, registry);
   }
 
   change(state: InstanceState, previous: InstanceStatus | null): void {
@@ -146,13 +157,7 @@ export class WorkflowStream extends EventQueue<StatusItem> implements WorkflowSu
     this.push(statusItemOf(state, previous));
   }
 
-  fail(error: Error): void {
-    this.push({ error });
-    this.end();
-  }
-
-  protected override closed(): void {
-    this.registry.delete(this);
+  protected leave(): void {
     this.watch.removeWorkflowSubscriber(this);
   }
 }

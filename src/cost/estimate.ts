@@ -16,10 +16,10 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { BATCH_SIZE } from '../mutations/create.js';
 import { collectFields, type FieldGroup, type Operation } from './collect.js';
 import {
   CONNECTION_TYPES,
-  CREATE_BATCH_SIZE,
   INSTANCE_FIELDS,
   listRequests,
   MUTATION_FIELDS,
@@ -350,7 +350,7 @@ class Walker {
       const input = args['input'] as { instances?: unknown } | undefined;
       const count = Array.isArray(input?.instances) ? input.instances.length : 0;
       if (count === 0) return; // refused before any request
-      tally.charge(path, Math.ceil(count / CREATE_BATCH_SIZE));
+      tally.charge(path, Math.ceil(count / BATCH_SIZE));
       this.select(group.def.type, group.selectionSets, { kind: 'other', listSize: count }, 1, path, tally);
       return;
     }

@@ -8,9 +8,6 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../schema/pagination.js';
 /** Steps assumed per instance: the step log's length is unknown before it is fetched. */
 export const STEPS_PER_INSTANCE = 10;
 
-/** Instances per `createInstances` batch call (the upstream limit, `mutations/create.ts`). */
-export const CREATE_BATCH_SIZE = 100;
-
 /**
  * Fields of `Workflow`:
  * - `free`: from the key (the name);

@@ -139,6 +139,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_QUERY: Readonly<Record<string, string>> = Object.freeze({});
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const rateLimited = (): ApiError => new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
 
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const uncertain = options.uncertain ?? {};
@@ -248,7 +249,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     const headers: Record<string, string> = {};
     const finish = (status: number, body: unknown, decision?: FaultDecision, raw?: HandlerResult['raw']) => {
       log.record({ method, path, route, status, accountId, query, search, at: Date.now() });
-      const payload = raw ? { contentType: raw.contentType, bytes: raw.body } : { contentType: JSON_TYPE, bytes: Buffer.from(JSON.stringify(body)) };
+      const payload = raw ? { contentType: raw.contentType, bytes: raw.body } : jsonPayload(body);
       if (decision?.after === 'truncate') return truncate(res, status, payload, headers);
       if (decision?.after === 'malformed') return malformed(res, status, payload, headers);
       send(res, status, payload, headers);
@@ -261,7 +262,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
         authError = identity.authError;
         const verdict = limiter.take(identity.key, Date.now());
         Object.assign(headers, verdict.headers);
-        if (!verdict.allowed) throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+        if (!verdict.allowed) throw rateLimited();
       }
       await delay(options.latencyMs);
       if (!path.startsWith(`${BASE}/`)) throw new ApiError(404, CODES.noRoute, 'No route for the URI.');
@@ -296,7 +297,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
         if (decision.before === 'error') throw new ApiError(500, CODES.internal, 'workflows.api.error.internal_server');
         if (decision.before === 'rateLimit') {
           headers['retry-after'] = '1';
-          throw new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+          throw rateLimited();
         }
       }
       accountId = checkAccountId(found.match.params.account_id ?? '');
@@ -408,12 +409,16 @@ interface Payload {
 const jsonPayload = (body: unknown): Payload => ({ contentType: JSON_TYPE, bytes: Buffer.from(JSON.stringify(body)) });
 
 function send(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
-  res.writeHead(status, { ...headers, 'content-type': payload.contentType, 'content-length': payload.bytes.length });
+  writeHead(res, status, payload, headers);
   res.end(payload.bytes);
 }
 
-function truncate(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
+function writeHead(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
   res.writeHead(status, { ...headers, 'content-type': payload.contentType, 'content-length': payload.bytes.length });
+}
+
+function truncate(res: ServerResponse, status: number, payload: Payload, headers: Record<string, string>): void {
+  writeHead(res, status, payload, headers);
   // Promise the full length, send half, then drop the connection: the client sees a short body.
   res.write(payload.bytes.subarray(0, Math.floor(payload.bytes.length / 2)), () => res.destroy());
 }

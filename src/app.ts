@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
@@ -28,7 +28,7 @@ export interface App {
 
 /** Builds the gateway without listening: tests can use `yoga.fetch` or `start(0)`. */
 export function createApp(config: Config, options: { logger?: Logger } = {}): App {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
   const upstream = createUpstream(config.upstream, { logger });
   const live = createLiveHub({ config, upstream, logger });
   const context = createContextFactory({ config, upstream, live });
@@ -51,7 +51,6 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
 
   let ready = false;
   let stopping: Promise<void> | undefined;
-  const sockets = new Set<Socket>();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz' || req.url?.startsWith('/healthz?')) {
@@ -83,10 +82,6 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
     void yoga.requestListener(req, res);
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
 
   let ws: WebSocketTransport | undefined;
 
@@ -116,11 +111,8 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
         // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
         await Promise.all([ws?.close(), live.close()]);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Idle keep-alive sockets go now; busy ones close when their response ends (Node >= 19 semantics).
         server.closeIdleConnections();
-        for (const socket of sockets) {
-          // Sockets with no request in flight can go now; busy ones close when their response ends.
-          if (!(socket as Socket & { _httpMessage?: unknown })._httpMessage) socket.destroy();
-        }
         const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
         deadline.unref();
         if (server.listening) await closed;

@@ -45,9 +45,7 @@ export function selectsFieldIn(
  * Used to fetch instance details with the step log up front when `steps` will be asked for.
  */
 export function selectsField(info: GraphQLResolveInfo, fieldName: string): boolean {
-  const sets: SelectionSetNode[] = [];
-  for (const node of info.fieldNodes) if (node.selectionSet) sets.push(node.selectionSet);
-  return selectsFieldIn(sets, info.fragments, fieldName);
+  return selectsFieldIn(selectionSetsOf(info), info.fragments, fieldName);
 }
 
 /**
@@ -60,8 +58,13 @@ export function selectsField(info: GraphQLResolveInfo, fieldName: string): boole
 export function childFields(info: GraphQLResolveInfo): FieldGroup[] {
   const type = getNamedType(info.returnType);
   if (!isObjectType(type)) return [];
+  const fragments = new Map(Object.entries(info.fragments));
+  return collectFields({ schema: info.schema, fragments, variables: info.variableValues }, type, selectionSetsOf(info));
+}
+
+/** The sub-selections of every node of the current field (aliases and fragments can select it more than once). */
+function selectionSetsOf(info: GraphQLResolveInfo): SelectionSetNode[] {
   const sets: SelectionSetNode[] = [];
   for (const node of info.fieldNodes) if (node.selectionSet) sets.push(node.selectionSet);
-  const fragments = new Map(Object.entries(info.fragments));
-  return collectFields({ schema: info.schema, fragments, variables: info.variableValues }, type, sets);
+  return sets;
 }

@@ -12,7 +12,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const LOCATION_HINTS: ReadonlySet<string> = new Set(['wnam', 'weur', 'enam', 'eeur', 'apac', 'apac-ne', 'apac-se', 'oc', 'sam', 'afr', 'me']);
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: unknown };
 
 const show = (value: unknown): string => {

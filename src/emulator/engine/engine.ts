@@ -109,10 +109,6 @@ export class Engine implements EngineHost {
     this.classes.set(className, cls);
   }
 
-  hasClass(className: string): boolean {
-    return this.classes.has(className);
-  }
-
   /** Resolves once no workflow code is executing (everything is parked or done), or after `maxWaitMs`. */
   async settle(maxWaitMs = 5000): Promise<void> {
     const deadline = Date.now() + maxWaitMs;

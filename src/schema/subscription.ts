@@ -1,6 +1,6 @@
 import { GraphQLError, Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
 import type { Context } from '../context.js';
-import { ShuttingDownError, SubscriptionLimitError } from '../subscriptions/errors.js';
+import { refusalError, ShuttingDownError, SubscriptionLimitError } from '../subscriptions/errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import { NotFoundError } from '../upstream/errors.js';
 import type { InstanceDetails } from '../upstream/types.js';
@@ -44,10 +44,7 @@ function admitted<T>(open: () => LiveStream<T>): LiveStream<T> {
   try {
     return open();
   } catch (error) {
-    if (error instanceof SubscriptionLimitError) {
-      throw new GraphQLError(error.message, { extensions: { code: error.code, limit: error.limit, scope: error.scope } });
-    }
-    if (error instanceof ShuttingDownError) throw new GraphQLError(error.message, { extensions: { code: error.code } });
+    if (error instanceof SubscriptionLimitError || error instanceof ShuttingDownError) throw refusalError(error);
     throw error;
   }
 }

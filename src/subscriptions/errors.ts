@@ -1,3 +1,5 @@
+import { GraphQLError } from 'graphql';
+
 /** Why a new subscription was refused; `code` lands in the GraphQL error's `extensions.code`. */
 export class SubscriptionLimitError extends Error {
   override readonly name = 'SubscriptionLimitError';
@@ -18,4 +20,10 @@ export class ShuttingDownError extends Error {
   constructor() {
     super('The server is shutting down; reconnect to another instance or retry shortly.');
   }
+}
+
+/** A refusal as the coded GraphQL error a client sees; it is meant for the client, so it is never masked. */
+export function refusalError(error: SubscriptionLimitError | ShuttingDownError): GraphQLError {
+  const extensions = error instanceof SubscriptionLimitError ? { code: error.code, limit: error.limit, scope: error.scope } : { code: error.code };
+  return new GraphQLError(error.message, { extensions });
 }

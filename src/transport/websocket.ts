@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Logger } from '../logger.js';
+import { refusalError, SubscriptionLimitError } from '../subscriptions/errors.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -99,12 +100,16 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         const operation = getOperationAST(document, payload.operationName);
         const ids = operation?.operation === 'subscription' ? active.get(ctx) : undefined;
         if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
-            return [
-              new GraphQLError(
-                `This connection already has ${config.maxSubscriptionsPerConnection} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection.`,
-                { extensions: { code: 'SUBSCRIPTION_LIMIT', limit: config.maxSubscriptionsPerConnection, scope: 'connection' } },
+          const limit = config.maxSubscriptionsPerConnection;
+          return [
+            refusalError(
+              new SubscriptionLimitError(
+                `This connection already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection.`,
+                limit,
+                'connection',
               ),
-            ];
+            ),
+          ];
         }
         const contextValue = await contextFactory();
         // Counted only once nothing can fail before graphql-ws calls `onComplete` for it.

@@ -637,16 +637,9 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
   // Keyed by the credential key; Map order doubles as least-recently-used order.
   const clients = new Map<string, WorkflowsClient>();
 
-  const build = (accountId: string, apiToken: string): WorkflowsClient => {
-    const credential = createCredential(accountId, apiToken);
-    return new WorkflowsClient(
-      credential,
-      shared,
-      new RequestBudget(config.rateLimit, config.rateWindowS, now),
-      new RetryBudget(policy, now),
-    );
-  };
-  const defaultClient = build(config.accountId, config.apiToken);
+  const build = (credential: Credential): WorkflowsClient =>
+    new WorkflowsClient(credential, shared, new RequestBudget(config.rateLimit, config.rateWindowS, now), new RetryBudget(policy, now));
+  const defaultClient = build(createCredential(config.accountId, config.apiToken));
 
   return {
     default: defaultClient,
@@ -656,7 +649,8 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       if (typeof apiToken !== 'string' || !TOKEN_PATTERN.test(apiToken)) {
         throw new AuthenticationError('The API token is empty or contains characters a token cannot have');
       }
-      const key = createCredential(accountId, apiToken).key;
+      const credential = createCredential(accountId, apiToken);
+      const { key } = credential;
       if (key === defaultClient.credential.key && apiToken === config.apiToken && accountId === config.accountId) return defaultClient;
       const existing = clients.get(key);
       if (existing && existing.credential.apiToken === apiToken && existing.credential.accountId === accountId) {
@@ -664,7 +658,7 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
         clients.set(key, existing);
         return existing;
       }
-      const client = build(accountId, apiToken);
+      const client = build(credential);
       clients.set(key, client);
       if (clients.size > maxCredentials) {
         const oldest = clients.keys().next().value;

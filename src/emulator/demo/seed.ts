@@ -7,7 +7,7 @@ import { createManualClock, type Clock } from '../clock.js';
 import { Engine } from '../engine/engine.js';
 import type { WorkflowClass } from '../engine/model.js';
 import { Store } from '../store.js';
-import type { AccountRecord, InstanceRecord, WorkflowRecord } from '../types.js';
+import { isFinal, type AccountRecord, type InstanceRecord, type WorkflowRecord } from '../types.js';
 import { DEMO_WORKFLOWS } from './index.js';
 
 const MINUTE = 60_000;
@@ -33,7 +33,7 @@ export async function seedDemoAccount(account: AccountRecord, deps: SeedDeps): P
     const past = history.get(def.name);
     if (past) {
       for (const instance of past.instances.values()) {
-        if (instance.status === 'complete' || instance.status === 'errored' || instance.status === 'terminated') {
+        if (isFinal(instance.status)) {
           workflow.instances.set(instance.id, instance);
         }
       }

@@ -175,10 +175,6 @@ export class AbortedError extends UpstreamError {
   override readonly code = 'ABORTED';
 }
 
-export function isUpstreamError(value: unknown): value is UpstreamError {
-  return value instanceof UpstreamError;
-}
-
 /**
  * Copies the parts of an underlying error worth keeping (name, code, message, stack) into a fresh `Error`,
  * with every secret replaced. undici errors can reference sockets and request state; copying instead of

@@ -128,11 +128,6 @@ function codesOf(error: unknown, depth = 0): string[] {
   return out;
 }
 
-/** True when the connection was refused or never established, so nothing was sent. */
-export function wasNotSent(error: unknown): boolean {
-  return codesOf(error).some((c) => NOT_SENT_CODES.has(c));
-}
-
 /** Maps a failure before any response header arrived. */
 export function errorFromTransport(call: CallDescription, error: unknown): UpstreamError {
   const codes = codesOf(error);
@@ -149,7 +144,8 @@ export function errorFromTransport(call: CallDescription, error: unknown): Upstr
       { cause, retryable: !write },
     );
   }
-  if (wasNotSent(error)) {
+  // The connection was refused or never established, so nothing was sent.
+  if (codes.some((c) => NOT_SENT_CODES.has(c))) {
     return new UnavailableError(`${call.route}: upstream is unreachable (${codes[0] ?? 'connection failed'})`, {
       cause,
       retryable: true,

@@ -20,10 +20,7 @@ export async function changeStatus(ctx: Context, workflowName: string, instanceI
   if (known !== undefined && !canTransition(known, change.action)) {
     throw new InvalidTransitionError(workflowName, instanceId, known, change.action, 'known');
   }
-  const result = await afterUpstreamCall(ctx, workflowName, instanceId, change.action, () =>
-    ctx.api.changeInstanceStatus(workflowName, instanceId, change),
-  );
-  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
+  return applyChange(ctx, workflowName, instanceId, change.action, () => ctx.api.changeInstanceStatus(workflowName, instanceId, change));
 }
 
 /** Delivers an event to the instance's `step.waitForEvent` calls of that type. */
@@ -34,28 +31,25 @@ export async function sendEvent(
   eventType: string,
   payload: unknown,
 ): Promise<ChangeResult> {
-  const result = await afterUpstreamCall(ctx, workflowName, instanceId, 'sendEvent', () =>
-    ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload),
-  );
-  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
+  return applyChange(ctx, workflowName, instanceId, 'sendEvent', () => ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload));
 }
 
 /**
  * Runs a write against one instance and, whatever its outcome, makes the rest of the operation and live
  * subscribers see fresh state: even a failed or unanswered write may have changed the instance.
  */
-async function afterUpstreamCall<T>(
+async function applyChange(
   ctx: Context,
   workflowName: string,
   instanceId: string,
   action: MutationAction,
-  call: () => Promise<T>,
-): Promise<T> {
+  call: () => Promise<{ readonly timestamp: Date }>,
+): Promise<ChangeResult> {
   const refresh = (): void => {
     ctx.loaders.invalidateInstance(workflowName, instanceId);
     ctx.live.instanceChanged(ctx.api, workflowName, instanceId);
   };
-  let result: T;
+  let result: { readonly timestamp: Date };
   try {
     result = await call();
   } catch (error) {
@@ -68,7 +62,7 @@ async function afterUpstreamCall<T>(
     throw toMutationError(error, { workflowName, instanceId });
   }
   refresh();
-  return result;
+  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
 }
 
 /** The upstream refusal does not say the current status, so one simple GET finds it (and the message says so). */

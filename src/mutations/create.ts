@@ -137,7 +137,7 @@ export async function createMany(api: WorkflowsApi, workflowName: string, prepar
     }
     try {
       const createdIds = await send(chunk.map((p) => p.request));
-      outcomes.push(...settle(workflowName, chunk, createdIds, false));
+      outcomes.push(...settle(workflowName, chunk, createdIds));
     } catch (error) {
       if (isOutcomeUnknown(error)) {
         outcomes.push(...(await recover(api, workflowName, chunk, error, send)));
@@ -157,14 +157,14 @@ function failed(prepared: PreparedCreate, error: ItemError): CreateOutcome {
 }
 
 /** Ids the upstream did not return were skipped because they already exist (batch endpoint semantics). */
-function settle(workflowName: string, chunk: readonly PreparedCreate[], createdIds: readonly string[], recovered: boolean): CreateOutcome[] {
+function settle(workflowName: string, chunk: readonly PreparedCreate[], createdIds: readonly string[]): CreateOutcome[] {
   const created = new Set(createdIds);
-  return chunk.map((p) => {
-    const id = p.request.instanceId;
-    return created.has(id)
-      ? { instanceId: id, created: true, recovered, error: null }
-      : failed(p, new InstanceAlreadyExistsError(workflowName, id));
-  });
+  return chunk.map((p) => (created.has(p.request.instanceId) ? { instanceId: p.request.instanceId, created: true, recovered: false, error: null } : taken(workflowName, p)));
+}
+
+/** The item's id belongs to an instance that is not ours. */
+function taken(workflowName: string, prepared: PreparedCreate): CreateOutcome {
+  return failed(prepared, new InstanceAlreadyExistsError(workflowName, prepared.request.instanceId));
 }
 
 /**
@@ -198,13 +198,13 @@ async function recover(
       const second = await classify(api, workflowName, skipped, unknown);
       resent = new Map(absent.map((p) => [p.request.instanceId, { instanceId: p.request.instanceId, created: true, recovered: true, error: null }]));
       skipped.forEach((p, i) => {
-        resent.set(p.request.instanceId, second[i] ?? failed(p, new InstanceAlreadyExistsError(workflowName, p.request.instanceId)));
+        resent.set(p.request.instanceId, second[i] ?? taken(workflowName, p));
       });
     } else if (absent.length === 1 && resendError instanceof upstream.AlreadyExistsError) {
       // A single create reports a conflict instead of skipping: the lost attempt landed in between.
       const [again] = await classify(api, workflowName, absent, unknown);
       const p = absent[0] as PreparedCreate;
-      resent.set(p.request.instanceId, again ?? failed(p, new InstanceAlreadyExistsError(workflowName, p.request.instanceId)));
+      resent.set(p.request.instanceId, again ?? taken(workflowName, p));
     } else {
       const only = absent.length === 1 ? absent[0]?.request.instanceId : undefined;
       const mapped = itemError(resendError, only === undefined ? { workflowName } : { workflowName, instanceId: only });
@@ -234,9 +234,7 @@ async function classify(
       if (error instanceof upstream.NotFoundError) return failed(p, itemError(error, { workflowName }));
       return failed(p, unknown);
     }
-    return isOurs(details, p)
-      ? { instanceId: id, created: true, recovered: true, error: null }
-      : failed(p, new InstanceAlreadyExistsError(workflowName, id));
+    return isOurs(details, p) ? { instanceId: id, created: true, recovered: true, error: null } : taken(workflowName, p);
   });
 }
 

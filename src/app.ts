@@ -60,7 +60,10 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       return;
     }
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > config.maxRequestBytes || (req.headers['transfer-encoding'] !== undefined && req.method === 'POST')) {
+    if (
+      declared > config.maxRequestBytes ||
+      (req.headers['transfer-encoding'] !== undefined && req.method === 'POST')
+    ) {
       // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
       const tooLarge = declared > config.maxRequestBytes;
       res.writeHead(tooLarge ? 413 : 411, { 'content-type': 'application/json', connection: 'close' });

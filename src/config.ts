@@ -147,7 +147,10 @@ class Reader {
   origins(name: string): string[] {
     const raw = this.string(name);
     if (raw === undefined) return [];
-    const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+    const origins = raw
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '');
     for (const origin of origins) {
       if (origin === '*') continue;
       let valid = false;
@@ -156,7 +159,8 @@ class Reader {
       } catch {
         valid = false;
       }
-      if (!valid) this.problems.push(`${name} must list origins such as https://app.example.com, or * (got "${origin}")`);
+      if (!valid)
+        this.problems.push(`${name} must list origins such as https://app.example.com, or * (got "${origin}")`);
     }
     return origins;
   }

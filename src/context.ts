@@ -22,7 +22,11 @@ export interface Context {
  * factory, one per credential key, so they are created once per app and never shared between credentials.
  * The request is where per-request credentials will come from; today every request uses the configured one.
  */
-export function createContextFactory(deps: { config: Config; upstream: Upstream; live: LiveHub }): (request: Request) => Context {
+export function createContextFactory(deps: {
+  config: Config;
+  upstream: Upstream;
+  live: LiveHub;
+}): (request: Request) => Context {
   const caches = createCacheRegistry({ ttlMs: deps.config.finishedInstanceTtlMs });
   return (_request) => {
     const api = deps.upstream.default;

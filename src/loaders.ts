@@ -58,7 +58,12 @@ export interface Loaders {
    */
   instance(workflowName: string, instanceId: string, options: { full: boolean }): Promise<InstanceDetails | null>;
   /** The full output of one step (`step` for `do` steps, `waitForEvent` for events), or null. */
-  stepOutput(workflowName: string, instanceId: string, stepName: string, type: StepOutputType): Promise<StepOutput | null>;
+  stepOutput(
+    workflowName: string,
+    instanceId: string,
+    stepName: string,
+    type: StepOutputType,
+  ): Promise<StepOutput | null>;
 }
 
 interface DetailsEntry {
@@ -115,10 +120,17 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
       cacheKeyFn: ([wf, id]) => join(wf, id),
     }));
   const graphLoader = (): DataLoader<readonly [string, string], unknown, string> =>
-    (graphs ??= new DataLoader((keys) => each(keys, ([wf, id]) => orNull(async () => (await api.getVersionGraph(wf, id)).graph)), {
-      cacheKeyFn: ([wf, id]) => join(wf, id),
-    }));
-  const stepOutputLoader = (): DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> =>
+    (graphs ??= new DataLoader(
+      (keys) => each(keys, ([wf, id]) => orNull(async () => (await api.getVersionGraph(wf, id)).graph)),
+      {
+        cacheKeyFn: ([wf, id]) => join(wf, id),
+      },
+    ));
+  const stepOutputLoader = (): DataLoader<
+    readonly [string, string, string, StepOutputType],
+    StepOutput | null,
+    string
+  > =>
     (stepOutputs ??= new DataLoader(
       (keys) => each(keys, ([wf, id, name, type]) => orNull(() => api.getInstanceStep(wf, id, { name, type }))),
       { cacheKeyFn: (key) => join(...key) },
@@ -162,10 +174,12 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     for (const { workflowName, instanceId, entry } of batch) {
       entry.dispatched = true;
       entry.settle(
-        orNull(noting(workflowName, () => api.getInstance(workflowName, instanceId, { simple: !entry.full }))).then((found) => {
-          if (found) finished.offer(found);
-          return found;
-        }),
+        orNull(noting(workflowName, () => api.getInstance(workflowName, instanceId, { simple: !entry.full }))).then(
+          (found) => {
+            if (found) finished.offer(found);
+            return found;
+          },
+        ),
       );
     }
   }
@@ -275,6 +289,7 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
       }
       return entry.promise;
     },
-    stepOutput: (workflowName, instanceId, stepName, type) => stepOutputLoader().load([workflowName, instanceId, stepName, type]),
+    stepOutput: (workflowName, instanceId, stepName, type) =>
+      stepOutputLoader().load([workflowName, instanceId, stepName, type]),
   };
 }

@@ -17,14 +17,16 @@ const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 export function createLogger(level: LogLevel, redact: readonly string[] = []): Logger {
   const threshold = ORDER[level];
   const secrets = redact.filter((s) => s.length >= 8);
-  const write = (name: Exclude<LogLevel, 'silent'>) => (...args: unknown[]) => {
-    if (ORDER[name] < threshold) return;
-    let line = args
-      .map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : safeJson(a)))
-      .join(' ');
-    for (const secret of secrets) line = line.split(secret).join('[REDACTED]');
-    process.stderr.write(`${new Date().toISOString()} ${name.toUpperCase()} ${line}\n`);
-  };
+  const write =
+    (name: Exclude<LogLevel, 'silent'>) =>
+    (...args: unknown[]) => {
+      if (ORDER[name] < threshold) return;
+      let line = args
+        .map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : safeJson(a)))
+        .join(' ');
+      for (const secret of secrets) line = line.split(secret).join('[REDACTED]');
+      process.stderr.write(`${new Date().toISOString()} ${name.toUpperCase()} ${line}\n`);
+    };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 

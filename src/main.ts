@@ -19,20 +19,22 @@ async function main(): Promise<void> {
   // Imported only in local mode: remote deployments never load the emulator's code.
   const emulator =
     config.mode === 'local'
-      ? await (await import('./emulator/server.js')).createEmulator({
+      ? await (
+          await import('./emulator/server.js')
+        ).createEmulator({
           port: 0,
           host: '127.0.0.1',
           timeScale: config.emulator.timeScale,
           seedDemoData: true,
         })
       : undefined;
-  const effective: Config = emulator
-    ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } }
-    : config;
+  const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
   const app = createApp(effective, { logger });
   const url = await app.start();
-  process.stdout.write(`Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}\n`);
+  process.stdout.write(
+    `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}\n`,
+  );
 
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {

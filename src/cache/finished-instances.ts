@@ -22,7 +22,11 @@ const MAX_ENTRIES_PER_CREDENTIAL = 5000;
 
 export const instanceKey = (workflowName: string, instanceId: string): string => `${workflowName}\u0000${instanceId}`;
 
-export function createCacheRegistry(options: { ttlMs: number; now?: () => number; maxEntries?: number }): CacheRegistry {
+export function createCacheRegistry(options: {
+  ttlMs: number;
+  now?: () => number;
+  maxEntries?: number;
+}): CacheRegistry {
   const caches = new Map<string, FinishedInstanceCache>();
   return {
     finished(credentialKey) {

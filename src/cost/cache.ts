@@ -7,7 +7,9 @@ const MAX_ENTRIES_PER_DOCUMENT = 64;
 const MAX_KEY_LENGTH = 2048;
 
 const isPlainString = (type: TypeNode): boolean =>
-  type.kind === Kind.NON_NULL_TYPE ? isPlainString(type.type) : type.kind === Kind.NAMED_TYPE && type.name.value === 'String';
+  type.kind === Kind.NON_NULL_TYPE
+    ? isPlainString(type.type)
+    : type.kind === Kind.NAMED_TYPE && type.name.value === 'String';
 
 /**
  * The variables with every `String` value replaced by a token naming its equality class (the first
@@ -18,7 +20,11 @@ const isPlainString = (type: TypeNode): boolean =>
  * estimate can only grow, never drop below the uncached one's bound. Other types (`ID`, which encodes a
  * type name, numbers, booleans, enums, dates, input objects) are kept as they are.
  */
-function normalise(document: DocumentNode, operationName: string | null, variables: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function normalise(
+  document: DocumentNode,
+  operationName: string | null,
+  variables: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   const operation = getOperationAST(document, operationName ?? undefined);
   const out: Record<string, unknown> = { ...variables };
   if (!operation?.variableDefinitions) return out;

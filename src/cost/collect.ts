@@ -41,7 +41,10 @@ export interface FieldGroup {
 /** Arguments that change how a result is shown but not what is fetched, so selections differing only there merge. */
 const PRESENTATION_ARGS: Readonly<Record<string, readonly string[]>> = { steps: ['order'] };
 
-function included(node: FieldNode | InlineFragmentNode | { directives?: FieldNode['directives'] }, variables: Record<string, unknown>): boolean {
+function included(
+  node: FieldNode | InlineFragmentNode | { directives?: FieldNode['directives'] },
+  variables: Record<string, unknown>,
+): boolean {
   try {
     const skip = getDirectiveValues(GraphQLSkipDirective, node, variables);
     if (skip?.['if'] === true) return false;
@@ -53,7 +56,11 @@ function included(node: FieldNode | InlineFragmentNode | { directives?: FieldNod
   }
 }
 
-function conditionMatches(op: Operation, condition: FragmentDefinitionNode['typeCondition'] | undefined, type: GraphQLObjectType): boolean {
+function conditionMatches(
+  op: Operation,
+  condition: FragmentDefinitionNode['typeCondition'] | undefined,
+  type: GraphQLObjectType,
+): boolean {
   if (!condition) return true;
   const conditionType = typeFromAST(op.schema, condition);
   if (!conditionType) return false;
@@ -61,7 +68,11 @@ function conditionMatches(op: Operation, condition: FragmentDefinitionNode['type
   return isAbstractType(conditionType) && op.schema.isSubType(conditionType, type);
 }
 
-function resolveArgs(def: GraphQLField<unknown, unknown>, node: FieldNode, variables: Record<string, unknown>): Record<string, unknown> | null {
+function resolveArgs(
+  def: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+  variables: Record<string, unknown>,
+): Record<string, unknown> | null {
   try {
     return getArgumentValues(def, node, variables);
   } catch {
@@ -81,7 +92,11 @@ function mergeKey(name: string, args: Record<string, unknown> | null): string {
  * fragments whose type condition applies and honouring `@skip`/`@include`. Introspection fields
  * (`__typename`, `__schema`, `__type`) are left out: they never reach the upstream.
  */
-export function collectFields(op: Operation, type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[]): FieldGroup[] {
+export function collectFields(
+  op: Operation,
+  type: GraphQLObjectType,
+  selectionSets: readonly SelectionSetNode[],
+): FieldGroup[] {
   const groups = new Map<string, { group: FieldGroup; sets: SelectionSetNode[]; seen: Set<FieldNode> }>();
   const fields = type.getFields();
   const visitedFragments = new Set<string>();

@@ -139,7 +139,14 @@ class Walker {
   constructor(private readonly op: Operation) {}
 
   /** Prices the selections on a value of `type` (any output type); abstract types take their costliest member. */
-  select(type: GraphQLOutputType | GraphQLNamedType, sets: readonly SelectionSetNode[], slot: Slot, mult: number, path: string, tally: Tally): void {
+  select(
+    type: GraphQLOutputType | GraphQLNamedType,
+    sets: readonly SelectionSetNode[],
+    slot: Slot,
+    mult: number,
+    path: string,
+    tally: Tally,
+  ): void {
     const named = getNamedType(type);
     if (sets.length === 0 || mult <= 0) return;
     if (isObjectType(named)) {
@@ -157,7 +164,14 @@ class Walker {
     if (costliest) tally.absorb(costliest);
   }
 
-  object(type: GraphQLObjectType, sets: readonly SelectionSetNode[], slot: Slot, mult: number, path: string, tally: Tally): void {
+  object(
+    type: GraphQLObjectType,
+    sets: readonly SelectionSetNode[],
+    slot: Slot,
+    mult: number,
+    path: string,
+    tally: Tally,
+  ): void {
     const groups = collectFields(this.op, type, sets);
     this.walked += groups.length;
     if (this.walked > MAX_SELECTIONS) throw new TooLarge();
@@ -185,7 +199,13 @@ class Walker {
   }
 
   /** Types that hold no domain object of their own: free fields; nested objects priced as they are reached. */
-  private plain(groups: readonly FieldGroup[], slot: Slot, mult: number, at: (g: FieldGroup) => string, tally: Tally): void {
+  private plain(
+    groups: readonly FieldGroup[],
+    slot: Slot,
+    mult: number,
+    at: (g: FieldGroup) => string,
+    tally: Tally,
+  ): void {
     for (const group of groups) {
       let child: Slot = OTHER;
       if (slot.kind === 'event' && group.name === 'instance') child = slot.instance;
@@ -234,8 +254,16 @@ class Walker {
     switch (rule) {
       case 'workflowLookup': {
         const name = isString(args['name']) ? args['name'] : undefined;
-        if (this.needsWorkflowRecord(group)) tally.charge(path, 1, name === undefined ? undefined : keyOf('workflow', name));
-        this.select(group.def.type, group.selectionSets, { kind: 'workflow', ...(name === undefined ? {} : { name }), loaded: true }, 1, path, tally);
+        if (this.needsWorkflowRecord(group))
+          tally.charge(path, 1, name === undefined ? undefined : keyOf('workflow', name));
+        this.select(
+          group.def.type,
+          group.selectionSets,
+          { kind: 'workflow', ...(name === undefined ? {} : { name }), loaded: true },
+          1,
+          path,
+          tally,
+        );
         return;
       }
       case 'workflowList': {
@@ -314,7 +342,14 @@ class Walker {
       case 'WorkflowVersion':
         if (workflowName === undefined || !rest) return;
         tally.charge(path, 1, keyOf('version', workflowName, rest));
-        this.object(type, group.selectionSets, { kind: 'version', workflowName, versionId: rest, loaded: true }, 1, path, tally);
+        this.object(
+          type,
+          group.selectionSets,
+          { kind: 'version', workflowName, versionId: rest, loaded: true },
+          1,
+          path,
+          tally,
+        );
         return;
       default:
         return;
@@ -335,7 +370,8 @@ class Walker {
   ): void {
     const instanceType = this.op.schema.getType('WorkflowInstance');
     const full =
-      isObjectType(instanceType) && collectFields(this.op, instanceType, group.selectionSets).some((g) => g.name === 'steps');
+      isObjectType(instanceType) &&
+      collectFields(this.op, instanceType, group.selectionSets).some((g) => g.name === 'steps');
     if (key) tally.charge(path, 1, keyOf('instance', key.workflowName, key.instanceId, full ? 'full' : 'simple'));
     else tally.charge(path, mult);
     const slot: Slot = { kind: 'instance', ...(key ? { key } : {}), known: 'details' };
@@ -368,8 +404,11 @@ class Walker {
     const key = isString(workflowName) && isString(instanceId) ? { workflowName, instanceId } : undefined;
     // The poll of a single instance brings the details its events need; a workflow's list does not.
     const instance: Slot =
-      rule === 'instance' ? { kind: 'instance', ...(key ? { key } : {}), known: 'details' } : { kind: 'instance', known: 'none' };
-    const slot: Slot = getNamedType(group.def.type).name === 'WorkflowInstance' ? instance : { kind: 'event', instance };
+      rule === 'instance'
+        ? { kind: 'instance', ...(key ? { key } : {}), known: 'details' }
+        : { kind: 'instance', known: 'none' };
+    const slot: Slot =
+      getNamedType(group.def.type).name === 'WorkflowInstance' ? instance : { kind: 'event', instance };
     this.select(group.def.type, group.selectionSets, slot, 1, path, tally);
   }
 
@@ -398,7 +437,11 @@ class Walker {
         case 'latestVersion': {
           const key = perName('latestVersion', name ?? '');
           tally.charge(path, key ? 1 : mult, key);
-          const version: Slot = { kind: 'version', ...(name === undefined ? {} : { workflowName: name }), loaded: true };
+          const version: Slot = {
+            kind: 'version',
+            ...(name === undefined ? {} : { workflowName: name }),
+            loaded: true,
+          };
           this.select(group.def.type, group.selectionSets, version, mult, path, tally);
           break;
         }
@@ -453,13 +496,21 @@ class Walker {
           break;
         }
         case 'workflow': {
-          const workflow: Slot = { kind: 'workflow', ...(slot.key ? { name: slot.key.workflowName } : {}), loaded: false };
+          const workflow: Slot = {
+            kind: 'workflow',
+            ...(slot.key ? { name: slot.key.workflowName } : {}),
+            loaded: false,
+          };
           this.select(group.def.type, group.selectionSets, workflow, mult, path, tally);
           break;
         }
         case 'version': {
           if (slot.known === 'none') needsDetails ??= path;
-          const version: Slot = { kind: 'version', ...(slot.key ? { workflowName: slot.key.workflowName } : {}), loaded: false };
+          const version: Slot = {
+            kind: 'version',
+            ...(slot.key ? { workflowName: slot.key.workflowName } : {}),
+            loaded: false,
+          };
           this.select(group.def.type, group.selectionSets, version, mult, path, tally);
           break;
         }
@@ -483,7 +534,11 @@ class Walker {
       const path = at(group);
       if (group.args === null || rule === 'free') continue;
       if (rule === 'workflow') {
-        const workflow: Slot = { kind: 'workflow', ...(workflowName === undefined ? {} : { name: workflowName }), loaded: false };
+        const workflow: Slot = {
+          kind: 'workflow',
+          ...(workflowName === undefined ? {} : { name: workflowName }),
+          loaded: false,
+        };
         this.select(group.def.type, group.selectionSets, workflow, mult, path, tally);
         continue;
       }
@@ -508,7 +563,9 @@ class Walker {
       const path = at(group);
       if (group.args !== null && outputs[group.name] !== undefined) {
         // One request per step, whichever output field: a step is of one type only.
-        const key = slot.instance ? keyOf('stepOutputs', slot.instance.workflowName, slot.instance.instanceId) : undefined;
+        const key = slot.instance
+          ? keyOf('stepOutputs', slot.instance.workflowName, slot.instance.instanceId)
+          : undefined;
         tally.charge(path, mult, key);
       }
       this.select(group.def.type, group.selectionSets, OTHER, mult, path, tally);

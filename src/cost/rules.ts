@@ -130,7 +130,11 @@ export const SUBSCRIPTION_FIELDS = {
 
 /** The step types and the connection types whose `nodes`/`edges.node` hold domain objects. */
 export const STEP_TYPES = ['DoStep', 'SleepStep', 'WaitForEventStep', 'TerminationStep'] as const;
-export const CONNECTION_TYPES = ['WorkflowConnection', 'WorkflowInstanceConnection', 'WorkflowVersionConnection'] as const;
+export const CONNECTION_TYPES = [
+  'WorkflowConnection',
+  'WorkflowInstanceConnection',
+  'WorkflowVersionConnection',
+] as const;
 
 /** Types the tables above describe field by field (the unit test checks them against the schema). */
 export const PRICED_TYPES: Readonly<Record<string, Readonly<Record<string, string>>>> = {

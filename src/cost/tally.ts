@@ -43,6 +43,8 @@ export class Tally {
   drivers(): CostDriver[] {
     const paths = new Map(this.byPath);
     for (const { path, cost } of this.byKey.values()) paths.set(path, (paths.get(path) ?? 0) + cost);
-    return [...paths].map(([path, cost]) => ({ path, cost })).sort((a, b) => b.cost - a.cost || a.path.localeCompare(b.path));
+    return [...paths]
+      .map(([path, cost]) => ({ path, cost }))
+      .sort((a, b) => b.cost - a.cost || a.path.localeCompare(b.path));
   }
 }

@@ -35,7 +35,8 @@ const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /** Wall-clock time sped up by `timeScale` (emulated seconds per real second). */
 export function createRealClock(timeScale = 1): RealClock {
-  if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a positive number (got ${timeScale})`);
+  if (!(timeScale > 0) || !Number.isFinite(timeScale))
+    throw new RangeError(`timeScale must be a positive number (got ${timeScale})`);
   const realStart = Date.now();
   const now = () => Math.floor(realStart + (Date.now() - realStart) * timeScale);
   const pending = new Set<NodeJS.Timeout>();
@@ -107,7 +108,8 @@ export function createManualClock(start = Date.now()): ManualClock {
       };
     },
     advance(ms, settle) {
-      if (!(ms >= 0) || !Number.isFinite(ms)) return Promise.reject(new RangeError(`advance() needs a non-negative number of ms (got ${ms})`));
+      if (!(ms >= 0) || !Number.isFinite(ms))
+        return Promise.reject(new RangeError(`advance() needs a non-negative number of ms (got ${ms})`));
       // Concurrent advances run one after the other, so time never moves backwards.
       const run = async () => {
         const target = current + ms;

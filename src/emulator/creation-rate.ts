@@ -21,7 +21,8 @@ const WINDOW_MS = 1000;
 /** One-second windows of the emulated clock `now`, so a manual clock makes the limit deterministic. */
 export function createCreationLimiter(limits: CreationRateLimit, now: () => number): CreationLimiter {
   for (const key of ['perWorkflow', 'perAccount'] as const) {
-    if (!(Number.isInteger(limits[key]) && limits[key] >= 1)) throw new RangeError(`creationRateLimit.${key} must be a positive integer (got ${limits[key]})`);
+    if (!(Number.isInteger(limits[key]) && limits[key] >= 1))
+      throw new RangeError(`creationRateLimit.${key} must be a positive integer (got ${limits[key]})`);
   }
   const windows = new Map<string, { start: number; used: number }>();
   const windowOf = (key: string, at: number) => {
@@ -39,10 +40,20 @@ export function createCreationLimiter(limits: CreationRateLimit, now: () => numb
       const workflow = windowOf(`w:${accountId}/${workflowName}`, at);
       const refuse = (window: { start: number }, what: string) => {
         const retryAfterS = Math.max(1, Math.ceil((window.start + WINDOW_MS - at) / 1000));
-        return new ApiError(429, CODES.rateLimited, `workflows.api.error.instance.rate_limited: ${what}; retry in ${retryAfterS} s`, { 'retry-after': String(retryAfterS) });
+        return new ApiError(
+          429,
+          CODES.rateLimited,
+          `workflows.api.error.instance.rate_limited: ${what}; retry in ${retryAfterS} s`,
+          { 'retry-after': String(retryAfterS) },
+        );
       };
-      if (workflow.used + n > limits.perWorkflow) throw refuse(workflow, `more than ${limits.perWorkflow} instance creations per second for workflow "${workflowName}"`);
-      if (account.used + n > limits.perAccount) throw refuse(account, `more than ${limits.perAccount} instance creations per second for this account`);
+      if (workflow.used + n > limits.perWorkflow)
+        throw refuse(
+          workflow,
+          `more than ${limits.perWorkflow} instance creations per second for workflow "${workflowName}"`,
+        );
+      if (account.used + n > limits.perAccount)
+        throw refuse(account, `more than ${limits.perAccount} instance creations per second for this account`);
       workflow.used += n;
       account.used += n;
     },

@@ -26,6 +26,9 @@ export function parseDuration(value: unknown): number | undefined {
 /** Like {@link parseDuration} but throws a TypeError naming `what`. */
 export function requireDuration(value: unknown, what: string): number {
   const ms = parseDuration(value);
-  if (ms === undefined) throw new TypeError(`${what} must be a number of milliseconds or a string like "10 seconds" (got ${JSON.stringify(value)})`);
+  if (ms === undefined)
+    throw new TypeError(
+      `${what} must be a number of milliseconds or a string like "10 seconds" (got ${JSON.stringify(value)})`,
+    );
   return ms;
 }

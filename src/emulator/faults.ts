@@ -34,10 +34,12 @@ export interface FaultEngine extends FaultInjector {
   decide(route: string, methodAndPath: string): FaultDecision | undefined;
 }
 
-const ruleKey = (route: FaultSpec['route']): string => (route === undefined ? '*' : typeof route === 'string' ? `s:${route}` : `r:${route.source}/${route.flags}`);
+const ruleKey = (route: FaultSpec['route']): string =>
+  route === undefined ? '*' : typeof route === 'string' ? `s:${route}` : `r:${route.source}/${route.flags}`;
 
 function checkShare(name: string, value: number | undefined): void {
-  if (value !== undefined && !(value >= 0 && value <= 1)) throw new RangeError(`fault ${name} must be between 0 and 1 (got ${value})`);
+  if (value !== undefined && !(value >= 0 && value <= 1))
+    throw new RangeError(`fault ${name} must be between 0 and 1 (got ${value})`);
 }
 
 export function createFaults(random: () => number = Math.random): FaultEngine {
@@ -48,7 +50,8 @@ export function createFaults(random: () => number = Math.random): FaultEngine {
       return rules;
     },
     set(spec) {
-      for (const name of ['errorRate', 'rateLimitRate', 'reset', 'truncate', 'malformed'] as const) checkShare(name, spec[name]);
+      for (const name of ['errorRate', 'rateLimitRate', 'reset', 'truncate', 'malformed'] as const)
+        checkShare(name, spec[name]);
       const key = ruleKey(spec.route);
       rules = [...rules.filter((r) => ruleKey(r.route) !== key), spec];
     },
@@ -62,12 +65,20 @@ export function createFaults(random: () => number = Math.random): FaultEngine {
       for (const rule of rules) {
         const applies =
           rule.route === undefined ||
-          (typeof rule.route === 'string' ? rule.route === route : rule.route.test(route) || rule.route.test(methodAndPath));
+          (typeof rule.route === 'string'
+            ? rule.route === route
+            : rule.route.test(route) || rule.route.test(methodAndPath));
         if (!applies) continue;
         matched = true;
         const l = rule.latencyMs;
         if (l !== undefined) decision.latencyMs += typeof l === 'number' ? l : l.min + random() * (l.max - l.min);
-        decision.before ??= hit(rule.reset) ? 'reset' : hit(rule.errorRate) ? 'error' : hit(rule.rateLimitRate) ? 'rateLimit' : undefined;
+        decision.before ??= hit(rule.reset)
+          ? 'reset'
+          : hit(rule.errorRate)
+            ? 'error'
+            : hit(rule.rateLimitRate)
+              ? 'rateLimit'
+              : undefined;
         decision.after ??= hit(rule.truncate) ? 'truncate' : hit(rule.malformed) ? 'malformed' : undefined;
       }
       return matched ? decision : undefined;

@@ -66,7 +66,8 @@ const encodeCursor = (instance: InstanceRecord): string =>
 function decodeCursor(raw: string): Cursor {
   try {
     const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown;
-    if (v.isObject(value) && typeof value.q === 'number' && typeof value.s === 'number') return { q: value.q, s: value.s };
+    if (v.isObject(value) && typeof value.q === 'number' && typeof value.s === 'number')
+      return { q: value.q, s: value.s };
   } catch {
     // fall through to the error below
   }
@@ -88,7 +89,11 @@ function mapEngineError(error: unknown, options: HandlerOptions): never {
   if (error instanceof EngineError) {
     switch (error.reason) {
       case 'already_exists':
-        throw new ApiError(options.duplicateStatus, CODES.alreadyExists, `workflows.api.error.instance.already_exists: ${error.message}`);
+        throw new ApiError(
+          options.duplicateStatus,
+          CODES.alreadyExists,
+          `workflows.api.error.instance.already_exists: ${error.message}`,
+        );
       default:
         throw new ApiError(400, CODES.invalidTransition, error.message);
     }
@@ -111,7 +116,12 @@ export function createRoutes(deps: Deps): Router<Handler> {
   const workflowOf = (ctx: RequestContext): WorkflowRecord => {
     const name = v.workflowName(ctx.params.workflow_name!);
     const workflow = ctx.account.workflows.get(name);
-    if (!workflow) throw new ApiError(404, CODES.workflowNotFound, `workflows.api.error.workflow.not_found: no workflow named "${name}"`);
+    if (!workflow)
+      throw new ApiError(
+        404,
+        CODES.workflowNotFound,
+        `workflows.api.error.workflow.not_found: no workflow named "${name}"`,
+      );
     return workflow;
   };
 
@@ -121,7 +131,11 @@ export function createRoutes(deps: Deps): Router<Handler> {
     const instance = workflow.instances.get(id);
     if (!instance || engine.isExpired(instance)) {
       if (instance) engine.sweep(workflow);
-      throw new ApiError(404, CODES.instanceNotFound, `workflows.api.error.instance.not_found: no instance "${id}" in workflow "${workflow.name}"`);
+      throw new ApiError(
+        404,
+        CODES.instanceNotFound,
+        `workflows.api.error.instance.not_found: no instance "${id}" in workflow "${workflow.name}"`,
+      );
     }
     return { workflow, instance };
   };
@@ -130,7 +144,12 @@ export function createRoutes(deps: Deps): Router<Handler> {
     const workflow = workflowOf(ctx);
     const id = v.versionId(ctx.params.version_id!);
     const version = store.versionOf(workflow, id);
-    if (!version) throw new ApiError(404, CODES.versionNotFound, `workflows.api.error.version.not_found: no version "${id}" of workflow "${workflow.name}"`);
+    if (!version)
+      throw new ApiError(
+        404,
+        CODES.versionNotFound,
+        `workflows.api.error.version.not_found: no version "${id}" of workflow "${workflow.name}"`,
+      );
     return { workflow, version };
   };
 
@@ -150,7 +169,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
   };
 
   const idList = (value: unknown, what: string): string[] => {
-    if (!Array.isArray(value) || value.length < 1 || value.length > 100) throw badRequest(`${what} must be an array of 1 to 100 instance ids`);
+    if (!Array.isArray(value) || value.length < 1 || value.length > 100)
+      throw badRequest(`${what} must be an array of 1 to 100 instance ids`);
     return value.map((id, i) => {
       if (typeof id !== 'string') throw badRequest(`${what}[${i}] must be a string`);
       return v.instanceIdInPath(id);
@@ -162,7 +182,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
 
   router.add('GET', base, (ctx) => {
     const search = ctx.query.get('search');
-    if (search !== null && (search.length < 1 || search.length > 64)) throw badRequest('search must be 1 to 64 characters');
+    if (search !== null && (search.length < 1 || search.length > 64))
+      throw badRequest('search must be 1 to 64 characters');
     const needle = search?.toLowerCase();
     const all = [...ctx.account.workflows.values()]
       .filter((w) => needle === undefined || w.name.toLowerCase().includes(needle))
@@ -176,7 +197,10 @@ export function createRoutes(deps: Deps): Router<Handler> {
   router.add('PATCH', `${base}/settings`, (ctx) => {
     const body = v.object(ctx.body, 'The request body');
     const unknown = Object.keys(body).filter((key) => key !== 'default_retention');
-    if (unknown.length > 0) throw badRequest(`The settings have no field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; only default_retention can be changed`);
+    if (unknown.length > 0)
+      throw badRequest(
+        `The settings have no field ${unknown.map((k) => JSON.stringify(k)).join(', ')}; only default_retention can be changed`,
+      );
     const retention = v.retention(body.default_retention, 'default_retention');
     if (retention) ctx.account.settings.defaultRetention = { ...ctx.account.settings.defaultRetention, ...retention };
     return { result: settingsView(ctx.account) };
@@ -192,7 +216,10 @@ export function createRoutes(deps: Deps): Router<Handler> {
     let concurrency: { limit?: number } | undefined;
     if (body.concurrency !== undefined) {
       const c = v.object(body.concurrency, 'concurrency');
-      concurrency = c.limit === undefined ? {} : { limit: v.positiveInt(c.limit, 'concurrency.limit', options.accountConcurrencyLimit) };
+      concurrency =
+        c.limit === undefined
+          ? {}
+          : { limit: v.positiveInt(c.limit, 'concurrency.limit', options.accountConcurrencyLimit) };
     }
     let limits: { steps?: number } | undefined;
     if (body.limits !== undefined) {
@@ -233,7 +260,10 @@ export function createRoutes(deps: Deps): Router<Handler> {
 
   const graphResult = (ctx: RequestContext, field: 'graph' | 'dag') => {
     const { version } = versionOf(ctx);
-    const { id, workflow_id, class_name, created_on, modified_on } = versionView(version, false) as Record<string, unknown>;
+    const { id, workflow_id, class_name, created_on, modified_on } = versionView(version, false) as Record<
+      string,
+      unknown
+    >;
     return { result: { id, workflow_id, class_name, created_on, modified_on, [field]: graphOf(version.className) } };
   };
   router.add('GET', `${base}/{workflow_name}/versions/{version_id}/graph`, (ctx) => graphResult(ctx, 'graph'));
@@ -253,7 +283,12 @@ export function createRoutes(deps: Deps): Router<Handler> {
     const perPage = v.queryInt(q.get('per_page'), 'per_page', 50, PER_PAGE_MAX);
     const sign = direction === 'asc' ? 1 : -1;
     const all = [...workflow.instances.values()]
-      .filter((i) => (status === undefined || i.status === status) && (from === undefined || i.queued >= from) && (to === undefined || i.queued <= to))
+      .filter(
+        (i) =>
+          (status === undefined || i.status === status) &&
+          (from === undefined || i.queued >= from) &&
+          (to === undefined || i.queued <= to),
+      )
       .sort((a, b) => sign * (a.queued - b.queued || a.seq - b.seq));
     let start = 0;
     if (cursor) {
@@ -290,7 +325,11 @@ export function createRoutes(deps: Deps): Router<Handler> {
     const seen = new Set<string>();
     for (const input of inputs) {
       if ((workflow.instances.has(input.id) || seen.has(input.id)) && options.batchDuplicates === 'error') {
-        throw new ApiError(options.duplicateStatus, CODES.alreadyExists, `workflows.api.error.instance.already_exists: instance "${input.id}" already exists`);
+        throw new ApiError(
+          options.duplicateStatus,
+          CODES.alreadyExists,
+          `workflows.api.error.instance.already_exists: instance "${input.id}" already exists`,
+        );
       }
       seen.add(input.id);
     }
@@ -341,7 +380,8 @@ export function createRoutes(deps: Deps): Router<Handler> {
     const only = raw === null ? undefined : v.oneOf(raw, 'status', TERMINABLE, 'queued');
     // The job runs to completion before the answer, so GET below always finds it finished.
     for (const instance of [...workflow.instances.values()]) {
-      if (TERMINABLE.includes(instance.status) && (only === undefined || instance.status === only)) engine.terminate(instance);
+      if (TERMINABLE.includes(instance.status) && (only === undefined || instance.status === only))
+        engine.terminate(instance);
     }
     return { result: { status: 'ok' } };
   });
@@ -367,18 +407,25 @@ export function createRoutes(deps: Deps): Router<Handler> {
   router.add('GET', `${base}/{workflow_name}/instances/{instance_id}/step`, (ctx) => {
     const { instance } = instanceOf(ctx);
     const name = ctx.query.get('name');
-    if (name === null || name.length === 0 || name.length > 300) throw badRequest('name is required: the logged step name including its counter suffix, e.g. "charge-1"');
+    if (name === null || name.length === 0 || name.length > 300)
+      throw badRequest('name is required: the logged step name including its counter suffix, e.g. "charge-1"');
     const type = ctx.query.get('type');
-    if (type !== 'step' && type !== 'waitForEvent') throw badRequest('type is required and must be "step" or "waitForEvent"');
+    if (type !== 'step' && type !== 'waitForEvent')
+      throw badRequest('type is required and must be "step" or "waitForEvent"');
     const attemptRaw = ctx.query.get('attempt');
     const attempt = attemptRaw === null ? undefined : v.queryInt(attemptRaw, 'attempt', 1, 10_001);
     const step = instance.steps.find((s) => s.type === type && s.name === name);
     const view = step && stepOutputView(step, attempt);
     if (!view) {
-      throw new ApiError(404, CODES.stepNotFound, `workflows.api.error.step.not_found: no ${type} named "${name}"${attempt ? ` with attempt ${attempt}` : ''}`);
+      throw new ApiError(
+        404,
+        CODES.stepNotFound,
+        `workflows.api.error.step.not_found: no ${type} named "${name}"${attempt ? ` with attempt ${attempt}` : ''}`,
+      );
     }
     // Streamed outputs are served as the bytes themselves, without an envelope (contract 3.4).
-    if (view.output instanceof StreamOutput) return { result: null, raw: { contentType: 'application/octet-stream', body: view.output.bytes } };
+    if (view.output instanceof StreamOutput)
+      return { result: null, raw: { contentType: 'application/octet-stream', body: view.output.bytes } };
     return { result: view };
   });
 
@@ -426,11 +473,13 @@ export function createRoutes(deps: Deps): Router<Handler> {
 function parseFrom(value: unknown): { name: string; count?: number; type?: 'do' | 'sleep' | 'waitForEvent' } {
   const from = v.object(value, 'from');
   const name = from.name;
-  if (typeof name !== 'string' || name.length < 1 || name.length > 256) throw badRequest('from.name must be the step name without its counter suffix (1 to 256 characters)');
+  if (typeof name !== 'string' || name.length < 1 || name.length > 256)
+    throw badRequest('from.name must be the step name without its counter suffix (1 to 256 characters)');
   const out: { name: string; count?: number; type?: 'do' | 'sleep' | 'waitForEvent' } = { name };
   if (from.count !== undefined) out.count = v.positiveInt(from.count, 'from.count');
   if (from.type !== undefined) {
-    if (from.type !== 'do' && from.type !== 'sleep' && from.type !== 'waitForEvent') throw badRequest('from.type must be do, sleep or waitForEvent');
+    if (from.type !== 'do' && from.type !== 'sleep' && from.type !== 'waitForEvent')
+      throw badRequest('from.type must be do, sleep or waitForEvent');
     out.type = from.type;
   }
   return out;

@@ -11,7 +11,8 @@ export interface RateLimiter {
 
 /** Fixed windows of `windowS` seconds per key, starting at the key's first request. */
 export function createRateLimiter({ limit, windowS }: { limit: number; windowS: number }): RateLimiter {
-  if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`rateLimit.limit must be a positive integer (got ${limit})`);
+  if (!(Number.isInteger(limit) && limit >= 1))
+    throw new RangeError(`rateLimit.limit must be a positive integer (got ${limit})`);
   if (!(windowS > 0)) throw new RangeError(`rateLimit.windowS must be positive (got ${windowS})`);
   const windows = new Map<string, { start: number; used: number }>();
   return {

@@ -44,6 +44,9 @@ export class Router<H> {
       if (!best || literals > best.literals) best = { route, params, literals };
     }
     if (!best) return { allowed: [...new Set(allowed)] };
-    return { match: { route: `${best.route.method} ${best.route.template}`, handler: best.route.handler, params: best.params }, allowed };
+    return {
+      match: { route: `${best.route.method} ${best.route.template}`, handler: best.route.handler, params: best.params },
+      allowed,
+    };
   }
 }

@@ -139,7 +139,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const NO_QUERY: Readonly<Record<string, string>> = Object.freeze({});
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const rateLimited = (): ApiError => new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
+const rateLimited = (): ApiError =>
+  new ApiError(429, CODES.rateLimited, 'Rate limited. Please wait and consider throttling your request speed');
 
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const uncertain = options.uncertain ?? {};
@@ -147,7 +148,10 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const store = new Store(clock);
   const classes = new Map<string, WorkflowClass & { graph?: unknown }>(DEMO_CLASSES);
   for (const [name, cls] of Object.entries(options.workflows ?? {})) classes.set(name, cls);
-  const onError = options.onError ?? ((error: unknown) => process.stderr.write(`emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
+  const onError =
+    options.onError ??
+    ((error: unknown) =>
+      process.stderr.write(`emulator: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
   const limits = options.limits ?? {};
   const accountConcurrencyLimit = limits.accountConcurrency ?? 50_000;
   if (!(Number.isInteger(accountConcurrencyLimit) && accountConcurrencyLimit >= 1)) {
@@ -172,9 +176,12 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     batchDuplicates: uncertain.batchDuplicates ?? 'skip',
     duplicateStatus: uncertain.duplicateInstanceStatus ?? 400,
     accountConcurrencyLimit,
-    ...(options.creationRateLimit ? { creationLimiter: createCreationLimiter(options.creationRateLimit, () => clock.now()) } : {}),
+    ...(options.creationRateLimit
+      ? { creationLimiter: createCreationLimiter(options.creationRateLimit, () => clock.now()) }
+      : {}),
   };
-  if (handlerOptions.duplicateStatus === 409) onError(new Error('duplicateInstanceStatus 409 makes the SDK retry duplicate creates'));
+  if (handlerOptions.duplicateStatus === 409)
+    onError(new Error('duplicateInstanceStatus 409 makes the SDK retry duplicate creates'));
   const router = createRoutes({ store, engine, classes, now: () => clock.now(), options: handlerOptions });
   const log = createRequestLog();
   const faults = createFaults();
@@ -186,26 +193,32 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     let pending = seeding.get(id);
     if (!pending) {
       const { account, created } = store.ensureAccount(id);
-      pending = created && seedDemo ? seedDemoAccount(account, { store, engine, clock, classes }).then(() => account) : Promise.resolve(account);
+      pending =
+        created && seedDemo
+          ? seedDemoAccount(account, { store, engine, clock, classes }).then(() => account)
+          : Promise.resolve(account);
       seeding.set(id, pending);
     }
     return pending;
   };
 
-  const authFailure = (message: string) => new ApiError(uncertain.authFailureStatus ?? 401, CODES.authFailed, `Authentication failed: ${message}`);
+  const authFailure = (message: string) =>
+    new ApiError(uncertain.authFailureStatus ?? 401, CODES.authFailed, `Authentication failed: ${message}`);
   const authenticate = (req: IncomingMessage): string => {
     const header = req.headers.authorization;
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match) throw authFailure('the Authorization header must be "Bearer <api token>"');
       const token = match[1]!;
-      if (options.apiToken !== undefined && token !== options.apiToken) throw authFailure('the API token is not valid for this emulator');
+      if (options.apiToken !== undefined && token !== options.apiToken)
+        throw authFailure('the API token is not valid for this emulator');
       return `token:${token}`;
     }
     const email = req.headers['x-auth-email'];
     const key = req.headers['x-auth-key'];
     if (typeof email === 'string' && typeof key === 'string' && email !== '' && key !== '') {
-      if (options.apiToken !== undefined && key !== options.apiToken) throw authFailure('the X-Auth-Email / X-Auth-Key pair is not valid for this emulator');
+      if (options.apiToken !== undefined && key !== options.apiToken)
+        throw authFailure('the X-Auth-Email / X-Auth-Key pair is not valid for this emulator');
       return `key:${email}`;
     }
     throw authFailure('send "Authorization: Bearer <api token>" (or X-Auth-Email and X-Auth-Key)');
@@ -215,7 +228,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       onError(error);
-      if (!res.headersSent) send(res, 500, jsonPayload(envelopeError(CODES.internal, 'workflows.api.error.internal_server')), {});
+      if (!res.headersSent)
+        send(res, 500, jsonPayload(envelopeError(CODES.internal, 'workflows.api.error.internal_server')), {});
       else res.destroy();
     });
   });
@@ -279,7 +293,11 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       if (!found.match) {
         if (found.allowed.length > 0) {
           headers.allow = found.allowed.join(', ');
-          throw new ApiError(405, CODES.methodNotAllowed, `Method ${method} not allowed for this route; use ${found.allowed.join(' or ')}`);
+          throw new ApiError(
+            405,
+            CODES.methodNotAllowed,
+            `Method ${method} not allowed for this route; use ${found.allowed.join(' or ')}`,
+          );
         }
         throw new ApiError(404, CODES.noRoute, 'No route for the URI.');
       }
@@ -303,8 +321,18 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       accountId = checkAccountId(found.match.params.account_id ?? '');
       const body = BODY_METHODS.has(method) ? await readJson(req) : undefined;
       const account = await ensureAccount(accountId);
-      const { result, resultInfo, raw } = await found.match.handler({ params: found.match.params, query: url.searchParams, body, account });
-      finish(200, { success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) }, decision, raw);
+      const { result, resultInfo, raw } = await found.match.handler({
+        params: found.match.params,
+        query: url.searchParams,
+        body,
+        account,
+      });
+      finish(
+        200,
+        { success: true, errors: [], messages: [], result, ...(resultInfo ? { result_info: resultInfo } : {}) },
+        decision,
+        raw,
+      );
     } catch (error) {
       if (error instanceof ApiError) {
         Object.assign(headers, error.headers);
@@ -346,7 +374,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     clock: {
       now: () => clock.now(),
       advance(ms) {
-        if (!manual.advance) return Promise.reject(new Error('clock.advance() needs an emulator created with clock: "manual"'));
+        if (!manual.advance)
+          return Promise.reject(new Error('clock.advance() needs an emulator created with clock: "manual"'));
         return manual.advance(ms, () => engine.settle());
       },
     },
@@ -375,7 +404,11 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
           const timer = setTimeout(() => {
             cleanup();
             const status = current()?.status;
-            reject(new Error(`${workflow}/${id} did not reach ${[...wanted].join('|')} within ${timeoutMs}ms (status: ${status ?? 'missing'})`));
+            reject(
+              new Error(
+                `${workflow}/${id} did not reach ${[...wanted].join('|')} within ${timeoutMs}ms (status: ${status ?? 'missing'})`,
+              ),
+            );
           }, timeoutMs);
           const cleanup = () => {
             unsubscribe();
@@ -435,19 +468,31 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, CODES.payloadTooLarge, `The request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+    if (size > MAX_BODY_BYTES)
+      throw new ApiError(
+        413,
+        CODES.payloadTooLarge,
+        `The request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`,
+      );
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
-    throw new ApiError(400, CODES.validation, `Content-Type must be application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`);
+    throw new ApiError(
+      400,
+      CODES.validation,
+      `Content-Type must be application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`,
+    );
   }
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ApiError(400, CODES.validation, `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+    throw new ApiError(
+      400,
+      CODES.validation,
+      `The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
-

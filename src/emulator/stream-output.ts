@@ -59,7 +59,8 @@ export function isReadableStream(value: unknown): value is ReadableStream<unknow
 function toBytes(chunk: unknown): Uint8Array {
   if (chunk instanceof Uint8Array) return chunk;
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
-  if (ArrayBuffer.isView(chunk) && !(chunk instanceof DataView)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (ArrayBuffer.isView(chunk) && !(chunk instanceof DataView))
+    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   throw new NonRetryableError(
     'Step returned a ReadableStream with unsupported chunk type. Only ArrayBuffer and TypedArray chunks are supported.',
     'UnsupportedStreamChunkError',
@@ -96,7 +97,9 @@ export async function readStepStream(
         result = await reader.read();
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw Object.assign(new Error(`Failed to read from step ReadableStream output. ${reason}`), { name: 'InvalidStepReadableStreamError' });
+        throw Object.assign(new Error(`Failed to read from step ReadableStream output. ${reason}`), {
+          name: 'InvalidStepReadableStreamError',
+        });
       }
       if (result.done) {
         done = true;
@@ -105,7 +108,10 @@ export async function readStepStream(
       const bytes = toBytes(result.value);
       total += bytes.byteLength;
       if (total > budget.remainingBytes) {
-        throw new NonRetryableError(`The instance has exceeded the ${formatBytes(budget.limitBytes)} storage limit`, 'StreamOutputStorageLimitError');
+        throw new NonRetryableError(
+          `The instance has exceeded the ${formatBytes(budget.limitBytes)} storage limit`,
+          'StreamOutputStorageLimitError',
+        );
       }
       // Copy: the producer may reuse its buffer after enqueueing it.
       if (bytes.byteLength > 0) chunks.push(Uint8Array.prototype.slice.call(bytes));

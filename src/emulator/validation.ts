@@ -9,7 +9,19 @@ const CRON_ID = /^[a-zA-Z0-9, */#_-]+$/;
 const RESERVED_ID = /^cf_[0-9a-f]{64}$/;
 const ACCOUNT_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const LOCATION_HINTS: ReadonlySet<string> = new Set(['wnam', 'weur', 'enam', 'eeur', 'apac', 'apac-ne', 'apac-se', 'oc', 'sam', 'afr', 'me']);
+export const LOCATION_HINTS: ReadonlySet<string> = new Set([
+  'wnam',
+  'weur',
+  'enam',
+  'eeur',
+  'apac',
+  'apac-ne',
+  'apac-se',
+  'oc',
+  'sam',
+  'afr',
+  'me',
+]);
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 export type JsonObject = { [key: string]: unknown };
@@ -21,14 +33,20 @@ const show = (value: unknown): string => {
 
 export function accountId(value: string): string {
   if (!ACCOUNT_ID.test(value)) {
-    throw new ApiError(400, CODES.noRoute, `Could not route to /accounts/${value.slice(0, 80)}, perhaps your object identifier is invalid?`);
+    throw new ApiError(
+      400,
+      CODES.noRoute,
+      `Could not route to /accounts/${value.slice(0, 80)}, perhaps your object identifier is invalid?`,
+    );
   }
   return value;
 }
 
 export function workflowName(value: string): string {
   if (value.length < 1 || value.length > 64 || !NAME.test(value)) {
-    throw badRequest(`Invalid workflow name ${show(value)}: use 1 to 64 letters, digits, "-" or "_", not starting with "-"`);
+    throw badRequest(
+      `Invalid workflow name ${show(value)}: use 1 to 64 letters, digits, "-" or "_", not starting with "-"`,
+    );
   }
   return value;
 }
@@ -36,23 +54,30 @@ export function workflowName(value: string): string {
 /** Ids as given in a create body: the user-id rules. */
 export function newInstanceId(value: unknown): string {
   if (typeof value !== 'string' || value.length < 1 || value.length > 100 || !NAME.test(value)) {
-    throw badRequest(`Invalid instance_id ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`);
+    throw badRequest(
+      `Invalid instance_id ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`,
+    );
   }
-  if (RESERVED_ID.test(value)) throw badRequest(`Invalid instance_id ${show(value)}: ids of the form cf_<64 hex> are reserved`);
+  if (RESERVED_ID.test(value))
+    throw badRequest(`Invalid instance_id ${show(value)}: ids of the form cf_<64 hex> are reserved`);
   return value;
 }
 
 /** Ids in a path: also the system's cron ids (contract 4.1). */
 export function instanceIdInPath(value: string): string {
   if (value.length < 1 || value.length > 271 || !(NAME.test(value) || CRON_ID.test(value))) {
-    throw badRequest(`Invalid instance id ${show(value)}: at most 100 letters, digits, "-" or "_" (cron ids up to 271 characters)`);
+    throw badRequest(
+      `Invalid instance id ${show(value)}: at most 100 letters, digits, "-" or "_" (cron ids up to 271 characters)`,
+    );
   }
   return value;
 }
 
 export function eventType(value: string): string {
   if (value.length < 1 || value.length > 100 || !NAME.test(value)) {
-    throw badRequest(`Invalid event type ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`);
+    throw badRequest(
+      `Invalid event type ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`,
+    );
   }
   return value;
 }
@@ -90,10 +115,16 @@ export function retention(value: unknown, what: string): RetentionMs | undefined
   if (value === undefined || value === null) return undefined;
   const body = object(value, what);
   const out: RetentionMs = {};
-  for (const [key, field] of [['success_retention', 'success'], ['error_retention', 'error']] as const) {
+  for (const [key, field] of [
+    ['success_retention', 'success'],
+    ['error_retention', 'error'],
+  ] as const) {
     if (body[key] === undefined) continue;
     const ms = parseDuration(body[key]);
-    if (ms === undefined) throw badRequest(`${what}.${key} must be milliseconds or a duration such as "5 minutes" (got ${show(body[key])})`);
+    if (ms === undefined)
+      throw badRequest(
+        `${what}.${key} must be milliseconds or a duration such as "5 minutes" (got ${show(body[key])})`,
+      );
     out[field] = ms;
   }
   const unknown = Object.keys(body).filter((k) => k !== 'success_retention' && k !== 'error_retention');
@@ -110,10 +141,12 @@ export function positiveInt(value: unknown, what: string, max = Number.MAX_SAFE_
 
 export function schedules(value: unknown): { cron: string }[] | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length > 100) throw badRequest('schedules must be an array of at most 100 { cron } objects');
+  if (!Array.isArray(value) || value.length > 100)
+    throw badRequest('schedules must be an array of at most 100 { cron } objects');
   return value.map((item, i) => {
     const cron = object(item, `schedules[${i}]`).cron;
-    if (typeof cron !== 'string' || !isValidCron(cron)) throw badRequest(`schedules[${i}].cron is not a valid 5-field cron expression (got ${show(cron)})`);
+    if (typeof cron !== 'string' || !isValidCron(cron))
+      throw badRequest(`schedules[${i}].cron is not a valid 5-field cron expression (got ${show(cron)})`);
     return { cron };
   });
 }
@@ -144,7 +177,8 @@ export function queryDate(raw: string | null, name: string): number | undefined 
 
 export function oneOf<T extends string>(raw: string | null, name: string, values: readonly T[], fallback: T): T {
   if (raw === null) return fallback;
-  if (!(values as readonly string[]).includes(raw)) throw badRequest(`${name} must be one of ${values.join(', ')} (got ${show(raw)})`);
+  if (!(values as readonly string[]).includes(raw))
+    throw badRequest(`${name} must be one of ${values.join(', ')} (got ${show(raw)})`);
   return raw as T;
 }
 

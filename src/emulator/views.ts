@@ -123,7 +123,12 @@ function doStepView(step: DoStepRecord, options: ViewOptions) {
     success: step.success,
     output: step.success === true ? (sensitive ? REDACTED : preview(step.output, options)) : null,
     config: step.config,
-    attempts: step.attempts.map((a) => ({ start: iso(a.start), end: isoOrNull(a.end), success: a.success, error: a.error })),
+    attempts: step.attempts.map((a) => ({
+      start: iso(a.start),
+      end: isoOrNull(a.end),
+      success: a.success,
+      error: a.error,
+    })),
   };
 }
 
@@ -133,7 +138,14 @@ function stepView(step: StepRecord, options: ViewOptions) {
     case 'rollback':
       return doStepView(step, options);
     case 'sleep':
-      return { type: 'sleep', name: step.name, start: iso(step.start), end: iso(step.end), finished: step.finished, error: step.error };
+      return {
+        type: 'sleep',
+        name: step.name,
+        start: iso(step.start),
+        end: iso(step.end),
+        finished: step.finished,
+        error: step.error,
+      };
     case 'waitForEvent':
       return {
         type: 'waitForEvent',
@@ -150,7 +162,11 @@ function stepView(step: StepRecord, options: ViewOptions) {
   }
 }
 
-export function detailsView(instance: InstanceRecord, query: { simple: boolean; order: 'asc' | 'desc' }, options: ViewOptions) {
+export function detailsView(
+  instance: InstanceRecord,
+  query: { simple: boolean; order: 'asc' | 'desc' },
+  options: ViewOptions,
+) {
   const stepCount = instance.steps.reduce((n, s) => n + (s.type === 'termination' ? 0 : 1), 0);
   let steps: unknown[] = [];
   if (!query.simple) {

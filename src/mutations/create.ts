@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as upstream from '../upstream/errors.js';
 import type { CreateInstanceRequest, InstanceDetails, WorkflowsApi } from '../upstream/types.js';
-import { InstanceAlreadyExistsError, InvalidInputError, RateLimitedError, UpstreamError, WorkflowNotFoundError } from './errors.js';
+import {
+  InstanceAlreadyExistsError,
+  InvalidInputError,
+  RateLimitedError,
+  UpstreamError,
+  WorkflowNotFoundError,
+} from './errors.js';
 import { jsonEqual } from './json.js';
 import { mapLimit } from './map-limit.js';
 import { isOutcomeUnknown, toMutationError } from './upstream-errors.js';
@@ -66,8 +72,12 @@ export function prepareCreate(item: CreateItemInput, path: Path): PreparedCreate
   if (item.retention) {
     const { successRetention, errorRetention } = item.retention;
     retention = {
-      ...(successRetention == null ? {} : { successRetention: parseDuration(successRetention, [...path, 'retention', 'successRetention']) }),
-      ...(errorRetention == null ? {} : { errorRetention: parseDuration(errorRetention, [...path, 'retention', 'errorRetention']) }),
+      ...(successRetention == null
+        ? {}
+        : { successRetention: parseDuration(successRetention, [...path, 'retention', 'successRetention']) }),
+      ...(errorRetention == null
+        ? {}
+        : { errorRetention: parseDuration(errorRetention, [...path, 'retention', 'errorRetention']) }),
     };
   }
   return {
@@ -92,7 +102,11 @@ export function prepareBatch(items: readonly CreateItemInput[], limit: number, p
     const id = prepared.request.instanceId;
     const earlier = firstIndex.get(id);
     if (earlier !== undefined) {
-      throw new InvalidInputError(`Instance id "${id}" is already used by instances[${earlier}] of this batch.`, [...path, String(index), 'instanceId']);
+      throw new InvalidInputError(`Instance id "${id}" is already used by instances[${earlier}] of this batch.`, [
+        ...path,
+        String(index),
+        'instanceId',
+      ]);
     }
     firstIndex.set(id, index);
     return prepared;
@@ -103,7 +117,11 @@ export function prepareBatch(items: readonly CreateItemInput[], limit: number, p
  * Creates one instance. Throws the mutation error (`InstanceAlreadyExistsError`, `WorkflowNotFoundError`, …)
  * on failure. After a lost answer it looks the id up first and only re-sends when the instance is absent.
  */
-export async function createOne(api: WorkflowsApi, workflowName: string, prepared: PreparedCreate): Promise<CreateOutcome> {
+export async function createOne(
+  api: WorkflowsApi,
+  workflowName: string,
+  prepared: PreparedCreate,
+): Promise<CreateOutcome> {
   const target = { workflowName, instanceId: prepared.request.instanceId };
   try {
     const created = await api.createInstance(workflowName, prepared.request);
@@ -125,10 +143,15 @@ export async function createOne(api: WorkflowsApi, workflowName: string, prepare
  * error is thrown; if a later call fails, the items of that call and of every later one (which are not
  * sent) carry its error, so what was created is never lost from the answer.
  */
-export async function createMany(api: WorkflowsApi, workflowName: string, prepared: readonly PreparedCreate[]): Promise<CreateOutcome[]> {
+export async function createMany(
+  api: WorkflowsApi,
+  workflowName: string,
+  prepared: readonly PreparedCreate[],
+): Promise<CreateOutcome[]> {
   const outcomes: CreateOutcome[] = [];
   let stoppedBy: ItemError | undefined;
-  const send = async (requests: readonly CreateInstanceRequest[]) => (await api.createInstances(workflowName, requests)).map((c) => c.id);
+  const send = async (requests: readonly CreateInstanceRequest[]) =>
+    (await api.createInstances(workflowName, requests)).map((c) => c.id);
   for (let start = 0; start < prepared.length; start += BATCH_SIZE) {
     const chunk = prepared.slice(start, start + BATCH_SIZE);
     if (stoppedBy) {
@@ -157,9 +180,17 @@ function failed(prepared: PreparedCreate, error: ItemError): CreateOutcome {
 }
 
 /** Ids the upstream did not return were skipped because they already exist (batch endpoint semantics). */
-function settle(workflowName: string, chunk: readonly PreparedCreate[], createdIds: readonly string[]): CreateOutcome[] {
+function settle(
+  workflowName: string,
+  chunk: readonly PreparedCreate[],
+  createdIds: readonly string[],
+): CreateOutcome[] {
   const created = new Set(createdIds);
-  return chunk.map((p) => (created.has(p.request.instanceId) ? { instanceId: p.request.instanceId, created: true, recovered: false, error: null } : taken(workflowName, p)));
+  return chunk.map((p) =>
+    created.has(p.request.instanceId)
+      ? { instanceId: p.request.instanceId, created: true, recovered: false, error: null }
+      : taken(workflowName, p),
+  );
 }
 
 /** The item's id belongs to an instance that is not ours. */
@@ -196,7 +227,12 @@ async function recover(
       const created = new Set(createdIds);
       const skipped = absent.filter((p) => !created.has(p.request.instanceId));
       const second = await classify(api, workflowName, skipped, unknown);
-      resent = new Map(absent.map((p) => [p.request.instanceId, { instanceId: p.request.instanceId, created: true, recovered: true, error: null }]));
+      resent = new Map(
+        absent.map((p) => [
+          p.request.instanceId,
+          { instanceId: p.request.instanceId, created: true, recovered: true, error: null },
+        ]),
+      );
       skipped.forEach((p, i) => {
         resent.set(p.request.instanceId, second[i] ?? taken(workflowName, p));
       });
@@ -234,7 +270,9 @@ async function classify(
       if (error instanceof upstream.NotFoundError) return failed(p, itemError(error, { workflowName }));
       return failed(p, unknown);
     }
-    return isOurs(details, p) ? { instanceId: id, created: true, recovered: true, error: null } : taken(workflowName, p);
+    return isOurs(details, p)
+      ? { instanceId: id, created: true, recovered: true, error: null }
+      : taken(workflowName, p);
   });
 }
 
@@ -246,6 +284,7 @@ async function classify(
 function isOurs(details: InstanceDetails, prepared: PreparedCreate): boolean {
   if (prepared.generatedId) return true;
   const sent = prepared.request.params;
-  if (sent === undefined) return details.params === undefined || details.params === null || jsonEqual(details.params, {});
+  if (sent === undefined)
+    return details.params === undefined || details.params === null || jsonEqual(details.params, {});
   return jsonEqual(details.params, sent);
 }

@@ -67,7 +67,9 @@ export class InvalidTransitionError extends Error {
         : statusSource === 'upstream'
           ? ' The upstream API refused the change.'
           : ' The upstream API refused the change; the current status was fetched after the refusal.';
-    super(`Cannot ${describeAction(action)} instance "${instanceId}" of workflow "${workflowName}" while it is ${currentStatus}.${suffix}`);
+    super(
+      `Cannot ${describeAction(action)} instance "${instanceId}" of workflow "${workflowName}" while it is ${currentStatus}.${suffix}`,
+    );
   }
 }
 

@@ -15,12 +15,19 @@ export interface ChangeResult {
  * Pauses, resumes, terminates or restarts an instance. A change the state machine forbids from a status
  * we already know is refused without a call; the upstream's own refusal becomes the same error.
  */
-export async function changeStatus(ctx: Context, workflowName: string, instanceId: string, change: StatusChange): Promise<ChangeResult> {
+export async function changeStatus(
+  ctx: Context,
+  workflowName: string,
+  instanceId: string,
+  change: StatusChange,
+): Promise<ChangeResult> {
   const known = ctx.loaders.peekStatus(workflowName, instanceId);
   if (known !== undefined && !canTransition(known, change.action)) {
     throw new InvalidTransitionError(workflowName, instanceId, known, change.action, 'known');
   }
-  return applyChange(ctx, workflowName, instanceId, change.action, () => ctx.api.changeInstanceStatus(workflowName, instanceId, change));
+  return applyChange(ctx, workflowName, instanceId, change.action, () =>
+    ctx.api.changeInstanceStatus(workflowName, instanceId, change),
+  );
 }
 
 /** Delivers an event to the instance's `step.waitForEvent` calls of that type. */
@@ -31,7 +38,9 @@ export async function sendEvent(
   eventType: string,
   payload: unknown,
 ): Promise<ChangeResult> {
-  return applyChange(ctx, workflowName, instanceId, 'sendEvent', () => ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload));
+  return applyChange(ctx, workflowName, instanceId, 'sendEvent', () =>
+    ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload),
+  );
 }
 
 /**

@@ -20,7 +20,9 @@ export interface Target {
  */
 export function isOutcomeUnknown(error: unknown): boolean {
   // A garbled answer to a write may still mean the write happened.
-  return (error instanceof upstream.UnavailableError && !error.retryable) || error instanceof upstream.UpstreamProtocolError;
+  return (
+    (error instanceof upstream.UnavailableError && !error.retryable) || error instanceof upstream.UpstreamProtocolError
+  );
 }
 
 /**
@@ -31,7 +33,8 @@ export function isOutcomeUnknown(error: unknown): boolean {
  */
 export function toMutationError(error: unknown, target: Target): unknown {
   if (!(error instanceof upstream.UpstreamError)) return error;
-  if (error instanceof upstream.AuthenticationError || error instanceof upstream.AbortedError) return toGraphQLError(error);
+  if (error instanceof upstream.AuthenticationError || error instanceof upstream.AbortedError)
+    return toGraphQLError(error);
   const codes = error.errors.map((e) => e.code);
   if (error instanceof upstream.NotFoundError) {
     if (error.resource === 'instance' && target.instanceId !== undefined) {
@@ -54,13 +57,31 @@ export function toMutationError(error: unknown, target: Target): unknown {
     );
   }
   if (error instanceof upstream.TimeoutError) {
-    return new UpstreamError('The Workflows API did not answer in time; try again later.', 'TIMEOUT', true, error.status, codes);
+    return new UpstreamError(
+      'The Workflows API did not answer in time; try again later.',
+      'TIMEOUT',
+      true,
+      error.status,
+      codes,
+    );
   }
   if (error instanceof upstream.UnavailableError) {
-    return new UpstreamError('The Workflows API is unavailable; try again later.', 'UNAVAILABLE', true, error.status, codes);
+    return new UpstreamError(
+      'The Workflows API is unavailable; try again later.',
+      'UNAVAILABLE',
+      true,
+      error.status,
+      codes,
+    );
   }
   if (error instanceof upstream.BadRequestError) {
-    return new UpstreamError('The Workflows API refused the request as invalid.', 'REFUSED', false, error.status, codes);
+    return new UpstreamError(
+      'The Workflows API refused the request as invalid.',
+      'REFUSED',
+      false,
+      error.status,
+      codes,
+    );
   }
   const refused = error.status !== null && error.status < 500;
   return new UpstreamError(

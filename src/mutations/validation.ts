@@ -44,17 +44,26 @@ export function validateWorkflowName(value: string, path: Path): void {
 export function validateNewInstanceId(value: string, path: Path): void {
   name(value, path, 'An instance id', MAX_INSTANCE_ID_LENGTH);
   if (RESERVED_ID.test(value)) {
-    throw new InvalidInputError('Instance ids of the form "cf_" followed by 64 hex digits are reserved for the system.', path);
+    throw new InvalidInputError(
+      'Instance ids of the form "cf_" followed by 64 hex digits are reserved for the system.',
+      path,
+    );
   }
 }
 
 /** An id of an existing instance: also accepts the ids the system gives cron-created and reserved instances. */
 export function validateInstanceAddress(value: string, path: Path): void {
   if (value.length === 0 || value.length > MAX_ADDRESSABLE_ID_LENGTH) {
-    throw new InvalidInputError(`An instance id must be 1 to ${MAX_ADDRESSABLE_ID_LENGTH} characters long (got ${value.length}).`, path);
+    throw new InvalidInputError(
+      `An instance id must be 1 to ${MAX_ADDRESSABLE_ID_LENGTH} characters long (got ${value.length}).`,
+      path,
+    );
   }
   if (!ADDRESSABLE_ID.test(value)) {
-    throw new InvalidInputError(`${JSON.stringify(value)} cannot be an instance id: it contains characters no instance id has.`, path);
+    throw new InvalidInputError(
+      `${JSON.stringify(value)} cannot be an instance id: it contains characters no instance id has.`,
+      path,
+    );
   }
 }
 
@@ -76,7 +85,10 @@ export function validatePayloadSize(value: unknown, path: Path): void {
   }
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_PAYLOAD_BYTES) {
-    throw new InvalidInputError(`The value is ${bytes} bytes as JSON; the limit is ${MAX_PAYLOAD_BYTES} bytes (1 MiB).`, path);
+    throw new InvalidInputError(
+      `The value is ${bytes} bytes as JSON; the limit is ${MAX_PAYLOAD_BYTES} bytes (1 MiB).`,
+      path,
+    );
   }
 }
 
@@ -100,11 +112,16 @@ export function parseDuration(value: string, path: Path): Duration {
 /** A step name as `restartInstance`'s `from` wants it: the bare name, without the log's `-<n>` suffix. */
 export function validateStepName(value: string, path: Path): void {
   if (value.length === 0 || value.length > MAX_STEP_NAME_LENGTH) {
-    throw new InvalidInputError(`A step name must be 1 to ${MAX_STEP_NAME_LENGTH} characters long (got ${value.length}).`, path);
+    throw new InvalidInputError(
+      `A step name must be 1 to ${MAX_STEP_NAME_LENGTH} characters long (got ${value.length}).`,
+      path,
+    );
   }
-  if ([...value].some((c) => c.charCodeAt(0) < 0x20)) throw new InvalidInputError('A step name must not contain control characters.', path);
+  if ([...value].some((c) => c.charCodeAt(0) < 0x20))
+    throw new InvalidInputError('A step name must not contain control characters.', path);
 }
 
 export function validatePositiveInt(value: number, path: Path, what: string): void {
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidInputError(`${what} must be at least 1 (got ${value}).`, path);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new InvalidInputError(`${what} must be at least 1 (got ${value}).`, path);
 }

@@ -24,6 +24,9 @@ export class ShuttingDownError extends Error {
 
 /** A refusal as the coded GraphQL error a client sees; it is meant for the client, so it is never masked. */
 export function refusalError(error: SubscriptionLimitError | ShuttingDownError): GraphQLError {
-  const extensions = error instanceof SubscriptionLimitError ? { code: error.code, limit: error.limit, scope: error.scope } : { code: error.code };
+  const extensions =
+    error instanceof SubscriptionLimitError
+      ? { code: error.code, limit: error.limit, scope: error.scope }
+      : { code: error.code };
   return new GraphQLError(error.message, { extensions });
 }

@@ -70,7 +70,8 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
           const stats = created.stats();
           retired = { cycles: retired.cycles + stats.cycles, requests: retired.requests + stats.requests };
           if (watches.get(key) === created) watches.delete(key);
-          if (pacer.loops === 0 && ![...watches.keys()].some((k) => k.startsWith(`${credentialKey}\n`))) pacers.delete(credentialKey);
+          if (pacer.loops === 0 && ![...watches.keys()].some((k) => k.startsWith(`${credentialKey}\n`)))
+            pacers.delete(credentialKey);
         },
       });
       watch = created;

@@ -81,7 +81,12 @@ export class Pacer {
     } catch {
       // No bucket yet for this credential (nothing sent so far): assume a full one of the configured size.
       const refill = this.fallback.rateLimit / this.fallback.rateWindowS;
-      return { capacity: this.fallback.rateLimit, available: this.fallback.rateLimit, backgroundAvailable: this.fallback.rateLimit, refillPerSecond: refill };
+      return {
+        capacity: this.fallback.rateLimit,
+        available: this.fallback.rateLimit,
+        backgroundAvailable: this.fallback.rateLimit,
+        refillPerSecond: refill,
+      };
     }
   }
 }

@@ -135,7 +135,15 @@ export class Watch {
   addInstanceSubscriber(instanceId: string, subscriber: InstanceSubscriber): void {
     let entry = this.entries.get(instanceId);
     if (!entry) {
-      entry = { id: instanceId, subscribers: new Set(), detailsWanted: 0, state: undefined, modifiedOn: undefined, fingerprint: undefined, stale: false };
+      entry = {
+        id: instanceId,
+        subscribers: new Set(),
+        detailsWanted: 0,
+        state: undefined,
+        modifiedOn: undefined,
+        fingerprint: undefined,
+        stale: false,
+      };
       this.entries.set(instanceId, entry);
     }
     entry.subscribers.add(subscriber);
@@ -183,7 +191,13 @@ export class Watch {
       const previous = known?.status ?? null;
       if (previous !== details.status) {
         this.known.set(details.id, { status: details.status, modifiedOn: known?.modifiedOn ?? 0 });
-        this.notifyListeners({ ...this.stateOf(details.id, details.status, timeOf(details, new Date())), details: details.simple ? null : details }, previous);
+        this.notifyListeners(
+          {
+            ...this.stateOf(details.id, details.status, timeOf(details, new Date())),
+            details: details.simple ? null : details,
+          },
+          previous,
+        );
       }
     }
     this.ensureScheduled();
@@ -309,10 +323,15 @@ export class Watch {
     this.failures++;
     const base = this.deps.config.pollIntervalMs;
     if (error instanceof RateLimitedError) {
-      this.deps.logger.debug(`poll of ${this.deps.workflowName} rate limited (${error.source}); retrying in ${error.retryAfterMs ?? base} ms`);
+      this.deps.logger.debug(
+        `poll of ${this.deps.workflowName} rate limited (${error.source}); retrying in ${error.retryAfterMs ?? base} ms`,
+      );
       return Math.max(error.retryAfterMs ?? base, base);
     }
-    this.deps.logger.warn(`poll of workflow ${this.deps.workflowName} failed; retrying`, error instanceof UpstreamError ? error.toJSON() : error);
+    this.deps.logger.warn(
+      `poll of workflow ${this.deps.workflowName} failed; retrying`,
+      error instanceof UpstreamError ? error.toJSON() : error,
+    );
     return Math.min(base * 2 ** Math.min(this.failures, 10), MAX_BACKOFF_MS);
   }
 
@@ -338,20 +357,27 @@ export class Watch {
       const maxPages = this.listeners.size > 0 ? MAX_LIST_PAGES : Math.ceil(active.length / LIST_PAGE_SIZE) + 1;
       for (let page = 1; page <= maxPages; page++) {
         count();
-        const result = await this.deps.api.listInstances(this.deps.workflowName, { page, perPage: LIST_PAGE_SIZE }, options);
+        const result = await this.deps.api.listInstances(
+          this.deps.workflowName,
+          { page, perPage: LIST_PAGE_SIZE },
+          options,
+        );
         for (const summary of result.items) {
           const entry = unfound.get(summary.id);
           if (entry) {
             unfound.delete(summary.id);
             if (this.applySummary(entry, summary)) needDetails.add(entry);
           }
-          if (this.listeners.size > 0) observed.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
+          if (this.listeners.size > 0)
+            observed.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
           if (this.known) {
             const known = this.known.get(summary.id);
-            if (!known || known.status !== summary.status) listChanges.push({ summary, previous: known?.status ?? null });
+            if (!known || known.status !== summary.status)
+              listChanges.push({ summary, previous: known?.status ?? null });
           }
         }
-        const last = result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
+        const last =
+          result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
         // Past this point reading the few missing instances directly is cheaper than another page.
         if (last || (this.listeners.size === 0 && unfound.size <= 1)) break;
       }
@@ -422,11 +448,16 @@ export class Watch {
   /** Takes in a list row. Returns true when the entry changed and its subscribers need full details. */
   private applySummary(entry: Entry, summary: InstanceSummary): boolean {
     const modifiedOn = summary.modifiedOn.getTime();
-    const changed = entry.stale || entry.state === undefined || entry.modifiedOn !== modifiedOn || entry.state.status !== summary.status;
+    const changed =
+      entry.stale ||
+      entry.state === undefined ||
+      entry.modifiedOn !== modifiedOn ||
+      entry.state.status !== summary.status;
     entry.modifiedOn = modifiedOn;
     if (entry.detailsWanted > 0) return changed || entry.state?.details == null;
     entry.stale = false;
-    if (entry.state === undefined || entry.state.status !== summary.status) this.publish(entry, summary.status, summary.modifiedOn, null);
+    if (entry.state === undefined || entry.state.status !== summary.status)
+      this.publish(entry, summary.status, summary.modifiedOn, null);
     return false;
   }
 

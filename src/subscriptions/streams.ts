@@ -29,7 +29,11 @@ function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {
 
 const sameKey = (): string => '';
 
-const INSTANCE_STATUS_QUEUE: EventQueueOptions<StatusItem> = { capacity: INSTANCE_QUEUE_CAPACITY, keyOf: sameKey, coalesce: mergeStatus };
+const INSTANCE_STATUS_QUEUE: EventQueueOptions<StatusItem> = {
+  capacity: INSTANCE_QUEUE_CAPACITY,
+  keyOf: sameKey,
+  coalesce: mergeStatus,
+};
 const INSTANCE_UPDATE_QUEUE: EventQueueOptions<LiveItem<InstanceDetails>> = {
   capacity: INSTANCE_QUEUE_CAPACITY,
   keyOf: sameKey,

@@ -15,7 +15,8 @@ export interface InstanceStatusEvent {
  * An item of a live stream: a value, or the error that ends the stream (the instance or workflow does
  * not exist). Errors travel as items so that every transport reports them as a GraphQL error payload.
  */
-export type LiveItem<T> = { readonly value: T; readonly error?: undefined } | { readonly error: Error; readonly value?: undefined };
+export type LiveItem<T> =
+  { readonly value: T; readonly error?: undefined } | { readonly error: Error; readonly value?: undefined };
 
 /** A live stream: ends by itself after a terminal status or an error; `return()` unsubscribes. */
 export type LiveStream<T> = AsyncIterableIterator<LiveItem<T>>;
@@ -37,7 +38,12 @@ export interface LiveHub {
    * event included). `needsDetails` asks for full details with every event (for selected instance fields).
    * Throws {@link SubscriptionLimitError} when the server holds too many subscriptions.
    */
-  watchInstanceStatus(api: WorkflowsApi, workflowName: string, instanceId: string, options: { needsDetails: boolean }): LiveStream<InstanceStatusEvent>;
+  watchInstanceStatus(
+    api: WorkflowsApi,
+    workflowName: string,
+    instanceId: string,
+    options: { needsDetails: boolean },
+  ): LiveStream<InstanceStatusEvent>;
   /** The instance's full details now, then after every change (status, step, attempt); ends after a terminal status. */
   watchInstanceUpdates(api: WorkflowsApi, workflowName: string, instanceId: string): LiveStream<InstanceDetails>;
   /**

@@ -59,7 +59,11 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== WEBSOCKET_PATH || closing) {
-      socket.end(closing ? 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.end(
+        closing
+          ? 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n'
+          : 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n',
+      );
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -141,10 +145,13 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         await drained(connections, DRAIN_TIMEOUT_MS);
         for (const client of wss.clients) client.close(GOING_AWAY, 'Server shutting down');
         const closed = Promise.all(
-          [...wss.clients].map((client) => new Promise<void>((resolve) => {
-            if (client.readyState === client.CLOSED) resolve();
-            else client.once('close', () => resolve());
-          })),
+          [...wss.clients].map(
+            (client) =>
+              new Promise<void>((resolve) => {
+                if (client.readyState === client.CLOSED) resolve();
+                else client.once('close', () => resolve());
+              }),
+          ),
         );
         // A client that never answers the close handshake must not hold shutdown.
         const timer = setTimeout(() => {

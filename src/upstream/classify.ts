@@ -59,8 +59,15 @@ function mentions(errors: readonly CloudflareErrorEntry[], pattern: RegExp): boo
   return errors.some((e) => pattern.test(e.message));
 }
 
-function notFoundResource(errors: readonly CloudflareErrorEntry[], hint: NotFoundResource | undefined): NotFoundResource {
-  if (has(errors, CF_WORKFLOW_NOT_FOUND) || has(errors, CF_LOCAL_WORKFLOW_NOT_FOUND) || mentions(errors, /workflow[._ ]not[._ ]found/i)) {
+function notFoundResource(
+  errors: readonly CloudflareErrorEntry[],
+  hint: NotFoundResource | undefined,
+): NotFoundResource {
+  if (
+    has(errors, CF_WORKFLOW_NOT_FOUND) ||
+    has(errors, CF_LOCAL_WORKFLOW_NOT_FOUND) ||
+    mentions(errors, /workflow[._ ]not[._ ]found/i)
+  ) {
     return 'workflow';
   }
   if (has(errors, CF_INSTANCE_NOT_FOUND) || mentions(errors, /instance[._ ]not[._ ]found/i)) return 'instance';
@@ -94,11 +101,17 @@ export function errorFromResponse(call: CallDescription, facts: ResponseFacts): 
       retryable: true,
     });
   }
-  if (has(errors, CF_INSTANCE_EXISTS) || mentions(errors, /already[._ ]exists/i)) return new AlreadyExistsError(message, details);
+  if (has(errors, CF_INSTANCE_EXISTS) || mentions(errors, /already[._ ]exists/i))
+    return new AlreadyExistsError(message, details);
   if (status === 409 || mentions(errors, /cannot[._](pause|resume|terminate|restart)/i)) {
     return new InvalidTransitionError(message, details);
   }
-  if (status === 404 || has(errors, CF_WORKFLOW_NOT_FOUND) || has(errors, CF_INSTANCE_NOT_FOUND) || mentions(errors, /not[._]found/i)) {
+  if (
+    status === 404 ||
+    has(errors, CF_WORKFLOW_NOT_FOUND) ||
+    has(errors, CF_INSTANCE_NOT_FOUND) ||
+    mentions(errors, /not[._]found/i)
+  ) {
     return new NotFoundError(message, notFoundResource(errors, call.notFound), details);
   }
   if (status === 400 || status === 422) return new BadRequestError(message, details);
@@ -138,11 +151,10 @@ export function errorFromTransport(call: CallDescription, error: unknown): Upstr
     return new TimeoutError(`${call.route}: connecting to upstream timed out`, 'connect', { cause, retryable: true });
   }
   if (codes.includes('UND_ERR_HEADERS_TIMEOUT')) {
-    return new TimeoutError(
-      `${call.route}: upstream did not answer in time${write ? unknownOutcome : ''}`,
-      'headers',
-      { cause, retryable: !write },
-    );
+    return new TimeoutError(`${call.route}: upstream did not answer in time${write ? unknownOutcome : ''}`, 'headers', {
+      cause,
+      retryable: !write,
+    });
   }
   // The connection was refused or never established, so nothing was sent.
   if (codes.some((c) => NOT_SENT_CODES.has(c))) {
@@ -152,10 +164,13 @@ export function errorFromTransport(call: CallDescription, error: unknown): Upstr
     });
   }
   const what = codes[0] ?? cause.name;
-  return new UnavailableError(`${call.route}: the connection to upstream failed (${what})${write ? unknownOutcome : ''}`, {
-    cause,
-    retryable: !write,
-  });
+  return new UnavailableError(
+    `${call.route}: the connection to upstream failed (${what})${write ? unknownOutcome : ''}`,
+    {
+      cause,
+      retryable: !write,
+    },
+  );
 }
 
 /** Maps a failure while the body of an answer with `status` was being read. */
@@ -163,7 +178,8 @@ export function errorFromBody(call: CallDescription, status: number, error: unkn
   const codes = codesOf(error);
   const cause = sanitizeCause(error, call.secrets);
   const write = isWrite(call.method);
-  const executed = write && status < 300 ? `; the ${call.method} was executed (HTTP ${status}) but its result is unknown` : '';
+  const executed =
+    write && status < 300 ? `; the ${call.method} was executed (HTTP ${status}) but its result is unknown` : '';
   if (codes.includes('BODY_TOO_LARGE')) {
     return new UpstreamProtocolError(`${call.route}: the response body is too large (${cause.message})${executed}`, {
       status,
@@ -177,9 +193,12 @@ export function errorFromBody(call: CallDescription, status: number, error: unkn
       retryable: !write,
     });
   }
-  return new UpstreamProtocolError(`${call.route}: the response body was cut off (${codes[0] ?? cause.name})${executed}`, {
-    status,
-    cause,
-    retryable: !write,
-  });
+  return new UpstreamProtocolError(
+    `${call.route}: the response body was cut off (${codes[0] ?? cause.name})${executed}`,
+    {
+      status,
+      cause,
+      retryable: !write,
+    },
+  );
 }

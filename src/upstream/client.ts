@@ -22,7 +22,14 @@ import {
   type NotFoundResource,
 } from './errors.js';
 import { InFlight } from './inflight.js';
-import { DEFAULT_RETRY_POLICY, RetryBudget, backoffMs, parseRetryAfter, sleep as realSleep, type RetryPolicy } from './retry.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  RetryBudget,
+  backoffMs,
+  parseRetryAfter,
+  sleep as realSleep,
+  type RetryPolicy,
+} from './retry.js';
 import { StatsRecorder, type UpstreamStats } from './stats.js';
 import { header, send, type Answer } from './transport.js';
 import type {
@@ -162,7 +169,10 @@ class WorkflowsClient implements WorkflowsApi {
     this.writeHeaders = Object.freeze({ ...this.readHeaders, 'content-type': 'application/json' });
   }
 
-  async listWorkflows(query: { page?: number; perPage?: number; search?: string } = {}, options?: CallOptions): Promise<Page<Workflow>> {
+  async listWorkflows(
+    query: { page?: number; perPage?: number; search?: string } = {},
+    options?: CallOptions,
+  ): Promise<Page<Workflow>> {
     checkPaging(query);
     return this.call({
       method: 'GET',
@@ -186,7 +196,11 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  async listVersions(workflowName: string, query: { page?: number; perPage?: number } = {}, options?: CallOptions): Promise<Page<WorkflowVersion>> {
+  async listVersions(
+    workflowName: string,
+    query: { page?: number; perPage?: number } = {},
+    options?: CallOptions,
+  ): Promise<Page<WorkflowVersion>> {
     checkSegment('workflowName', workflowName);
     checkPaging(query);
     return this.call({
@@ -224,7 +238,11 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  async listInstances(workflowName: string, query: ListInstancesQuery = {}, options?: CallOptions): Promise<Page<InstanceSummary>> {
+  async listInstances(
+    workflowName: string,
+    query: ListInstancesQuery = {},
+    options?: CallOptions,
+  ): Promise<Page<InstanceSummary>> {
     checkSegment('workflowName', workflowName);
     checkPaging(query);
     if (query.page !== undefined && query.cursor !== undefined) {
@@ -249,7 +267,11 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  async createInstance(workflowName: string, request: CreateInstanceRequest, options?: CallOptions): Promise<CreatedInstance> {
+  async createInstance(
+    workflowName: string,
+    request: CreateInstanceRequest,
+    options?: CallOptions,
+  ): Promise<CreatedInstance> {
     checkSegment('workflowName', workflowName);
     return this.call({
       method: 'POST',
@@ -332,7 +354,12 @@ class WorkflowsClient implements WorkflowsApi {
     });
   }
 
-  async changeInstanceStatus(workflowName: string, instanceId: string, change: StatusChange, options?: CallOptions): Promise<StatusChangeResult> {
+  async changeInstanceStatus(
+    workflowName: string,
+    instanceId: string,
+    change: StatusChange,
+    options?: CallOptions,
+  ): Promise<StatusChangeResult> {
     checkSegment('workflowName', workflowName);
     checkSegment('instanceId', instanceId);
     return this.call({
@@ -416,7 +443,12 @@ class WorkflowsClient implements WorkflowsApi {
 
   private async execute<T>(spec: Spec<T>, url: string, signal: AbortSignal | undefined): Promise<T> {
     const { stats, policy, logger } = this.shared;
-    const call: CallDescription = { method: spec.method, route: spec.route, notFound: spec.notFound, secrets: this.secrets };
+    const call: CallDescription = {
+      method: spec.method,
+      route: spec.route,
+      notFound: spec.notFound,
+      secrets: this.secrets,
+    };
     const priority = spec.options?.priority ?? 'interactive';
     this.retryBudget.deposit();
     for (let attempt = 0; ; attempt++) {
@@ -444,7 +476,9 @@ class WorkflowsClient implements WorkflowsApi {
         logger?.warn(`upstream retry budget spent, not retrying ${spec.route}: ${error.message}`);
         throw error;
       }
-      logger?.debug(`retrying ${spec.route} in ${wait} ms (retry ${attempt + 1}/${policy.maxRetries}): ${error.message}`);
+      logger?.debug(
+        `retrying ${spec.route} in ${wait} ms (retry ${attempt + 1}/${policy.maxRetries}): ${error.message}`,
+      );
       try {
         await this.shared.sleep(wait, signal);
       } catch {
@@ -453,7 +487,12 @@ class WorkflowsClient implements WorkflowsApi {
     }
   }
 
-  private async attempt<T>(spec: Spec<T>, call: CallDescription, url: string, signal: AbortSignal | undefined): Promise<Outcome<T>> {
+  private async attempt<T>(
+    spec: Spec<T>,
+    call: CallDescription,
+    url: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome<T>> {
     const { config, dispatcher, stats } = this.shared;
     // Each attempt gets its own controller, so a caller's abort reaches undici without undici's listeners
     // piling up on the caller's signal across retries. Without a caller signal there is nothing to forward.
@@ -501,7 +540,9 @@ class WorkflowsClient implements WorkflowsApi {
       (status === 429 && rateLimit && rateLimit.remaining === 0 ? rateLimit.resetS * 1000 : null);
     if (status === 429) {
       this.budget.drain(retryAfterMs ?? 0);
-      this.shared.logger?.warn(`upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`);
+      this.shared.logger?.warn(
+        `upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`,
+      );
     }
     const cfRay = header(headers, 'cf-ray') ?? null;
     const contentType = header(headers, 'content-type') ?? '';
@@ -526,8 +567,17 @@ class WorkflowsClient implements WorkflowsApi {
     });
     if (!ok) return { ok: false, error: errorFromResponse(call, facts()), retryAfterMs };
     if (parseFailed || parsed === undefined) {
-      const what = parsed === undefined && !parseFailed ? 'an empty body' : `a body that is not JSON (${contentType || 'no content type'})`;
-      return { ok: false, error: new UpstreamProtocolError(`${spec.route}: upstream answered HTTP ${status} with ${what}`, { status, cfRay }) };
+      const what =
+        parsed === undefined && !parseFailed
+          ? 'an empty body'
+          : `a body that is not JSON (${contentType || 'no content type'})`;
+      return {
+        ok: false,
+        error: new UpstreamProtocolError(`${spec.route}: upstream answered HTTP ${status} with ${what}`, {
+          status,
+          cfRay,
+        }),
+      };
     }
     try {
       const envelope = parseEnvelope(parsed);
@@ -538,7 +588,10 @@ class WorkflowsClient implements WorkflowsApi {
       if (!(error instanceof ShapeError)) throw error;
       return {
         ok: false,
-        error: new UpstreamProtocolError(`${spec.route}: upstream answered an unexpected shape: ${error.message}`, { status, cfRay }),
+        error: new UpstreamProtocolError(`${spec.route}: upstream answered an unexpected shape: ${error.message}`, {
+          status,
+          cfRay,
+        }),
       };
     }
   }
@@ -566,7 +619,8 @@ function checkPaging(query: { page?: number; perPage?: number }): void {
 
 function isoDate(name: string, value: Date | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new BadRequestError(`${name} must be a valid date`);
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new BadRequestError(`${name} must be a valid date`);
   // UTC with a `Z`, never a local offset: what the API expects.
   return value.toISOString();
 }
@@ -587,7 +641,9 @@ function statusBody(change: StatusChange): Record<string, unknown> {
     case 'resume':
       return { status: change.action };
     case 'terminate':
-      return change.rollback === undefined ? { status: 'terminate' } : { status: 'terminate', rollback: change.rollback };
+      return change.rollback === undefined
+        ? { status: 'terminate' }
+        : { status: 'terminate', rollback: change.rollback };
     case 'restart':
       if (!change.from) return { status: 'restart' };
       if (change.from.name === '') throw new BadRequestError('restart from: the step name must not be empty');
@@ -638,20 +694,27 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
   const clients = new Map<string, WorkflowsClient>();
 
   const build = (credential: Credential): WorkflowsClient =>
-    new WorkflowsClient(credential, shared, new RequestBudget(config.rateLimit, config.rateWindowS, now), new RetryBudget(policy, now));
+    new WorkflowsClient(
+      credential,
+      shared,
+      new RequestBudget(config.rateLimit, config.rateWindowS, now),
+      new RetryBudget(policy, now),
+    );
   const defaultClient = build(createCredential(config.accountId, config.apiToken));
 
   return {
     default: defaultClient,
     stats,
     forCredential(accountId, apiToken) {
-      if (typeof accountId !== 'string' || accountId.trim() === '') throw new AuthenticationError('The account id must not be empty');
+      if (typeof accountId !== 'string' || accountId.trim() === '')
+        throw new AuthenticationError('The account id must not be empty');
       if (typeof apiToken !== 'string' || !TOKEN_PATTERN.test(apiToken)) {
         throw new AuthenticationError('The API token is empty or contains characters a token cannot have');
       }
       const credential = createCredential(accountId, apiToken);
       const { key } = credential;
-      if (key === defaultClient.credential.key && apiToken === config.apiToken && accountId === config.accountId) return defaultClient;
+      if (key === defaultClient.credential.key && apiToken === config.apiToken && accountId === config.accountId)
+        return defaultClient;
       const existing = clients.get(key);
       if (existing && existing.credential.apiToken === apiToken && existing.credential.accountId === accountId) {
         clients.delete(key);

@@ -4,7 +4,10 @@
  * caller has given up. Results are shared objects, so callers must treat them as immutable.
  */
 export class InFlight<T> {
-  private readonly entries = new Map<string, { promise: Promise<T>; controller: AbortController | undefined; waiters: number }>();
+  private readonly entries = new Map<
+    string,
+    { promise: Promise<T>; controller: AbortController | undefined; waiters: number }
+  >();
 
   /**
    * Runs `start` unless a call with the same key is in flight; `onJoin` fires when one is joined. `start`

@@ -218,7 +218,11 @@ export type StatusChange =
   | { readonly action: 'terminate'; readonly rollback?: boolean }
   | {
       readonly action: 'restart';
-      readonly from?: { readonly name: string; readonly count?: number; readonly type?: 'do' | 'sleep' | 'waitForEvent' };
+      readonly from?: {
+        readonly name: string;
+        readonly count?: number;
+        readonly type?: 'do' | 'sleep' | 'waitForEvent';
+      };
     };
 
 export interface StatusChangeResult {
@@ -251,21 +255,36 @@ export interface ListInstancesQuery {
 export interface WorkflowsApi {
   readonly credential: Credential;
   /** GET /workflows */
-  listWorkflows(query?: { page?: number; perPage?: number; search?: string }, options?: CallOptions): Promise<Page<Workflow>>;
+  listWorkflows(
+    query?: { page?: number; perPage?: number; search?: string },
+    options?: CallOptions,
+  ): Promise<Page<Workflow>>;
   /** GET /workflows/{name} */
   getWorkflow(workflowName: string, options?: CallOptions): Promise<Workflow>;
   /** GET /workflows/{name}/versions */
-  listVersions(workflowName: string, query?: { page?: number; perPage?: number }, options?: CallOptions): Promise<Page<WorkflowVersion>>;
+  listVersions(
+    workflowName: string,
+    query?: { page?: number; perPage?: number },
+    options?: CallOptions,
+  ): Promise<Page<WorkflowVersion>>;
   /** GET /workflows/{name}/versions/{id} */
   getVersion(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersion>;
   /** GET /workflows/{name}/versions/{id}/graph */
   getVersionGraph(workflowName: string, versionId: string, options?: CallOptions): Promise<WorkflowVersionGraph>;
   /** GET /workflows/{name}/instances */
-  listInstances(workflowName: string, query?: ListInstancesQuery, options?: CallOptions): Promise<Page<InstanceSummary>>;
+  listInstances(
+    workflowName: string,
+    query?: ListInstancesQuery,
+    options?: CallOptions,
+  ): Promise<Page<InstanceSummary>>;
   /** POST /workflows/{name}/instances. Never replayed unless provably not executed. */
   createInstance(workflowName: string, request: CreateInstanceRequest, options?: CallOptions): Promise<CreatedInstance>;
   /** POST /workflows/{name}/instances/batch, at most 100 items. */
-  createInstances(workflowName: string, requests: readonly CreateInstanceRequest[], options?: CallOptions): Promise<readonly CreatedInstance[]>;
+  createInstances(
+    workflowName: string,
+    requests: readonly CreateInstanceRequest[],
+    options?: CallOptions,
+  ): Promise<readonly CreatedInstance[]>;
   /** GET /workflows/{name}/instances/{id}; `simple` drops the step log. */
   getInstance(
     workflowName: string,
@@ -281,7 +300,12 @@ export interface WorkflowsApi {
     options?: CallOptions,
   ): Promise<StepOutput>;
   /** PATCH /workflows/{name}/instances/{id}/status */
-  changeInstanceStatus(workflowName: string, instanceId: string, change: StatusChange, options?: CallOptions): Promise<StatusChangeResult>;
+  changeInstanceStatus(
+    workflowName: string,
+    instanceId: string,
+    change: StatusChange,
+    options?: CallOptions,
+  ): Promise<StatusChangeResult>;
   /** POST /workflows/{name}/instances/{id}/events/{type} */
   sendInstanceEvent(
     workflowName: string,

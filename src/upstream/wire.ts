@@ -254,7 +254,8 @@ export function parseWorkflow(value: unknown, path: string): WireWorkflow {
   const w = object(value, path);
   const instances: Record<string, number> = {};
   const counts = nullable(w.instances, `${path}.instances`, object);
-  if (counts) for (const [key, count] of Object.entries(counts)) instances[key] = integer(count, `${path}.instances.${key}`);
+  if (counts)
+    for (const [key, count] of Object.entries(counts)) instances[key] = integer(count, `${path}.instances.${key}`);
   return {
     id: nonEmptyString(w.id, `${path}.id`),
     name: nonEmptyString(w.name, `${path}.name`),
@@ -642,8 +643,10 @@ export function toWireCreateBody(request: CreateInstanceRequest): WireCreateInst
   if (request.params !== undefined) body.params = request.params;
   if (request.retention) {
     body.instance_retention = {};
-    if (request.retention.successRetention !== undefined) body.instance_retention.success_retention = request.retention.successRetention;
-    if (request.retention.errorRetention !== undefined) body.instance_retention.error_retention = request.retention.errorRetention;
+    if (request.retention.successRetention !== undefined)
+      body.instance_retention.success_retention = request.retention.successRetention;
+    if (request.retention.errorRetention !== undefined)
+      body.instance_retention.error_retention = request.retention.errorRetention;
   }
   if (request.locationHint !== undefined) body.location_hint = request.locationHint;
   return body;

@@ -68,7 +68,9 @@ async function main(): Promise<void> {
     try {
       await Promise.all(
         wait.instanceIds.map((id) =>
-          emulator.engine.waitForStatus(wait.accountId, wait.workflowName, id, wait.statuses, { timeoutMs: wait.timeoutMs }),
+          emulator.engine.waitForStatus(wait.accountId, wait.workflowName, id, wait.statuses, {
+            timeoutMs: wait.timeoutMs,
+          }),
         ),
       );
       res.writeHead(204).end();
@@ -86,7 +88,9 @@ async function main(): Promise<void> {
       res.writeHead(204).end();
     } else if (req.method === 'POST' && req.url === '/wait') {
       waitFor(req, res).catch((error: unknown) => {
-        res.writeHead(400, { 'content-type': 'text/plain' }).end(error instanceof Error ? error.message : String(error));
+        res
+          .writeHead(400, { 'content-type': 'text/plain' })
+          .end(error instanceof Error ? error.message : String(error));
       });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /requests, POST /requests/reset or POST /wait');
@@ -111,6 +115,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`emulator failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `emulator failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -67,7 +67,15 @@ describe('report', () => {
       id: 's1',
       title: 'one | instance',
       metrics: [
-        { name: 'throughput', value: 1234.5, baseline: 2000, ratio: 0.61725, unit: 'req/s', target: 'ratio >= 0.85', verdict: 'MISS' },
+        {
+          name: 'throughput',
+          value: 1234.5,
+          baseline: 2000,
+          ratio: 0.61725,
+          unit: 'req/s',
+          target: 'ratio >= 0.85',
+          verdict: 'MISS',
+        },
         { name: 'calls', value: 51, unit: '', target: '51', verdict: 'PASS' },
       ],
       notes: [],
@@ -118,11 +126,15 @@ describe('child processes', () => {
 
   it('rejects with the output when the child exits before printing the line', async () => {
     const child = spawnTs('crasher', 'test/bench/fixtures/print-and-wait.ts', ['--exit']);
-    await expect(child.waitForLine(/^never$/, 10_000)).rejects.toThrow(/exited \(3\) before printing.*\n.*about to exit/s);
+    await expect(child.waitForLine(/^never$/, 10_000)).rejects.toThrow(
+      /exited \(3\) before printing.*\n.*about to exit/s,
+    );
   });
 
   it('gives up a wait at once on a Fatal error, and at the deadline otherwise', async () => {
-    await expect(waitFor('x', () => Promise.reject(new Fatal('stop now')), { timeoutMs: 60_000 })).rejects.toThrow('stop now');
+    await expect(waitFor('x', () => Promise.reject(new Fatal('stop now')), { timeoutMs: 60_000 })).rejects.toThrow(
+      'stop now',
+    );
     await expect(waitFor('the impossible', () => undefined, { timeoutMs: 50, intervalMs: 10 })).rejects.toThrow(
       'timed out after 50 ms waiting for the impossible',
     );

@@ -17,7 +17,10 @@ export const INSPECTOR_LINE = /Debugger listening on (ws:\/\/\S+)/;
 export async function connectInspector(url: string, timeoutMs = 10_000): Promise<Inspector> {
   const socket = new WebSocket(url, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`inspector at ${url} did not open within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`inspector at ${url} did not open within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.once('open', () => {
       clearTimeout(timer);
       resolve();

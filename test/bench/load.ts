@@ -48,7 +48,9 @@ export function assertClean(what: string, result: LoadResult): void {
       );
     }
   } else if (result.failed > 0 || result.ok === 0) {
-    throw new Error(`${what}: ${result.ok} good, ${result.failed} failed; first failure: ${result.firstBadBody ?? 'none'}`);
+    throw new Error(
+      `${what}: ${result.ok} good, ${result.failed} failed; first failure: ${result.firstBadBody ?? 'none'}`,
+    );
   }
 }
 

@@ -58,7 +58,9 @@ export function createRest(baseUrl: string, accountId: string, apiToken: string)
     async createInstances(workflowName, items) {
       const ids: string[] = [];
       for (let i = 0; i < items.length; i += 100) {
-        const batch = items.slice(i, i + 100).map((item) => ({ instance_id: item.instanceId, params: item.params ?? {} }));
+        const batch = items
+          .slice(i, i + 100)
+          .map((item) => ({ instance_id: item.instanceId, params: item.params ?? {} }));
         const created = await call<{ id: string }[]>('POST', `/${enc(workflowName)}/instances/batch`, batch);
         ids.push(...created.map((c) => c.id));
       }

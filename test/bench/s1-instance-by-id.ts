@@ -12,7 +12,8 @@ const WARMUP_S = 2;
 /** Neither process may throttle itself here: S1 measures the request path, S5 the budget. */
 const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 
-const QUERY = 'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
+const QUERY =
+  'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
 
 /** Baseline and gateway runs alternate (B G, then G B) so that drifting load from other work on a shared machine hits both alike. */
 const ROUNDS = 2;
@@ -33,7 +34,13 @@ interface Run {
   readonly upstreamGets: number;
 }
 
-async function measure(emulator: EmulatorProcess, what: string, origin: string, requests: readonly LoadRequest[], loadS: number): Promise<Run> {
+async function measure(
+  emulator: EmulatorProcess,
+  what: string,
+  origin: string,
+  requests: readonly LoadRequest[],
+  loadS: number,
+): Promise<Run> {
   await emulator.resetCounts();
   const result = await runSustained({
     origin,
@@ -66,15 +73,28 @@ async function runAt(latencyMs: number, settings: BenchSettings): Promise<{ base
     const passthrough = scope.use(await startPassthrough(options));
     const gateway = scope.use(await startGateway(options));
     const enc = encodeURIComponent;
-    const baselineRequests: LoadRequest[] = instanceIds.map((id) => ({ method: 'GET', path: `/instance/${enc(workflowName)}/${enc(id)}` }));
+    const baselineRequests: LoadRequest[] = instanceIds.map((id) => ({
+      method: 'GET',
+      path: `/instance/${enc(workflowName)}/${enc(id)}`,
+    }));
     const gatewayRequests = instanceIds.map((id) => graphqlRequest(QUERY, { workflowName, id }));
     const baselineRuns: Run[] = [];
     const gatewayRuns: Run[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const runBaseline = async () =>
-        baselineRuns.push(await measure(emulator, `passthrough at ${latencyMs} ms`, passthrough.origin, baselineRequests, settings.loadS));
+        baselineRuns.push(
+          await measure(
+            emulator,
+            `passthrough at ${latencyMs} ms`,
+            passthrough.origin,
+            baselineRequests,
+            settings.loadS,
+          ),
+        );
       const runGateway = async () =>
-        gatewayRuns.push(await measure(emulator, `gateway at ${latencyMs} ms`, gateway.origin, gatewayRequests, settings.loadS));
+        gatewayRuns.push(
+          await measure(emulator, `gateway at ${latencyMs} ms`, gateway.origin, gatewayRequests, settings.loadS),
+        );
       for (const run of round % 2 === 0 ? [runBaseline, runGateway] : [runGateway, runBaseline]) await run();
     }
     return { baseline: combine(baselineRuns), gateway: combine(gatewayRuns) };
@@ -88,12 +108,12 @@ export const s1: Scenario = {
     const metrics: Metric[] = [];
     const notes: string[] = [
       `concurrency ${CONCURRENCY}, ${WARMUP_S} s warm-up + ${settings.loadS} s per run, ${ROUNDS} runs per side alternating ` +
-        `(baseline first, then gateway first); `+
+        `(baseline first, then gateway first); ` +
         `${IDS} different running instances ` +
         'requested round-robin by both sides, so the in-flight de-duplication of the client cannot make one side ' +
         'cheaper than the other: every response needs its own upstream GET (checked below)',
       'baseline: test/bench/passthrough.ts, a node:http server calling createUpstream(...).default.getInstance(..., ' +
-        '{ simple: true }) with the gateway\'s own configuration; gateway: POST /graphql ' +
+        "{ simple: true }) with the gateway's own configuration; gateway: POST /graphql " +
         '`instance(workflowName, id) { instanceId status params }`',
     ];
     const targets = [
@@ -129,9 +149,7 @@ export const s1: Scenario = {
         target: 'about 1 on both sides (comparable work)',
         verdict: 'INFO',
       });
-      notes.push(
-        `${latencyMs} ms: gateway p50/p95/p99 ${fmt(gateway)}; passthrough ${fmt(baseline)}`,
-      );
+      notes.push(`${latencyMs} ms: gateway p50/p95/p99 ${fmt(gateway)}; passthrough ${fmt(baseline)}`);
     }
     notes.push(
       'the p50 target is applied to the I/O-bound run only: at 0 ms both processes saturate the CPU, where ' +
@@ -141,4 +159,5 @@ export const s1: Scenario = {
   },
 };
 
-const fmt = (side: Side) => `${side.p50.toFixed(2)}/${side.p95.toFixed(2)}/${side.p99.toFixed(2)} ms at ${side.rps.toFixed(0)} req/s`;
+const fmt = (side: Side) =>
+  `${side.p50.toFixed(2)}/${side.p95.toFixed(2)}/${side.p99.toFixed(2)} ms at ${side.rps.toFixed(0)} req/s`;

@@ -60,12 +60,22 @@ export const s4: Scenario = {
         url: wsUrl,
         connections: 10,
         query: STATUS_SUBSCRIPTION,
-        subscriptions: control.instanceIds.map((instanceId) => ({ key: instanceId, variables: { workflowName: control.workflowName, instanceId } })),
+        subscriptions: control.instanceIds.map((instanceId) => ({
+          key: instanceId,
+          variables: { workflowName: control.workflowName, instanceId },
+        })),
       });
       let controlDelivery: Delivery;
       try {
         await warm.waitAllLive(30_000);
-        controlDelivery = await pauseAndMeasure(emulator.url, control.workflowName, control.instanceIds, warm, INSTANCES, poll);
+        controlDelivery = await pauseAndMeasure(
+          emulator.url,
+          control.workflowName,
+          control.instanceIds,
+          warm,
+          INSTANCES,
+          poll,
+        );
       } finally {
         await warm.stop();
       }

@@ -29,7 +29,12 @@ const QUERIED = 20;
 const QUERY =
   'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
 
-function queryLoad(gateway: HttpProcess, workflowName: string, ids: readonly string[], rate = QUERY_RATE): Promise<SustainedResult> {
+function queryLoad(
+  gateway: HttpProcess,
+  workflowName: string,
+  ids: readonly string[],
+  rate = QUERY_RATE,
+): Promise<SustainedResult> {
   return runSustained({
     origin: gateway.origin,
     requests: ids.slice(0, QUERIED).map((id) => graphqlRequest(QUERY, { workflowName, id })),
@@ -61,7 +66,10 @@ export const s5: Scenario = {
           url: `${gateway.origin.replace(/^http/, 'ws')}/graphql`,
           connections: CONNECTIONS,
           query: STATUS_SUBSCRIPTION,
-          subscriptions: instanceIds.map((instanceId) => ({ key: instanceId, variables: { workflowName, instanceId } })),
+          subscriptions: instanceIds.map((instanceId) => ({
+            key: instanceId,
+            variables: { workflowName, instanceId },
+          })),
         }),
       );
       const subscribeStarted = performance.now();

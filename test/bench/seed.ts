@@ -24,12 +24,19 @@ export async function seedWorkflow(
     const items = Array.from({ length: count }, (_, i) => {
       const params: BenchParams = {
         ...(holdMs === undefined ? {} : { holdMs: holdMs(i) }),
-        order: { customer: `customer-${i}`, lines: [{ sku: 'KB-104', quantity: 1 }, { sku: 'MS-220', quantity: 2 }] },
+        order: {
+          customer: `customer-${i}`,
+          lines: [
+            { sku: 'KB-104', quantity: 1 },
+            { sku: 'MS-220', quantity: 2 },
+          ],
+        },
       };
       return { instanceId: `${workflowName}-${String(i).padStart(4, '0')}`, params };
     });
     const instanceIds = await rest.createInstances(workflowName, items);
-    if (instanceIds.length !== count) throw new Error(`created ${instanceIds.length} of ${count} instances of ${workflowName}`);
+    if (instanceIds.length !== count)
+      throw new Error(`created ${instanceIds.length} of ${count} instances of ${workflowName}`);
     await emulator.waitForStatus({ workflowName, instanceIds, statuses: ['running'], timeoutMs: 30_000 });
     return { workflowName, instanceIds };
   } finally {

@@ -51,7 +51,8 @@ export async function startEmulator(options: EmulatorHostOptions): Promise<Emula
           headersTimeout: wait.timeoutMs + 5000,
         });
         const text = await response.body.text();
-        if (response.statusCode !== 204) throw new Error(`instances of ${wait.workflowName} did not reach ${wait.statuses.join('/')}: ${text}`);
+        if (response.statusCode !== 204)
+          throw new Error(`instances of ${wait.workflowName} did not reach ${wait.statuses.join('/')}: ${text}`);
       },
       stop: () => child.stop(),
     };
@@ -122,7 +123,12 @@ export async function startGateway(options: GatewayOptions): Promise<HttpProcess
     const origin = ready[1];
     if (origin === undefined) throw new Error('gateway start-up line without URL');
     await waitForHttpOk(`${origin}/healthz`, START_TIMEOUT_MS);
-    return { origin, child, ...(inspector?.[1] === undefined ? {} : { inspectorUrl: inspector[1] }), stop: () => child.stop() };
+    return {
+      origin,
+      child,
+      ...(inspector?.[1] === undefined ? {} : { inspectorUrl: inspector[1] }),
+      stop: () => child.stop(),
+    };
   } catch (error) {
     await child.stop();
     throw error;

@@ -34,7 +34,10 @@ export function startSubscribers(spec: WsLoadSpec): Subscribers {
     queue?.shift()?.(message);
   });
 
-  function ask<T extends WsStatus | WsReport>(command: Exclude<WsCommand, { type: 'subscribe' }>, timeoutMs = 5000): Promise<T> {
+  function ask<T extends WsStatus | WsReport>(
+    command: Exclude<WsCommand, { type: 'subscribe' }>,
+    timeoutMs = 5000,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (!child.process.connected) {
         reject(new Error(`subscription load process is gone:\n${child.output()}`));
@@ -63,7 +66,8 @@ export function startSubscribers(spec: WsLoadSpec): Subscribers {
       async () => {
         if (failure !== undefined) throw new Fatal(`subscription load failed: ${failure}`);
         const s = await ask<WsStatus>({ type: 'status' });
-        if (s.errors > 0) throw new Fatal(`${s.errors} error(s) in the subscription load; first: ${s.firstError ?? '?'}`);
+        if (s.errors > 0)
+          throw new Fatal(`${s.errors} error(s) in the subscription load; first: ${s.firstError ?? '?'}`);
         return done(s) ? s : undefined;
       },
       { timeoutMs, intervalMs: 200 },

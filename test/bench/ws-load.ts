@@ -52,7 +52,8 @@ function onMessage(socket: WebSocket, raw: WebSocket.RawData, onAck: () => void)
       const sub = message.id === undefined ? undefined : subs.get(message.id);
       const status = statusOf(message.payload);
       if (!sub) return fail('protocol', `an event for unknown subscription ${message.id}`);
-      if (status === undefined) return fail(sub.key, `an event without status: ${JSON.stringify(message.payload).slice(0, 300)}`);
+      if (status === undefined)
+        return fail(sub.key, `an event without status: ${JSON.stringify(message.payload).slice(0, 300)}`);
       sub.events.push([now(), status]);
       return;
     }
@@ -88,7 +89,9 @@ function connect(spec: WsLoadSpec, index: number): Promise<void> {
             if (!target) continue;
             const id = String(k);
             subs.set(id, { key: target.key, events: [], done: false });
-            socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: spec.query, variables: target.variables } }));
+            socket.send(
+              JSON.stringify({ id, type: 'subscribe', payload: { query: spec.query, variables: target.variables } }),
+            );
             counters.subscribed++;
           }
         };

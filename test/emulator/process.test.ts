@@ -29,10 +29,20 @@ describe('npm run emulator', () => {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/client\/v4$/);
       const cf = new Cloudflare({ apiToken: 'proc-token', baseURL: url, maxRetries: 0 });
       const page = await cf.workflows.list({ account_id: ACCOUNT });
-      expect(page.result.map((w) => w.name).sort()).toEqual(['booking-saga', 'flaky-import', 'nightly-report', 'order-fulfillment']);
-      const created = await cf.workflows.instances.create('flaky-import', { account_id: ACCOUNT, instance_id: 'from-test' });
+      expect(page.result.map((w) => w.name).sort()).toEqual([
+        'booking-saga',
+        'flaky-import',
+        'nightly-report',
+        'order-fulfillment',
+      ]);
+      const created = await cf.workflows.instances.create('flaky-import', {
+        account_id: ACCOUNT,
+        instance_id: 'from-test',
+      });
       expect(created.status).toBe('queued');
-      await expect(new Cloudflare({ apiToken: 'other', baseURL: url, maxRetries: 0 }).workflows.list({ account_id: ACCOUNT })).rejects.toBeInstanceOf(Cloudflare.AuthenticationError);
+      await expect(
+        new Cloudflare({ apiToken: 'other', baseURL: url, maxRetries: 0 }).workflows.list({ account_id: ACCOUNT }),
+      ).rejects.toBeInstanceOf(Cloudflare.AuthenticationError);
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);

@@ -23,23 +23,58 @@ describe('the official SDK against the emulator', () => {
     const emulator = await startEmulator();
     const cf = sdk(emulator);
     const workflow = await cf.workflows.get('nightly-report', { account_id });
-    expect(workflow).toMatchObject({ name: 'nightly-report', class_name: 'NightlyReportWorkflow', script_name: 'reporting-worker' });
+    expect(workflow).toMatchObject({
+      name: 'nightly-report',
+      class_name: 'NightlyReportWorkflow',
+      script_name: 'reporting-worker',
+    });
     expect(workflow.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(workflow.schedules?.[0]?.cron).toBe('0 3 * * *');
     expect(new Date(workflow.schedules![0]!.next_instance).getUTCHours()).toBe(3);
-    expect(Object.keys(workflow.instances).sort()).toEqual(
-      ['complete', 'errored', 'paused', 'queued', 'rollingBack', 'running', 'terminated', 'waiting', 'waitingForPause'],
-    );
+    expect(Object.keys(workflow.instances).sort()).toEqual([
+      'complete',
+      'errored',
+      'paused',
+      'queued',
+      'rollingBack',
+      'running',
+      'terminated',
+      'waiting',
+      'waitingForPause',
+    ]);
 
-    const created = await cf.workflows.update('my-flow', { account_id, class_name: 'FlakyImportWorkflow', script_name: 'w', concurrency: { limit: 2 }, default_retention: { success_retention: '1 day' } });
-    expect(created).toMatchObject({ name: 'my-flow', class_name: 'FlakyImportWorkflow', is_deleted: 0, terminator_running: 0, triggered_on: null });
-    const updated = await cf.workflows.update('my-flow', { account_id, class_name: 'FlakyImportWorkflow', script_name: 'w2' });
+    const created = await cf.workflows.update('my-flow', {
+      account_id,
+      class_name: 'FlakyImportWorkflow',
+      script_name: 'w',
+      concurrency: { limit: 2 },
+      default_retention: { success_retention: '1 day' },
+    });
+    expect(created).toMatchObject({
+      name: 'my-flow',
+      class_name: 'FlakyImportWorkflow',
+      is_deleted: 0,
+      terminator_running: 0,
+      triggered_on: null,
+    });
+    const updated = await cf.workflows.update('my-flow', {
+      account_id,
+      class_name: 'FlakyImportWorkflow',
+      script_name: 'w2',
+    });
     expect(updated.id).toBe(created.id);
     expect(updated.version_id).not.toBe(created.version_id);
 
     const versions = await cf.workflows.versions.list('my-flow', { account_id });
     expect(versions.result.map((v) => v.id)).toEqual([updated.version_id, created.version_id]);
-    expect(versions.result[1]).toMatchObject({ workflow_id: created.id, class_name: 'FlakyImportWorkflow', has_dag: true, language: 'javascript', concurrency: { limit: 2 }, default_retention: { success_retention: 86_400_000 } });
+    expect(versions.result[1]).toMatchObject({
+      workflow_id: created.id,
+      class_name: 'FlakyImportWorkflow',
+      has_dag: true,
+      language: 'javascript',
+      concurrency: { limit: 2 },
+      default_retention: { success_retention: 86_400_000 },
+    });
     const version = await cf.workflows.versions.get(created.version_id, { account_id, workflow_name: 'my-flow' });
     expect(version.id).toBe(created.version_id);
     const graph = await cf.workflows.versions.graph(created.version_id, { account_id, workflow_name: 'my-flow' });
@@ -53,10 +88,18 @@ describe('the official SDK against the emulator', () => {
   it('creates, lists, bulk-creates and reads instances with typed shapes', async () => {
     const emulator = await startEmulator();
     const cf = sdk(emulator);
-    const created = await cf.workflows.instances.create('flaky-import', { account_id, instance_id: 'sdk-1', params: 'kept as a string' });
+    const created = await cf.workflows.instances.create('flaky-import', {
+      account_id,
+      instance_id: 'sdk-1',
+      params: 'kept as a string',
+    });
     expect(created).toMatchObject({ id: 'sdk-1', status: 'queued', trigger_source: 'api' });
     const bulk = [];
-    for await (const row of cf.workflows.instances.bulk('flaky-import', { account_id, body: [{ instance_id: 'sdk-2' }, { instance_id: 'sdk-3', params: {} as never }] })) bulk.push(row.id);
+    for await (const row of cf.workflows.instances.bulk('flaky-import', {
+      account_id,
+      body: [{ instance_id: 'sdk-2' }, { instance_id: 'sdk-3', params: {} as never }],
+    }))
+      bulk.push(row.id);
     expect(bulk).toEqual(['sdk-2', 'sdk-3']);
     await emulator.clock.advance(60_000);
 
@@ -70,18 +113,44 @@ describe('the official SDK against the emulator', () => {
     expect(details.params).toBe('kept as a string');
     expect(details.versionId).toBe(created.version_id);
     expect(details.trigger).toEqual({ source: 'api' });
-    expect(details.steps.map((s) => ('name' in s ? s.name : s.type))).toEqual(['list-files-1', 'fetch-batch-1', 'import-rows-1']);
+    expect(details.steps.map((s) => ('name' in s ? s.name : s.type))).toEqual([
+      'list-files-1',
+      'fetch-batch-1',
+      'import-rows-1',
+    ]);
     const fetch = details.steps[1] as Cloudflare.Workflows.InstanceGetResponse.UnionMember0;
     expect(fetch.attempts.map((a) => a.success)).toEqual([false, false, true]);
-    expect(fetch.attempts[0]!.error).toEqual({ name: 'Error', message: expect.stringContaining('timed out (attempt 1)') });
-    const simple = await cf.workflows.instances.get('sdk-1', { account_id, workflow_name: 'flaky-import', simple: 'true' });
+    expect(fetch.attempts[0]!.error).toEqual({
+      name: 'Error',
+      message: expect.stringContaining('timed out (attempt 1)'),
+    });
+    const simple = await cf.workflows.instances.get('sdk-1', {
+      account_id,
+      workflow_name: 'flaky-import',
+      simple: 'true',
+    });
     expect(simple).toMatchObject({ steps: [], step_count: 3 });
-    const desc = await cf.workflows.instances.get('sdk-1', { account_id, workflow_name: 'flaky-import', order: 'desc' });
+    const desc = await cf.workflows.instances.get('sdk-1', {
+      account_id,
+      workflow_name: 'flaky-import',
+      order: 'desc',
+    });
     expect((desc.steps[0] as { name: string }).name).toBe('import-rows-1');
 
-    const step = await cf.workflows.instances.step('sdk-1', { account_id, workflow_name: 'flaky-import', name: 'fetch-batch-1', type: 'step' });
+    const step = await cf.workflows.instances.step('sdk-1', {
+      account_id,
+      workflow_name: 'flaky-import',
+      name: 'fetch-batch-1',
+      type: 'step',
+    });
     expect(step).toMatchObject({ status: 'complete', error: null, output: { rows: 1000, fetchedOnAttempt: 3 } });
-    const first = await cf.workflows.instances.step('sdk-1', { account_id, workflow_name: 'flaky-import', name: 'fetch-batch-1', type: 'step', attempt: 1 });
+    const first = await cf.workflows.instances.step('sdk-1', {
+      account_id,
+      workflow_name: 'flaky-import',
+      name: 'fetch-batch-1',
+      type: 'step',
+      attempt: 1,
+    });
     expect(first).toMatchObject({ status: 'errored', output: null, error: { name: 'Error' } });
   });
 
@@ -95,7 +164,10 @@ describe('the official SDK against the emulator', () => {
     expect(next.result.map((r) => r.id)).toEqual(['order-1002', 'order-1001']);
     const complete = await cf.workflows.instances.list('order-fulfillment', { account_id, status: 'complete' });
     expect(complete.result.map((r) => r.id)).toEqual(['order-1001']);
-    const none = await cf.workflows.instances.list('order-fulfillment', { account_id, date_start: new Date(emulator.clock.now() + 1000).toISOString() });
+    const none = await cf.workflows.instances.list('order-fulfillment', {
+      account_id,
+      date_start: new Date(emulator.clock.now() + 1000).toISOString(),
+    });
     expect(none.result).toEqual([]);
     const past = await cf.workflows.instances.list('order-fulfillment', { account_id, page: 9 });
     expect(past.result).toEqual([]);
@@ -108,14 +180,24 @@ describe('the official SDK against the emulator', () => {
     await cf.workflows.instances.create('order-fulfillment', { account_id, instance_id: 'o-1' });
     await emulator.clock.advance(0);
     expect((await cf.workflows.instances.get('o-1', p)).status).toBe('waiting');
-    expect(await cf.workflows.instances.status.edit('o-1', { ...p, status: 'pause' })).toMatchObject({ status: 'paused', timestamp: expect.any(String) });
+    expect(await cf.workflows.instances.status.edit('o-1', { ...p, status: 'pause' })).toMatchObject({
+      status: 'paused',
+      timestamp: expect.any(String),
+    });
     expect((await cf.workflows.instances.status.edit('o-1', { ...p, status: 'resume' })).status).toBe('queued');
     await emulator.clock.advance(60_000);
-    const sent = await cf.workflows.instances.events.create('payment-approved', { ...p, instance_id: 'o-1', body: { approved: true } });
+    const sent = await cf.workflows.instances.events.create('payment-approved', {
+      ...p,
+      instance_id: 'o-1',
+      body: { approved: true },
+    });
     expect(sent).toEqual({ instanceId: 'o-1', timestamp: expect.any(String) });
     await emulator.clock.advance(0);
     expect((await cf.workflows.instances.get('o-1', p)).status).toBe('complete');
-    expect((await cf.workflows.instances.status.edit('o-1', { ...p, status: 'restart', from: { name: 'ship-order' } })).status).toBe('queued');
+    expect(
+      (await cf.workflows.instances.status.edit('o-1', { ...p, status: 'restart', from: { name: 'ship-order' } }))
+        .status,
+    ).toBe('queued');
     await emulator.clock.advance(0);
     expect((await cf.workflows.instances.get('o-1', p)).status).toBe('complete');
     expect((await cf.workflows.instances.status.edit('o-1', { ...p, status: 'restart' })).status).toBe('queued');
@@ -135,15 +217,25 @@ describe('the official SDK against the emulator', () => {
     const unknownInstance = await cf.workflows.instances.get('nope', p).catch((e: unknown) => e);
     expect(unknownInstance).toBeInstanceOf(Cloudflare.NotFoundError);
     expect((unknownInstance as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 10400 });
-    const invalid = await cf.workflows.instances.create('order-fulfillment', { account_id, instance_id: 'bad id!' }).catch((e: unknown) => e);
+    const invalid = await cf.workflows.instances
+      .create('order-fulfillment', { account_id, instance_id: 'bad id!' })
+      .catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(Cloudflare.BadRequestError);
-    const duplicate = await cf.workflows.instances.create('order-fulfillment', { account_id, instance_id: 'order-1001' }).catch((e: unknown) => e);
+    const duplicate = await cf.workflows.instances
+      .create('order-fulfillment', { account_id, instance_id: 'order-1001' })
+      .catch((e: unknown) => e);
     expect(duplicate).toBeInstanceOf(Cloudflare.BadRequestError);
     expect((duplicate as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 10405 });
-    const refused = await cf.workflows.instances.status.edit('order-1001', { ...p, status: 'terminate' }).catch((e: unknown) => e);
+    const refused = await cf.workflows.instances.status
+      .edit('order-1001', { ...p, status: 'terminate' })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(Cloudflare.BadRequestError);
-    expect((refused as InstanceType<typeof Cloudflare.APIError>).errors[0]?.message).toBe('(instance.cannot_terminate) Cannot terminate instance since its on a finite state');
-    const badToken = await sdk(emulator, { apiToken: 'wrong' }).workflows.list({ account_id }).catch((e: unknown) => e);
+    expect((refused as InstanceType<typeof Cloudflare.APIError>).errors[0]?.message).toBe(
+      '(instance.cannot_terminate) Cannot terminate instance since its on a finite state',
+    );
+    const badToken = await sdk(emulator, { apiToken: 'wrong' })
+      .workflows.list({ account_id })
+      .catch((e: unknown) => e);
     expect(badToken).toBeInstanceOf(Cloudflare.AuthenticationError);
     expect((badToken as InstanceType<typeof Cloudflare.APIError>).errors[0]).toMatchObject({ code: 9106 });
   });

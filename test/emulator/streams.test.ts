@@ -6,10 +6,19 @@ import { ACCOUNT, rest, sdk, startEmulator, TOKEN } from './support.js';
 const account_id = ACCOUNT;
 const upstreams: Upstream[] = [];
 afterAll(() => Promise.all(upstreams.map((u) => u.close())));
-type Details = { status: string; output: unknown; error: { name: string; message: string } | null; steps: Record<string, unknown>[] };
+type Details = {
+  status: string;
+  output: unknown;
+  error: { name: string; message: string } | null;
+  steps: Record<string, unknown>[];
+};
 
 async function streamingEmulator(options: Parameters<typeof startEmulator>[0] = {}) {
-  const emulator = await startEmulator({ seedDemoData: false, workflows: { StreamingWorkflow, BadStreamWorkflow }, ...options });
+  const emulator = await startEmulator({
+    seedDemoData: false,
+    workflows: { StreamingWorkflow, BadStreamWorkflow },
+    ...options,
+  });
   await rest(emulator, 'PUT', '/streams', { body: { class_name: 'StreamingWorkflow', script_name: 's' } });
   await rest(emulator, 'PUT', '/bad-streams', { body: { class_name: 'BadStreamWorkflow', script_name: 's' } });
   return emulator;
@@ -34,11 +43,15 @@ describe('ReadableStream step outputs', () => {
       'secret-1': '[REDACTED]',
     });
 
-    const raw = await fetch(stepUrl(emulator, 'streams', 'st-1', 'name=binary-1&type=step'), { headers: { authorization: `Bearer ${TOKEN}` } });
+    const raw = await fetch(stepUrl(emulator, 'streams', 'st-1', 'name=binary-1&type=step'), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(raw.status).toBe(200);
     expect(raw.headers.get('content-type')).toBe('application/octet-stream');
     expect([...new Uint8Array(await raw.arrayBuffer())]).toEqual([...BINARY]);
-    const firstAttempt = await fetch(stepUrl(emulator, 'streams', 'st-1', 'name=text-1&type=step&attempt=1'), { headers: { authorization: `Bearer ${TOKEN}` } });
+    const firstAttempt = await fetch(stepUrl(emulator, 'streams', 'st-1', 'name=text-1&type=step&attempt=1'), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(await firstAttempt.text()).toBe(LONG_TEXT);
     // A sensitive stream is not served: the answer is the redacted JSON envelope.
     const secret = await rest(emulator, 'GET', '/streams/instances/st-1/step?name=secret-1&type=step');
@@ -86,7 +99,13 @@ describe('ReadableStream step outputs', () => {
     await rest(emulator, 'POST', '/streams/instances', { body: { instance_id: 'st-client' } });
     await emulator.clock.advance(0);
     const binary = await upstream.default.getInstanceStep('streams', 'st-client', { name: 'binary-1', type: 'step' });
-    expect(binary).toEqual({ status: 'complete', error: null, output: Buffer.from(BINARY).toString('base64'), eventType: null, outputEncoding: 'base64' });
+    expect(binary).toEqual({
+      status: 'complete',
+      error: null,
+      output: Buffer.from(BINARY).toString('base64'),
+      eventType: null,
+      outputEncoding: 'base64',
+    });
     const secret = await upstream.default.getInstanceStep('streams', 'st-client', { name: 'secret-1', type: 'step' });
     expect(secret).toMatchObject({ status: 'complete', output: '[REDACTED]' });
     expect(secret.outputEncoding).toBeUndefined();
@@ -106,9 +125,15 @@ describe('ReadableStream step outputs', () => {
       errors[mode] = details.error;
     }
     expect(errors).toEqual({
-      strings: { name: 'UnsupportedStreamChunkError', message: expect.stringContaining('Only ArrayBuffer and TypedArray chunks are supported') },
+      strings: {
+        name: 'UnsupportedStreamChunkError',
+        message: expect.stringContaining('Only ArrayBuffer and TypedArray chunks are supported'),
+      },
       big: { name: 'StreamOutputStorageLimitError', message: 'The instance has exceeded the 32-byte storage limit' },
-      'huge-json': { name: 'NonRetryableError', message: expect.stringMatching(/^The output of step "huge-1" is larger than 1 MiB \(1048579 bytes of JSON\)/) },
+      'huge-json': {
+        name: 'NonRetryableError',
+        message: expect.stringMatching(/^The output of step "huge-1" is larger than 1 MiB \(1048579 bytes of JSON\)/),
+      },
     });
   });
 });

@@ -18,7 +18,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 }
 
 export function sdk(emulator: Emulator, options: { apiToken?: string; maxRetries?: number } = {}): Cloudflare {
-  return new Cloudflare({ apiToken: options.apiToken ?? TOKEN, baseURL: emulator.url, maxRetries: options.maxRetries ?? 0 });
+  return new Cloudflare({
+    apiToken: options.apiToken ?? TOKEN,
+    baseURL: emulator.url,
+    maxRetries: options.maxRetries ?? 0,
+  });
 }
 
 /** Raw HTTP against the emulator: `path` is relative to `/accounts/{ACCOUNT}/workflows`. */
@@ -27,7 +31,16 @@ export async function rest(
   method: string,
   path: string,
   init: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: { success: boolean; errors: { code: number; message: string }[]; result: unknown; result_info?: Record<string, unknown> } }> {
+): Promise<{
+  status: number;
+  headers: Headers;
+  body: {
+    success: boolean;
+    errors: { code: number; message: string }[];
+    result: unknown;
+    result_info?: Record<string, unknown>;
+  };
+}> {
   const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}`, ...init.headers };
   let body: string | undefined;
   if (init.rawBody !== undefined) body = init.rawBody;
@@ -35,13 +48,19 @@ export async function rest(
     body = JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await fetch(`${emulator.url}/accounts/${ACCOUNT}/workflows${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const response = await fetch(`${emulator.url}/accounts/${ACCOUNT}/workflows${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+  });
   const text = await response.text();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+    throw new Error(
+      `${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+    );
   }
   return { status: response.status, headers: response.headers, body: parsed as never };
 }

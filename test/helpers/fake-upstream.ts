@@ -47,7 +47,9 @@ export function fail(...errors: { code: number; message: string }[]): Record<str
  * A loopback HTTP server whose answers each test scripts with `setHandler`; it records every request
  * (body included) before the handler runs, so a handler that destroys the socket still counts.
  */
-export async function startFakeUpstream(handler: THandler = (_req, res) => reply(res, 200, ok(null))): Promise<TFakeUpstream> {
+export async function startFakeUpstream(
+  handler: THandler = (_req, res) => reply(res, 200, ok(null)),
+): Promise<TFakeUpstream> {
   let current = handler;
   const requests: TRequest[] = [];
   const sockets = new Set<Socket>();

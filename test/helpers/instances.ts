@@ -11,9 +11,16 @@ export function freshId(prefix: string): string {
 }
 
 /** Creates an instance through the `createInstance` mutation and fails the test unless it was created. */
-export async function createInstance(stack: Stack, workflowName: string, instanceId: string, params?: unknown): Promise<void> {
+export async function createInstance(
+  stack: Stack,
+  workflowName: string,
+  instanceId: string,
+  params?: unknown,
+): Promise<void> {
   const data = expectData(
-    await stack.graphql(WriteCreateInstanceDocument, { input: { workflowName, instanceId, ...(params === undefined ? {} : { params }) } }),
+    await stack.graphql(WriteCreateInstanceDocument, {
+      input: { workflowName, instanceId, ...(params === undefined ? {} : { params }) },
+    }),
   );
   expect(expectTypename(data.createInstance, 'CreateInstancePayload').instance.instanceId).toBe(instanceId);
 }

@@ -59,7 +59,11 @@ export function wsClient(stack: Stack, onClose?: (code: number) => void): Client
 }
 
 /** Subscribes with a generated document and collects what arrives. */
-export function subscribe<T, V>(client: TSubscriber, document: TypedDocumentNode<T, V>, variables: Variables<V>): TSubscription<T> {
+export function subscribe<T, V>(
+  client: TSubscriber,
+  document: TypedDocumentNode<T, V>,
+  variables: Variables<V>,
+): TSubscription<T> {
   const results: TResult<T>[] = [];
   let done = false;
   let error: unknown;

@@ -11,7 +11,10 @@ export interface TProcess {
   stdout(): string;
   stderr(): string;
   /** Resolves with the first match of `pattern` in stdout (or stderr), or rejects at the deadline or on exit. */
-  waitForLine(pattern: RegExp, options?: { timeoutMs?: number; stream?: 'stdout' | 'stderr' }): Promise<RegExpMatchArray>;
+  waitForLine(
+    pattern: RegExp,
+    options?: { timeoutMs?: number; stream?: 'stdout' | 'stderr' },
+  ): Promise<RegExpMatchArray>;
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
 }
@@ -51,12 +54,16 @@ export function spawnEntry(entry: string, env: Record<string, string>): TProcess
       const source = stream === 'stdout' ? child.stdout : child.stderr;
       const text = () => (stream === 'stdout' ? out : err);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)),
+          timeoutMs,
+        );
         const check = () => {
           const match = text().match(pattern);
           if (match) finish(undefined, match);
         };
-        const onExit = () => finish(new Error(`process exited before printing ${pattern}; stdout: ${out}; stderr: ${err}`));
+        const onExit = () =>
+          finish(new Error(`process exited before printing ${pattern}; stdout: ${out}; stderr: ${err}`));
         function finish(error?: Error, match?: RegExpMatchArray) {
           clearTimeout(timer);
           source?.off('data', check);

@@ -46,7 +46,9 @@ type NullableKeys<V> = { [K in keyof V]-?: null extends V[K] ? K : never }[keyof
 export type Variables<V> = Omit<V, NullableKeys<V>> & Partial<Pick<V, NullableKeys<V>>>;
 /** The variables argument of a typed operation: optional only when the operation has no required variable. */
 type VariablesArgs<V> =
-  Record<never, never> extends Variables<V> ? [variables?: Variables<V>, headers?: HeaderMap] : [variables: Variables<V>, headers?: HeaderMap];
+  Record<never, never> extends Variables<V>
+    ? [variables?: Variables<V>, headers?: HeaderMap]
+    : [variables: Variables<V>, headers?: HeaderMap];
 
 export interface Stack {
   readonly emulator: Emulator;
@@ -58,12 +60,19 @@ export interface Stack {
    * POSTs one operation to `/graphql` through `app.yoga.fetch` and returns the parsed body. Tests pass the
    * typed documents of `test/generated/operations.ts`, so the variables are type-checked and `data` is typed.
    */
-  graphql<TResult, TVariables>(document: TypedDocumentNode<TResult, TVariables>, ...args: VariablesArgs<TVariables>): Promise<GraphQLResult<TResult>>;
+  graphql<TResult, TVariables>(
+    document: TypedDocumentNode<TResult, TVariables>,
+    ...args: VariablesArgs<TVariables>
+  ): Promise<GraphQLResult<TResult>>;
   /**
    * The same for a document given as text: only for documents a test sends on purpose as they are (invalid
    * ones, literals under test, the GraphiQL default query). `T` is what the caller expects `data` to hold.
    */
-  graphql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: HeaderMap): Promise<GraphQLResult<T>>;
+  graphql<T = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: HeaderMap,
+  ): Promise<GraphQLResult<T>>;
   /**
    * Calls the emulator's REST API directly (setting up data without going through the gateway) with the
    * gateway's account and token; `path` is relative to `/accounts/{account_id}/workflows`. Returns `result`.
@@ -90,7 +99,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const emulator = await createEmulator({ clock: 'manual', ...options.emulator });
   const sentUrls: string[] = [];
   const proxy =
-    options.recordUrls || options.interceptUpstream ? await startRecordingProxy(emulator.url, sentUrls, options.interceptUpstream) : undefined;
+    options.recordUrls || options.interceptUpstream
+      ? await startRecordingProxy(emulator.url, sentUrls, options.interceptUpstream)
+      : undefined;
   const overrides = options.config ?? {};
   const config = createConfig({
     logLevel: 'silent',
@@ -135,7 +146,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const envelope = (await response.json()) as { success: boolean; result: never; errors: unknown };
-      if (!envelope.success) throw new Error(`${method} ${path} failed (${response.status}): ${JSON.stringify(envelope.errors)}`);
+      if (!envelope.success)
+        throw new Error(`${method} ${path} failed (${response.status}): ${JSON.stringify(envelope.errors)}`);
       return envelope.result;
     },
     upstreamCalls(filter) {

@@ -27,7 +27,9 @@ describe('CORS', () => {
     await closed.stop();
 
     const open = createApp(createConfig({ logLevel: 'silent', corsOrigins: ['https://dash.example.com'] }));
-    expect((await preflight(open, 'https://dash.example.com')).headers.get('access-control-allow-origin')).toBe('https://dash.example.com');
+    expect((await preflight(open, 'https://dash.example.com')).headers.get('access-control-allow-origin')).toBe(
+      'https://dash.example.com',
+    );
     expect((await preflight(open, 'http://localhost:5173')).headers.get('access-control-allow-origin')).toBeNull();
     await open.stop();
   });

@@ -71,7 +71,10 @@ describe('the estimate against measured upstream calls', () => {
   });
 
   /** Runs the operation through the app, returns [estimate, upstream requests it made]. */
-  async function measure<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V): Promise<[number, number]> {
+  async function measure<R, V extends Record<string, unknown>>(
+    document: TypedDocumentNode<R, V>,
+    variables: V,
+  ): Promise<[number, number]> {
     stack.resetCalls();
     const result = await stack.graphql(document as TypedDocumentNode<R, Record<string, unknown>>, variables);
     expect(result.errors).toBeUndefined();
@@ -95,13 +98,23 @@ describe('the estimate against measured upstream calls', () => {
   });
 
   it('bounds a backwards page, which may need the total first', async () => {
-    const [estimated, actual] = await measure(InstanceListFieldsDocument, { workflowName: WORKFLOW, first: null, after: null, last: 5, before: null });
+    const [estimated, actual] = await measure(InstanceListFieldsDocument, {
+      workflowName: WORKFLOW,
+      first: null,
+      after: null,
+      last: 5,
+      before: null,
+    });
     expect(estimated).toBeGreaterThanOrEqual(actual);
     expect(estimated).toBeLessThanOrEqual(actual + 2);
   });
 
   it('bounds one instance reached four ways, counting the simple and the full fetch apart', async () => {
-    const [estimated, actual] = await measure(InstanceSelectedFourWaysDocument, { workflowName: WORKFLOW, id: 'cost-07', nodeId: instanceNodeId });
+    const [estimated, actual] = await measure(InstanceSelectedFourWaysDocument, {
+      workflowName: WORKFLOW,
+      id: 'cost-07',
+      nodeId: instanceNodeId,
+    });
     // One full details call: `d`'s lookup starts with `a`, `b` and `c` in the same pass and is merged with them.
     expect(actual).toBe(1);
     expect(estimated).toBe(2);
@@ -116,13 +129,19 @@ describe('the estimate against measured upstream calls', () => {
   });
 
   it('bounds every field of an instance with step outputs, within the assumed step count', async () => {
-    const [estimated, actual] = await measure(InstanceAllFieldsDocument, { workflowName: 'order-fulfillment', id: 'order-1004' });
+    const [estimated, actual] = await measure(InstanceAllFieldsDocument, {
+      workflowName: 'order-fulfillment',
+      id: 'order-1004',
+    });
     expect(estimated).toBeGreaterThanOrEqual(actual);
     expect(estimated).toBeLessThanOrEqual(1 + 10 + 1 + 1); // lookup, outputs of up to 10 steps, version, its workflow
   });
 
   it('counts step outputs selected twice once, as the loader fetches them once', async () => {
-    const [estimated, actual] = await measure(InstanceStepOutputsTwiceDocument, { workflowName: 'order-fulfillment', id: 'order-1004' });
+    const [estimated, actual] = await measure(InstanceStepOutputsTwiceDocument, {
+      workflowName: 'order-fulfillment',
+      id: 'order-1004',
+    });
     expect(estimated).toBe(11);
     expect(estimated).toBeGreaterThanOrEqual(actual);
   });
@@ -164,13 +183,20 @@ describe('the cost limit', () => {
   });
 
   it('runs an operation whose estimate is exactly the limit, within that many calls', async () => {
-    const data = expectData(await post<{ workflow: { instances: { nodes: { params: unknown }[] } } }>(PAGE_WITH_PARAMS, { workflowName: WORKFLOW, first: 59 }));
+    const data = expectData(
+      await post<{ workflow: { instances: { nodes: { params: unknown }[] } } }>(PAGE_WITH_PARAMS, {
+        workflowName: WORKFLOW,
+        first: 59,
+      }),
+    );
     expect(data.workflow.instances.nodes).toHaveLength(59);
     expect(stack.upstreamCalls()).toBe(60);
   });
 
   it('refuses the fan-out over every workflow, instance and step output', async () => {
-    const result = await post('{ workflows(first: 100) { nodes { instances(first: 100) { nodes { steps { ... on DoStep { output } } } } } } }');
+    const result = await post(
+      '{ workflows(first: 100) { nodes { instances(first: 100) { nodes { steps { ... on DoStep { output } } } } } } }',
+    );
     expect(result.errors?.[0]?.extensions).toEqual({ code: 'QUERY_TOO_EXPENSIVE', cost: 110_101, limit: 60 });
     expect(result.errors?.[0]?.message).toContain('workflows.nodes.instances.nodes.steps.output (100,000)');
     expect(stack.upstreamCalls()).toBe(0);
@@ -180,7 +206,13 @@ describe('the cost limit', () => {
     const mutation = /* GraphQL */ `
       mutation Create($input: CreateInstancesInput!) {
         createInstances(input: $input) {
-          ... on CreateInstancesPayload { results { instance { params } } }
+          ... on CreateInstancesPayload {
+            results {
+              instance {
+                params
+              }
+            }
+          }
         }
       }
     `;
@@ -198,7 +230,8 @@ describe('the cost limit', () => {
       logging: false,
       plugins: [useQueryCostLimit({ maxCost: 5 })],
     });
-    const query = 'subscription { instanceUpdated(workflowName: "order-fulfillment", instanceId: "order-1004") { steps { ... on DoStep { output } } } }';
+    const query =
+      'subscription { instanceUpdated(workflowName: "order-fulfillment", instanceId: "order-1004") { steps { ... on DoStep { output } } } }';
     const response = await tight.fetch('http://127.0.0.1/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -210,7 +243,9 @@ describe('the cost limit', () => {
   });
 
   it('lets introspection through whatever the limit', async () => {
-    const data = expectData(await post<{ __schema: { queryType: { name: string } } }>('{ __schema { queryType { name } } }'));
+    const data = expectData(
+      await post<{ __schema: { queryType: { name: string } } }>('{ __schema { queryType { name } } }'),
+    );
     expect(data.__schema.queryType.name).toBe('Query');
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InstanceStatusChangedDocument as STATUS, type InstanceStatusChangedSubscription } from '../generated/operations.js';
+import {
+  InstanceStatusChangedDocument as STATUS,
+  type InstanceStatusChangedSubscription,
+} from '../generated/operations.js';
 import { subscribe, valuesOf, wsClient, type TSubscription } from '../helpers/live.js';
 import { startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,7 +20,11 @@ describe('polling under a small rate budget', () => {
     const stack = await startStack({
       listen: true,
       emulator: { rateLimit: { limit: LIMIT, windowS: WINDOW_S } },
-      config: { pollIntervalMs: 250, upstream: { rateLimit: LIMIT, rateWindowS: WINDOW_S }, maxSubscriptionsPerConnection: 500 },
+      config: {
+        pollIntervalMs: 250,
+        upstream: { rateLimit: LIMIT, rateWindowS: WINDOW_S },
+        maxSubscriptionsPerConnection: 500,
+      },
     });
     const base = `${stack.emulator.url}/accounts/${stack.config.upstream.accountId}/workflows/${WORKFLOW}/instances`;
     const ids = Array.from({ length: INSTANCES }, (_, i) => `budget-${i}`);
@@ -29,15 +36,27 @@ describe('polling under a small rate budget', () => {
       });
       expect(response.status, await response.clone().text()).toBe(200);
     };
-    for (let i = 0; i < INSTANCES; i += 100) await setup('/batch', ids.slice(i, i + 100).map((id) => ({ instance_id: id })));
+    for (let i = 0; i < INSTANCES; i += 100)
+      await setup(
+        '/batch',
+        ids.slice(i, i + 100).map((id) => ({ instance_id: id })),
+      );
 
     const client = wsClient(stack);
-    const subs = new Map<string, TSubscription<InstanceStatusChangedSubscription>>(ids.map((id) => [id, subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: id })]));
-    await waitFor(() => [...subs.values()].every((s) => s.results.length > 0), { message: 'a first event for every instance', timeoutMs: 30_000 });
+    const subs = new Map<string, TSubscription<InstanceStatusChangedSubscription>>(
+      ids.map((id) => [id, subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: id })]),
+    );
+    await waitFor(() => [...subs.values()].every((s) => s.results.length > 0), {
+      message: 'a first event for every instance',
+      timeoutMs: 30_000,
+    });
 
     // One change for every instance: terminate them all (5 batch calls on the setup token).
     for (let i = 0; i < INSTANCES; i += 100) await setup('/batch/terminate', ids.slice(i, i + 100));
-    await waitFor(() => [...subs.values()].every((s) => s.done), { message: 'every subscription to end with TERMINATED', timeoutMs: 30_000 });
+    await waitFor(() => [...subs.values()].every((s) => s.done), {
+      message: 'every subscription to end with TERMINATED',
+      timeoutMs: 30_000,
+    });
 
     for (const [id, sub] of subs) {
       expect(sub.error, id).toBeUndefined();

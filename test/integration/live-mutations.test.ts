@@ -38,14 +38,18 @@ describe('live subscribers after a mutation', () => {
     const loopRequests = stack.app.live.stats().requests;
 
     const paused = expectTypename(
-      expectData(await stack.graphql(PAUSE, { input: { workflowName: WORKFLOW, instanceId: 'push-pause-1' } })).pauseInstance,
+      expectData(await stack.graphql(PAUSE, { input: { workflowName: WORKFLOW, instanceId: 'push-pause-1' } }))
+        .pauseInstance,
       'PauseInstancePayload',
     );
     expect(paused.instance.status).toBe('PAUSED');
     await waitFor(() => sub.results.length > 1, { message: 'the PAUSED event', timeoutMs: PUSH_DEADLINE_MS });
 
     expect(statuses()).toEqual(['WAITING', 'PAUSED']);
-    expect(sub.results[1]?.data?.instanceStatusChanged).toMatchObject({ previousStatus: 'WAITING', instance: { instanceId: 'push-pause-1' } });
+    expect(sub.results[1]?.data?.instanceStatusChanged).toMatchObject({
+      previousStatus: 'WAITING',
+      instance: { instanceId: 'push-pause-1' },
+    });
     expect(sub.done).toBe(false);
     // The loop polled once for the mutation (not once per subscriber or per poll tick), and upstream saw at most
     // that poll plus the mutation's own read of the instance it answers.
@@ -61,7 +65,9 @@ describe('live subscribers after a mutation', () => {
     await waitFor(() => sub.results.length > 0, { message: 'the first status event' });
     stack.resetCalls();
 
-    const terminated = expectData(await stack.graphql(TERMINATE, { input: { workflowName: WORKFLOW, instanceId: 'push-terminate-1' } }));
+    const terminated = expectData(
+      await stack.graphql(TERMINATE, { input: { workflowName: WORKFLOW, instanceId: 'push-terminate-1' } }),
+    );
     expectTypename(terminated.terminateInstance, 'TerminateInstancePayload');
     await waitFor(() => sub.done, { message: 'the TERMINATED event and completion', timeoutMs: PUSH_DEADLINE_MS });
 
@@ -85,7 +91,15 @@ describe('live subscribers after a mutation', () => {
     await waitFor(() => sub.results.length > 0, { message: 'the new instance event', timeoutMs: PUSH_DEADLINE_MS });
 
     expect(sub.results).toEqual([
-      { data: { workflowInstancesChanged: { status: expect.any(String), previousStatus: null, instance: { instanceId: 'push-create-1' } } } },
+      {
+        data: {
+          workflowInstancesChanged: {
+            status: expect.any(String),
+            previousStatus: null,
+            instance: { instanceId: 'push-create-1' },
+          },
+        },
+      },
     ]);
     // One list read for the create (the mutation's create and its own read of the instance come on top).
     expect(stack.app.live.stats().requests - loopRequests).toBe(1);

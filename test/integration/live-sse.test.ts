@@ -1,7 +1,10 @@
 import { print } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { describe, expect, it } from 'vitest';
-import { InstanceStatusChangedDocument as STATUS, type InstanceStatusChangedSubscription } from '../generated/operations.js';
+import {
+  InstanceStatusChangedDocument as STATUS,
+  type InstanceStatusChangedSubscription,
+} from '../generated/operations.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -51,7 +54,10 @@ describe('subscriptions over SSE', () => {
     const response = await fetch(stack.url as string, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ query: print(STATUS), variables: { workflowName: WORKFLOW, instanceId: 'sse-distinct-1' } }),
+      body: JSON.stringify({
+        query: print(STATUS),
+        variables: { workflowName: WORKFLOW, instanceId: 'sse-distinct-1' },
+      }),
       signal: controller.signal,
     });
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
@@ -68,7 +74,8 @@ describe('subscriptions over SSE', () => {
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(message)?.[1];
           const data = /^data: (.*)$/m.exec(message)?.[1];
-          if (event === 'next' && data) events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
+          if (event === 'next' && data)
+            events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
           if (event === 'complete') completed = true;
         }
       }

@@ -1,6 +1,10 @@
 import type { Client } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
-import { InstanceStatusChangedDocument as STATUS, InstanceUpdatedDocument as UPDATED, type InstanceStatusChangedSubscription } from '../generated/operations.js';
+import {
+  InstanceStatusChangedDocument as STATUS,
+  InstanceUpdatedDocument as UPDATED,
+  type InstanceStatusChangedSubscription,
+} from '../generated/operations.js';
 import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
 import { subscribe, valuesOf, wsClient, type TResult, type TSubscription } from '../helpers/live.js';
@@ -10,7 +14,8 @@ import { waitFor } from '../helpers/wait.js';
 const WORKFLOW = 'order-fulfillment';
 const POLL_MS = 50;
 
-const statusesOf = (results: readonly TResult<InstanceStatusChangedSubscription>[]) => valuesOf(results, (d) => d.instanceStatusChanged.status);
+const statusesOf = (results: readonly TResult<InstanceStatusChangedSubscription>[]) =>
+  valuesOf(results, (d) => d.instanceStatusChanged.status);
 
 describe('subscriptions over graphql-ws', () => {
   it('delivers an order-fulfillment instance from its first status to COMPLETE, released by sendInstanceEvent', async () => {
@@ -27,7 +32,11 @@ describe('subscriptions over graphql-ws', () => {
     // Run the emulator's clock through the one-minute cool-off: the instance then waits for its event.
     await stack.emulator.clock.advance(61_000);
     await waitFor(
-      () => updates.results.some((r) => r.data?.instanceUpdated.steps.some((s) => s.name?.startsWith('await-payment-approval') === true) === true),
+      () =>
+        updates.results.some(
+          (r) =>
+            r.data?.instanceUpdated.steps.some((s) => s.name?.startsWith('await-payment-approval') === true) === true,
+        ),
       { message: 'the event wait to show up in instanceUpdated' },
     );
     expect(statusesOf(status.results)).not.toContain('COMPLETE');
@@ -47,7 +56,10 @@ describe('subscriptions over graphql-ws', () => {
     let cursor = 0;
     for (const event of events) {
       const at = order.indexOf(event.status, cursor);
-      expect(at, `status ${event.status} out of order in ${statusesOf(status.results).join(' → ')}`).toBeGreaterThanOrEqual(cursor);
+      expect(
+        at,
+        `status ${event.status} out of order in ${statusesOf(status.results).join(' → ')}`,
+      ).toBeGreaterThanOrEqual(cursor);
       cursor = at;
     }
     expect(updates.results.at(-1)?.data?.instanceUpdated.status).toBe('COMPLETE');
@@ -66,20 +78,31 @@ describe('subscriptions over graphql-ws', () => {
 
   it('makes the same upstream polls for 200 subscribers of one instance as for 1, and none after they leave', async () => {
     // A budget large enough that pacing never stretches the interval: this test is about sharing.
-    const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS, upstream: { rateLimit: 100_000 } } });
+    const stack = await startStack({
+      listen: true,
+      config: { pollIntervalMs: POLL_MS, upstream: { rateLimit: 100_000 } },
+    });
     await createInstance(stack, WORKFLOW, 'live-fan-1');
     await createInstance(stack, WORKFLOW, 'live-control-1');
     // Every poll of this workflow's instances, by path; the control instance lives in another loop's workflow.
-    const pollsOf = (id: string) => stack.emulator.requests.entries.filter((e) => e.path.includes(`/instances/${id}`)).length;
+    const pollsOf = (id: string) =>
+      stack.emulator.requests.entries.filter((e) => e.path.includes(`/instances/${id}`)).length;
 
     /** Upstream requests for the instance during `cycles` poll cycles of its loop. */
-    const measure = async (subscribers: number): Promise<{ perCycle: number; subs: TSubscription<InstanceStatusChangedSubscription>[] }> => {
+    const measure = async (
+      subscribers: number,
+    ): Promise<{ perCycle: number; subs: TSubscription<InstanceStatusChangedSubscription>[] }> => {
       // graphql-ws connections of at most 100 subscriptions each (the default per-connection limit).
       const connections = Array.from({ length: Math.ceil(subscribers / 100) }, () => wsClient(stack));
       const subs = Array.from({ length: subscribers }, (_, i) =>
-        subscribe(connections[Math.floor(i / 100)] as Client, STATUS, { workflowName: WORKFLOW, instanceId: 'live-fan-1' }),
+        subscribe(connections[Math.floor(i / 100)] as Client, STATUS, {
+          workflowName: WORKFLOW,
+          instanceId: 'live-fan-1',
+        }),
       );
-      await waitFor(() => subs.every((s) => s.results.length > 0), { message: `first events for ${subscribers} subscribers` });
+      await waitFor(() => subs.every((s) => s.results.length > 0), {
+        message: `first events for ${subscribers} subscribers`,
+      });
       const cyclesBefore = stack.app.live.stats().cycles;
       const before = pollsOf('live-fan-1');
       await waitFor(() => stack.app.live.stats().cycles >= cyclesBefore + 10, { message: '10 poll cycles' });
@@ -95,7 +118,9 @@ describe('subscriptions over graphql-ws', () => {
     expect(Math.abs(many.perCycle - one.perCycle)).toBeLessThanOrEqual(0.15);
 
     for (const s of many.subs) s.unsubscribe();
-    await waitFor(() => stack.app.live.stats().subscribers === 0 && stack.app.live.stats().loops === 0, { message: 'every loop to stop' });
+    await waitFor(() => stack.app.live.stats().subscribers === 0 && stack.app.live.stats().loops === 0, {
+      message: 'every loop to stop',
+    });
     const flat = pollsOf('live-fan-1');
     const total = stack.upstreamCalls();
     const controlBefore = pollsOf('live-control-1');
@@ -110,7 +135,10 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('refuses a subscription beyond MAX_SUBSCRIPTIONS_PER_CONNECTION with a clear error, keeping the others', async () => {
-    const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS, maxSubscriptionsPerConnection: 2 } });
+    const stack = await startStack({
+      listen: true,
+      config: { pollIntervalMs: POLL_MS, maxSubscriptionsPerConnection: 2 },
+    });
     await createInstance(stack, WORKFLOW, 'live-limit-1');
     const client = wsClient(stack);
     const vars = { workflowName: WORKFLOW, instanceId: 'live-limit-1' };
@@ -146,7 +174,11 @@ describe('subscriptions over graphql-ws', () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
     await createInstance(stack, WORKFLOW, 'live-stop-1');
     let closeCode: number | undefined;
-    const sub = subscribe(wsClient(stack, (code) => (closeCode = code)), STATUS, { workflowName: WORKFLOW, instanceId: 'live-stop-1' });
+    const sub = subscribe(
+      wsClient(stack, (code) => (closeCode = code)),
+      STATUS,
+      { workflowName: WORKFLOW, instanceId: 'live-stop-1' },
+    );
     await waitFor(() => sub.results.length > 0, { message: 'the first event' });
     await stack.app.stop();
     await waitFor(() => sub.done && closeCode !== undefined, { message: 'completion and close' });

@@ -29,7 +29,6 @@ beforeAll(async () => {
 afterAll(() => stack.stop());
 beforeEach(() => stack.resetCalls());
 
-
 describe('finished-instance cache', () => {
   it('serves a finished instance from the cache on later requests', async () => {
     const first = await stack.graphql(CachedInstanceOutcomeDocument, { workflowName: WF, id: finishedId });
@@ -57,7 +56,9 @@ describe('finished-instance cache', () => {
   it('is invalidated by the restart mutation', async () => {
     expectData(await stack.graphql(CachedInstanceOutcomeDocument, { workflowName: WF, id: finishedId }));
     stack.resetCalls();
-    const restart = await stack.graphql(CacheRestartInstanceDocument, { input: { workflowName: WF, instanceId: finishedId } });
+    const restart = await stack.graphql(CacheRestartInstanceDocument, {
+      input: { workflowName: WF, instanceId: finishedId },
+    });
     expect(expectData(restart).restartInstance.__typename).toBe('RestartInstancePayload');
     stack.resetCalls();
     const after = expectData(await stack.graphql(CachedInstanceTerminalDocument, { workflowName: WF, id: finishedId }));

@@ -24,7 +24,11 @@ const PAGE = { workflowName: WORKFLOW, first: 50 };
 
 beforeAll(async () => {
   stack = await startStack({ recordUrls: true, config: { finishedInstanceTtlMs: 60_000 } });
-  await stack.rest('POST', `/${WORKFLOW}/instances/batch`, Array.from({ length: 50 }, (_, i) => ({ instance_id: `load-${String(i).padStart(2, '0')}`, params: { n: i } })));
+  await stack.rest(
+    'POST',
+    `/${WORKFLOW}/instances/batch`,
+    Array.from({ length: 50 }, (_, i) => ({ instance_id: `load-${String(i).padStart(2, '0')}`, params: { n: i } })),
+  );
 });
 afterAll(() => stack.stop());
 beforeEach(() => stack.resetCalls());
@@ -45,9 +49,14 @@ describe('upstream calls of instance lists', () => {
   });
 
   it('adds one simple details call per instance for params and output', async () => {
-    const nodes = expectData(await stack.graphql(InstancePageSimpleDetailsDocument, PAGE)).workflow?.instances.nodes ?? [];
+    const nodes =
+      expectData(await stack.graphql(InstancePageSimpleDetailsDocument, PAGE)).workflow?.instances.nodes ?? [];
     expect(nodes).toHaveLength(50);
-    expect(nodes.filter((n) => n.instanceId.startsWith('load-')).every((n) => typeof (n.params as { n: number }).n === 'number')).toBe(true);
+    expect(
+      nodes
+        .filter((n) => n.instanceId.startsWith('load-'))
+        .every((n) => typeof (n.params as { n: number }).n === 'number'),
+    ).toBe(true);
     expect(stack.upstreamCalls()).toBe(1 + 50);
     expect(stack.emulator.requests.count({ route: DETAILS })).toBe(50);
     expect(simpleFlags()).toEqual({ simple: 50, full: 0 });
@@ -62,9 +71,14 @@ describe('upstream calls of instance lists', () => {
 
   it('fetches an instance selected twice in one operation once', async () => {
     const id = 'load-07';
-    const nodeId = expectPresent(expectData(await stack.graphql(InstanceGlobalIdDocument, { workflowName: WORKFLOW, id })).instance, id).id;
+    const nodeId = expectPresent(
+      expectData(await stack.graphql(InstanceGlobalIdDocument, { workflowName: WORKFLOW, id })).instance,
+      id,
+    ).id;
     stack.resetCalls();
-    const data = expectData(await stack.graphql(InstanceSelectedFourWaysDocument, { workflowName: WORKFLOW, id, nodeId }));
+    const data = expectData(
+      await stack.graphql(InstanceSelectedFourWaysDocument, { workflowName: WORKFLOW, id, nodeId }),
+    );
     // Not narrowed by `__typename`: the document does not select it, whatever the generated type claims.
     expect(data.c).toEqual({ params: { n: 7 }, status: expect.any(String) });
     expect(detailsCalls()).toBe(1);
@@ -75,13 +89,19 @@ describe('upstream calls of instance lists', () => {
 describe('upstream calls of a workflow lookup', () => {
   it('fetches the workflow record for its own fields, beside the instance list', async () => {
     const data = expectData(await stack.graphql(WorkflowAndInstancesDocument, { name: WORKFLOW }));
-    expect(data.workflow).toEqual({ name: WORKFLOW, className: expect.any(String), instances: { totalCount: expect.any(Number) } });
+    expect(data.workflow).toEqual({
+      name: WORKFLOW,
+      className: expect.any(String),
+      instances: { totalCount: expect.any(Number) },
+    });
     expect(stack.upstreamCalls()).toBe(2);
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(1);
   });
 
   it('fetches the workflow record when nothing else can tell that the workflow exists', async () => {
-    expect(expectData(await stack.graphql(WorkflowNameDocument, { name: WORKFLOW })).workflow).toEqual({ name: WORKFLOW });
+    expect(expectData(await stack.graphql(WorkflowNameDocument, { name: WORKFLOW })).workflow).toEqual({
+      name: WORKFLOW,
+    });
     expect(stack.upstreamCalls()).toBe(1);
     expect(stack.upstreamCalls({ routeIncludes: '/instances' })).toBe(0);
   });
@@ -98,7 +118,12 @@ describe('upstream calls of a workflow lookup', () => {
     expect(stack.upstreamCalls()).toBe(1);
     const known = await stack.graphql(query(WORKFLOW));
     expect(known.data).toEqual({ workflow: null });
-    expect(known.errors).toEqual([expect.objectContaining({ path: ['workflow', 'instances'], extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
+    expect(known.errors).toEqual([
+      expect.objectContaining({
+        path: ['workflow', 'instances'],
+        extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }),
+      }),
+    ]);
     expect(stack.upstreamCalls()).toBe(2);
   });
 
@@ -113,7 +138,9 @@ describe('upstream calls of a workflow lookup', () => {
 
 /** Details calls split by `simple=true`, from the recorded upstream URLs. */
 function simpleFlags(): { simple: number; full: number } {
-  const details = stack.sentUrls.filter((u) => /^GET \/accounts\/[^/]+\/workflows\/[^/]+\/instances\/[^/?]+(\?|$)/.test(u));
+  const details = stack.sentUrls.filter((u) =>
+    /^GET \/accounts\/[^/]+\/workflows\/[^/]+\/instances\/[^/?]+(\?|$)/.test(u),
+  );
   const simple = details.filter((u) => new URLSearchParams(u.split('?')[1] ?? '').get('simple') === 'true').length;
   return { simple, full: details.length - simple };
 }

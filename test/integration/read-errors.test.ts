@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InstanceIdsDocument, MissingLookupsDocument, WorkflowAndInstanceDocument, WorkflowCountDocument, WorkflowNameDocument } from '../generated/operations.js';
+import {
+  InstanceIdsDocument,
+  MissingLookupsDocument,
+  WorkflowAndInstanceDocument,
+  WorkflowCountDocument,
+  WorkflowNameDocument,
+} from '../generated/operations.js';
 import { expectData, expectPresent } from '../helpers/graphql.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -69,10 +75,19 @@ describe('upstream rate limiting', () => {
     const workflow = await stack.graphql(WorkflowNameDocument, { name: 'order-fulfillment' });
     expect(workflow.errors).toBeUndefined();
     stack.emulator.faults.set({ route: DETAILS, rateLimitRate: 1 });
-    const result = await stack.graphql(WorkflowAndInstanceDocument, { workflowName: 'order-fulfillment', id: 'order-1001' });
-    expect(result.data).toEqual({ workflow: { name: 'order-fulfillment', className: expect.any(String) }, instance: null });
+    const result = await stack.graphql(WorkflowAndInstanceDocument, {
+      workflowName: 'order-fulfillment',
+      id: 'order-1001',
+    });
+    expect(result.data).toEqual({
+      workflow: { name: 'order-fulfillment', className: expect.any(String) },
+      instance: null,
+    });
     expect(result.errors).toHaveLength(1);
-    expect(result.errors?.[0]).toMatchObject({ path: ['instance'], extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) } });
+    expect(result.errors?.[0]).toMatchObject({
+      path: ['instance'],
+      extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) },
+    });
     expect(result.errors?.[0]?.extensions?.retryAfter).toBeGreaterThanOrEqual(1);
   });
 });
@@ -80,7 +95,10 @@ describe('upstream rate limiting', () => {
 describe('credentials refused upstream', () => {
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ emulator: { apiToken: 'the-only-accepted-token' }, config: { upstream: { maxRetries: 0, apiToken: TOKEN } } });
+    stack = await startStack({
+      emulator: { apiToken: 'the-only-accepted-token' },
+      config: { upstream: { maxRetries: 0, apiToken: TOKEN } },
+    });
   });
   afterAll(() => stack.stop());
 
@@ -115,6 +133,9 @@ describe('production masking', () => {
   it('answers bad ids with a clear message and nothing internal', async () => {
     // A literal id, not a variable: the message must quote exactly what a hand-written query sent.
     const result = await stack.graphql('{ node(id: "!!!") { id } }');
-    expect(result).toEqual({ data: { node: null }, errors: [expect.objectContaining({ message: 'Invalid global ID: !!!', path: ['node'] })] });
+    expect(result).toEqual({
+      data: { node: null },
+      errors: [expect.objectContaining({ message: 'Invalid global ID: !!!', path: ['node'] })],
+    });
   });
 });

@@ -40,19 +40,34 @@ describe('the read graph on the demo data', () => {
     // Sent as the text GraphiQL shows, not as a generated document: the point is that this exact text runs.
     const data = expectData(await stack.graphql<DashboardData>(DEFAULT_QUERY));
     const names = data.workflows.nodes.map((w) => w.name);
-    expect(names).toEqual(expect.arrayContaining(['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga']));
+    expect(names).toEqual(
+      expect.arrayContaining(['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga']),
+    );
     const steps = data.workflows.nodes.flatMap((w) => w.instances.nodes.flatMap((i) => i.steps));
     expect(steps.length).toBeGreaterThan(0);
   });
 
   it('resolves every Workflow and WorkflowVersion field', async () => {
     const data = expectData(await stack.graphql(WorkflowAllFieldsDocument));
-    const nightly = expectPresent(data.workflows.edges.find((e) => e.node.name === 'nightly-report'), 'nightly-report').node;
+    const nightly = expectPresent(
+      data.workflows.edges.find((e) => e.node.name === 'nightly-report'),
+      'nightly-report',
+    ).node;
     expect(nightly.schedules).toEqual([{ cron: '0 3 * * *', nextInstance: expect.any(String) }]);
     expect(nightly.workflowId).toMatch(/^[0-9a-f-]{36}$/);
     // The generated type claims a `__typename` the document does not select (see codegen.ts): only these nine keys arrive.
     const { total, ...counts } = nightly.instanceCounts;
-    expect(Object.keys(counts).sort()).toEqual(['complete', 'errored', 'paused', 'queued', 'rollingBack', 'running', 'terminated', 'waiting', 'waitingForPause']);
+    expect(Object.keys(counts).sort()).toEqual([
+      'complete',
+      'errored',
+      'paused',
+      'queued',
+      'rollingBack',
+      'running',
+      'terminated',
+      'waiting',
+      'waitingForPause',
+    ]);
     expect(total).toBe(Object.values(counts).reduce<number>((s, n) => s + Number(n), 0));
     expect(nightly.latestVersion).toMatchObject({ workflow: { name: 'nightly-report' }, language: expect.any(String) });
     expect(nightly.versions.nodes[0]?.versionId).toBe(nightly.latestVersion?.versionId);
@@ -92,7 +107,12 @@ describe('the read graph on the demo data', () => {
 
   it('orders steps newest first on request', async () => {
     const [id] = await instanceIds('order-fulfillment');
-    const data = expectData(await stack.graphql(InstanceStepOrdersDocument, { workflowName: 'order-fulfillment', id: expectPresent(id, 'an instance id') }));
+    const data = expectData(
+      await stack.graphql(InstanceStepOrdersDocument, {
+        workflowName: 'order-fulfillment',
+        id: expectPresent(id, 'an instance id'),
+      }),
+    );
     const instance = expectPresent(data.instance, 'the instance');
     expect(instance.asc.length).toBeGreaterThan(1);
     expect(instance.desc).toEqual([...instance.asc].reverse());
@@ -105,12 +125,17 @@ describe('global ids', () => {
     const workflow = expectPresent(listed.workflow, 'the workflow');
     const version = expectPresent(workflow.latestVersion, 'the latest version');
     const instance = expectPresent(workflow.instances.nodes[0], 'an instance');
-    const data = expectData(await stack.graphql(NodesOfEveryTypeDocument, { w: workflow.id, v: version.id, i: instance.id }));
+    const data = expectData(
+      await stack.graphql(NodesOfEveryTypeDocument, { w: workflow.id, v: version.id, i: instance.id }),
+    );
     expect(data).toEqual({
       w: { id: workflow.id, name: 'nightly-report' },
       v: { id: version.id, versionId: version.versionId, workflow: { name: 'nightly-report' } },
       i: { id: instance.id, instanceId: instance.instanceId, workflowName: 'nightly-report' },
-      all: [{ __typename: 'WorkflowInstance', id: instance.id }, { __typename: 'Workflow', id: workflow.id }],
+      all: [
+        { __typename: 'WorkflowInstance', id: instance.id },
+        { __typename: 'Workflow', id: workflow.id },
+      ],
     });
   });
 
@@ -118,8 +143,15 @@ describe('global ids', () => {
     const ids = await instanceIds('nightly-report');
     const cronId = ids.find((id) => id.includes(' '));
     expect(cronId).toBeDefined();
-    const first = expectData(await stack.graphql(InstanceGlobalIdDocument, { workflowName: 'nightly-report', id: expectPresent(cronId, 'a cron instance id') }));
-    const again = expectData(await stack.graphql(InstanceByGlobalIdDocument, { id: expectPresent(first.instance, 'the cron instance').id }));
+    const first = expectData(
+      await stack.graphql(InstanceGlobalIdDocument, {
+        workflowName: 'nightly-report',
+        id: expectPresent(cronId, 'a cron instance id'),
+      }),
+    );
+    const again = expectData(
+      await stack.graphql(InstanceByGlobalIdDocument, { id: expectPresent(first.instance, 'the cron instance').id }),
+    );
     expect(again.node).toEqual({ instanceId: cronId });
   });
 
@@ -144,6 +176,9 @@ describe('global ids', () => {
     const byPath = Object.fromEntries((result.errors ?? []).map((e) => [e.path?.[0], e]));
     expect(byPath.a?.message).toMatch(/Invalid global ID/);
     expect(byPath.b?.message).toMatch(/NoSuchType/);
-    expect(byPath.c).toMatchObject({ message: 'Not a valid WorkflowInstance id', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(byPath.c).toMatchObject({
+      message: 'Not a valid WorkflowInstance id',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   });
 });

@@ -29,7 +29,11 @@ async function page(variables: PageArgs): Promise<Conn> {
 
 beforeAll(async () => {
   stack = await startStack();
-  await stack.rest('POST', `/${WORKFLOW}/instances/batch`, Array.from({ length: 30 }, (_, i) => ({ instance_id: `page-${i}` })));
+  await stack.rest(
+    'POST',
+    `/${WORKFLOW}/instances/batch`,
+    Array.from({ length: 30 }, (_, i) => ({ instance_id: `page-${i}` })),
+  );
   const everything = await page({ first: 100 });
   all = everything.edges.map((e) => e.node.instanceId);
   expect(all.length).toBeGreaterThanOrEqual(30);
@@ -115,8 +119,12 @@ async function cursorPage(
   variables: { first: number; after?: string | null },
 ): Promise<{ conn: CursorConn; lists: RequestLogEntry[] }> {
   stack.resetCalls();
-  const data = expectData(await stack.graphql(InstanceCursorPageDocument, { workflowName, createdAfter: since, ...variables }));
-  const lists = stack.emulator.requests.entries.filter((e) => e.method === 'GET' && e.route.endsWith('/{workflow_name}/instances'));
+  const data = expectData(
+    await stack.graphql(InstanceCursorPageDocument, { workflowName, createdAfter: since, ...variables }),
+  );
+  const lists = stack.emulator.requests.entries.filter(
+    (e) => e.method === 'GET' && e.route.endsWith('/{workflow_name}/instances'),
+  );
   return { conn: expectPresent(data.workflow, workflowName).instances, lists };
 }
 
@@ -232,7 +240,10 @@ describe('instance connection paging forward by the upstream cursor', () => {
   it('refuses an endCursor carrying an upstream cursor for another workflow or other filters', async () => {
     const head = await page({ first: 2 });
     const after = expectPresent(head.pageInfo.endCursor, 'endCursor');
-    for (const variables of [{ workflowName: 'order-fulfillment' }, { workflowName: WORKFLOW, createdAfter: '2000-01-01T00:00:00Z' }]) {
+    for (const variables of [
+      { workflowName: 'order-fulfillment' },
+      { workflowName: WORKFLOW, createdAfter: '2000-01-01T00:00:00Z' },
+    ]) {
       const result = await stack.graphql(InstanceCursorPageDocument, { first: 2, after, ...variables });
       expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
       expect(result.errors?.[0]?.message).toMatch(/another list/);
@@ -254,12 +265,16 @@ describe('workflow connection', () => {
     const names: string[] = [];
     let after: string | null = null;
     for (let guard = 0; guard < 20; guard++) {
-      const { workflows }: WorkflowPageQuery = expectData(await stack.graphql(WorkflowPageDocument, { first: 1, after }));
+      const { workflows }: WorkflowPageQuery = expectData(
+        await stack.graphql(WorkflowPageDocument, { first: 1, after }),
+      );
       names.push(...workflows.nodes.map((n) => n.name));
       if (!workflows.pageInfo.hasNextPage) break;
       after = workflows.pageInfo.endCursor;
     }
-    expect(names).toEqual(expect.arrayContaining(['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga']));
+    expect(names).toEqual(
+      expect.arrayContaining(['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga']),
+    );
     expect(new Set(names).size).toBe(names.length);
   });
 

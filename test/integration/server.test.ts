@@ -6,7 +6,11 @@ import { spawnEntry } from '../helpers/process.js';
 const ACCOUNT = 'f'.repeat(32);
 
 async function graphql(url: string, query: string): Promise<{ data?: unknown; errors?: unknown[] }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
   return (await response.json()) as { data?: unknown; errors?: unknown[] };
 }
 
@@ -14,7 +18,9 @@ describe('npm start', () => {
   it('serves /healthz and { __typename } in local mode with no environment, within 3 seconds', async () => {
     const started = Date.now();
     const server = spawnEntry('src/main.ts', { PORT: '0' });
-    const [, url] = await server.waitForLine(/\(local mode\) at (http:\/\/\S+\/graphql), upstream http:\/\/127\.0\.0\.1:\d+\/client\/v4/);
+    const [, url] = await server.waitForLine(
+      /\(local mode\) at (http:\/\/\S+\/graphql), upstream http:\/\/127\.0\.0\.1:\d+\/client\/v4/,
+    );
     const health = await fetch(new URL('/healthz', url!));
     expect(health.status).toBe(200);
     expect(await graphql(url!, '{ __typename }')).toEqual({ data: { __typename: 'Query' } });

@@ -27,7 +27,8 @@ async function createMany(stack: Stack, input: CreateInstancesInput) {
 
 /** The params an instance was created with, read back through the gateway. */
 async function paramsOf(stack: Stack, id: string): Promise<unknown> {
-  return expectPresent(expectData(await stack.graphql(READ, { workflowName: WF, id })).instance, `instance ${id}`).params;
+  return expectPresent(expectData(await stack.graphql(READ, { workflowName: WF, id })).instance, `instance ${id}`)
+    .params;
 }
 
 // One stack for the tests that inject no 429 (a 429 holds back every later call of the client).
@@ -42,7 +43,6 @@ beforeEach(() => {
 });
 
 describe('createInstance', () => {
-
   it('creates an instance with a chosen id and returns it, readable at once', async () => {
     const id = freshId('happy');
     expect(await create(stack, { workflowName: WF, instanceId: id, params: { orderId: 'o-1' } })).toMatchObject({
@@ -55,7 +55,9 @@ describe('createInstance', () => {
 
   it('generates a UUID when no id is given', async () => {
     const created = expectTypename(await create(stack, { workflowName: WF }), 'CreateInstancePayload');
-    expect(created.instance.instanceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(created.instance.instanceId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
   });
 
   it.each([
@@ -64,21 +66,35 @@ describe('createInstance', () => {
     ['a string that looks like JSON', '{"not":"parsed"}'],
     ['a number', 42.5],
     ['null', null],
-  ])('round-trips params that are %s, as the same JSON value, through the emulator and the official SDK', async (_label, params) => {
-    const id = freshId('params');
-    expectTypename(await create(stack, { workflowName: WF, instanceId: id, params }), 'CreateInstancePayload');
-    expect(await paramsOf(stack, id)).toEqual(params);
+  ])(
+    'round-trips params that are %s, as the same JSON value, through the emulator and the official SDK',
+    async (_label, params) => {
+      const id = freshId('params');
+      expectTypename(await create(stack, { workflowName: WF, instanceId: id, params }), 'CreateInstancePayload');
+      expect(await paramsOf(stack, id)).toEqual(params);
 
-    // The official SDK reads what the workflow received: the same value, not a JSON-encoded string.
-    const sdk = new Cloudflare({ apiToken: stack.config.upstream.apiToken, baseURL: stack.emulator.url, maxRetries: 0 });
-    const viaSdk = await sdk.workflows.instances.get(id, { account_id: stack.config.upstream.accountId, workflow_name: WF });
-    expect(viaSdk.params).toEqual(params);
+      // The official SDK reads what the workflow received: the same value, not a JSON-encoded string.
+      const sdk = new Cloudflare({
+        apiToken: stack.config.upstream.apiToken,
+        baseURL: stack.emulator.url,
+        maxRetries: 0,
+      });
+      const viaSdk = await sdk.workflows.instances.get(id, {
+        account_id: stack.config.upstream.accountId,
+        workflow_name: WF,
+      });
+      expect(viaSdk.params).toEqual(params);
 
-    // And what the SDK sends (it types params as a string, but sends any value) reads back the same here.
-    const sdkId = freshId('sdk');
-    await sdk.workflows.instances.create(WF, { account_id: stack.config.upstream.accountId, instance_id: sdkId, params: params as never });
-    expect(await paramsOf(stack, sdkId)).toEqual(params);
-  });
+      // And what the SDK sends (it types params as a string, but sends any value) reads back the same here.
+      const sdkId = freshId('sdk');
+      await sdk.workflows.instances.create(WF, {
+        account_id: stack.config.upstream.accountId,
+        instance_id: sdkId,
+        params: params as never,
+      });
+      expect(await paramsOf(stack, sdkId)).toEqual(params);
+    },
+  );
 
   it('returns InstanceAlreadyExistsError for a taken id', async () => {
     const id = freshId('taken');
@@ -142,8 +158,13 @@ describe('createInstance', () => {
 
   it('makes the new instance visible to the rest of the same operation', async () => {
     const id = freshId('same-op');
-    const result = await stack.graphql(WriteCreateInstanceTwiceDocument, { input: { workflowName: WF, instanceId: id, params: 1 } });
-    expect(result.data).toEqual({ before: { __typename: 'CreateInstancePayload' }, again: { __typename: 'InstanceAlreadyExistsError' } });
+    const result = await stack.graphql(WriteCreateInstanceTwiceDocument, {
+      input: { workflowName: WF, instanceId: id, params: 1 },
+    });
+    expect(result.data).toEqual({
+      before: { __typename: 'CreateInstancePayload' },
+      again: { __typename: 'InstanceAlreadyExistsError' },
+    });
   });
 });
 
@@ -158,38 +179,61 @@ describe('invalid input', () => {
     ['an instance id longer than 100', { workflowName: WF, instanceId: 'i'.repeat(101) }, ['input', 'instanceId']],
     ['a reserved cf_ instance id', { workflowName: WF, instanceId: `cf_${'a1'.repeat(32)}` }, ['input', 'instanceId']],
     ['params over 1 MiB', { workflowName: WF, params: big }, ['input', 'params']],
-    ['a malformed retention', { workflowName: WF, retention: { successRetention: 'soon' } }, ['input', 'retention', 'successRetention']],
-    ['a negative retention', { workflowName: WF, retention: { errorRetention: '-5' } }, ['input', 'retention', 'errorRetention']],
+    [
+      'a malformed retention',
+      { workflowName: WF, retention: { successRetention: 'soon' } },
+      ['input', 'retention', 'successRetention'],
+    ],
+    [
+      'a negative retention',
+      { workflowName: WF, retention: { errorRetention: '-5' } },
+      ['input', 'retention', 'errorRetention'],
+    ],
   ])('refuses %s with InvalidInputError and makes no upstream call', async (_label, input, path) => {
-    expect(await create(stack, input)).toMatchObject({ __typename: 'InvalidInputError', path, message: expect.any(String) });
+    expect(await create(stack, input)).toMatchObject({
+      __typename: 'InvalidInputError',
+      path,
+      message: expect.any(String),
+    });
     expect(stack.upstreamCalls()).toBe(0);
   });
 
   it('accepts params of exactly 1 MiB', async () => {
     // 1 MiB of JSON text: the string's quotes count.
-    expectTypename(await create(stack, { workflowName: WF, params: 'y'.repeat(1024 * 1024 - 2) }), 'CreateInstancePayload');
+    expectTypename(
+      await create(stack, { workflowName: WF, params: 'y'.repeat(1024 * 1024 - 2) }),
+      'CreateInstancePayload',
+    );
   });
 
   it.each<[string, CreateInstancesInput['instances'], string[]]>([
     ['an empty batch', [], ['input', 'instances']],
     ['a batch over the configured limit', Array.from({ length: 301 }, () => ({})), ['input', 'instances']],
-    ['an id repeated within the batch', [{ instanceId: 'a' }, { instanceId: 'b' }, { instanceId: 'a' }], ['input', 'instances', '2', 'instanceId']],
+    [
+      'an id repeated within the batch',
+      [{ instanceId: 'a' }, { instanceId: 'b' }, { instanceId: 'a' }],
+      ['input', 'instances', '2', 'instanceId'],
+    ],
     ['a bad item deep in the batch', [{}, {}, {}, { instanceId: 'bad id' }], ['input', 'instances', '3', 'instanceId']],
   ])('refuses %s with InvalidInputError and makes no upstream call', async (_label, instances, path) => {
-    expect(await createMany(stack, { workflowName: WF, instances })).toMatchObject({ __typename: 'InvalidInputError', path });
+    expect(await createMany(stack, { workflowName: WF, instances })).toMatchObject({
+      __typename: 'InvalidInputError',
+      path,
+    });
     expect(stack.upstreamCalls()).toBe(0);
   });
 
   it('refuses an unknown location hint through the schema, before any call', async () => {
     // Cast on purpose: the generated input type rightly rejects the value this test must send.
-    const result = await stack.graphql(CREATE, { input: { workflowName: WF, locationHint: 'MOON' as CreateInstanceInput['locationHint'] } });
+    const result = await stack.graphql(CREATE, {
+      input: { workflowName: WF, locationHint: 'MOON' as CreateInstanceInput['locationHint'] },
+    });
     expect(result.errors?.[0]?.message).toMatch(/LocationHint/);
     expect(stack.upstreamCalls()).toBe(0);
   });
 });
 
 describe('createInstances', () => {
-
   it('creates 250 instances in exactly 3 batch calls and answers 250 results in input order', async () => {
     const prefix = freshId('bulk');
     const instances = Array.from({ length: 250 }, (_, i) => ({ instanceId: `${prefix}-${i}`, params: { n: i } }));
@@ -197,7 +241,13 @@ describe('createInstances', () => {
     expect(payload.createdCount).toBe(250);
     expect(payload.results).toHaveLength(250);
     payload.results.forEach((r, i) => {
-      expect(r).toEqual({ index: i, instanceId: `${prefix}-${i}`, recovered: false, instance: { instanceId: `${prefix}-${i}` }, error: null });
+      expect(r).toEqual({
+        index: i,
+        instanceId: `${prefix}-${i}`,
+        recovered: false,
+        instance: { instanceId: `${prefix}-${i}` },
+        error: null,
+      });
     });
     expect(stack.upstreamCalls({ method: 'POST', routeIncludes: '/instances/batch' })).toBe(3);
     expect(stack.upstreamCalls({ method: 'POST' })).toBe(3);
@@ -213,8 +263,18 @@ describe('createInstances', () => {
       'CreateInstancesPayload',
     );
     expect(payload.createdCount).toBe(2);
-    expect(payload.results[0]).toMatchObject({ index: 0, instanceId: fresh, error: null, instance: { instanceId: fresh } });
-    expect(payload.results[1]).toMatchObject({ index: 1, instanceId: taken, instance: null, error: { __typename: 'InstanceAlreadyExistsError', instanceId: taken } });
+    expect(payload.results[0]).toMatchObject({
+      index: 0,
+      instanceId: fresh,
+      error: null,
+      instance: { instanceId: fresh },
+    });
+    expect(payload.results[1]).toMatchObject({
+      index: 1,
+      instanceId: taken,
+      instance: null,
+      error: { __typename: 'InstanceAlreadyExistsError', instanceId: taken },
+    });
     expect(payload.results[2]).toMatchObject({ index: 2, error: null });
   });
 
@@ -246,7 +306,10 @@ describe('rate limits', () => {
 
   it('returns RateLimitedError with retryAfter in seconds when upstream answers 429', async () => {
     own.emulator.faults.set({ route: CREATE_ROUTE, rateLimitRate: 1 });
-    const limited = expectTypename(await create(own, { workflowName: WF, instanceId: freshId('limited') }), 'RateLimitedError');
+    const limited = expectTypename(
+      await create(own, { workflowName: WF, instanceId: freshId('limited') }),
+      'RateLimitedError',
+    );
     expect(limited.retryAfter).toBeGreaterThanOrEqual(1);
     expect(Number.isInteger(limited.retryAfter)).toBe(true);
   });

@@ -33,12 +33,17 @@ describe('status changes and events', () => {
   const statusOf = (id: string, statuses: InstanceStatus | InstanceStatus[]) =>
     stack.emulator.engine.waitForStatus(stack.config.upstream.accountId, WF, id, statuses, { timeoutMs: 5000 });
 
-  const read = async (id: string) => expectPresent(expectData(await stack.graphql(READ, { workflowName: WF, id })).instance, `instance ${id}`);
+  const read = async (id: string) =>
+    expectPresent(expectData(await stack.graphql(READ, { workflowName: WF, id })).instance, `instance ${id}`);
   const pause = async (input: PauseInstanceInput) => expectData(await stack.graphql(PAUSE, { input })).pauseInstance;
-  const resume = async (input: ResumeInstanceInput) => expectData(await stack.graphql(RESUME, { input })).resumeInstance;
-  const terminate = async (input: TerminateInstanceInput) => expectData(await stack.graphql(TERMINATE, { input })).terminateInstance;
-  const restart = async (input: RestartInstanceInput) => expectData(await stack.graphql(RESTART, { input })).restartInstance;
-  const sendEvent = async (input: SendInstanceEventInput) => expectData(await stack.graphql(SEND_EVENT, { input })).sendInstanceEvent;
+  const resume = async (input: ResumeInstanceInput) =>
+    expectData(await stack.graphql(RESUME, { input })).resumeInstance;
+  const terminate = async (input: TerminateInstanceInput) =>
+    expectData(await stack.graphql(TERMINATE, { input })).terminateInstance;
+  const restart = async (input: RestartInstanceInput) =>
+    expectData(await stack.graphql(RESTART, { input })).restartInstance;
+  const sendEvent = async (input: SendInstanceEventInput) =>
+    expectData(await stack.graphql(SEND_EVENT, { input })).sendInstanceEvent;
 
   /** An order that has passed its cool-off and waits for the `payment-approved` event. */
   async function awaitingApproval(prefix: string): Promise<string> {
@@ -76,10 +81,17 @@ describe('status changes and events', () => {
   it('refuses a change the state machine forbids from a status known in the operation, without calling upstream', async () => {
     const id = await awaitingApproval('known');
     const data = expectData(
-      await stack.graphql(WriteTerminateThenPauseDocument, { t: { workflowName: WF, instanceId: id }, p: { workflowName: WF, instanceId: id } }),
+      await stack.graphql(WriteTerminateThenPauseDocument, {
+        t: { workflowName: WF, instanceId: id },
+        p: { workflowName: WF, instanceId: id },
+      }),
     );
     expect(data.t).toEqual({ instance: { status: 'TERMINATED' } });
-    expect(data.p).toMatchObject({ __typename: 'InvalidTransitionError', currentStatus: 'TERMINATED', action: 'PAUSE' });
+    expect(data.p).toMatchObject({
+      __typename: 'InvalidTransitionError',
+      currentStatus: 'TERMINATED',
+      action: 'PAUSE',
+    });
     // One PATCH for the terminate; the pause was refused before any call.
     expect(stack.upstreamCalls({ method: 'PATCH' })).toBe(1);
   });
@@ -103,7 +115,9 @@ describe('status changes and events', () => {
       __typename: 'InstanceNotFoundError',
       instanceId: 'no-such-instance',
     });
-    expect(await sendEvent({ workflowName: 'no-such-workflow', instanceId: 'x', type: 'payment-approved' })).toMatchObject({
+    expect(
+      await sendEvent({ workflowName: 'no-such-workflow', instanceId: 'x', type: 'payment-approved' }),
+    ).toMatchObject({
       __typename: 'WorkflowNotFoundError',
       workflowName: 'no-such-workflow',
     });
@@ -111,8 +125,17 @@ describe('status changes and events', () => {
 
   it('releases a waiting order-fulfillment instance with a payment-approved event', async () => {
     const id = await awaitingApproval('event');
-    const result = await sendEvent({ workflowName: WF, instanceId: id, type: 'payment-approved', payload: { approved: true } });
-    expect(result).toMatchObject({ __typename: 'SendInstanceEventPayload', instance: { instanceId: id }, timestamp: expect.any(String) });
+    const result = await sendEvent({
+      workflowName: WF,
+      instanceId: id,
+      type: 'payment-approved',
+      payload: { approved: true },
+    });
+    expect(result).toMatchObject({
+      __typename: 'SendInstanceEventPayload',
+      instance: { instanceId: id },
+      timestamp: expect.any(String),
+    });
     await statusOf(id, 'complete');
     const instance = await read(id);
     expect(instance).toMatchObject({ status: 'COMPLETE', output: { orderId: id, status: 'shipped' } });
@@ -122,7 +145,12 @@ describe('status changes and events', () => {
 
   it('delivers the payload as the JSON value given: a string "true" is not an approval', async () => {
     const id = await awaitingApproval('event-string');
-    const result = await sendEvent({ workflowName: WF, instanceId: id, type: 'payment-approved', payload: { approved: 'true' } });
+    const result = await sendEvent({
+      workflowName: WF,
+      instanceId: id,
+      type: 'payment-approved',
+      payload: { approved: 'true' },
+    });
     expectTypename(result, 'SendInstanceEventPayload');
     expect(await statusOf(id, ['complete', 'errored'])).toBe('errored');
   });
@@ -133,7 +161,11 @@ describe('status changes and events', () => {
     await statusOf(id, 'complete');
     expect((await read(id)).steps.map((s) => s.name)).toContain('ship-order-1');
 
-    const result = await restart({ workflowName: WF, instanceId: id, from: { stepName: 'await-payment-approval', type: 'WAIT_FOR_EVENT' } });
+    const result = await restart({
+      workflowName: WF,
+      instanceId: id,
+      from: { stepName: 'await-payment-approval', type: 'WAIT_FOR_EVENT' },
+    });
     expect(result).toMatchObject({ __typename: 'RestartInstancePayload', instance: { instanceId: id } });
     await statusOf(id, ['waiting', 'running']);
     const after = await read(id);
@@ -170,7 +202,11 @@ describe('status changes and events', () => {
     try {
       own.emulator.faults.set({ route: STATUS_ROUTE, errorRate: 1 });
       const data = expectData(await own.graphql(RESUME, { input: { workflowName: WF, instanceId: 'any-instance' } }));
-      expect(data.resumeInstance).toMatchObject({ __typename: 'UpstreamError', code: expect.any(String), retryable: expect.any(Boolean) });
+      expect(data.resumeInstance).toMatchObject({
+        __typename: 'UpstreamError',
+        code: expect.any(String),
+        retryable: expect.any(Boolean),
+      });
     } finally {
       await own.stop();
     }
@@ -178,24 +214,50 @@ describe('status changes and events', () => {
 
   it.each<[string, () => Promise<unknown>, string[]]>([
     ['an instance id with a quote', () => pause({ workflowName: WF, instanceId: 'a"b' }), ['input', 'instanceId']],
-    ['a workflow name starting with "-"', () => resume({ workflowName: '-wf', instanceId: 'a' }), ['input', 'workflowName']],
-    ['an event type with a space', () => sendEvent({ workflowName: WF, instanceId: 'a', type: 'pay ment' }), ['input', 'type']],
-    ['an event type longer than 100', () => sendEvent({ workflowName: WF, instanceId: 'a', type: 't'.repeat(101) }), ['input', 'type']],
+    [
+      'a workflow name starting with "-"',
+      () => resume({ workflowName: '-wf', instanceId: 'a' }),
+      ['input', 'workflowName'],
+    ],
+    [
+      'an event type with a space',
+      () => sendEvent({ workflowName: WF, instanceId: 'a', type: 'pay ment' }),
+      ['input', 'type'],
+    ],
+    [
+      'an event type longer than 100',
+      () => sendEvent({ workflowName: WF, instanceId: 'a', type: 't'.repeat(101) }),
+      ['input', 'type'],
+    ],
     [
       'an event payload over 1 MiB',
       () => sendEvent({ workflowName: WF, instanceId: 'a', type: 'x', payload: { blob: 'z'.repeat(1024 * 1024) } }),
       ['input', 'payload'],
     ],
-    ['a step name with a control character', () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: 'a\nb' } }), ['input', 'from', 'stepName']],
-    ['an empty step name', () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: '' } }), ['input', 'from', 'stepName']],
-    ['a step count of 0', () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: 'x', count: 0 } }), ['input', 'from', 'count']],
+    [
+      'a step name with a control character',
+      () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: 'a\nb' } }),
+      ['input', 'from', 'stepName'],
+    ],
+    [
+      'an empty step name',
+      () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: '' } }),
+      ['input', 'from', 'stepName'],
+    ],
+    [
+      'a step count of 0',
+      () => restart({ workflowName: WF, instanceId: 'a', from: { stepName: 'x', count: 0 } }),
+      ['input', 'from', 'count'],
+    ],
   ])('refuses %s with InvalidInputError and makes no upstream call', async (_label, send, path) => {
     expect(await send()).toMatchObject({ __typename: 'InvalidInputError', path, message: expect.any(String) });
     expect(stack.upstreamCalls()).toBe(0);
   });
 
   it('addresses cron-created instance ids, which contain spaces and slashes', async () => {
-    expect(await pause({ workflowName: WF, instanceId: '*/30 * * * *-1786001400000' })).toMatchObject({ __typename: 'InstanceNotFoundError' });
+    expect(await pause({ workflowName: WF, instanceId: '*/30 * * * *-1786001400000' })).toMatchObject({
+      __typename: 'InstanceNotFoundError',
+    });
     expect(stack.upstreamCalls({ method: 'PATCH' })).toBe(1);
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_BASE_URL, LOCAL_ACCOUNT_ID, createConfig, loadConfig, loadEmulatorConfig } from '../../src/config.js';
+import {
+  ConfigError,
+  DEFAULT_BASE_URL,
+  LOCAL_ACCOUNT_ID,
+  createConfig,
+  loadConfig,
+  loadEmulatorConfig,
+} from '../../src/config.js';
 
 const ACCOUNT = 'a'.repeat(32);
 

@@ -17,36 +17,132 @@ const INSTANCE = 'instance(workflowName: "w", id: "i")';
 
 describe('estimateCost on reads', () => {
   it.each([
-    ['list fields of a page cost the list alone (it also tells whether the workflow exists)', `{ ${WF} { instances(first: 50) { totalCount nodes { instanceId status createdOn version { versionId } canPause } } } }`, 1],
-    ['details fields cost one call per listed instance', `{ ${WF} { instances(first: 50) { nodes { params output stepCount } } } }`, 51],
-    ['steps share the details call of a listed instance', `{ ${WF} { instances(first: 50) { nodes { params steps { name } } } } }`, 51],
+    [
+      'list fields of a page cost the list alone (it also tells whether the workflow exists)',
+      `{ ${WF} { instances(first: 50) { totalCount nodes { instanceId status createdOn version { versionId } canPause } } } }`,
+      1,
+    ],
+    [
+      'details fields cost one call per listed instance',
+      `{ ${WF} { instances(first: 50) { nodes { params output stepCount } } } }`,
+      51,
+    ],
+    [
+      'steps share the details call of a listed instance',
+      `{ ${WF} { instances(first: 50) { nodes { params steps { name } } } } }`,
+      51,
+    ],
     ['a page without first has the default size of 20', `{ ${WF} { instances { nodes { params } } } }`, 21],
-    ['nodes and edges.node are the same instances', `{ ${WF} { instances(first: 5) { nodes { params } edges { cursor node { output } } } } }`, 6],
-    ['a page after a cursor may take two calls', `{ ${WF} { instances(first: 5, after: "x") { nodes { instanceId } } } }`, 2],
+    [
+      'nodes and edges.node are the same instances',
+      `{ ${WF} { instances(first: 5) { nodes { params } edges { cursor node { output } } } } }`,
+      6,
+    ],
+    [
+      'a page after a cursor may take two calls',
+      `{ ${WF} { instances(first: 5, after: "x") { nodes { instanceId } } } }`,
+      2,
+    ],
     ['last without before may take three calls', `{ ${WF} { instances(last: 5) { nodes { instanceId } } } }`, 3],
-    ['a page size over 100 is refused before any call, so the workflow lookup is the one call', `{ ${WF} { instances(first: 101) { nodes { params } } } }`, 1],
-    ['first and last together are refused before any call, so the workflow lookup is the one call', `{ ${WF} { instances(first: 1, last: 1) { nodes { params } } } }`, 1],
-    ['an instance lookup answers every instance field', `{ ${INSTANCE} { status params output steps { name } stepCount } }`, 1],
-    ['step outputs cost one call per assumed step', `{ ${INSTANCE} { steps { ... on DoStep { output } ... on WaitForEventStep { payload } } } }`, 11],
-    ['step outputs of listed instances multiply', `{ ${WF} { instances(first: 2) { nodes { steps { ... on DoStep { output } } } } } }`, 1 + 2 + 2 * 10],
+    [
+      'a page size over 100 is refused before any call, so the workflow lookup is the one call',
+      `{ ${WF} { instances(first: 101) { nodes { params } } } }`,
+      1,
+    ],
+    [
+      'first and last together are refused before any call, so the workflow lookup is the one call',
+      `{ ${WF} { instances(first: 1, last: 1) { nodes { params } } } }`,
+      1,
+    ],
+    [
+      'an instance lookup answers every instance field',
+      `{ ${INSTANCE} { status params output steps { name } stepCount } }`,
+      1,
+    ],
+    [
+      'step outputs cost one call per assumed step',
+      `{ ${INSTANCE} { steps { ... on DoStep { output } ... on WaitForEventStep { payload } } } }`,
+      11,
+    ],
+    [
+      'step outputs of listed instances multiply',
+      `{ ${WF} { instances(first: 2) { nodes { steps { ... on DoStep { output } } } } } }`,
+      1 + 2 + 2 * 10,
+    ],
     ['the same field under two aliases is fetched once', `{ a: ${INSTANCE} { params } b: ${INSTANCE} { output } }`, 1],
-    ['step outputs of one instance under two aliases are fetched once', `{ ${INSTANCE} { a: steps { ... on DoStep { output } } b: steps(order: DESC) { ... on DoStep { output } } } }`, 11],
-    ['different instances cost one call each', `{ a: ${INSTANCE} { params } b: instance(workflowName: "w", id: "j") { params } }`, 2],
-    ['a simple and a full fetch of one instance in different places count apart', `{ ${INSTANCE} { params } ${WF} { instance(id: "i") { steps { name } } } }`, 2],
+    [
+      'step outputs of one instance under two aliases are fetched once',
+      `{ ${INSTANCE} { a: steps { ... on DoStep { output } } b: steps(order: DESC) { ... on DoStep { output } } } }`,
+      11,
+    ],
+    [
+      'different instances cost one call each',
+      `{ a: ${INSTANCE} { params } b: instance(workflowName: "w", id: "j") { params } }`,
+      2,
+    ],
+    [
+      'a simple and a full fetch of one instance in different places count apart',
+      `{ ${INSTANCE} { params } ${WF} { instance(id: "i") { steps { name } } } }`,
+      2,
+    ],
     ['a workflow lookup with only its name costs the lookup', `{ ${WF} { id name __typename } }`, 1],
-    ['a workflow lookup whose fields need its record costs the record and the list', `{ ${WF} { className instances(first: 5) { totalCount } } }`, 2],
-    ['workflow fields reached from an instance share the workflow lookup', `{ ${INSTANCE} { workflow { className } } ${WF} { name } }`, 2],
-    ['version fields of listed instances cost one call per instance', `{ ${WF} { instances(first: 5) { nodes { version { className } } } } }`, 6],
+    [
+      'a workflow lookup whose fields need its record costs the record and the list',
+      `{ ${WF} { className instances(first: 5) { totalCount } } }`,
+      2,
+    ],
+    [
+      'workflow fields reached from an instance share the workflow lookup',
+      `{ ${INSTANCE} { workflow { className } } ${WF} { name } }`,
+      2,
+    ],
+    [
+      'version fields of listed instances cost one call per instance',
+      `{ ${WF} { instances(first: 5) { nodes { version { className } } } } }`,
+      6,
+    ],
     ['latestVersion and its graph cost one call each', `{ ${WF} { latestVersion { className graph } } }`, 2],
-    ['versions are a list; graph costs one call per version', `{ ${WF} { versions(first: 3) { nodes { className graph } } } }`, 4],
-    ['workflow fields of a workflow list are free', `{ workflows(first: 30) { nodes { name className instanceCounts { total } schedules { cron } } } }`, 1],
-    ['each workflow of a list costs its own instance list', `{ workflows(first: 30) { nodes { instances(first: 1) { totalCount } } } }`, 31],
-    ['node decodes the id: a workflow', `{ node(id: "${globalId('Workflow', 'w')}") { id ... on Workflow { className latestVersion { versionId } } } }`, 2],
-    ['node decodes the id: an instance shares the key of instance()', `{ node(id: "${globalId('WorkflowInstance', 'w/i')}") { ... on WorkflowInstance { params } } ${INSTANCE} { output } }`, 1],
-    ['node decodes the id: a version', `{ node(id: "${globalId('WorkflowVersion', 'w/v1')}") { ... on WorkflowVersion { className graph } } }`, 2],
-    ['nodes costs one lookup per id', `{ nodes(ids: ["${globalId('Workflow', 'a')}", "${globalId('Workflow', 'b')}", "${globalId('WorkflowInstance', 'a/x')}"]) { id } }`, 3],
+    [
+      'versions are a list; graph costs one call per version',
+      `{ ${WF} { versions(first: 3) { nodes { className graph } } } }`,
+      4,
+    ],
+    [
+      'workflow fields of a workflow list are free',
+      `{ workflows(first: 30) { nodes { name className instanceCounts { total } schedules { cron } } } }`,
+      1,
+    ],
+    [
+      'each workflow of a list costs its own instance list',
+      `{ workflows(first: 30) { nodes { instances(first: 1) { totalCount } } } }`,
+      31,
+    ],
+    [
+      'node decodes the id: a workflow',
+      `{ node(id: "${globalId('Workflow', 'w')}") { id ... on Workflow { className latestVersion { versionId } } } }`,
+      2,
+    ],
+    [
+      'node decodes the id: an instance shares the key of instance()',
+      `{ node(id: "${globalId('WorkflowInstance', 'w/i')}") { ... on WorkflowInstance { params } } ${INSTANCE} { output } }`,
+      1,
+    ],
+    [
+      'node decodes the id: a version',
+      `{ node(id: "${globalId('WorkflowVersion', 'w/v1')}") { ... on WorkflowVersion { className graph } } }`,
+      2,
+    ],
+    [
+      'nodes costs one lookup per id',
+      `{ nodes(ids: ["${globalId('Workflow', 'a')}", "${globalId('Workflow', 'b')}", "${globalId('WorkflowInstance', 'a/x')}"]) { id } }`,
+      3,
+    ],
     ['a malformed global id is refused before any call', '{ node(id: "not base64 at all!") { id } }', 0],
-    ['introspection is free', '{ __typename __schema { types { name fields { name } } } __type(name: "Workflow") { name } }', 0],
+    [
+      'introspection is free',
+      '{ __typename __schema { types { name fields { name } } } __type(name: "Workflow") { name } }',
+      0,
+    ],
   ])('%s', (_name, query, expected) => {
     expect(cost(query)).toBe(expected);
   });
@@ -82,7 +178,12 @@ describe('estimateCost on reads', () => {
   });
 
   it('names the fields that drive the cost, costliest first', () => {
-    const estimate = estimateCost(schema, parse('{ workflows(first: 100) { nodes { instances(first: 100) { nodes { steps { ... on DoStep { output } } } } } } }'));
+    const estimate = estimateCost(
+      schema,
+      parse(
+        '{ workflows(first: 100) { nodes { instances(first: 100) { nodes { steps { ... on DoStep { output } } } } } } }',
+      ),
+    );
     expect(estimate).toEqual({
       cost: 1 + 100 + 100 * 100 + 100 * 100 * 10,
       truncated: false,
@@ -100,7 +201,8 @@ describe('estimateCost on reads', () => {
     const depth = 16;
     const fragments = Array.from(
       { length: depth },
-      (_, i) => `fragment F${i} on Workflow { a: instance(id: "a${i}") { workflow { ...F${i + 1} } } b: instance(id: "b${i}") { workflow { ...F${i + 1} } } }`,
+      (_, i) =>
+        `fragment F${i} on Workflow { a: instance(id: "a${i}") { workflow { ...F${i + 1} } } b: instance(id: "b${i}") { workflow { ...F${i + 1} } } }`,
     ).join('\n');
     const query = `{ ${WF} { ...F0 } }\n${fragments}\nfragment F${depth} on Workflow { name }`;
     const estimate = estimateCost(schema, parse(query));
@@ -120,7 +222,12 @@ describe('estimateCost on mutations and subscriptions', () => {
 
   it.each([
     ['createInstances costs one call per 100 instances', BATCH.replace('SELECTION', 'instanceId'), created(250), 3],
-    ['instance fields of created instances cost one call each', BATCH.replace('SELECTION', 'status'), created(150), 2 + 150],
+    [
+      'instance fields of created instances cost one call each',
+      BATCH.replace('SELECTION', 'status'),
+      created(150),
+      2 + 150,
+    ],
     ['an empty batch is refused before any call', BATCH.replace('SELECTION', 'status'), created(0), 0],
     [
       'createInstance costs one call, plus its instance beyond the key',
@@ -191,7 +298,9 @@ describe('useQueryCostLimit', () => {
 });
 
 describe('createCostCache', () => {
-  const TWO = parse('query Two($w: String!, $a: String!, $b: String!) { a: instance(workflowName: $w, id: $a) { params } b: instance(workflowName: $w, id: $b) { params } }');
+  const TWO = parse(
+    'query Two($w: String!, $a: String!, $b: String!) { a: instance(workflowName: $w, id: $a) { params } b: instance(workflowName: $w, id: $b) { params } }',
+  );
 
   it('reuses the estimate of a document for other names and ids of the same pattern', () => {
     const estimate = createCostCache();
@@ -205,7 +314,9 @@ describe('createCostCache', () => {
     const estimate = createCostCache();
     expect(estimate(schema, TWO, { variables: { w: 'wf', a: 'x', b: 'x' }, operationName: null })?.cost).toBe(1);
     expect(estimate(schema, TWO, { variables: { w: 'wf', a: 'x', b: 'y' }, operationName: null })?.cost).toBe(2);
-    const page = parse('query P($w: String!, $n: Int, $p: Boolean!) { workflow(name: $w) { instances(first: $n) { nodes { params @include(if: $p) } } } }');
+    const page = parse(
+      'query P($w: String!, $n: Int, $p: Boolean!) { workflow(name: $w) { instances(first: $n) { nodes { params @include(if: $p) } } } }',
+    );
     expect(estimate(schema, page, { variables: { w: 'wf', n: 5, p: true }, operationName: null })?.cost).toBe(6);
     expect(estimate(schema, page, { variables: { w: 'wf', n: 9, p: true }, operationName: null })?.cost).toBe(10);
     expect(estimate(schema, page, { variables: { w: 'wf', n: 9, p: false }, operationName: null })?.cost).toBe(1);
@@ -220,9 +331,15 @@ describe('createCostCache', () => {
 
   it('keeps values that are not plain strings, so bad ones still leave no estimate', () => {
     const estimate = createCostCache();
-    const dated = parse('query D($w: String!, $after: DateTime) { workflow(name: $w) { instances(createdAfter: $after) { totalCount } } }');
-    expect(estimate(schema, dated, { variables: { w: 'wf', after: 'yesterday' }, operationName: null })).toBeUndefined();
-    expect(estimate(schema, dated, { variables: { w: 'wf', after: '2026-01-01T00:00:00Z' }, operationName: null })?.cost).toBe(1);
+    const dated = parse(
+      'query D($w: String!, $after: DateTime) { workflow(name: $w) { instances(createdAfter: $after) { totalCount } } }',
+    );
+    expect(
+      estimate(schema, dated, { variables: { w: 'wf', after: 'yesterday' }, operationName: null }),
+    ).toBeUndefined();
+    expect(
+      estimate(schema, dated, { variables: { w: 'wf', after: '2026-01-01T00:00:00Z' }, operationName: null })?.cost,
+    ).toBe(1);
     expect(estimate(schema, TWO, { variables: { w: 'wf', a: 7, b: 'y' }, operationName: null })).toBeUndefined();
   });
 });

@@ -112,7 +112,9 @@ describe('instance subscriptions', () => {
   it('gives subscribers that change together one shared event object, and a late joiner its own previousStatus', async () => {
     api.create('i1', 'running');
     startHub();
-    const early = Array.from({ length: 3 }, () => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false }));
+    const early = Array.from({ length: 3 }, () =>
+      hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false }),
+    );
     await advance(0);
     api.setStatus('i1', 'paused');
     await advance(INTERVAL);
@@ -242,7 +244,8 @@ describe('many instances', () => {
     // 1 request/s sustainable for background work; 500 instances cost 5 list pages per cycle.
     budget = { capacity: 60, available: 60, backgroundAvailable: 48, refillPerSecond: 1.25 };
     startHub();
-    for (const id of api.instances.keys()) hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: false });
+    for (const id of api.instances.keys())
+      hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: false });
     await advance(0);
     api.calls.length = 0;
     await advance(60_000);
@@ -296,7 +299,10 @@ describe('workflow subscriptions', () => {
     api.create('old', 'running');
     startHub();
     const all = hub.watchWorkflowInstances(api.api, 'order-fulfillment', { statuses: null, needsDetails: false });
-    const done = hub.watchWorkflowInstances(api.api, 'order-fulfillment', { statuses: ['complete'], needsDetails: false });
+    const done = hub.watchWorkflowInstances(api.api, 'order-fulfillment', {
+      statuses: ['complete'],
+      needsDetails: false,
+    });
     await advance(0);
     api.create('new', 'queued');
     api.setStatus('old', 'complete');
@@ -328,8 +334,12 @@ describe('limits and shutdown', () => {
     startHub({ maxSubscriptions: 2 });
     hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
     hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
-    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(SubscriptionLimitError);
-    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(/limit \(MAX_SUBSCRIPTIONS\)/);
+    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(
+      SubscriptionLimitError,
+    );
+    expect(() => hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false })).toThrow(
+      /limit \(MAX_SUBSCRIPTIONS\)/,
+    );
   });
 
   it('completes every subscription on close and stops every loop', async () => {
@@ -379,10 +389,15 @@ export class TApi {
 
   readonly api: WorkflowsApi = {
     credential: { accountId: 'a'.repeat(32), apiToken: 'token', key: 'acct:hash' },
-    listInstances: (workflowName, query, options) => this.call({ method: 'listInstances', page: query?.page ?? 1, priority: options?.priority }, options, () => this.list(workflowName, query)),
+    listInstances: (workflowName, query, options) =>
+      this.call({ method: 'listInstances', page: query?.page ?? 1, priority: options?.priority }, options, () =>
+        this.list(workflowName, query),
+      ),
     getInstance: (workflowName, instanceId, query, options) =>
-      this.call({ method: 'getInstance', instanceId, simple: query?.simple ?? false, priority: options?.priority }, options, () =>
-        this.details(workflowName, instanceId, query?.simple ?? false),
+      this.call(
+        { method: 'getInstance', instanceId, simple: query?.simple ?? false, priority: options?.priority },
+        options,
+        () => this.details(workflowName, instanceId, query?.simple ?? false),
       ),
     listWorkflows: unsupported,
     getWorkflow: unsupported,
@@ -473,7 +488,9 @@ export class TApi {
     const perPage = query?.perPage ?? 50;
     const page = query?.page ?? 1;
     const all = [...this.instances.entries()].sort((a, b) => b[1].createdOn - a[1].createdOn);
-    const items = all.slice((page - 1) * perPage, page * perPage).map(([id, instance]) => summary(workflowName, id, instance));
+    const items = all
+      .slice((page - 1) * perPage, page * perPage)
+      .map(([id, instance]) => summary(workflowName, id, instance));
     const totalPages = Math.max(1, Math.ceil(all.length / perPage));
     return { items, info: { count: items.length, perPage, totalCount: all.length, page, totalPages, cursor: null } };
   }

@@ -3,11 +3,35 @@ import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
 import { AbortedError, RateLimitedError } from '../../src/upstream/errors.js';
 import { parseRateLimitHeader } from '../../src/upstream/budget.js';
-import { ACCOUNT, failureOf, fakeTime, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, wireWorkflow } from '../helpers/fake-upstream.js';
+import {
+  ACCOUNT,
+  failureOf,
+  fakeTime,
+  ok,
+  reply,
+  startFakeUpstream,
+  TOKEN,
+  upstreamConfig,
+  wireWorkflow,
+} from '../helpers/fake-upstream.js';
 import { waitFor } from '../helpers/wait.js';
 
 const workflow = (name: string) => wireWorkflow({ id: `wf-${name}`, name });
-const details = { status: 'running', params: {}, trigger: { source: 'api' }, versionId: 'v1', queued: '2026-01-01T00:00:00Z', start: null, end: null, success: null, output: null, error: null, rollback: null, step_count: 0, steps: [] };
+const details = {
+  status: 'running',
+  params: {},
+  trigger: { source: 'api' },
+  versionId: 'v1',
+  queued: '2026-01-01T00:00:00Z',
+  start: null,
+  end: null,
+  success: null,
+  output: null,
+  error: null,
+  rollback: null,
+  step_count: 0,
+  steps: [],
+};
 
 describe('in-flight de-duplication', () => {
   it('makes one upstream request for 20 concurrent identical GETs and shares its result', async () => {
@@ -34,7 +58,9 @@ describe('in-flight de-duplication', () => {
     await waitFor(() => held.length === 2, { message: 'both requests' });
     for (const res of held) reply(res, 200, ok(details));
     await both;
-    expect(fake.requests.map((r) => r.headers.authorization).sort()).toEqual([`Bearer ${TOKEN}`, 'Bearer another-token-123456'].sort());
+    expect(fake.requests.map((r) => r.headers.authorization).sort()).toEqual(
+      [`Bearer ${TOKEN}`, 'Bearer another-token-123456'].sort(),
+    );
     await upstream.close();
   });
 
@@ -57,14 +83,21 @@ describe('in-flight de-duplication', () => {
 
 describe('request budget', () => {
   it('refuses background work once only the reserve is left, while interactive work still goes out', async () => {
-    const fake = await startFakeUpstream((req, res) => reply(res, 200, ok(workflow(decodeURIComponent(req.url.split('/').pop() ?? '')))));
+    const fake = await startFakeUpstream((req, res) =>
+      reply(res, 200, ok(workflow(decodeURIComponent(req.url.split('/').pop() ?? '')))),
+    );
     const time = fakeTime();
     // 10 tokens per hour: the reserve is 3, and refill is negligible (and the clock stands still).
     const upstream = createUpstream(upstreamConfig(fake.url, { rateLimit: 10, rateWindowS: 3600 }), time);
     const api = upstream.default;
     const key = api.credential.key;
     for (let i = 0; i < 7; i++) await api.getWorkflow(`w${i}`, { priority: 'background' });
-    expect(upstream.budget(key)).toEqual({ capacity: 10, available: 3, backgroundAvailable: 0, refillPerSecond: 10 / 3600 });
+    expect(upstream.budget(key)).toEqual({
+      capacity: 10,
+      available: 3,
+      backgroundAvailable: 0,
+      refillPerSecond: 10 / 3600,
+    });
 
     const refused = await failureOf(api.getWorkflow('bg', { priority: 'background' }));
     expect(refused).toBeInstanceOf(RateLimitedError);
@@ -139,21 +172,27 @@ describe('request shape', () => {
     const cronId = '*/30 * * * *-1786001400000';
     await upstream.default.getInstance('nightly job', cronId);
     const url = fake.requests[0]?.url ?? '';
-    expect(url).toBe(`/client/v4/accounts/${ACCOUNT}/workflows/nightly%20job/instances/%2A%2F30%20%2A%20%2A%20%2A%20%2A-1786001400000`);
+    expect(url).toBe(
+      `/client/v4/accounts/${ACCOUNT}/workflows/nightly%20job/instances/%2A%2F30%20%2A%20%2A%20%2A%20%2A-1786001400000`,
+    );
     expect(decodeURIComponent(url.split('/').pop() ?? '')).toBe(cronId);
     await upstream.close();
   });
 
   it('counts requests per route template and status', async () => {
     const fake = await startFakeUpstream((req, res) =>
-      req.method === 'DELETE' ? reply(res, 404, {}) : reply(res, 200, ok(req.method === 'POST' ? { instanceId: 'i', timestamp: '2026-01-01T00:00:00Z' } : details)),
+      req.method === 'DELETE'
+        ? reply(res, 404, {})
+        : reply(res, 200, ok(req.method === 'POST' ? { instanceId: 'i', timestamp: '2026-01-01T00:00:00Z' } : details)),
     );
     const upstream = createUpstream(upstreamConfig(fake.url));
     await upstream.default.getInstance('orders', 'a');
     await upstream.default.getInstance('orders', 'b');
     const sent = await upstream.default.sendInstanceEvent('orders', 'a', 'approved', { ok: true });
     expect(sent.timestamp).toEqual(new Date('2026-01-01T00:00:00Z'));
-    await expect(upstream.default.deleteInstance('orders', 'a')).rejects.toThrow('DELETE /workflows/{name}/instances/{id} failed with HTTP 404');
+    await expect(upstream.default.deleteInstance('orders', 'a')).rejects.toThrow(
+      'DELETE /workflows/{name}/instances/{id} failed with HTTP 404',
+    );
     expect(upstream.stats.snapshot()).toEqual({
       total: 4,
       byRoute: {

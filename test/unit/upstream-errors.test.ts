@@ -17,11 +17,22 @@ import {
 import { MAX_BODY_BYTES } from '../../src/upstream/transport.js';
 import type { WorkflowsApi } from '../../src/upstream/types.js';
 import { waitFor } from '../helpers/wait.js';
-import { fail, failureOf, ok, reply, startFakeUpstream, TOKEN, upstreamConfig, type THandler } from '../helpers/fake-upstream.js';
+import {
+  fail,
+  failureOf,
+  ok,
+  reply,
+  startFakeUpstream,
+  TOKEN,
+  upstreamConfig,
+  type THandler,
+} from '../helpers/fake-upstream.js';
 
 async function clientAnswering(handler: THandler, overrides = {}) {
   const fake = await startFakeUpstream(handler);
-  const upstream = createUpstream(upstreamConfig(fake.url, { headersTimeoutMs: 300, bodyTimeoutMs: 300, ...overrides }));
+  const upstream = createUpstream(
+    upstreamConfig(fake.url, { headersTimeoutMs: 300, bodyTimeoutMs: 300, ...overrides }),
+  );
   return { fake, upstream, api: upstream.default };
 }
 
@@ -31,22 +42,99 @@ const pause = (api: WorkflowsApi) => api.changeInstanceStatus('orders', 'i-1', {
 
 describe('upstream error mapping', () => {
   it.each([
-    ['404 with code 10200', 404, fail({ code: 10200, message: 'workflows.api.error.workflow.not_found' }), getInstance, NotFoundError, 'NOT_FOUND', { resource: 'workflow' }],
-    ['404 with code 10400', 404, fail({ code: 10400, message: 'workflows.api.error.instance.not_found' }), getInstance, NotFoundError, 'NOT_FOUND', { resource: 'instance' }],
+    [
+      '404 with code 10200',
+      404,
+      fail({ code: 10200, message: 'workflows.api.error.workflow.not_found' }),
+      getInstance,
+      NotFoundError,
+      'NOT_FOUND',
+      { resource: 'workflow' },
+    ],
+    [
+      '404 with code 10400',
+      404,
+      fail({ code: 10400, message: 'workflows.api.error.instance.not_found' }),
+      getInstance,
+      NotFoundError,
+      'NOT_FOUND',
+      { resource: 'instance' },
+    ],
     ['a bare 404 on a workflow route', 404, {}, getWorkflow, NotFoundError, 'NOT_FOUND', { resource: 'workflow' }],
     ['a bare 404 on an instance route', 404, {}, getInstance, NotFoundError, 'NOT_FOUND', { resource: 'unknown' }],
-    ['code 10405', 409, fail({ code: 10405, message: 'workflows.api.error.instance.already_exists' }), getInstance, AlreadyExistsError, 'ALREADY_EXISTS', {}],
-    ['a 409 on a status change', 409, fail({ code: 10001, message: 'conflict' }), pause, InvalidTransitionError, 'INVALID_TRANSITION', {}],
-    ['a 400 instance.cannot_terminate', 400, fail({ code: 10001, message: '(instance.cannot_terminate) Cannot terminate instance since its on a finite state' }), pause, InvalidTransitionError, 'INVALID_TRANSITION', {}],
-    ['a 400', 400, fail({ code: 10021, message: 'invalid instance_id' }), getInstance, BadRequestError, 'BAD_REQUEST', {}],
+    [
+      'code 10405',
+      409,
+      fail({ code: 10405, message: 'workflows.api.error.instance.already_exists' }),
+      getInstance,
+      AlreadyExistsError,
+      'ALREADY_EXISTS',
+      {},
+    ],
+    [
+      'a 409 on a status change',
+      409,
+      fail({ code: 10001, message: 'conflict' }),
+      pause,
+      InvalidTransitionError,
+      'INVALID_TRANSITION',
+      {},
+    ],
+    [
+      'a 400 instance.cannot_terminate',
+      400,
+      fail({
+        code: 10001,
+        message: '(instance.cannot_terminate) Cannot terminate instance since its on a finite state',
+      }),
+      pause,
+      InvalidTransitionError,
+      'INVALID_TRANSITION',
+      {},
+    ],
+    [
+      'a 400',
+      400,
+      fail({ code: 10021, message: 'invalid instance_id' }),
+      getInstance,
+      BadRequestError,
+      'BAD_REQUEST',
+      {},
+    ],
     ['a 422', 422, fail({ code: 10021, message: 'unprocessable' }), getInstance, BadRequestError, 'BAD_REQUEST', {}],
-    ['a 401', 401, fail({ code: 10000, message: 'Authentication error' }), getInstance, AuthenticationError, 'AUTHENTICATION_FAILED', {}],
+    [
+      'a 401',
+      401,
+      fail({ code: 10000, message: 'Authentication error' }),
+      getInstance,
+      AuthenticationError,
+      'AUTHENTICATION_FAILED',
+      {},
+    ],
     ['a 403', 403, {}, getInstance, AuthenticationError, 'AUTHENTICATION_FAILED', {}],
-    ['a 429', 429, fail({ code: 971, message: 'rate limited' }), getInstance, RateLimitedError, 'RATE_LIMITED', { source: 'upstream' }],
-    ['a 503', 503, fail({ code: 10001, message: 'workflows.api.error.internal_server' }), getInstance, UnavailableError, 'UNAVAILABLE', { retryable: true }],
+    [
+      'a 429',
+      429,
+      fail({ code: 971, message: 'rate limited' }),
+      getInstance,
+      RateLimitedError,
+      'RATE_LIMITED',
+      { source: 'upstream' },
+    ],
+    [
+      'a 503',
+      503,
+      fail({ code: 10001, message: 'workflows.api.error.internal_server' }),
+      getInstance,
+      UnavailableError,
+      'UNAVAILABLE',
+      { retryable: true },
+    ],
     ['a 418', 418, {}, getInstance, UpstreamError, 'UPSTREAM_ERROR', {}],
   ] as const)('maps %s to its class and code', async (_what, status, body, call, kind, code, extra) => {
-    const { upstream, api } = await clientAnswering((_req, res) => reply(res, status, body, { 'cf-ray': '8a1b2c3d4e5f-SJC' }));
+    const { upstream, api } = await clientAnswering((_req, res) =>
+      reply(res, status, body, { 'cf-ray': '8a1b2c3d4e5f-SJC' }),
+    );
     const error = await failureOf(call(api));
     expect(error).toBeInstanceOf(kind);
     expect(error).toMatchObject({ code, status, cfRay: '8a1b2c3d4e5f-SJC', ...extra });
@@ -54,17 +142,25 @@ describe('upstream error mapping', () => {
   });
 
   it('judges the envelope by success: a 200 with success:false is an error carrying its Cloudflare codes', async () => {
-    const body = { success: false, errors: [{ code: 10001, message: 'workflows.api.error.internal_server' }], result: { status: 'running' } };
+    const body = {
+      success: false,
+      errors: [{ code: 10001, message: 'workflows.api.error.internal_server' }],
+      result: { status: 'running' },
+    };
     const { upstream, api } = await clientAnswering((_req, res) => reply(res, 200, body));
     const error = await failureOf(getInstance(api));
     expect(error).toBeInstanceOf(UnavailableError);
     expect(error.errors).toEqual([{ code: 10001, message: 'workflows.api.error.internal_server' }]);
-    expect(error.message).toBe('GET /workflows/{name}/instances/{id} failed with HTTP 200: workflows.api.error.internal_server [10001]');
+    expect(error.message).toBe(
+      'GET /workflows/{name}/instances/{id} failed with HTTP 200: workflows.api.error.internal_server [10001]',
+    );
     await upstream.close();
   });
 
   it('maps a 200 with success:false and an authentication code to AuthenticationError', async () => {
-    const { upstream, api } = await clientAnswering((_req, res) => reply(res, 200, fail({ code: 9106, message: 'Authentication failed' })));
+    const { upstream, api } = await clientAnswering((_req, res) =>
+      reply(res, 200, fail({ code: 9106, message: 'Authentication failed' })),
+    );
     expect(await failureOf(getInstance(api))).toBeInstanceOf(AuthenticationError);
     await upstream.close();
   });
@@ -114,19 +210,22 @@ describe('upstream error mapping', () => {
 
   it('refuses a body larger than MAX_BODY_BYTES as a protocol error instead of buffering it', async () => {
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
-    const { upstream, api } = await clientAnswering((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      let sent = 0;
-      // Streams until the client hangs up; a client that kept reading would make this test time out.
-      const pump = () => {
-        while (!res.destroyed && sent <= MAX_BODY_BYTES + chunk.length) {
-          sent += chunk.length;
-          if (!res.write(chunk)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      pump();
-    }, { bodyTimeoutMs: 5000 });
+    const { upstream, api } = await clientAnswering(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        let sent = 0;
+        // Streams until the client hangs up; a client that kept reading would make this test time out.
+        const pump = () => {
+          while (!res.destroyed && sent <= MAX_BODY_BYTES + chunk.length) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      },
+      { bodyTimeoutMs: 5000 },
+    );
     const error = await failureOf(getInstance(api));
     expect(error).toBeInstanceOf(UpstreamProtocolError);
     expect(error.message).toContain('too large');
@@ -139,12 +238,15 @@ describe('upstream error mapping', () => {
   ])('cancels the upstream request when its only caller aborts %s', async (_when, midBody) => {
     let closed = false;
     let answering = false;
-    const { fake, upstream, api } = await clientAnswering((_req, res) => {
-      res.socket?.once('close', () => (closed = true));
-      if (!midBody) return;
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
-      res.write('{"success":true,', () => (answering = true));
-    }, { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+    const { fake, upstream, api } = await clientAnswering(
+      (_req, res) => {
+        res.socket?.once('close', () => (closed = true));
+        if (!midBody) return;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"success":true,', () => (answering = true));
+      },
+      { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 },
+    );
     const controller = new AbortController();
     const call = api.getInstance('orders', 'i-1', {}, { signal: controller.signal });
     await waitFor(() => (midBody ? answering : fake.requests.length > 0), { message: 'the request in flight' });

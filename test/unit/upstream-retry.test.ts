@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
 import { RateLimitedError, TimeoutError, UnavailableError } from '../../src/upstream/errors.js';
 import { parseRetryAfter } from '../../src/upstream/retry.js';
-import { fail, failureOf, fakeTime, ok, reply, startFakeUpstream, upstreamConfig, wireWorkflow } from '../helpers/fake-upstream.js';
+import {
+  fail,
+  failureOf,
+  fakeTime,
+  ok,
+  reply,
+  startFakeUpstream,
+  upstreamConfig,
+  wireWorkflow,
+} from '../helpers/fake-upstream.js';
 
 const workflow = wireWorkflow();
 const created = { id: 'i-1', status: 'queued', version_id: 'v1', workflow_id: 'wf-1' };
@@ -60,7 +69,11 @@ describe('upstream retries', () => {
     // Full jitter: each wait lies within its exponential ceiling.
     expect(time.sleeps[0]).toBeLessThanOrEqual(200);
     expect(time.sleeps[1]).toBeLessThanOrEqual(400);
-    expect(upstream.stats.snapshot()).toMatchObject({ total: 3, retries: 2, byStatus: { '200': 1, '503': 1, network: 1 } });
+    expect(upstream.stats.snapshot()).toMatchObject({
+      total: 3,
+      retries: 2,
+      byStatus: { '200': 1, '503': 1, network: 1 },
+    });
     await upstream.close();
   });
 
@@ -74,7 +87,9 @@ describe('upstream retries', () => {
   });
 
   it('does not retry answers that cannot change (404)', async () => {
-    const fake = await startFakeUpstream((_req, res) => reply(res, 404, fail({ code: 10200, message: 'workflows.api.error.workflow.not_found' })));
+    const fake = await startFakeUpstream((_req, res) =>
+      reply(res, 404, fail({ code: 10200, message: 'workflows.api.error.workflow.not_found' })),
+    );
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), fakeTime());
     await failureOf(upstream.default.getWorkflow('orders'));
     expect(fake.requests).toHaveLength(1);
@@ -144,7 +159,9 @@ describe('upstream retries', () => {
   });
 
   it('fails with retryAfterMs instead of waiting when Retry-After exceeds the cap, and drains the budget', async () => {
-    const fake = await startFakeUpstream((_req, res) => reply(res, 429, fail({ code: 971, message: 'rate limited' }), { 'retry-after': '120' }));
+    const fake = await startFakeUpstream((_req, res) =>
+      reply(res, 429, fail({ code: 971, message: 'rate limited' }), { 'retry-after': '120' }),
+    );
     const time = fakeTime();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     const error = await failureOf(upstream.default.getWorkflow('orders'));
@@ -176,7 +193,9 @@ describe('upstream retries', () => {
   it('does not replay a write that got a 5xx', async () => {
     const fake = await startFakeUpstream((_req, res) => reply(res, 500, {}));
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 3 }), fakeTime());
-    const error = await failureOf(upstream.default.changeInstanceStatus('orders', 'i-1', { action: 'terminate', rollback: true }));
+    const error = await failureOf(
+      upstream.default.changeInstanceStatus('orders', 'i-1', { action: 'terminate', rollback: true }),
+    );
     expect(error).toMatchObject({ code: 'UNAVAILABLE', retryable: false });
     expect(fake.requests).toHaveLength(1);
     expect(JSON.parse(fake.requests[0]?.body ?? '')).toEqual({ status: 'terminate', rollback: true });

@@ -26,7 +26,12 @@ const details = {
       output: { charged: true },
       config: { retries: { limit: 5, delay: 10000, backoff: 'exponential' }, timeout: '10 minutes' },
       attempts: [
-        { start: '2026-01-02T10:00:01.000Z', end: '2026-01-02T10:00:01.500Z', success: false, error: { name: 'Error', message: 'flaky' } },
+        {
+          start: '2026-01-02T10:00:01.000Z',
+          end: '2026-01-02T10:00:01.500Z',
+          success: false,
+          error: { name: 'Error', message: 'flaky' },
+        },
         { start: '2026-01-02T10:00:01.600Z', end: '2026-01-02T10:00:02.000Z', success: true, error: null },
       ],
     },
@@ -96,7 +101,11 @@ describe('upstream wire mapping', () => {
         end: new Date('2026-01-02T10:00:02.000Z'),
         success: true,
         outputPreview: '{"charged":true}',
-        config: { retries: { limit: 5, delay: 10000, backoff: 'exponential' }, timeout: '10 minutes', sensitive: false },
+        config: {
+          retries: { limit: 5, delay: 10000, backoff: 'exponential' },
+          timeout: '10 minutes',
+          sensitive: false,
+        },
         attempts: [
           {
             start: new Date('2026-01-02T10:00:01.000Z'),
@@ -104,7 +113,12 @@ describe('upstream wire mapping', () => {
             success: false,
             error: { name: 'Error', message: 'flaky' },
           },
-          { start: new Date('2026-01-02T10:00:01.600Z'), end: new Date('2026-01-02T10:00:02.000Z'), success: true, error: null },
+          {
+            start: new Date('2026-01-02T10:00:01.600Z'),
+            end: new Date('2026-01-02T10:00:02.000Z'),
+            success: true,
+            error: null,
+          },
         ],
       },
       {
@@ -211,8 +225,21 @@ describe('upstream wire mapping', () => {
       status: 'running',
       date_start: '2026-01-01T00:00:00.000Z',
     });
-    expect(page.items[0]).toMatchObject({ id: 'a', workflowName: 'orders', versionId: 'v1', triggerSource: 'cron', endedOn: null });
-    expect(page.info).toEqual({ count: 1, perPage: 10, totalCount: 11, page: null, totalPages: null, cursor: 'next-1' });
+    expect(page.items[0]).toMatchObject({
+      id: 'a',
+      workflowName: 'orders',
+      versionId: 'v1',
+      triggerSource: 'cron',
+      endedOn: null,
+    });
+    expect(page.info).toEqual({
+      count: 1,
+      perPage: 10,
+      totalCount: 11,
+      page: null,
+      totalPages: null,
+      cursor: 'next-1',
+    });
     await upstream.close();
   });
 
@@ -225,7 +252,13 @@ describe('upstream wire mapping', () => {
     const upstream = createUpstream(upstreamConfig(fake.url));
     const step = await upstream.default.getInstanceStep('orders', 'order-42', { name: 'export-1', type: 'step' });
     expect(fake.requests[0]?.url).toMatch(/\/instances\/order-42\/step\?name=export-1&type=step$/);
-    expect(step).toEqual({ status: 'complete', error: null, output: bytes.toString('base64'), eventType: null, outputEncoding: 'base64' });
+    expect(step).toEqual({
+      status: 'complete',
+      error: null,
+      output: bytes.toString('base64'),
+      eventType: null,
+      outputEncoding: 'base64',
+    });
     await upstream.close();
   });
 

@@ -15,10 +15,20 @@ export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingPara
       functions: {},
       payload: { type: 'object', fields: { failAt: { type: 'unknown' }, traveller: { type: 'unknown' } } },
       nodes: ['reserve-flight', 'reserve-hotel', 'reserve-car']
-        .map((name) => ({ type: 'step_do', name, config: { retries: { limit: 1, delay: '1 second', backoff: 'constant' }, timeout: '1 minute' }, nodes: [] }))
+        .map((name) => ({
+          type: 'step_do',
+          name,
+          config: { retries: { limit: 1, delay: '1 second', backoff: 'constant' }, timeout: '1 minute' },
+          nodes: [],
+        }))
         .concat([
           { type: 'step_sleep', name: 'hold-reservations', duration: '10 minutes' } as never,
-          { type: 'step_do', name: 'charge-customer', config: { retries: { limit: 1, delay: '1 second', backoff: 'constant' }, timeout: '1 minute' }, nodes: [] },
+          {
+            type: 'step_do',
+            name: 'charge-customer',
+            config: { retries: { limit: 1, delay: '1 second', backoff: 'constant' }, timeout: '1 minute' },
+            nodes: [],
+          },
         ]),
     },
   };
@@ -28,10 +38,15 @@ export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingPara
     const traveller = typeof params.traveller === 'string' ? params.traveller : 'A. Traveller';
     const config = { retries: { limit: 1, delay: '1 second', backoff: 'constant' as const }, timeout: '1 minute' };
     const book = <T>(what: 'flight' | 'hotel' | 'car', result: T) =>
-      step.do(`reserve-${what}`, config, async () => {
-        if (params.failAt === what) throw new NonRetryableError(`No ${what} available for ${traveller}`);
-        return result;
-      }, { rollback: async () => ({ cancelled: what }) });
+      step.do(
+        `reserve-${what}`,
+        config,
+        async () => {
+          if (params.failAt === what) throw new NonRetryableError(`No ${what} available for ${traveller}`);
+          return result;
+        },
+        { rollback: async () => ({ cancelled: what }) },
+      );
     const flight = await book('flight', { pnr: 'K7QX2M', flight: 'KL1001' });
     const hotel = await book('hotel', { confirmation: 'H-55120', nights: 3 });
     const car = await book('car', { rental: 'C-9081' });
@@ -40,6 +55,12 @@ export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingPara
       if (params.failAt === 'payment') throw new NonRetryableError(`Card of ${traveller} was declined`);
       return { chargedCents: 129_900 };
     });
-    return { traveller, flight: flight.pnr, hotel: hotel.confirmation, car: car.rental, chargedCents: payment.chargedCents };
+    return {
+      traveller,
+      flight: flight.pnr,
+      hotel: hotel.confirmation,
+      car: car.rental,
+      chargedCents: payment.chargedCents,
+    };
   }
 }

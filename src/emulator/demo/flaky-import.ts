@@ -14,9 +14,24 @@ export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, ImportParam
       functions: {},
       payload: { type: 'object', fields: { alwaysFail: { type: 'unknown' }, source: { type: 'unknown' } } },
       nodes: [
-        { type: 'step_do', name: 'list-files', config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' }, nodes: [] },
-        { type: 'step_do', name: 'fetch-batch', config: { retries: { limit: 3, delay: '2 seconds', backoff: 'exponential' }, timeout: '30 seconds' }, nodes: [] },
-        { type: 'step_do', name: 'import-rows', config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' }, nodes: [] },
+        {
+          type: 'step_do',
+          name: 'list-files',
+          config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' },
+          nodes: [],
+        },
+        {
+          type: 'step_do',
+          name: 'fetch-batch',
+          config: { retries: { limit: 3, delay: '2 seconds', backoff: 'exponential' }, timeout: '30 seconds' },
+          nodes: [],
+        },
+        {
+          type: 'step_do',
+          name: 'import-rows',
+          config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' },
+          nodes: [],
+        },
       ],
     },
   };
@@ -25,11 +40,16 @@ export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, ImportParam
     const params = typeof event.payload === 'object' && event.payload !== null ? event.payload : {};
     const source = typeof params.source === 'string' ? params.source : 'sftp://partner.example/exports';
     const files = await step.do('list-files', async () => ({ source, files: ['customers.csv', 'orders.csv'] }));
-    const batch = await step.do('fetch-batch', { retries: { limit: 3, delay: '2 seconds', backoff: 'exponential' }, timeout: '30 seconds' }, async (ctx) => {
-      if (params.alwaysFail === true) throw new Error(`Upstream ${source} refused the connection (attempt ${ctx.attempt})`);
-      if (ctx.attempt <= 2) throw new Error(`Upstream ${source} timed out (attempt ${ctx.attempt})`);
-      return { rows: files.files.length * 500, fetchedOnAttempt: ctx.attempt };
-    });
+    const batch = await step.do(
+      'fetch-batch',
+      { retries: { limit: 3, delay: '2 seconds', backoff: 'exponential' }, timeout: '30 seconds' },
+      async (ctx) => {
+        if (params.alwaysFail === true)
+          throw new Error(`Upstream ${source} refused the connection (attempt ${ctx.attempt})`);
+        if (ctx.attempt <= 2) throw new Error(`Upstream ${source} timed out (attempt ${ctx.attempt})`);
+        return { rows: files.files.length * 500, fetchedOnAttempt: ctx.attempt };
+      },
+    );
     const imported = await step.do('import-rows', async () => ({ imported: batch.rows, skipped: 0 }));
     return { source, imported: imported.imported };
   }

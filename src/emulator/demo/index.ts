@@ -6,7 +6,10 @@ import { NightlyReportWorkflow } from './nightly-report.js';
 import { OrderFulfillmentWorkflow } from './order-fulfillment.js';
 
 /** Workflow classes the emulator can run, by class name: a PUT with one of these class names runs it. */
-export const DEMO_CLASSES: ReadonlyMap<string, WorkflowClass & { graph?: unknown }> = new Map<string, WorkflowClass & { graph?: unknown }>([
+export const DEMO_CLASSES: ReadonlyMap<string, WorkflowClass & { graph?: unknown }> = new Map<
+  string,
+  WorkflowClass & { graph?: unknown }
+>([
   ['OrderFulfillmentWorkflow', OrderFulfillmentWorkflow],
   ['FlakyImportWorkflow', FlakyImportWorkflow],
   ['NightlyReportWorkflow', NightlyReportWorkflow],
@@ -16,7 +19,12 @@ export const DEMO_CLASSES: ReadonlyMap<string, WorkflowClass & { graph?: unknown
 export const DEMO_WORKFLOWS: readonly (WorkflowDefinition & { name: string })[] = [
   { name: 'order-fulfillment', className: 'OrderFulfillmentWorkflow', scriptName: 'shop-worker' },
   { name: 'flaky-import', className: 'FlakyImportWorkflow', scriptName: 'import-worker', concurrency: { limit: 5 } },
-  { name: 'nightly-report', className: 'NightlyReportWorkflow', scriptName: 'reporting-worker', schedules: [{ cron: '0 3 * * *' }] },
+  {
+    name: 'nightly-report',
+    className: 'NightlyReportWorkflow',
+    scriptName: 'reporting-worker',
+    schedules: [{ cron: '0 3 * * *' }],
+  },
   { name: 'booking-saga', className: 'BookingSagaWorkflow', scriptName: 'travel-worker' },
 ];
 

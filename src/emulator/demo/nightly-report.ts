@@ -8,18 +8,38 @@ export class NightlyReportWorkflow extends WorkflowEntrypoint<unknown, unknown> 
       class_name: 'NightlyReportWorkflow',
       functions: {},
       nodes: [
-        { type: 'step_do', name: 'collect-metrics', config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' }, nodes: [] },
+        {
+          type: 'step_do',
+          name: 'collect-metrics',
+          config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' },
+          nodes: [],
+        },
         { type: 'step_sleep', name: 'wait-for-batch-window', duration: '2 hours' },
-        { type: 'step_do', name: 'render-report', config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' }, nodes: [] },
+        {
+          type: 'step_do',
+          name: 'render-report',
+          config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' },
+          nodes: [],
+        },
         { type: 'step_sleep', name: 'embargo', duration: '1 hour' },
-        { type: 'step_do', name: 'publish-report', config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' }, nodes: [] },
+        {
+          type: 'step_do',
+          name: 'publish-report',
+          config: { retries: { limit: 5, delay: 10_000, backoff: 'exponential' }, timeout: '10 minutes' },
+          nodes: [],
+        },
       ],
     },
   };
 
   async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
     const day = new Date(event.timestamp).toISOString().slice(0, 10);
-    const metrics = await step.do('collect-metrics', async () => ({ day, requests: 1_204_331, errors: 211, p95Ms: 182 }));
+    const metrics = await step.do('collect-metrics', async () => ({
+      day,
+      requests: 1_204_331,
+      errors: 211,
+      p95Ms: 182,
+    }));
     await step.sleep('wait-for-batch-window', '2 hours');
     const report = await step.do('render-report', async () => ({
       title: `Nightly report ${day}`,

@@ -44,12 +44,21 @@ export async function seedDemoAccount(account: AccountRecord, deps: SeedDeps): P
   }
   const wf = (name: string) => account.workflows.get(name)!;
   // Live instances: left in their waits on the real engine.
-  deps.engine.create(wf('order-fulfillment'), { id: 'order-1004', params: { orderId: 'order-1004', customer: 'dana@example.com' }, trigger: 'api' });
+  deps.engine.create(wf('order-fulfillment'), {
+    id: 'order-1004',
+    params: { orderId: 'order-1004', customer: 'dana@example.com' },
+    trigger: 'api',
+  });
   deps.engine.create(wf('booking-saga'), { id: 'booking-504', params: { traveller: 'R. Okafor' }, trigger: 'api' });
   const lastRun = lastNightlyRun(now);
   const cronId = `0 3 * * *-${lastRun}`;
   if (!wf('nightly-report').instances.has(cronId)) {
-    deps.engine.create(wf('nightly-report'), { id: cronId, params: {}, trigger: 'cron', schedule: { cron: '0 3 * * *', scheduledTime: lastRun } });
+    deps.engine.create(wf('nightly-report'), {
+      id: cronId,
+      params: {},
+      trigger: 'cron',
+      schedule: { cron: '0 3 * * *', scheduledTime: lastRun },
+    });
   }
   await deps.engine.settle();
 }
@@ -61,7 +70,12 @@ function lastNightlyRun(now: number): number {
 }
 
 /** Runs the finished demo history on a private engine whose clock starts at `t0`. */
-async function runHistory(accountId: string, t0: number, until: number, classes: Map<string, WorkflowClass>): Promise<Map<string, WorkflowRecord>> {
+async function runHistory(
+  accountId: string,
+  t0: number,
+  until: number,
+  classes: Map<string, WorkflowClass>,
+): Promise<Map<string, WorkflowRecord>> {
   const clock = createManualClock(t0);
   const store = new Store(clock);
   const engine = new Engine({ clock, store, classes });

@@ -44,7 +44,13 @@ export function isValidCron(expression: string): boolean {
 export function nextCronTime(expression: string, after: number): number | undefined {
   const sets = parseCron(expression);
   if (!sets) return undefined;
-  const [minutes, hours, days, months, weekdays] = sets as [Set<number>, Set<number>, Set<number>, Set<number>, Set<number>];
+  const [minutes, hours, days, months, weekdays] = sets as [
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+    Set<number>,
+  ];
   const domAny = days.size === 31;
   const dowAny = weekdays.size >= 7;
   const t = new Date(Math.floor(after / 60_000) * 60_000 + 60_000);

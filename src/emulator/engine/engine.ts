@@ -29,7 +29,8 @@ import { StreamOutput } from '../stream-output.js';
 export class EngineError extends Error {
   override readonly name = 'EngineError';
   constructor(
-    readonly reason: 'already_exists' | 'cannot_pause' | 'cannot_resume' | 'cannot_terminate' | 'cannot_restart' | 'cannot_send_event',
+    readonly reason:
+      'already_exists' | 'cannot_pause' | 'cannot_resume' | 'cannot_terminate' | 'cannot_restart' | 'cannot_send_event',
     message: string,
   ) {
     super(message);
@@ -147,7 +148,8 @@ export class Engine implements EngineHost {
     const limitBytes = this.options.streamStorageLimitBytes ?? 1024 ** 3;
     let used = 0;
     for (const step of instance.steps) {
-      if ((step.type === 'step' || step.type === 'rollback') && step.output instanceof StreamOutput) used += step.output.byteLength;
+      if ((step.type === 'step' || step.type === 'rollback') && step.output instanceof StreamOutput)
+        used += step.output.byteLength;
     }
     return { remainingBytes: Math.max(0, limitBytes - used), limitBytes };
   }
@@ -392,7 +394,10 @@ export class Engine implements EngineHost {
   create(workflow: WorkflowRecord, input: CreateInstanceInput): InstanceRecord {
     this.sweep(workflow);
     if (workflow.instances.has(input.id)) {
-      throw new EngineError('already_exists', `(instance.already_exists) Workflow instance with id "${input.id}" already exists`);
+      throw new EngineError(
+        'already_exists',
+        `(instance.already_exists) Workflow instance with id "${input.id}" already exists`,
+      );
     }
     const now = this.clock.now();
     const instance: InstanceRecord = {
@@ -439,13 +444,20 @@ export class Engine implements EngineHost {
         await this.acquireSlot(rt, exec);
         const workflow = this.workflowOf(instance);
         // An instance keeps running the class of the version it was created on, even after a PUT changed it.
-        const className = (workflow && this.store.versionOf(workflow, instance.versionId)?.className) ?? workflow?.className;
+        const className =
+          (workflow && this.store.versionOf(workflow, instance.versionId)?.className) ?? workflow?.className;
         const cls = className === undefined ? undefined : this.classes.get(className);
         if (!cls) {
-          throw new Error(`The Worker script "${workflow?.scriptName ?? '?'}" does not export a workflow class named "${className ?? '?'}"`);
+          throw new Error(
+            `The Worker script "${workflow?.scriptName ?? '?'}" does not export a workflow class named "${className ?? '?'}"`,
+          );
         }
         const code = new cls({ workflowName: instance.workflowName, instanceId: instance.id }, this.options.env);
-        const event = { payload: instance.params, timestamp: new Date(instance.eventTimestamp), instanceId: instance.id };
+        const event = {
+          payload: instance.params,
+          timestamp: new Date(instance.eventTimestamp),
+          instanceId: instance.id,
+        };
         const result = await code.run(event, new StepRunner(this, rt, exec));
         exec.check();
         const output = toJsonOrError(result);
@@ -596,7 +608,8 @@ export class Engine implements EngineHost {
     const shift = this.clock.now() - (instance.pausedAt ?? this.clock.now());
     for (const step of instance.steps) {
       if ((step.type === 'sleep' || step.type === 'waitForEvent') && !step.finished) step.end += shift;
-      if ((step.type === 'step' || step.type === 'rollback') && step.nextAttemptAt !== null) step.nextAttemptAt += shift;
+      if ((step.type === 'step' || step.type === 'rollback') && step.nextAttemptAt !== null)
+        step.nextAttemptAt += shift;
     }
     instance.pausedAt = null;
     this.setStatus(instance, 'queued');
@@ -615,7 +628,11 @@ export class Engine implements EngineHost {
       const exec = new Execution();
       rt.exec = exec;
       this.task(async () => {
-        await this.runRollbacks(rt, exec, Object.assign(new Error('Instance terminated'), { name: 'WorkflowTerminated' }));
+        await this.runRollbacks(
+          rt,
+          exec,
+          Object.assign(new Error('Instance terminated'), { name: 'WorkflowTerminated' }),
+        );
         if (exec.aborted) return;
         if (rt.exec === exec) rt.exec = null;
         this.addStep(instance, record);
@@ -628,7 +645,10 @@ export class Engine implements EngineHost {
     return instance.status;
   }
 
-  restart(instance: InstanceRecord, from?: { name: string; count?: number; type?: 'do' | 'sleep' | 'waitForEvent' }): InstanceStatus {
+  restart(
+    instance: InstanceRecord,
+    from?: { name: string; count?: number; type?: 'do' | 'sleep' | 'waitForEvent' },
+  ): InstanceStatus {
     if (!canTransition(instance.status, 'restart')) this.refuse(instance, 'restart');
     const rt = this.runtime(instance);
     let keep = 0;
@@ -637,7 +657,10 @@ export class Engine implements EngineHost {
       const key = `${kind}:${from.name}-${from.count ?? 1}`;
       const index = instance.steps.findIndex((s) => s.key === key);
       if (index < 0) {
-        throw new EngineError('cannot_restart', `(instance.cannot_restart) Step "${from.name}" not found in execution history`);
+        throw new EngineError(
+          'cannot_restart',
+          `(instance.cannot_restart) Step "${from.name}" not found in execution history`,
+        );
       }
       keep = index;
     }
@@ -678,7 +701,10 @@ export class Engine implements EngineHost {
 
   sendEvent(instance: InstanceRecord, type: string, payload: unknown): number {
     if (isFinal(instance.status) && !this.options.acceptEventsWhenFinished) {
-      throw new EngineError('cannot_send_event', `(instance.not_running) Cannot send events to an instance in status "${instance.status}"`);
+      throw new EngineError(
+        'cannot_send_event',
+        `(instance.not_running) Cannot send events to an instance in status "${instance.status}"`,
+      );
     }
     const event = { payload, timestamp: this.clock.now(), type };
     const rt = this.runtime(instance);
@@ -708,12 +734,18 @@ export class Engine implements EngineHost {
 
   /** Retention in ms of a finished instance. */
   retentionMs(instance: InstanceRecord): number {
-    const kind = instance.status === 'complete' ? 'success' : instance.status === 'terminated' ? (this.options.terminatedRetention ?? 'error') : 'error';
+    const kind =
+      instance.status === 'complete'
+        ? 'success'
+        : instance.status === 'terminated'
+          ? (this.options.terminatedRetention ?? 'error')
+          : 'error';
     const workflow = this.workflowOf(instance);
     const version = workflow && this.store.versionOf(workflow, instance.versionId);
     const account = this.store.account(instance.accountId);
     const max = this.options.maxRetentionMs ?? 30 * DAY;
-    const configured = instance.retention[kind] ?? version?.defaultRetention?.[kind] ?? account?.settings.defaultRetention?.[kind];
+    const configured =
+      instance.retention[kind] ?? version?.defaultRetention?.[kind] ?? account?.settings.defaultRetention?.[kind];
     return Math.min(configured ?? max, max);
   }
 
@@ -743,7 +775,8 @@ export class Engine implements EngineHost {
           if (account?.workflows.get(workflow.name) !== workflow) return;
           const id = `${cron}-${at}`;
           try {
-            if (!workflow.instances.has(id)) this.create(workflow, { id, params: {}, trigger: 'cron', schedule: { cron, scheduledTime: at } });
+            if (!workflow.instances.has(id))
+              this.create(workflow, { id, params: {}, trigger: 'cron', schedule: { cron, scheduledTime: at } });
           } catch (error) {
             this.options.onError?.(error);
           }
@@ -760,6 +793,9 @@ function toJsonOrError(value: unknown): { value: unknown; error?: Error } {
     const text = JSON.stringify(value);
     return { value: text === undefined ? null : (JSON.parse(text) as unknown) };
   } catch (error) {
-    return { value: null, error: new Error(`The workflow's return value is not serialisable: ${toErrorInfo(error).message}`) };
+    return {
+      value: null,
+      error: new Error(`The workflow's return value is not serialisable: ${toErrorInfo(error).message}`),
+    };
   }
 }

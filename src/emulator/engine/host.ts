@@ -15,8 +15,16 @@ export interface EngineHost {
   /** Shows `waiting`, gives up the concurrency slot and parks until `until`. */
   hibernate(rt: Runtime, exec: Execution, until: number): Promise<void>;
   /** Resolves with the event, or null at `deadline`. Shows `waiting` meanwhile. */
-  awaitEvent(rt: Runtime, exec: Execution, type: string, deadline: number): Promise<{ payload: unknown; timestamp: number; type: string } | null>;
-  takeBufferedEvent(instance: InstanceRecord, type: string): { payload: unknown; timestamp: number; type: string } | undefined;
+  awaitEvent(
+    rt: Runtime,
+    exec: Execution,
+    type: string,
+    deadline: number,
+  ): Promise<{ payload: unknown; timestamp: number; type: string } | null>;
+  takeBufferedEvent(
+    instance: InstanceRecord,
+    type: string,
+  ): { payload: unknown; timestamp: number; type: string } | undefined;
   /** Waits for a concurrency slot (showing `queued`) and marks the instance `running`. */
   acquireSlot(rt: Runtime, exec: Execution): Promise<void>;
   withTimeout<T>(exec: Execution, work: Promise<T>, timeoutMs: number): Promise<T>;

@@ -48,7 +48,12 @@ export type StepCallback<T> = (ctx: StepContext) => Promise<T> | T;
 
 export interface WorkflowStep {
   do<T>(name: string, callback: StepCallback<T>, options?: StepRollbackOptions<T>): Promise<T>;
-  do<T>(name: string, config: WorkflowStepConfig, callback: StepCallback<T>, options?: StepRollbackOptions<T>): Promise<T>;
+  do<T>(
+    name: string,
+    config: WorkflowStepConfig,
+    callback: StepCallback<T>,
+    options?: StepRollbackOptions<T>,
+  ): Promise<T>;
   sleep(name: string, duration: Duration): Promise<void>;
   sleepUntil(name: string, timestamp: Date | number): Promise<void>;
   waitForEvent<T = unknown>(name: string, options: { type: string; timeout?: Duration }): Promise<WorkflowStepEvent<T>>;

@@ -22,14 +22,22 @@ export function resolveStepConfig(config: WorkflowStepConfig | undefined, defaul
   const retries = { ...defaults.retries, ...(config?.retries ?? {}) };
   const timeout = config?.timeout ?? defaults.timeout;
   if (!Number.isInteger(retries.limit) || retries.limit < 0 || retries.limit > MAX_RETRIES) {
-    throw new TypeError(`retries.limit must be an integer between 0 and ${MAX_RETRIES} (got ${JSON.stringify(retries.limit)})`);
+    throw new TypeError(
+      `retries.limit must be an integer between 0 and ${MAX_RETRIES} (got ${JSON.stringify(retries.limit)})`,
+    );
   }
-  if (parseDuration(retries.delay) === undefined) throw new TypeError(`retries.delay is not a valid duration (${JSON.stringify(retries.delay)})`);
-  if (!BACKOFFS.has(retries.backoff)) throw new TypeError(`retries.backoff must be constant, linear or exponential (got ${JSON.stringify(retries.backoff)})`);
-  if (parseDuration(timeout) === undefined) throw new TypeError(`timeout is not a valid duration (${JSON.stringify(timeout)})`);
+  if (parseDuration(retries.delay) === undefined)
+    throw new TypeError(`retries.delay is not a valid duration (${JSON.stringify(retries.delay)})`);
+  if (!BACKOFFS.has(retries.backoff))
+    throw new TypeError(
+      `retries.backoff must be constant, linear or exponential (got ${JSON.stringify(retries.backoff)})`,
+    );
+  if (parseDuration(timeout) === undefined)
+    throw new TypeError(`timeout is not a valid duration (${JSON.stringify(timeout)})`);
   const logged: LoggedStepConfig = { retries, timeout };
   if (config?.sensitive !== undefined) {
-    if (config.sensitive !== 'output') throw new TypeError(`sensitive must be "output" (got ${JSON.stringify(config.sensitive)})`);
+    if (config.sensitive !== 'output')
+      throw new TypeError(`sensitive must be "output" (got ${JSON.stringify(config.sensitive)})`);
     logged.sensitive = 'output';
   }
   return logged;

@@ -64,7 +64,9 @@ export function toStoredJson(value: unknown, what: string): unknown {
   if (text === undefined) return null;
   const size = Buffer.byteLength(text);
   if (size > MAX_OUTPUT_BYTES) {
-    throw new NonRetryableError(`${what} is larger than 1 MiB (${size} bytes of JSON); return a ReadableStream for large outputs`);
+    throw new NonRetryableError(
+      `${what} is larger than 1 MiB (${size} bytes of JSON); return a ReadableStream for large outputs`,
+    );
   }
   return JSON.parse(text) as unknown;
 }
@@ -76,7 +78,9 @@ function hasControlCharacter(text: string): boolean {
 
 function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX || hasControlCharacter(name)) {
-    throw new TypeError(`Step names must be 1..${NAME_MAX} characters without control characters (got ${JSON.stringify(name)})`);
+    throw new TypeError(
+      `Step names must be 1..${NAME_MAX} characters without control characters (got ${JSON.stringify(name)})`,
+    );
   }
   return name;
 }
@@ -98,7 +102,12 @@ export class StepRunner implements WorkflowStep {
   }
 
   do<T>(name: string, callback: StepCallback<T>, options?: StepRollbackOptions<T>): Promise<T>;
-  do<T>(name: string, config: WorkflowStepConfig, callback: StepCallback<T>, options?: StepRollbackOptions<T>): Promise<T>;
+  do<T>(
+    name: string,
+    config: WorkflowStepConfig,
+    callback: StepCallback<T>,
+    options?: StepRollbackOptions<T>,
+  ): Promise<T>;
   async do<T>(
     name: string,
     a: WorkflowStepConfig | StepCallback<T>,
@@ -126,7 +135,8 @@ export class StepRunner implements WorkflowStep {
       });
     }
     if (record?.success === true) return replayOutput(record.output) as T;
-    if (record?.success === false) throw new ReplayedStepError(record.attempts.at(-1)?.error ?? { name: 'Error', message: 'Step failed' });
+    if (record?.success === false)
+      throw new ReplayedStepError(record.attempts.at(-1)?.error ?? { name: 'Error', message: 'Step failed' });
     if (!record) {
       this.checkStepLimit();
       record = {
@@ -148,7 +158,11 @@ export class StepRunner implements WorkflowStep {
     const ctx = (attempt: number): StepContext => ({
       step: { name, count },
       attempt,
-      config: { retries: logged.retries, timeout: logged.timeout, ...(logged.sensitive ? { sensitive: logged.sensitive } : {}) },
+      config: {
+        retries: logged.retries,
+        timeout: logged.timeout,
+        ...(logged.sensitive ? { sensitive: logged.sensitive } : {}),
+      },
     });
     return this.runAttempts(record, (attempt) => callback(ctx(attempt)), 'step');
   }
@@ -159,7 +173,9 @@ export class StepRunner implements WorkflowStep {
     let used = 0;
     for (const s of this.rt.instance.steps) if (s.type === 'step' || s.type === 'waitForEvent') used++;
     if (used >= limit) {
-      throw new NonRetryableError(`The limit of ${limit} steps has been reached. Reduce the number of steps in the workflow or raise limits.steps.`);
+      throw new NonRetryableError(
+        `The limit of ${limit} steps has been reached. Reduce the number of steps in the workflow or raise limits.steps.`,
+      );
     }
   }
 
@@ -182,7 +198,12 @@ export class StepRunner implements WorkflowStep {
       }
       record.nextAttemptAt = null;
       await host.acquireSlot(rt, exec);
-      const attempt = { start: host.clock.now(), end: null, success: null, error: null } as DoStepRecord['attempts'][number];
+      const attempt = {
+        start: host.clock.now(),
+        end: null,
+        success: null,
+        error: null,
+      } as DoStepRecord['attempts'][number];
       record.attempts.push(attempt);
       host.touch(inst);
       rt.activeDo++;
@@ -193,10 +214,13 @@ export class StepRunner implements WorkflowStep {
       try {
         const work = Promise.resolve()
           .then(() => attemptFn(record.attempts.length))
-          .then((result: unknown) => (isReadableStream(result) ? readStepStream(result, host.streamBudget(inst), reading.signal) : result));
+          .then((result: unknown) =>
+            isReadableStream(result) ? readStepStream(result, host.streamBudget(inst), reading.signal) : result,
+          );
         value = await host.withTimeout(exec, work, timeoutMs);
         exec.check();
-        attempt.output = value instanceof StreamOutput ? value : toStoredJson(value, `The output of ${what} "${record.name}"`);
+        attempt.output =
+          value instanceof StreamOutput ? value : toStoredJson(value, `The output of ${what} "${record.name}"`);
       } catch (error) {
         reading.abort();
         failure = { error };
@@ -241,10 +265,12 @@ export class StepRunner implements WorkflowStep {
     this.exec.check();
     checkName(name);
     const at = timestamp instanceof Date ? timestamp.getTime() : timestamp;
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new TypeError(`step.sleepUntil("${name}") needs a Date or epoch milliseconds`);
+    if (typeof at !== 'number' || !Number.isFinite(at))
+      throw new TypeError(`step.sleepUntil("${name}") needs a Date or epoch milliseconds`);
     await this.sleepTo(name, () => {
       const now = this.host.clock.now();
-      if (at < now) throw new TypeError(`step.sleepUntil("${name}") timestamp ${new Date(at).toISOString()} is in the past`);
+      if (at < now)
+        throw new TypeError(`step.sleepUntil("${name}") timestamp ${new Date(at).toISOString()} is in the past`);
       if (at - now > MAX_SLEEP_MS) throw new TypeError(`step.sleepUntil("${name}") is more than 365 days ahead`);
       return at;
     });
@@ -259,7 +285,17 @@ export class StepRunner implements WorkflowStep {
     if (record?.finished) return;
     if (!record) {
       const end = wakeAt();
-      record = { type: 'sleep', key, baseName: name, count, name: `${name}-${count}`, start: host.clock.now(), end, finished: false, error: null };
+      record = {
+        type: 'sleep',
+        key,
+        baseName: name,
+        count,
+        name: `${name}-${count}`,
+        start: host.clock.now(),
+        end,
+        finished: false,
+        error: null,
+      };
       host.addStep(inst, record);
     }
     await host.hibernate(rt, exec, record.end);
@@ -269,13 +305,18 @@ export class StepRunner implements WorkflowStep {
     await host.acquireSlot(rt, exec);
   }
 
-  async waitForEvent<T = unknown>(name: string, options: { type: string; timeout?: Duration }): Promise<WorkflowStepEvent<T>> {
+  async waitForEvent<T = unknown>(
+    name: string,
+    options: { type: string; timeout?: Duration },
+  ): Promise<WorkflowStepEvent<T>> {
     const { host, rt, exec } = this;
     exec.check();
     checkName(name);
     const type = options?.type;
     if (typeof type !== 'string' || type.length > 100 || !EVENT_TYPE.test(type)) {
-      throw new TypeError(`step.waitForEvent("${name}") needs an event type of 1..100 letters, digits, - and _ (got ${JSON.stringify(type)})`);
+      throw new TypeError(
+        `step.waitForEvent("${name}") needs an event type of 1..100 letters, digits, - and _ (got ${JSON.stringify(type)})`,
+      );
     }
     const timeoutMs = requireDuration(options.timeout ?? DEFAULT_EVENT_TIMEOUT, `step.waitForEvent("${name}") timeout`);
     const inst = rt.instance;
@@ -291,14 +332,30 @@ export class StepRunner implements WorkflowStep {
     if (!record) {
       this.checkStepLimit();
       const now = host.clock.now();
-      record = { type: 'waitForEvent', key, baseName: name, count, name: `${name}-${count}`, start: now, end: now + timeoutMs, finished: false, error: null, eventType: type, event: null };
+      record = {
+        type: 'waitForEvent',
+        key,
+        baseName: name,
+        count,
+        name: `${name}-${count}`,
+        start: now,
+        end: now + timeoutMs,
+        finished: false,
+        error: null,
+        eventType: type,
+        event: null,
+      };
       host.addStep(inst, record);
     }
     const event = host.takeBufferedEvent(inst, type) ?? (await host.awaitEvent(rt, exec, type, record.end));
     record.end = host.clock.now();
     record.finished = true;
     if (event) record.event = event;
-    else record.error = { name: 'WorkflowTimeoutError', message: `Execution timed out after ${timeoutMs}ms waiting for event "${type}"` };
+    else
+      record.error = {
+        name: 'WorkflowTimeoutError',
+        message: `Execution timed out after ${timeoutMs}ms waiting for event "${type}"`,
+      };
     host.touch(inst);
     await host.acquireSlot(rt, exec);
     return done(record);

@@ -16,22 +16,9 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
-import { BATCH_SIZE } from '../mutations/create.js';
-import { collectFields, type FieldGroup, type Operation } from './collect.js';
-import {
-  CONNECTION_TYPES,
-  INSTANCE_FIELDS,
-  listRequests,
-  MUTATION_FIELDS,
-  pageSize,
-  QUERY_FIELDS,
-  STEP_OUTPUT_FIELDS,
-  STEP_TYPES,
-  STEPS_PER_INSTANCE,
-  SUBSCRIPTION_FIELDS,
-  VERSION_FIELDS,
-  WORKFLOW_FIELDS,
-} from './rules.js';
+import { entityOf, instanceNeeds, sourceOf, type FieldSource } from '../graphql/field-source.js';
+import { collectFields, type FieldGroup, type Operation } from '../graphql/selection.js';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { Tally, type CostDriver } from './tally.js';
 
 export type { CostDriver } from './tally.js';
@@ -52,6 +39,9 @@ export interface CostEstimate {
 /** Field selections (after merging) the estimator walks before it gives up on an operation. */
 export const MAX_SELECTIONS = 20_000;
 
+/** Steps assumed per instance: the step log's length is unknown before it is fetched. */
+export const STEPS_PER_INSTANCE = 10;
+
 interface InstanceKey {
   readonly workflowName: string;
   readonly instanceId: string;
@@ -59,6 +49,7 @@ interface InstanceKey {
 
 /** What is already known about the objects at a position of the operation, which decides what their fields cost. */
 type Slot =
+  | { readonly kind: 'root' }
   | { readonly kind: 'other'; readonly listSize?: number }
   | { readonly kind: 'workflow'; readonly name?: string; readonly loaded: boolean }
   /** `known`: what this operation already holds for the instance when its fields resolve. */
@@ -75,30 +66,90 @@ class TooLarge extends Error {}
 const keyOf = (...parts: string[]): string => parts.join('\u0000');
 const isString = (value: unknown): value is string => typeof value === 'string';
 
+/** The name of the workflow the object at `slot` belongs to, when the operation names it. */
+function workflowNameOf(slot: Slot): string | undefined {
+  switch (slot.kind) {
+    case 'workflow':
+      return slot.name;
+    case 'instance':
+      return slot.key?.workflowName;
+    case 'version':
+      return slot.workflowName;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * What identifies the object at `slot` among objects of its kind, so that requests about the same object
+ * count once; undefined when the operation does not name it (then each occurrence counts).
+ */
+function entityKey(slot: Slot): string | undefined {
+  switch (slot.kind) {
+    case 'root':
+      return '';
+    case 'workflow':
+      return slot.name;
+    case 'instance':
+      return slot.key && keyOf(slot.key.workflowName, slot.key.instanceId);
+    case 'version':
+      return slot.workflowName !== undefined && slot.versionId !== undefined
+        ? keyOf(slot.workflowName, slot.versionId)
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** What the operation holds of the instance at `slot`. */
+const knownOf = (slot: Slot): 'details' | 'summary' | 'none' => (slot.kind === 'instance' ? slot.known : 'none');
+
+/**
+ * Upstream page requests one connection field needs: 1 for a first page; up to 2 after a cursor (the
+ * window may straddle two upstream pages); up to 3 for `last` without `before` (the total first).
+ */
+function listRequests(args: { after?: unknown; before?: unknown; last?: unknown }): number {
+  if (args.last != null && args.before == null) return 3;
+  if (args.after != null || args.before != null) return 2;
+  return 1;
+}
+
+/**
+ * Items a connection field returns at most: `first` or `last`, else the field's default page size.
+ * Undefined when the arguments are refused before any request (out of range, or both given).
+ */
+function pageSize(args: { first?: unknown; last?: unknown }, defaultSize: number): number | undefined {
+  const first = typeof args.first === 'number' ? args.first : undefined;
+  const last = typeof args.last === 'number' ? args.last : undefined;
+  if (first !== undefined && last !== undefined) return undefined;
+  const size = first ?? last ?? defaultSize;
+  return size < 0 || size > MAX_PAGE_SIZE ? undefined : size;
+}
+
 /**
  * Estimates how many Workflows API requests an operation needs at most, before running it. Returns
  * `undefined` when the operation cannot run at all (no such operation, bad variables): execution then
  * reports the error without any request.
  *
- * The rules follow the resolvers and the per-operation loaders:
- * - A workflow, instance or version lookup (`workflow`, `instance`, `node`, each id of `nodes`,
- *   `Workflow.instance`) is one request, and that request answers all of the object's fields; except
- *   that `workflow(name)` makes no request of its own when only its name, id and fields with their own
- *   requests (connections, `latestVersion`, `instance`) are selected: those requests tell whether it exists. Lookups of
- *   the same workflow or instance named by arguments or variables count once; an instance that needs
- *   both a simple and a full (`steps`) fetch counts twice, as the two may be made in different passes.
- * - A connection (`workflows`, `Workflow.instances`, `Workflow.versions`) is one page request (two after
- *   a cursor, three for `last` without `before`); its items come with their list fields, and each item
- *   is multiplied by the page size (`first`/`last`, default 20; `nodes` and `edges.node` are the same items).
- * - An instance from a list costs one details request when any details field or `steps` is selected;
- *   an instance returned by a mutation costs one for any field beyond its key.
- * - `steps` are assumed to be {@link STEPS_PER_INSTANCE} per instance; `DoStep.output` and
- *   `WaitForEventStep.payload` cost one request per step. `latestVersion` and `WorkflowVersion.graph` cost
- *   one; version fields of `WorkflowInstance.version` one per instance; workflow fields reached from an
- *   instance or a version one per workflow.
- * - Mutations: one request (`createInstances`: one per 100 instances) plus what the returned instances
- *   select. The extra lookups of rare recovery paths (a lost answer, a refused change) are not counted.
- * - Subscriptions are priced for one event: the poll that feeds them, plus the event's selection.
+ * Every field is priced by the source it declares (`graphql/field-source.ts`), as the resolvers and the
+ * per-operation loaders behave:
+ * - `lookup`, `node`, each id of `nodes`: one request, which answers all of the object's fields; except
+ *   that `workflow(name)` makes no request of its own when only its key and fields that start requests of
+ *   their own (connections, `latestVersion`, `instance`) are selected: those requests tell whether it
+ *   exists. Lookups of the same workflow or instance named by arguments or variables count once; an
+ *   instance that needs both a simple and a full (`steps`) fetch counts twice, as the two may be made in
+ *   different passes.
+ * - `list`: one page request (two after a cursor, three for `last` without `before`); its items come with
+ *   their list rows, and each item is multiplied by the page size (`first`/`last`, else the field's default;
+ *   `nodes` and `edges.node` are the same items).
+ * - `row`, `details`, `steps`: an instance costs one details request when any of its `details` or `steps`
+ *   fields is selected, or a `row` field where no list row is at hand (an instance returned by a mutation).
+ * - `steps` are assumed to be {@link STEPS_PER_INSTANCE} per instance; `stepOutput` costs one request per
+ *   step. `request` costs one per entity; `record` one per entity whose record is not at hand (a version
+ *   reached from an instance, a workflow reached from an instance or a version).
+ * - `write`: one request (a batch: one per `batchSize` items) plus what the returned instances select. The
+ *   extra lookups of rare recovery paths (a lost answer, a refused change) are not counted.
+ * - `watch`: priced for one event: the poll that feeds it, plus the event's selection.
  * - Introspection costs nothing; `@skip`/`@include` are honoured; selections of the same field with the
  *   same arguments (aliases, fragments) are merged, as they share loader keys.
  *
@@ -125,12 +176,22 @@ export function estimateCost(
   const tally = new Tally();
   let truncated = false;
   try {
-    walker.object(root, [operation.selectionSet], OTHER, 1, '', tally);
+    walker.object(root, [operation.selectionSet], { kind: 'root' }, 1, '', tally);
   } catch (error) {
     if (!(error instanceof TooLarge)) throw error;
     truncated = true;
   }
   return { cost: Math.ceil(tally.total), drivers: tally.drivers(), truncated };
+}
+
+/** One field being priced: where it is, what it is, and how many objects it is selected on. */
+interface Visit {
+  readonly group: FieldGroup;
+  readonly args: Readonly<Record<string, unknown>>;
+  readonly slot: Slot;
+  readonly mult: number;
+  readonly path: string;
+  readonly tally: Tally;
 }
 
 class Walker {
@@ -176,57 +237,197 @@ class Walker {
     this.walked += groups.length;
     if (this.walked > MAX_SELECTIONS) throw new TooLarge();
     const at = (group: FieldGroup): string => (path ? `${path}.${group.responseName}` : group.responseName);
-    const name = type.name;
-    if (name === this.op.schema.getQueryType()?.name) {
-      for (const group of groups) this.queryField(group, at(group), tally);
-    } else if (name === this.op.schema.getMutationType()?.name) {
-      for (const group of groups) this.mutationField(group, at(group), tally);
-    } else if (name === this.op.schema.getSubscriptionType()?.name) {
-      for (const group of groups) this.subscriptionField(group, at(group), tally);
-    } else if (name === 'Workflow') {
-      this.workflow(groups, slot.kind === 'workflow' ? slot : { kind: 'workflow', loaded: false }, mult, at, tally);
-    } else if (name === 'WorkflowInstance') {
-      this.instance(groups, slot.kind === 'instance' ? slot : { kind: 'instance', known: 'none' }, mult, at, tally);
-    } else if (name === 'WorkflowVersion') {
-      this.version(groups, slot.kind === 'version' ? slot : { kind: 'version', loaded: false }, mult, at, tally);
-    } else if ((STEP_TYPES as readonly string[]).includes(name)) {
-      this.step(name, groups, slot.kind === 'step' ? slot : { kind: 'step' }, mult, at, tally);
-    } else if ((CONNECTION_TYPES as readonly string[]).includes(name)) {
+    if (slot.kind === 'connection') {
       this.connection(groups, slot, mult, path, at, tally);
-    } else {
-      this.plain(groups, slot, mult, at, tally);
+      return;
+    }
+    // Every field of one instance asks in the same execution pass, so one details request answers them all.
+    let needsDetails: string | undefined;
+    for (const group of groups) {
+      // Refused arguments fail the field before its resolver runs.
+      if (group.args === null) continue;
+      const visit: Visit = { group, args: group.args, slot, mult, path: at(group), tally };
+      if (this.field(visit, sourceOf(group.def))) needsDetails ??= visit.path;
+    }
+    if (needsDetails !== undefined) tally.charge(needsDetails, mult);
+  }
+
+  /** Prices one field by its declared source; true when it needs the details of the instance it is on. */
+  private field(visit: Visit, source: FieldSource | undefined): boolean {
+    const { group, args, slot, mult, path, tally } = visit;
+    const children = (child: Slot, times = 1): void =>
+      this.select(group.def.type, group.selectionSets, child, mult * times, path, tally);
+    /** Charges `cost` requests per object at `slot`, once per named object. */
+    const chargePerObject = (cost: number, ...what: string[]): void => {
+      const key = entityKey(slot);
+      if (key === undefined) tally.charge(path, cost * mult);
+      else tally.charge(path, cost, keyOf(...what, key));
+    };
+    switch (source?.kind) {
+      case undefined: {
+        // A field of a value type, carried by its parent (or a root field that declares nothing: one request).
+        if (slot.kind === 'root') tally.charge(path, 1);
+        const many = isListType(getNullableType(group.def.type)) && slot.kind === 'other' ? (slot.listSize ?? 1) : 1;
+        children(OTHER, many);
+        return false;
+      }
+      case 'key':
+        children(OTHER);
+        return false;
+      case 'subject':
+        children(slot.kind === 'event' ? slot.instance : OTHER);
+        return false;
+      case 'record':
+        if (!((slot.kind === 'workflow' || slot.kind === 'version') && slot.loaded)) {
+          chargePerObject(1, slot.kind === 'workflow' || slot.kind === 'version' ? slot.kind : 'record');
+        }
+        children(OTHER);
+        return false;
+      case 'row':
+        children(OTHER);
+        return knownOf(slot) === 'none';
+      case 'details':
+        children(OTHER);
+        return knownOf(slot) !== 'details';
+      case 'steps':
+        children(
+          { kind: 'step', ...(slot.kind === 'instance' && slot.key ? { instance: slot.key } : {}) },
+          STEPS_PER_INSTANCE,
+        );
+        return knownOf(slot) !== 'details';
+      case 'stepOutput': {
+        // One request per step, whichever output field: a step is of one type only.
+        const instance = slot.kind === 'step' ? slot.instance : undefined;
+        tally.charge(path, mult, instance && keyOf('stepOutputs', instance.workflowName, instance.instanceId));
+        children(OTHER);
+        return false;
+      }
+      case 'reference': {
+        const workflowName = workflowNameOf(slot);
+        const inWorkflow = workflowName === undefined ? {} : { workflowName };
+        children(
+          source.to === 'workflow'
+            ? { kind: 'workflow', ...(workflowName === undefined ? {} : { name: workflowName }), loaded: false }
+            : { kind: 'version', ...inWorkflow, loaded: false },
+        );
+        return source.needs === 'row' && knownOf(slot) === 'none';
+      }
+      case 'request': {
+        chargePerObject(1, group.name);
+        const workflowName = workflowNameOf(slot);
+        children(
+          source.returns === 'version'
+            ? { kind: 'version', ...(workflowName === undefined ? {} : { workflowName }), loaded: true }
+            : OTHER,
+        );
+        return false;
+      }
+      case 'list': {
+        const size = pageSize(args, source.defaultSize);
+        if (size === undefined) return false;
+        chargePerObject(listRequests(args), group.name, JSON.stringify(args));
+        const workflowName = workflowNameOf(slot);
+        const item: Slot =
+          source.of === 'instance'
+            ? { kind: 'instance', known: 'summary' }
+            : source.of === 'version'
+              ? { kind: 'version', ...(workflowName === undefined ? {} : { workflowName }), loaded: true }
+              : { kind: 'workflow', loaded: true };
+        children({ kind: 'connection', item, size });
+        return false;
+      }
+      case 'lookup':
+        this.lookup(visit, source);
+        return false;
+      case 'node':
+        if (isString(args['id'])) this.node(group, args['id'], path, tally);
+        return false;
+      case 'nodes': {
+        const ids = args['ids'];
+        if (Array.isArray(ids)) for (const id of ids) if (isString(id)) this.node(group, id, path, tally);
+        return false;
+      }
+      case 'write': {
+        if (!source.batch) {
+          tally.charge(path, 1);
+          children(OTHER);
+          return false;
+        }
+        const input = args[source.batch.input] as Record<string, unknown> | undefined;
+        const items = input?.[source.batch.list];
+        const count = Array.isArray(items) ? items.length : 0;
+        if (count === 0) return false; // refused before any request
+        tally.charge(path, Math.ceil(count / source.batch.size));
+        children({ kind: 'other', listSize: count });
+        return false;
+      }
+      case 'watch': {
+        tally.charge(path, 1);
+        const { workflowName, instanceId } = args;
+        const key = isString(workflowName) && isString(instanceId) ? { workflowName, instanceId } : undefined;
+        // The poll of a single instance brings the details its events need; a workflow's list does not.
+        const instance: Slot =
+          source.feed === 'instance'
+            ? { kind: 'instance', ...(key ? { key } : {}), known: 'details' }
+            : { kind: 'instance', known: 'none' };
+        children(entityOf(getNamedType(group.def.type)) === 'instance' ? instance : { kind: 'event', instance });
+        return false;
+      }
     }
   }
 
-  /** Types that hold no domain object of their own: free fields; nested objects priced as they are reached. */
-  private plain(
-    groups: readonly FieldGroup[],
-    slot: Slot,
-    mult: number,
-    at: (g: FieldGroup) => string,
-    tally: Tally,
-  ): void {
-    for (const group of groups) {
-      let child: Slot = OTHER;
-      if (slot.kind === 'event' && group.name === 'instance') child = slot.instance;
-      const many = isListType(getNullableType(group.def.type)) && slot.kind === 'other' ? (slot.listSize ?? 1) : 1;
-      this.select(group.def.type, group.selectionSets, child, mult * many, at(group), tally);
+  private lookup(visit: Visit, source: Extract<FieldSource, { kind: 'lookup' }>): void {
+    const { group, args, slot, mult, path, tally } = visit;
+    const arg = (name: string | undefined): string | undefined => {
+      const value = name === undefined ? undefined : args[name];
+      return isString(value) ? value : undefined;
+    };
+    if (source.of === 'workflow') {
+      const name = arg(source.args.name);
+      if (this.needsWorkflowRecord(group)) {
+        tally.charge(path, name === undefined ? mult : 1, name === undefined ? undefined : keyOf('workflow', name));
+      }
+      const workflow: Slot = { kind: 'workflow', ...(name === undefined ? {} : { name }), loaded: true };
+      this.select(group.def.type, group.selectionSets, workflow, mult, path, tally);
+      return;
     }
+    const workflowName = source.args.workflowName === undefined ? workflowNameOf(slot) : arg(source.args.workflowName);
+    const instanceId = arg(source.args.instanceId);
+    const key = workflowName !== undefined && instanceId !== undefined ? { workflowName, instanceId } : undefined;
+    this.lookupInstance(group, key, mult, path, tally);
+  }
+
+  /**
+   * Whether `workflow(name)` fetches the workflow's record: when a field from the record is selected, or when
+   * no selected field starts an upstream call of its own that can tell that the workflow exists (a connection
+   * or lookup whose arguments are accepted). `schema/lookups.ts` decides the same way at run time.
+   */
+  private needsWorkflowRecord(group: FieldGroup): boolean {
+    const type = getNamedType(group.def.type);
+    if (!isObjectType(type)) return true;
+    let probes = 0;
+    for (const field of collectFields(this.op, type, group.selectionSets)) {
+      const source = sourceOf(field.def);
+      if (field.args === null || source?.kind === 'key') continue;
+      if (!source || !('start' in source) || !source.start) return true;
+      if (source.kind === 'list' && pageSize(field.args, source.defaultSize) === undefined) continue;
+      probes++;
+    }
+    return probes === 0;
   }
 
   private connection(
     groups: readonly FieldGroup[],
-    slot: Slot,
+    slot: Extract<Slot, { kind: 'connection' }>,
     mult: number,
     path: string,
     at: (g: FieldGroup) => string,
     tally: Tally,
   ): void {
-    // Reached other than through a priced field (not in today's schema): assume a full page of unknown items.
-    const { item, size } = slot.kind === 'connection' ? slot : { item: OTHER, size: 100 };
     const itemSets: SelectionSetNode[] = [];
     let itemType: GraphQLOutputType | undefined;
     let itemPath: string | undefined;
+    // Relay connections: the items are `nodes` and `edges.node`; the other fields are free.
     for (const group of groups) {
       if (group.name === 'nodes') {
         itemType = group.def.type;
@@ -244,77 +445,7 @@ class Walker {
       }
     }
     // `nodes` and `edges.node` are the same objects: their selections are priced together, once.
-    if (itemType) this.select(itemType, itemSets, item, mult * size, itemPath ?? path, tally);
-  }
-
-  private queryField(group: FieldGroup, path: string, tally: Tally): void {
-    const rule = QUERY_FIELDS[group.name as keyof typeof QUERY_FIELDS] as string | undefined;
-    const args = group.args;
-    if (args === null) return;
-    switch (rule) {
-      case 'workflowLookup': {
-        const name = isString(args['name']) ? args['name'] : undefined;
-        if (this.needsWorkflowRecord(group))
-          tally.charge(path, 1, name === undefined ? undefined : keyOf('workflow', name));
-        this.select(
-          group.def.type,
-          group.selectionSets,
-          { kind: 'workflow', ...(name === undefined ? {} : { name }), loaded: true },
-          1,
-          path,
-          tally,
-        );
-        return;
-      }
-      case 'workflowList': {
-        const size = pageSize(args);
-        if (size === undefined) return;
-        tally.charge(path, listRequests(args), keyOf('workflows', JSON.stringify(args)));
-        const item: Slot = { kind: 'workflow', loaded: true };
-        this.select(group.def.type, group.selectionSets, { kind: 'connection', item, size }, 1, path, tally);
-        return;
-      }
-      case 'instanceLookup': {
-        const { workflowName, id } = args;
-        const key = isString(workflowName) && isString(id) ? { workflowName, instanceId: id } : undefined;
-        this.lookupInstance(group, key, 1, path, tally);
-        return;
-      }
-      case 'node':
-        if (isString(args['id'])) this.node(group, args['id'], path, tally);
-        return;
-      case 'nodes': {
-        const ids = args['ids'];
-        if (!Array.isArray(ids)) return;
-        ids.forEach((id) => {
-          if (isString(id)) this.node(group, id, path, tally);
-        });
-        return;
-      }
-      default:
-        // A root field the rules do not know: assume one request, and price what it returns as if fetched.
-        tally.charge(path, 1);
-        this.select(group.def.type, group.selectionSets, OTHER, 1, path, tally);
-    }
-  }
-
-  /**
-   * Whether `workflow(name)` fetches the workflow's record: when a data field is selected, or when no
-   * selected field makes an upstream call of its own that can tell that the workflow exists (a connection
-   * or lookup whose arguments are accepted).
-   */
-  private needsWorkflowRecord(group: FieldGroup): boolean {
-    const type = this.op.schema.getType('Workflow');
-    if (!isObjectType(type)) return true;
-    let probes = 0;
-    for (const field of collectFields(this.op, type, group.selectionSets)) {
-      const rule = (WORKFLOW_FIELDS[field.name as keyof typeof WORKFLOW_FIELDS] as string | undefined) ?? 'data';
-      if (field.args === null || rule === 'free') continue;
-      if (rule === 'data') return true;
-      if ((rule === 'instanceList' || rule === 'versionList') && pageSize(field.args) === undefined) continue;
-      probes++;
-    }
-    return probes === 0;
+    if (itemType) this.select(itemType, itemSets, slot.item, mult * slot.size, itemPath ?? path, tally);
   }
 
   /** `node`/`nodes`: the id names the type and the key, so the lookup is priced exactly and shares keys with other lookups. */
@@ -330,18 +461,18 @@ class Walker {
     const slash = decoded.id.indexOf('/');
     const workflowName = slash > 0 ? decoded.id.slice(0, slash) : undefined;
     const rest = slash > 0 ? decoded.id.slice(slash + 1) : undefined;
-    switch (type.name) {
-      case 'Workflow':
+    switch (entityOf(type)) {
+      case 'workflow':
         tally.charge(path, 1, keyOf('workflow', decoded.id));
         this.object(type, group.selectionSets, { kind: 'workflow', name: decoded.id, loaded: true }, 1, path, tally);
         return;
-      case 'WorkflowInstance':
+      case 'instance':
         if (workflowName === undefined || !rest) return;
         this.lookupInstance(group, { workflowName, instanceId: rest }, 1, path, tally, type);
         return;
-      case 'WorkflowVersion':
+      case 'version':
         if (workflowName === undefined || !rest) return;
-        tally.charge(path, 1, keyOf('version', workflowName, rest));
+        tally.charge(path, 1, keyOf('version', keyOf(workflowName, rest)));
         this.object(
           type,
           group.selectionSets,
@@ -357,7 +488,7 @@ class Walker {
   }
 
   /**
-   * One instance lookup (`lookupInstance` in the schema): one request, with the step log when `steps` is
+   * One instance lookup (`schema/lookups.ts`): one request, with the step log when a field that needs it is
    * selected; the instance's own fields are then free.
    */
   private lookupInstance(
@@ -368,207 +499,13 @@ class Walker {
     tally: Tally,
     type: GraphQLOutputType = group.def.type,
   ): void {
-    const instanceType = this.op.schema.getType('WorkflowInstance');
+    const instanceType = getNamedType(type);
     const full =
       isObjectType(instanceType) &&
-      collectFields(this.op, instanceType, group.selectionSets).some((g) => g.name === 'steps');
+      instanceNeeds(collectFields(this.op, instanceType, group.selectionSets)) === 'steps';
     if (key) tally.charge(path, 1, keyOf('instance', key.workflowName, key.instanceId, full ? 'full' : 'simple'));
     else tally.charge(path, mult);
     const slot: Slot = { kind: 'instance', ...(key ? { key } : {}), known: 'details' };
     this.select(type, group.selectionSets, slot, mult, path, tally);
-  }
-
-  private mutationField(group: FieldGroup, path: string, tally: Tally): void {
-    const rule = MUTATION_FIELDS[group.name as keyof typeof MUTATION_FIELDS] as string | undefined;
-    const args = group.args;
-    if (args === null) return;
-    if (rule === 'createBatch') {
-      const input = args['input'] as { instances?: unknown } | undefined;
-      const count = Array.isArray(input?.instances) ? input.instances.length : 0;
-      if (count === 0) return; // refused before any request
-      tally.charge(path, Math.ceil(count / BATCH_SIZE));
-      this.select(group.def.type, group.selectionSets, { kind: 'other', listSize: count }, 1, path, tally);
-      return;
-    }
-    // `create`, `change`, and mutations the rules do not know yet: one request, then the payload.
-    tally.charge(path, 1);
-    this.select(group.def.type, group.selectionSets, OTHER, 1, path, tally);
-  }
-
-  private subscriptionField(group: FieldGroup, path: string, tally: Tally): void {
-    const rule = SUBSCRIPTION_FIELDS[group.name as keyof typeof SUBSCRIPTION_FIELDS] as string | undefined;
-    const args = group.args;
-    if (args === null) return;
-    tally.charge(path, 1);
-    const { workflowName, instanceId } = args;
-    const key = isString(workflowName) && isString(instanceId) ? { workflowName, instanceId } : undefined;
-    // The poll of a single instance brings the details its events need; a workflow's list does not.
-    const instance: Slot =
-      rule === 'instance'
-        ? { kind: 'instance', ...(key ? { key } : {}), known: 'details' }
-        : { kind: 'instance', known: 'none' };
-    const slot: Slot =
-      getNamedType(group.def.type).name === 'WorkflowInstance' ? instance : { kind: 'event', instance };
-    this.select(group.def.type, group.selectionSets, slot, 1, path, tally);
-  }
-
-  private workflow(
-    groups: readonly FieldGroup[],
-    slot: Extract<Slot, { kind: 'workflow' }>,
-    mult: number,
-    at: (g: FieldGroup) => string,
-    tally: Tally,
-  ): void {
-    const name = slot.name;
-    const perName = (...parts: string[]): string | undefined => (name === undefined ? undefined : keyOf(...parts));
-    for (const group of groups) {
-      const rule = (WORKFLOW_FIELDS[group.name as keyof typeof WORKFLOW_FIELDS] as string | undefined) ?? 'data';
-      const args = group.args;
-      const path = at(group);
-      if (args === null || rule === 'free') continue;
-      switch (rule) {
-        case 'data':
-          if (!slot.loaded) {
-            const key = perName('workflow', name ?? '');
-            tally.charge(path, key ? 1 : mult, key);
-          }
-          this.select(group.def.type, group.selectionSets, OTHER, mult, path, tally);
-          break;
-        case 'latestVersion': {
-          const key = perName('latestVersion', name ?? '');
-          tally.charge(path, key ? 1 : mult, key);
-          const version: Slot = {
-            kind: 'version',
-            ...(name === undefined ? {} : { workflowName: name }),
-            loaded: true,
-          };
-          this.select(group.def.type, group.selectionSets, version, mult, path, tally);
-          break;
-        }
-        case 'versionList':
-        case 'instanceList': {
-          const size = pageSize(args);
-          if (size === undefined) break;
-          const calls = listRequests(args);
-          const key = perName(rule, name ?? '', JSON.stringify(args));
-          tally.charge(path, key ? calls : calls * mult, key);
-          const item: Slot =
-            rule === 'versionList'
-              ? { kind: 'version', ...(name === undefined ? {} : { workflowName: name }), loaded: true }
-              : { kind: 'instance', known: 'summary' };
-          this.select(group.def.type, group.selectionSets, { kind: 'connection', item, size }, mult, path, tally);
-          break;
-        }
-        case 'instanceLookup': {
-          const id = args['id'];
-          const key = name !== undefined && isString(id) ? { workflowName: name, instanceId: id } : undefined;
-          this.lookupInstance(group, key, mult, path, tally);
-          break;
-        }
-      }
-    }
-  }
-
-  private instance(
-    groups: readonly FieldGroup[],
-    slot: Extract<Slot, { kind: 'instance' }>,
-    mult: number,
-    at: (g: FieldGroup) => string,
-    tally: Tally,
-  ): void {
-    // Every field of one instance asks in the same execution pass, so one details request answers them all.
-    let needsDetails: string | undefined;
-    for (const group of groups) {
-      const rule = (INSTANCE_FIELDS[group.name as keyof typeof INSTANCE_FIELDS] as string | undefined) ?? 'details';
-      const path = at(group);
-      if (group.args === null || rule === 'free') continue;
-      switch (rule) {
-        case 'summary':
-          if (slot.known === 'none') needsDetails ??= path;
-          this.select(group.def.type, group.selectionSets, OTHER, mult, path, tally);
-          break;
-        case 'details':
-        case 'steps': {
-          if (slot.known !== 'details') needsDetails ??= path;
-          const step: Slot = { kind: 'step', ...(slot.key ? { instance: slot.key } : {}) };
-          const child = rule === 'steps' ? { slot: step, mult: mult * STEPS_PER_INSTANCE } : { slot: OTHER, mult };
-          this.select(group.def.type, group.selectionSets, child.slot, child.mult, path, tally);
-          break;
-        }
-        case 'workflow': {
-          const workflow: Slot = {
-            kind: 'workflow',
-            ...(slot.key ? { name: slot.key.workflowName } : {}),
-            loaded: false,
-          };
-          this.select(group.def.type, group.selectionSets, workflow, mult, path, tally);
-          break;
-        }
-        case 'version': {
-          if (slot.known === 'none') needsDetails ??= path;
-          const version: Slot = {
-            kind: 'version',
-            ...(slot.key ? { workflowName: slot.key.workflowName } : {}),
-            loaded: false,
-          };
-          this.select(group.def.type, group.selectionSets, version, mult, path, tally);
-          break;
-        }
-      }
-    }
-    if (needsDetails !== undefined) tally.charge(needsDetails, mult);
-  }
-
-  private version(
-    groups: readonly FieldGroup[],
-    slot: Extract<Slot, { kind: 'version' }>,
-    mult: number,
-    at: (g: FieldGroup) => string,
-    tally: Tally,
-  ): void {
-    const { workflowName, versionId } = slot;
-    const key = (kind: string): string | undefined =>
-      workflowName !== undefined && versionId !== undefined ? keyOf(kind, workflowName, versionId) : undefined;
-    for (const group of groups) {
-      const rule = (VERSION_FIELDS[group.name as keyof typeof VERSION_FIELDS] as string | undefined) ?? 'data';
-      const path = at(group);
-      if (group.args === null || rule === 'free') continue;
-      if (rule === 'workflow') {
-        const workflow: Slot = {
-          kind: 'workflow',
-          ...(workflowName === undefined ? {} : { name: workflowName }),
-          loaded: false,
-        };
-        this.select(group.def.type, group.selectionSets, workflow, mult, path, tally);
-        continue;
-      }
-      if (rule === 'graph' || !slot.loaded) {
-        const k = key(rule);
-        tally.charge(path, k ? 1 : mult, k);
-      }
-      this.select(group.def.type, group.selectionSets, OTHER, mult, path, tally);
-    }
-  }
-
-  private step(
-    typeName: string,
-    groups: readonly FieldGroup[],
-    slot: Extract<Slot, { kind: 'step' }>,
-    mult: number,
-    at: (g: FieldGroup) => string,
-    tally: Tally,
-  ): void {
-    const outputs = STEP_OUTPUT_FIELDS[typeName] ?? {};
-    for (const group of groups) {
-      const path = at(group);
-      if (group.args !== null && outputs[group.name] !== undefined) {
-        // One request per step, whichever output field: a step is of one type only.
-        const key = slot.instance
-          ? keyOf('stepOutputs', slot.instance.workflowName, slot.instance.instanceId)
-          : undefined;
-        tally.charge(path, mult, key);
-      }
-      this.select(group.def.type, group.selectionSets, OTHER, mult, path, tally);
-    }
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as upstream from '../upstream/errors.js';
+import { BATCH_SIZE } from '../upstream/limits.js';
 import type { CreateInstanceRequest, InstanceDetails, WorkflowsApi } from '../upstream/types.js';
 import {
   InstanceAlreadyExistsError,
@@ -23,8 +24,6 @@ import { parseDuration, validateNewInstanceId, validatePayloadSize, type Path } 
  * attempt, never a second instance.
  */
 
-/** Upstream limit of the batch endpoint. */
-export const BATCH_SIZE = 100;
 const LOOKUP_CONCURRENCY = 8;
 
 /** One instance to create, as the GraphQL input gives it. */

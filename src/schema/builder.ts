@@ -1,9 +1,9 @@
 import SchemaBuilder from '@pothos/core';
-import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
+import { declareSource } from '../graphql/field-source.js';
 
 export interface SchemaTypes {
   Context: Context;
@@ -16,18 +16,19 @@ export interface SchemaTypes {
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({
-  // The errors plugin must come before the dataloader plugin so loader fields can declare error types.
-  plugins: [ErrorsPlugin, DataloaderPlugin, RelayPlugin],
+  plugins: [ErrorsPlugin, RelayPlugin],
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
     nodesOnConnection: { description: 'The nodes of this page, without their edges.' },
     nodeQueryOptions: {
+      ...declareSource({ kind: 'node' }),
       description: 'Fetches any object that implements `Node` by its global id; null when it no longer exists.',
       args: { id: { description: 'A global id, as returned in an `id` field.' } },
     },
     nodesQueryOptions: {
+      ...declareSource({ kind: 'nodes' }),
       description: 'Fetches several objects by their global ids, in order; null for each that does not exist.',
       args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
     },

@@ -27,6 +27,8 @@ import {
 } from '../mutations/validation.js';
 import type { StatusChange } from '../upstream/types.js';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
+import { declareSource } from '../graphql/field-source.js';
+import { BATCH_SIZE } from '../upstream/limits.js';
 import { builder } from './builder.js';
 import {
   InstanceAlreadyExistsErrorType,
@@ -343,6 +345,7 @@ function statusMutation(
 ): void {
   builder.mutationField(field, (t) =>
     t.field({
+      ...declareSource({ kind: 'write' }),
       nullable: false,
       type: options.payload,
       description: options.description,
@@ -376,6 +379,7 @@ function refreshAfterCreate(ctx: Context, workflowName: string, createdIds: read
 
 builder.mutationField('createInstance', (t) =>
   t.field({
+    ...declareSource({ kind: 'write' }),
     nullable: false,
     type: CreateInstancePayload,
     description:
@@ -406,6 +410,7 @@ builder.mutationField('createInstance', (t) =>
 
 builder.mutationField('createInstances', (t) =>
   t.field({
+    ...declareSource({ kind: 'write', batch: { input: 'input', list: 'instances', size: BATCH_SIZE } }),
     nullable: false,
     type: CreateInstancesPayload,
     description:
@@ -452,6 +457,7 @@ statusMutation('resumeInstance', {
 
 builder.mutationField('terminateInstance', (t) =>
   t.field({
+    ...declareSource({ kind: 'write' }),
     nullable: false,
     type: TerminateInstancePayload,
     description:
@@ -474,6 +480,7 @@ builder.mutationField('terminateInstance', (t) =>
 
 builder.mutationField('restartInstance', (t) =>
   t.field({
+    ...declareSource({ kind: 'write' }),
     nullable: false,
     type: RestartInstancePayload,
     description:
@@ -502,6 +509,7 @@ builder.mutationField('restartInstance', (t) =>
 
 builder.mutationField('sendInstanceEvent', (t) =>
   t.field({
+    ...declareSource({ kind: 'write' }),
     nullable: false,
     type: SendInstanceEventPayload,
     description:

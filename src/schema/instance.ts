@@ -1,5 +1,5 @@
-import type { GraphQLResolveInfo } from 'graphql';
-import type { Context } from '../context.js';
+import { declareEntity, declareSource } from '../graphql/field-source.js';
+import { selectionOf } from '../graphql/selection.js';
 import { canTransition } from '../state-machine.js';
 import {
   INSTANCE_STATUSES,
@@ -7,22 +7,23 @@ import {
   TRIGGER_SOURCES,
   type InstanceDetails,
   type InstanceStatus,
-  type InstanceSummary,
   type TriggerSource,
 } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { vanished } from './upstream-errors.js';
+import {
+  fromInstanceDetails,
+  fromInstanceRow,
+  fromInstanceStatus,
+  fromInstanceSteps,
+  fromKey,
+  referenceFromRow,
+} from './field-data.js';
 import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
-import { selectsField } from './selection.js';
+import { lookupInstance } from './lookups.js';
+import { Workflow, WorkflowInstance, WorkflowVersion, type VersionRef } from './refs.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
-import { WorkflowVersion } from './version.js';
-import { Workflow } from './workflow.js';
 
-/** Backing shape of the WorkflowInstance object type: a key; all data comes through ctx.loaders. */
-export interface InstanceRef {
-  readonly workflowName: string;
-  readonly instanceId: string;
-}
+export { WorkflowInstance, type InstanceRef } from './refs.js';
 
 const STATUS_DESCRIPTIONS: Record<InstanceStatus, string> = {
   queued: 'Created or resumed, waiting for a concurrency slot or not yet started.',
@@ -60,8 +61,6 @@ export const StepOrderEnum = builder.enumType('StepOrder', {
     DESC: { value: 'desc' as const, description: 'Newest step first.' },
   },
 });
-
-export const WorkflowInstance = builder.objectRef<InstanceRef>('WorkflowInstance');
 
 const InstanceSchedule = builder
   .objectRef<{ readonly cron: string; readonly scheduledTime: Date }>('InstanceSchedule')
@@ -102,65 +101,11 @@ const InstanceRollback = builder.objectRef<NonNullable<InstanceDetails['rollback
   }),
 });
 
-/** Details of an instance, or a NOT_FOUND error when it vanished after being listed or referenced. */
-async function details(ctx: Context, ref: InstanceRef, full = false): Promise<InstanceDetails> {
-  const found = await ctx.loaders.instance(ref.workflowName, ref.instanceId, { full });
-  if (!found) {
-    throw vanished(`Instance ${JSON.stringify(ref.instanceId)} of workflow ${JSON.stringify(ref.workflowName)}`);
-  }
-  return found;
-}
-
-/**
- * Reads a field off the details. When this operation already holds them the value is returned as is, not
- * as a promise: graphql-js then completes the object without a promise per field, which is most of the
- * cost of a by-id lookup's fields.
- */
-function fromDetails<T>(ctx: Context, ref: InstanceRef, read: (d: InstanceDetails) => T, full = false): T | Promise<T> {
-  const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
-  if (known && !(full && known.simple)) return read(known);
-  return details(ctx, ref, full).then(read);
-}
-
-/** A field that the list row answers: details already at hand win, then the row, then a `simple` fetch. */
-function pick<T>(
-  ctx: Context,
-  ref: InstanceRef,
-  fromDetailsOf: (d: InstanceDetails) => T,
-  fromRow: (s: InstanceSummary) => T,
-): T | Promise<T> {
-  const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
-  if (known) return fromDetailsOf(known);
-  const row = ctx.loaders.summary(ref.workflowName, ref.instanceId);
-  if (row) return fromRow(row);
-  return details(ctx, ref).then(fromDetailsOf);
-}
-
-const statusOf = (ctx: Context, ref: InstanceRef): InstanceStatus | Promise<InstanceStatus> =>
-  pick(
-    ctx,
-    ref,
-    (d) => d.status,
-    (s) => s.status,
-  );
-
-/**
- * Looks an instance up for a root or workflow field: null when it does not exist. Fetches the step log
- * in the same request when the selection asks for `steps`.
- */
-export async function lookupInstance(
-  ctx: Context,
-  workflowName: string,
-  instanceId: string,
-  info: GraphQLResolveInfo,
-): Promise<InstanceRef | null> {
-  const found = await ctx.loaders.instance(workflowName, instanceId, { full: selectsField(info, 'steps') });
-  return found ? { workflowName, instanceId } : null;
-}
-
 builder.node(WorkflowInstance, {
+  ...declareEntity('instance'),
   description: 'One run of a workflow, with its parameters, status, output and step log.',
   id: {
+    ...fromKey,
     description: 'Opaque global id (from the workflow name and instance id).',
     resolve: (ref) => `${ref.workflowName}/${ref.instanceId}`,
     parse: (id) => {
@@ -168,151 +113,147 @@ builder.node(WorkflowInstance, {
       return { workflowName, instanceId: checkInstanceId(rest) };
     },
   },
-  loadWithoutCache: (key, ctx, info) => lookupInstance(ctx, key.workflowName, key.instanceId, info),
+  loadWithoutCache: (key, ctx, info) => lookupInstance(ctx, key.workflowName, key.instanceId, selectionOf(info)),
   fields: (t) => ({
-    instanceId: t.exposeString('instanceId', { description: 'The instance id, unique within its workflow.' }),
-    workflowName: t.exposeString('workflowName', { description: 'Name of the workflow this instance runs.' }),
+    instanceId: t.exposeString('instanceId', {
+      description: 'The instance id, unique within its workflow.',
+      ...fromKey,
+    }),
+    workflowName: t.exposeString('workflowName', {
+      description: 'Name of the workflow this instance runs.',
+      ...fromKey,
+    }),
     workflow: t.field({
       type: Workflow,
       description: 'The workflow this instance runs.',
+      ...declareSource({ kind: 'reference', to: 'workflow', needs: 'key' }),
       resolve: (ref) => ({ name: ref.workflowName }),
     }),
     status: t.field({
       type: InstanceStatusEnum,
       description: 'Current status.',
-      resolve: (ref, _a, ctx) => statusOf(ctx, ref),
+      ...fromInstanceRow(
+        (d) => d.status,
+        (s) => s.status,
+      ),
     }),
     isTerminal: t.boolean({
       description: 'True when the status is final (COMPLETE, ERRORED or TERMINATED).',
-      resolve: async (ref, _a, ctx) => isTerminalStatus(await statusOf(ctx, ref)),
+      ...fromInstanceStatus(isTerminalStatus),
     }),
     canPause: t.boolean({
       description: 'Whether `pauseInstance` is allowed from the current status.',
-      resolve: async (ref, _a, ctx) => canTransition(await statusOf(ctx, ref), 'pause'),
+      ...fromInstanceStatus((status) => canTransition(status, 'pause')),
     }),
     canResume: t.boolean({
       description: 'Whether `resumeInstance` is allowed from the current status.',
-      resolve: async (ref, _a, ctx) => canTransition(await statusOf(ctx, ref), 'resume'),
+      ...fromInstanceStatus((status) => canTransition(status, 'resume')),
     }),
     canTerminate: t.boolean({
       description: 'Whether `terminateInstance` is allowed from the current status.',
-      resolve: async (ref, _a, ctx) => canTransition(await statusOf(ctx, ref), 'terminate'),
+      ...fromInstanceStatus((status) => canTransition(status, 'terminate')),
     }),
     canRestart: t.boolean({
       description: 'Whether `restartInstance` is allowed from the current status.',
-      resolve: async (ref, _a, ctx) => canTransition(await statusOf(ctx, ref), 'restart'),
+      ...fromInstanceStatus((status) => canTransition(status, 'restart')),
     }),
     version: t.field({
       type: WorkflowVersion,
       nullable: true,
       description: 'The workflow version this instance runs.',
-      resolve: async (ref, _a, ctx) => {
-        const versionId = await pick(
-          ctx,
-          ref,
-          (d) => d.versionId,
-          (s) => s.versionId,
-        );
-        return versionId ? { workflowName: ref.workflowName, versionId } : null;
-      },
+      ...referenceFromRow(
+        (d) => d.versionId,
+        (s) => s.versionId,
+        (ref, versionId): VersionRef | null => (versionId ? { workflowName: ref.workflowName, versionId } : null),
+      ),
     }),
     createdOn: t.field({
       type: 'DateTime',
       description: 'When the instance was created (for an instance that was not listed: when it was queued).',
-      resolve: (ref, _a, ctx) =>
-        pick(
-          ctx,
-          ref,
-          (d) => d.queuedOn,
-          (s) => s.createdOn,
-        ),
+      ...fromInstanceRow(
+        (d) => d.queuedOn,
+        (s) => s.createdOn,
+      ),
     }),
     modifiedOn: t.field({
       type: 'DateTime',
       nullable: true,
       description:
         'When the instance last changed. Only the instance list reports it: null for an instance fetched by id.',
+      // Never fetched: the instance list is the only endpoint that reports it.
+      ...declareSource({ kind: 'key' }),
       resolve: (ref, _a, ctx) => ctx.loaders.summary(ref.workflowName, ref.instanceId)?.modifiedOn ?? null,
     }),
     queuedOn: t.field({
       type: 'DateTime',
       description: 'When the instance was (last) queued.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.queuedOn),
+      ...fromInstanceDetails((d) => d.queuedOn),
     }),
     startedOn: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When the instance started running; null while queued.',
-      resolve: (ref, _a, ctx) =>
-        pick(
-          ctx,
-          ref,
-          (d) => d.startedOn,
-          (s) => s.startedOn,
-        ),
+      ...fromInstanceRow(
+        (d) => d.startedOn,
+        (s) => s.startedOn,
+      ),
     }),
     endedOn: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When the instance reached a final status; null until then.',
-      resolve: (ref, _a, ctx) =>
-        pick(
-          ctx,
-          ref,
-          (d) => d.endedOn,
-          (s) => s.endedOn,
-        ),
+      ...fromInstanceRow(
+        (d) => d.endedOn,
+        (s) => s.endedOn,
+      ),
     }),
     trigger: t.field({
       type: TriggerSourceEnum,
       nullable: true,
       description: 'What created the instance; null when the instance list did not say.',
-      resolve: (ref, _a, ctx) =>
-        pick<TriggerSource | null>(
-          ctx,
-          ref,
-          (d) => d.trigger,
-          (s) => s.triggerSource,
-        ),
+      ...fromInstanceRow<TriggerSource | null>(
+        (d) => d.trigger,
+        (s) => s.triggerSource,
+      ),
     }),
     params: t.field({
       type: 'JSON',
       nullable: true,
       description: 'The parameters the instance was created with (`event.payload`).',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.params),
+      ...fromInstanceDetails((d) => d.params),
     }),
     output: t.field({
       type: 'JSON',
       nullable: true,
       description: 'The value `run()` returned; null until the instance completes.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.output),
+      ...fromInstanceDetails((d) => d.output),
     }),
     error: t.field({
       type: WorkflowError,
       nullable: true,
       description: 'Why the instance failed; null unless it errored.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.error),
+      ...fromInstanceDetails((d) => d.error),
     }),
     success: t.boolean({
       nullable: true,
       description: 'True when it completed, false when it failed; null while not final.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.success),
+      ...fromInstanceDetails((d) => d.success),
     }),
     schedule: t.field({
       type: InstanceSchedule,
       nullable: true,
       description: 'The cron schedule that created the instance; null for other triggers.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.schedule),
+      ...fromInstanceDetails((d) => d.schedule),
     }),
     rollback: t.field({
       type: InstanceRollback,
       nullable: true,
       description: 'The outcome of rollback handlers, when they ran.',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.rollback),
+      ...fromInstanceDetails((d) => d.rollback),
     }),
     stepCount: t.int({
       description: 'Number of steps the instance has run (sleeps are not counted upstream).',
-      resolve: (ref, _a, ctx) => fromDetails(ctx, ref, (d) => d.stepCount),
+      ...fromInstanceDetails((d) => d.stepCount),
     }),
     steps: t.field({
       type: [WorkflowStep],
@@ -325,16 +266,10 @@ builder.node(WorkflowInstance, {
           description: 'Oldest first (ASC, the default) or newest first.',
         }),
       },
-      resolve: (ref, args, ctx) =>
-        fromDetails(
-          ctx,
-          ref,
-          (d) => {
-            const steps = stepRefs(ref, d.steps);
-            return args.order === 'desc' ? steps.reverse() : steps;
-          },
-          true,
-        ),
+      ...fromInstanceSteps((d, ref, args: { order?: 'asc' | 'desc' | null }) => {
+        const steps = stepRefs(ref, d.steps);
+        return args.order === 'desc' ? steps.reverse() : steps;
+      }),
     }),
   }),
 });
@@ -348,7 +283,8 @@ builder.queryField('instance', (t) =>
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
       id: t.arg.string({ required: true, description: 'The instance id.' }),
     },
+    ...declareSource({ kind: 'lookup', of: 'instance', args: { workflowName: 'workflowName', instanceId: 'id' } }),
     resolve: (_root, args, ctx, info) =>
-      lookupInstance(ctx, checkWorkflowName(args.workflowName), checkInstanceId(args.id), info),
+      lookupInstance(ctx, checkWorkflowName(args.workflowName), checkInstanceId(args.id), selectionOf(info)),
   }),
 );

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import type { Page } from '../upstream/types.js';
 import { badUserInput } from './upstream-errors.js';
-
-/** Largest `first`/`last` a connection accepts: the upstream's own page limit. */
-export const MAX_PAGE_SIZE = 100;
 
 /** Page size of a connection without `first`/`last`. */
 export const DEFAULT_PAGE_SIZE = 20;

@@ -10,6 +10,7 @@ import type {
   TerminationStepInfo,
   WaitForEventStepInfo,
 } from '../upstream/types.js';
+import { declareSource } from '../graphql/field-source.js';
 import { builder } from './builder.js';
 
 /** Backing shape of every step type: the step log entry plus the instance it belongs to (for full outputs). */
@@ -188,6 +189,7 @@ builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
       nullable: true,
       description:
         'The full output, fetched from the step endpoint only when selected (`"[REDACTED]"` for sensitive steps).',
+      ...declareSource({ kind: 'stepOutput' }),
       resolve: (r, _a, ctx) => fullOutput(ctx, r, 'step'),
     }),
     isSensitive: t.boolean({
@@ -245,6 +247,7 @@ builder.objectRef<StepRef<WaitForEventStepInfo>>('WaitForEventStep').implement({
       nullable: true,
       description:
         'The received event in full, fetched from the step endpoint only when selected; null until it arrives.',
+      ...declareSource({ kind: 'stepOutput' }),
       resolve: (r, _a, ctx) => fullOutput(ctx, r, 'waitForEvent'),
     }),
   }),

@@ -1,5 +1,7 @@
-import { GraphQLError, Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import { getNamedType, GraphQLError, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
+import { declareSource, instanceNeeds, sourceOf } from '../graphql/field-source.js';
+import { fieldsOf, selectionOf } from '../graphql/selection.js';
 import { refusalError, ShuttingDownError, SubscriptionLimitError } from '../subscriptions/errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import { NotFoundError } from '../upstream/errors.js';
@@ -10,38 +12,18 @@ import { InstanceStatusEnum, WorkflowInstance, type InstanceRef } from './instan
 import { toGraphQLError } from './upstream-errors.js';
 
 /**
- * Fields of `WorkflowInstance` that resolve from the key alone. A subscriber selecting only these (and the
- * event's own fields) needs no instance details, so its loop only has to know statuses.
+ * Whether the event's `instance` is selected with more than its key (see `graphql/field-source.ts`). A
+ * subscriber selecting only key fields needs no instance details, so its loop only has to know statuses.
  */
-const KEY_FIELDS = new Set(['__typename', 'id', 'instanceId', 'workflowName']);
-
-/** Whether any `instance` selected under the subscription field asks for more than its key. */
 function needsInstanceDetails(info: GraphQLResolveInfo): boolean {
-  const seen = new Set<string>();
-  const fields = (
-    set: SelectionSetNode | undefined,
-    visit: (name: string, sub: SelectionSetNode | undefined) => boolean,
-  ): boolean =>
-    set?.selections.some((selection) => {
-      switch (selection.kind) {
-        case Kind.FIELD:
-          return visit(selection.name.value, selection.selectionSet);
-        case Kind.INLINE_FRAGMENT:
-          return fields(selection.selectionSet, visit);
-        case Kind.FRAGMENT_SPREAD: {
-          const name = selection.name.value;
-          if (seen.has(name)) return false;
-          seen.add(name);
-          return fields(info.fragments[name]?.selectionSet, visit);
-        }
-        default:
-          return false;
-      }
-    }) ?? false;
-  const beyondKey = (set: SelectionSetNode | undefined): boolean => fields(set, (name) => !KEY_FIELDS.has(name));
-  return info.fieldNodes.some((node) =>
-    fields(node.selectionSet, (name, sub) => name === 'instance' && beyondKey(sub)),
-  );
+  const event = getNamedType(info.returnType);
+  if (!isObjectType(event)) return true;
+  const selection = selectionOf(info);
+  return fieldsOf(selection, event).some((field) => {
+    const instance = getNamedType(field.def.type);
+    if (sourceOf(field.def)?.kind !== 'subject' || !isObjectType(instance)) return false;
+    return instanceNeeds(fieldsOf({ op: selection.op, sets: field.selectionSets }, instance)) !== 'key';
+  });
 }
 
 /** Refusals of the hub as coded GraphQL errors: they are meant for the client, so never masked. */
@@ -86,6 +68,7 @@ const InstanceStatusEventRef = builder.objectRef<InstanceStatusEvent>('InstanceS
     instance: t.field({
       type: WorkflowInstance,
       description: 'The instance as it is at this event. Its fields resolve from the data the poll fetched.',
+      ...declareSource({ kind: 'subject' }),
       resolve: (event, _args, ctx) => instanceOf(ctx, event.workflowName, event.instanceId, event.details),
     }),
     status: t.field({
@@ -117,6 +100,7 @@ const instanceArgs = (t: Parameters<Parameters<typeof builder.subscriptionField>
 builder.subscriptionField('instanceStatusChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
+    ...declareSource({ kind: 'watch', feed: 'instance' }),
     description:
       'The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once.',
     args: instanceArgs(t),
@@ -134,6 +118,7 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
 builder.subscriptionField('instanceUpdated', (t) =>
   t.field({
     type: WorkflowInstance,
+    ...declareSource({ kind: 'watch', feed: 'instance' }),
     description:
       'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.',
     args: instanceArgs(t),
@@ -152,6 +137,7 @@ builder.subscriptionField('instanceUpdated', (t) =>
 builder.subscriptionField('workflowInstancesChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
+    ...declareSource({ kind: 'watch', feed: 'workflow' }),
     description:
       "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server.",
     args: {

@@ -1,9 +1,12 @@
-import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
+import { declareEntity, declareSource } from '../graphql/field-source.js';
+import { selectionOf } from '../graphql/selection.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
+import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
-import { InstanceStatusEnum, lookupInstance, WorkflowInstance, type InstanceRef } from './instance.js';
+import { InstanceStatusEnum } from './instance.js';
+import { lookupInstance, lookupWorkflow } from './lookups.js';
 import {
   connectionFingerprint,
   DEFAULT_PAGE_SIZE,
@@ -11,9 +14,17 @@ import {
   type ConnectionArgs,
   type OffsetConnection,
 } from './pagination.js';
-import { childFields, selectsFieldIn } from './selection.js';
-import { badUserInput, vanished } from './upstream-errors.js';
-import { WorkflowVersion, type VersionRef } from './version.js';
+import {
+  Workflow,
+  WorkflowInstance,
+  WorkflowVersion,
+  type InstanceRef,
+  type VersionRef,
+  type WorkflowRef,
+} from './refs.js';
+import { badUserInput } from './upstream-errors.js';
+
+export { Workflow, type WorkflowRef } from './refs.js';
 
 type InstanceConnection = OffsetConnection<InstanceRef>;
 type VersionConnection = OffsetConnection<VersionRef>;
@@ -24,34 +35,11 @@ interface InstancesArgs extends ConnectionArgs {
   readonly createdBefore?: Date | null;
 }
 
-/** Backing shape of Workflow: its name; data comes through ctx.loaders (the workflow list primes them). */
-export interface WorkflowRef {
-  readonly name: string;
-  /**
-   * Connections `Query.workflow` already started while it found out whether the workflow exists, by
-   * {@link connectionKey}: the connection fields take them instead of asking again.
-   */
-  readonly started?: {
-    readonly instances: ReadonlyMap<string, Promise<InstanceConnection>>;
-    readonly versions: ReadonlyMap<string, Promise<VersionConnection>>;
-  };
-}
-
-export const Workflow = builder.objectRef<WorkflowRef>('Workflow');
-
 /**
  * The instance list's own order (newest first), said out loud on cursor requests: the contract leaves
  * `direction` meaningful only next to a cursor, so its default there need not be the page order.
  */
 const INSTANCE_LIST_DIRECTION = 'desc';
-
-async function load(ctx: Context, ref: WorkflowRef): Promise<WorkflowInfo> {
-  const found = await ctx.loaders.workflow(ref.name);
-  if (!found) {
-    throw vanished(`Workflow ${JSON.stringify(ref.name)}`);
-  }
-  return found;
-}
 
 const InstanceCounts = builder.objectRef<Readonly<Record<InstanceStatus, number>>>('InstanceCounts').implement({
   description: "How many of a workflow's instances are in each status.",
@@ -86,19 +74,6 @@ function checkDateRange(after: Date | null | undefined, before: Date | null | un
   if (after && before && after.getTime() > before.getTime()) {
     throw badUserInput('`createdAfter` must not be later than `createdBefore`');
   }
-}
-
-/** Identifies a connection field's arguments: the same arguments reach the same upstream pages. */
-function connectionKey(args: InstancesArgs): string {
-  return JSON.stringify([
-    args.first,
-    args.after,
-    args.last,
-    args.before,
-    args.status,
-    args.createdAfter,
-    args.createdBefore,
-  ]);
 }
 
 async function instancesConnection(ctx: Context, name: string, args: InstancesArgs): Promise<InstanceConnection> {
@@ -139,129 +114,80 @@ async function versionsConnection(ctx: Context, name: string, args: ConnectionAr
   };
 }
 
-const isBadUserInput = (error: unknown): boolean =>
-  error instanceof Error && (error as { extensions?: { code?: unknown } }).extensions?.code === 'BAD_USER_INPUT';
-
-/**
- * `Query.workflow`: the workflow, or null when it does not exist. The workflow's own record is only
- * fetched when a field needs it (or nothing else can tell whether the workflow exists): the upstream
- * calls of the selected connections and lookups (`instances`, `versions`, `latestVersion`, `instance`)
- * start right away, in parallel, and any of them answers "no such workflow". The connections are handed
- * to the fields through the ref, so a dashboard costs its list call and no more, in one round trip.
- */
-async function lookupWorkflow(ctx: Context, name: string, info: GraphQLResolveInfo): Promise<WorkflowRef | null> {
-  const instances = new Map<string, Promise<InstanceConnection>>();
-  const versions = new Map<string, Promise<VersionConnection>>();
-  const probes: Promise<unknown>[] = [];
-  let needsRecord = false;
-  for (const field of childFields(info)) {
-    // Refused arguments fail that field before it runs; it neither needs nor proves anything.
-    if (field.args === null) continue;
-    const args = field.args;
-    switch (field.name) {
-      case 'id':
-      case 'name':
-        break;
-      case 'instances': {
-        const key = connectionKey(args);
-        if (!instances.has(key)) instances.set(key, instancesConnection(ctx, name, args));
-        break;
-      }
-      case 'versions': {
-        const key = connectionKey(args);
-        if (!versions.has(key)) versions.set(key, versionsConnection(ctx, name, args));
-        break;
-      }
-      case 'latestVersion':
-        probes.push(ctx.loaders.latestVersion(name));
-        break;
-      case 'instance': {
-        const full = selectsFieldIn(field.selectionSets, info.fragments, 'steps');
-        probes.push((async () => ctx.loaders.instance(name, checkInstanceId(String(args['id'])), { full }))());
-        break;
-      }
-      default:
-        needsRecord = true;
-    }
-  }
-  probes.push(...instances.values(), ...versions.values());
-  if (needsRecord || probes.length === 0) probes.push(ctx.loaders.workflow(name));
-  const results = await Promise.allSettled(probes);
-  if (ctx.loaders.workflowMissing(name)) return null;
-  const ref: WorkflowRef = { name, started: { instances, versions } };
-  // An upstream answer (or an upstream failure, which the fields report at their own paths) settles it;
-  // when every probe was refused before reaching upstream, only the workflow's record can tell.
-  if (results.some((r) => r.status === 'fulfilled' || !isBadUserInput(r.reason))) return ref;
-  return (await ctx.loaders.workflow(name)) ? ref : null;
-}
-
 builder.node(Workflow, {
+  ...declareEntity('workflow'),
   description: 'A workflow: a Worker class whose `run()` Cloudflare executes as durable instances.',
   id: {
+    ...fromKey,
     description: 'Opaque global id (from the workflow name).',
     resolve: (ref) => ref.name,
     parse: (id) => checkWorkflowName(id, 'id'),
   },
   loadOne: async (name, ctx) => ((await ctx.loaders.workflow(name)) ? { name } : null),
   fields: (t) => ({
-    name: t.exposeString('name', { description: 'The workflow name, unique in the account.' }),
+    name: t.exposeString('name', { description: 'The workflow name, unique in the account.', ...fromKey }),
     workflowId: t.string({
       description: "Cloudflare's id of the workflow (a uuid).",
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).id,
+      ...fromWorkflowRecord((w) => w.id),
     }),
     className: t.string({
       description: 'The exported workflow class.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).className,
+      ...fromWorkflowRecord((w) => w.className),
     }),
     scriptName: t.string({
       description: 'The Worker script holding the class.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).scriptName,
+      ...fromWorkflowRecord((w) => w.scriptName),
     }),
     createdOn: t.field({
       type: 'DateTime',
       description: 'When the workflow was created.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).createdOn,
+      ...fromWorkflowRecord((w) => w.createdOn),
     }),
     modifiedOn: t.field({
       type: 'DateTime',
       description: 'When it last changed.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).modifiedOn,
+      ...fromWorkflowRecord((w) => w.modifiedOn),
     }),
     triggeredOn: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When an instance was last created; null if never.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).triggeredOn,
+      ...fromWorkflowRecord((w) => w.triggeredOn),
     }),
     scriptDeleted: t.boolean({
       description: 'True when the bound Worker was deleted and the workflow is inactive.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).scriptDeleted,
+      ...fromWorkflowRecord((w) => w.scriptDeleted),
     }),
     instanceCounts: t.field({
       type: InstanceCounts,
       description: 'Instances per status, as counted by Cloudflare.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).instanceCounts,
+      ...fromWorkflowRecord((w) => w.instanceCounts),
     }),
     schedules: t.field({
       type: [WorkflowSchedule],
       description: 'Cron triggers; empty when there are none.',
-      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).schedules,
+      ...fromWorkflowRecord((w) => w.schedules),
     }),
     latestVersion: t.field({
       type: WorkflowVersion,
       nullable: true,
       description: 'The newest version; null when none is deployed.',
-      resolve: async (ref, _a, ctx): Promise<VersionRef | null> => {
-        const latest = await ctx.loaders.latestVersion(ref.name);
-        return latest ? { workflowName: ref.name, versionId: latest.id } : null;
-      },
+      ...prefetchable(
+        { kind: 'request', returns: 'version' },
+        async (ref: WorkflowRef, _args: unknown, ctx): Promise<VersionRef | null> => {
+          const latest = await ctx.loaders.latestVersion(ref.name);
+          return latest ? { workflowName: ref.name, versionId: latest.id } : null;
+        },
+      ),
     }),
     versions: t.connection(
       {
         type: WorkflowVersion,
         description: 'Versions, newest first. `first`/`last` at most 100 (default 20).',
-        resolve: (ref, args, ctx) =>
-          ref.started?.versions.get(connectionKey(args)) ?? versionsConnection(ctx, ref.name, args),
+        ...prefetchable(
+          { kind: 'list', of: 'version', defaultSize: DEFAULT_PAGE_SIZE },
+          (ref: WorkflowRef, args: ConnectionArgs, ctx) => versionsConnection(ctx, ref.name, args),
+        ),
       },
       {
         name: 'WorkflowVersionConnection',
@@ -285,8 +211,10 @@ builder.node(Workflow, {
           createdAfter: t.arg({ type: 'DateTime', description: 'Only instances created at or after this time.' }),
           createdBefore: t.arg({ type: 'DateTime', description: 'Only instances created at or before this time.' }),
         },
-        resolve: (ref, args, ctx) =>
-          ref.started?.instances.get(connectionKey(args)) ?? instancesConnection(ctx, ref.name, args),
+        ...prefetchable(
+          { kind: 'list', of: 'instance', defaultSize: DEFAULT_PAGE_SIZE },
+          (ref: WorkflowRef, args: InstancesArgs, ctx) => instancesConnection(ctx, ref.name, args),
+        ),
       },
       {
         name: 'WorkflowInstanceConnection',
@@ -305,7 +233,11 @@ builder.node(Workflow, {
       nullable: true,
       description: 'One instance of this workflow by id; null when it does not exist.',
       args: { id: t.arg.string({ required: true, description: 'The instance id.' }) },
-      resolve: (ref, args, ctx, info) => lookupInstance(ctx, ref.name, checkInstanceId(args.id), info),
+      ...prefetchable(
+        { kind: 'lookup', of: 'instance', args: { instanceId: 'id' } },
+        async (ref: WorkflowRef, args: { id: string }, ctx, selection) =>
+          lookupInstance(ctx, ref.name, checkInstanceId(args.id), selection),
+      ),
     }),
   }),
 });
@@ -316,6 +248,7 @@ builder.queryFields((t) => ({
       type: Workflow,
       description: 'Workflows of the account, optionally filtered by name. `first` at most 100 (default 20).',
       args: { search: t.arg.string({ description: 'Only workflows whose name matches this text.' }) },
+      ...declareSource({ kind: 'list', of: 'workflow', defaultSize: DEFAULT_PAGE_SIZE }),
       resolve: async (_root, args, ctx) => {
         const search = args.search ?? undefined;
         if (search !== undefined && (search.length < 1 || search.length > 64)) {
@@ -346,6 +279,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One workflow by name; null when it does not exist.',
     args: { name: t.arg.string({ required: true, description: 'The workflow name.' }) },
-    resolve: (_root, args, ctx, info) => lookupWorkflow(ctx, checkWorkflowName(args.name, 'name'), info),
+    ...declareSource({ kind: 'lookup', of: 'workflow', args: { name: 'name' } }),
+    resolve: (_root, args, ctx, info) => lookupWorkflow(ctx, checkWorkflowName(args.name, 'name'), selectionOf(info)),
   }),
 }));

@@ -21,6 +21,7 @@ import {
   type CloudflareErrorEntry,
   type NotFoundResource,
 } from './errors.js';
+import { BATCH_SIZE, MAX_PAGE_SIZE } from './limits.js';
 import { InFlight } from './inflight.js';
 import {
   DEFAULT_RETRY_POLICY,
@@ -290,8 +291,8 @@ class WorkflowsClient implements WorkflowsApi {
     options?: CallOptions,
   ): Promise<readonly CreatedInstance[]> {
     checkSegment('workflowName', workflowName);
-    if (requests.length < 1 || requests.length > 100) {
-      throw new BadRequestError(`createInstances takes 1 to 100 requests (got ${requests.length})`);
+    if (requests.length < 1 || requests.length > BATCH_SIZE) {
+      throw new BadRequestError(`createInstances takes 1 to ${BATCH_SIZE} requests (got ${requests.length})`);
     }
     return this.call({
       method: 'POST',
@@ -614,6 +615,9 @@ function checkPaging(query: { page?: number; perPage?: number }): void {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
       throw new BadRequestError(`${name} must be a positive integer (got ${value})`);
     }
+  }
+  if (query.perPage !== undefined && query.perPage > MAX_PAGE_SIZE) {
+    throw new BadRequestError(`perPage must be at most ${MAX_PAGE_SIZE} (got ${query.perPage})`);
   }
 }
 

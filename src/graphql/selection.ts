@@ -10,18 +10,20 @@ import {
   type FragmentDefinitionNode,
   type GraphQLField,
   type GraphQLObjectType,
-  type GraphQLSchema,
+  type GraphQLResolveInfo,
   type InlineFragmentNode,
   type SelectionSetNode,
 } from 'graphql';
+import { sourceOf } from './field-source.js';
+import type { Operation, Selection } from './operation.js';
 
-/** What field collection needs from the operation. */
-export interface Operation {
-  readonly schema: GraphQLSchema;
-  readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>;
-  /** Coerced variable values (defaults applied). */
-  readonly variables: Readonly<Record<string, unknown>>;
-}
+export type { Operation, Selection } from './operation.js';
+
+/**
+ * The one walker over selections: everything that inspects what an operation selects (the cost estimate,
+ * prefetching, instance lookups, subscriptions) collects fields here, so fragments, aliases and
+ * `@skip`/`@include` are handled the same way everywhere, and the same way graphql-js executes them.
+ */
 
 /**
  * One field of an object type as the resolvers see it: every selection of the same field with the same
@@ -37,9 +39,6 @@ export interface FieldGroup {
   /** Sub-selections of every merged selection. */
   readonly selectionSets: readonly SelectionSetNode[];
 }
-
-/** Arguments that change how a result is shown but not what is fetched, so selections differing only there merge. */
-const PRESENTATION_ARGS: Readonly<Record<string, readonly string[]>> = { steps: ['order'] };
 
 function included(
   node: FieldNode | InlineFragmentNode | { directives?: FieldNode['directives'] },
@@ -80,9 +79,15 @@ function resolveArgs(
   }
 }
 
-function mergeKey(name: string, args: Record<string, unknown> | null): string {
+/**
+ * Selections of the same field merge when their arguments agree on what is fetched; arguments that only
+ * change how a result is shown (declared as `presentationArgs` on the field's source) do not count.
+ */
+function mergeKey(def: GraphQLField<unknown, unknown>, args: Record<string, unknown> | null): string {
+  const name = def.name;
   if (args === null) return `${name}\u0000invalid`;
-  const ignored = PRESENTATION_ARGS[name] ?? [];
+  const source = sourceOf(def);
+  const ignored = source?.kind === 'steps' ? source.presentationArgs : [];
   const relevant = Object.entries(args).filter(([key]) => !ignored.includes(key));
   return `${name}\u0000${JSON.stringify(relevant)}`;
 }
@@ -110,7 +115,7 @@ export function collectFields(
           const def = fields[name];
           if (name.startsWith('__') || !def) break;
           const args = resolveArgs(def, selection, op.variables);
-          const key = mergeKey(name, args);
+          const key = mergeKey(def, args);
           let entry = groups.get(key);
           if (!entry) {
             const sets: SelectionSetNode[] = [];
@@ -144,4 +149,42 @@ export function collectFields(
   };
   for (const set of selectionSets) visit(set);
   return [...groups.values()].map((entry) => entry.group);
+}
+
+const operations = new WeakMap<object, Map<unknown, Operation>>();
+
+/**
+ * The operation a resolver runs in, as the walker needs it. Built once per operation and variables object:
+ * graphql-js hands every resolver of one execution the same `operation` and `variableValues`.
+ */
+export function operationOf(info: GraphQLResolveInfo): Operation {
+  let byVariables = operations.get(info.operation);
+  if (!byVariables) {
+    byVariables = new Map();
+    operations.set(info.operation, byVariables);
+  }
+  let op = byVariables.get(info.variableValues);
+  if (!op) {
+    op = { schema: info.schema, fragments: new Map(Object.entries(info.fragments)), variables: info.variableValues };
+    // One entry per execution of a cached document: keep only the latest, the others are done.
+    byVariables.clear();
+    byVariables.set(info.variableValues, op);
+  }
+  return op;
+}
+
+/** The selection of the current field: its sub-selections in every node (aliases and fragments can repeat it). */
+export function selectionOf(info: GraphQLResolveInfo): Selection {
+  const sets: SelectionSetNode[] = [];
+  for (const node of info.fieldNodes) if (node.selectionSet) sets.push(node.selectionSet);
+  return { op: operationOf(info), sets };
+}
+
+/**
+ * The fields a selection will resolve on an object of `type`, as graphql-js will run them (see
+ * {@link collectFields}). Lets a parent start its children's upstream calls early, and a lookup fetch what
+ * the selection needs in one request.
+ */
+export function fieldsOf(selection: Selection, type: GraphQLObjectType): FieldGroup[] {
+  return collectFields(selection.op, type, selection.sets);
 }

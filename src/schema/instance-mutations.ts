@@ -6,9 +6,9 @@ import {
   InvalidInputError,
   InvalidTransitionError,
   RateLimitedError,
-  UpstreamError,
+  UpstreamFailureError,
   WorkflowNotFoundError,
-} from '../mutations/errors.js';
+} from '../errors/mutation-errors.js';
 import { changeStatus, sendEvent, type ChangeResult } from '../mutations/status-change.js';
 import {
   validateEventType,
@@ -216,7 +216,7 @@ interface ItemResult {
   readonly workflowName: string;
 }
 
-const ITEM_ERRORS = [InstanceAlreadyExistsError, RateLimitedError, UpstreamError, WorkflowNotFoundError];
+const ITEM_ERRORS = [InstanceAlreadyExistsError, RateLimitedError, UpstreamFailureError, WorkflowNotFoundError];
 
 const CreateInstancesItemError = builder.unionType('CreateInstancesItemError', {
   description: 'Why one item of `createInstances` was not created.',
@@ -288,7 +288,7 @@ const TerminateInstancePayload = changePayload('TerminateInstancePayload', 'The 
 const RestartInstancePayload = changePayload('RestartInstancePayload', 'The outcome of `restartInstance`.');
 const SendInstanceEventPayload = changePayload('SendInstanceEventPayload', 'The outcome of `sendInstanceEvent`.');
 
-const CHANGE_ERRORS = [InvalidInputError, WorkflowNotFoundError, InstanceNotFoundError, InvalidTransitionError, RateLimitedError, UpstreamError];
+const CHANGE_ERRORS = [InvalidInputError, WorkflowNotFoundError, InstanceNotFoundError, InvalidTransitionError, RateLimitedError, UpstreamFailureError];
 
 function validateAddress(input: { workflowName: string; instanceId: string }): void {
   validateWorkflowName(input.workflowName, ['input', 'workflowName']);
@@ -342,7 +342,7 @@ builder.mutationField('createInstance', (t) =>
       'the gateway checks whether the instance exists before sending again, so an instance is never created twice (see `recovered`).',
     args: { input: t.arg({ type: CreateInstanceInput, required: true, description: 'The instance to create.' }) },
     errors: {
-      types: [InvalidInputError, WorkflowNotFoundError, InstanceAlreadyExistsError, RateLimitedError, UpstreamError],
+      types: [InvalidInputError, WorkflowNotFoundError, InstanceAlreadyExistsError, RateLimitedError, UpstreamFailureError],
       directResult: true,
       union: { name: 'CreateInstanceResult', description: 'What `createInstance` returns.' },
     },
@@ -370,7 +370,7 @@ builder.mutationField('createInstances', (t) =>
       'error; otherwise each item reports its own outcome.',
     args: { input: t.arg({ type: CreateInstancesInput, required: true, description: 'The instances to create.' }) },
     errors: {
-      types: [InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamError],
+      types: [InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamFailureError],
       directResult: true,
       union: { name: 'CreateInstancesResult', description: 'What `createInstances` returns.' },
     },

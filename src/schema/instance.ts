@@ -11,7 +11,7 @@ import {
   type TriggerSource,
 } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { vanished } from './upstream-errors.js';
+import { vanished } from '../errors/coded-error.js';
 import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
 import { selectsField } from './selection.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Page } from '../upstream/types.js';
-import { badUserInput } from './upstream-errors.js';
+import { badUserInput } from '../errors/coded-error.js';
 
 /** Largest `first`/`last` a connection accepts: the upstream's own page limit. */
 export const MAX_PAGE_SIZE = 100;

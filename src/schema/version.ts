@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { WorkflowVersion as VersionInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
-import { vanished } from './upstream-errors.js';
+import { vanished } from '../errors/coded-error.js';
 import { splitCompositeId } from './ids.js';
 import { Workflow } from './workflow.js';
 

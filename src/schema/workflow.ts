@@ -12,7 +12,7 @@ import {
   type OffsetConnection,
 } from './pagination.js';
 import { childFields, selectsFieldIn } from './selection.js';
-import { badUserInput, vanished } from './upstream-errors.js';
+import { badUserInput, vanished } from '../errors/coded-error.js';
 import { WorkflowVersion, type VersionRef } from './version.js';
 
 type InstanceConnection = OffsetConnection<InstanceRef>;

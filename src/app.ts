@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { createContextFactory } from './context.js';
 import { createCorsPolicy } from './cors.js';
 import { useQueryCostLimit } from './cost/plugin.js';
+import { codedError } from './errors/coded-error.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
@@ -67,18 +68,14 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
       // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
       const tooLarge = declared > config.maxRequestBytes;
       res.writeHead(tooLarge ? 413 : 411, { 'content-type': 'application/json', connection: 'close' });
-      res.end(
-        JSON.stringify({
-          errors: [
-            {
-              message: tooLarge
-                ? `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`
-                : 'POST bodies need a Content-Length header.',
-              extensions: { code: tooLarge ? 'REQUEST_TOO_LARGE' : 'LENGTH_REQUIRED' },
-            },
-          ],
-        }),
-      );
+      const error = tooLarge
+        ? codedError(
+            `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`,
+            'REQUEST_TOO_LARGE',
+          )
+        : codedError('POST bodies need a Content-Length header.', 'LENGTH_REQUIRED');
+      // A GraphQLError serialises as { message, extensions }, the shape of any other GraphQL error response.
+      res.end(JSON.stringify({ errors: [error] }));
       req.resume();
       return;
     }

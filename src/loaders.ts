@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { instanceKey, type FinishedInstanceCache } from './cache/finished-instances.js';
-import { mapped, orNull } from './schema/upstream-errors.js';
+import { mapped, orNull } from './errors/from-upstream.js';
 import { NotFoundError } from './upstream/errors.js';
 import type {
   InstanceDetails,
@@ -19,7 +19,7 @@ export type StepOutputType = 'step' | 'waitForEvent';
 /**
  * Per-operation data access. Every upstream read of the read API goes through here, so that one operation
  * never asks the same thing twice, list results answer later lookups, and upstream failures reach
- * clients as coded GraphQL errors (see `schema/upstream-errors.ts`). Lookups of unknown things resolve
+ * clients as coded GraphQL errors (see `errors/from-upstream.ts`). Lookups of unknown things resolve
  * to `null`.
  */
 export interface Loaders {

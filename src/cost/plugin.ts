@@ -1,10 +1,8 @@
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
+import { codedError } from '../errors/coded-error.js';
 import { createCostCache, type CostEstimator } from './cache.js';
 import type { CostEstimate } from './estimate.js';
-
-/** `extensions.code` of the error that refuses an operation over the cost limit. */
-export const QUERY_TOO_EXPENSIVE = 'QUERY_TOO_EXPENSIVE';
 
 /** Driving fields named in the message. */
 const SHOWN_DRIVERS = 3;
@@ -21,7 +19,7 @@ export function queryTooExpensive(estimate: CostEstimate, limit: number): GraphQ
     `${cost}; the limit is ${format(limit)} per operation. ` +
     (drivers.length > 0 ? `Costliest fields: ${drivers.join(', ')}. ` : '') +
     'Ask for fewer items (`first`/`last`), or fetch nested lists and step outputs in separate operations.';
-  return createGraphQLError(message, { extensions: { code: QUERY_TOO_EXPENSIVE, cost: estimate.cost, limit } });
+  return codedError(message, 'QUERY_TOO_EXPENSIVE', { cost: estimate.cost, limit });
 }
 
 function refusal(estimateCost: CostEstimator, args: ExecutionArgs, limit: number): ExecutionResult | undefined {

@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import * as upstream from '../upstream/errors.js';
 import { BATCH_SIZE } from '../upstream/limits.js';
 import type { CreateInstanceRequest, InstanceDetails, WorkflowsApi } from '../upstream/types.js';
+import { isOutcomeUnknown, toMutationError } from '../errors/from-upstream.js';
 import {
   InstanceAlreadyExistsError,
   InvalidInputError,
   RateLimitedError,
-  UpstreamError,
+  UpstreamFailureError,
   WorkflowNotFoundError,
-} from './errors.js';
+} from '../errors/mutation-errors.js';
 import { jsonEqual } from './json.js';
 import { mapLimit } from './map-limit.js';
-import { isOutcomeUnknown, toMutationError } from './upstream-errors.js';
 import { parseDuration, validateNewInstanceId, validatePayloadSize, type Path } from './validation.js';
 
 /**
@@ -42,13 +42,13 @@ export interface PreparedCreate {
 }
 
 /** Why one item of a batch was not created. */
-export type ItemError = InstanceAlreadyExistsError | WorkflowNotFoundError | RateLimitedError | UpstreamError;
+export type ItemError = InstanceAlreadyExistsError | WorkflowNotFoundError | RateLimitedError | UpstreamFailureError;
 
 const isItemError = (error: unknown): error is ItemError =>
   error instanceof InstanceAlreadyExistsError ||
   error instanceof WorkflowNotFoundError ||
   error instanceof RateLimitedError ||
-  error instanceof UpstreamError;
+  error instanceof UpstreamFailureError;
 
 /** Maps an upstream failure for use as an item's error; anything that cannot be one (a bug, a credentials failure) is thrown. */
 function itemError(error: unknown, target: { workflowName: string; instanceId?: string }): ItemError {

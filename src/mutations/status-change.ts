@@ -2,8 +2,8 @@ import type { Context } from '../context.js';
 import { canTransition } from '../state-machine.js';
 import * as upstream from '../upstream/errors.js';
 import type { StatusChange } from '../upstream/types.js';
-import { InvalidTransitionError, UpstreamError, type MutationAction } from './errors.js';
-import { toMutationError } from './upstream-errors.js';
+import { toMutationError } from '../errors/from-upstream.js';
+import { InvalidTransitionError, UpstreamFailureError, type MutationAction } from '../errors/mutation-errors.js';
 
 /** What a status change or event mutation answers: the instance to read back, and the upstream's time of the change. */
 export interface ChangeResult {
@@ -62,7 +62,7 @@ async function applyChange(
   try {
     result = await call();
   } catch (error) {
-    if (error instanceof upstream.InvalidTransitionError) {
+    if (error instanceof upstream.UpstreamInvalidTransitionError) {
       // Refused, so nothing changed: what we knew is stale, but subscribers only need the status we fetch.
       ctx.loaders.invalidateInstance(workflowName, instanceId);
       throw await refusal(ctx, workflowName, instanceId, action, error);
@@ -80,7 +80,7 @@ async function refusal(
   workflowName: string,
   instanceId: string,
   action: MutationAction,
-  refused: upstream.InvalidTransitionError,
+  refused: upstream.UpstreamInvalidTransitionError,
 ): Promise<unknown> {
   try {
     const details = await ctx.api.getInstance(workflowName, instanceId, { simple: true });
@@ -89,7 +89,7 @@ async function refusal(
     return new InvalidTransitionError(workflowName, instanceId, details.status, action, 'fetchedAfterRefusal');
   } catch (error) {
     if (!(error instanceof upstream.UpstreamError)) throw error;
-    return new UpstreamError(
+    return new UpstreamFailureError(
       'The Workflows API refused the change, and the instance status could not be read to say why.',
       'REFUSED',
       false,

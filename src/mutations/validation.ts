@@ -6,7 +6,7 @@ import {
   NAME_PATTERN,
 } from '../identifiers.js';
 import type { Duration } from '../upstream/types.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../errors/mutation-errors.js';
 
 /**
  * Input rules of the Workflows API (contract section 4), checked before any upstream call so that a refused

@@ -1,8 +1,9 @@
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
-import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
+import { badUserInput } from '../errors/coded-error.js';
 import { declareSource } from '../graphql/field-source.js';
 
 export interface SchemaTypes {
@@ -37,7 +38,7 @@ export const builder = new SchemaBuilder<SchemaTypes>({
       try {
         return decodeGlobalID(globalID);
       } catch {
-        throw new GraphQLError(`Invalid global ID: ${globalID}`, { extensions: { code: 'BAD_USER_INPUT' } });
+        throw badUserInput(`Invalid global ID: ${globalID}`);
       }
     },
     nodeTypeOptions: { description: 'An object with a stable, opaque global id that `Query.node` can refetch.' },
@@ -76,11 +77,8 @@ function parseDateTime(value: unknown): Date {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw new GraphQLError(
+  throw badUserInput(
     `DateTime must be an ISO 8601 date-time with a time zone, such as "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`,
-    {
-      extensions: { code: 'BAD_USER_INPUT' },
-    },
   );
 }
 
@@ -108,7 +106,7 @@ function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | n
     case Kind.VARIABLE:
       return variables?.[ast.name.value];
     default:
-      throw new GraphQLError(`JSON cannot represent an enum value`, { extensions: { code: 'BAD_USER_INPUT' } });
+      throw badUserInput(`JSON cannot represent an enum value`);
   }
 }
 

@@ -4,16 +4,17 @@ import {
   InvalidInputError,
   InvalidTransitionError,
   RateLimitedError,
-  UpstreamError,
+  UpstreamFailureError,
   WorkflowNotFoundError,
-} from '../mutations/errors.js';
+} from '../errors/mutation-errors.js';
 import { builder } from './builder.js';
 import { InstanceStatusEnum } from './instance.js';
 
 /**
  * GraphQL types of the expected mutation outcomes (Pothos errors plugin): an `Error` interface, a
- * `BaseError`, and one object type per domain error class of `mutations/errors.ts`. Each type checks its
- * own class in `isTypeOf`, because every error is also an `Error` and `BaseError` must not claim them.
+ * `BaseError`, and one object type per domain error class of `errors/mutation-errors.ts`. Each type checks
+ * its own class in `isTypeOf`, because every error is also an `Error` and `BaseError` must not claim them.
+ * The GraphQL names are public API; where a class is named otherwise (`UpstreamFailureError`), `name` says so.
  */
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
@@ -147,11 +148,11 @@ export const UpstreamErrorCodeEnum = builder.enumType('UpstreamErrorCode', {
   } as const,
 });
 
-export const UpstreamErrorType = builder.objectType(UpstreamError, {
+export const UpstreamErrorType = builder.objectType(UpstreamFailureError, {
   name: 'UpstreamError',
   description: 'A failure of the Workflows API that no more specific error type describes.',
   interfaces: [ErrorInterface],
-  isTypeOf: (value) => value instanceof UpstreamError,
+  isTypeOf: (value) => value instanceof UpstreamFailureError,
   fields: (t) => ({
     code: t.field({
       nullable: false,

@@ -10,7 +10,7 @@ import type {
   WorkflowVersion as VersionInfo,
 } from '../upstream/types.js';
 import type { InstanceRef, VersionRef, WorkflowRef } from './refs.js';
-import { vanished } from './upstream-errors.js';
+import { vanished } from '../errors/coded-error.js';
 
 /**
  * Field options that say where a field's data comes from and resolve it from there, in one expression:

@@ -1,5 +1,5 @@
 import { MAX_WORKFLOW_NAME_LENGTH, isWorkflowName } from '../identifiers.js';
-import { badUserInput } from './upstream-errors.js';
+import { badUserInput } from '../errors/coded-error.js';
 
 /** Workflow names follow the contract (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
 export function checkWorkflowName(name: string, argument = 'workflowName'): string {

@@ -13,9 +13,9 @@ import {
   InvalidInputError,
   InvalidTransitionError,
   RateLimitedError,
-  UpstreamError,
+  UpstreamFailureError,
   WorkflowNotFoundError,
-} from '../mutations/errors.js';
+} from '../errors/mutation-errors.js';
 import { changeStatus, sendEvent, type ChangeResult } from '../mutations/status-change.js';
 import {
   validateEventType,
@@ -233,7 +233,7 @@ interface ItemResult {
   readonly workflowName: string;
 }
 
-const ITEM_ERRORS = [InstanceAlreadyExistsError, RateLimitedError, UpstreamError, WorkflowNotFoundError];
+const ITEM_ERRORS = [InstanceAlreadyExistsError, RateLimitedError, UpstreamFailureError, WorkflowNotFoundError];
 
 const CreateInstancesItemError = builder.unionType('CreateInstancesItemError', {
   description: 'Why one item of `createInstances` was not created.',
@@ -326,7 +326,7 @@ const CHANGE_ERRORS = [
   InstanceNotFoundError,
   InvalidTransitionError,
   RateLimitedError,
-  UpstreamError,
+  UpstreamFailureError,
 ];
 
 function validateAddress(input: { workflowName: string; instanceId: string }): void {
@@ -387,7 +387,13 @@ builder.mutationField('createInstance', (t) =>
       'the gateway checks whether the instance exists before sending again, so an instance is never created twice (see `recovered`).',
     args: { input: t.arg({ type: CreateInstanceInput, required: true, description: 'The instance to create.' }) },
     errors: {
-      types: [InvalidInputError, WorkflowNotFoundError, InstanceAlreadyExistsError, RateLimitedError, UpstreamError],
+      types: [
+        InvalidInputError,
+        WorkflowNotFoundError,
+        InstanceAlreadyExistsError,
+        RateLimitedError,
+        UpstreamFailureError,
+      ],
       directResult: true,
       union: { name: 'CreateInstanceResult', description: 'What `createInstance` returns.' },
     },
@@ -419,7 +425,7 @@ builder.mutationField('createInstances', (t) =>
       'error; otherwise each item reports its own outcome.',
     args: { input: t.arg({ type: CreateInstancesInput, required: true, description: 'The instances to create.' }) },
     errors: {
-      types: [InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamError],
+      types: [InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamFailureError],
       directResult: true,
       union: { name: 'CreateInstancesResult', description: 'What `createInstances` returns.' },
     },

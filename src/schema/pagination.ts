@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import type { Page } from '../upstream/types.js';
-import { badUserInput } from './upstream-errors.js';
+import { badUserInput } from '../errors/coded-error.js';
 
 /** Page size of a connection without `first`/`last`. */
 export const DEFAULT_PAGE_SIZE = 20;

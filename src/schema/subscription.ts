@@ -1,15 +1,16 @@
-import { getNamedType, GraphQLError, isObjectType, type GraphQLResolveInfo } from 'graphql';
+import { getNamedType, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { declareSource, instanceNeeds, sourceOf } from '../graphql/field-source.js';
 import { fieldsOf, selectionOf } from '../graphql/selection.js';
-import { refusalError, ShuttingDownError, SubscriptionLimitError } from '../subscriptions/errors.js';
+import { codedError } from '../errors/coded-error.js';
+import { toGraphQLError } from '../errors/from-upstream.js';
+import { ShuttingDownError, SubscriptionLimitError, subscriptionRefusedError } from '../errors/subscription-errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import { NotFoundError } from '../upstream/errors.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
 import { InstanceStatusEnum, WorkflowInstance, type InstanceRef } from './instance.js';
-import { toGraphQLError } from './upstream-errors.js';
 
 /**
  * Whether the event's `instance` is selected with more than its key (see `graphql/field-source.ts`). A
@@ -31,7 +32,8 @@ function admitted<T>(open: () => LiveStream<T>): LiveStream<T> {
   try {
     return open();
   } catch (error) {
-    if (error instanceof SubscriptionLimitError || error instanceof ShuttingDownError) throw refusalError(error);
+    if (error instanceof SubscriptionLimitError || error instanceof ShuttingDownError)
+      throw subscriptionRefusedError(error);
     throw error;
   }
 }
@@ -45,7 +47,7 @@ function unwrap<T>(item: LiveItem<T>, workflowName: string, instanceId?: string)
       error.resource === 'workflow' || instanceId === undefined
         ? `Workflow ${JSON.stringify(workflowName)} does not exist.`
         : `Instance ${JSON.stringify(instanceId)} of workflow ${JSON.stringify(workflowName)} does not exist.`;
-    throw new GraphQLError(what, { extensions: { code: 'NOT_FOUND' } });
+    throw codedError(what, 'NOT_FOUND');
   }
   throw toGraphQLError(error);
 }

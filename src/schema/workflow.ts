@@ -22,7 +22,7 @@ import {
   type VersionRef,
   type WorkflowRef,
 } from './refs.js';
-import { badUserInput } from './upstream-errors.js';
+import { badUserInput } from '../errors/coded-error.js';
 
 export { Workflow, type WorkflowRef } from './refs.js';
 

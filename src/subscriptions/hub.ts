@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/types.js';
-import { ShuttingDownError, SubscriptionLimitError } from './errors.js';
+import { ShuttingDownError, SubscriptionLimitError } from '../errors/subscription-errors.js';
 import { Pacer, type BudgetSource } from './pacer.js';
 import { Watch } from './poller.js';
 import { loopKey, StatusStream, UpdateStream, WorkflowStream, type OpenStreams } from './streams.js';

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { AbortedError, NotFoundError, RateLimitedError, UpstreamError } from '../upstream/errors.js';
+import { AbortedError, NotFoundError, UpstreamRateLimitedError, UpstreamError } from '../upstream/errors.js';
 import {
   isTerminalStatus,
   type CallOptions,
@@ -322,7 +322,7 @@ export class Watch {
   private onFailure(error: unknown): number {
     this.failures++;
     const base = this.deps.config.pollIntervalMs;
-    if (error instanceof RateLimitedError) {
+    if (error instanceof UpstreamRateLimitedError) {
       this.deps.logger.debug(
         `poll of ${this.deps.workflowName} rate limited (${error.source}); retrying in ${error.retryAfterMs ?? base} ms`,
       );

@@ -7,8 +7,9 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
+import { codedError } from '../errors/coded-error.js';
+import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
-import { refusalError, SubscriptionLimitError } from '../subscriptions/errors.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -97,7 +98,12 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('The query is not valid GraphQL.')];
+          // yoga sets GRAPHQL_PARSE_FAILED on parse errors; anything else parse throws gets the same code here.
+          return [
+            error instanceof GraphQLError
+              ? error
+              : codedError('The query is not valid GraphQL.', 'GRAPHQL_PARSE_FAILED'),
+          ];
         }
         const errors = validate(schema, document);
         if (errors.length > 0) return errors;
@@ -106,7 +112,7 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
           const limit = config.maxSubscriptionsPerConnection;
           return [
-            refusalError(
+            subscriptionRefusedError(
               new SubscriptionLimitError(
                 `This connection already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection.`,
                 limit,

@@ -7,9 +7,9 @@ import {
   AlreadyExistsError,
   AuthenticationError,
   BadRequestError,
-  InvalidTransitionError,
+  UpstreamInvalidTransitionError,
   NotFoundError,
-  RateLimitedError,
+  UpstreamRateLimitedError,
   TimeoutError,
   UnavailableError,
   UpstreamError,
@@ -96,7 +96,7 @@ export function errorFromResponse(call: CallDescription, facts: ResponseFacts): 
   }
   if (status === 429) {
     // A 429 was refused before execution, so even writes may be sent again.
-    return new RateLimitedError(message, facts.retryAfterMs ?? facts.fallbackRetryAfterMs, 'upstream', {
+    return new UpstreamRateLimitedError(message, facts.retryAfterMs ?? facts.fallbackRetryAfterMs, 'upstream', {
       ...details,
       retryable: true,
     });
@@ -104,7 +104,7 @@ export function errorFromResponse(call: CallDescription, facts: ResponseFacts): 
   if (has(errors, CF_INSTANCE_EXISTS) || mentions(errors, /already[._ ]exists/i))
     return new AlreadyExistsError(message, details);
   if (status === 409 || mentions(errors, /cannot[._](pause|resume|terminate|restart)/i)) {
-    return new InvalidTransitionError(message, details);
+    return new UpstreamInvalidTransitionError(message, details);
   }
   if (
     status === 404 ||

@@ -14,7 +14,7 @@ import {
   AbortedError,
   AuthenticationError,
   BadRequestError,
-  RateLimitedError,
+  UpstreamRateLimitedError,
   UnavailableError,
   UpstreamError,
   UpstreamProtocolError,
@@ -458,7 +458,7 @@ class WorkflowsClient implements WorkflowsApi {
       const token = this.budget.take(priority);
       if (!token.ok) {
         stats.refusedByBudget();
-        throw new RateLimitedError(
+        throw new UpstreamRateLimitedError(
           `${spec.route}: the request budget of this credential is spent (${priority} priority); retry in ${Math.ceil(token.retryAfterMs / 1000)} s`,
           token.retryAfterMs,
           'budget',
@@ -470,7 +470,7 @@ class WorkflowsClient implements WorkflowsApi {
       const { error } = outcome;
       if (!error.retryable || attempt >= policy.maxRetries) throw error;
       // Without Retry-After, a 429 still waits until the drained budget holds a token again.
-      const hinted = outcome.retryAfterMs ?? (error instanceof RateLimitedError ? error.retryAfterMs : null);
+      const hinted = outcome.retryAfterMs ?? (error instanceof UpstreamRateLimitedError ? error.retryAfterMs : null);
       const wait = hinted ?? backoffMs(attempt, policy, this.shared.random);
       if (wait > policy.retryAfterCapMs) throw error;
       if (!this.retryBudget.tryWithdraw()) {

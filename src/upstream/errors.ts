@@ -94,9 +94,12 @@ export class AlreadyExistsError extends UpstreamError {
   override readonly code = 'ALREADY_EXISTS';
 }
 
-/** Upstream refused a status change from the instance's current status (409, `instance.cannot_*`). */
-export class InvalidTransitionError extends UpstreamError {
-  override readonly name = 'InvalidTransitionError';
+/**
+ * Upstream refused a status change from the instance's current status (409, `instance.cannot_*`). Named
+ * apart from the mutation outcome `InvalidTransitionError` (`errors/mutation-errors.ts`) built from it.
+ */
+export class UpstreamInvalidTransitionError extends UpstreamError {
+  override readonly name = 'UpstreamInvalidTransitionError';
   override readonly code = 'INVALID_TRANSITION';
 }
 
@@ -114,10 +117,11 @@ export class AuthenticationError extends UpstreamError {
 
 /**
  * Too many requests: either upstream answered 429 (`source: 'upstream'`) or this credential's request
- * budget is spent and the request was never sent (`source: 'budget'`).
+ * budget is spent and the request was never sent (`source: 'budget'`). Named apart from the mutation
+ * outcome `RateLimitedError` (`errors/mutation-errors.ts`) built from it.
  */
-export class RateLimitedError extends UpstreamError {
-  override readonly name = 'RateLimitedError';
+export class UpstreamRateLimitedError extends UpstreamError {
+  override readonly name = 'UpstreamRateLimitedError';
   override readonly code = 'RATE_LIMITED';
   constructor(
     message: string,

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
-import { SubscriptionLimitError } from '../../src/subscriptions/errors.js';
+import { SubscriptionLimitError } from '../../src/errors/subscription-errors.js';
 import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/hub.js';
 import type { BudgetSnapshot } from '../../src/subscriptions/pacer.js';
 import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
-import { AbortedError, NotFoundError, RateLimitedError } from '../../src/upstream/errors.js';
+import { AbortedError, NotFoundError, UpstreamRateLimitedError } from '../../src/upstream/errors.js';
 import type {
   CallOptions,
   InstanceDetails,
@@ -283,7 +283,7 @@ describe('many instances', () => {
     startHub();
     const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
     await advance(0);
-    api.failures.push(new RateLimitedError('budget spent', 5000, 'budget'));
+    api.failures.push(new UpstreamRateLimitedError('budget spent', 5000, 'budget'));
     await advance(INTERVAL);
     const calls = api.calls.length;
     api.setStatus('i1', 'complete');

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
-import { AbortedError, RateLimitedError } from '../../src/upstream/errors.js';
+import { AbortedError, UpstreamRateLimitedError } from '../../src/upstream/errors.js';
 import { parseRateLimitHeader } from '../../src/upstream/budget.js';
 import {
   ACCOUNT,
@@ -100,7 +100,7 @@ describe('request budget', () => {
     });
 
     const refused = await failureOf(api.getWorkflow('bg', { priority: 'background' }));
-    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect(refused).toBeInstanceOf(UpstreamRateLimitedError);
     expect(refused).toMatchObject({ source: 'budget', retryAfterMs: 360_000 });
     expect(fake.requests).toHaveLength(7);
 
@@ -124,7 +124,7 @@ describe('request budget', () => {
     const a = upstream.default;
     const b = upstream.forCredential(ACCOUNT, 'another-token-123456');
     for (let i = 0; i < 4; i++) await a.getWorkflow(`w${i}`);
-    await expect(a.getWorkflow('x')).rejects.toThrow(RateLimitedError);
+    await expect(a.getWorkflow('x')).rejects.toThrow(UpstreamRateLimitedError);
     await b.getWorkflow('x');
     expect(upstream.budget(a.credential.key).available).toBe(0);
     expect(upstream.budget(b.credential.key).available).toBe(3);

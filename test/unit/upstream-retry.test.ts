@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createUpstream } from '../../src/upstream/client.js';
-import { RateLimitedError, TimeoutError, UnavailableError } from '../../src/upstream/errors.js';
+import { UpstreamRateLimitedError, TimeoutError, UnavailableError } from '../../src/upstream/errors.js';
 import { parseRetryAfter } from '../../src/upstream/retry.js';
 import {
   fail,
@@ -165,7 +165,7 @@ describe('upstream retries', () => {
     const time = fakeTime();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     const error = await failureOf(upstream.default.getWorkflow('orders'));
-    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toBeInstanceOf(UpstreamRateLimitedError);
     expect(error).toMatchObject({ source: 'upstream', retryAfterMs: 120_000 });
     expect(time.sleeps).toEqual([]);
     expect(fake.requests).toHaveLength(1);

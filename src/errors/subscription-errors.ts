@@ -1,4 +1,5 @@
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
+import { codedError } from './coded-error.js';
 
 /** Why a new subscription was refused; `code` lands in the GraphQL error's `extensions.code`. */
 export class SubscriptionLimitError extends Error {
@@ -22,11 +23,12 @@ export class ShuttingDownError extends Error {
   }
 }
 
-/** A refusal as the coded GraphQL error a client sees; it is meant for the client, so it is never masked. */
-export function refusalError(error: SubscriptionLimitError | ShuttingDownError): GraphQLError {
-  const extensions =
-    error instanceof SubscriptionLimitError
-      ? { code: error.code, limit: error.limit, scope: error.scope }
-      : { code: error.code };
-  return new GraphQLError(error.message, { extensions });
+/**
+ * A refused subscription as the coded GraphQL error a client sees; it is meant for the client, so it is
+ * never masked.
+ */
+export function subscriptionRefusedError(error: SubscriptionLimitError | ShuttingDownError): GraphQLError {
+  return error instanceof SubscriptionLimitError
+    ? codedError(error.message, error.code, { limit: error.limit, scope: error.scope })
+    : codedError(error.message, error.code);
 }

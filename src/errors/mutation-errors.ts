@@ -2,8 +2,9 @@ import type { InstanceAction, InstanceStatus } from '../upstream/types.js';
 
 /**
  * The expected, client-actionable outcomes of mutations. Each class is registered as a GraphQL object type
- * of the same name in `schema/errors.ts` and listed in the `errors` option of the mutations that can
- * produce it; anything else a resolver throws stays a (masked) GraphQL error.
+ * in `schema/errors.ts` (of the same name, except {@link UpstreamFailureError}, whose GraphQL type is
+ * `UpstreamError`) and listed in the `errors` option of the mutations that can produce it; anything else a
+ * resolver throws stays a (masked) GraphQL error. `from-upstream.ts` builds them from upstream failures.
  *
  * Messages are written for API clients: they never contain upstream bodies or credentials.
  */
@@ -75,27 +76,31 @@ export class InvalidTransitionError extends Error {
 
 export class RateLimitedError extends Error {
   override readonly name = 'RateLimitedError';
-  /** Whole seconds to wait before retrying, rounded up. */
-  readonly retryAfter: number;
-  constructor(retryAfterMs: number) {
-    const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  constructor(
+    /** Whole seconds to wait before retrying (see `retryAfterSeconds` in `from-upstream.ts`). */
+    readonly retryAfter: number,
+  ) {
     super(`The Workflows API rate limit was reached; retry in ${retryAfter} s.`);
-    this.retryAfter = retryAfter;
   }
 }
 
 /**
- * Stable codes of {@link UpstreamError}: what went wrong between the gateway and the Workflows API.
- * `OUTCOME_UNKNOWN` means the request may or may not have taken effect.
+ * Stable codes of {@link UpstreamFailureError} (the GraphQL enum `UpstreamErrorCode`): what went wrong
+ * between the gateway and the Workflows API. `OUTCOME_UNKNOWN` means the request may or may not have taken
+ * effect. Not to be confused with the upstream client's own `UpstreamErrorCode` in `upstream/errors.ts`.
  */
-export type UpstreamErrorCode = 'UNAVAILABLE' | 'TIMEOUT' | 'OUTCOME_UNKNOWN' | 'REFUSED' | 'INTERNAL';
+export type UpstreamFailureCode = 'UNAVAILABLE' | 'TIMEOUT' | 'OUTCOME_UNKNOWN' | 'REFUSED' | 'INTERNAL';
 
-/** The fallback for upstream failures that have no more specific type. */
-export class UpstreamError extends Error {
-  override readonly name = 'UpstreamError';
+/**
+ * The fallback for upstream failures that have no more specific type; the GraphQL type `UpstreamError`.
+ * The class is named apart from `UpstreamError` of `upstream/errors.ts` (the base of every failure of the
+ * upstream client), which it is built from.
+ */
+export class UpstreamFailureError extends Error {
+  override readonly name = 'UpstreamFailureError';
   constructor(
     message: string,
-    readonly code: UpstreamErrorCode,
+    readonly code: UpstreamFailureCode,
     /** True when sending the same mutation again is safe and may succeed. */
     readonly retryable: boolean,
     /** HTTP status of the upstream answer; null when there was none (timeout, broken connection). */

@@ -1,0 +1,58 @@
+/**
+ * The vocabulary of `extensions.code`: every code a GraphQL error from this server can carry, with when it
+ * is sent. Clients branch on these strings, so they are public API: add codes, never rename or reuse one.
+ * The list is data, one line per code, so that documentation can be generated from it.
+ *
+ * The gateway builds its errors with `codedError` (src/errors/coded-error.ts), typed by {@link ErrorCode};
+ * the last five codes are also set by graphql-yoga itself on the errors it raises (request parsing,
+ * validation, masking), and are listed so that the vocabulary a client sees is complete.
+ */
+export const ERROR_CODES = {
+  BAD_USER_INPUT:
+    'An argument is malformed or out of range (a name, id, cursor, page size, date-time, JSON literal), or the Workflows API rejected the request as invalid; nothing was changed.',
+  NOT_FOUND:
+    'An object that was listed or referenced no longer exists when its data is read, or a subscription watches a workflow or instance that does not exist.',
+  RATE_LIMITED:
+    "The Workflows API rate limit (or the gateway's own request budget for it) is exhausted; `retryAfter` says how many seconds to wait.",
+  UPSTREAM_UNAVAILABLE: 'The Workflows API could not be reached, failed, or did not answer in time; try again later.',
+  UPSTREAM_ERROR:
+    "The Workflows API answered with an error no other code describes (the gateway's credentials refused, for example); `status` and `cloudflareErrors` say which.",
+  QUERY_TOO_EXPENSIVE:
+    'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
+  SUBSCRIPTION_LIMIT:
+    'A new subscription would exceed MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS; `limit` and `scope` (`connection` or `server`) say which.',
+  SHUTTING_DOWN: 'The server is shutting down and takes no new subscriptions; reconnect to another instance.',
+  REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
+  LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
+  GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax (set by graphql-yoga).',
+  GRAPHQL_VALIDATION_FAILED: 'The operation does not validate against the schema (set by graphql-yoga).',
+  BAD_REQUEST:
+    'The HTTP request is not a GraphQL request the server can serve: a method other than GET or POST, a mutation sent with GET, an unreadable body or parameters (set by graphql-yoga).',
+  OPERATION_RESOLUTION_FAILURE:
+    'The document does not say which operation to run: no operation named `operationName`, or several and no name (set by graphql-yoga).',
+  INTERNAL_SERVER_ERROR: 'An unexpected failure, masked as "Unexpected error." without details (set by graphql-yoga).',
+} as const;
+
+/** An `extensions.code` this server sends. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+declare module 'graphql' {
+  /** The extensions this server puts on its GraphQL errors (yoga adds `http` and `unexpected`). */
+  interface GraphQLErrorExtensions {
+    code?: ErrorCode;
+    /** RATE_LIMITED: whole seconds to wait before retrying (rounded up, at least 1). */
+    retryAfter?: number;
+    /** UPSTREAM_ERROR: HTTP status of the upstream answer; null when none arrived. */
+    status?: number | null;
+    /** UPSTREAM_ERROR, BAD_USER_INPUT from upstream: Cloudflare's own code and message pairs. */
+    cloudflareErrors?: readonly { readonly code: number; readonly message: string }[];
+    /** BAD_USER_INPUT: the argument that was refused, when one is to blame. */
+    argument?: string;
+    /** QUERY_TOO_EXPENSIVE: the estimated number of Workflows API requests. */
+    cost?: number;
+    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT: the limit that was exceeded. */
+    limit?: number;
+    /** SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached. */
+    scope?: 'server' | 'connection';
+  }
+}

@@ -16,6 +16,7 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { splitCompositeId } from '../identifiers.js';
 import { BATCH_SIZE } from '../mutations/create.js';
 import { collectFields, type FieldGroup, type Operation } from './collect.js';
 import {
@@ -327,9 +328,7 @@ class Walker {
     }
     const type = this.op.schema.getType(decoded.typename);
     if (!isObjectType(type)) return;
-    const slash = decoded.id.indexOf('/');
-    const workflowName = slash > 0 ? decoded.id.slice(0, slash) : undefined;
-    const rest = slash > 0 ? decoded.id.slice(slash + 1) : undefined;
+    const { workflowName, rest } = splitCompositeId(decoded.id) ?? {};
     switch (type.name) {
       case 'Workflow':
         tally.charge(path, 1, keyOf('workflow', decoded.id));

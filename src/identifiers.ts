@@ -81,8 +81,7 @@ export const NEW_INSTANCE_ID: IdentifierRule = {
  * The rule Cloudflare's local engine applies when an instance is addressed, the character class of
  * {@link ADDRESSABLE_INSTANCE_ID_PATTERN} up to 271 characters, covers all four, and nothing outside it can
  * name an instance: Cloudflare's local engine refuses it as malformed, and anywhere it could only be not
- * found, so refusing it before the request loses no answer and saves the request. (Reads used to allow 1 to 300 characters of anything but control characters,
- * which was wider than any id that can exist.)
+ * found, so refusing it before the request loses no answer and saves the request.
  */
 export const ADDRESSABLE_INSTANCE_ID: IdentifierRule = {
   maxLength: MAX_ADDRESSABLE_INSTANCE_ID_LENGTH,
@@ -92,7 +91,7 @@ export const ADDRESSABLE_INSTANCE_ID: IdentifierRule = {
 /** An event type (§3.5, §4.1): the name rule, up to 100 characters. */
 export const EVENT_TYPE: IdentifierRule = { maxLength: MAX_EVENT_TYPE_LENGTH, pattern: NAME_PATTERN };
 
-/** A bare step name, as a restart's `from.name` takes it (§3.5, §4.1): up to 256 characters, no control characters. */
+/** A bare step name, as a restart's `from.name` takes it (§3.5, §4.1): 1 to 256 characters, no control characters. */
 export const STEP_NAME: IdentifierRule = { maxLength: MAX_STEP_NAME_LENGTH, pattern: STEP_NAME_PATTERN };
 
 /** A version id: a uuid. */

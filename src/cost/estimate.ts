@@ -18,6 +18,7 @@ import {
 } from 'graphql';
 import { entityOf, instanceNeeds, sourceOf, type FieldSource } from '../graphql/field-source.js';
 import { collectFields, type FieldGroup, type Operation } from '../graphql/selection.js';
+import { splitCompositeId } from '../identifiers.js';
 import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { Tally, type CostDriver } from './tally.js';
 
@@ -458,9 +459,7 @@ class Walker {
     }
     const type = this.op.schema.getType(decoded.typename);
     if (!isObjectType(type)) return;
-    const slash = decoded.id.indexOf('/');
-    const workflowName = slash > 0 ? decoded.id.slice(0, slash) : undefined;
-    const rest = slash > 0 ? decoded.id.slice(slash + 1) : undefined;
+    const { workflowName, rest } = splitCompositeId(decoded.id) ?? {};
     switch (entityOf(type)) {
       case 'workflow':
         tally.charge(path, 1, keyOf('workflow', decoded.id));

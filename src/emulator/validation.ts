@@ -1,14 +1,23 @@
 /** Input validation per contract section 4. Every failure is an ApiError with a specific message. */
+import {
+  identifierRefusal,
+  isAddressableInstanceId,
+  isEventType,
+  isNewInstanceId,
+  isVersionId,
+  isWorkflowName,
+  MAX_ADDRESSABLE_INSTANCE_ID_LENGTH,
+  MAX_EVENT_TYPE_LENGTH,
+  MAX_NEW_INSTANCE_ID_LENGTH,
+  MAX_WORKFLOW_NAME_LENGTH,
+  NEW_INSTANCE_ID,
+} from '../identifiers.js';
 import { parseDuration } from './duration.js';
 import { ApiError, badRequest, CODES } from './errors.js';
 import { isValidCron } from './engine/cron.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type RetentionMs } from './types.js';
 
-const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9-_]*$/;
-const CRON_ID = /^[a-zA-Z0-9, */#_-]+$/;
-const RESERVED_ID = /^cf_[0-9a-f]{64}$/;
 const ACCOUNT_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const LOCATION_HINTS: ReadonlySet<string> = new Set([
   'wnam',
   'weur',
@@ -43,9 +52,9 @@ export function accountId(value: string): string {
 }
 
 export function workflowName(value: string): string {
-  if (value.length < 1 || value.length > 64 || !NAME.test(value)) {
+  if (!isWorkflowName(value)) {
     throw badRequest(
-      `Invalid workflow name ${show(value)}: use 1 to 64 letters, digits, "-" or "_", not starting with "-"`,
+      `Invalid workflow name ${show(value)}: use 1 to ${MAX_WORKFLOW_NAME_LENGTH} letters, digits, "-" or "_", not starting with "-"`,
     );
   }
   return value;
@@ -53,37 +62,37 @@ export function workflowName(value: string): string {
 
 /** Ids as given in a create body: the user-id rules. */
 export function newInstanceId(value: unknown): string {
-  if (typeof value !== 'string' || value.length < 1 || value.length > 100 || !NAME.test(value)) {
+  if (typeof value === 'string' && identifierRefusal(NEW_INSTANCE_ID, value) === 'reserved')
+    throw badRequest(`Invalid instance_id ${show(value)}: ids of the form cf_<64 hex> are reserved`);
+  if (typeof value !== 'string' || !isNewInstanceId(value)) {
     throw badRequest(
-      `Invalid instance_id ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`,
+      `Invalid instance_id ${show(value)}: use 1 to ${MAX_NEW_INSTANCE_ID_LENGTH} letters, digits, "-" or "_", not starting with "-"`,
     );
   }
-  if (RESERVED_ID.test(value))
-    throw badRequest(`Invalid instance_id ${show(value)}: ids of the form cf_<64 hex> are reserved`);
   return value;
 }
 
 /** Ids in a path: also the system's cron ids (contract 4.1). */
 export function instanceIdInPath(value: string): string {
-  if (value.length < 1 || value.length > 271 || !(NAME.test(value) || CRON_ID.test(value))) {
+  if (!isAddressableInstanceId(value)) {
     throw badRequest(
-      `Invalid instance id ${show(value)}: at most 100 letters, digits, "-" or "_" (cron ids up to 271 characters)`,
+      `Invalid instance id ${show(value)}: at most ${MAX_NEW_INSTANCE_ID_LENGTH} letters, digits, "-" or "_" (cron ids up to ${MAX_ADDRESSABLE_INSTANCE_ID_LENGTH} characters)`,
     );
   }
   return value;
 }
 
 export function eventType(value: string): string {
-  if (value.length < 1 || value.length > 100 || !NAME.test(value)) {
+  if (!isEventType(value)) {
     throw badRequest(
-      `Invalid event type ${show(value)}: use 1 to 100 letters, digits, "-" or "_", not starting with "-"`,
+      `Invalid event type ${show(value)}: use 1 to ${MAX_EVENT_TYPE_LENGTH} letters, digits, "-" or "_", not starting with "-"`,
     );
   }
   return value;
 }
 
 export function versionId(value: string): string {
-  if (!UUID.test(value)) throw badRequest(`Invalid version id ${show(value)}: expected a uuid`);
+  if (!isVersionId(value)) throw badRequest(`Invalid version id ${show(value)}: expected a uuid`);
   return value;
 }
 

@@ -1,9 +1,11 @@
 import {
-  MAX_EVENT_TYPE_LENGTH,
-  MAX_INSTANCE_ID_LENGTH,
-  MAX_STEP_NAME_LENGTH,
-  MAX_WORKFLOW_NAME_LENGTH,
-  NAME_PATTERN,
+  ADDRESSABLE_INSTANCE_ID,
+  EVENT_TYPE,
+  NEW_INSTANCE_ID,
+  STEP_NAME,
+  WORKFLOW_NAME,
+  identifierRefusal,
+  type IdentifierRule,
 } from '../identifiers.js';
 import type { Duration } from '../upstream/types.js';
 import { InvalidInputError } from '../errors/mutation-errors.js';
@@ -13,10 +15,6 @@ import { InvalidInputError } from '../errors/mutation-errors.js';
  * input costs nothing. Each check throws {@link InvalidInputError} naming the offending field's path.
  */
 
-const RESERVED_ID = /^cf_[0-9a-f]{64}$/;
-// Cron-created instances have ids such as `*/30 * * * *-1786001400000`; they can be addressed, not created.
-const ADDRESSABLE_ID = /^[a-zA-Z0-9, */#_-]+$/;
-const MAX_ADDRESSABLE_ID_LENGTH = 271;
 const DURATION = /^(\d+(?:\.\d+)?) (second|minute|hour|day|week|month|year)s?$/;
 
 /** Params and event payloads: at most 1 MiB of UTF-8 JSON text. */
@@ -24,26 +22,19 @@ export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 export type Path = readonly string[];
 
-function name(value: string, path: Path, what: string, max: number): void {
-  if (value.length === 0 || value.length > max) {
-    throw new InvalidInputError(`${what} must be 1 to ${max} characters long (got ${value.length}).`, path);
+/** Reports a value that breaks a name-like rule (workflow names, new instance ids, event types). */
+function name(value: string, path: Path, what: string, rule: IdentifierRule): void {
+  const refusal = identifierRefusal(rule, value);
+  if (refusal === 'length') {
+    throw new InvalidInputError(`${what} must be 1 to ${rule.maxLength} characters long (got ${value.length}).`, path);
   }
-  if (!NAME_PATTERN.test(value)) {
+  if (refusal === 'characters') {
     throw new InvalidInputError(
       `${what} may only contain letters, digits, "-" and "_", and must not start with "-" (got ${JSON.stringify(value)}).`,
       path,
     );
   }
-}
-
-export function validateWorkflowName(value: string, path: Path): void {
-  name(value, path, 'A workflow name', MAX_WORKFLOW_NAME_LENGTH);
-}
-
-/** An id for a new instance: the creation rules, including the ids reserved for the system. */
-export function validateNewInstanceId(value: string, path: Path): void {
-  name(value, path, 'An instance id', MAX_INSTANCE_ID_LENGTH);
-  if (RESERVED_ID.test(value)) {
+  if (refusal === 'reserved') {
     throw new InvalidInputError(
       'Instance ids of the form "cf_" followed by 64 hex digits are reserved for the system.',
       path,
@@ -51,15 +42,25 @@ export function validateNewInstanceId(value: string, path: Path): void {
   }
 }
 
+export function validateWorkflowName(value: string, path: Path): void {
+  name(value, path, 'A workflow name', WORKFLOW_NAME);
+}
+
+/** An id for a new instance: the creation rules, including the ids reserved for the system. */
+export function validateNewInstanceId(value: string, path: Path): void {
+  name(value, path, 'An instance id', NEW_INSTANCE_ID);
+}
+
 /** An id of an existing instance: also accepts the ids the system gives cron-created and reserved instances. */
 export function validateInstanceAddress(value: string, path: Path): void {
-  if (value.length === 0 || value.length > MAX_ADDRESSABLE_ID_LENGTH) {
+  const refusal = identifierRefusal(ADDRESSABLE_INSTANCE_ID, value);
+  if (refusal === 'length') {
     throw new InvalidInputError(
-      `An instance id must be 1 to ${MAX_ADDRESSABLE_ID_LENGTH} characters long (got ${value.length}).`,
+      `An instance id must be 1 to ${ADDRESSABLE_INSTANCE_ID.maxLength} characters long (got ${value.length}).`,
       path,
     );
   }
-  if (!ADDRESSABLE_ID.test(value)) {
+  if (refusal !== undefined) {
     throw new InvalidInputError(
       `${JSON.stringify(value)} cannot be an instance id: it contains characters no instance id has.`,
       path,
@@ -68,7 +69,7 @@ export function validateInstanceAddress(value: string, path: Path): void {
 }
 
 export function validateEventType(value: string, path: Path): void {
-  name(value, path, 'An event type', MAX_EVENT_TYPE_LENGTH);
+  name(value, path, 'An event type', EVENT_TYPE);
 }
 
 /**
@@ -111,14 +112,14 @@ export function parseDuration(value: string, path: Path): Duration {
 
 /** A step name as `restartInstance`'s `from` wants it: the bare name, without the log's `-<n>` suffix. */
 export function validateStepName(value: string, path: Path): void {
-  if (value.length === 0 || value.length > MAX_STEP_NAME_LENGTH) {
+  const refusal = identifierRefusal(STEP_NAME, value);
+  if (refusal === 'length') {
     throw new InvalidInputError(
-      `A step name must be 1 to ${MAX_STEP_NAME_LENGTH} characters long (got ${value.length}).`,
+      `A step name must be 1 to ${STEP_NAME.maxLength} characters long (got ${value.length}).`,
       path,
     );
   }
-  if ([...value].some((c) => c.charCodeAt(0) < 0x20))
-    throw new InvalidInputError('A step name must not contain control characters.', path);
+  if (refusal !== undefined) throw new InvalidInputError('A step name must not contain control characters.', path);
 }
 
 export function validatePositiveInt(value: number, path: Path, what: string): void {

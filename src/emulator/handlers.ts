@@ -2,6 +2,7 @@
 import { randomId } from './ids.js';
 import { ApiError, badRequest, CODES } from './errors.js';
 import { EngineError, type Engine } from './engine/engine.js';
+import { statusesAllowing } from './engine/transitions.js';
 import type { WorkflowClass } from './engine/model.js';
 import type { Store } from './store.js';
 import type { AccountRecord, InstanceRecord, InstanceStatus, RetentionMs, WorkflowRecord } from './types.js';
@@ -53,7 +54,8 @@ export interface HandlerOptions {
 }
 
 const PER_PAGE_MAX = 100;
-const TERMINABLE: readonly InstanceStatus[] = ['queued', 'running', 'paused', 'waitingForPause', 'waiting'];
+/** The statuses batch terminate and the terminate job act on (and the job's `status` filter accepts). */
+const TERMINABLE = statusesAllowing('terminate');
 
 interface Cursor {
   q: number;

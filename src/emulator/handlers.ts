@@ -1,4 +1,7 @@
-/** One function per REST endpoint of contract section 2. Handlers validate, call the store or engine, and render. */
+/**
+ * One function per REST endpoint of docs/upstream-contract.md §2. Handlers validate, call the store or engine, and
+ * render.
+ */
 import { randomId } from './ids.js';
 import { ApiError, badRequest, CODES } from './errors.js';
 import { EngineError, type Engine } from './engine/engine.js';
@@ -425,7 +428,7 @@ export function createRoutes(deps: Deps): Router<Handler> {
         `workflows.api.error.step.not_found: no ${type} named "${name}"${attempt ? ` with attempt ${attempt}` : ''}`,
       );
     }
-    // Streamed outputs are served as the bytes themselves, without an envelope (contract 3.4).
+    // Streamed outputs are served as the bytes themselves, without an envelope (docs/upstream-contract.md §3.4).
     if (view.output instanceof StreamOutput)
       return { result: null, raw: { contentType: 'application/octet-stream', body: view.output.bytes } };
     return { result: view };

@@ -46,7 +46,10 @@ export interface EngineOptions {
   stepDefaults?: StepDefaults;
   /** Retention of finished instances when nothing shorter is configured. @default 30 days */
   maxRetentionMs?: number;
-  /** Which retention applies to `terminated` instances (UNCERTAIN in production). @default 'error' */
+  /**
+   * Which retention applies to `terminated` instances (uncertain in production: docs/upstream-contract.md §4.4).
+   * @default 'error'
+   */
   terminatedRetention?: 'success' | 'error';
   /** Whether events may be sent to finished instances (docs say it fails). @default false */
   acceptEventsWhenFinished?: boolean;

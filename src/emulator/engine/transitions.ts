@@ -9,7 +9,7 @@ export const INSTANCE_ACTIONS = ['pause', 'resume', 'terminate', 'restart'] as c
 export type InstanceAction = (typeof INSTANCE_ACTIONS)[number];
 
 /**
- * What the contract says an action does to an instance in a given status:
+ * What docs/upstream-contract.md §5 says an action does to an instance in a given status:
  * - `applies`: the action takes effect;
  * - `ignored`: the instance stays as it is (documented, or what the local engine does);
  * - `refused`: documented to fail;

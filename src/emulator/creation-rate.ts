@@ -1,6 +1,6 @@
 /**
- * Opt-in instance creation rate (contract 1.4 and 4.4): production allows 100 creations per second per
- * workflow and 300 per account; every create, every item of a batch and every restart counts.
+ * Opt-in instance creation rate (docs/upstream-contract.md §1.4 and §4.4): production allows 100 creations per
+ * second per workflow and 300 per account; every create, every item of a batch and every restart counts.
  */
 import { ApiError, CODES } from './errors.js';
 

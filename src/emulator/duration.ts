@@ -1,4 +1,4 @@
-/** Durations as workflow authors write them (contract 4.3): milliseconds, or "<number> <unit>". */
+/** Durations as workflow authors write them (docs/upstream-contract.md §4.3): milliseconds, or "<number> <unit>". */
 
 const UNIT_MS: Readonly<Record<string, number>> = {
   millisecond: 1,

@@ -1,4 +1,7 @@
-/** Errors the HTTP layer renders as the v4 failure envelope. Codes follow contract 1.2; README lists invented ones. */
+/**
+ * Errors the HTTP layer renders as the v4 failure envelope. docs/upstream-contract.md §1.2 lists the codes, the
+ * invented ones included.
+ */
 
 export const CODES = {
   internal: 10001,

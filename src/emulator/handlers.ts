@@ -1,7 +1,11 @@
-/** One function per REST endpoint of contract section 2. Handlers validate, call the store or engine, and render. */
+/**
+ * One function per REST endpoint of docs/upstream-contract.md §2. Handlers validate, call the store or engine, and
+ * render.
+ */
 import { randomId } from './ids.js';
 import { ApiError, badRequest, CODES } from './errors.js';
 import { EngineError, type Engine } from './engine/engine.js';
+import { statusesAllowing } from './engine/transitions.js';
 import type { WorkflowClass } from './engine/model.js';
 import type { Store } from './store.js';
 import type { AccountRecord, InstanceRecord, InstanceStatus, RetentionMs, WorkflowRecord } from './types.js';
@@ -53,7 +57,8 @@ export interface HandlerOptions {
 }
 
 const PER_PAGE_MAX = 100;
-const TERMINABLE: readonly InstanceStatus[] = ['queued', 'running', 'paused', 'waitingForPause', 'waiting'];
+/** The statuses batch terminate and the terminate job act on (and the job's `status` filter accepts). */
+const TERMINABLE = statusesAllowing('terminate');
 
 interface Cursor {
   q: number;
@@ -423,7 +428,7 @@ export function createRoutes(deps: Deps): Router<Handler> {
         `workflows.api.error.step.not_found: no ${type} named "${name}"${attempt ? ` with attempt ${attempt}` : ''}`,
       );
     }
-    // Streamed outputs are served as the bytes themselves, without an envelope (contract 3.4).
+    // Streamed outputs are served as the bytes themselves, without an envelope (docs/upstream-contract.md §3.4).
     if (view.output instanceof StreamOutput)
       return { result: null, raw: { contentType: 'application/octet-stream', body: view.output.bytes } };
     return { result: view };

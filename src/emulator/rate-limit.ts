@@ -1,4 +1,4 @@
-/** Opt-in per-token rate limiting with the headers of Cloudflare's 2025-09 change (contract 1.4). */
+/** Opt-in per-token rate limiting with the headers of Cloudflare's 2025-09 change (docs/upstream-contract.md §1.4). */
 
 export interface RateLimitResult {
   readonly allowed: boolean;

@@ -1,4 +1,7 @@
-/** Route templates → handlers. Literal segments win over parameters, in declaration order (contract 2, routing traps). */
+/**
+ * Route templates → handlers. Literal segments win over parameters, in declaration order
+ * (docs/upstream-contract.md §2, routing).
+ */
 
 export interface Match<H> {
   readonly route: string;

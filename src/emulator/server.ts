@@ -20,7 +20,7 @@ import { type AccountRecord, type InstanceRecord, type InstanceStatus } from './
 import { accountId as checkAccountId } from './validation.js';
 import type { StepDefaults } from './engine/retry.js';
 
-/** Behaviours the contract marks UNCERTAIN. Defaults are the documented safe side (see README). */
+/** Behaviours docs/upstream-contract.md marks uncertain. Defaults are the documented safe side (see README). */
 export interface UncertainOptions {
   /** Instance list order without `direction`. @default 'desc' (newest first) */
   instanceListOrder?: 'asc' | 'desc';
@@ -71,7 +71,7 @@ export interface EmulatorOptions {
    * carries `Retry-After` in whole seconds, rounded up.
    */
   rateLimit?: { limit: number; windowS: number };
-  /** Production limits (contract 4.4), lowered in tests to reach them cheaply. */
+  /** Production limits (docs/upstream-contract.md §4.4), lowered in tests to reach them cheaply. */
   limits?: EmulatorLimits;
   /**
    * Opt-in instance creation rate per second of emulated time (production: `{ perWorkflow: 100, perAccount: 300 }`).

@@ -1,6 +1,7 @@
 /**
- * `step.do` results that are a `ReadableStream<Uint8Array>` (contract 3.4 and 6): the bytes are stored whole,
- * the instance log shows a preview, and the `step` endpoint serves them raw as `application/octet-stream`.
+ * `step.do` results that are a `ReadableStream<Uint8Array>` (docs/upstream-contract.md §3.4 and §6): the bytes
+ * are stored whole, the instance log shows a preview, and the `step` endpoint serves them raw as
+ * `application/octet-stream`.
  */
 import { NonRetryableError } from './engine/model.js';
 

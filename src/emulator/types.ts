@@ -1,6 +1,6 @@
 /**
- * The emulator's stored records. Independent of `src/upstream/` on purpose: the emulator is a second,
- * separate implementation of the REST contract, and the official SDK checks that both sides agree.
+ * The emulator's stored records. Independent of `src/upstream/` on purpose: the emulator is a second, separate
+ * implementation of the REST API (docs/upstream-contract.md), and the official SDK checks that both sides agree.
  * Times are epoch milliseconds of the emulated clock; views turn them into ISO strings.
  */
 import type { Duration } from './duration.js';

@@ -1,4 +1,4 @@
-/** Input validation per contract section 4. Every failure is an ApiError with a specific message. */
+/** Input validation per docs/upstream-contract.md §4. Every failure is an ApiError with a specific message. */
 import {
   identifierRefusal,
   isAddressableInstanceId,
@@ -72,7 +72,7 @@ export function newInstanceId(value: unknown): string {
   return value;
 }
 
-/** Ids in a path: also the system's cron ids (contract 4.1). */
+/** Ids in a path: also the system's cron ids (docs/upstream-contract.md §4.1). */
 export function instanceIdInPath(value: string): string {
   if (!isAddressableInstanceId(value)) {
     throw badRequest(

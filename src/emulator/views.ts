@@ -1,4 +1,4 @@
-/** Records → wire JSON, shaped as production shapes them (contract 3.1-3.4). */
+/** Records → wire JSON, shaped as production shapes them (docs/upstream-contract.md §3.1-3.4). */
 import {
   INSTANCE_STATUSES,
   type DoStepRecord,

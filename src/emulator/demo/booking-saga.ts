@@ -1,13 +1,19 @@
 import { NonRetryableError, WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from '../engine/model.js';
+import { fieldsOf, optionalOneOf, optionalString } from './params.js';
+
+const FAIL_POINTS = ['flight', 'hotel', 'car', 'payment'] as const;
 
 interface BookingParams {
   /** Makes that step fail: the instance then rolls back what was booked before it. */
-  failAt?: 'flight' | 'hotel' | 'car' | 'payment';
+  failAt?: (typeof FAIL_POINTS)[number];
   traveller?: string;
 }
 
-/** Books flight, hotel and car with compensating rollbacks, holds them, then charges. */
-export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingParams> {
+/**
+ * Books flight, hotel and car with compensating rollbacks, holds them, then charges. Params of the wrong type
+ * fail the instance before the first booking, naming the field.
+ */
+export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, unknown> {
   static readonly graph = {
     version: 1,
     workflow: {
@@ -33,9 +39,9 @@ export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingPara
     },
   };
 
-  async run(event: WorkflowEvent<BookingParams>, step: WorkflowStep) {
-    const params = typeof event.payload === 'object' && event.payload !== null ? event.payload : {};
-    const traveller = typeof params.traveller === 'string' ? params.traveller : 'A. Traveller';
+  async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
+    const params = readBookingParams(event.payload);
+    const traveller = params.traveller ?? 'A. Traveller';
     const config = { retries: { limit: 1, delay: '1 second', backoff: 'constant' as const }, timeout: '1 minute' };
     const book = <T>(what: 'flight' | 'hotel' | 'car', result: T) =>
       step.do(
@@ -63,4 +69,12 @@ export class BookingSagaWorkflow extends WorkflowEntrypoint<unknown, BookingPara
       chargedCents: payment.chargedCents,
     };
   }
+}
+
+/** The params of a booking, checked field by field (see params.ts). */
+function readBookingParams(payload: unknown): BookingParams {
+  const fields = fieldsOf(payload);
+  const failAt = optionalOneOf(fields, 'failAt', FAIL_POINTS);
+  const traveller = optionalString(fields, 'traveller');
+  return { ...(failAt === undefined ? {} : { failAt }), ...(traveller === undefined ? {} : { traveller }) };
 }

@@ -1,12 +1,16 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from '../engine/model.js';
+import { fieldsOf, optionalBoolean, optionalString } from './params.js';
 
 interface ImportParams {
   alwaysFail?: boolean;
   source?: string;
 }
 
-/** Fetches a batch that fails twice before succeeding (retries and backoff in the log); `alwaysFail` exhausts them. */
-export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, ImportParams> {
+/**
+ * Fetches a batch that fails twice before succeeding (retries and backoff in the log); `alwaysFail` exhausts
+ * them. Params of the wrong type fail the instance before the first step, naming the field.
+ */
+export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, unknown> {
   static readonly graph = {
     version: 1,
     workflow: {
@@ -36,9 +40,9 @@ export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, ImportParam
     },
   };
 
-  async run(event: WorkflowEvent<ImportParams>, step: WorkflowStep) {
-    const params = typeof event.payload === 'object' && event.payload !== null ? event.payload : {};
-    const source = typeof params.source === 'string' ? params.source : 'sftp://partner.example/exports';
+  async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
+    const params = readImportParams(event.payload);
+    const source = params.source ?? 'sftp://partner.example/exports';
     const files = await step.do('list-files', async () => ({ source, files: ['customers.csv', 'orders.csv'] }));
     const batch = await step.do(
       'fetch-batch',
@@ -53,4 +57,12 @@ export class FlakyImportWorkflow extends WorkflowEntrypoint<unknown, ImportParam
     const imported = await step.do('import-rows', async () => ({ imported: batch.rows, skipped: 0 }));
     return { source, imported: imported.imported };
   }
+}
+
+/** The params of an import, checked field by field (see params.ts). */
+function readImportParams(payload: unknown): ImportParams {
+  const fields = fieldsOf(payload);
+  const alwaysFail = optionalBoolean(fields, 'alwaysFail');
+  const source = optionalString(fields, 'source');
+  return { ...(alwaysFail === undefined ? {} : { alwaysFail }), ...(source === undefined ? {} : { source }) };
 }

@@ -1,8 +1,16 @@
 import { NonRetryableError, WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from '../engine/model.js';
+import { fieldsOf, integerAtLeast, invalidParam, optionalString } from './params.js';
+
+interface OrderItem {
+  sku: string;
+  quantity: number;
+  priceCents: number;
+}
 
 interface OrderParams {
   orderId?: string;
-  items?: { sku: string; quantity: number; priceCents: number }[];
+  /** An empty list means the default basket. */
+  items?: OrderItem[];
   customer?: string;
 }
 
@@ -12,17 +20,17 @@ const DEFAULT_ITEMS = [
 ];
 
 /**
- * Validates an order, reserves stock (an output longer than 1024 characters), charges the card (a
- * sensitive step), cools off, then waits for a `payment-approved` event: `{ "approved": true }` ships the
- * order, anything else fails it.
+ * Validates an order (params of the wrong type fail `validate-order` at once, naming the field), reserves
+ * stock (an output longer than 1024 characters), charges the card (a sensitive step), cools off, then waits
+ * for a `payment-approved` event: `{ "approved": true }` ships the order, anything else fails it.
  */
-export class OrderFulfillmentWorkflow extends WorkflowEntrypoint<unknown, OrderParams> {
+export class OrderFulfillmentWorkflow extends WorkflowEntrypoint<unknown, unknown> {
   static readonly graph = graph();
 
-  async run(event: WorkflowEvent<OrderParams>, step: WorkflowStep) {
-    const params = typeof event.payload === 'object' && event.payload !== null ? event.payload : {};
+  async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
     const order = await step.do('validate-order', async () => {
-      const items = Array.isArray(params.items) && params.items.length > 0 ? params.items : DEFAULT_ITEMS;
+      const params = readOrderParams(event.payload);
+      const items = params.items && params.items.length > 0 ? params.items : DEFAULT_ITEMS;
       const totalCents = items.reduce((sum, item) => sum + item.quantity * item.priceCents, 0);
       return { orderId: params.orderId ?? event.instanceId, customer: params.customer ?? 'guest', items, totalCents };
     });
@@ -73,6 +81,35 @@ export class OrderFulfillmentWorkflow extends WorkflowEntrypoint<unknown, OrderP
     }));
     return { orderId: order.orderId, status: 'shipped', trackingNumber: shipment.trackingNumber };
   }
+}
+
+/** The params of an order, checked field by field (see params.ts). */
+function readOrderParams(payload: unknown): OrderParams {
+  const fields = fieldsOf(payload);
+  const orderId = optionalString(fields, 'orderId');
+  const customer = optionalString(fields, 'customer');
+  const items = fields.items === undefined || fields.items === null ? undefined : readItems(fields.items);
+  return {
+    ...(orderId === undefined ? {} : { orderId }),
+    ...(customer === undefined ? {} : { customer }),
+    ...(items === undefined ? {} : { items }),
+  };
+}
+
+function readItems(value: unknown): OrderItem[] {
+  if (!Array.isArray(value)) invalidParam('items', 'a list of { sku, quantity, priceCents }', value);
+  return value.map((item: unknown, i) => {
+    const at = `items[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      invalidParam(at, 'an object { sku, quantity, priceCents }', item);
+    const fields = fieldsOf(item);
+    if (typeof fields.sku !== 'string' || fields.sku === '')
+      invalidParam(`${at}.sku`, 'a non-empty string', fields.sku);
+    integerAtLeast(fields.quantity, `${at}.quantity`, 1);
+    integerAtLeast(fields.priceCents, `${at}.priceCents`, 0);
+    // Checked, and passed on as given.
+    return item as OrderItem;
+  });
 }
 
 function graph() {

@@ -3,7 +3,6 @@
  * (queued → running ⇄ waiting → complete/errored, with pause, resume, terminate, restart, rollback),
  * against a {@link Clock} so tests can drive time. One engine serves every account of an emulator.
  */
-import { canTransition } from '../../state-machine.js';
 import type { Clock } from '../clock.js';
 import type { Store } from '../store.js';
 import {
@@ -22,6 +21,7 @@ import type { EngineHost } from './host.js';
 import type { WorkflowClass } from './model.js';
 import { PRODUCTION_STEP_DEFAULTS, resolveStepConfig, type StepDefaults } from './retry.js';
 import { ABORTED, Execution, Runtime } from './runtime.js';
+import { isCarriedOut, TRANSITIONS, type InstanceAction } from './transitions.js';
 import { replayOutput, StepRunner, toErrorInfo } from './step.js';
 import { StreamOutput } from '../stream-output.js';
 
@@ -46,7 +46,10 @@ export interface EngineOptions {
   stepDefaults?: StepDefaults;
   /** Retention of finished instances when nothing shorter is configured. @default 30 days */
   maxRetentionMs?: number;
-  /** Which retention applies to `terminated` instances (UNCERTAIN in production). @default 'error' */
+  /**
+   * Which retention applies to `terminated` instances (uncertain in production: docs/upstream-contract.md §4.4).
+   * @default 'error'
+   */
   terminatedRetention?: 'success' | 'error';
   /** Whether events may be sent to finished instances (docs say it fails). @default false */
   acceptEventsWhenFinished?: boolean;
@@ -566,17 +569,18 @@ export class Engine implements EngineHost {
     this.touch(instance);
   }
 
-  private refuse(instance: InstanceRecord, action: 'pause' | 'resume' | 'terminate' | 'restart'): never {
+  private refuse(instance: InstanceRecord, action: InstanceAction): never {
     const reason = `cannot_${action}` as const;
+    // The one documented refusal (terminate of a finished instance) answers with the local engine's words.
     const message =
-      action === 'terminate' && isFinal(instance.status)
+      action === 'terminate' && TRANSITIONS[instance.status].terminate === 'refused'
         ? '(instance.cannot_terminate) Cannot terminate instance since its on a finite state'
         : `(instance.${reason}) Cannot ${action} instance in status "${instance.status}"`;
     throw new EngineError(reason, message);
   }
 
   pause(instance: InstanceRecord): InstanceStatus {
-    if (!canTransition(instance.status, 'pause')) this.refuse(instance, 'pause');
+    if (!isCarriedOut(instance.status, 'pause')) this.refuse(instance, 'pause');
     const rt = this.runtime(instance);
     rt.pauseRequested = true;
     if (rt.activeDo > 0) this.setStatus(instance, 'waitingForPause');
@@ -597,7 +601,7 @@ export class Engine implements EngineHost {
   }
 
   resume(instance: InstanceRecord): InstanceStatus {
-    if (!canTransition(instance.status, 'resume')) this.refuse(instance, 'resume');
+    if (!isCarriedOut(instance.status, 'resume')) this.refuse(instance, 'resume');
     const rt = this.runtime(instance);
     if (instance.status === 'waitingForPause') {
       rt.pauseRequested = false;
@@ -618,7 +622,7 @@ export class Engine implements EngineHost {
   }
 
   terminate(instance: InstanceRecord, rollback = false): InstanceStatus {
-    if (!canTransition(instance.status, 'terminate')) this.refuse(instance, 'terminate');
+    if (!isCarriedOut(instance.status, 'terminate')) this.refuse(instance, 'terminate');
     const rt = this.runtime(instance);
     this.stop(rt);
     instance.pausedAt = null;
@@ -649,7 +653,7 @@ export class Engine implements EngineHost {
     instance: InstanceRecord,
     from?: { name: string; count?: number; type?: 'do' | 'sleep' | 'waitForEvent' },
   ): InstanceStatus {
-    if (!canTransition(instance.status, 'restart')) this.refuse(instance, 'restart');
+    if (!isCarriedOut(instance.status, 'restart')) this.refuse(instance, 'restart');
     const rt = this.runtime(instance);
     let keep = 0;
     if (from) {

@@ -167,7 +167,10 @@ export class StepRunner implements WorkflowStep {
     return this.runAttempts(record, (attempt) => callback(ctx(attempt)), 'step');
   }
 
-  /** Every `do` and `waitForEvent` counts toward the instance's step limit; `sleep` does not (contract 4.4). */
+  /**
+   * Every `do` and `waitForEvent` counts toward the instance's step limit; `sleep` does not
+   * (docs/upstream-contract.md §4.4).
+   */
   private checkStepLimit(): void {
     const limit = this.host.stepLimit(this.rt.instance);
     let used = 0;

@@ -7,7 +7,7 @@ import { createCorsPolicy } from './cors.js';
 import { useQueryCostLimit } from './cost/plugin.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
-import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
+import { createLiveHub, type LiveHubImpl } from './subscriptions/live-hub.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';

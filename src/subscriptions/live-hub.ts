@@ -3,8 +3,8 @@ import type { Logger } from '../logger.js';
 import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/types.js';
 import { ShuttingDownError, SubscriptionLimitError } from './errors.js';
 import { Pacer, type BudgetSource } from './pacer.js';
-import { Watch } from './poller.js';
-import { loopKey, StatusStream, UpdateStream, WorkflowStream, type OpenStreams } from './streams.js';
+import { Watch } from './poll-loop.js';
+import { loopKey, StatusStream, UpdateStream, WorkflowStream, type OpenStreams } from './live-streams.js';
 import type { InstanceStatusEvent, LiveHub, LiveStream } from './types.js';
 
 export interface LiveHubStats {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { SubscriptionLimitError } from '../../src/subscriptions/errors.js';
-import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/hub.js';
+import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/live-hub.js';
 import type { BudgetSnapshot } from '../../src/subscriptions/pacer.js';
 import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
 import { AbortedError, NotFoundError, RateLimitedError } from '../../src/upstream/errors.js';

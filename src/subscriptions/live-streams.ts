@@ -1,6 +1,6 @@
 import { isTerminalStatus, type InstanceDetails, type InstanceStatus, type WorkflowsApi } from '../upstream/types.js';
-import type { InstanceState, InstanceSubscriber, Watch, WorkflowSubscriber } from './poller.js';
-import { EventQueue, type EventQueueOptions } from './queue.js';
+import type { InstanceState, InstanceSubscriber, Watch, WorkflowSubscriber } from './poll-loop.js';
+import { EventQueue, type EventQueueOptions } from './event-queue.js';
 import type { InstanceStatusEvent, LiveItem } from './types.js';
 
 /**

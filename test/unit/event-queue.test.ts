@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { EventQueue } from '../../src/subscriptions/queue.js';
+import { EventQueue } from '../../src/subscriptions/event-queue.js';
 
 interface TEvent {
   key: string;

@@ -39,8 +39,8 @@ export interface WorkflowSubscriber {
   fail(error: UpstreamError): void;
 }
 
-export interface WatchStats {
-  readonly instances: number;
+export interface PollLoopStats {
+  readonly watchedInstances: number;
   readonly cycles: number;
   readonly requests: number;
 }
@@ -53,7 +53,7 @@ const MAX_LIST_PAGES = 20;
 const MAX_BACKOFF_MS = 30_000;
 
 /** Slower polling for statuses that change rarely or only through a mutation (which publishes at once). */
-const INTERVAL_FACTOR: Readonly<Record<InstanceStatus, number>> = {
+const INTERVAL_FACTOR_BY_STATUS: Readonly<Record<InstanceStatus, number>> = {
   running: 1,
   waitingForPause: 1,
   rollingBack: 1,
@@ -65,24 +65,27 @@ const INTERVAL_FACTOR: Readonly<Record<InstanceStatus, number>> = {
   terminated: Infinity,
 };
 
-interface Entry {
-  readonly id: string;
+/** One instance watched for its own subscribers, and what the loop last saw of it. */
+interface WatchedInstance {
+  readonly instanceId: string;
   readonly subscribers: Set<InstanceSubscriber>;
-  detailsWanted: number;
+  /** How many of `subscribers` need full details, not just the status. */
+  subscribersNeedingDetails: number;
   state: InstanceState | undefined;
   /** `modified_on` of the last list row seen, to tell whether anything changed. */
-  modifiedOn: number | undefined;
+  lastListModifiedOn: number | undefined;
   fingerprint: string | undefined;
   /** Poll even if terminal or unchanged: a mutation said it changed. */
-  stale: boolean;
+  changedByMutation: boolean;
 }
 
-interface Known {
+/** What the instance list last said about one instance, for workflow subscribers. */
+interface ListedInstance {
   status: InstanceStatus;
   modifiedOn: number;
 }
 
-export interface WatchDeps {
+export interface PollLoopDeps {
   readonly api: WorkflowsApi;
   readonly workflowName: string;
   readonly config: Pick<Config, 'pollIntervalMs'>;
@@ -102,98 +105,99 @@ export interface WatchDeps {
  * full. Instances not found on the pages read are read directly. All calls use background priority and
  * the loop's AbortSignal; the interval adapts to the statuses watched, is stretched by the
  * credential's {@link Pacer}, and runs from the start of one cycle to the start of the next (fixed rate,
- * so the time a cycle takes does not add to the delay before a change is noticed). Failures back off and retry; only "not found" ends a subscription.
+ * so the time a cycle takes does not add to the delay before a change is noticed). Failures back off and
+ * retry; only "not found" ends a subscription.
  */
-export class Watch {
-  private readonly entries = new Map<string, Entry>();
-  private readonly listeners = new Set<WorkflowSubscriber>();
-  private listenerDetails = 0;
+export class PollLoop {
+  private readonly watchedInstances = new Map<string, WatchedInstance>();
+  private readonly workflowSubscribers = new Set<WorkflowSubscriber>();
+  private workflowSubscribersNeedingDetails = 0;
   /** Last status of each instance seen on the list, for list subscribers; undefined until the baseline scan. */
-  private known: Map<string, Known> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private controller: AbortController | undefined;
-  private running = false;
-  private again = false;
+  private lastListed: Map<string, ListedInstance> | undefined;
+  private nextCycleTimer: NodeJS.Timeout | undefined;
+  private cycleAbort: AbortController | undefined;
+  private cycleRunning = false;
+  private pollRequestedWhileRunning = false;
   private stopped = false;
-  private failures = 0;
+  private consecutiveFailures = 0;
   private cycles = 0;
   private requests = 0;
-  private lastCost = 1;
+  private lastCycleRequests = 1;
   /** `performance.now()` when the last cycle started: the next one is due an interval after it. */
-  private startedAt: number | undefined;
+  private lastCycleStartedAt: number | undefined;
 
-  constructor(private readonly deps: WatchDeps) {}
+  constructor(private readonly deps: PollLoopDeps) {}
 
   get idle(): boolean {
-    return this.entries.size === 0 && this.listeners.size === 0;
+    return this.watchedInstances.size === 0 && this.workflowSubscribers.size === 0;
   }
 
-  stats(): WatchStats {
-    return { instances: this.entries.size, cycles: this.cycles, requests: this.requests };
+  stats(): PollLoopStats {
+    return { watchedInstances: this.watchedInstances.size, cycles: this.cycles, requests: this.requests };
   }
 
   addInstanceSubscriber(instanceId: string, subscriber: InstanceSubscriber): void {
-    let entry = this.entries.get(instanceId);
-    if (!entry) {
-      entry = {
-        id: instanceId,
+    let watched = this.watchedInstances.get(instanceId);
+    if (!watched) {
+      watched = {
+        instanceId,
         subscribers: new Set(),
-        detailsWanted: 0,
+        subscribersNeedingDetails: 0,
         state: undefined,
-        modifiedOn: undefined,
+        lastListModifiedOn: undefined,
         fingerprint: undefined,
-        stale: false,
+        changedByMutation: false,
       };
-      this.entries.set(instanceId, entry);
+      this.watchedInstances.set(instanceId, watched);
     }
-    entry.subscribers.add(subscriber);
-    if (subscriber.needsDetails) entry.detailsWanted++;
-    const state = entry.state;
+    watched.subscribers.add(subscriber);
+    if (subscriber.needsDetails) watched.subscribersNeedingDetails++;
+    const state = watched.state;
     if (state && (!subscriber.needsDetails || state.details !== null)) {
       subscriber.update(state);
       this.ensureScheduled();
-    } else if (!this.running) {
-      // A cycle in flight serves this subscriber too; `unserved()` starts another if it did not.
-      this.kick();
+    } else if (!this.cycleRunning) {
+      // A cycle in flight serves this subscriber too; `hasUnservedSubscribers()` starts another if it did not.
+      this.pollSoon();
     }
   }
 
   removeInstanceSubscriber(instanceId: string, subscriber: InstanceSubscriber): void {
-    const entry = this.entries.get(instanceId);
-    if (!entry || !entry.subscribers.delete(subscriber)) return;
-    if (subscriber.needsDetails) entry.detailsWanted--;
-    if (entry.subscribers.size === 0) this.entries.delete(instanceId);
+    const watched = this.watchedInstances.get(instanceId);
+    if (!watched || !watched.subscribers.delete(subscriber)) return;
+    if (subscriber.needsDetails) watched.subscribersNeedingDetails--;
+    if (watched.subscribers.size === 0) this.watchedInstances.delete(instanceId);
     this.stopIfIdle();
   }
 
   addWorkflowSubscriber(subscriber: WorkflowSubscriber): void {
-    this.listeners.add(subscriber);
-    if (subscriber.needsDetails) this.listenerDetails++;
-    if (this.known === undefined && !this.running) this.kick();
+    this.workflowSubscribers.add(subscriber);
+    if (subscriber.needsDetails) this.workflowSubscribersNeedingDetails++;
+    if (this.lastListed === undefined && !this.cycleRunning) this.pollSoon();
     else this.ensureScheduled();
   }
 
   removeWorkflowSubscriber(subscriber: WorkflowSubscriber): void {
-    if (!this.listeners.delete(subscriber)) return;
-    if (subscriber.needsDetails) this.listenerDetails--;
+    if (!this.workflowSubscribers.delete(subscriber)) return;
+    if (subscriber.needsDetails) this.workflowSubscribersNeedingDetails--;
     // Without list subscribers the per-instance status map is dead weight.
-    if (this.listeners.size === 0) this.known = undefined;
+    if (this.workflowSubscribers.size === 0) this.lastListed = undefined;
     this.stopIfIdle();
   }
 
   /** A mutation observed `details`: publish them now. */
   publishDetails(details: InstanceDetails): void {
     if (this.stopped) return;
-    const entry = this.entries.get(details.id);
-    if (entry) this.applyDetails(entry, details, new Date());
-    if (this.known) {
-      const known = this.known.get(details.id);
-      const previous = known?.status ?? null;
+    const watched = this.watchedInstances.get(details.id);
+    if (watched) this.applyDetails(watched, details, new Date());
+    if (this.lastListed) {
+      const listed = this.lastListed.get(details.id);
+      const previous = listed?.status ?? null;
       if (previous !== details.status) {
-        this.known.set(details.id, { status: details.status, modifiedOn: known?.modifiedOn ?? 0 });
-        this.notifyListeners(
+        this.lastListed.set(details.id, { status: details.status, modifiedOn: listed?.modifiedOn ?? 0 });
+        this.notifyWorkflowSubscribers(
           {
-            ...this.stateOf(details.id, details.status, timeOf(details, new Date())),
+            ...this.stateWithoutDetails(details.id, details.status, statusReachedAt(details, new Date())),
             details: details.simple ? null : details,
           },
           previous,
@@ -207,120 +211,121 @@ export class Watch {
   refresh(instanceId?: string): void {
     if (this.stopped) return;
     if (instanceId !== undefined) {
-      const entry = this.entries.get(instanceId);
-      if (entry) entry.stale = true;
-      else if (this.listeners.size === 0) return;
-    } else if (this.listeners.size === 0) {
+      const watched = this.watchedInstances.get(instanceId);
+      if (watched) watched.changedByMutation = true;
+      else if (this.workflowSubscribers.size === 0) return;
+    } else if (this.workflowSubscribers.size === 0) {
       return;
     }
-    this.kick();
+    this.pollSoon();
   }
 
   /** Stops the loop for good: no timer, no request in flight. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.controller?.abort();
-    this.controller = undefined;
+    clearTimeout(this.nextCycleTimer);
+    this.nextCycleTimer = undefined;
+    this.cycleAbort?.abort();
+    this.cycleAbort = undefined;
     this.deps.pacer.remove(this);
     this.deps.onIdle();
   }
 
   /** Starts a cycle as soon as possible; one already running is followed by another. */
-  private kick(): void {
+  private pollSoon(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
+    if (this.cycleRunning) {
+      this.pollRequestedWhileRunning = true;
       return;
     }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), 0);
+    clearTimeout(this.nextCycleTimer);
+    this.nextCycleTimer = setTimeout(() => void this.runCycle(), 0);
   }
 
   private ensureScheduled(): void {
-    if (this.stopped || this.running || this.timer !== undefined) return;
-    this.schedule();
+    if (this.stopped || this.cycleRunning || this.nextCycleTimer !== undefined) return;
+    this.scheduleNextCycle();
   }
 
   private stopIfIdle(): void {
     if (this.idle) this.stop();
   }
 
-  private schedule(delayOverride?: number): void {
+  private scheduleNextCycle(delayMs?: number): void {
     if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    clearTimeout(this.nextCycleTimer);
+    this.nextCycleTimer = undefined;
     const preferred = this.preferredInterval();
-    if (preferred === Infinity && delayOverride === undefined) {
+    if (preferred === Infinity && delayMs === undefined) {
       // Everything watched has finished: nothing to poll until a mutation or a new subscriber says so.
       this.deps.pacer.setDemand(this, 0);
       return;
     }
     let delay: number;
-    if (delayOverride !== undefined) {
-      delay = delayOverride;
+    if (delayMs !== undefined) {
+      delay = delayMs;
     } else {
-      this.deps.pacer.setDemand(this, this.lastCost / (preferred / 1000));
-      const elapsed = this.startedAt === undefined ? 0 : performance.now() - this.startedAt;
-      delay = this.deps.pacer.delayFor(preferred, this.lastCost, elapsed);
+      this.deps.pacer.setDemand(this, this.lastCycleRequests / (preferred / 1000));
+      const elapsed = this.lastCycleStartedAt === undefined ? 0 : performance.now() - this.lastCycleStartedAt;
+      delay = this.deps.pacer.delayFor(preferred, this.lastCycleRequests, elapsed);
     }
-    this.timer = setTimeout(() => void this.run(), delay);
+    this.nextCycleTimer = setTimeout(() => void this.runCycle(), delay);
   }
 
   /** The base interval scaled by the most urgent status watched; Infinity when nothing needs polling. */
   private preferredInterval(): number {
-    let factor = this.listeners.size > 0 ? 1 : Infinity;
-    for (const entry of this.entries.values()) {
-      if (entry.stale || entry.state === undefined) return this.deps.config.pollIntervalMs;
-      factor = Math.min(factor, INTERVAL_FACTOR[entry.state.status]);
+    let factor = this.workflowSubscribers.size > 0 ? 1 : Infinity;
+    for (const watched of this.watchedInstances.values()) {
+      if (watched.changedByMutation || watched.state === undefined) return this.deps.config.pollIntervalMs;
+      factor = Math.min(factor, INTERVAL_FACTOR_BY_STATUS[watched.state.status]);
     }
     return factor * this.deps.config.pollIntervalMs;
   }
 
-  private async run(): Promise<void> {
-    this.timer = undefined;
-    if (this.stopped || this.running) return;
-    this.running = true;
-    this.again = false;
-    this.startedAt = performance.now();
-    const controller = new AbortController();
-    this.controller = controller;
+  private async runCycle(): Promise<void> {
+    this.nextCycleTimer = undefined;
+    if (this.stopped || this.cycleRunning) return;
+    this.cycleRunning = true;
+    this.pollRequestedWhileRunning = false;
+    this.lastCycleStartedAt = performance.now();
+    const cycleAbort = new AbortController();
+    this.cycleAbort = cycleAbort;
     let retryAfter: number | undefined;
     try {
-      this.lastCost = Math.max(1, await this.cycle(controller.signal));
-      this.failures = 0;
+      this.lastCycleRequests = Math.max(1, await this.pollUpstream(cycleAbort.signal));
+      this.consecutiveFailures = 0;
     } catch (error) {
-      if (controller.signal.aborted || error instanceof AbortedError) return;
-      if (error instanceof NotFoundError && error.resource === 'workflow') this.failEverything(error);
-      else retryAfter = this.onFailure(error);
+      if (cycleAbort.signal.aborted || error instanceof AbortedError) return;
+      if (error instanceof NotFoundError && error.resource === 'workflow') this.failAllSubscribers(error);
+      else retryAfter = this.retryDelayAfter(error);
     } finally {
-      this.running = false;
-      if (this.controller === controller) this.controller = undefined;
+      this.cycleRunning = false;
+      if (this.cycleAbort === cycleAbort) this.cycleAbort = undefined;
     }
     if (this.stopped) return;
     if (this.idle) {
       this.stop();
       return;
     }
-    if (retryAfter !== undefined) this.schedule(retryAfter);
-    else if (this.again || this.unserved()) this.schedule(0);
-    else this.schedule();
+    if (retryAfter !== undefined) this.scheduleNextCycle(retryAfter);
+    else if (this.pollRequestedWhileRunning || this.hasUnservedSubscribers()) this.scheduleNextCycle(0);
+    else this.scheduleNextCycle();
   }
 
   /** Subscribers that joined while a cycle was running may still lack their first state. */
-  private unserved(): boolean {
-    for (const entry of this.entries.values()) {
-      if (entry.stale || entry.state === undefined) return true;
-      if (entry.detailsWanted > 0 && entry.state.details === null && !isTerminalStatus(entry.state.status)) return true;
+  private hasUnservedSubscribers(): boolean {
+    for (const watched of this.watchedInstances.values()) {
+      if (watched.changedByMutation || watched.state === undefined) return true;
+      const lacksDetails = watched.subscribersNeedingDetails > 0 && watched.state.details === null;
+      if (lacksDetails && !isTerminalStatus(watched.state.status)) return true;
     }
-    return this.listeners.size > 0 && this.known === undefined;
+    return this.workflowSubscribers.size > 0 && this.lastListed === undefined;
   }
 
-  /** Decides how long to wait after a failed cycle; subscribers are kept unless the thing is gone. */
-  private onFailure(error: unknown): number {
-    this.failures++;
+  /** Counts a failed cycle and decides how long to wait; subscribers are kept unless the thing is gone. */
+  private retryDelayAfter(error: unknown): number {
+    this.consecutiveFailures++;
     const base = this.deps.config.pollIntervalMs;
     if (error instanceof RateLimitedError) {
       this.deps.logger.debug(
@@ -332,99 +337,108 @@ export class Watch {
       `poll of workflow ${this.deps.workflowName} failed; retrying`,
       error instanceof UpstreamError ? error.toJSON() : error,
     );
-    return Math.min(base * 2 ** Math.min(this.failures, 10), MAX_BACKOFF_MS);
+    return Math.min(base * 2 ** Math.min(this.consecutiveFailures, 10), MAX_BACKOFF_MS);
   }
 
   /** One poll cycle. Returns the number of upstream requests it made. */
-  private async cycle(signal: AbortSignal): Promise<number> {
+  private async pollUpstream(signal: AbortSignal): Promise<number> {
     this.cycles++;
     const options: CallOptions = { priority: 'background', signal };
-    let cost = 0;
-    const count = () => {
-      cost++;
+    let requestsMade = 0;
+    const countRequest = () => {
+      requestsMade++;
       this.requests++;
     };
-    const active: Entry[] = [];
-    for (const entry of this.entries.values()) {
-      if (entry.stale || entry.state === undefined || !isTerminalStatus(entry.state.status)) active.push(entry);
+    const pollable: WatchedInstance[] = [];
+    for (const watched of this.watchedInstances.values()) {
+      if (watched.changedByMutation || watched.state === undefined || !isTerminalStatus(watched.state.status))
+        pollable.push(watched);
     }
-    const unfound = new Map(active.map((entry) => [entry.id, entry]));
-    const needDetails = new Set<Entry>();
+    const notYetListed = new Map(pollable.map((watched) => [watched.instanceId, watched]));
+    const needFullDetails = new Set<WatchedInstance>();
     const listChanges: { summary: InstanceSummary; previous: InstanceStatus | null }[] = [];
 
-    if (this.listeners.size > 0 || active.length > 1) {
-      const observed = new Map<string, Known>();
-      const maxPages = this.listeners.size > 0 ? MAX_LIST_PAGES : Math.ceil(active.length / LIST_PAGE_SIZE) + 1;
+    if (this.workflowSubscribers.size > 0 || pollable.length > 1) {
+      const listedNow = new Map<string, ListedInstance>();
+      const maxPages =
+        this.workflowSubscribers.size > 0 ? MAX_LIST_PAGES : Math.ceil(pollable.length / LIST_PAGE_SIZE) + 1;
       for (let page = 1; page <= maxPages; page++) {
-        count();
+        countRequest();
         const result = await this.deps.api.listInstances(
           this.deps.workflowName,
           { page, perPage: LIST_PAGE_SIZE },
           options,
         );
         for (const summary of result.items) {
-          const entry = unfound.get(summary.id);
-          if (entry) {
-            unfound.delete(summary.id);
-            if (this.applySummary(entry, summary)) needDetails.add(entry);
+          const watched = notYetListed.get(summary.id);
+          if (watched) {
+            notYetListed.delete(summary.id);
+            if (this.applyListRow(watched, summary)) needFullDetails.add(watched);
           }
-          if (this.listeners.size > 0)
-            observed.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
-          if (this.known) {
-            const known = this.known.get(summary.id);
-            if (!known || known.status !== summary.status)
-              listChanges.push({ summary, previous: known?.status ?? null });
+          if (this.workflowSubscribers.size > 0)
+            listedNow.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
+          if (this.lastListed) {
+            const listed = this.lastListed.get(summary.id);
+            if (!listed || listed.status !== summary.status)
+              listChanges.push({ summary, previous: listed?.status ?? null });
           }
         }
-        const last =
+        const lastPage =
           result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
         // Past this point reading the few missing instances directly is cheaper than another page.
-        if (last || (this.listeners.size === 0 && unfound.size <= 1)) break;
+        if (lastPage || (this.workflowSubscribers.size === 0 && notYetListed.size <= 1)) break;
       }
-      if (this.listeners.size > 0) this.updateKnown(observed);
+      if (this.workflowSubscribers.size > 0) this.recordListed(listedNow);
     }
 
-    for (const entry of unfound.values()) {
-      count();
-      const details = await this.readInstance(entry, entry.detailsWanted === 0, options);
-      if (details) this.applyDetails(entry, details, new Date());
+    for (const watched of notYetListed.values()) {
+      countRequest();
+      const details = await this.readWatchedInstance(watched, watched.subscribersNeedingDetails === 0, options);
+      if (details) this.applyDetails(watched, details, new Date());
     }
-    for (const entry of needDetails) {
-      if (!this.entries.has(entry.id)) continue;
-      count();
-      const details = await this.readInstance(entry, false, options);
-      if (details) this.applyDetails(entry, details, new Date());
+    for (const watched of needFullDetails) {
+      if (!this.watchedInstances.has(watched.instanceId)) continue;
+      countRequest();
+      const details = await this.readWatchedInstance(watched, false, options);
+      if (details) this.applyDetails(watched, details, new Date());
     }
     for (const { summary, previous } of listChanges) {
       let details: InstanceDetails | null = null;
-      if (this.listenerDetails > 0) {
-        details = this.entries.get(summary.id)?.state?.details ?? null;
+      if (this.workflowSubscribersNeedingDetails > 0) {
+        details = this.watchedInstances.get(summary.id)?.state?.details ?? null;
         if (details === null || details.status !== summary.status) {
-          count();
-          details = await this.readListed(summary.id, options);
+          countRequest();
+          details = await this.readListedInstance(summary.id, options);
           if (details === null) continue;
         }
       }
-      this.notifyListeners({ ...this.stateOf(summary.id, summary.status, summary.modifiedOn), details }, previous);
+      this.notifyWorkflowSubscribers(
+        { ...this.stateWithoutDetails(summary.id, summary.status, summary.modifiedOn), details },
+        previous,
+      );
     }
-    return cost;
+    return requestsMade;
   }
 
   /** Reads one watched instance; a missing instance ends its subscribers and yields null. */
-  private async readInstance(entry: Entry, simple: boolean, options: CallOptions): Promise<InstanceDetails | null> {
+  private async readWatchedInstance(
+    watched: WatchedInstance,
+    simple: boolean,
+    options: CallOptions,
+  ): Promise<InstanceDetails | null> {
     try {
-      return await this.deps.api.getInstance(this.deps.workflowName, entry.id, { simple }, options);
+      return await this.deps.api.getInstance(this.deps.workflowName, watched.instanceId, { simple }, options);
     } catch (error) {
       if (!(error instanceof NotFoundError) || options.signal?.aborted) throw error;
-      this.entries.delete(entry.id);
-      if (error.resource === 'workflow') this.failEverything(error);
-      for (const subscriber of entry.subscribers) subscriber.fail(error);
+      this.watchedInstances.delete(watched.instanceId);
+      if (error.resource === 'workflow') this.failAllSubscribers(error);
+      for (const subscriber of watched.subscribers) subscriber.fail(error);
       return null;
     }
   }
 
   /** Reads a listed instance in full for list subscribers; one deleted meanwhile is skipped. */
-  private async readListed(instanceId: string, options: CallOptions): Promise<InstanceDetails | null> {
+  private async readListedInstance(instanceId: string, options: CallOptions): Promise<InstanceDetails | null> {
     try {
       return await this.deps.api.getInstance(this.deps.workflowName, instanceId, { simple: false }, options);
     } catch (error) {
@@ -433,71 +447,76 @@ export class Watch {
     }
   }
 
-  private failEverything(error: NotFoundError): void {
-    for (const entry of [...this.entries.values()]) {
-      this.entries.delete(entry.id);
-      for (const subscriber of entry.subscribers) subscriber.fail(error);
+  private failAllSubscribers(error: NotFoundError): void {
+    for (const watched of [...this.watchedInstances.values()]) {
+      this.watchedInstances.delete(watched.instanceId);
+      for (const subscriber of watched.subscribers) subscriber.fail(error);
     }
-    const listeners = [...this.listeners];
-    this.listeners.clear();
-    this.listenerDetails = 0;
-    this.known = undefined;
-    for (const listener of listeners) listener.fail(error);
+    const workflowSubscribers = [...this.workflowSubscribers];
+    this.workflowSubscribers.clear();
+    this.workflowSubscribersNeedingDetails = 0;
+    this.lastListed = undefined;
+    for (const subscriber of workflowSubscribers) subscriber.fail(error);
   }
 
-  /** Takes in a list row. Returns true when the entry changed and its subscribers need full details. */
-  private applySummary(entry: Entry, summary: InstanceSummary): boolean {
+  /** Takes in a list row. Returns true when the instance changed and its subscribers need full details. */
+  private applyListRow(watched: WatchedInstance, summary: InstanceSummary): boolean {
     const modifiedOn = summary.modifiedOn.getTime();
     const changed =
-      entry.stale ||
-      entry.state === undefined ||
-      entry.modifiedOn !== modifiedOn ||
-      entry.state.status !== summary.status;
-    entry.modifiedOn = modifiedOn;
-    if (entry.detailsWanted > 0) return changed || entry.state?.details == null;
-    entry.stale = false;
-    if (entry.state === undefined || entry.state.status !== summary.status)
-      this.publish(entry, summary.status, summary.modifiedOn, null);
+      watched.changedByMutation ||
+      watched.state === undefined ||
+      watched.lastListModifiedOn !== modifiedOn ||
+      watched.state.status !== summary.status;
+    watched.lastListModifiedOn = modifiedOn;
+    if (watched.subscribersNeedingDetails > 0) return changed || watched.state?.details == null;
+    watched.changedByMutation = false;
+    if (watched.state === undefined || watched.state.status !== summary.status)
+      this.publishState(watched, summary.status, summary.modifiedOn, null);
     return false;
   }
 
-  private applyDetails(entry: Entry, details: InstanceDetails, seenAt: Date): void {
-    entry.stale = false;
+  private applyDetails(watched: WatchedInstance, details: InstanceDetails, seenAt: Date): void {
+    watched.changedByMutation = false;
     const full = !details.simple;
     const fingerprint = full ? fingerprintOf(details) : details.status;
-    const previous = entry.state;
-    if (previous && entry.fingerprint === fingerprint && (!full || previous.details !== null)) return;
-    entry.fingerprint = fingerprint;
-    const at = previous && previous.status === details.status ? previous.at : timeOf(details, seenAt);
-    this.publish(entry, details.status, at, full ? details : null);
+    const previous = watched.state;
+    if (previous && watched.fingerprint === fingerprint && (!full || previous.details !== null)) return;
+    watched.fingerprint = fingerprint;
+    const at = previous && previous.status === details.status ? previous.at : statusReachedAt(details, seenAt);
+    this.publishState(watched, details.status, at, full ? details : null);
   }
 
-  private publish(entry: Entry, status: InstanceStatus, at: Date, details: InstanceDetails | null): void {
-    const state: InstanceState = { ...this.stateOf(entry.id, status, at), details };
-    entry.state = state;
-    for (const subscriber of entry.subscribers) subscriber.update(state);
+  private publishState(
+    watched: WatchedInstance,
+    status: InstanceStatus,
+    at: Date,
+    details: InstanceDetails | null,
+  ): void {
+    const state: InstanceState = { ...this.stateWithoutDetails(watched.instanceId, status, at), details };
+    watched.state = state;
+    for (const subscriber of watched.subscribers) subscriber.update(state);
   }
 
-  private stateOf(instanceId: string, status: InstanceStatus, at: Date): Omit<InstanceState, 'details'> {
+  private stateWithoutDetails(instanceId: string, status: InstanceStatus, at: Date): Omit<InstanceState, 'details'> {
     return { workflowName: this.deps.workflowName, instanceId, status, at };
   }
 
   /** The first scan is the baseline (nothing to report); later scans only add and update. */
-  private updateKnown(observed: Map<string, Known>): void {
-    if (this.known === undefined) {
-      this.known = observed;
+  private recordListed(listedNow: Map<string, ListedInstance>): void {
+    if (this.lastListed === undefined) {
+      this.lastListed = listedNow;
       return;
     }
-    for (const [id, known] of observed) this.known.set(id, known);
+    for (const [instanceId, listed] of listedNow) this.lastListed.set(instanceId, listed);
   }
 
-  private notifyListeners(state: InstanceState, previous: InstanceStatus | null): void {
-    for (const listener of this.listeners) listener.change(state, previous);
+  private notifyWorkflowSubscribers(state: InstanceState, previous: InstanceStatus | null): void {
+    for (const subscriber of this.workflowSubscribers) subscriber.change(state, previous);
   }
 }
 
 /** When an instance reached its current status, as far as details tell. */
-function timeOf(details: InstanceDetails, seenAt: Date): Date {
+function statusReachedAt(details: InstanceDetails, seenAt: Date): Date {
   if (isTerminalStatus(details.status)) return details.endedOn ?? seenAt;
   if (details.status === 'queued' && details.startedOn === null) return details.queuedOn;
   return seenAt;

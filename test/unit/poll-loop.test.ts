@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { SubscriptionLimitError } from '../../src/subscriptions/errors.js';
-import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/live-hub.js';
+import { createLiveHub, type ManagedLiveHub } from '../../src/subscriptions/live-hub.js';
 import type { BudgetSnapshot } from '../../src/subscriptions/pacer.js';
 import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
 import { AbortedError, NotFoundError, RateLimitedError } from '../../src/upstream/errors.js';
@@ -22,9 +22,9 @@ const INTERVAL = 1000;
 
 let api: TApi;
 let budget: BudgetSnapshot;
-let hub: LiveHubImpl;
+let hub: ManagedLiveHub;
 
-function startHub(overrides: Partial<Config> = {}): LiveHubImpl {
+function startHub(overrides: Partial<Config> = {}): ManagedLiveHub {
   const config = createConfig({ pollIntervalMs: INTERVAL, logLevel: 'silent', ...overrides });
   hub = createLiveHub({ config, upstream: { budget: () => budget }, logger: silent });
   return hub;

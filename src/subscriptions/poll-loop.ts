@@ -85,6 +85,19 @@ interface ListedInstance {
   modifiedOn: number;
 }
 
+/** What one poll cycle carries from one step to the next. */
+interface Cycle {
+  readonly options: CallOptions;
+  /** Upstream requests made so far. */
+  requests: number;
+  /** Watched instances not (yet) found on a list page: read directly. */
+  readonly notYetListed: Map<string, WatchedInstance>;
+  /** Watched instances whose list row changed and whose subscribers need full details. */
+  readonly needFullDetails: Set<WatchedInstance>;
+  /** New instances and status changes on the list, for workflow subscribers. */
+  readonly listChanges: { readonly summary: InstanceSummary; readonly previous: InstanceStatus | null }[];
+}
+
 export interface PollLoopDeps {
   readonly api: WorkflowsApi;
   readonly workflowName: string;
@@ -343,72 +356,95 @@ export class PollLoop {
   /** One poll cycle. Returns the number of upstream requests it made. */
   private async pollUpstream(signal: AbortSignal): Promise<number> {
     this.cycles++;
-    const options: CallOptions = { priority: 'background', signal };
-    let requestsMade = 0;
-    const countRequest = () => {
-      requestsMade++;
-      this.requests++;
+    const pollable = this.pollableInstances();
+    const cycle: Cycle = {
+      options: { priority: 'background', signal },
+      requests: 0,
+      notYetListed: new Map(pollable.map((watched) => [watched.instanceId, watched])),
+      needFullDetails: new Set(),
+      listChanges: [],
     };
+    if (this.workflowSubscribers.size > 0 || pollable.length > 1) await this.readListPages(cycle, pollable.length);
+    await this.readWatchedInstances(cycle);
+    await this.notifyListChanges(cycle);
+    return cycle.requests;
+  }
+
+  /** The watched instances a cycle reads: unfinished ones, ones without a state yet, and ones a mutation changed. */
+  private pollableInstances(): WatchedInstance[] {
     const pollable: WatchedInstance[] = [];
     for (const watched of this.watchedInstances.values()) {
       if (watched.changedByMutation || watched.state === undefined || !isTerminalStatus(watched.state.status))
         pollable.push(watched);
     }
-    const notYetListed = new Map(pollable.map((watched) => [watched.instanceId, watched]));
-    const needFullDetails = new Set<WatchedInstance>();
-    const listChanges: { summary: InstanceSummary; previous: InstanceStatus | null }[] = [];
+    return pollable;
+  }
 
-    if (this.workflowSubscribers.size > 0 || pollable.length > 1) {
-      const listedNow = new Map<string, ListedInstance>();
-      const maxPages =
-        this.workflowSubscribers.size > 0 ? MAX_LIST_PAGES : Math.ceil(pollable.length / LIST_PAGE_SIZE) + 1;
-      for (let page = 1; page <= maxPages; page++) {
-        countRequest();
-        const result = await this.deps.api.listInstances(
-          this.deps.workflowName,
-          { page, perPage: LIST_PAGE_SIZE },
-          options,
-        );
-        for (const summary of result.items) {
-          const watched = notYetListed.get(summary.id);
-          if (watched) {
-            notYetListed.delete(summary.id);
-            if (this.applyListRow(watched, summary)) needFullDetails.add(watched);
-          }
-          if (this.workflowSubscribers.size > 0)
-            listedNow.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
-          if (this.lastListed) {
-            const listed = this.lastListed.get(summary.id);
-            if (!listed || listed.status !== summary.status)
-              listChanges.push({ summary, previous: listed?.status ?? null });
-          }
+  private countRequest(cycle: Cycle): void {
+    cycle.requests++;
+    this.requests++;
+  }
+
+  /**
+   * Reads list pages: for workflow subscribers up to {@link MAX_LIST_PAGES}, else only until the watched
+   * instances are found. Applies each row to its watched instance and collects the list's status changes.
+   */
+  private async readListPages(cycle: Cycle, pollableCount: number): Promise<void> {
+    const listedNow = new Map<string, ListedInstance>();
+    const maxPages = this.workflowSubscribers.size > 0 ? MAX_LIST_PAGES : Math.ceil(pollableCount / LIST_PAGE_SIZE) + 1;
+    for (let page = 1; page <= maxPages; page++) {
+      this.countRequest(cycle);
+      const result = await this.deps.api.listInstances(
+        this.deps.workflowName,
+        { page, perPage: LIST_PAGE_SIZE },
+        cycle.options,
+      );
+      for (const summary of result.items) {
+        const watched = cycle.notYetListed.get(summary.id);
+        if (watched) {
+          cycle.notYetListed.delete(summary.id);
+          if (this.applyListRow(watched, summary)) cycle.needFullDetails.add(watched);
         }
-        const lastPage =
-          result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
-        // Past this point reading the few missing instances directly is cheaper than another page.
-        if (lastPage || (this.workflowSubscribers.size === 0 && notYetListed.size <= 1)) break;
+        if (this.workflowSubscribers.size > 0)
+          listedNow.set(summary.id, { status: summary.status, modifiedOn: summary.modifiedOn.getTime() });
+        if (this.lastListed) {
+          const listed = this.lastListed.get(summary.id);
+          if (!listed || listed.status !== summary.status)
+            cycle.listChanges.push({ summary, previous: listed?.status ?? null });
+        }
       }
-      if (this.workflowSubscribers.size > 0) this.recordListed(listedNow);
+      const lastPage =
+        result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
+      // Past this point reading the few missing instances directly is cheaper than another page.
+      if (lastPage || (this.workflowSubscribers.size === 0 && cycle.notYetListed.size <= 1)) break;
     }
+    if (this.workflowSubscribers.size > 0) this.recordListed(listedNow);
+  }
 
-    for (const watched of notYetListed.values()) {
-      countRequest();
-      const details = await this.readWatchedInstance(watched, watched.subscribersNeedingDetails === 0, options);
+  /** Reads directly the watched instances the list pages did not show, then those that need full details. */
+  private async readWatchedInstances(cycle: Cycle): Promise<void> {
+    for (const watched of cycle.notYetListed.values()) {
+      this.countRequest(cycle);
+      const details = await this.readWatchedInstance(watched, watched.subscribersNeedingDetails === 0, cycle.options);
       if (details) this.applyDetails(watched, details, new Date());
     }
-    for (const watched of needFullDetails) {
+    for (const watched of cycle.needFullDetails) {
       if (!this.watchedInstances.has(watched.instanceId)) continue;
-      countRequest();
-      const details = await this.readWatchedInstance(watched, false, options);
+      this.countRequest(cycle);
+      const details = await this.readWatchedInstance(watched, false, cycle.options);
       if (details) this.applyDetails(watched, details, new Date());
     }
-    for (const { summary, previous } of listChanges) {
+  }
+
+  /** Tells workflow subscribers of each change the list showed, with full details when one of them needs them. */
+  private async notifyListChanges(cycle: Cycle): Promise<void> {
+    for (const { summary, previous } of cycle.listChanges) {
       let details: InstanceDetails | null = null;
       if (this.workflowSubscribersNeedingDetails > 0) {
         details = this.watchedInstances.get(summary.id)?.state?.details ?? null;
         if (details === null || details.status !== summary.status) {
-          countRequest();
-          details = await this.readListedInstance(summary.id, options);
+          this.countRequest(cycle);
+          details = await this.readListedInstance(summary.id, cycle.options);
           if (details === null) continue;
         }
       }
@@ -417,7 +453,6 @@ export class PollLoop {
         previous,
       );
     }
-    return requestsMade;
   }
 
   /** Reads one watched instance; a missing instance ends its subscribers and yields null. */

@@ -40,10 +40,16 @@ export const builder = new SchemaBuilder<SchemaTypes>({
       }
     },
     nodeTypeOptions: { description: 'An object with a stable, opaque global id that `Query.node` can refetch.' },
-    idFieldOptions: { description: 'The global id: stable and opaque; pass it to `Query.node` to refetch this object.' },
+    idFieldOptions: {
+      description: 'The global id: stable and opaque; pass it to `Query.node` to refetch this object.',
+    },
     pageInfoTypeOptions: { description: 'Where a page sits in its connection.' },
-    hasNextPageFieldOptions: { description: 'Whether more items follow this page (paging forwards with `first`/`after`).' },
-    hasPreviousPageFieldOptions: { description: 'Whether items precede this page (paging backwards with `last`/`before`).' },
+    hasNextPageFieldOptions: {
+      description: 'Whether more items follow this page (paging forwards with `first`/`after`).',
+    },
+    hasPreviousPageFieldOptions: {
+      description: 'Whether items precede this page (paging backwards with `last`/`before`).',
+    },
     startCursorFieldOptions: { description: 'Cursor of the first item of this page; null when the page is empty.' },
     endCursorFieldOptions: { description: 'Cursor of the last item of this page; null when the page is empty.' },
     edgesFieldOptions: { description: 'The items of this page with their cursors.' },
@@ -69,9 +75,12 @@ function parseDateTime(value: unknown): Date {
     const date = new Date(value);
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw new GraphQLError(`DateTime must be an ISO 8601 date-time with a time zone, such as "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`, {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  throw new GraphQLError(
+    `DateTime must be an ISO 8601 date-time with a time zone, such as "2026-01-31T12:00:00Z"; got ${JSON.stringify(value)}`,
+    {
+      extensions: { code: 'BAD_USER_INPUT' },
+    },
+  );
 }
 
 builder.scalarType('DateTime', {

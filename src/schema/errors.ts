@@ -17,9 +17,13 @@ import { InstanceStatusEnum } from './instance.js';
  */
 
 export const ErrorInterface = builder.interfaceRef<Error>('Error').implement({
-  description: 'An expected, client-actionable failure of a mutation. Query `... on Error { message }` to handle every kind alike.',
+  description:
+    'An expected, client-actionable failure of a mutation. Query `... on Error { message }` to handle every kind alike.',
   fields: (t) => ({
-    message: t.exposeString('message', { nullable: false, description: 'What went wrong, written for the developer of the client.' }),
+    message: t.exposeString('message', {
+      nullable: false,
+      description: 'What went wrong, written for the developer of the client.',
+    }),
   }),
 });
 
@@ -49,7 +53,8 @@ export const InvalidInputErrorType = builder.objectType(InvalidInputError, {
   fields: (t) => ({
     path: t.stringList({
       nullable: false,
-      description: 'Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`).',
+      description:
+        'Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`).',
       resolve: (error) => [...error.path],
     }),
   }),
@@ -84,7 +89,10 @@ export const InstanceAlreadyExistsErrorType = builder.objectType(InstanceAlready
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof InstanceAlreadyExistsError,
   fields: (t) => ({
-    workflowName: t.exposeString('workflowName', { nullable: false, description: 'The workflow of the existing instance.' }),
+    workflowName: t.exposeString('workflowName', {
+      nullable: false,
+      description: 'The workflow of the existing instance.',
+    }),
     instanceId: t.exposeString('instanceId', { nullable: false, description: 'The id that is taken.' }),
   }),
 });
@@ -103,7 +111,12 @@ export const InvalidTransitionErrorType = builder.objectType(InvalidTransitionEr
       description: 'The status the instance had when the change was refused.',
       resolve: (error) => error.currentStatus,
     }),
-    action: t.field({ nullable: false, type: InstanceActionEnum, description: 'The change that was refused.', resolve: (error) => error.action }),
+    action: t.field({
+      nullable: false,
+      type: InstanceActionEnum,
+      description: 'The change that was refused.',
+      resolve: (error) => error.action,
+    }),
   }),
 });
 
@@ -113,7 +126,10 @@ export const RateLimitedErrorType = builder.objectType(RateLimitedError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof RateLimitedError,
   fields: (t) => ({
-    retryAfter: t.exposeInt('retryAfter', { nullable: false, description: 'Seconds to wait before retrying (rounded up, at least 1).' }),
+    retryAfter: t.exposeInt('retryAfter', {
+      nullable: false,
+      description: 'Seconds to wait before retrying (rounded up, at least 1).',
+    }),
   }),
 });
 
@@ -123,7 +139,8 @@ export const UpstreamErrorCodeEnum = builder.enumType('UpstreamErrorCode', {
     UNAVAILABLE: { description: 'The Workflows API could not be reached or failed; retry later.' },
     TIMEOUT: { description: 'The Workflows API did not answer in time.' },
     OUTCOME_UNKNOWN: {
-      description: 'The request was sent but its answer was lost: it may or may not have taken effect. Check before retrying.',
+      description:
+        'The request was sent but its answer was lost: it may or may not have taken effect. Check before retrying.',
     },
     REFUSED: { description: 'The Workflows API refused the request for a reason no more specific error describes.' },
     INTERNAL: { description: 'The Workflows API answered with an internal error.' },
@@ -136,9 +153,23 @@ export const UpstreamErrorType = builder.objectType(UpstreamError, {
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof UpstreamError,
   fields: (t) => ({
-    code: t.field({ nullable: false, type: UpstreamErrorCodeEnum, description: 'The kind of failure.', resolve: (error) => error.code }),
-    retryable: t.exposeBoolean('retryable', { nullable: false, description: 'True when sending the same mutation again is safe and may succeed.' }),
-    status: t.exposeInt('status', { nullable: true, description: 'HTTP status of the upstream answer; null when none arrived.' }),
-    upstreamCodes: t.exposeIntList('upstreamCodes', { nullable: false, description: "Cloudflare's error codes from the answer (for example 10001)." }),
+    code: t.field({
+      nullable: false,
+      type: UpstreamErrorCodeEnum,
+      description: 'The kind of failure.',
+      resolve: (error) => error.code,
+    }),
+    retryable: t.exposeBoolean('retryable', {
+      nullable: false,
+      description: 'True when sending the same mutation again is safe and may succeed.',
+    }),
+    status: t.exposeInt('status', {
+      nullable: true,
+      description: 'HTTP status of the upstream answer; null when none arrived.',
+    }),
+    upstreamCodes: t.exposeIntList('upstreamCodes', {
+      nullable: false,
+      description: "Cloudflare's error codes from the answer (for example 10001).",
+    }),
   }),
 });

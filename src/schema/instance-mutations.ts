@@ -1,5 +1,12 @@
 import type { Context } from '../context.js';
-import { createMany, createOne, prepareBatch, prepareCreate, type CreateOutcome, type ItemError } from '../mutations/create.js';
+import {
+  createMany,
+  createOne,
+  prepareBatch,
+  prepareCreate,
+  type CreateOutcome,
+  type ItemError,
+} from '../mutations/create.js';
 import {
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
@@ -66,7 +73,8 @@ const DURATION_FORMAT =
   'day, week, month or year, optionally plural (`"7 days"`).';
 
 const RetentionInput = builder.inputType('RetentionInput', {
-  description: 'How long the finished instance and its logs are kept; omitted fields use the workflow or account default.',
+  description:
+    'How long the finished instance and its logs are kept; omitted fields use the workflow or account default.',
   fields: (t) => ({
     successRetention: t.string({ description: `Retention after the instance completes. ${DURATION_FORMAT}` }),
     errorRetention: t.string({ description: `Retention after the instance errors. ${DURATION_FORMAT}` }),
@@ -77,7 +85,7 @@ const INSTANCE_ID_RULES =
   '1 to 100 characters: letters, digits, `-` and `_`, not starting with `-`; ids of the form `cf_` + 64 hex digits are reserved. ' +
   'When omitted, the gateway generates a random UUID (the kind the upstream would generate).';
 const PARAMS_DESCRIPTION =
-  'The workflow\'s `event.payload`: any JSON value (object, array, string, number, boolean or null), at most 1 MiB as JSON. ' +
+  "The workflow's `event.payload`: any JSON value (object, array, string, number, boolean or null), at most 1 MiB as JSON. " +
   'It is sent as that JSON value, so the workflow receives exactly what is given here (a string stays a string). ' +
   'When omitted, no params are sent.';
 
@@ -146,7 +154,8 @@ const TerminateInstanceInput = builder.inputType('TerminateInstanceInput', {
 });
 
 const RestartFromInput = builder.inputType('RestartFromInput', {
-  description: 'The step a restart begins at: results of earlier steps are reused; this step and every later one run again.',
+  description:
+    'The step a restart begins at: results of earlier steps are reused; this step and every later one run again.',
   fields: (t) => ({
     stepName: t.string({
       required: true,
@@ -168,7 +177,8 @@ const RestartInstanceInput = builder.inputType('RestartInstanceInput', {
     instanceId: t.string({ required: true, description: instanceFields.instanceId }),
     from: t.field({
       type: RestartFromInput,
-      description: 'Restart from this step. When omitted, the instance runs again from scratch, as if new, with the same params.',
+      description:
+        'Restart from this step. When omitted, the instance runs again from scratch, as if new, with the same params.',
     }),
   }),
 });
@@ -199,7 +209,12 @@ interface CreatedPayload {
 const CreateInstancePayload = builder.objectRef<CreatedPayload>('CreateInstancePayload').implement({
   description: 'The instance `createInstance` created.',
   fields: (t) => ({
-    instance: t.field({ nullable: false, type: WorkflowInstance, description: 'The new instance.', resolve: (p) => p.instance }),
+    instance: t.field({
+      nullable: false,
+      type: WorkflowInstance,
+      description: 'The new instance.',
+      resolve: (p) => p.instance,
+    }),
     recovered: t.exposeBoolean('recovered', {
       description:
         'True when the answer to the create was lost (the connection broke after the request was sent) and the gateway then found the instance, ' +
@@ -240,7 +255,8 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
     }),
     recovered: t.boolean({
       nullable: false,
-      description: 'True when the answer for this item was lost and the instance was then found or created (see `CreateInstancePayload.recovered`).',
+      description:
+        'True when the answer for this item was lost and the instance was then found or created (see `CreateInstancePayload.recovered`).',
       resolve: (r) => r.outcome.recovered,
     }),
     error: t.field({
@@ -250,22 +266,30 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
         'Why the item was not created; null when it was. Ids the upstream skipped because they exist come back as `InstanceAlreadyExistsError`. ' +
         'When a batch call fails after earlier ones succeeded, its items and all later ones (which are not sent) carry that failure.',
       // graphql-js treats a returned Error as a field error: the errors plugin's wrapper makes it a plain result.
-      resolve: (r) => (r.outcome.error === null ? null : (wrapErrorIfMatches(r.outcome.error, ITEM_ERRORS) as ItemError)),
+      resolve: (r) =>
+        r.outcome.error === null ? null : (wrapErrorIfMatches(r.outcome.error, ITEM_ERRORS) as ItemError),
     }),
   }),
 });
 
-const CreateInstancesPayload = builder.objectRef<{ readonly results: readonly ItemResult[] }>('CreateInstancesPayload').implement({
-  description: 'The outcome of `createInstances`, one result per input item, in input order.',
-  fields: (t) => ({
-    results: t.field({ nullable: false, type: [CreateInstancesItem], description: 'One result per item of `input.instances`, in the same order.', resolve: (p) => p.results }),
-    createdCount: t.int({
-      nullable: false,
-      description: 'How many of the items were created.',
-      resolve: (p) => p.results.filter((r) => r.outcome.created).length,
+const CreateInstancesPayload = builder
+  .objectRef<{ readonly results: readonly ItemResult[] }>('CreateInstancesPayload')
+  .implement({
+    description: 'The outcome of `createInstances`, one result per input item, in input order.',
+    fields: (t) => ({
+      results: t.field({
+        nullable: false,
+        type: [CreateInstancesItem],
+        description: 'One result per item of `input.instances`, in the same order.',
+        resolve: (p) => p.results,
+      }),
+      createdCount: t.int({
+        nullable: false,
+        description: 'How many of the items were created.',
+        resolve: (p) => p.results.filter((r) => r.outcome.created).length,
+      }),
     }),
-  }),
-});
+  });
 
 function changePayload(name: string, description: string) {
   return builder.objectRef<ChangeResult>(name).implement({
@@ -274,10 +298,16 @@ function changePayload(name: string, description: string) {
       instance: t.field({
         nullable: false,
         type: WorkflowInstance,
-        description: 'The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`).',
+        description:
+          'The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`).',
         resolve: (p) => p.instance,
       }),
-      timestamp: t.field({ nullable: false, type: 'DateTime', description: 'When the Workflows API accepted the change.', resolve: (p) => p.timestamp }),
+      timestamp: t.field({
+        nullable: false,
+        type: 'DateTime',
+        description: 'When the Workflows API accepted the change.',
+        resolve: (p) => p.timestamp,
+      }),
     }),
   });
 }
@@ -288,7 +318,14 @@ const TerminateInstancePayload = changePayload('TerminateInstancePayload', 'The 
 const RestartInstancePayload = changePayload('RestartInstancePayload', 'The outcome of `restartInstance`.');
 const SendInstanceEventPayload = changePayload('SendInstanceEventPayload', 'The outcome of `sendInstanceEvent`.');
 
-const CHANGE_ERRORS = [InvalidInputError, WorkflowNotFoundError, InstanceNotFoundError, InvalidTransitionError, RateLimitedError, UpstreamError];
+const CHANGE_ERRORS = [
+  InvalidInputError,
+  WorkflowNotFoundError,
+  InstanceNotFoundError,
+  InvalidTransitionError,
+  RateLimitedError,
+  UpstreamError,
+];
 
 function validateAddress(input: { workflowName: string; instanceId: string }): void {
   validateWorkflowName(input.workflowName, ['input', 'workflowName']);
@@ -310,7 +347,11 @@ function statusMutation(
       type: options.payload,
       description: options.description,
       args: { input: t.arg({ type: options.input, required: true, description: 'What to change.' }) },
-      errors: { types: CHANGE_ERRORS, directResult: true, union: { name: `${capitalize(field)}Result`, description: `What \`${field}\` returns.` } },
+      errors: {
+        types: CHANGE_ERRORS,
+        directResult: true,
+        union: { name: `${capitalize(field)}Result`, description: `What \`${field}\` returns.` },
+      },
       resolve: (_root, { input }, ctx) => {
         validateAddress(input);
         return changeStatus(ctx, input.workflowName, input.instanceId, options.change());
@@ -351,7 +392,10 @@ builder.mutationField('createInstance', (t) =>
       const prepared = prepareCreate(input, ['input']);
       try {
         const outcome = await createOne(ctx.api, input.workflowName, prepared);
-        return { instance: { workflowName: input.workflowName, instanceId: outcome.instanceId }, recovered: outcome.recovered };
+        return {
+          instance: { workflowName: input.workflowName, instanceId: outcome.instanceId },
+          recovered: outcome.recovered,
+        };
       } finally {
         // Even a failed create may have landed (lost answer): never leave a stale "not found" behind.
         refreshAfterCreate(ctx, input.workflowName, [prepared.request.instanceId]);
@@ -381,7 +425,9 @@ builder.mutationField('createInstances', (t) =>
       try {
         outcomes = await createMany(ctx.api, input.workflowName, prepared);
       } finally {
-        const ids = outcomes ? outcomes.filter((o) => o.created).map((o) => o.instanceId) : prepared.map((p) => p.request.instanceId);
+        const ids = outcomes
+          ? outcomes.filter((o) => o.created).map((o) => o.instanceId)
+          : prepared.map((p) => p.request.instanceId);
         refreshAfterCreate(ctx, input.workflowName, ids);
       }
       return { results: outcomes.map((outcome, index) => ({ index, outcome, workflowName: input.workflowName })) };
@@ -392,7 +438,8 @@ builder.mutationField('createInstances', (t) =>
 statusMutation('pauseInstance', {
   input: PauseInstanceInput,
   payload: PauseInstancePayload,
-  description: 'Asks a running or waiting instance to pause; the step currently executing may finish first (status `WAITING_FOR_PAUSE`).',
+  description:
+    'Asks a running or waiting instance to pause; the step currently executing may finish first (status `WAITING_FOR_PAUSE`).',
   change: () => ({ action: 'pause' }),
 });
 
@@ -407,12 +454,20 @@ builder.mutationField('terminateInstance', (t) =>
   t.field({
     nullable: false,
     type: TerminateInstancePayload,
-    description: 'Stops an instance for good (status `TERMINATED`). A finished instance cannot be terminated; restart it instead.',
+    description:
+      'Stops an instance for good (status `TERMINATED`). A finished instance cannot be terminated; restart it instead.',
     args: { input: t.arg({ type: TerminateInstanceInput, required: true, description: 'What to terminate.' }) },
-    errors: { types: CHANGE_ERRORS, directResult: true, union: { name: 'TerminateInstanceResult', description: 'What `terminateInstance` returns.' } },
+    errors: {
+      types: CHANGE_ERRORS,
+      directResult: true,
+      union: { name: 'TerminateInstanceResult', description: 'What `terminateInstance` returns.' },
+    },
     resolve: (_root, { input }, ctx) => {
       validateAddress(input);
-      return changeStatus(ctx, input.workflowName, input.instanceId, { action: 'terminate', rollback: input.rollback ?? false });
+      return changeStatus(ctx, input.workflowName, input.instanceId, {
+        action: 'terminate',
+        rollback: input.rollback ?? false,
+      });
     },
   }),
 );
@@ -421,9 +476,16 @@ builder.mutationField('restartInstance', (t) =>
   t.field({
     nullable: false,
     type: RestartInstancePayload,
-    description: 'Runs an instance again, from scratch or from a named step, whatever its status (finished instances included).',
-    args: { input: t.arg({ type: RestartInstanceInput, required: true, description: 'What to restart, and from where.' }) },
-    errors: { types: CHANGE_ERRORS, directResult: true, union: { name: 'RestartInstanceResult', description: 'What `restartInstance` returns.' } },
+    description:
+      'Runs an instance again, from scratch or from a named step, whatever its status (finished instances included).',
+    args: {
+      input: t.arg({ type: RestartInstanceInput, required: true, description: 'What to restart, and from where.' }),
+    },
+    errors: {
+      types: CHANGE_ERRORS,
+      directResult: true,
+      union: { name: 'RestartInstanceResult', description: 'What `restartInstance` returns.' },
+    },
     resolve: (_root, { input }, ctx) => {
       validateAddress(input);
       let change: StatusChange = { action: 'restart' };
@@ -445,7 +507,11 @@ builder.mutationField('sendInstanceEvent', (t) =>
     description:
       'Sends an event to an instance: the `step.waitForEvent` waiting for this type receives it (an event sent before the step runs is kept for it).',
     args: { input: t.arg({ type: SendInstanceEventInput, required: true, description: 'The event and its target.' }) },
-    errors: { types: CHANGE_ERRORS, directResult: true, union: { name: 'SendInstanceEventResult', description: 'What `sendInstanceEvent` returns.' } },
+    errors: {
+      types: CHANGE_ERRORS,
+      directResult: true,
+      union: { name: 'SendInstanceEventResult', description: 'What `sendInstanceEvent` returns.' },
+    },
     resolve: (_root, { input }, ctx) => {
       validateAddress(input);
       validateEventType(input.type, ['input', 'type']);

@@ -69,7 +69,11 @@ const InstanceSchedule = builder
     description: 'The cron schedule that created an instance.',
     fields: (t) => ({
       cron: t.exposeString('cron', { description: 'The cron expression, such as `0 3 * * *`.' }),
-      scheduledTime: t.field({ type: 'DateTime', description: 'The fire time this instance was created for.', resolve: (s) => s.scheduledTime }),
+      scheduledTime: t.field({
+        type: 'DateTime',
+        description: 'The fire time this instance was created for.',
+        resolve: (s) => s.scheduledTime,
+      }),
     }),
   });
 
@@ -81,15 +85,22 @@ const RollbackOutcomeEnum = builder.enumType('RollbackOutcome', {
   },
 });
 
-const InstanceRollback = builder
-  .objectRef<NonNullable<InstanceDetails['rollback']>>('InstanceRollback')
-  .implement({
-    description: 'The result of running rollback handlers (after a failure, or terminate with rollback).',
-    fields: (t) => ({
-      outcome: t.field({ type: RollbackOutcomeEnum, description: 'Whether every handler succeeded.', resolve: (r) => r.outcome }),
-      error: t.field({ type: WorkflowError, nullable: true, description: 'The error of the failed handler.', resolve: (r) => r.error }),
+const InstanceRollback = builder.objectRef<NonNullable<InstanceDetails['rollback']>>('InstanceRollback').implement({
+  description: 'The result of running rollback handlers (after a failure, or terminate with rollback).',
+  fields: (t) => ({
+    outcome: t.field({
+      type: RollbackOutcomeEnum,
+      description: 'Whether every handler succeeded.',
+      resolve: (r) => r.outcome,
     }),
-  });
+    error: t.field({
+      type: WorkflowError,
+      nullable: true,
+      description: 'The error of the failed handler.',
+      resolve: (r) => r.error,
+    }),
+  }),
+});
 
 /** Details of an instance, or a NOT_FOUND error when it vanished after being listed or referenced. */
 async function details(ctx: Context, ref: InstanceRef, full = false): Promise<InstanceDetails> {
@@ -112,7 +123,12 @@ function fromDetails<T>(ctx: Context, ref: InstanceRef, read: (d: InstanceDetail
 }
 
 /** A field that the list row answers: details already at hand win, then the row, then a `simple` fetch. */
-function pick<T>(ctx: Context, ref: InstanceRef, fromDetailsOf: (d: InstanceDetails) => T, fromRow: (s: InstanceSummary) => T): T | Promise<T> {
+function pick<T>(
+  ctx: Context,
+  ref: InstanceRef,
+  fromDetailsOf: (d: InstanceDetails) => T,
+  fromRow: (s: InstanceSummary) => T,
+): T | Promise<T> {
   const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
   if (known) return fromDetailsOf(known);
   const row = ctx.loaders.summary(ref.workflowName, ref.instanceId);
@@ -121,7 +137,12 @@ function pick<T>(ctx: Context, ref: InstanceRef, fromDetailsOf: (d: InstanceDeta
 }
 
 const statusOf = (ctx: Context, ref: InstanceRef): InstanceStatus | Promise<InstanceStatus> =>
-  pick(ctx, ref, (d) => d.status, (s) => s.status);
+  pick(
+    ctx,
+    ref,
+    (d) => d.status,
+    (s) => s.status,
+  );
 
 /**
  * Looks an instance up for a root or workflow field: null when it does not exist. Fetches the step log
@@ -156,7 +177,11 @@ builder.node(WorkflowInstance, {
       description: 'The workflow this instance runs.',
       resolve: (ref) => ({ name: ref.workflowName }),
     }),
-    status: t.field({ type: InstanceStatusEnum, description: 'Current status.', resolve: (ref, _a, ctx) => statusOf(ctx, ref) }),
+    status: t.field({
+      type: InstanceStatusEnum,
+      description: 'Current status.',
+      resolve: (ref, _a, ctx) => statusOf(ctx, ref),
+    }),
     isTerminal: t.boolean({
       description: 'True when the status is final (COMPLETE, ERRORED or TERMINATED).',
       resolve: async (ref, _a, ctx) => isTerminalStatus(await statusOf(ctx, ref)),
@@ -182,19 +207,31 @@ builder.node(WorkflowInstance, {
       nullable: true,
       description: 'The workflow version this instance runs.',
       resolve: async (ref, _a, ctx) => {
-        const versionId = await pick(ctx, ref, (d) => d.versionId, (s) => s.versionId);
+        const versionId = await pick(
+          ctx,
+          ref,
+          (d) => d.versionId,
+          (s) => s.versionId,
+        );
         return versionId ? { workflowName: ref.workflowName, versionId } : null;
       },
     }),
     createdOn: t.field({
       type: 'DateTime',
       description: 'When the instance was created (for an instance that was not listed: when it was queued).',
-      resolve: (ref, _a, ctx) => pick(ctx, ref, (d) => d.queuedOn, (s) => s.createdOn),
+      resolve: (ref, _a, ctx) =>
+        pick(
+          ctx,
+          ref,
+          (d) => d.queuedOn,
+          (s) => s.createdOn,
+        ),
     }),
     modifiedOn: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the instance last changed. Only the instance list reports it: null for an instance fetched by id.',
+      description:
+        'When the instance last changed. Only the instance list reports it: null for an instance fetched by id.',
       resolve: (ref, _a, ctx) => ctx.loaders.summary(ref.workflowName, ref.instanceId)?.modifiedOn ?? null,
     }),
     queuedOn: t.field({
@@ -206,19 +243,37 @@ builder.node(WorkflowInstance, {
       type: 'DateTime',
       nullable: true,
       description: 'When the instance started running; null while queued.',
-      resolve: (ref, _a, ctx) => pick(ctx, ref, (d) => d.startedOn, (s) => s.startedOn),
+      resolve: (ref, _a, ctx) =>
+        pick(
+          ctx,
+          ref,
+          (d) => d.startedOn,
+          (s) => s.startedOn,
+        ),
     }),
     endedOn: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When the instance reached a final status; null until then.',
-      resolve: (ref, _a, ctx) => pick(ctx, ref, (d) => d.endedOn, (s) => s.endedOn),
+      resolve: (ref, _a, ctx) =>
+        pick(
+          ctx,
+          ref,
+          (d) => d.endedOn,
+          (s) => s.endedOn,
+        ),
     }),
     trigger: t.field({
       type: TriggerSourceEnum,
       nullable: true,
       description: 'What created the instance; null when the instance list did not say.',
-      resolve: (ref, _a, ctx) => pick<TriggerSource | null>(ctx, ref, (d) => d.trigger, (s) => s.triggerSource),
+      resolve: (ref, _a, ctx) =>
+        pick<TriggerSource | null>(
+          ctx,
+          ref,
+          (d) => d.trigger,
+          (s) => s.triggerSource,
+        ),
     }),
     params: t.field({
       type: 'JSON',
@@ -261,9 +316,14 @@ builder.node(WorkflowInstance, {
     }),
     steps: t.field({
       type: [WorkflowStep],
-      description: 'The step log. Each step output here is a preview; `DoStep.output` and `WaitForEventStep.payload` fetch full values.',
+      description:
+        'The step log. Each step output here is a preview; `DoStep.output` and `WaitForEventStep.payload` fetch full values.',
       args: {
-        order: t.arg({ type: StepOrderEnum, defaultValue: 'asc', description: 'Oldest first (ASC, the default) or newest first.' }),
+        order: t.arg({
+          type: StepOrderEnum,
+          defaultValue: 'asc',
+          description: 'Oldest first (ASC, the default) or newest first.',
+        }),
       },
       resolve: (ref, args, ctx) =>
         fromDetails(

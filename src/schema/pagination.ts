@@ -54,13 +54,17 @@ const UPSTREAM_CURSOR = /^[\x21-\x7e]{1,1024}$/;
 const CURSOR = /^(?:v1:([\w-]+):(\d{1,9})|v2:([\w-]+):(\d{1,9}):([\x21-\x7e]{1,1024}))$/;
 
 function encodeCursor(fingerprint: string, offset: number, upstream?: string | null): string {
-  const text = upstream && UPSTREAM_CURSOR.test(upstream) ? `v2:${fingerprint}:${offset}:${upstream}` : `v1:${fingerprint}:${offset}`;
+  const text =
+    upstream && UPSTREAM_CURSOR.test(upstream)
+      ? `v2:${fingerprint}:${offset}:${upstream}`
+      : `v1:${fingerprint}:${offset}`;
   return Buffer.from(text).toString('base64url');
 }
 
 function decodeCursor(name: 'after' | 'before', cursor: string, fingerprint: string): Position {
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match) throw badUserInput(`\`${name}\` is not a cursor of this connection: ${JSON.stringify(cursor.slice(0, 100))}`);
+  if (!match)
+    throw badUserInput(`\`${name}\` is not a cursor of this connection: ${JSON.stringify(cursor.slice(0, 100))}`);
   const [, v1Fingerprint, v1Offset, v2Fingerprint, v2Offset, upstream] = match;
   if ((v1Fingerprint ?? v2Fingerprint) !== fingerprint) {
     throw badUserInput(`\`${name}\` is a cursor of another list or of other filters; start again without it`);
@@ -171,10 +175,15 @@ export async function resolveOffsetConnection<T>(
     const page = await readAfter(after.upstream, size);
     const items = page.items.slice(0, size);
     const next = items.length === page.items.length ? nextAt(page, items.length) : null;
-    return connectionOf(fingerprint, lo, { items, total: page.info.totalCount, next }, {
-      hasNextPage: items.length > 0 && (page.info.cursor || null) !== null,
-      hasPreviousPage: true,
-    });
+    return connectionOf(
+      fingerprint,
+      lo,
+      { items, total: page.info.totalCount, next },
+      {
+        hasNextPage: items.length > 0 && (page.info.cursor || null) !== null,
+        hasPreviousPage: true,
+      },
+    );
   }
 
   let start: number;

@@ -19,7 +19,10 @@ export interface StepRef<S extends StepInfo = StepInfo> {
   readonly step: S;
 }
 
-export function stepRefs(instance: { workflowName: string; instanceId: string }, steps: readonly StepInfo[]): StepRef[] {
+export function stepRefs(
+  instance: { workflowName: string; instanceId: string },
+  steps: readonly StepInfo[],
+): StepRef[] {
   return steps.map((step) => ({ workflowName: instance.workflowName, instanceId: instance.instanceId, step }));
 }
 
@@ -93,16 +96,36 @@ export const WorkflowStep = builder.interfaceRef<StepRef>('WorkflowStep').implem
   }),
 });
 
-const StepAttempt = builder.objectRef<{ readonly number: number; readonly attempt: StepAttemptInfo }>('StepAttempt').implement({
-  description: 'One attempt of a `do` step.',
-  fields: (t) => ({
-    number: t.exposeInt('number', { description: 'The attempt number, from 1.' }),
-    startedOn: t.field({ type: 'DateTime', description: 'When the attempt started.', resolve: (a) => a.attempt.start }),
-    endedOn: t.field({ type: 'DateTime', nullable: true, description: 'When it ended; null while running.', resolve: (a) => a.attempt.end }),
-    success: t.boolean({ nullable: true, description: 'Whether it succeeded; null while running.', resolve: (a) => a.attempt.success }),
-    error: t.field({ type: WorkflowError, nullable: true, description: 'Why it failed.', resolve: (a) => a.attempt.error }),
-  }),
-});
+const StepAttempt = builder
+  .objectRef<{ readonly number: number; readonly attempt: StepAttemptInfo }>('StepAttempt')
+  .implement({
+    description: 'One attempt of a `do` step.',
+    fields: (t) => ({
+      number: t.exposeInt('number', { description: 'The attempt number, from 1.' }),
+      startedOn: t.field({
+        type: 'DateTime',
+        description: 'When the attempt started.',
+        resolve: (a) => a.attempt.start,
+      }),
+      endedOn: t.field({
+        type: 'DateTime',
+        nullable: true,
+        description: 'When it ended; null while running.',
+        resolve: (a) => a.attempt.end,
+      }),
+      success: t.boolean({
+        nullable: true,
+        description: 'Whether it succeeded; null while running.',
+        resolve: (a) => a.attempt.success,
+      }),
+      error: t.field({
+        type: WorkflowError,
+        nullable: true,
+        description: 'Why it failed.',
+        resolve: (a) => a.attempt.error,
+      }),
+    }),
+  });
 
 const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').implement({
   description: 'Retry policy of a `do` step.',
@@ -110,10 +133,16 @@ const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').
     limit: t.exposeInt('limit', { description: 'Retries after the first attempt.' }),
     delay: t.field({
       type: 'JSON',
-      description: 'Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function.',
+      description:
+        'Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function.',
       resolve: (r) => r.delay,
     }),
-    backoff: t.field({ type: BackoffEnum, nullable: true, description: 'How the delay grows.', resolve: (r) => r.backoff }),
+    backoff: t.field({
+      type: BackoffEnum,
+      nullable: true,
+      description: 'How the delay grows.',
+      resolve: (r) => r.backoff,
+    }),
   }),
 });
 
@@ -126,7 +155,9 @@ const StepConfig = builder.objectRef<StepConfigInfo>('StepConfig').implement({
       description: 'Per-attempt timeout: milliseconds or a duration string, as written.',
       resolve: (c) => c.timeout,
     }),
-    sensitive: t.exposeBoolean('sensitive', { description: 'True when the output is redacted (`sensitive: "output"`).' }),
+    sensitive: t.exposeBoolean('sensitive', {
+      description: 'True when the output is redacted (`sensitive: "output"`).',
+    }),
   }),
 });
 
@@ -136,7 +167,11 @@ builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
   fields: (t) => ({
     baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
     count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
-    success: t.boolean({ nullable: true, description: 'Whether the step succeeded; null while running.', resolve: (r) => r.step.success }),
+    success: t.boolean({
+      nullable: true,
+      description: 'Whether the step succeeded; null while running.',
+      resolve: (r) => r.step.success,
+    }),
     attempts: t.field({
       type: [StepAttempt],
       description: 'Every attempt, first to last.',
@@ -151,10 +186,14 @@ builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
     output: t.field({
       type: 'JSON',
       nullable: true,
-      description: 'The full output, fetched from the step endpoint only when selected (`"[REDACTED]"` for sensitive steps).',
+      description:
+        'The full output, fetched from the step endpoint only when selected (`"[REDACTED]"` for sensitive steps).',
       resolve: (r, _a, ctx) => fullOutput(ctx, r, 'step'),
     }),
-    isSensitive: t.boolean({ description: 'True when the output is redacted.', resolve: (r) => r.step.config.sensitive }),
+    isSensitive: t.boolean({
+      description: 'True when the output is redacted.',
+      resolve: (r) => r.step.config.sensitive,
+    }),
     isRollback: t.boolean({ description: 'True for a rollback handler run.', resolve: (r) => r.step.isRollback }),
   }),
 });
@@ -166,7 +205,12 @@ builder.objectRef<StepRef<SleepStepInfo>>('SleepStep').implement({
     baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
     count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
     finished: t.boolean({ description: 'True once the sleep is over.', resolve: (r) => r.step.finished }),
-    error: t.field({ type: WorkflowError, nullable: true, description: 'Why the sleep failed, if it did.', resolve: (r) => r.step.error }),
+    error: t.field({
+      type: WorkflowError,
+      nullable: true,
+      description: 'Why the sleep failed, if it did.',
+      resolve: (r) => r.step.error,
+    }),
   }),
 });
 
@@ -176,9 +220,21 @@ builder.objectRef<StepRef<WaitForEventStepInfo>>('WaitForEventStep').implement({
   fields: (t) => ({
     baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
     count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
-    eventType: t.string({ nullable: true, description: 'The event type it waits for.', resolve: (r) => r.step.eventType }),
-    finished: t.boolean({ description: 'True once an event arrived or the wait timed out.', resolve: (r) => r.step.finished }),
-    error: t.field({ type: WorkflowError, nullable: true, description: 'Set when the wait timed out.', resolve: (r) => r.step.error }),
+    eventType: t.string({
+      nullable: true,
+      description: 'The event type it waits for.',
+      resolve: (r) => r.step.eventType,
+    }),
+    finished: t.boolean({
+      description: 'True once an event arrived or the wait timed out.',
+      resolve: (r) => r.step.finished,
+    }),
+    error: t.field({
+      type: WorkflowError,
+      nullable: true,
+      description: 'Set when the wait timed out.',
+      resolve: (r) => r.step.error,
+    }),
     payloadPreview: t.string({
       nullable: true,
       description: 'The received event as logged (cut at 1024 characters + `[truncated output]`).',
@@ -187,7 +243,8 @@ builder.objectRef<StepRef<WaitForEventStepInfo>>('WaitForEventStep').implement({
     payload: t.field({
       type: 'JSON',
       nullable: true,
-      description: 'The received event in full, fetched from the step endpoint only when selected; null until it arrives.',
+      description:
+        'The received event in full, fetched from the step endpoint only when selected; null until it arrives.',
       resolve: (r, _a, ctx) => fullOutput(ctx, r, 'waitForEvent'),
     }),
   }),

@@ -18,7 +18,10 @@ const KEY_FIELDS = new Set(['__typename', 'id', 'instanceId', 'workflowName']);
 /** Whether any `instance` selected under the subscription field asks for more than its key. */
 function needsInstanceDetails(info: GraphQLResolveInfo): boolean {
   const seen = new Set<string>();
-  const fields = (set: SelectionSetNode | undefined, visit: (name: string, sub: SelectionSetNode | undefined) => boolean): boolean =>
+  const fields = (
+    set: SelectionSetNode | undefined,
+    visit: (name: string, sub: SelectionSetNode | undefined) => boolean,
+  ): boolean =>
     set?.selections.some((selection) => {
       switch (selection.kind) {
         case Kind.FIELD:
@@ -36,7 +39,9 @@ function needsInstanceDetails(info: GraphQLResolveInfo): boolean {
       }
     }) ?? false;
   const beyondKey = (set: SelectionSetNode | undefined): boolean => fields(set, (name) => !KEY_FIELDS.has(name));
-  return info.fieldNodes.some((node) => fields(node.selectionSet, (name, sub) => name === 'instance' && beyondKey(sub)));
+  return info.fieldNodes.some((node) =>
+    fields(node.selectionSet, (name, sub) => name === 'instance' && beyondKey(sub)),
+  );
 }
 
 /** Refusals of the hub as coded GraphQL errors: they are meant for the client, so never masked. */
@@ -64,7 +69,12 @@ function unwrap<T>(item: LiveItem<T>, workflowName: string, instanceId?: string)
 }
 
 /** The instance behind an event; details the poll fetched are primed so its fields need no upstream call. */
-function instanceOf(ctx: Context, workflowName: string, instanceId: string, details: InstanceDetails | null): InstanceRef {
+function instanceOf(
+  ctx: Context,
+  workflowName: string,
+  instanceId: string,
+  details: InstanceDetails | null,
+): InstanceRef {
   // Primed for every event: a subscription keeps one context, and its loaders must not answer from an older event.
   if (details) ctx.loaders.primeInstance(details);
   return { workflowName, instanceId };
@@ -78,7 +88,11 @@ const InstanceStatusEventRef = builder.objectRef<InstanceStatusEvent>('InstanceS
       description: 'The instance as it is at this event. Its fields resolve from the data the poll fetched.',
       resolve: (event, _args, ctx) => instanceOf(ctx, event.workflowName, event.instanceId, event.details),
     }),
-    status: t.field({ type: InstanceStatusEnum, description: 'The status the instance has now.', resolve: (event) => event.status }),
+    status: t.field({
+      type: InstanceStatusEnum,
+      description: 'The status the instance has now.',
+      resolve: (event) => event.status,
+    }),
     previousStatus: t.field({
       type: InstanceStatusEnum,
       nullable: true,
@@ -109,7 +123,9 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);
       const instanceId = checkInstanceId(args.instanceId, 'instanceId');
-      return admitted(() => ctx.live.watchInstanceStatus(ctx.api, workflowName, instanceId, { needsDetails: needsInstanceDetails(info) }));
+      return admitted(() =>
+        ctx.live.watchInstanceStatus(ctx.api, workflowName, instanceId, { needsDetails: needsInstanceDetails(info) }),
+      );
     },
     resolve: (item: LiveItem<InstanceStatusEvent>, args) => unwrap(item, args.workflowName, args.instanceId),
   }),
@@ -140,7 +156,11 @@ builder.subscriptionField('workflowInstancesChanged', (t) =>
       "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server.",
     args: {
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
-      statuses: t.arg({ type: [InstanceStatusEnum], required: false, description: 'Only report instances that reach one of these statuses.' }),
+      statuses: t.arg({
+        type: [InstanceStatusEnum],
+        required: false,
+        description: 'Only report instances that reach one of these statuses.',
+      }),
     },
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);

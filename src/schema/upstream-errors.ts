@@ -49,10 +49,15 @@ export function toGraphQLError(error: unknown): unknown {
   if (isGraphQLError(error) || !(error instanceof UpstreamError)) return error;
   if (error instanceof RateLimitedError) {
     const retryAfter = Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-    return codedError(`The Workflows API rate limit is exhausted; retry in ${retryAfter} s.`, 'RATE_LIMITED', { retryAfter });
+    return codedError(`The Workflows API rate limit is exhausted; retry in ${retryAfter} s.`, 'RATE_LIMITED', {
+      retryAfter,
+    });
   }
   if (error instanceof TimeoutError || error instanceof UnavailableError) {
-    return codedError('The Workflows API is unavailable or did not answer in time; try again later.', 'UPSTREAM_UNAVAILABLE');
+    return codedError(
+      'The Workflows API is unavailable or did not answer in time; try again later.',
+      'UPSTREAM_UNAVAILABLE',
+    );
   }
   if (error instanceof BadRequestError) {
     const detail = error.errors.map((e) => e.message).join('; ');

@@ -34,12 +34,33 @@ builder.node(WorkflowVersion, {
   loadOne: async (key, ctx) => ((await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null),
   fields: (t) => ({
     versionId: t.exposeString('versionId', { description: "Cloudflare's version id (a uuid)." }),
-    workflow: t.field({ type: Workflow, description: 'The workflow this is a version of.', resolve: (ref) => ({ name: ref.workflowName }) }),
-    className: t.string({ description: 'The exported workflow class.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).className }),
-    language: t.string({ description: '`javascript` or `python`.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).language }),
-    hasDag: t.boolean({ description: 'Whether Cloudflare derived a step graph for it.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).hasDag }),
-    createdOn: t.field({ type: 'DateTime', description: 'When it was deployed.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).createdOn }),
-    modifiedOn: t.field({ type: 'DateTime', description: 'When it last changed.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).modifiedOn }),
+    workflow: t.field({
+      type: Workflow,
+      description: 'The workflow this is a version of.',
+      resolve: (ref) => ({ name: ref.workflowName }),
+    }),
+    className: t.string({
+      description: 'The exported workflow class.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).className,
+    }),
+    language: t.string({
+      description: '`javascript` or `python`.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).language,
+    }),
+    hasDag: t.boolean({
+      description: 'Whether Cloudflare derived a step graph for it.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).hasDag,
+    }),
+    createdOn: t.field({
+      type: 'DateTime',
+      description: 'When it was deployed.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).createdOn,
+    }),
+    modifiedOn: t.field({
+      type: 'DateTime',
+      description: 'When it last changed.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).modifiedOn,
+    }),
     concurrencyLimit: t.int({
       nullable: true,
       description: 'Most instances that may run at once; null when unlimited (the account limit applies).',
@@ -63,7 +84,8 @@ builder.node(WorkflowVersion, {
     graph: t.field({
       type: 'JSON',
       nullable: true,
-      description: "The version's step graph as Cloudflare describes it (one extra request, only when selected); null when unknown.",
+      description:
+        "The version's step graph as Cloudflare describes it (one extra request, only when selected); null when unknown.",
       resolve: (ref, _a, ctx) => ctx.loaders.versionGraph(ref.workflowName, ref.versionId),
     }),
   }),

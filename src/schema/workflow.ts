@@ -69,20 +69,18 @@ const InstanceCounts = builder.objectRef<Readonly<Record<InstanceStatus, number>
   }),
 });
 
-const WorkflowSchedule = builder
-  .objectRef<WorkflowInfo['schedules'][number]>('WorkflowSchedule')
-  .implement({
-    description: 'A cron trigger of a workflow.',
-    fields: (t) => ({
-      cron: t.exposeString('cron', { description: 'The cron expression, such as `0 3 * * *`.' }),
-      nextInstance: t.field({
-        type: 'DateTime',
-        nullable: true,
-        description: 'When it fires next; null when unknown.',
-        resolve: (s) => s.nextInstance,
-      }),
+const WorkflowSchedule = builder.objectRef<WorkflowInfo['schedules'][number]>('WorkflowSchedule').implement({
+  description: 'A cron trigger of a workflow.',
+  fields: (t) => ({
+    cron: t.exposeString('cron', { description: 'The cron expression, such as `0 3 * * *`.' }),
+    nextInstance: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it fires next; null when unknown.',
+      resolve: (s) => s.nextInstance,
     }),
-  });
+  }),
+});
 
 function checkDateRange(after: Date | null | undefined, before: Date | null | undefined): void {
   if (after && before && after.getTime() > before.getTime()) {
@@ -92,7 +90,15 @@ function checkDateRange(after: Date | null | undefined, before: Date | null | un
 
 /** Identifies a connection field's arguments: the same arguments reach the same upstream pages. */
 function connectionKey(args: InstancesArgs): string {
-  return JSON.stringify([args.first, args.after, args.last, args.before, args.status, args.createdAfter, args.createdBefore]);
+  return JSON.stringify([
+    args.first,
+    args.after,
+    args.last,
+    args.before,
+    args.status,
+    args.createdAfter,
+    args.createdBefore,
+  ]);
 }
 
 async function instancesConnection(ctx: Context, name: string, args: InstancesArgs): Promise<InstanceConnection> {
@@ -103,10 +109,17 @@ async function instancesConnection(ctx: Context, name: string, args: InstancesAr
     ...(args.createdBefore ? { dateEnd: args.createdBefore } : {}),
   };
   const connection = await resolveOffsetConnection(args, {
-    fingerprint: connectionFingerprint('instances', name, args.status, args.createdAfter?.toISOString(), args.createdBefore?.toISOString()),
+    fingerprint: connectionFingerprint(
+      'instances',
+      name,
+      args.status,
+      args.createdAfter?.toISOString(),
+      args.createdBefore?.toISOString(),
+    ),
     defaultSize: DEFAULT_PAGE_SIZE,
     read: (page, perPage) => ctx.loaders.listInstances(name, { ...filters, page, perPage }),
-    readAfter: (cursor, perPage) => ctx.loaders.listInstances(name, { ...filters, cursor, perPage, direction: INSTANCE_LIST_DIRECTION }),
+    readAfter: (cursor, perPage) =>
+      ctx.loaders.listInstances(name, { ...filters, cursor, perPage, direction: INSTANCE_LIST_DIRECTION }),
   });
   return {
     ...connection,
@@ -192,11 +205,28 @@ builder.node(Workflow, {
   loadOne: async (name, ctx) => ((await ctx.loaders.workflow(name)) ? { name } : null),
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The workflow name, unique in the account.' }),
-    workflowId: t.string({ description: "Cloudflare's id of the workflow (a uuid).", resolve: async (ref, _a, ctx) => (await load(ctx, ref)).id }),
-    className: t.string({ description: 'The exported workflow class.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).className }),
-    scriptName: t.string({ description: 'The Worker script holding the class.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).scriptName }),
-    createdOn: t.field({ type: 'DateTime', description: 'When the workflow was created.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).createdOn }),
-    modifiedOn: t.field({ type: 'DateTime', description: 'When it last changed.', resolve: async (ref, _a, ctx) => (await load(ctx, ref)).modifiedOn }),
+    workflowId: t.string({
+      description: "Cloudflare's id of the workflow (a uuid).",
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).id,
+    }),
+    className: t.string({
+      description: 'The exported workflow class.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).className,
+    }),
+    scriptName: t.string({
+      description: 'The Worker script holding the class.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).scriptName,
+    }),
+    createdOn: t.field({
+      type: 'DateTime',
+      description: 'When the workflow was created.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).createdOn,
+    }),
+    modifiedOn: t.field({
+      type: 'DateTime',
+      description: 'When it last changed.',
+      resolve: async (ref, _a, ctx) => (await load(ctx, ref)).modifiedOn,
+    }),
     triggeredOn: t.field({
       type: 'DateTime',
       nullable: true,
@@ -230,7 +260,8 @@ builder.node(Workflow, {
       {
         type: WorkflowVersion,
         description: 'Versions, newest first. `first`/`last` at most 100 (default 20).',
-        resolve: (ref, args, ctx) => ref.started?.versions.get(connectionKey(args)) ?? versionsConnection(ctx, ref.name, args),
+        resolve: (ref, args, ctx) =>
+          ref.started?.versions.get(connectionKey(args)) ?? versionsConnection(ctx, ref.name, args),
       },
       {
         name: 'WorkflowVersionConnection',
@@ -254,13 +285,17 @@ builder.node(Workflow, {
           createdAfter: t.arg({ type: 'DateTime', description: 'Only instances created at or after this time.' }),
           createdBefore: t.arg({ type: 'DateTime', description: 'Only instances created at or before this time.' }),
         },
-        resolve: (ref, args, ctx) => ref.started?.instances.get(connectionKey(args)) ?? instancesConnection(ctx, ref.name, args),
+        resolve: (ref, args, ctx) =>
+          ref.started?.instances.get(connectionKey(args)) ?? instancesConnection(ctx, ref.name, args),
       },
       {
         name: 'WorkflowInstanceConnection',
         description: 'A page of workflow instances.',
         fields: (c) => ({
-          totalCount: c.int({ description: 'All instances that match the filters.', resolve: (conn) => conn.totalCount }),
+          totalCount: c.int({
+            description: 'All instances that match the filters.',
+            resolve: (conn) => conn.totalCount,
+          }),
         }),
       },
       { name: 'WorkflowInstanceEdge', description: 'A workflow instance and its cursor.' },
@@ -291,7 +326,10 @@ builder.queryFields((t) => ({
           defaultSize: DEFAULT_PAGE_SIZE,
           read: (page, perPage) => ctx.loaders.listWorkflows({ page, perPage, ...(search ? { search } : {}) }),
         });
-        return { ...connection, edges: connection.edges.map((e) => ({ cursor: e.cursor, node: { name: e.node.name } })) };
+        return {
+          ...connection,
+          edges: connection.edges.map((e) => ({ cursor: e.cursor, node: { name: e.node.name } })),
+        };
       },
     },
     {

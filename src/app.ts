@@ -8,7 +8,7 @@ import { useQueryCostLimit } from './cost/plugin.js';
 import { codedError } from './errors/coded-error.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
-import { createLiveHub, type LiveHubImpl } from './subscriptions/hub.js';
+import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
@@ -19,7 +19,7 @@ export interface App {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
   readonly server: Server;
   readonly upstream: Upstream;
-  readonly live: LiveHubImpl;
+  readonly live: ManagedLiveHub;
   readonly logger: Logger;
   /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
   start(port?: number, host?: string): Promise<string>;

@@ -8,11 +8,11 @@ import type { InstanceDetails, StepInfo } from '../upstream/types.js';
  */
 export function fingerprintOf(details: InstanceDetails): string {
   const parts: string[] = [details.status, String(details.stepCount), details.endedOn?.toISOString() ?? ''];
-  for (const step of details.steps) parts.push(stepPart(step));
+  for (const step of details.steps) parts.push(stepFingerprint(step));
   return parts.join('|');
 }
 
-function stepPart(step: StepInfo): string {
+function stepFingerprint(step: StepInfo): string {
   switch (step.type) {
     case 'do': {
       const last = step.attempts[step.attempts.length - 1];

@@ -24,12 +24,12 @@ export interface BudgetSource {
  */
 export class Pacer {
   private readonly demands = new Map<object, number>();
-  private reserve = 0;
+  private largestReserveSeen = 0;
 
   constructor(
     private readonly source: BudgetSource,
     private readonly credentialKey: string,
-    private readonly fallback: Pick<Config['upstream'], 'rateLimit' | 'rateWindowS'>,
+    private readonly configuredLimit: Pick<Config['upstream'], 'rateLimit' | 'rateWindowS'>,
   ) {}
 
   get loops(): number {
@@ -47,10 +47,10 @@ export class Pacer {
 
   /** Requests per second all loops of this credential may make together without touching the reserve. */
   sustainableRate(): number {
-    const budget = this.snapshot();
+    const budget = this.currentBudget();
     // The reserve is only visible while the bucket holds more than it, so remember the largest seen.
-    this.reserve = Math.max(this.reserve, budget.available - budget.backgroundAvailable);
-    const share = budget.capacity > 0 ? Math.min(1, this.reserve / budget.capacity) : 0;
+    this.largestReserveSeen = Math.max(this.largestReserveSeen, budget.available - budget.backgroundAvailable);
+    const share = budget.capacity > 0 ? Math.min(1, this.largestReserveSeen / budget.capacity) : 0;
     return Math.max(budget.refillPerSecond * (1 - share), Number.EPSILON);
   }
 
@@ -68,23 +68,23 @@ export class Pacer {
     for (const value of this.demands.values()) demand += value;
     const stretch = Math.max(1, demand / rate);
     let delay = Math.max(0, preferredMs * stretch - Math.max(0, elapsedMs));
-    const budget = this.snapshot();
+    const budget = this.currentBudget();
     if (cost > 0 && budget.backgroundAvailable < cost && budget.refillPerSecond > 0) {
       delay = Math.max(delay, ((cost - budget.backgroundAvailable) / budget.refillPerSecond) * 1000);
     }
     return Math.ceil(delay);
   }
 
-  private snapshot(): BudgetSnapshot {
+  private currentBudget(): BudgetSnapshot {
     try {
       return this.source.budget(this.credentialKey);
     } catch {
       // No bucket yet for this credential (nothing sent so far): assume a full one of the configured size.
-      const refill = this.fallback.rateLimit / this.fallback.rateWindowS;
+      const refill = this.configuredLimit.rateLimit / this.configuredLimit.rateWindowS;
       return {
-        capacity: this.fallback.rateLimit,
-        available: this.fallback.rateLimit,
-        backgroundAvailable: this.fallback.rateLimit,
+        capacity: this.configuredLimit.rateLimit,
+        available: this.configuredLimit.rateLimit,
+        backgroundAvailable: this.configuredLimit.rateLimit,
         refillPerSecond: refill,
       };
     }

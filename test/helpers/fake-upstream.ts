@@ -5,7 +5,7 @@ import type { UpstreamConfig } from '../../src/config.js';
 import { UpstreamError } from '../../src/upstream/errors.js';
 
 /** One request as the fake upstream saw it. */
-export interface TRequest {
+export interface RecordedRequest {
   readonly method: string;
   /** Path and query exactly as sent (still percent-encoded). */
   readonly url: string;
@@ -13,17 +13,19 @@ export interface TRequest {
   readonly body: string;
 }
 
-export type THandler = (req: TRequest, res: ServerResponse) => void;
+/** Answers one request; a test may also hold the response, or destroy its socket. */
+export type FakeUpstreamHandler = (req: RecordedRequest, res: ServerResponse) => void;
 
-export interface TFakeUpstream {
+/** A loopback HTTP server standing in for the Cloudflare REST API. */
+export interface FakeUpstream {
   /** Base URL to use as `baseUrl`. */
   readonly url: string;
-  readonly requests: TRequest[];
-  setHandler(handler: THandler): void;
+  readonly requests: RecordedRequest[];
+  setHandler(handler: FakeUpstreamHandler): void;
   stop(): Promise<void>;
 }
 
-const running = new Set<TFakeUpstream>();
+const running = new Set<FakeUpstream>();
 afterAll(async () => {
   await Promise.all([...running].map((s) => s.stop()));
 });
@@ -48,16 +50,16 @@ export function fail(...errors: { code: number; message: string }[]): Record<str
  * (body included) before the handler runs, so a handler that destroys the socket still counts.
  */
 export async function startFakeUpstream(
-  handler: THandler = (_req, res) => reply(res, 200, ok(null)),
-): Promise<TFakeUpstream> {
+  handler: FakeUpstreamHandler = (_req, res) => reply(res, 200, ok(null)),
+): Promise<FakeUpstream> {
   let current = handler;
-  const requests: TRequest[] = [];
+  const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const recorded: TRequest = {
+      const recorded: RecordedRequest = {
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
@@ -74,7 +76,7 @@ export async function startFakeUpstream(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   let stopped: Promise<void> | undefined;
-  const fake: TFakeUpstream = {
+  const fake: FakeUpstream = {
     url: `http://127.0.0.1:${port}/client/v4`,
     requests,
     setHandler(next) {
@@ -109,24 +111,6 @@ export function upstreamConfig(baseUrl: string, overrides: Partial<UpstreamConfi
     rateLimit: 1200,
     rateWindowS: 300,
     ...overrides,
-  };
-}
-
-/** A clock that only moves when the client "sleeps", so waits are recorded instead of spent. */
-export function fakeTime(start = Date.parse('2026-01-01T00:00:00Z')) {
-  const sleeps: number[] = [];
-  let now = start;
-  return {
-    sleeps,
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-    sleep: (ms: number) => {
-      sleeps.push(ms);
-      now += ms;
-      return Promise.resolve();
-    },
   };
 }
 

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import type { Stack, Variables } from './stack.js';
 
 /** One result of a subscription as the client received it. */
-export interface TResult<T> {
+export interface SubscriptionResult<T> {
   readonly data?: T | null;
   readonly errors?: readonly GraphQLFormattedError[];
 }
@@ -15,16 +15,16 @@ export interface TResult<T> {
  * What the graphql-ws and graphql-sse clients have in common: `subscribe(request, sink)` returning an
  * unsubscribe function, so one collector serves both transports.
  */
-export interface TSubscriber {
+export interface SubscriptionClient {
   subscribe<Data>(
     request: { query: string; variables?: Record<string, unknown> },
-    sink: { next(value: TResult<Data>): void; error(error: unknown): void; complete(): void },
+    sink: { next(value: SubscriptionResult<Data>): void; error(error: unknown): void; complete(): void },
   ): () => void;
 }
 
 /** A subscription whose results are collected as they arrive. */
-export interface TSubscription<T> {
-  readonly results: TResult<T>[];
+export interface CollectedSubscription<T> {
+  readonly results: SubscriptionResult<T>[];
   readonly done: boolean;
   /** What the sink's `error` received, if it did. */
   readonly error: unknown;
@@ -60,11 +60,11 @@ export function wsClient(stack: Stack, onClose?: (code: number) => void): Client
 
 /** Subscribes with a generated document and collects what arrives. */
 export function subscribe<T, V>(
-  client: TSubscriber,
+  client: SubscriptionClient,
   document: TypedDocumentNode<T, V>,
   variables: Variables<V>,
-): TSubscription<T> {
-  const results: TResult<T>[] = [];
+): CollectedSubscription<T> {
+  const results: SubscriptionResult<T>[] = [];
   let done = false;
   let error: unknown;
   const unsubscribe = client.subscribe<T>(
@@ -93,6 +93,6 @@ export function subscribe<T, V>(
 }
 
 /** `pick(data)` of every result, or `error: <message>` for a result without data, for readable assertions. */
-export function valuesOf<T>(results: readonly TResult<T>[], pick: (data: T) => string): string[] {
+export function valuesOf<T>(results: readonly SubscriptionResult<T>[], pick: (data: T) => string): string[] {
   return results.map((r) => (r.data ? pick(r.data) : `error: ${r.errors?.[0]?.message ?? 'no data and no errors'}`));
 }

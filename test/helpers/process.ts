@@ -6,7 +6,7 @@ import { afterAll } from 'vitest';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = `${ROOT}node_modules/.bin/tsx`;
 
-export interface TProcess {
+export interface SpawnedProcess {
   readonly child: ChildProcess;
   stdout(): string;
   stderr(): string;
@@ -28,7 +28,7 @@ afterAll(() => {
  * Runs an entry point of this repository with a clean environment: TypeScript through tsx, as `npm start`
  * would, or plain JavaScript (`.js`, `.mjs`) with node, as `npm run start:prod` would.
  */
-export function spawnEntry(entry: string, env: Record<string, string>): TProcess {
+export function spawnEntry(entry: string, env: Record<string, string>): SpawnedProcess {
   const javascript = /\.m?js$/.test(entry);
   const child = spawn(javascript ? process.execPath : TSX, [entry], {
     cwd: ROOT,

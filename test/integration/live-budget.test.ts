@@ -3,7 +3,7 @@ import {
   InstanceStatusChangedDocument as STATUS,
   type InstanceStatusChangedSubscription,
 } from '../generated/operations.js';
-import { subscribe, valuesOf, wsClient, type TSubscription } from '../helpers/live.js';
+import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../helpers/live.js';
 import { startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -43,7 +43,7 @@ describe('polling under a small rate budget', () => {
       );
 
     const client = wsClient(stack);
-    const subs = new Map<string, TSubscription<InstanceStatusChangedSubscription>>(
+    const subs = new Map<string, CollectedSubscription<InstanceStatusChangedSubscription>>(
       ids.map((id) => [id, subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: id })]),
     );
     await waitFor(() => [...subs.values()].every((s) => s.results.length > 0), {

@@ -7,14 +7,14 @@ import {
 } from '../generated/operations.js';
 import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
-import { subscribe, valuesOf, wsClient, type TResult, type TSubscription } from '../helpers/live.js';
+import { subscribe, valuesOf, wsClient, type SubscriptionResult, type CollectedSubscription } from '../helpers/live.js';
 import { startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 const WORKFLOW = 'order-fulfillment';
 const POLL_MS = 50;
 
-const statusesOf = (results: readonly TResult<InstanceStatusChangedSubscription>[]) =>
+const statusesOf = (results: readonly SubscriptionResult<InstanceStatusChangedSubscription>[]) =>
   valuesOf(results, (d) => d.instanceStatusChanged.status);
 
 describe('subscriptions over graphql-ws', () => {
@@ -91,7 +91,7 @@ describe('subscriptions over graphql-ws', () => {
     /** Upstream requests for the instance during `cycles` poll cycles of its loop. */
     const measure = async (
       subscribers: number,
-    ): Promise<{ perCycle: number; subs: TSubscription<InstanceStatusChangedSubscription>[] }> => {
+    ): Promise<{ perCycle: number; subs: CollectedSubscription<InstanceStatusChangedSubscription>[] }> => {
       // graphql-ws connections of at most 100 subscriptions each (the default per-connection limit).
       const connections = Array.from({ length: Math.ceil(subscribers / 100) }, () => wsClient(stack));
       const subs = Array.from({ length: subscribers }, (_, i) =>

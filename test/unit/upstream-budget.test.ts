@@ -6,7 +6,6 @@ import { parseRateLimitHeader } from '../../src/upstream/budget.js';
 import {
   ACCOUNT,
   failureOf,
-  fakeTime,
   ok,
   reply,
   startFakeUpstream,
@@ -14,6 +13,7 @@ import {
   upstreamConfig,
   wireWorkflow,
 } from '../helpers/fake-upstream.js';
+import { manualClock } from '../helpers/manual-clock.js';
 import { waitFor } from '../helpers/wait.js';
 
 const workflow = (name: string) => wireWorkflow({ id: `wf-${name}`, name });
@@ -86,7 +86,7 @@ describe('request budget', () => {
     const fake = await startFakeUpstream((req, res) =>
       reply(res, 200, ok(workflow(decodeURIComponent(req.url.split('/').pop() ?? '')))),
     );
-    const time = fakeTime();
+    const time = manualClock();
     // 10 tokens per hour: the reserve is 3, and refill is negligible (and the clock stands still).
     const upstream = createUpstream(upstreamConfig(fake.url, { rateLimit: 10, rateWindowS: 3600 }), time);
     const api = upstream.default;
@@ -120,7 +120,7 @@ describe('request budget', () => {
 
   it('keeps budgets apart per credential', async () => {
     const fake = await startFakeUpstream((_req, res) => reply(res, 200, ok(workflow('w'))));
-    const upstream = createUpstream(upstreamConfig(fake.url, { rateLimit: 4, rateWindowS: 3600 }), fakeTime());
+    const upstream = createUpstream(upstreamConfig(fake.url, { rateLimit: 4, rateWindowS: 3600 }), manualClock());
     const a = upstream.default;
     const b = upstream.forCredential(ACCOUNT, 'another-token-123456');
     for (let i = 0; i < 4; i++) await a.getWorkflow(`w${i}`);
@@ -137,7 +137,7 @@ describe('request budget', () => {
   it('corrects the bucket down from the Ratelimit header and holds it until upstream resets', async () => {
     let header = '"default";r=5;t=60';
     const fake = await startFakeUpstream((_req, res) => reply(res, 200, ok(workflow('w')), { ratelimit: header }));
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url), time);
     const key = upstream.default.credential.key;
     await upstream.default.getWorkflow('a');

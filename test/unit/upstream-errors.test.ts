@@ -25,10 +25,10 @@ import {
   startFakeUpstream,
   TOKEN,
   upstreamConfig,
-  type THandler,
+  type FakeUpstreamHandler,
 } from '../helpers/fake-upstream.js';
 
-async function clientAnswering(handler: THandler, overrides = {}) {
+async function clientAnswering(handler: FakeUpstreamHandler, overrides = {}) {
   const fake = await startFakeUpstream(handler);
   const upstream = createUpstream(
     upstreamConfig(fake.url, { headersTimeoutMs: 300, bodyTimeoutMs: 300, ...overrides }),

@@ -5,13 +5,13 @@ import { parseRetryAfter } from '../../src/upstream/retry.js';
 import {
   fail,
   failureOf,
-  fakeTime,
   ok,
   reply,
   startFakeUpstream,
   upstreamConfig,
   wireWorkflow,
 } from '../helpers/fake-upstream.js';
+import { manualClock } from '../helpers/manual-clock.js';
 
 const workflow = wireWorkflow();
 const created = { id: 'i-1', status: 'queued', version_id: 'v1', workflow_id: 'wf-1' };
@@ -40,7 +40,7 @@ describe('upstream timeouts', () => {
 
   it('does not replay a POST that timed out waiting for headers: its outcome is unknown', async () => {
     const fake = await startFakeUpstream(() => undefined);
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { headersTimeoutMs: 100, maxRetries: 2 }), time);
     const error = await failureOf(upstream.default.createInstance('orders', { instanceId: 'i-1' }));
     expect(error).toBeInstanceOf(TimeoutError);
@@ -60,7 +60,7 @@ describe('upstream retries', () => {
       else if (calls === 2) res.socket?.destroy();
       else reply(res, 200, ok(workflow));
     });
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     const result = await upstream.default.getWorkflow('orders');
     expect(result.name).toBe('orders');
@@ -79,7 +79,7 @@ describe('upstream retries', () => {
 
   it('stops after maxRetries retries and surfaces the last error', async () => {
     const fake = await startFakeUpstream((_req, res) => reply(res, 500, {}));
-    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), fakeTime());
+    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), manualClock());
     const error = await failureOf(upstream.default.getWorkflow('orders'));
     expect(error).toBeInstanceOf(UnavailableError);
     expect(fake.requests).toHaveLength(3);
@@ -90,7 +90,7 @@ describe('upstream retries', () => {
     const fake = await startFakeUpstream((_req, res) =>
       reply(res, 404, fail({ code: 10200, message: 'workflows.api.error.workflow.not_found' })),
     );
-    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), fakeTime());
+    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), manualClock());
     await failureOf(upstream.default.getWorkflow('orders'));
     expect(fake.requests).toHaveLength(1);
     await upstream.close();
@@ -98,7 +98,7 @@ describe('upstream retries', () => {
 
   it('keeps retries within the retry budget during an outage', async () => {
     const fake = await startFakeUpstream((_req, res) => reply(res, 503, {}));
-    const time = fakeTime();
+    const time = manualClock();
     // random() = 0 makes every backoff 0 ms, so no time passes and the budget cannot refill by time.
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 3 }), { ...time, random: () => 0 });
     const calls = 30;
@@ -118,7 +118,7 @@ describe('upstream retries', () => {
       if (calls === 1) reply(res, 429, fail({ code: 971, message: 'rate limited' }), { 'retry-after': '2' });
       else reply(res, 200, ok(workflow));
     });
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     await upstream.default.getWorkflow('orders');
     expect(time.sleeps).toEqual([2000]);
@@ -133,7 +133,7 @@ describe('upstream retries', () => {
       if (calls === 1) reply(res, 429, fail({ code: 971, message: 'rate limited' }));
       else reply(res, 200, ok(workflow));
     });
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 1 }), time);
     await upstream.default.getWorkflow('orders');
     // 1200 per 300 s refills one token every 250 ms.
@@ -143,7 +143,7 @@ describe('upstream retries', () => {
   });
 
   it('honours Retry-After given as an HTTP date', async () => {
-    const time = fakeTime();
+    const time = manualClock();
     let calls = 0;
     const fake = await startFakeUpstream((_req, res) => {
       calls += 1;
@@ -162,7 +162,7 @@ describe('upstream retries', () => {
     const fake = await startFakeUpstream((_req, res) =>
       reply(res, 429, fail({ code: 971, message: 'rate limited' }), { 'retry-after': '120' }),
     );
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     const error = await failureOf(upstream.default.getWorkflow('orders'));
     expect(error).toBeInstanceOf(UpstreamRateLimitedError);
@@ -179,7 +179,7 @@ describe('upstream retries', () => {
 
   it('never replays a POST whose connection broke after it was sent', async () => {
     const fake = await startFakeUpstream((_req, res) => res.socket?.destroy());
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 3 }), time);
     const error = await failureOf(upstream.default.createInstance('orders', { instanceId: 'i-1', params: { a: 1 } }));
     expect(error).toBeInstanceOf(UnavailableError);
@@ -192,7 +192,7 @@ describe('upstream retries', () => {
 
   it('does not replay a write that got a 5xx', async () => {
     const fake = await startFakeUpstream((_req, res) => reply(res, 500, {}));
-    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 3 }), fakeTime());
+    const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 3 }), manualClock());
     const error = await failureOf(
       upstream.default.changeInstanceStatus('orders', 'i-1', { action: 'terminate', rollback: true }),
     );
@@ -209,7 +209,7 @@ describe('upstream retries', () => {
       if (calls === 1) reply(res, 429, fail({ code: 971, message: 'rate limited' }), { 'retry-after': '1' });
       else reply(res, 200, ok(created));
     });
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(fake.url, { maxRetries: 2 }), time);
     const result = await upstream.default.createInstance('orders', { instanceId: 'i-1' });
     expect(result).toEqual({ id: 'i-1', status: 'queued', versionId: 'v1', workflowId: 'wf-1' });
@@ -223,7 +223,7 @@ describe('upstream retries', () => {
     const fake = await startFakeUpstream();
     const url = fake.url;
     await fake.stop();
-    const time = fakeTime();
+    const time = manualClock();
     const upstream = createUpstream(upstreamConfig(url, { maxRetries: 2 }), time);
     const error = await failureOf(upstream.default.createInstance('orders', {}));
     expect(error).toBeInstanceOf(UnavailableError);

@@ -1,6 +1,6 @@
 import { isTerminalStatus, type InstanceDetails, type InstanceStatus, type WorkflowsApi } from '../upstream/types.js';
-import type { InstanceState, InstanceSubscriber, Watch, WorkflowSubscriber } from './poller.js';
-import { EventQueue, type EventQueueOptions } from './queue.js';
+import type { InstanceState, InstanceSubscriber, PollLoop, WorkflowSubscriber } from './poll-loop.js';
+import { EventQueue, type EventQueueOptions } from './event-queue.js';
 import type { InstanceStatusEvent, LiveItem } from './types.js';
 
 /**
@@ -27,16 +27,17 @@ function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {
   return { value: { ...newer.value, previousStatus: older.value.previousStatus } };
 }
 
-const sameKey = (): string => '';
+/** For instance streams: every item is about the same instance. */
+const oneKey = (): string => '';
 
 const INSTANCE_STATUS_QUEUE: EventQueueOptions<StatusItem> = {
   capacity: INSTANCE_QUEUE_CAPACITY,
-  keyOf: sameKey,
+  keyOf: oneKey,
   coalesce: mergeStatus,
 };
 const INSTANCE_UPDATE_QUEUE: EventQueueOptions<LiveItem<InstanceDetails>> = {
   capacity: INSTANCE_QUEUE_CAPACITY,
-  keyOf: sameKey,
+  keyOf: oneKey,
   coalesce: (_older, newer) => newer,
 };
 const WORKFLOW_QUEUE: EventQueueOptions<StatusItem> = {
@@ -74,11 +75,11 @@ export function statusItemOf(state: InstanceState, previous: InstanceStatus | nu
   return item;
 }
 
-/** What every live stream does alike: an error item ends it, and leaving takes it out of its registry and its loop. */
-abstract class LiveQueue<T> extends EventQueue<LiveItem<T>> {
+/** What every live stream does alike: an error item ends it, and leaving takes it out of the open streams and its loop. */
+abstract class LiveStreamQueue<T> extends EventQueue<LiveItem<T>> {
   constructor(
     options: EventQueueOptions<LiveItem<T>>,
-    private readonly registry: OpenStreams,
+    private readonly openStreams: OpenStreams,
   ) {
     super(options);
   }
@@ -89,7 +90,7 @@ abstract class LiveQueue<T> extends EventQueue<LiveItem<T>> {
   }
 
   protected override closed(): void {
-    this.registry.delete(this);
+    this.openStreams.delete(this);
     this.leave();
   }
 
@@ -97,63 +98,63 @@ abstract class LiveQueue<T> extends EventQueue<LiveItem<T>> {
   protected abstract leave(): void;
 }
 
-export class StatusStream extends LiveQueue<InstanceStatusEvent> implements InstanceSubscriber {
-  private last: InstanceStatus | null = null;
+export class InstanceStatusStream extends LiveStreamQueue<InstanceStatusEvent> implements InstanceSubscriber {
+  private lastStatus: InstanceStatus | null = null;
 
   constructor(
     readonly needsDetails: boolean,
-    private readonly watch: Watch,
+    private readonly loop: PollLoop,
     private readonly instanceId: string,
-    registry: OpenStreams,
+    openStreams: OpenStreams,
   ) {
-    super(INSTANCE_STATUS_QUEUE, registry);
+    super(INSTANCE_STATUS_QUEUE, openStreams);
   }
 
   update(state: InstanceState): void {
-    if (state.status === this.last || (this.needsDetails && state.details === null)) return;
-    this.push(statusItemOf(state, this.last));
-    this.last = state.status;
+    if (state.status === this.lastStatus || (this.needsDetails && state.details === null)) return;
+    this.push(statusItemOf(state, this.lastStatus));
+    this.lastStatus = state.status;
     if (isTerminalStatus(state.status)) this.end();
   }
 
   protected leave(): void {
-    this.watch.removeInstanceSubscriber(this.instanceId, this);
+    this.loop.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class UpdateStream extends LiveQueue<InstanceDetails> implements InstanceSubscriber {
+export class InstanceUpdateStream extends LiveStreamQueue<InstanceDetails> implements InstanceSubscriber {
   readonly needsDetails = true;
-  private last: InstanceDetails | undefined;
+  private lastDetails: InstanceDetails | undefined;
 
   constructor(
-    private readonly watch: Watch,
+    private readonly loop: PollLoop,
     private readonly instanceId: string,
-    registry: OpenStreams,
+    openStreams: OpenStreams,
   ) {
-    super(INSTANCE_UPDATE_QUEUE, registry);
+    super(INSTANCE_UPDATE_QUEUE, openStreams);
   }
 
   update(state: InstanceState): void {
     // The poll loop shares one details object per change, so identity tells whether this one is news.
-    if (state.details === null || state.details === this.last) return;
-    this.last = state.details;
+    if (state.details === null || state.details === this.lastDetails) return;
+    this.lastDetails = state.details;
     this.push({ value: state.details });
     if (isTerminalStatus(state.status)) this.end();
   }
 
   protected leave(): void {
-    this.watch.removeInstanceSubscriber(this.instanceId, this);
+    this.loop.removeInstanceSubscriber(this.instanceId, this);
   }
 }
 
-export class WorkflowStream extends LiveQueue<InstanceStatusEvent> implements WorkflowSubscriber {
+export class WorkflowInstancesStream extends LiveStreamQueue<InstanceStatusEvent> implements WorkflowSubscriber {
   constructor(
     readonly needsDetails: boolean,
     private readonly statuses: ReadonlySet<InstanceStatus> | null,
-    private readonly watch: Watch,
-    registry: OpenStreams,
+    private readonly loop: PollLoop,
+    openStreams: OpenStreams,
   ) {
-    super(WORKFLOW_QUEUE, registry);
+    super(WORKFLOW_QUEUE, openStreams);
   }
 
   change(state: InstanceState, previous: InstanceStatus | null): void {
@@ -162,7 +163,7 @@ export class WorkflowStream extends LiveQueue<InstanceStatusEvent> implements Wo
   }
 
   protected leave(): void {
-    this.watch.removeWorkflowSubscriber(this);
+    this.loop.removeWorkflowSubscriber(this);
   }
 }
 

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { SubscriptionLimitError } from '../../src/errors/subscription-errors.js';
-import { createLiveHub, type LiveHubImpl } from '../../src/subscriptions/hub.js';
-import type { BudgetSnapshot } from '../../src/subscriptions/pacer.js';
+import { createLiveHub, type ManagedLiveHub } from '../../src/subscriptions/live-hub.js';
+import type { BudgetSnapshot, BudgetSource } from '../../src/subscriptions/pacer.js';
 import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
 import { AbortedError, NotFoundError, UpstreamRateLimitedError } from '../../src/upstream/errors.js';
 import type {
@@ -17,16 +17,18 @@ import type {
   WorkflowsApi,
 } from '../../src/upstream/types.js';
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const INTERVAL = 1000;
 
-let api: TApi;
+let api: FakeWorkflowsApi;
 let budget: BudgetSnapshot;
-let hub: LiveHubImpl;
+/** Reports `budget` as every credential's budget: a test sets it to the state it needs. */
+const settableBudget: BudgetSource = { budget: () => budget };
+let hub: ManagedLiveHub;
 
-function startHub(overrides: Partial<Config> = {}): LiveHubImpl {
+function startHub(overrides: Partial<Config> = {}): ManagedLiveHub {
   const config = createConfig({ pollIntervalMs: INTERVAL, logLevel: 'silent', ...overrides });
-  hub = createLiveHub({ config, upstream: { budget: () => budget }, logger: silent });
+  hub = createLiveHub({ config, upstream: settableBudget, logger: silentLogger });
   return hub;
 }
 
@@ -47,7 +49,7 @@ async function drain<T>(stream: LiveStream<T>): Promise<LiveItem<T>[]> {
 
 beforeEach(() => {
   vi.useFakeTimers();
-  api = new TApi();
+  api = new FakeWorkflowsApi();
   budget = { capacity: 1200, available: 1200, backgroundAvailable: 960, refillPerSecond: 4 };
 });
 
@@ -91,7 +93,7 @@ describe('instance subscriptions', () => {
 
   it('makes the same upstream calls for 200 subscribers of one instance as for 1', async () => {
     const measure = async (subscribers: number): Promise<number> => {
-      api = new TApi();
+      api = new FakeWorkflowsApi();
       api.create('i1', 'running');
       startHub();
       const streams = Array.from({ length: subscribers }, () =>
@@ -204,7 +206,7 @@ describe('instance subscriptions', () => {
 
   it('polls queued, waiting and paused instances less often than running ones', async () => {
     const callsIn = async (status: InstanceStatus): Promise<number> => {
-      api = new TApi();
+      api = new FakeWorkflowsApi();
       api.create('i1', status);
       startHub();
       hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
@@ -353,14 +355,17 @@ describe('limits and shutdown', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
-interface TInstance {
+
+/** One instance as `FakeWorkflowsApi` stores it. */
+interface StoredInstance {
   status: InstanceStatus;
   createdOn: number;
   modifiedOn: number;
   steps: StepInfo[];
 }
 
-export interface TCall {
+/** One call to `FakeWorkflowsApi`, as recorded. */
+export interface RecordedApiCall {
   readonly method: 'listInstances' | 'getInstance';
   readonly instanceId?: string;
   readonly simple?: boolean;
@@ -369,13 +374,13 @@ export interface TCall {
 }
 
 /**
- * A `WorkflowsApi` test double holding instances in memory: only the two reads the poller makes are
+ * A `WorkflowsApi` test double holding instances in memory: only the two reads the poll loop makes are
  * implemented (the rest throw). Every call is recorded; `hold()` makes calls wait until `release()` or
  * their AbortSignal fires, to observe aborts; `failNext` makes the next calls throw.
  */
-export class TApi {
-  readonly calls: TCall[] = [];
-  readonly instances = new Map<string, TInstance>();
+export class FakeWorkflowsApi {
+  readonly calls: RecordedApiCall[] = [];
+  readonly instances = new Map<string, StoredInstance>();
   private clock = Date.parse('2026-01-01T00:00:00Z');
   private held: (() => void)[] | undefined;
   readonly failures: Error[] = [];
@@ -418,7 +423,7 @@ export class TApi {
   }
 
   setStatus(id: string, status: InstanceStatus): void {
-    const instance = this.must(id);
+    const instance = this.existing(id);
     this.clock += 1000;
     instance.status = status;
     instance.modifiedOn = this.clock;
@@ -426,7 +431,7 @@ export class TApi {
 
   /** Adds a finished `do` step (a change that keeps the status). */
   addStep(id: string, name: string): void {
-    const instance = this.must(id);
+    const instance = this.existing(id);
     this.clock += 1000;
     const at = new Date(this.clock);
     instance.steps.push({
@@ -445,8 +450,9 @@ export class TApi {
     instance.modifiedOn = this.clock;
   }
 
-  count(filter: Partial<TCall> = {}): number {
-    return this.calls.filter((call) => Object.entries(filter).every(([k, v]) => call[k as keyof TCall] === v)).length;
+  count(filter: Partial<RecordedApiCall> = {}): number {
+    return this.calls.filter((call) => Object.entries(filter).every(([k, v]) => call[k as keyof RecordedApiCall] === v))
+      .length;
   }
 
   hold(): void {
@@ -459,7 +465,7 @@ export class TApi {
     for (const resume of held) resume();
   }
 
-  private async call<T>(call: TCall, options: CallOptions | undefined, answer: () => T): Promise<T> {
+  private async call<T>(call: RecordedApiCall, options: CallOptions | undefined, answer: () => T): Promise<T> {
     this.calls.push(call);
     this.startedAt.push(Date.now());
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
@@ -477,7 +483,7 @@ export class TApi {
     return answer();
   }
 
-  private must(id: string): TInstance {
+  private existing(id: string): StoredInstance {
     const instance = this.instances.get(id);
     if (!instance) throw new Error(`no instance ${id}`);
     return instance;
@@ -490,7 +496,7 @@ export class TApi {
     const all = [...this.instances.entries()].sort((a, b) => b[1].createdOn - a[1].createdOn);
     const items = all
       .slice((page - 1) * perPage, page * perPage)
-      .map(([id, instance]) => summary(workflowName, id, instance));
+      .map(([id, instance]) => summaryOf(workflowName, id, instance));
     const totalPages = Math.max(1, Math.ceil(all.length / perPage));
     return { items, info: { count: items.length, perPage, totalCount: all.length, page, totalPages, cursor: null } };
   }
@@ -521,7 +527,7 @@ export class TApi {
   }
 }
 
-function summary(workflowName: string, id: string, instance: TInstance): InstanceSummary {
+function summaryOf(workflowName: string, id: string, instance: StoredInstance): InstanceSummary {
   return {
     id,
     workflowName,
@@ -537,5 +543,5 @@ function summary(workflowName: string, id: string, instance: TInstance): Instanc
 }
 
 function unsupported(): never {
-  throw new Error('not used by the poller');
+  throw new Error('not used by the poll loop');
 }

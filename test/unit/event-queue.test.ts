@@ -1,14 +1,15 @@
 import { describe, expect, it, vi } from 'vitest';
-import { EventQueue } from '../../src/subscriptions/queue.js';
+import { EventQueue } from '../../src/subscriptions/event-queue.js';
 
-interface TEvent {
+/** A test item: a change from `from` to `to` of the thing named `key`. */
+interface KeyedTransition {
   key: string;
   from: number;
   to: number;
 }
 
 const queue = (capacity: number, onClose?: () => void) =>
-  new EventQueue<TEvent>({
+  new EventQueue<KeyedTransition>({
     capacity,
     keyOf: (e) => e.key,
     coalesce: (older, newer) => ({ ...newer, from: older.from }),
@@ -28,7 +29,7 @@ describe('EventQueue', () => {
     const q = queue(3);
     for (let i = 0; i < 10_000; i++) q.push({ key: 'a', from: i, to: i + 1 });
     expect(q.size).toBe(3);
-    const seen: TEvent[] = [];
+    const seen: KeyedTransition[] = [];
     q.end();
     for await (const e of q) seen.push(e);
     expect(seen.at(-1)).toEqual({ key: 'a', from: 2, to: 10_000 });

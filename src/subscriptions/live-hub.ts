@@ -3,8 +3,14 @@ import type { Logger } from '../logger.js';
 import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/types.js';
 import { ShuttingDownError, SubscriptionLimitError } from '../errors/subscription-errors.js';
 import { Pacer, type BudgetSource } from './pacer.js';
-import { Watch } from './poller.js';
-import { loopKey, StatusStream, UpdateStream, WorkflowStream, type OpenStreams } from './streams.js';
+import { PollLoop } from './poll-loop.js';
+import {
+  InstanceStatusStream,
+  InstanceUpdateStream,
+  loopKey,
+  WorkflowInstancesStream,
+  type OpenStreams,
+} from './live-streams.js';
 import type { InstanceStatusEvent, LiveHub, LiveStream } from './types.js';
 
 export interface LiveHubStats {
@@ -19,7 +25,11 @@ export interface LiveHubStats {
   readonly requests: number;
 }
 
-export interface LiveHubImpl extends LiveHub {
+/**
+ * The live hub as the app that owns it sees it: the {@link LiveHub} resolvers use, plus shutdown and the
+ * counters operators and tests read.
+ */
+export interface ManagedLiveHub extends LiveHub {
   /** Completes every subscription (queued events are still delivered) and stops every loop. */
   close(): Promise<void>;
   stats(): LiveHubStats;
@@ -37,13 +47,14 @@ export interface LiveHubDeps {
  * workflow), mutations publish into it, and the server-wide subscription limit is enforced here so that
  * it holds across graphql-ws, SSE and graphql-sse alike.
  */
-export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
+export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
   const { config, logger } = deps;
-  const watches = new Map<string, Watch>();
+  const loops = new Map<string, PollLoop>();
   const pacers = new Map<string, Pacer>();
-  const open: OpenStreams = new Set();
+  const openStreams: OpenStreams = new Set();
   let closed = false;
-  let retired = { cycles: 0, requests: 0 };
+  /** Cycles and requests of loops that have stopped, so that `stats()` counts since the hub started. */
+  let stoppedLoopTotals = { cycles: 0, requests: 0 };
 
   function pacerFor(credentialKey: string): Pacer {
     let pacer = pacers.get(credentialKey);
@@ -54,13 +65,13 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
     return pacer;
   }
 
-  function watchFor(api: WorkflowsApi, workflowName: string): Watch {
+  function loopFor(api: WorkflowsApi, workflowName: string): PollLoop {
     const key = loopKey(api, workflowName);
-    let watch = watches.get(key);
-    if (!watch) {
+    let loop = loops.get(key);
+    if (!loop) {
       const credentialKey = api.credential.key;
       const pacer = pacerFor(credentialKey);
-      const created: Watch = new Watch({
+      const created: PollLoop = new PollLoop({
         api,
         workflowName,
         config,
@@ -68,21 +79,25 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
         logger,
         onIdle: () => {
           const stats = created.stats();
-          retired = { cycles: retired.cycles + stats.cycles, requests: retired.requests + stats.requests };
-          if (watches.get(key) === created) watches.delete(key);
-          if (pacer.loops === 0 && ![...watches.keys()].some((k) => k.startsWith(`${credentialKey}\n`)))
+          stoppedLoopTotals = {
+            cycles: stoppedLoopTotals.cycles + stats.cycles,
+            requests: stoppedLoopTotals.requests + stats.requests,
+          };
+          if (loops.get(key) === created) loops.delete(key);
+          if (pacer.loops === 0 && ![...loops.keys()].some((k) => k.startsWith(`${credentialKey}\n`)))
             pacers.delete(credentialKey);
         },
       });
-      watch = created;
-      watches.set(key, watch);
+      loop = created;
+      loops.set(key, loop);
     }
-    return watch;
+    return loop;
   }
 
-  function admit(): void {
+  /** Throws when the server takes no new subscription (shutting down, or at MAX_SUBSCRIPTIONS). */
+  function admitSubscription(): void {
     if (closed) throw new ShuttingDownError();
-    if (open.size >= config.maxSubscriptions) {
+    if (openStreams.size >= config.maxSubscriptions) {
       throw new SubscriptionLimitError(
         `This server already serves ${config.maxSubscriptions} subscriptions, its limit (MAX_SUBSCRIPTIONS); close some or retry later.`,
         config.maxSubscriptions,
@@ -93,61 +108,61 @@ export function createLiveHub(deps: LiveHubDeps): LiveHubImpl {
 
   return {
     instanceChanged(api, workflowName, instanceId, details?: InstanceDetails) {
-      const watch = watches.get(loopKey(api, workflowName));
-      if (!watch) return;
-      if (details) watch.publishDetails(details);
-      else watch.refresh(instanceId);
+      const loop = loops.get(loopKey(api, workflowName));
+      if (!loop) return;
+      if (details) loop.publishDetails(details);
+      else loop.refresh(instanceId);
     },
 
     workflowChanged(api, workflowName) {
-      watches.get(loopKey(api, workflowName))?.refresh();
+      loops.get(loopKey(api, workflowName))?.refresh();
     },
 
     watchInstanceStatus(api, workflowName, instanceId, { needsDetails }): LiveStream<InstanceStatusEvent> {
-      admit();
-      const watch = watchFor(api, workflowName);
-      const stream = new StatusStream(needsDetails, watch, instanceId, open);
-      open.add(stream);
-      watch.addInstanceSubscriber(instanceId, stream);
+      admitSubscription();
+      const loop = loopFor(api, workflowName);
+      const stream = new InstanceStatusStream(needsDetails, loop, instanceId, openStreams);
+      openStreams.add(stream);
+      loop.addInstanceSubscriber(instanceId, stream);
       return stream;
     },
 
     watchInstanceUpdates(api, workflowName, instanceId): LiveStream<InstanceDetails> {
-      admit();
-      const watch = watchFor(api, workflowName);
-      const stream = new UpdateStream(watch, instanceId, open);
-      open.add(stream);
-      watch.addInstanceSubscriber(instanceId, stream);
+      admitSubscription();
+      const loop = loopFor(api, workflowName);
+      const stream = new InstanceUpdateStream(loop, instanceId, openStreams);
+      openStreams.add(stream);
+      loop.addInstanceSubscriber(instanceId, stream);
       return stream;
     },
 
     watchWorkflowInstances(api, workflowName, { statuses, needsDetails }): LiveStream<InstanceStatusEvent> {
-      admit();
-      const watch = watchFor(api, workflowName);
+      admitSubscription();
+      const loop = loopFor(api, workflowName);
       const filter: ReadonlySet<InstanceStatus> | null = statuses === null ? null : new Set(statuses);
-      const stream = new WorkflowStream(needsDetails, filter, watch, open);
-      open.add(stream);
-      watch.addWorkflowSubscriber(stream);
+      const stream = new WorkflowInstancesStream(needsDetails, filter, loop, openStreams);
+      openStreams.add(stream);
+      loop.addWorkflowSubscriber(stream);
       return stream;
     },
 
     stats() {
       let watchedInstances = 0;
-      let cycles = retired.cycles;
-      let requests = retired.requests;
-      for (const watch of watches.values()) {
-        const stats = watch.stats();
-        watchedInstances += stats.instances;
+      let cycles = stoppedLoopTotals.cycles;
+      let requests = stoppedLoopTotals.requests;
+      for (const loop of loops.values()) {
+        const stats = loop.stats();
+        watchedInstances += stats.watchedInstances;
         cycles += stats.cycles;
         requests += stats.requests;
       }
-      return { loops: watches.size, subscribers: open.size, watchedInstances, cycles, requests };
+      return { loops: loops.size, subscribers: openStreams.size, watchedInstances, cycles, requests };
     },
 
     close() {
       closed = true;
-      for (const stream of [...open]) stream.end();
-      for (const watch of [...watches.values()]) watch.stop();
+      for (const stream of [...openStreams]) stream.end();
+      for (const loop of [...loops.values()]) loop.stop();
       return Promise.resolve();
     },
   };

@@ -55,7 +55,7 @@ export const MAX_NEW_INSTANCE_ID_LENGTH = 100;
  * instance `<cron expression>-<fire time in epoch ms>`, e.g. `0 3 * * *-1786071600000`, and a cron
  * expression may be 256 characters, so these ids outgrow the 100 characters of user ids. 271 is the bound
  * Cloudflare's local engine checks when an instance is addressed (room for a 256-character expression, the
- * `-` and the timestamp); the contract gives no other.
+ * `-` and the timestamp); Cloudflare documents no other.
  */
 export const MAX_ADDRESSABLE_INSTANCE_ID_LENGTH = 271;
 export const MAX_EVENT_TYPE_LENGTH = 100;

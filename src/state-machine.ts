@@ -1,8 +1,8 @@
 import type { InstanceAction, InstanceStatus } from './upstream/types.js';
 
 /**
- * Which status changes the gateway allows from which status, following the contract's action matrix
- * (section 5) and the buttons Cloudflare's own explorer enables. Where production's behaviour is uncertain
+ * Which status changes the gateway allows from which status, following the action matrix of
+ * docs/upstream-contract.md §5 and the buttons Cloudflare's own explorer enables. Where production's behaviour is uncertain
  * (pause of a queued instance, anything during rollback) we refuse: a refused request is cheap to retry,
  * a silently ignored one is not.
  */

@@ -9,7 +9,7 @@ const SHOWN_DRIVERS = 3;
 
 const format = (n: number): string => n.toLocaleString('en-US');
 
-/** The refusal: `extensions: { code: 'QUERY_TOO_EXPENSIVE', cost, limit }`, and the costliest fields in the message. */
+/** The error that refuses an operation over the limit: `extensions: { code: 'QUERY_TOO_EXPENSIVE', cost, limit }`, and the costliest fields in the message. */
 export function queryTooExpensive(estimate: CostEstimate, limit: number): GraphQLError {
   const drivers = estimate.drivers.slice(0, SHOWN_DRIVERS).map((d) => `${d.path} (${format(d.cost)})`);
   const cost = estimate.truncated
@@ -22,7 +22,7 @@ export function queryTooExpensive(estimate: CostEstimate, limit: number): GraphQ
   return codedError(message, 'QUERY_TOO_EXPENSIVE', { cost: estimate.cost, limit });
 }
 
-function refusal(estimateCost: CostEstimator, args: ExecutionArgs, limit: number): ExecutionResult | undefined {
+function overLimitResult(estimateCost: CostEstimator, args: ExecutionArgs, limit: number): ExecutionResult | undefined {
   const estimate = estimateCost(args.schema, args.document, {
     variables: args.variableValues ?? null,
     operationName: args.operationName ?? null,
@@ -50,11 +50,11 @@ export function useQueryCostLimit(options: { maxCost: number }): Plugin {
   const estimate = createCostCache();
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const result = refusal(estimate, args, limit);
+      const result = overLimitResult(estimate, args, limit);
       if (result) setResultAndStopExecution(result);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const result = refusal(estimate, args, limit);
+      const result = overLimitResult(estimate, args, limit);
       if (result) setResultAndStopExecution(result);
     },
   };

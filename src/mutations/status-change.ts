@@ -1,9 +1,20 @@
-import type { Context } from '../context.js';
 import { canTransition } from '../state-machine.js';
 import * as upstream from '../upstream/errors.js';
-import type { StatusChange } from '../upstream/types.js';
+import type { Loaders } from '../loaders.js';
+import type { LiveHub } from '../subscriptions/types.js';
+import type { StatusChange, WorkflowsApi } from '../upstream/types.js';
 import { toMutationError } from '../errors/from-upstream.js';
 import { InvalidTransitionError, UpstreamFailureError, type MutationAction } from '../errors/mutation-errors.js';
+
+/**
+ * What a write needs from the operation it runs in: the credential's API, and the loaders and live hub it
+ * refreshes afterwards (an operation's `Context` is one).
+ */
+export interface WriteScope {
+  readonly api: WorkflowsApi;
+  readonly loaders: Loaders;
+  readonly live: LiveHub;
+}
 
 /** What a status change or event mutation answers: the instance to read back, and the upstream's time of the change. */
 export interface ChangeResult {
@@ -16,7 +27,7 @@ export interface ChangeResult {
  * we already know is refused without a call; the upstream's own refusal becomes the same error.
  */
 export async function changeStatus(
-  ctx: Context,
+  ctx: WriteScope,
   workflowName: string,
   instanceId: string,
   change: StatusChange,
@@ -32,7 +43,7 @@ export async function changeStatus(
 
 /** Delivers an event to the instance's `step.waitForEvent` calls of that type. */
 export async function sendEvent(
-  ctx: Context,
+  ctx: WriteScope,
   workflowName: string,
   instanceId: string,
   eventType: string,
@@ -48,7 +59,7 @@ export async function sendEvent(
  * subscribers see fresh state: even a failed or unanswered write may have changed the instance.
  */
 async function applyChange(
-  ctx: Context,
+  ctx: WriteScope,
   workflowName: string,
   instanceId: string,
   action: MutationAction,
@@ -65,7 +76,7 @@ async function applyChange(
     if (error instanceof upstream.UpstreamInvalidTransitionError) {
       // Refused, so nothing changed: what we knew is stale, but subscribers only need the status we fetch.
       ctx.loaders.invalidateInstance(workflowName, instanceId);
-      throw await refusal(ctx, workflowName, instanceId, action, error);
+      throw await refusedTransitionError(ctx, workflowName, instanceId, action, error);
     }
     refresh();
     throw toMutationError(error, { workflowName, instanceId });
@@ -75,8 +86,8 @@ async function applyChange(
 }
 
 /** The upstream refusal does not say the current status, so one simple GET finds it (and the message says so). */
-async function refusal(
-  ctx: Context,
+async function refusedTransitionError(
+  ctx: WriteScope,
   workflowName: string,
   instanceId: string,
   action: MutationAction,

@@ -11,7 +11,7 @@ import type { Duration } from '../upstream/types.js';
 import { InvalidInputError } from '../errors/mutation-errors.js';
 
 /**
- * Input rules of the Workflows API (contract section 4), checked before any upstream call so that a refused
+ * Input rules of the Workflows API (docs/upstream-contract.md §4), checked before any upstream call so that a refused
  * input costs nothing. Each check throws {@link InvalidInputError} naming the offending field's path.
  */
 

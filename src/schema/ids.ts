@@ -7,7 +7,7 @@ import {
 } from '../identifiers.js';
 import { badUserInput } from '../errors/coded-error.js';
 
-/** Workflow names follow the contract (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
+/** Workflow names follow docs/upstream-contract.md §4.1 (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
 export function checkWorkflowName(name: string, argument = 'workflowName'): string {
   if (!isWorkflowName(name)) {
     throw badUserInput(

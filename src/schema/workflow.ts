@@ -36,8 +36,8 @@ interface InstancesArgs extends ConnectionArgs {
 }
 
 /**
- * The instance list's own order (newest first), said out loud on cursor requests: the contract leaves
- * `direction` meaningful only next to a cursor, so its default there need not be the page order.
+ * The instance list's own order (newest first), said out loud on cursor requests: `direction` only
+ * means something next to a cursor (docs/upstream-contract.md §1.3), so its default there need not be the page order.
  */
 const INSTANCE_LIST_DIRECTION = 'desc';
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { AbortedError, NotFoundError, UpstreamRateLimitedError, UpstreamError } from '../upstream/errors.js';
 import {
   isTerminalStatus,
@@ -45,8 +46,6 @@ export interface PollLoopStats {
   readonly requests: number;
 }
 
-/** Most instances one list page returns. */
-const LIST_PAGE_SIZE = 100;
 /** Most list pages one cycle reads for `workflowInstancesChanged` (the 2,000 most recent instances). */
 const MAX_LIST_PAGES = 20;
 /** Longest back-off after repeated failures. */
@@ -391,12 +390,12 @@ export class PollLoop {
    */
   private async readListPages(cycle: Cycle, pollableCount: number): Promise<void> {
     const listedNow = new Map<string, ListedInstance>();
-    const maxPages = this.workflowSubscribers.size > 0 ? MAX_LIST_PAGES : Math.ceil(pollableCount / LIST_PAGE_SIZE) + 1;
+    const maxPages = this.workflowSubscribers.size > 0 ? MAX_LIST_PAGES : Math.ceil(pollableCount / MAX_PAGE_SIZE) + 1;
     for (let page = 1; page <= maxPages; page++) {
       this.countRequest(cycle);
       const result = await this.deps.api.listInstances(
         this.deps.workflowName,
-        { page, perPage: LIST_PAGE_SIZE },
+        { page, perPage: MAX_PAGE_SIZE },
         cycle.options,
       );
       for (const summary of result.items) {
@@ -414,7 +413,7 @@ export class PollLoop {
         }
       }
       const lastPage =
-        result.items.length < LIST_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
+        result.items.length < MAX_PAGE_SIZE || (result.info.totalPages !== null && page >= result.info.totalPages);
       // Past this point reading the few missing instances directly is cheaper than another page.
       if (lastPage || (this.workflowSubscribers.size === 0 && cycle.notYetListed.size <= 1)) break;
     }

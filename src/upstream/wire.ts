@@ -2,8 +2,8 @@
  * The REST API's wire shapes (snake_case, exactly as sent) and the functions that validate untrusted JSON
  * against them and map it to the domain shapes of `types.ts`. Nothing outside `upstream/` sees a `Wire*` type.
  *
- * Validation follows the contract: fields it marks required are checked strictly (a wrong shape is an
- * error naming the field), fields it marks optional or UNCERTAIN are read leniently (missing instance
+ * Validation follows docs/upstream-contract.md §3: fields every answer carries are checked strictly (a wrong
+ * shape is an error naming the field), fields that are optional or uncertain there are read leniently (missing instance
  * counts are zeros, missing `steps` is `[]`, an unknown trigger source is `unknown`).
  */
 import {
@@ -537,7 +537,7 @@ export function toCreatedInstance(i: WireCreatedInstance): CreatedInstance {
 /**
  * Splits a logged step name into the bare name and its counter: `charge-card-1` → `charge-card`, 1.
  * Only the last `-<digits>` is the counter, so `retry-2-3` is `retry-2`, 3. A name without a counter
- * (not seen from the contract's engines) reads as the first occurrence.
+ * (not seen from Cloudflare's engines; docs/upstream-contract.md §6) reads as the first occurrence.
  */
 export function splitStepName(name: string): { baseName: string; count: number } {
   const match = /^(.+)-(\d+)$/.exec(name);

@@ -8,7 +8,8 @@ import type { Selection } from './operation.js';
  * subscriptions' "needs instance details" (`schema/subscription.ts`). A new field is one declaration.
  *
  * The kinds, from the cheapest:
- * - `key`: the object's key or a value its parent already holds; never a request.
+ * - `key`: never a request: the object's key, a value its parent holds, or what a list row brought if any
+ *   (`WorkflowInstance.modifiedOn`, which no other endpoint reports).
  * - `subject`: the entity an event carries (`InstanceStatusEvent.instance`), with what its feed fetched.
  * - `record`: the entity's own record (a workflow's or a version's): free where a list, lookup or node fetch
  *   brought it, one request per entity otherwise.
@@ -21,7 +22,7 @@ import type { Selection } from './operation.js';
  * - `list`: a connection over an upstream list.
  * - `lookup`: one entity by key arguments (`Query.instance`, `Workflow.instance`, `Query.workflow`).
  * - `node`, `nodes`: lookups by global id.
- * - `write`: a mutation; `batch` ones send `batchSize` items of the `batch` input list per request.
+ * - `write`: a mutation: one request, or for a batch one per `batch.size` items of the list `input.list`.
  * - `watch`: a subscription fed by polling one instance or one workflow's list.
  */
 export type FieldSource =

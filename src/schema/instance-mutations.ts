@@ -36,7 +36,7 @@ import {
   UpstreamErrorType,
   WorkflowNotFoundErrorType,
 } from './errors.js';
-import { WorkflowInstance, type InstanceRef } from './instance.js';
+import { WorkflowInstance, type InstanceRef } from './refs.js';
 
 /**
  * The write API: create instances (one or in bulk), change their status, send them events. Every

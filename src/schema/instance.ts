@@ -23,8 +23,6 @@ import { lookupInstance } from './lookups.js';
 import { Workflow, WorkflowInstance, WorkflowVersion, type VersionRef } from './refs.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
 
-export { WorkflowInstance, type InstanceRef } from './refs.js';
-
 const STATUS_DESCRIPTIONS: Record<InstanceStatus, string> = {
   queued: 'Created or resumed, waiting for a concurrency slot or not yet started.',
   running: 'Executing workflow code.',

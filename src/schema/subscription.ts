@@ -10,7 +10,8 @@ import { NotFoundError } from '../upstream/errors.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
-import { InstanceStatusEnum, WorkflowInstance, type InstanceRef } from './instance.js';
+import { InstanceStatusEnum } from './instance.js';
+import { WorkflowInstance, type InstanceRef } from './refs.js';
 
 /**
  * Whether the event's `instance` is selected with more than its key (see `graphql/field-source.ts`). A

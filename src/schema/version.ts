@@ -4,8 +4,6 @@ import { fromKey, fromVersionRecord } from './field-data.js';
 import { splitCompositeId } from './ids.js';
 import { Workflow, WorkflowVersion } from './refs.js';
 
-export { WorkflowVersion, type VersionRef } from './refs.js';
-
 builder.node(WorkflowVersion, {
   ...declareEntity('version'),
   description: 'One deployed version of a workflow: the class and settings its instances run with.',

@@ -24,8 +24,6 @@ import {
 } from './refs.js';
 import { badUserInput } from '../errors/coded-error.js';
 
-export { Workflow, type WorkflowRef } from './refs.js';
-
 type InstanceConnection = OffsetConnection<InstanceRef>;
 type VersionConnection = OffsetConnection<VersionRef>;
 

@@ -18,7 +18,7 @@ export default tseslint.config(
     },
   },
   {
-    // No import cycles in src/, type-only imports included: the layers point one way (STYLE.md, and
+    // No import cycles in src/, type-only imports included: the layers point one way (docs/architecture.md, and
     // test/unit/architecture.test.ts for the direction between folders).
     files: ['src/**/*.ts'],
     ...importX.flatConfigs.typescript,

@@ -16,10 +16,11 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
-import { entityOf, instanceNeeds, sourceOf, type FieldSource } from '../graphql/field-source.js';
-import { collectFields, type FieldGroup, type Operation } from '../graphql/selection.js';
+import { entityOf, instanceNeeds, sourceOf, workflowFieldRole, type FieldSource } from '../graphql/field-source.js';
+import type { Operation } from '../graphql/operation.js';
+import { collectFields, type FieldGroup } from '../graphql/selection.js';
 import { splitCompositeId } from '../identifiers.js';
-import { MAX_PAGE_SIZE } from '../upstream/limits.js';
+import { checkPageArgs, type ConnectionArgs } from '../graphql/pagination.js';
 import { Tally, type CostDriver } from './tally.js';
 
 export type { CostDriver } from './tally.js';
@@ -41,7 +42,7 @@ export interface CostEstimate {
 export const MAX_SELECTIONS = 20_000;
 
 /** Steps assumed per instance: the step log's length is unknown before it is fetched. */
-export const STEPS_PER_INSTANCE = 10;
+const STEPS_PER_INSTANCE = 10;
 
 interface InstanceKey {
   readonly workflowName: string;
@@ -54,7 +55,7 @@ type Slot =
   | { readonly kind: 'other'; readonly listSize?: number }
   | { readonly kind: 'workflow'; readonly name?: string; readonly loaded: boolean }
   /** `known`: what this operation already holds for the instance when its fields resolve. */
-  | { readonly kind: 'instance'; readonly key?: InstanceKey; readonly known: 'details' | 'summary' | 'none' }
+  | { readonly kind: 'instance'; readonly key?: InstanceKey; readonly known: 'details' | 'row' | 'none' }
   | { readonly kind: 'version'; readonly workflowName?: string; readonly versionId?: string; readonly loaded: boolean }
   | { readonly kind: 'step'; readonly instance?: InstanceKey }
   | { readonly kind: 'connection'; readonly item: Slot; readonly size: number }
@@ -103,7 +104,7 @@ function entityKey(slot: Slot): string | undefined {
 }
 
 /** What the operation holds of the instance at `slot`. */
-const knownOf = (slot: Slot): 'details' | 'summary' | 'none' => (slot.kind === 'instance' ? slot.known : 'none');
+const knownOf = (slot: Slot): 'details' | 'row' | 'none' => (slot.kind === 'instance' ? slot.known : 'none');
 
 /**
  * Upstream page requests one connection field needs: 1 for a first page; up to 2 after a cursor (the
@@ -119,12 +120,13 @@ function listRequests(args: { after?: unknown; before?: unknown; last?: unknown 
  * Items a connection field returns at most: `first` or `last`, else the field's default page size.
  * Undefined when the arguments are refused before any request (out of range, or both given).
  */
-function pageSize(args: { first?: unknown; last?: unknown }, defaultSize: number): number | undefined {
-  const first = typeof args.first === 'number' ? args.first : undefined;
-  const last = typeof args.last === 'number' ? args.last : undefined;
-  if (first !== undefined && last !== undefined) return undefined;
-  const size = first ?? last ?? defaultSize;
-  return size < 0 || size > MAX_PAGE_SIZE ? undefined : size;
+function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number): number | undefined {
+  try {
+    const { first, last } = checkPageArgs(args as ConnectionArgs);
+    return first ?? last ?? defaultSize;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -148,7 +150,7 @@ function pageSize(args: { first?: unknown; last?: unknown }, defaultSize: number
  * - `steps` are assumed to be {@link STEPS_PER_INSTANCE} per instance; `stepOutput` costs one request per
  *   step. `request` costs one per entity; `record` one per entity whose record is not at hand (a version
  *   reached from an instance, a workflow reached from an instance or a version).
- * - `write`: one request (a batch: one per `batchSize` items) plus what the returned instances select. The
+ * - `write`: one request (a batch: one per `batch.size` items) plus what the returned instances select. The
  *   extra lookups of rare recovery paths (a lost answer, a refused change) are not counted.
  * - `watch`: priced for one event: the poll that feeds it, plus the event's selection.
  * - Introspection costs nothing; `@skip`/`@include` are honoured; selections of the same field with the
@@ -330,7 +332,7 @@ class Walker {
         const workflowName = workflowNameOf(slot);
         const item: Slot =
           source.of === 'instance'
-            ? { kind: 'instance', known: 'summary' }
+            ? { kind: 'instance', known: 'row' }
             : source.of === 'version'
               ? { kind: 'version', ...(workflowName === undefined ? {} : { workflowName }), loaded: true }
               : { kind: 'workflow', loaded: true };
@@ -364,7 +366,8 @@ class Walker {
       }
       case 'watch': {
         tally.charge(path, 1);
-        const { workflowName, instanceId } = args;
+        const workflowName = args[source.args.workflowName];
+        const instanceId = source.args.instanceId === undefined ? undefined : args[source.args.instanceId];
         const key = isString(workflowName) && isString(instanceId) ? { workflowName, instanceId } : undefined;
         // The poll of a single instance brings the details its events need; a workflow's list does not.
         const instance: Slot =
@@ -408,10 +411,12 @@ class Walker {
     if (!isObjectType(type)) return true;
     let probes = 0;
     for (const field of collectFields(this.op, type, group.selectionSets)) {
+      if (field.args === null) continue;
       const source = sourceOf(field.def);
-      if (field.args === null || source?.kind === 'key') continue;
-      if (!source || !('start' in source) || !source.start) return true;
-      if (source.kind === 'list' && pageSize(field.args, source.defaultSize) === undefined) continue;
+      const role = workflowFieldRole(source);
+      if (role === 'record') return true;
+      if (role === 'free') continue;
+      if (source?.kind === 'list' && pageSize(field.args, source.defaultSize) === undefined) continue;
       probes++;
     }
     return probes === 0;

@@ -21,3 +21,8 @@ export function badUserInput(message: string, extensions: GraphQLErrorExtensions
 export function vanished(what: string): GraphQLError {
   return codedError(`${what} no longer exists.`, 'NOT_FOUND');
 }
+
+/** Whether `error` is a GraphQL error with this `extensions.code` (from any copy of the graphql package). */
+export function hasCode(error: unknown, code: ErrorCode): boolean {
+  return error instanceof Error && (error as { extensions?: GraphQLErrorExtensions }).extensions?.code === code;
+}

@@ -14,11 +14,6 @@ import {
  * mutations ({@link toMutationError}).
  */
 
-/** The `retryAfter` clients see: whole seconds, rounded up and at least 1, so that retrying then is never early. */
-function retryAfterSeconds(error: upstream.UpstreamRateLimitedError): number {
-  return Math.max(1, Math.ceil(error.retryAfterMs / 1000));
-}
-
 const isGraphQLError = (error: unknown): boolean => error instanceof Error && error.name === 'GraphQLError';
 
 function cloudflareErrors(error: upstream.UpstreamError): { code: number; message: string }[] {
@@ -35,7 +30,7 @@ function cloudflareErrors(error: upstream.UpstreamError): { code: number; messag
 export function toGraphQLError(error: unknown): unknown {
   if (isGraphQLError(error) || !(error instanceof upstream.UpstreamError)) return error;
   if (error instanceof upstream.UpstreamRateLimitedError) {
-    const retryAfter = retryAfterSeconds(error);
+    const retryAfter = upstream.retryAfterSeconds(error.retryAfterMs);
     return codedError(`The Workflows API rate limit is exhausted; retry in ${retryAfter} s.`, 'RATE_LIMITED', {
       retryAfter,
     });
@@ -59,6 +54,19 @@ export function toGraphQLError(error: unknown): unknown {
         ? 'The Workflows API no longer knows the requested resource'
         : `The Workflows API answered with an error (${error.code})`;
   return codedError(`${what}.`, 'UPSTREAM_ERROR', { status: error.status, cloudflareErrors: cloudflareErrors(error) });
+}
+
+/**
+ * The error that ends a subscription watching a workflow or one of its instances: a `NOT_FOUND` error
+ * naming what does not exist, or {@link toGraphQLError}'s mapping of any other failure.
+ */
+export function toWatchError(error: unknown, workflowName: string, instanceId?: string): unknown {
+  if (!(error instanceof upstream.NotFoundError)) return toGraphQLError(error);
+  const what =
+    error.resource === 'workflow' || instanceId === undefined
+      ? `Workflow ${JSON.stringify(workflowName)} does not exist.`
+      : `Instance ${JSON.stringify(instanceId)} of workflow ${JSON.stringify(workflowName)} does not exist.`;
+  return codedError(what, 'NOT_FOUND');
 }
 
 /** Runs an upstream read, mapping failures with {@link toGraphQLError}; `NotFoundError` becomes `null`. */
@@ -117,7 +125,8 @@ export function toMutationError(error: unknown, target: Target): unknown {
   if (error instanceof upstream.AlreadyExistsError && target.instanceId !== undefined) {
     return new InstanceAlreadyExistsError(target.workflowName, target.instanceId);
   }
-  if (error instanceof upstream.UpstreamRateLimitedError) return new RateLimitedError(retryAfterSeconds(error));
+  if (error instanceof upstream.UpstreamRateLimitedError)
+    return new RateLimitedError(upstream.retryAfterSeconds(error.retryAfterMs));
   if (isOutcomeUnknown(error)) {
     return new UpstreamFailureError(
       'The connection to the Workflows API failed after the request was sent: it may or may not have taken effect. ' +

@@ -77,7 +77,7 @@ export class InvalidTransitionError extends Error {
 export class RateLimitedError extends Error {
   override readonly name = 'RateLimitedError';
   constructor(
-    /** Whole seconds to wait before retrying (see `retryAfterSeconds` in `from-upstream.ts`). */
+    /** Whole seconds to wait before retrying (see `retryAfterSeconds` in `upstream/errors.ts`). */
     readonly retryAfter: number,
   ) {
     super(`The Workflows API rate limit was reached; retry in ${retryAfter} s.`);
@@ -89,7 +89,16 @@ export class RateLimitedError extends Error {
  * between the gateway and the Workflows API. `OUTCOME_UNKNOWN` means the request may or may not have taken
  * effect. Not to be confused with the upstream client's own `UpstreamErrorCode` in `upstream/errors.ts`.
  */
-export type UpstreamFailureCode = 'UNAVAILABLE' | 'TIMEOUT' | 'OUTCOME_UNKNOWN' | 'REFUSED' | 'INTERNAL';
+export const UPSTREAM_FAILURE_CODES = {
+  UNAVAILABLE: 'The Workflows API could not be reached or failed; retry later.',
+  TIMEOUT: 'The Workflows API did not answer in time.',
+  OUTCOME_UNKNOWN:
+    'The request was sent but its answer was lost: it may or may not have taken effect. Check before retrying.',
+  REFUSED: 'The Workflows API refused the request for a reason no more specific error describes.',
+  INTERNAL: 'The Workflows API answered with an internal error.',
+} as const;
+
+export type UpstreamFailureCode = keyof typeof UPSTREAM_FAILURE_CODES;
 
 /**
  * The fallback for upstream failures that have no more specific type; the GraphQL type `UpstreamError`.

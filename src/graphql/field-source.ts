@@ -1,4 +1,4 @@
-import type { GraphQLField } from 'graphql';
+import { isObjectType, type GraphQLField, type GraphQLNamedType } from 'graphql';
 import type { Selection } from './operation.js';
 
 /**
@@ -34,7 +34,7 @@ export type FieldSource =
   | { readonly kind: 'steps'; readonly presentationArgs: readonly string[] }
   | { readonly kind: 'stepOutput' }
   | { readonly kind: 'reference'; readonly to: 'workflow' | 'version'; readonly needs: 'key' | 'row' }
-  | { readonly kind: 'request'; readonly returns?: EntityKind; readonly start?: Prefetch }
+  | { readonly kind: 'request'; readonly returns?: 'version'; readonly start?: Prefetch }
   | { readonly kind: 'list'; readonly of: EntityKind; readonly defaultSize: number; readonly start?: Prefetch }
   | {
       readonly kind: 'lookup';
@@ -49,11 +49,14 @@ export type FieldSource =
       readonly kind: 'write';
       readonly batch?: { readonly input: string; readonly list: string; readonly size: number };
     }
-  | { readonly kind: 'watch'; readonly feed: 'instance' | 'workflow' };
+  | {
+      readonly kind: 'watch';
+      readonly feed: 'instance' | 'workflow';
+      /** Argument names holding the watched thing's key. */
+      readonly args: { readonly workflowName: string; readonly instanceId?: string };
+    };
 
 export type EntityKind = 'workflow' | 'instance' | 'version';
-
-export type FieldSourceKind = FieldSource['kind'];
 
 /**
  * Starts a field's upstream work ahead of its resolver (see `schema/lookups.ts`): called with the parent
@@ -66,36 +69,62 @@ export type Prefetch = (
   selection: Selection,
 ) => Promise<unknown>;
 
-/** The key of the Pothos/graphql `extensions` entry that holds a field's {@link FieldSource}. */
-export const FIELD_SOURCE = 'fieldSource';
+/* eslint-disable @typescript-eslint/no-explicit-any -- the type parameters must repeat graphql's own */
+declare module 'graphql' {
+  interface GraphQLFieldExtensions<_TSource, _TContext, _TArgs = any> {
+    /** Where the field's data comes from (see {@link FieldSource}). */
+    readonly fieldSource?: FieldSource;
+  }
+  interface GraphQLObjectTypeExtensions<_TSource = any, _TContext = any> {
+    /** Which upstream entity the type's objects are. */
+    readonly entity?: EntityKind;
+  }
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
-/** Field options that declare `source`: spread into a Pothos field's options. */
-export const declareSource = (source: FieldSource): { extensions: { readonly [FIELD_SOURCE]: FieldSource } } => ({
-  extensions: { [FIELD_SOURCE]: source },
+/**
+ * Field options that declare `source`: spread into a Pothos field's options. It sets the field's whole
+ * `extensions`, so a field that needs other extensions merges them into this object.
+ */
+export const declareSource = (source: FieldSource): { extensions: { readonly fieldSource: FieldSource } } => ({
+  extensions: { fieldSource: source },
 });
 
 /** The source a field declares, or undefined (a field of a plain value type, carried by its parent). */
 export function sourceOf(field: Pick<GraphQLField<unknown, unknown>, 'extensions'>): FieldSource | undefined {
-  return field.extensions[FIELD_SOURCE] as FieldSource | undefined;
+  return field.extensions.fieldSource;
 }
 
-/** The key of the `extensions` entry of an object type that says which upstream entity its objects are. */
-export const ENTITY = 'entity';
+/** The work a field's parent may start ahead of the field's resolver (see `schema/lookups.ts`), if any. */
+export function startOf(source: FieldSource | undefined): Prefetch | undefined {
+  return source !== undefined && 'start' in source ? source.start : undefined;
+}
+
+/**
+ * What a selected field of a workflow means for `Query.workflow`, which fetches the workflow's record only
+ * when it must (`schema/lookups.ts` at run time, `cost/estimate.ts` when pricing): `free` needs nothing;
+ * `starts` makes an upstream call of its own that also tells whether the workflow exists, started at once;
+ * `record` needs the workflow's own record.
+ */
+export function workflowFieldRole(source: FieldSource | undefined): 'free' | 'starts' | 'record' {
+  if (source?.kind === 'key') return 'free';
+  return startOf(source) === undefined ? 'record' : 'starts';
+}
 
 /** Type options that declare which upstream entity a type's objects are (used to price `node(id:)`). */
-export const declareEntity = (entity: EntityKind): { extensions: { readonly [ENTITY]: EntityKind } } => ({
-  extensions: { [ENTITY]: entity },
+export const declareEntity = (entity: EntityKind): { extensions: { readonly entity: EntityKind } } => ({
+  extensions: { entity },
 });
 
 /** The entity a type declares, or undefined for value types. */
-export function entityOf(type: { readonly extensions: Readonly<Record<string, unknown>> }): EntityKind | undefined {
-  return type.extensions[ENTITY] as EntityKind | undefined;
+export function entityOf(type: GraphQLNamedType): EntityKind | undefined {
+  return isObjectType(type) ? type.extensions.entity : undefined;
 }
 
 /** How much of an instance a selection needs, weakest first (see {@link instanceNeeds}). */
 export type InstanceNeed = 'key' | 'row' | 'details' | 'steps';
 
-const NEED_OF: Readonly<Partial<Record<FieldSourceKind, InstanceNeed>>> = {
+const NEED_OF: Readonly<Partial<Record<FieldSource['kind'], InstanceNeed>>> = {
   row: 'row',
   details: 'details',
   steps: 'steps',

@@ -1,3 +1,8 @@
+/**
+ * The one walker over selections: everything that inspects what an operation selects (the cost estimate,
+ * prefetching, instance lookups, subscriptions) collects fields here, so fragments, aliases and
+ * `@skip`/`@include` are handled the same way everywhere, and the same way graphql-js executes them.
+ */
 import {
   getArgumentValues,
   getDirectiveValues,
@@ -16,14 +21,6 @@ import {
 } from 'graphql';
 import { sourceOf } from './field-source.js';
 import type { Operation, Selection } from './operation.js';
-
-export type { Operation, Selection } from './operation.js';
-
-/**
- * The one walker over selections: everything that inspects what an operation selects (the cost estimate,
- * prefetching, instance lookups, subscriptions) collects fields here, so fragments, aliases and
- * `@skip`/`@include` are handled the same way everywhere, and the same way graphql-js executes them.
- */
 
 /**
  * One field of an object type as the resolvers see it: every selection of the same field with the same
@@ -157,7 +154,7 @@ const operations = new WeakMap<object, Map<unknown, Operation>>();
  * The operation a resolver runs in, as the walker needs it. Built once per operation and variables object:
  * graphql-js hands every resolver of one execution the same `operation` and `variableValues`.
  */
-export function operationOf(info: GraphQLResolveInfo): Operation {
+function operationOf(info: GraphQLResolveInfo): Operation {
   let byVariables = operations.get(info.operation);
   if (!byVariables) {
     byVariables = new Map();

@@ -4,6 +4,7 @@ import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
 import { Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
 import { badUserInput } from '../errors/coded-error.js';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { declareSource } from '../graphql/field-source.js';
 
 export interface SchemaTypes {
@@ -58,9 +59,9 @@ export const builder = new SchemaBuilder<SchemaTypes>({
     pageInfoFieldOptions: { description: 'How to fetch the pages before and after this one.' },
     cursorFieldOptions: { description: 'An opaque cursor for `after` or `before`.' },
     nodeFieldOptions: { description: 'The item.' },
-    firstArgOptions: { description: 'Returns the first n items (at most 100).' },
+    firstArgOptions: { description: `Returns the first n items (at most ${MAX_PAGE_SIZE}).` },
     afterArgOptions: { description: 'Returns items after this cursor.' },
-    lastArgOptions: { description: 'Returns the last n items (at most 100).' },
+    lastArgOptions: { description: `Returns the last n items (at most ${MAX_PAGE_SIZE}).` },
     beforeArgOptions: { description: 'Returns items before this cursor.' },
   },
   errors: { defaultTypes: [] },

@@ -4,8 +4,10 @@ import {
   InvalidInputError,
   InvalidTransitionError,
   RateLimitedError,
+  UPSTREAM_FAILURE_CODES,
   UpstreamFailureError,
   WorkflowNotFoundError,
+  type UpstreamFailureCode,
 } from '../errors/mutation-errors.js';
 import { builder } from './builder.js';
 import { InstanceStatusEnum } from './instance.js';
@@ -136,16 +138,9 @@ export const RateLimitedErrorType = builder.objectType(RateLimitedError, {
 
 export const UpstreamErrorCodeEnum = builder.enumType('UpstreamErrorCode', {
   description: 'What kind of failure an `UpstreamError` is.',
-  values: {
-    UNAVAILABLE: { description: 'The Workflows API could not be reached or failed; retry later.' },
-    TIMEOUT: { description: 'The Workflows API did not answer in time.' },
-    OUTCOME_UNKNOWN: {
-      description:
-        'The request was sent but its answer was lost: it may or may not have taken effect. Check before retrying.',
-    },
-    REFUSED: { description: 'The Workflows API refused the request for a reason no more specific error describes.' },
-    INTERNAL: { description: 'The Workflows API answered with an internal error.' },
-  } as const,
+  values: Object.fromEntries(
+    Object.entries(UPSTREAM_FAILURE_CODES).map(([code, description]) => [code, { value: code, description }]),
+  ) as Record<UpstreamFailureCode, { value: UpstreamFailureCode; description: string }>,
 });
 
 export const UpstreamErrorType = builder.objectType(UpstreamFailureError, {

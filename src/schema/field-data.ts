@@ -1,7 +1,14 @@
+/**
+ * Field options that say where a field's data comes from and resolve it from there, in one expression:
+ * `params: t.field({ type: 'JSON', description, ...fromInstanceDetails((d) => d.params) })`. The declaration
+ * (see `graphql/field-source.ts`) is what the cost estimate, the prefetch and the subscriptions read, so a
+ * resolver and its declared source cannot drift apart.
+ */
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { declareSource, type FieldSource } from '../graphql/field-source.js';
-import { selectionOf, type Selection } from '../graphql/selection.js';
+import type { Selection } from '../graphql/operation.js';
+import { selectionOf } from '../graphql/selection.js';
 import type {
   InstanceDetails,
   InstanceStatus,
@@ -11,13 +18,6 @@ import type {
 } from '../upstream/types.js';
 import type { InstanceRef, VersionRef, WorkflowRef } from './refs.js';
 import { vanished } from '../errors/coded-error.js';
-
-/**
- * Field options that say where a field's data comes from and resolve it from there, in one expression:
- * `params: t.field({ type: 'JSON', description, ...fromInstanceDetails((d) => d.params) })`. The declaration
- * (see `graphql/field-source.ts`) is what the cost estimate, the prefetch and the subscriptions read, so a
- * resolver and its declared source cannot drift apart.
- */
 
 /** A field answered from the object's key (or a value the parent holds). */
 export const fromKey = declareSource({ kind: 'key' });
@@ -89,7 +89,7 @@ export function fromInstanceRow<T>(fromDetails: (details: InstanceDetails) => T,
 }
 
 /** A link from an instance to another entity whose key the list row (or the details) holds: its version. */
-export function referenceFromRow<K, T>(
+export function versionFromRow<K, T>(
   fromDetails: (details: InstanceDetails) => K,
   fromRow: (row: InstanceSummary) => K,
   link: (ref: InstanceRef, key: K) => T,
@@ -151,7 +151,8 @@ export function prefetchable<P extends { readonly started?: ReadonlyMap<string, 
   return {
     ...declareSource({
       ...source,
-      start: (parent, args, ctx, selection) => load(parent as P, args as A, ctx as Context, selection),
+      // Async, so that a load that throws at once fails only its own field (`schema/lookups.ts` awaits them all).
+      start: async (parent, args, ctx, selection) => load(parent as P, args as A, ctx as Context, selection),
     } as FieldSource),
     resolve: (parent: P, args: A, ctx: Context, info: GraphQLResolveInfo): Promise<T> =>
       (parent.started?.get(startKey(info.fieldName, args)) as Promise<T> | undefined) ??

@@ -16,7 +16,7 @@ import {
   fromInstanceStatus,
   fromInstanceSteps,
   fromKey,
-  referenceFromRow,
+  versionFromRow,
 } from './field-data.js';
 import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
 import { lookupInstance } from './lookups.js';
@@ -159,7 +159,7 @@ builder.node(WorkflowInstance, {
       type: WorkflowVersion,
       nullable: true,
       description: 'The workflow version this instance runs.',
-      ...referenceFromRow(
+      ...versionFromRow(
         (d) => d.versionId,
         (s) => s.versionId,
         (ref, versionId): VersionRef | null => (versionId ? { workflowName: ref.workflowName, versionId } : null),
@@ -179,7 +179,7 @@ builder.node(WorkflowInstance, {
       description:
         'When the instance last changed. Only the instance list reports it: null for an instance fetched by id.',
       // Never fetched: the instance list is the only endpoint that reports it.
-      ...declareSource({ kind: 'key' }),
+      ...fromKey,
       resolve: (ref, _a, ctx) => ctx.loaders.summary(ref.workflowName, ref.instanceId)?.modifiedOn ?? null,
     }),
     queuedOn: t.field({

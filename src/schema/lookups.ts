@@ -1,14 +1,15 @@
-import { isObjectType, type GraphQLObjectType } from 'graphql';
-import type { Context } from '../context.js';
-import { instanceNeeds, sourceOf } from '../graphql/field-source.js';
-import { fieldsOf, type Selection } from '../graphql/selection.js';
-import { startKey } from './field-data.js';
-import { Workflow, WorkflowInstance, type InstanceRef, type WorkflowRef } from './refs.js';
-
 /**
  * Root and nested lookups: one entity by its key, fetching in the same request what the selection on it
  * needs (read from the fields' declared sources), and `null` when it does not exist.
  */
+import { isObjectType, type GraphQLObjectType } from 'graphql';
+import type { Context } from '../context.js';
+import { hasCode } from '../errors/coded-error.js';
+import { instanceNeeds, sourceOf, startOf, workflowFieldRole } from '../graphql/field-source.js';
+import type { Selection } from '../graphql/operation.js';
+import { fieldsOf } from '../graphql/selection.js';
+import { startKey } from './field-data.js';
+import { Workflow, WorkflowInstance, type InstanceRef, type WorkflowRef } from './refs.js';
 
 function objectType(selection: Selection, name: string): GraphQLObjectType {
   const type = selection.op.schema.getType(name);
@@ -31,9 +32,6 @@ export async function lookupInstance(
   return found ? { workflowName, instanceId } : null;
 }
 
-const isBadUserInput = (error: unknown): boolean =>
-  error instanceof Error && (error as { extensions?: { code?: unknown } }).extensions?.code === 'BAD_USER_INPUT';
-
 /**
  * `Query.workflow`: the workflow, or null when it does not exist. The workflow's own record is only fetched
  * when a selected field needs it (or nothing else can tell whether the workflow exists): the selected fields
@@ -49,13 +47,12 @@ export async function lookupWorkflow(ctx: Context, name: string, selection: Sele
     // Refused arguments fail that field before it runs; it neither needs nor proves anything.
     if (field.args === null) continue;
     const source = sourceOf(field.def);
-    if (source?.kind === 'key') continue;
-    if (source && 'start' in source && source.start) {
+    const start = startOf(source);
+    if (start) {
       const key = startKey(field.name, field.args);
-      if (!started.has(key)) {
-        started.set(key, source.start(ref, field.args, ctx, { op: selection.op, sets: field.selectionSets }));
-      }
-    } else {
+      if (!started.has(key))
+        started.set(key, start(ref, field.args, ctx, { op: selection.op, sets: field.selectionSets }));
+    } else if (workflowFieldRole(source) === 'record') {
       needsRecord = true;
     }
   }
@@ -65,6 +62,6 @@ export async function lookupWorkflow(ctx: Context, name: string, selection: Sele
   if (ctx.loaders.workflowMissing(name)) return null;
   // An upstream answer (or an upstream failure, which the fields report at their own paths) settles it;
   // when every probe was refused before reaching upstream, only the workflow's record can tell.
-  if (results.some((r) => r.status === 'fulfilled' || !isBadUserInput(r.reason))) return ref;
+  if (results.some((r) => r.status === 'fulfilled' || !hasCode(r.reason, 'BAD_USER_INPUT'))) return ref;
   return (await ctx.loaders.workflow(name)) ? ref : null;
 }

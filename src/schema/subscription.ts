@@ -2,11 +2,9 @@ import { getNamedType, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { declareSource, instanceNeeds, sourceOf } from '../graphql/field-source.js';
 import { fieldsOf, selectionOf } from '../graphql/selection.js';
-import { codedError } from '../errors/coded-error.js';
-import { toGraphQLError } from '../errors/from-upstream.js';
+import { toWatchError } from '../errors/from-upstream.js';
 import { ShuttingDownError, SubscriptionLimitError, subscriptionRefusedError } from '../errors/subscription-errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
-import { NotFoundError } from '../upstream/errors.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
@@ -42,15 +40,7 @@ function admitted<T>(open: () => LiveStream<T>): LiveStream<T> {
 /** Unwraps one stream item; the error that ends a stream becomes the event's GraphQL error. */
 function unwrap<T>(item: LiveItem<T>, workflowName: string, instanceId?: string): T {
   if (item.error === undefined) return item.value;
-  const error = item.error;
-  if (error instanceof NotFoundError) {
-    const what =
-      error.resource === 'workflow' || instanceId === undefined
-        ? `Workflow ${JSON.stringify(workflowName)} does not exist.`
-        : `Instance ${JSON.stringify(instanceId)} of workflow ${JSON.stringify(workflowName)} does not exist.`;
-    throw codedError(what, 'NOT_FOUND');
-  }
-  throw toGraphQLError(error);
+  throw toWatchError(item.error, workflowName, instanceId);
 }
 
 /** The instance behind an event; details the poll fetched are primed so its fields need no upstream call. */
@@ -95,6 +85,9 @@ const InstanceStatusEventRef = builder.objectRef<InstanceStatusEvent>('InstanceS
   }),
 });
 
+/** The arguments that name the instance of an instance subscription (see `instanceArgs`). */
+const INSTANCE_KEY_ARGS = { workflowName: 'workflowName', instanceId: 'instanceId' } as const;
+
 const instanceArgs = (t: Parameters<Parameters<typeof builder.subscriptionField>[1]>[0]) => ({
   workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
   instanceId: t.arg.string({ required: true, description: 'The instance id.' }),
@@ -103,7 +96,7 @@ const instanceArgs = (t: Parameters<Parameters<typeof builder.subscriptionField>
 builder.subscriptionField('instanceStatusChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
-    ...declareSource({ kind: 'watch', feed: 'instance' }),
+    ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
       'The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once.',
     args: instanceArgs(t),
@@ -121,7 +114,7 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
 builder.subscriptionField('instanceUpdated', (t) =>
   t.field({
     type: WorkflowInstance,
-    ...declareSource({ kind: 'watch', feed: 'instance' }),
+    ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
       'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.',
     args: instanceArgs(t),
@@ -140,7 +133,7 @@ builder.subscriptionField('instanceUpdated', (t) =>
 builder.subscriptionField('workflowInstancesChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
-    ...declareSource({ kind: 'watch', feed: 'workflow' }),
+    ...declareSource({ kind: 'watch', feed: 'workflow', args: { workflowName: 'workflowName' } }),
     description:
       "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server.",
     args: {

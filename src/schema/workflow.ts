@@ -1,6 +1,7 @@
 import type { Context } from '../context.js';
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { selectionOf } from '../graphql/selection.js';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo } from '../upstream/types.js';
 import { builder } from './builder.js';
 import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
@@ -13,7 +14,7 @@ import {
   resolveOffsetConnection,
   type ConnectionArgs,
   type OffsetConnection,
-} from './pagination.js';
+} from '../graphql/pagination.js';
 import {
   Workflow,
   WorkflowInstance,
@@ -23,6 +24,9 @@ import {
   type WorkflowRef,
 } from './refs.js';
 import { badUserInput } from '../errors/coded-error.js';
+
+/** How big a page may be, as the connections' descriptions say it. */
+const PAGE_SIZES = `\`first\`/\`last\` at most ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`;
 
 type InstanceConnection = OffsetConnection<InstanceRef>;
 type VersionConnection = OffsetConnection<VersionRef>;
@@ -181,7 +185,7 @@ builder.node(Workflow, {
     versions: t.connection(
       {
         type: WorkflowVersion,
-        description: 'Versions, newest first. `first`/`last` at most 100 (default 20).',
+        description: `Versions, newest first. ${PAGE_SIZES}.`,
         ...prefetchable(
           { kind: 'list', of: 'version', defaultSize: DEFAULT_PAGE_SIZE },
           (ref: WorkflowRef, args: ConnectionArgs, ctx) => versionsConnection(ctx, ref.name, args),
@@ -200,7 +204,7 @@ builder.node(Workflow, {
       {
         type: WorkflowInstance,
         description:
-          'Instances in the upstream order (newest first), optionally filtered. `first`/`last` at most 100 (default 20); ' +
+          `Instances in the upstream order (newest first), optionally filtered. ${PAGE_SIZES}; ` +
           'list fields (status, dates, version, trigger) cost no extra request. Paging forward with `first` and ' +
           "`after: <a page's endCursor>` follows the upstream list cursor, so instances created meanwhile neither " +
           'repeat nor shift rows; other cursors are offsets.',
@@ -244,7 +248,7 @@ builder.queryFields((t) => ({
   workflows: t.connection(
     {
       type: Workflow,
-      description: 'Workflows of the account, optionally filtered by name. `first` at most 100 (default 20).',
+      description: `Workflows of the account, optionally filtered by name. \`first\` at most ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`,
       args: { search: t.arg.string({ description: 'Only workflows whose name matches this text.' }) },
       ...declareSource({ kind: 'list', of: 'workflow', defaultSize: DEFAULT_PAGE_SIZE }),
       resolve: async (_root, args, ctx) => {

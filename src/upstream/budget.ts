@@ -1,6 +1,6 @@
 import type { Priority } from './types.js';
 
-/** What the poller reads to stretch its intervals. */
+/** What the poll loops read to stretch its intervals. */
 export interface BudgetState {
   readonly capacity: number;
   /** Whole tokens an interactive request may use now. */

@@ -20,6 +20,7 @@ import {
   UpstreamProtocolError,
   type CloudflareErrorEntry,
   type NotFoundResource,
+  retryAfterSeconds,
 } from './errors.js';
 import { BATCH_SIZE, MAX_PAGE_SIZE } from './limits.js';
 import { InFlight } from './inflight.js';
@@ -87,7 +88,7 @@ export interface Upstream {
   /** The credential from config (CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN). */
   readonly default: WorkflowsApi;
   readonly stats: UpstreamStats;
-  /** Budget state per credential key, for the poller (subscriptions) to stretch its intervals. */
+  /** Budget state per credential key, for the poll loops (subscriptions) to stretch its intervals. */
   budget(credentialKey: string): BudgetState;
   /** Closes the connection pool (when we created it); later calls fail with `UnavailableError`. */
   close(): Promise<void>;
@@ -459,7 +460,7 @@ class WorkflowsClient implements WorkflowsApi {
       if (!token.ok) {
         stats.refusedByBudget();
         throw new UpstreamRateLimitedError(
-          `${spec.route}: the request budget of this credential is spent (${priority} priority); retry in ${Math.ceil(token.retryAfterMs / 1000)} s`,
+          `${spec.route}: the request budget of this credential is spent (${priority} priority); retry in ${retryAfterSeconds(token.retryAfterMs)} s`,
           token.retryAfterMs,
           'budget',
         );

@@ -115,6 +115,9 @@ export class AuthenticationError extends UpstreamError {
   override readonly code = 'AUTHENTICATION_FAILED';
 }
 
+/** Whole seconds to wait for `ms`, rounded up and at least 1, so that retrying then is never early. */
+export const retryAfterSeconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
+
 /**
  * Too many requests: either upstream answered 429 (`source: 'upstream'`) or this credential's request
  * budget is spent and the request was never sent (`source: 'budget'`). Named apart from the mutation

@@ -1,4 +1,4 @@
-/** In-process counters of upstream traffic, for tests, the poller and diagnostics. */
+/** In-process counters of upstream traffic, for tests, the poll loops and diagnostics. */
 export interface StatsSnapshot {
   total: number;
   byRoute: Record<string, number>;

@@ -86,6 +86,18 @@ describe('upstream calls of instance lists', () => {
   });
 });
 
+describe('upstream calls of an instance lookup', () => {
+  it('fetches the step log in the same request only when steps are selected and not skipped', async () => {
+    const query = (skip: boolean) =>
+      `{ instance(workflowName: "${WORKFLOW}", id: "load-03") { params steps @skip(if: ${skip}) { name } } }`;
+    expect((await stack.graphql(query(true))).errors).toBeUndefined();
+    expect(simpleFlags()).toEqual({ simple: 1, full: 0 });
+    stack.resetCalls();
+    expect((await stack.graphql(query(false))).errors).toBeUndefined();
+    expect(simpleFlags()).toEqual({ simple: 0, full: 1 });
+  });
+});
+
 describe('upstream calls of a workflow lookup', () => {
   it('fetches the workflow record for its own fields, beside the instance list', async () => {
     const data = expectData(await stack.graphql(WorkflowAndInstancesDocument, { name: WORKFLOW }));

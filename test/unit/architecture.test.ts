@@ -4,7 +4,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The layers of src/ (STYLE.md, README "Architecture"): a module imports only from its own layer or the
+ * The layers of src/ (docs/architecture.md): a module imports only from its own layer or the
  * layers before it, and no file imports itself back through others, type-only imports included.
  * `eslint-plugin-import-x`'s `no-cycle` (eslint.config.js) catches value cycles while editing; this test
  * also covers type imports and the direction between folders. The emulator is a separate program and has

@@ -1,6 +1,13 @@
-import { isInterfaceType, isObjectType, type GraphQLObjectType } from 'graphql';
+import {
+  getNamedType,
+  isInputObjectType,
+  isInterfaceType,
+  isObjectType,
+  type GraphQLField,
+  type GraphQLObjectType,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { entityOf, sourceOf } from '../../src/graphql/field-source.js';
+import { entityOf, sourceOf, startOf } from '../../src/graphql/field-source.js';
 import { schema } from '../../src/schema/index.js';
 
 /**
@@ -57,10 +64,7 @@ describe('field sources', () => {
   it('that start work ahead of their resolver are the ones Query.workflow can prefetch', () => {
     const prefetched = objectTypes.flatMap((type) =>
       Object.values(type.getFields())
-        .filter((field) => {
-          const source = sourceOf(field);
-          return source !== undefined && 'start' in source && source.start !== undefined;
-        })
+        .filter((field) => startOf(sourceOf(field)) !== undefined)
         .map((field) => `${type.name}.${field.name}`),
     );
     expect(prefetched.sort()).toEqual([
@@ -69,5 +73,33 @@ describe('field sources', () => {
       'Workflow.latestVersion',
       'Workflow.versions',
     ]);
+  });
+
+  it('name only arguments and input fields their field has', () => {
+    const wrong: string[] = [];
+    const expectArg = (
+      type: GraphQLObjectType,
+      field: GraphQLField<unknown, unknown>,
+      name: string | undefined,
+    ): void => {
+      if (name !== undefined && !field.args.some((arg) => arg.name === name))
+        wrong.push(`${type.name}.${field.name}(${name})`);
+    };
+    for (const type of objectTypes) {
+      for (const field of Object.values(type.getFields())) {
+        const source = sourceOf(field);
+        if (source?.kind === 'lookup' || source?.kind === 'watch') {
+          for (const name of Object.values(source.args)) expectArg(type, field, name);
+        }
+        if (source?.kind === 'write' && source.batch) {
+          const { input, list } = source.batch;
+          expectArg(type, field, input);
+          const inputType = getNamedType(field.args.find((arg) => arg.name === input)?.type);
+          if (!isInputObjectType(inputType) || !inputType.getFields()[list])
+            wrong.push(`${type.name}.${field.name}: ${input}.${list}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });

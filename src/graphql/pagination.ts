@@ -79,6 +79,21 @@ function checkSize(name: 'first' | 'last', value: number | null | undefined): nu
   return value;
 }
 
+/**
+ * The page sizes a connection's arguments ask for, checked: each of `first` and `last` at most
+ * {@link MAX_PAGE_SIZE}, and not both. The cost estimate applies the same rule (`cost/estimate.ts`).
+ *
+ * @throws a `BAD_USER_INPUT` GraphQL error naming the argument.
+ */
+export function checkPageArgs(args: Pick<ConnectionArgs, 'first' | 'last'>): { first?: number; last?: number } {
+  const first = checkSize('first', args.first);
+  const last = checkSize('last', args.last);
+  if (first !== undefined && last !== undefined) {
+    throw badUserInput('Pass either `first` or `last`, not both');
+  }
+  return { ...(first === undefined ? {} : { first }), ...(last === undefined ? {} : { last }) };
+}
+
 interface Range<T> {
   readonly items: readonly T[];
   readonly total: number;
@@ -157,11 +172,7 @@ export async function resolveOffsetConnection<T>(
   args: ConnectionArgs,
   options: { fingerprint: string; defaultSize: number; read: PageReader<T>; readAfter?: CursorPageReader<T> },
 ): Promise<OffsetConnection<T>> {
-  const first = checkSize('first', args.first);
-  const last = checkSize('last', args.last);
-  if (first !== undefined && last !== undefined) {
-    throw badUserInput('Pass either `first` or `last`, not both');
-  }
+  const { first, last } = checkPageArgs(args);
   const { fingerprint, read, readAfter } = options;
   const after = args.after ? decodeCursor('after', args.after, fingerprint) : undefined;
   const hi = args.before ? decodeCursor('before', args.before, fingerprint).offset : undefined;

@@ -14,7 +14,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['config'],
   ['logger'],
   ['upstream'],
-  ['identifiers', 'state-machine', 'cache', 'errors', 'graphql'],
+  ['identifiers', 'state-machine', 'cache', 'errors', 'graphql', 'auth'],
   ['loaders', 'mutations', 'subscriptions'],
   ['context'],
   ['schema', 'cost'],

@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
-import { createContextFactory } from './context.js';
+import type { Authenticator } from './auth/principal.js';
+import { createContextFactory, type PrincipalRegistry } from './context.js';
+import { useAuthentication } from './transport/authentication.js';
 import { createCorsPolicy } from './cors.js';
 import { useQueryCostLimit } from './cost/plugin.js';
 import { codedError } from './errors/coded-error.js';
@@ -28,11 +30,19 @@ export interface App {
 }
 
 /** Builds the gateway without listening: tests can use `yoga.fetch` or `start(0)`. */
-export function createApp(config: Config, options: { logger?: Logger } = {}): App {
+export interface AppOptions {
+  logger?: Logger;
+  /** Authenticates every request and WebSocket connection (see `auth/`); unset: no authentication (anonymous). */
+  authenticator?: Authenticator;
+}
+
+export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
   const upstream = createUpstream(config.upstream, { logger });
   const live = createLiveHub({ config, upstream, logger });
-  const context = createContextFactory({ config, upstream, live });
+  const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
+  const principals: PrincipalRegistry = new WeakMap();
+  const context = createContextFactory({ config, upstream, live, principals, logger });
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -47,7 +57,12 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
-    plugins: [graphqlSsePlugin(), useQueryCostLimit({ maxCost: config.maxQueryCost })],
+    plugins: [
+      // First: nothing is parsed, priced or run for a request that is not authenticated.
+      ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
+      graphqlSsePlugin(),
+      useQueryCostLimit({ maxCost: config.maxQueryCost }),
+    ],
   });
 
   let ready = false;
@@ -92,7 +107,7 @@ export function createApp(config: Config, options: { logger?: Logger } = {}): Ap
     live,
     logger,
     async start(port = config.port, host = config.host) {
-      ws = attachWebSocket({ server, yoga, config, logger });
+      ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

@@ -1,9 +1,20 @@
+import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { createCacheRegistry } from './cache/finished-instances.js';
 import type { Config } from './config.js';
 import { createLoaders, type Loaders } from './loaders.js';
+import type { Logger } from './logger.js';
 import type { LiveHub } from './subscriptions/types.js';
 import type { Upstream } from './upstream/client.js';
 import type { WorkflowsApi } from './upstream/types.js';
+
+/** One mutation as the audit log records it: who did what to which instance, and how it ended. */
+export interface AuditEntry {
+  readonly action: string;
+  readonly workflowName: string;
+  readonly instanceId: string | null;
+  /** `ok`, or the name of the error the mutation returned (`ForbiddenError`, `InvalidTransitionError`, ...). */
+  readonly outcome: string;
+}
 
 /**
  * What every resolver sees. One `Context` per GraphQL operation: loaders are never shared between
@@ -11,30 +22,51 @@ import type { WorkflowsApi } from './upstream/types.js';
  */
 export interface Context {
   readonly config: Config;
-  /** The Workflows API for this operation's credential. */
+  /** Who is calling (see `auth/`); `anonymous` with every scope when authentication is off. */
+  readonly principal: Principal;
+  /** The Workflows API for this operation's credential: the client's own in `cloudflare-token` mode. */
   readonly api: WorkflowsApi;
   readonly loaders: Loaders;
   readonly live: LiveHub;
+  /** Writes the audit line of one mutation, naming the principal by its id (never a key, token or JWT). */
+  audit(entry: AuditEntry): void;
 }
+
+/**
+ * Where the transports leave the principal they authenticated for a request (HTTP: the Yoga plugin in
+ * `transport/authentication.ts`; graphql-ws: the connection's upgrade request), for the context to find.
+ */
+export type PrincipalRegistry = WeakMap<Request, Principal>;
 
 /**
  * Creates the per-request context factory. The cross-request caches (finished instances) live in the
  * factory, one per credential key, so they are created once per app and never shared between credentials.
- * The request is where per-request credentials will come from; today every request uses the configured one.
+ * A request without a registered principal is anonymous: only possible when authentication is off, since
+ * the transports refuse unauthenticated requests before any context is built otherwise.
  */
 export function createContextFactory(deps: {
   config: Config;
   upstream: Upstream;
   live: LiveHub;
+  principals?: PrincipalRegistry;
+  logger?: Logger;
 }): (request: Request) => Context {
   const caches = createCacheRegistry({ ttlMs: deps.config.finishedInstanceTtlMs });
-  return (_request) => {
-    const api = deps.upstream.default;
+  const { logger } = deps;
+  return (request) => {
+    const principal = deps.principals?.get(request) ?? ANONYMOUS;
+    const credential = principal.credential;
+    const api = credential
+      ? deps.upstream.forCredential(credential.accountId, credential.apiToken)
+      : deps.upstream.default;
     return {
       config: deps.config,
+      principal,
       api,
       loaders: createLoaders(api, caches.finished(api.credential.key)),
       live: deps.live,
+      audit: (entry) =>
+        logger?.info(`audit ${JSON.stringify({ principal: principal.id, mode: principal.mode, ...entry })}`),
     };
   };
 }

@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   UPSTREAM_UNAVAILABLE: 'The Workflows API could not be reached, failed, or did not answer in time; try again later.',
   UPSTREAM_ERROR:
     "The Workflows API answered with an error no other code describes (the gateway's credentials refused, for example); `status` and `cloudflareErrors` say which.",
+  UNAUTHENTICATED:
+    'The request carries no valid credential (HTTP 401 with `WWW-Authenticate: Bearer`; graphql-ws closes with 4401), or the Workflows API refused the Cloudflare token a client sent in `cloudflare-token` mode.',
+  FORBIDDEN:
+    "The credential is valid but lacks the scope (`requiredScope`) or the workflow (`workflowName`) this field needs, or the Workflows API refused the client's Cloudflare token the permission; nothing was sent upstream for a scope or workflow refusal.",
   QUERY_TOO_EXPENSIVE:
     'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
   SUBSCRIPTION_LIMIT:
@@ -54,5 +58,9 @@ declare module 'graphql' {
     limit?: number;
     /** SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached. */
     scope?: 'server' | 'connection';
+    /** FORBIDDEN: the scope the credential lacks; null when the workflow is what is not allowed. */
+    requiredScope?: string | null;
+    /** FORBIDDEN: the workflow the field would touch. */
+    workflowName?: string | null;
   }
 }

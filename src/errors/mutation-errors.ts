@@ -1,3 +1,4 @@
+import type { Scope } from '../auth/principal.js';
 import type { InstanceAction, InstanceStatus } from '../upstream/types.js';
 
 /**
@@ -19,6 +20,23 @@ export class InvalidInputError extends Error {
   constructor(message: string, path: readonly string[]) {
     super(message);
     this.path = path;
+  }
+}
+
+/**
+ * The caller is authenticated but may not make this change: its credential lacks `requiredScope`, or the
+ * workflow is outside the workflows it may touch. Nothing was sent to the Workflows API.
+ */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+  constructor(
+    message: string,
+    /** The scope the mutation needs and the credential lacks; null when the scope is there but the workflow is not allowed. */
+    readonly requiredScope: Scope | null,
+    /** The workflow the mutation would touch. */
+    readonly workflowName: string,
+  ) {
+    super(message);
   }
 }
 

@@ -1,4 +1,5 @@
 import {
+  ForbiddenError,
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
   InvalidInputError,
@@ -59,6 +60,26 @@ export const InvalidInputErrorType = builder.objectType(InvalidInputError, {
       description:
         'Path of the offending input field, from the argument name down; list indexes are strings (`["input", "instances", "3", "instanceId"]`).',
       resolve: (error) => [...error.path],
+    }),
+  }),
+});
+
+export const ForbiddenErrorType = builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description:
+    'The credential is valid but may not make this change: it lacks the scope, or the workflow is not among those it may ' +
+    'touch. Nothing was sent to the Workflows API.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof ForbiddenError,
+  fields: (t) => ({
+    requiredScope: t.exposeString('requiredScope', {
+      nullable: true,
+      description:
+        'The scope the mutation needs and the credential lacks (`workflows:write`); null when only the workflow is not allowed.',
+    }),
+    workflowName: t.exposeString('workflowName', {
+      nullable: false,
+      description: 'The workflow the mutation would change.',
     }),
   }),
 });

@@ -8,6 +8,7 @@ import {
   type ItemError,
 } from '../mutations/create.js';
 import {
+  ForbiddenError,
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
   InvalidInputError,
@@ -29,6 +30,7 @@ import type { StatusChange } from '../upstream/types.js';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { declareSource } from '../graphql/field-source.js';
 import { BATCH_SIZE } from '../upstream/limits.js';
+import { authorizeWrite } from './authorization.js';
 import { builder } from './builder.js';
 import {
   InstanceAlreadyExistsErrorType,
@@ -321,6 +323,7 @@ const RestartInstancePayload = changePayload('RestartInstancePayload', 'The outc
 const SendInstanceEventPayload = changePayload('SendInstanceEventPayload', 'The outcome of `sendInstanceEvent`.');
 
 const CHANGE_ERRORS = [
+  ForbiddenError,
   InvalidInputError,
   WorkflowNotFoundError,
   InstanceNotFoundError,
@@ -355,12 +358,35 @@ function statusMutation(
         directResult: true,
         union: { name: `${capitalize(field)}Result`, description: `What \`${field}\` returns.` },
       },
-      resolve: (_root, { input }, ctx) => {
-        validateAddress(input);
-        return changeStatus(ctx, input.workflowName, input.instanceId, options.change());
-      },
+      resolve: (_root, { input }, ctx) =>
+        authorizedAndAudited(ctx, field, input, () => {
+          validateAddress(input);
+          return changeStatus(ctx, input.workflowName, input.instanceId, options.change());
+        }),
     }),
   );
+}
+
+/**
+ * Runs a mutation's resolver once the caller may write to its workflow (the `ForbiddenError` member of the
+ * result otherwise, before any upstream call), and writes the mutation's audit line with how it ended.
+ */
+async function authorizedAndAudited<T>(
+  ctx: Context,
+  action: string,
+  target: { readonly workflowName: string; readonly instanceId?: string | null },
+  run: () => T | Promise<T>,
+): Promise<T> {
+  let outcome = 'ok';
+  try {
+    authorizeWrite(ctx, target.workflowName);
+    return await run();
+  } catch (error) {
+    outcome = error instanceof Error ? error.name : 'error';
+    throw error;
+  } finally {
+    ctx.audit({ action, workflowName: target.workflowName, instanceId: target.instanceId ?? null, outcome });
+  }
 }
 
 function capitalize(name: string): string {
@@ -388,6 +414,7 @@ builder.mutationField('createInstance', (t) =>
     args: { input: t.arg({ type: CreateInstanceInput, required: true, description: 'The instance to create.' }) },
     errors: {
       types: [
+        ForbiddenError,
         InvalidInputError,
         WorkflowNotFoundError,
         InstanceAlreadyExistsError,
@@ -397,20 +424,21 @@ builder.mutationField('createInstance', (t) =>
       directResult: true,
       union: { name: 'CreateInstanceResult', description: 'What `createInstance` returns.' },
     },
-    resolve: async (_root, { input }, ctx) => {
-      validateWorkflowName(input.workflowName, ['input', 'workflowName']);
-      const prepared = prepareCreate(input, ['input']);
-      try {
-        const outcome = await createOne(ctx.api, input.workflowName, prepared);
-        return {
-          instance: { workflowName: input.workflowName, instanceId: outcome.instanceId },
-          recovered: outcome.recovered,
-        };
-      } finally {
-        // Even a failed create may have landed (lost answer): never leave a stale "not found" behind.
-        refreshAfterCreate(ctx, input.workflowName, [prepared.request.instanceId]);
-      }
-    },
+    resolve: (_root, { input }, ctx) =>
+      authorizedAndAudited(ctx, 'createInstance', input, async () => {
+        validateWorkflowName(input.workflowName, ['input', 'workflowName']);
+        const prepared = prepareCreate(input, ['input']);
+        try {
+          const outcome = await createOne(ctx.api, input.workflowName, prepared);
+          return {
+            instance: { workflowName: input.workflowName, instanceId: outcome.instanceId },
+            recovered: outcome.recovered,
+          };
+        } finally {
+          // Even a failed create may have landed (lost answer): never leave a stale "not found" behind.
+          refreshAfterCreate(ctx, input.workflowName, [prepared.request.instanceId]);
+        }
+      }),
   }),
 );
 
@@ -425,24 +453,25 @@ builder.mutationField('createInstances', (t) =>
       'error; otherwise each item reports its own outcome.',
     args: { input: t.arg({ type: CreateInstancesInput, required: true, description: 'The instances to create.' }) },
     errors: {
-      types: [InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamFailureError],
+      types: [ForbiddenError, InvalidInputError, WorkflowNotFoundError, RateLimitedError, UpstreamFailureError],
       directResult: true,
       union: { name: 'CreateInstancesResult', description: 'What `createInstances` returns.' },
     },
-    resolve: async (_root, { input }, ctx) => {
-      validateWorkflowName(input.workflowName, ['input', 'workflowName']);
-      const prepared = prepareBatch(input.instances, ctx.config.createInstancesLimit, ['input', 'instances']);
-      let outcomes: CreateOutcome[] | undefined;
-      try {
-        outcomes = await createMany(ctx.api, input.workflowName, prepared);
-      } finally {
-        const ids = outcomes
-          ? outcomes.filter((o) => o.created).map((o) => o.instanceId)
-          : prepared.map((p) => p.request.instanceId);
-        refreshAfterCreate(ctx, input.workflowName, ids);
-      }
-      return { results: outcomes.map((outcome, index) => ({ index, outcome, workflowName: input.workflowName })) };
-    },
+    resolve: (_root, { input }, ctx) =>
+      authorizedAndAudited(ctx, 'createInstances', { workflowName: input.workflowName }, async () => {
+        validateWorkflowName(input.workflowName, ['input', 'workflowName']);
+        const prepared = prepareBatch(input.instances, ctx.config.createInstancesLimit, ['input', 'instances']);
+        let outcomes: CreateOutcome[] | undefined;
+        try {
+          outcomes = await createMany(ctx.api, input.workflowName, prepared);
+        } finally {
+          const ids = outcomes
+            ? outcomes.filter((o) => o.created).map((o) => o.instanceId)
+            : prepared.map((p) => p.request.instanceId);
+          refreshAfterCreate(ctx, input.workflowName, ids);
+        }
+        return { results: outcomes.map((outcome, index) => ({ index, outcome, workflowName: input.workflowName })) };
+      }),
   }),
 );
 
@@ -474,13 +503,14 @@ builder.mutationField('terminateInstance', (t) =>
       directResult: true,
       union: { name: 'TerminateInstanceResult', description: 'What `terminateInstance` returns.' },
     },
-    resolve: (_root, { input }, ctx) => {
-      validateAddress(input);
-      return changeStatus(ctx, input.workflowName, input.instanceId, {
-        action: 'terminate',
-        rollback: input.rollback ?? false,
-      });
-    },
+    resolve: (_root, { input }, ctx) =>
+      authorizedAndAudited(ctx, 'terminateInstance', input, () => {
+        validateAddress(input);
+        return changeStatus(ctx, input.workflowName, input.instanceId, {
+          action: 'terminate',
+          rollback: input.rollback ?? false,
+        });
+      }),
   }),
 );
 
@@ -499,17 +529,18 @@ builder.mutationField('restartInstance', (t) =>
       directResult: true,
       union: { name: 'RestartInstanceResult', description: 'What `restartInstance` returns.' },
     },
-    resolve: (_root, { input }, ctx) => {
-      validateAddress(input);
-      let change: StatusChange = { action: 'restart' };
-      if (input.from) {
-        const count = input.from.count ?? 1;
-        validateStepName(input.from.stepName, ['input', 'from', 'stepName']);
-        validatePositiveInt(count, ['input', 'from', 'count'], 'count');
-        change = { action: 'restart', from: { name: input.from.stepName, count, type: input.from.type ?? 'do' } };
-      }
-      return changeStatus(ctx, input.workflowName, input.instanceId, change);
-    },
+    resolve: (_root, { input }, ctx) =>
+      authorizedAndAudited(ctx, 'restartInstance', input, () => {
+        validateAddress(input);
+        let change: StatusChange = { action: 'restart' };
+        if (input.from) {
+          const count = input.from.count ?? 1;
+          validateStepName(input.from.stepName, ['input', 'from', 'stepName']);
+          validatePositiveInt(count, ['input', 'from', 'count'], 'count');
+          change = { action: 'restart', from: { name: input.from.stepName, count, type: input.from.type ?? 'do' } };
+        }
+        return changeStatus(ctx, input.workflowName, input.instanceId, change);
+      }),
   }),
 );
 
@@ -526,12 +557,13 @@ builder.mutationField('sendInstanceEvent', (t) =>
       directResult: true,
       union: { name: 'SendInstanceEventResult', description: 'What `sendInstanceEvent` returns.' },
     },
-    resolve: (_root, { input }, ctx) => {
-      validateAddress(input);
-      validateEventType(input.type, ['input', 'type']);
-      const payload = input.payload === undefined ? {} : input.payload;
-      validatePayloadSize(payload, ['input', 'payload']);
-      return sendEvent(ctx, input.workflowName, input.instanceId, input.type, payload);
-    },
+    resolve: (_root, { input }, ctx) =>
+      authorizedAndAudited(ctx, 'sendInstanceEvent', input, () => {
+        validateAddress(input);
+        validateEventType(input.type, ['input', 'type']);
+        const payload = input.payload === undefined ? {} : input.payload;
+        validatePayloadSize(payload, ['input', 'payload']);
+        return sendEvent(ctx, input.workflowName, input.instanceId, input.type, payload);
+      }),
   }),
 );

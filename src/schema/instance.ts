@@ -9,6 +9,7 @@ import {
   type InstanceStatus,
   type TriggerSource,
 } from '../upstream/types.js';
+import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import {
   fromInstanceDetails,
@@ -111,7 +112,10 @@ builder.node(WorkflowInstance, {
       return { workflowName, instanceId: checkInstanceId(rest) };
     },
   },
-  loadWithoutCache: (key, ctx, info) => lookupInstance(ctx, key.workflowName, key.instanceId, selectionOf(info)),
+  loadWithoutCache: (key, ctx, info) => {
+    authorizeRead(ctx, key.workflowName);
+    return lookupInstance(ctx, key.workflowName, key.instanceId, selectionOf(info));
+  },
   fields: (t) => ({
     instanceId: t.exposeString('instanceId', {
       description: 'The instance id, unique within its workflow.',
@@ -282,7 +286,10 @@ builder.queryField('instance', (t) =>
       id: t.arg.string({ required: true, description: 'The instance id.' }),
     },
     ...declareSource({ kind: 'lookup', of: 'instance', args: { workflowName: 'workflowName', instanceId: 'id' } }),
-    resolve: (_root, args, ctx, info) =>
-      lookupInstance(ctx, checkWorkflowName(args.workflowName), checkInstanceId(args.id), selectionOf(info)),
+    resolve: (_root, args, ctx, info) => {
+      const workflowName = checkWorkflowName(args.workflowName);
+      authorizeRead(ctx, workflowName);
+      return lookupInstance(ctx, workflowName, checkInstanceId(args.id), selectionOf(info));
+    },
   }),
 );

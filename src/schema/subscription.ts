@@ -6,6 +6,7 @@ import { toWatchError } from '../errors/from-upstream.js';
 import { ShuttingDownError, SubscriptionLimitError, subscriptionRefusedError } from '../errors/subscription-errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import type { InstanceDetails } from '../upstream/types.js';
+import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
 import { InstanceStatusEnum } from './instance.js';
@@ -102,6 +103,7 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
     args: instanceArgs(t),
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);
+      authorizeRead(ctx, workflowName);
       const instanceId = checkInstanceId(args.instanceId, 'instanceId');
       return admitted(() =>
         ctx.live.watchInstanceStatus(ctx.api, workflowName, instanceId, { needsDetails: needsInstanceDetails(info) }),
@@ -120,6 +122,7 @@ builder.subscriptionField('instanceUpdated', (t) =>
     args: instanceArgs(t),
     subscribe: (_root, args, ctx) => {
       const workflowName = checkWorkflowName(args.workflowName);
+      authorizeRead(ctx, workflowName);
       const instanceId = checkInstanceId(args.instanceId, 'instanceId');
       return admitted(() => ctx.live.watchInstanceUpdates(ctx.api, workflowName, instanceId));
     },
@@ -146,6 +149,7 @@ builder.subscriptionField('workflowInstancesChanged', (t) =>
     },
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);
+      authorizeRead(ctx, workflowName);
       const statuses = args.statuses ?? null;
       return admitted(() =>
         ctx.live.watchWorkflowInstances(ctx.api, workflowName, { statuses, needsDetails: needsInstanceDetails(info) }),

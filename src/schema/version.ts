@@ -1,4 +1,5 @@
 import { declareEntity, declareSource } from '../graphql/field-source.js';
+import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
 import { splitCompositeId } from './ids.js';
@@ -16,7 +17,10 @@ builder.node(WorkflowVersion, {
       return { workflowName, versionId: rest };
     },
   },
-  loadOne: async (key, ctx) => ((await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null),
+  loadOne: async (key, ctx) => {
+    authorizeRead(ctx, key.workflowName);
+    return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
+  },
   fields: (t) => ({
     versionId: t.exposeString('versionId', { description: "Cloudflare's version id (a uuid).", ...fromKey }),
     workflow: t.field({

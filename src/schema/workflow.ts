@@ -3,6 +3,8 @@ import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { selectionOf } from '../graphql/selection.js';
 import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo } from '../upstream/types.js';
+import { authorizeRead } from './authorization.js';
+import { workflowAllowed, type Principal } from '../auth/principal.js';
 import { builder } from './builder.js';
 import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
 import { checkInstanceId, checkWorkflowName } from './ids.js';
@@ -14,6 +16,7 @@ import {
   resolveOffsetConnection,
   type ConnectionArgs,
   type OffsetConnection,
+  type PageReader,
 } from '../graphql/pagination.js';
 import {
   Workflow,
@@ -24,6 +27,33 @@ import {
   type WorkflowRef,
 } from './refs.js';
 import { badUserInput } from '../errors/coded-error.js';
+
+/** Upstream pages of 100 workflows read at most to list the workflows an allowlist permits. */
+const MAX_ALLOWLIST_SCAN_PAGES = 10;
+
+/**
+ * The workflow list as a principal with a workflow allowlist sees it: the upstream list cannot filter by
+ * names or globs, so the whole list (up to {@link MAX_ALLOWLIST_SCAN_PAGES} pages of 100) is read once per
+ * operation, filtered, and paged here; `totalCount` counts the allowed workflows only.
+ */
+function allowedOnly(read: PageReader<WorkflowInfo>, principal: Principal): PageReader<WorkflowInfo> {
+  let allowed: Promise<WorkflowInfo[]> | undefined;
+  const readAll = async (): Promise<WorkflowInfo[]> => {
+    const found: WorkflowInfo[] = [];
+    for (let page = 1; page <= MAX_ALLOWLIST_SCAN_PAGES; page++) {
+      const { items, info } = await read(page, MAX_PAGE_SIZE);
+      found.push(...items.filter((workflow) => workflowAllowed(principal, workflow.name)));
+      if (items.length < MAX_PAGE_SIZE || page * MAX_PAGE_SIZE >= info.totalCount) break;
+    }
+    return found;
+  };
+  return async (page, perPage) => {
+    const all = await (allowed ??= readAll());
+    const items = all.slice((page - 1) * perPage, page * perPage);
+    const totalPages = Math.ceil(all.length / perPage);
+    return { items, info: { count: items.length, perPage, totalCount: all.length, page, totalPages, cursor: null } };
+  };
+}
 
 /** How big a page may be, as the connections' descriptions say it. */
 const PAGE_SIZES = `\`first\`/\`last\` at most ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`;
@@ -125,7 +155,10 @@ builder.node(Workflow, {
     resolve: (ref) => ref.name,
     parse: (id) => checkWorkflowName(id, 'id'),
   },
-  loadOne: async (name, ctx) => ((await ctx.loaders.workflow(name)) ? { name } : null),
+  loadOne: async (name, ctx) => {
+    authorizeRead(ctx, name);
+    return (await ctx.loaders.workflow(name)) ? { name } : null;
+  },
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The workflow name, unique in the account.', ...fromKey }),
     workflowId: t.string({
@@ -252,14 +285,17 @@ builder.queryFields((t) => ({
       args: { search: t.arg.string({ description: 'Only workflows whose name matches this text.' }) },
       ...declareSource({ kind: 'list', of: 'workflow', defaultSize: DEFAULT_PAGE_SIZE }),
       resolve: async (_root, args, ctx) => {
+        authorizeRead(ctx);
         const search = args.search ?? undefined;
         if (search !== undefined && (search.length < 1 || search.length > 64)) {
           throw badUserInput('`search` must be 1 to 64 characters', { argument: 'search' });
         }
+        const read: PageReader<WorkflowInfo> = (page, perPage) =>
+          ctx.loaders.listWorkflows({ page, perPage, ...(search ? { search } : {}) });
         const connection = await resolveOffsetConnection(args, {
-          fingerprint: connectionFingerprint('workflows', search),
+          fingerprint: connectionFingerprint('workflows', search, ...(ctx.principal.workflows ?? [])),
           defaultSize: DEFAULT_PAGE_SIZE,
-          read: (page, perPage) => ctx.loaders.listWorkflows({ page, perPage, ...(search ? { search } : {}) }),
+          read: ctx.principal.workflows === null ? read : allowedOnly(read, ctx.principal),
         });
         return {
           ...connection,
@@ -282,6 +318,10 @@ builder.queryFields((t) => ({
     description: 'One workflow by name; null when it does not exist.',
     args: { name: t.arg.string({ required: true, description: 'The workflow name.' }) },
     ...declareSource({ kind: 'lookup', of: 'workflow', args: { name: 'name' } }),
-    resolve: (_root, args, ctx, info) => lookupWorkflow(ctx, checkWorkflowName(args.name, 'name'), selectionOf(info)),
+    resolve: (_root, args, ctx, info) => {
+      const name = checkWorkflowName(args.name, 'name');
+      authorizeRead(ctx, name);
+      return lookupWorkflow(ctx, name, selectionOf(info));
+    },
   }),
 }));

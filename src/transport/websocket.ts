@@ -5,8 +5,9 @@ import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
-import type { Context } from '../context.js';
+import type { Context, PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
@@ -33,6 +34,13 @@ export interface WebSocketDeps {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
   readonly config: Config;
   readonly logger: Logger;
+  /** Where the principal of each connection is left for the context factory (keyed by its upgrade request). */
+  readonly principals: PrincipalRegistry;
+  /**
+   * Authenticates each connection from its `connection_init` payload (`{ "authorization": "Bearer …" }`);
+   * unset: no authentication.
+   */
+  readonly authenticator?: Authenticator;
   /** Interval of keep-alive pings; a socket that misses a pong for as long is dropped. @default 12000 */
   readonly keepAliveMs?: number;
 }
@@ -76,13 +84,17 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       isProd: config.production,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
+        if (deps.authenticator && !(await authenticateConnection(ctx, deps.authenticator, deps.principals))) {
+          return false;
+        }
         const ids = new Set<string>();
         active.set(ctx, ids);
         connections.add(ids);
         return true;
       },
       onClose: (ctx) => {
+        clearTimeout(expiries.get(ctx));
         const ids = active.get(ctx);
         if (ids) connections.delete(ids);
       },
@@ -171,6 +183,62 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       return closing;
     },
   };
+}
+
+/** Close code for a connection without a valid credential (graphql-ws' own `Unauthorized`). */
+export const UNAUTHORIZED = 4401;
+
+/** Timers that close a connection when its credential expires (a JWT's `exp`). */
+const expiries = new WeakMap<WsContext<Record<string, unknown>, Extra>, NodeJS.Timeout>();
+
+/** The `authorization` entry of a `connection_init` payload, whatever its case (GraphiQL sends its headers as typed). */
+function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | null {
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (name.toLowerCase() === 'authorization' && typeof value === 'string') return value;
+  }
+  return null;
+}
+
+/**
+ * Authenticates a connection from its `connection_init` payload. A missing or invalid credential closes
+ * the socket with 4401; a credential that expires (a JWT) closes it with 4401 when it does. The principal is
+ * registered for the connection's upgrade request, which every operation of the connection shares.
+ */
+async function authenticateConnection(
+  ctx: WsContext<Record<string, unknown>, Extra>,
+  authenticator: Authenticator,
+  principals: PrincipalRegistry,
+): Promise<boolean> {
+  const request = fetchRequestOf(ctx.extra.request);
+  let principal: Principal;
+  try {
+    principal = await authenticator.authenticate(authorizationOf(ctx.connectionParams), request.headers);
+  } catch (error) {
+    if (!(error instanceof AuthenticationFailure)) throw error;
+    ctx.extra.socket.close(UNAUTHORIZED, error.message.slice(0, 120));
+    return false;
+  }
+  principals.set(request, principal);
+  if (principal.expiresAt !== undefined) {
+    const socket = ctx.extra.socket;
+    const close = () => socket.close(UNAUTHORIZED, 'The credential has expired.');
+    const remaining = principal.expiresAt - Date.now();
+    if (remaining <= 0) {
+      close();
+      return false;
+    }
+    // setTimeout holds 32-bit delays: a far expiry is checked again when the first timer fires.
+    const timer = setTimeout(
+      function check() {
+        const left = (principal.expiresAt ?? 0) - Date.now();
+        if (left <= 0) close();
+        else expiries.set(ctx, setTimeout(check, Math.min(left, 2 ** 31 - 1)));
+      },
+      Math.min(remaining, 2 ** 31 - 1),
+    );
+    expiries.set(ctx, timer);
+  }
+  return true;
 }
 
 /**

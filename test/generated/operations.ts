@@ -70,7 +70,7 @@ export type CreateInstancePayload = {
 };
 
 /** What `createInstance` returns. */
-export type CreateInstanceResult = CreateInstancePayload | InstanceAlreadyExistsError | InvalidInputError | RateLimitedError | UpstreamError | WorkflowNotFoundError;
+export type CreateInstanceResult = CreateInstancePayload | ForbiddenError | InstanceAlreadyExistsError | InvalidInputError | RateLimitedError | UpstreamError | WorkflowNotFoundError;
 
 /** Input of `createInstances`. */
 export type CreateInstancesInput = {
@@ -106,7 +106,7 @@ export type CreateInstancesPayload = {
 };
 
 /** What `createInstances` returns. */
-export type CreateInstancesResult = CreateInstancesPayload | InvalidInputError | RateLimitedError | UpstreamError | WorkflowNotFoundError;
+export type CreateInstancesResult = CreateInstancesPayload | ForbiddenError | InvalidInputError | RateLimitedError | UpstreamError | WorkflowNotFoundError;
 
 /** A `step.do` call: attempts, config and output. */
 export type DoStep = WorkflowStep & {
@@ -142,6 +142,16 @@ export type DoStep = WorkflowStep & {
 export type Error = {
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];
+};
+
+/** The credential is valid but may not make this change: it lacks the scope, or the workflow is not among those it may touch. Nothing was sent to the Workflows API. */
+export type ForbiddenError = Error & {
+  /** What went wrong, written for the developer of the client. */
+  message: Scalars['String']['output'];
+  /** The scope the mutation needs and the credential lacks (`workflows:write`); null when only the workflow is not allowed. */
+  requiredScope: Maybe<Scalars['String']['output']>;
+  /** The workflow the mutation would change. */
+  workflowName: Scalars['String']['output'];
 };
 
 /** A change requested of an instance. */
@@ -388,7 +398,7 @@ export type PauseInstancePayload = {
 };
 
 /** What `pauseInstance` returns. */
-export type PauseInstanceResult = InstanceNotFoundError | InvalidInputError | InvalidTransitionError | PauseInstancePayload | RateLimitedError | UpstreamError | WorkflowNotFoundError;
+export type PauseInstanceResult = ForbiddenError | InstanceNotFoundError | InvalidInputError | InvalidTransitionError | PauseInstancePayload | RateLimitedError | UpstreamError | WorkflowNotFoundError;
 
 /** Reads: workflows, their versions, instances and steps. */
 export type Query = {
@@ -476,7 +486,7 @@ export type RestartInstancePayload = {
 };
 
 /** What `restartInstance` returns. */
-export type RestartInstanceResult = InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | RestartInstancePayload | UpstreamError | WorkflowNotFoundError;
+export type RestartInstanceResult = ForbiddenError | InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | RestartInstancePayload | UpstreamError | WorkflowNotFoundError;
 
 /** The kind of step a restart starts from. */
 export type RestartStepType =
@@ -504,7 +514,7 @@ export type ResumeInstancePayload = {
 };
 
 /** What `resumeInstance` returns. */
-export type ResumeInstanceResult = InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | ResumeInstancePayload | UpstreamError | WorkflowNotFoundError;
+export type ResumeInstanceResult = ForbiddenError | InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | ResumeInstancePayload | UpstreamError | WorkflowNotFoundError;
 
 /** How long the finished instance and its logs are kept; omitted fields use the workflow or account default. */
 export type RetentionInput = {
@@ -542,7 +552,7 @@ export type SendInstanceEventPayload = {
 };
 
 /** What `sendInstanceEvent` returns. */
-export type SendInstanceEventResult = InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | SendInstanceEventPayload | UpstreamError | WorkflowNotFoundError;
+export type SendInstanceEventResult = ForbiddenError | InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | SendInstanceEventPayload | UpstreamError | WorkflowNotFoundError;
 
 /** A `step.sleep` or `step.sleepUntil` call. */
 export type SleepStep = WorkflowStep & {
@@ -666,7 +676,7 @@ export type TerminateInstancePayload = {
 };
 
 /** What `terminateInstance` returns. */
-export type TerminateInstanceResult = InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | TerminateInstancePayload | UpstreamError | WorkflowNotFoundError;
+export type TerminateInstanceResult = ForbiddenError | InstanceNotFoundError | InvalidInputError | InvalidTransitionError | RateLimitedError | TerminateInstancePayload | UpstreamError | WorkflowNotFoundError;
 
 /** The point where the instance was terminated. */
 export type TerminationStep = WorkflowStep & {
@@ -1075,6 +1085,7 @@ export type CacheRestartInstanceMutationVariables = Exact<{
 
 
 export type CacheRestartInstanceMutation = { restartInstance:
+    | { __typename: 'ForbiddenError' }
     | { __typename: 'InstanceNotFoundError' }
     | { __typename: 'InvalidInputError' }
     | { __typename: 'InvalidTransitionError' }
@@ -1372,6 +1383,7 @@ export type WriteCreateInstanceTwiceMutationVariables = Exact<{
 
 export type WriteCreateInstanceTwiceMutation = { before:
     | { __typename: 'CreateInstancePayload' }
+    | { __typename: 'ForbiddenError' }
     | { __typename: 'InstanceAlreadyExistsError' }
     | { __typename: 'InvalidInputError' }
     | { __typename: 'RateLimitedError' }
@@ -1379,6 +1391,7 @@ export type WriteCreateInstanceTwiceMutation = { before:
     | { __typename: 'WorkflowNotFoundError' }
   , again:
     | { __typename: 'CreateInstancePayload' }
+    | { __typename: 'ForbiddenError' }
     | { __typename: 'InstanceAlreadyExistsError' }
     | { __typename: 'InvalidInputError' }
     | { __typename: 'RateLimitedError' }
@@ -1393,6 +1406,7 @@ export type WriteCreateInstanceMutationVariables = Exact<{
 
 export type WriteCreateInstanceMutation = { createInstance:
     | { __typename: 'CreateInstancePayload', recovered: boolean, instance: { params: unknown | null, workflowName: string, instanceId: string, status: InstanceStatus } }
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
@@ -1412,6 +1426,7 @@ export type WriteCreateInstancesMutation = { createInstances:
           | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
           | { __typename: 'WorkflowNotFoundError', workflowName: string, message: string }
          | null }> }
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'RateLimitedError', retryAfter: number, message: string }
     | { __typename: 'UpstreamError', code: UpstreamErrorCode, retryable: boolean, message: string }
@@ -1419,6 +1434,8 @@ export type WriteCreateInstancesMutation = { createInstances:
    };
 
 type WriteError_BaseError_Fragment = { __typename: 'BaseError', message: string };
+
+type WriteError_ForbiddenError_Fragment = { __typename: 'ForbiddenError', message: string };
 
 type WriteError_InstanceAlreadyExistsError_Fragment = { __typename: 'InstanceAlreadyExistsError', instanceId: string, message: string };
 
@@ -1436,6 +1453,7 @@ type WriteError_WorkflowNotFoundError_Fragment = { __typename: 'WorkflowNotFound
 
 export type WriteErrorFragment =
   | WriteError_BaseError_Fragment
+  | WriteError_ForbiddenError_Fragment
   | WriteError_InstanceAlreadyExistsError_Fragment
   | WriteError_InstanceNotFoundError_Fragment
   | WriteError_InvalidInputError_Fragment
@@ -1466,6 +1484,7 @@ export type WritePauseInstanceMutationVariables = Exact<{
 
 
 export type WritePauseInstanceMutation = { pauseInstance:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
@@ -1481,6 +1500,7 @@ export type WriteRestartInstanceMutationVariables = Exact<{
 
 
 export type WriteRestartInstanceMutation = { restartInstance:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
@@ -1496,6 +1516,7 @@ export type WriteResumeInstanceMutationVariables = Exact<{
 
 
 export type WriteResumeInstanceMutation = { resumeInstance:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
@@ -1511,6 +1532,7 @@ export type WriteSendInstanceEventMutationVariables = Exact<{
 
 
 export type WriteSendInstanceEventMutation = { sendInstanceEvent:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
@@ -1526,6 +1548,7 @@ export type WriteTerminateInstanceMutationVariables = Exact<{
 
 
 export type WriteTerminateInstanceMutation = { terminateInstance:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }
@@ -1545,6 +1568,7 @@ export type WriteTerminateThenPauseMutation = { t:
     | { instance: { status: InstanceStatus } }
     | Record<PropertyKey, never>
   , p:
+    | { __typename: 'ForbiddenError', message: string }
     | { __typename: 'InstanceNotFoundError', instanceId: string, message: string }
     | { __typename: 'InvalidInputError', path: Array<string>, message: string }
     | { __typename: 'InvalidTransitionError', currentStatus: InstanceStatus, action: InstanceAction, message: string }

@@ -1,0 +1,43 @@
+import type { Plugin } from 'graphql-yoga';
+import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
+import type { PrincipalRegistry } from '../context.js';
+import { codedError } from '../errors/coded-error.js';
+
+/** What an unauthenticated request gets: 401, `WWW-Authenticate: Bearer`, and a coded GraphQL error. */
+export function unauthenticatedResponse(message: string): Response {
+  return new Response(JSON.stringify({ errors: [codedError(message, 'UNAUTHENTICATED')] }), {
+    status: 401,
+    headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' },
+  });
+}
+
+/** GraphiQL's page itself (a browser navigating to /graphql): served in every mode; its requests carry the credential. */
+function isGraphiQLPage(request: Request): boolean {
+  if (request.method !== 'GET') return false;
+  const url = new URL(request.url);
+  return !url.searchParams.has('query') && (request.headers.get('accept') ?? '').includes('text/html');
+}
+
+/**
+ * Authenticates every HTTP request that can run an operation (POST and GET on `/graphql`, SSE in both
+ * modes) before Yoga parses it, and leaves the principal in `principals` for the context factory. An
+ * unauthenticated request ends here with {@link unauthenticatedResponse}: it is never parsed, priced or run.
+ * Must come first among the plugins, before the graphql-sse plugin, which answers its own route.
+ */
+export function useAuthentication(options: { authenticator: Authenticator; principals: PrincipalRegistry }): Plugin {
+  const { authenticator, principals } = options;
+  return {
+    async onRequest({ request, endResponse }) {
+      if (request.method === 'OPTIONS' || isGraphiQLPage(request)) return;
+      let principal: Principal;
+      try {
+        principal = await authenticator.authenticate(request.headers.get('authorization'), request.headers);
+      } catch (error) {
+        if (!(error instanceof AuthenticationFailure)) throw error;
+        endResponse(unauthenticatedResponse(error.message));
+        return;
+      }
+      principals.set(request, principal);
+    },
+  };
+}

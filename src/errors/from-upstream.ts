@@ -1,6 +1,7 @@
 import * as upstream from '../upstream/errors.js';
 import { badUserInput, codedError } from './coded-error.js';
 import {
+  ForbiddenError,
   InstanceAlreadyExistsError,
   InstanceNotFoundError,
   RateLimitedError,
@@ -46,6 +47,15 @@ export function toGraphQLError(error: unknown): unknown {
     return badUserInput(`The Workflows API rejected the request${detail ? `: ${detail}` : ''}`, {
       cloudflareErrors: cloudflareErrors(error),
     });
+  }
+  if (error instanceof upstream.AuthenticationError && error.credentialSource === 'client') {
+    // The client's own Cloudflare token (`AUTH_MODE=cloudflare-token`): Cloudflare's verdict is the client's to act on.
+    return error.status === 403
+      ? codedError('The Workflows API refused this Cloudflare token the permission for this request.', 'FORBIDDEN', {
+          requiredScope: null,
+          workflowName: null,
+        })
+      : codedError('The Workflows API did not accept this Cloudflare token or account id.', 'UNAUTHENTICATED');
   }
   const what =
     error instanceof upstream.AuthenticationError
@@ -113,6 +123,13 @@ export function isOutcomeUnknown(error: unknown): boolean {
  */
 export function toMutationError(error: unknown, target: Target): unknown {
   if (!(error instanceof upstream.UpstreamError)) return error;
+  if (error instanceof upstream.AuthenticationError && error.credentialSource === 'client' && error.status === 403) {
+    return new ForbiddenError(
+      'The Workflows API refused this Cloudflare token the permission to make this change.',
+      null,
+      target.workflowName,
+    );
+  }
   if (error instanceof upstream.AuthenticationError || error instanceof upstream.AbortedError)
     return toGraphQLError(error);
   const codes = error.errors.map((e) => e.code);

@@ -3,6 +3,7 @@
  * matching `UpstreamError`. Retryability is decided here, per method: reads are retryable on any transient
  * failure; writes only when the request provably never reached upstream (connection refused, 429).
  */
+import type { CredentialSource } from './types.js';
 import {
   AlreadyExistsError,
   AuthenticationError,
@@ -30,6 +31,8 @@ export interface CallDescription {
   readonly notFound?: NotFoundResource;
   /** Strings that must never appear in an error (the API token). */
   readonly secrets: readonly string[];
+  /** Whose credential the call carries, for an authentication failure to say. */
+  readonly credentialSource: CredentialSource;
 }
 
 export interface ResponseFacts {
@@ -92,7 +95,7 @@ export function errorFromResponse(call: CallDescription, facts: ResponseFacts): 
   const details = { status, errors: safeErrors, cfRay: facts.cfRay };
 
   if (status === 401 || status === 403 || has(errors, CF_AUTH_FAILED) || (has(errors, CF_AUTH_ERROR) && status < 500)) {
-    return new AuthenticationError(message, details);
+    return new AuthenticationError(message, details, call.credentialSource);
   }
   if (status === 429) {
     // A 429 was refused before execution, so even writes may be sent again.

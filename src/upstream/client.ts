@@ -450,6 +450,7 @@ class WorkflowsClient implements WorkflowsApi {
       route: spec.route,
       notFound: spec.notFound,
       secrets: this.secrets,
+      credentialSource: this.credential.source,
     };
     const priority = spec.options?.priority ?? 'interactive';
     this.retryBudget.deposit();
@@ -716,7 +717,7 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       if (typeof apiToken !== 'string' || !TOKEN_PATTERN.test(apiToken)) {
         throw new AuthenticationError('The API token is empty or contains characters a token cannot have');
       }
-      const credential = createCredential(accountId, apiToken);
+      const credential = createCredential(accountId, apiToken, 'client');
       const { key } = credential;
       if (key === defaultClient.credential.key && apiToken === config.apiToken && accountId === config.accountId)
         return defaultClient;

@@ -9,6 +9,8 @@
  */
 
 /** One entry of the v4 envelope's `errors` array. */
+import type { CredentialSource } from './types.js';
+
 export interface CloudflareErrorEntry {
   readonly code: number;
   readonly message: string;
@@ -113,6 +115,17 @@ export class BadRequestError extends UpstreamError {
 export class AuthenticationError extends UpstreamError {
   override readonly name = 'AuthenticationError';
   override readonly code = 'AUTHENTICATION_FAILED';
+  constructor(
+    message: string,
+    details: UpstreamErrorDetails = {},
+    /**
+     * Whose credential was refused: the server's own (a deployment problem, not the client's) or one a client
+     * brought (`AUTH_MODE=cloudflare-token`, the client's to fix).
+     */
+    readonly credentialSource: CredentialSource = 'server',
+  ) {
+    super(message, details);
+  }
 }
 
 /** Whole seconds to wait for `ms`, rounded up and at least 1, so that retrying then is never early. */

@@ -33,9 +33,13 @@ export interface ErrorInfo {
 }
 
 /** Who a credential is: every cache and budget is partitioned by {@link Credential.key}. */
+/** Whose a credential is: the server's configured one, or one a client sent with its request. */
+export type CredentialSource = 'server' | 'client';
+
 export interface Credential {
   readonly accountId: string;
   readonly apiToken: string;
+  readonly source: CredentialSource;
   /** `accountId:` + a hash of the token; safe to log. */
   readonly key: string;
 }

@@ -47,7 +47,7 @@ export class FakeWorkflowsApi {
   constructor(readonly workflowName = 'order-fulfillment') {}
 
   readonly api: WorkflowsApi = {
-    credential: { accountId: 'a'.repeat(32), apiToken: 'token', key: 'acct:hash' },
+    credential: { accountId: 'a'.repeat(32), apiToken: 'token', key: 'acct:hash', source: 'server' },
     listInstances: (workflowName, query, options) =>
       this.call({ method: 'listInstances', page: query?.page ?? 1, priority: options?.priority }, options, () =>
         this.list(workflowName, query),

@@ -35,8 +35,9 @@ export interface Access {
   authorise(caller: Caller, method: string, accountId: string): void;
 }
 
-/** Every method but these changes something (docs/upstream-contract.md §2). */
+/** Every method but these changes something, so needs write access (docs/upstream-contract.md §1.1). */
 const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
 export function createAccess(options: AccessOptions): Access {
   // A Map, not the object itself: a token such as "toString" must not find Object.prototype's members.
   const grants = new Map<string, Grant>(

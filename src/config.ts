@@ -5,6 +5,7 @@
  * problem, so a misconfigured deployment fails at start-up with one readable message.
  * Other modules receive the frozen {@link Config} as an argument; tests build one with {@link createConfig}.
  */
+import { readFileSync } from 'node:fs';
 
 export type Mode = 'local' | 'remote';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -28,12 +29,25 @@ export interface UpstreamConfig {
   readonly rateWindowS: number;
 }
 
+/** What one emulator token may do (`EMULATOR_TOKENS`). */
+export interface EmulatorTokenGrant {
+  /** The account ids the token may address; a request for any other account is refused. */
+  readonly accounts: readonly string[];
+  /** Whether the token may write (POST, PUT, PATCH, DELETE); `false` makes it read-only. */
+  readonly write: boolean;
+}
+
+/** Emulator tokens by token value. */
+export type EmulatorTokens = Readonly<Record<string, EmulatorTokenGrant>>;
+
 export interface EmulatorConfig {
   /** Port of `npm run emulator`; the embedded emulator always uses an ephemeral port. @default 8787 */
   readonly port: number;
   readonly host: string;
-  /** When set, only this token is accepted. */
+  /** When set, only this token is accepted (besides `tokens`), for any account and for writes. */
   readonly apiToken: string | undefined;
+  /** When set, the tokens accepted, each confined to its accounts and possibly read-only. */
+  readonly tokens: EmulatorTokens | undefined;
   /** How many emulated seconds pass per real second. @default 1 */
   readonly timeScale: number;
   /** Requests per window and token; undefined disables rate limiting. */
@@ -238,11 +252,70 @@ function readEmulator(read: Reader, host: string): EmulatorConfig {
     port: read.int('EMULATOR_PORT', 8787, { min: 0, max: 65535 }),
     host,
     apiToken: read.string('EMULATOR_API_TOKEN'),
+    tokens: readEmulatorTokens(read),
     timeScale: read.number('EMULATOR_TIME_SCALE', 1, { min: 0 }),
     rateLimit: rateLimitRaw === undefined ? undefined : read.int('EMULATOR_RATE_LIMIT', 1200, { min: 1 }),
     rateWindowS: read.int('EMULATOR_RATE_WINDOW_S', 300, { min: 1 }),
     latencyMs: read.int('EMULATOR_LATENCY_MS', 0, { min: 0, max: 60_000 }),
   };
+}
+
+/**
+ * `EMULATOR_TOKENS`: a JSON object, or the path of a file holding one. Problems name entries by position and
+ * never quote the value, a field name or the file's path: any of them could be a token.
+ */
+function readEmulatorTokens(read: Reader): EmulatorTokens | undefined {
+  const name = 'EMULATOR_TOKENS';
+  const raw = read.string(name);
+  if (raw === undefined) return undefined;
+  const inline = raw.startsWith('{') || raw.startsWith('[');
+  let text = raw;
+  if (!inline) {
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'an unknown error';
+      read.problems.push(
+        `${name} must be a JSON object or the path of a readable JSON file (reading it failed: ${code})`,
+      );
+      return undefined;
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    read.problems.push(`${name} is not valid JSON${inline ? '' : ' (the file it names)'}`);
+    return undefined;
+  }
+  const shape = '{ "<token>": { "accounts": ["<account id>", ...], "write": true | false }, ... }';
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    value !== null && typeof value === 'object' && !Array.isArray(value);
+  if (!isObject(parsed) || Object.keys(parsed).length === 0) {
+    read.problems.push(`${name} must be an object with at least one token: ${shape}`);
+    return undefined;
+  }
+  const before = read.problems.length;
+  const entries = Object.entries(parsed).map(([token, grant], index): [string, EmulatorTokenGrant] => {
+    const entry = `${name} entry #${index + 1}`;
+    if (token === '' || /\s/.test(token))
+      read.problems.push(`${entry}: the token must be non-empty, without whitespace`);
+    if (!isObject(grant)) {
+      read.problems.push(`${entry} must be { "accounts": [...], "write": true | false }`);
+      return [token, { accounts: [], write: false }];
+    }
+    const { accounts, write, ...rest } = grant;
+    if (Object.keys(rest).length > 0) read.problems.push(`${entry} may only have the fields accounts and write`);
+    const validAccounts =
+      Array.isArray(accounts) &&
+      accounts.length > 0 &&
+      accounts.every((id) => typeof id === 'string' && id.trim() !== '');
+    if (!validAccounts) read.problems.push(`${entry}: accounts must be a non-empty array of account ids`);
+    if (typeof write !== 'boolean') read.problems.push(`${entry}: write must be true or false`);
+    return [token, { accounts: validAccounts ? [...(accounts as string[])] : [], write: write === true }];
+  });
+  // fromEntries defines own properties, so a token such as "__proto__" stays a key.
+  return read.problems.length === before ? Object.fromEntries(entries) : undefined;
 }
 
 /**

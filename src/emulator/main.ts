@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     port: config.port,
     host: config.host,
     ...(config.apiToken === undefined ? {} : { apiToken: config.apiToken }),
+    ...(config.tokens === undefined ? {} : { tokens: config.tokens }),
     timeScale: config.timeScale,
     ...(config.rateLimit === undefined ? {} : { rateLimit: { limit: config.rateLimit, windowS: config.rateWindowS } }),
     ...(config.latencyMs > 0 ? { latencyMs: config.latencyMs } : {}),

@@ -4,6 +4,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { EmulatorTokens } from '../config.js';
+import { createAccess, type Caller } from './access.js';
 import { createManualClock, createRealClock, type Clock, type ManualClock } from './clock.js';
 import { seedDemoAccount } from './demo/seed.js';
 import { DEMO_CLASSES } from './demo/index.js';
@@ -57,8 +59,16 @@ export interface EmulatorOptions {
   port?: number;
   /** @default 127.0.0.1 */
   host?: string;
-  /** When set, only this token (or legacy key) is accepted; otherwise any token is. */
+  /**
+   * A token (or legacy key) accepted for every account, writes included. When neither this nor `tokens` is set,
+   * any token is accepted.
+   */
   apiToken?: string;
+  /**
+   * Tokens (or legacy keys) accepted besides `apiToken`, each confined to its `accounts` (other accounts: 403,
+   * code 10000) and read-only unless `write` (a POST, PUT, PATCH or DELETE: 403, code 10000).
+   */
+  tokens?: EmulatorTokens;
   /** Emulated seconds per real second. @default 1 */
   timeScale?: number;
   /** `manual`: time moves only through `emulator.clock.advance(ms)`. @default 'real' */
@@ -202,27 +212,11 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     return pending;
   };
 
-  const authFailure = (message: string) =>
-    new ApiError(uncertain.authFailureStatus ?? 401, CODES.authFailed, `Authentication failed: ${message}`);
-  const authenticate = (req: IncomingMessage): string => {
-    const header = req.headers.authorization;
-    if (header !== undefined) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match) throw authFailure('the Authorization header must be "Bearer <api token>"');
-      const token = match[1]!;
-      if (options.apiToken !== undefined && token !== options.apiToken)
-        throw authFailure('the API token is not valid for this emulator');
-      return `token:${token}`;
-    }
-    const email = req.headers['x-auth-email'];
-    const key = req.headers['x-auth-key'];
-    if (typeof email === 'string' && typeof key === 'string' && email !== '' && key !== '') {
-      if (options.apiToken !== undefined && key !== options.apiToken)
-        throw authFailure('the X-Auth-Email / X-Auth-Key pair is not valid for this emulator');
-      return `key:${email}`;
-    }
-    throw authFailure('send "Authorization: Bearer <api token>" (or X-Auth-Email and X-Auth-Key)');
-  };
+  const access = createAccess({
+    ...(options.apiToken === undefined ? {} : { apiToken: options.apiToken }),
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
+    failureStatus: uncertain.authFailureStatus ?? 401,
+  });
 
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
@@ -243,9 +237,10 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   });
 
   /** Identity for rate limiting: the credential when it is valid, else the client address (as Cloudflare's per-IP limit). */
-  const rateKey = (req: IncomingMessage): { key: string; authError?: ApiError } => {
+  const rateKey = (req: IncomingMessage): { key: string; caller?: Caller; authError?: ApiError } => {
     try {
-      return { key: authenticate(req) };
+      const caller = access.authenticate(req.headers);
+      return { key: caller.key, caller };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       return { key: `ip:${req.socket.remoteAddress ?? 'unknown'}`, authError: error };
@@ -271,9 +266,11 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     try {
       // Counted first, so every answer below (auth failures and unknown routes included) carries the headers.
       let authError: ApiError | undefined;
+      let caller: Caller | undefined;
       if (limiter) {
         const identity = rateKey(req);
         authError = identity.authError;
+        caller = identity.caller;
         const verdict = limiter.take(identity.key, Date.now());
         Object.assign(headers, verdict.headers);
         if (!verdict.allowed) throw rateLimited();
@@ -288,7 +285,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       }
       path = '/' + segments.join('/');
       if (authError) throw authError;
-      if (!limiter) authenticate(req);
+      caller ??= access.authenticate(req.headers);
       const found = router.find(method, segments);
       if (!found.match) {
         if (found.allowed.length > 0) {
@@ -319,6 +316,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
         }
       }
       accountId = checkAccountId(found.match.params.account_id ?? '');
+      // Before the body is read and the account is created: a refused request changes nothing.
+      access.authorise(caller, method, accountId);
       const body = BODY_METHODS.has(method) ? await readJson(req) : undefined;
       const account = await ensureAccount(accountId);
       const { result, resultInfo, raw } = await found.match.handler({

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   ConfigError,
   DEFAULT_BASE_URL,
@@ -148,6 +151,71 @@ describe('loadEmulatorConfig', () => {
       rateLimit: 60,
       timeScale: 60,
     });
+  });
+});
+
+describe('EMULATOR_TOKENS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'emulator-tokens-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const SECRET = 'secret-token-1b7e';
+  const table = {
+    [SECRET]: { accounts: [ACCOUNT], write: false },
+    'writer-9c': { accounts: [ACCOUNT, 'b'], write: true },
+  };
+
+  function tokenProblems(value: string): readonly string[] {
+    try {
+      loadEmulatorConfig({ EMULATOR_TOKENS: value });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    throw new Error('expected loadEmulatorConfig to throw');
+  }
+
+  it('reads the table inline or from the file it names', () => {
+    expect(loadEmulatorConfig({ EMULATOR_TOKENS: JSON.stringify(table) }).tokens).toEqual(table);
+    const file = join(dir, 'tokens.json');
+    writeFileSync(file, JSON.stringify(table));
+    expect(loadEmulatorConfig({ EMULATOR_TOKENS: file }).tokens).toEqual(table);
+    expect(loadConfig({ EMULATOR_TOKENS: ` ${JSON.stringify(table)} ` }).emulator.tokens).toEqual(table);
+    expect(loadEmulatorConfig({}).tokens).toBeUndefined();
+    // An own key, not the object's prototype.
+    const proto = loadEmulatorConfig({ EMULATOR_TOKENS: '{"__proto__": {"accounts": ["a"], "write": true}}' }).tokens!;
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+  });
+
+  it('reports bad JSON, an unreadable file and every wrong shape, naming EMULATOR_TOKENS and never a token', () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, `{ "${SECRET}": `);
+    const cases: [string, RegExp[]][] = [
+      [`{ "${SECRET}": { "accounts": [`, [/^EMULATOR_TOKENS is not valid JSON$/]],
+      [file, [/^EMULATOR_TOKENS is not valid JSON \(the file it names\)$/]],
+      [join(dir, SECRET), [/^EMULATOR_TOKENS must be a JSON object or the path of a readable JSON file .*ENOENT/]],
+      [`["${SECRET}"]`, [/^EMULATOR_TOKENS must be an object with at least one token/]],
+      ['{}', [/^EMULATOR_TOKENS must be an object with at least one token/]],
+      [JSON.stringify({ [SECRET]: true }), [/^EMULATOR_TOKENS entry #1 must be \{ "accounts"/]],
+      [
+        JSON.stringify({ ok: { accounts: ['a'], write: true }, [SECRET]: { accounts: [], write: 'yes' } }),
+        [/^EMULATOR_TOKENS entry #2: accounts must be a non-empty array/, /^EMULATOR_TOKENS entry #2: write must be/],
+      ],
+      [JSON.stringify({ [SECRET]: { accounts: ['a', 7] } }), [/accounts must be/, /write must be true or false/]],
+      [
+        JSON.stringify({ [SECRET]: { accounts: ['a'], write: true, [`${SECRET}-2`]: {} } }),
+        [/^EMULATOR_TOKENS entry #1 may only have the fields accounts and write$/],
+      ],
+      [
+        JSON.stringify({ [`${SECRET} x`]: { accounts: ['a'], write: true } }),
+        [/^EMULATOR_TOKENS entry #1: the token must be non-empty, without whitespace$/],
+      ],
+    ];
+    for (const [value, expected] of cases) {
+      const problems = tokenProblems(value);
+      expect(problems, value).toHaveLength(expected.length);
+      expected.forEach((pattern, i) => expect(problems[i], value).toMatch(pattern));
+      expect(problems.join('\n')).not.toContain(SECRET);
+      expect(problemsOf({ EMULATOR_TOKENS: value })).toEqual(problems);
+    }
   });
 });
 

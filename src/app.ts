@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import type { Authenticator } from './auth/principal.js';
@@ -11,6 +12,7 @@ import { codedError } from './errors/coded-error.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
 import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
+import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
@@ -68,11 +70,23 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let ready = false;
   let stopping: Promise<void> | undefined;
 
+  const browserSafety = createBrowserSafety(config);
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // Before the browser checks: load balancers and orchestrators probe with an IP address as Host, and the
+    // answer reveals nothing and runs nothing.
     if (req.url === '/healthz' || req.url?.startsWith('/healthz?')) {
       const healthy = ready && stopping === undefined;
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
+      return;
+    }
+    const refusal = browserSafety.checkRequest(req);
+    if (refusal) {
+      logger.debug(
+        `refused ${req.method ?? ''} ${req.url?.split('?', 1)[0] ?? ''}: ${refusal.error.extensions.code ?? ''}`,
+      );
+      refuse(req, res, refusal.status, refusal.error);
       return;
     }
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -82,16 +96,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     ) {
       // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
       const tooLarge = declared > config.maxRequestBytes;
-      res.writeHead(tooLarge ? 413 : 411, { 'content-type': 'application/json', connection: 'close' });
       const error = tooLarge
         ? codedError(
             `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`,
             'REQUEST_TOO_LARGE',
           )
         : codedError('POST bodies need a Content-Length header.', 'LENGTH_REQUIRED');
-      // A GraphQLError serialises as { message, extensions }, the shape of any other GraphQL error response.
-      res.end(JSON.stringify({ errors: [error] }));
-      req.resume();
+      refuse(req, res, tooLarge ? 413 : 411, error);
       return;
     }
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
@@ -137,4 +148,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return stopping;
     },
   };
+}
+
+/**
+ * Answers a request refused before its body was read with a GraphQL error, the shape of any other GraphQL
+ * error response (a GraphQLError serialises as { message, extensions }), and closes the connection, so the
+ * unread body cannot be taken for the next request.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLError): void {
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+  res.end(JSON.stringify({ errors: [error] }));
+  req.resume();
 }

@@ -94,6 +94,12 @@ export interface Config {
    * @default []
    */
   readonly corsOrigins: readonly string[];
+  /**
+   * `Host` header values the server answers (DNS-rebinding protection; src/transport/browser-safety.ts): host
+   * names or IP addresses (IPv6 in brackets), each optionally with `:port` (without one, any port), or `*`
+   * for any Host. Default while `host` is a loopback address: `localhost`, `127.0.0.1`, `[::1]`; required otherwise.
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -108,6 +114,15 @@ export const DEFAULT_BASE_URL = 'https://api.cloudflare.com/client/v4';
 export const LOCAL_ACCOUNT_ID = '0123456789abcdef0123456789abcdef';
 /** Token the gateway presents to its embedded emulator. Not a secret: the emulator only listens on loopback. */
 export const LOCAL_API_TOKEN = 'local-emulator-token';
+
+/** `ALLOWED_HOSTS` while listening on loopback and unset: the names a browser on this machine uses. */
+export const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
+
+/** Whether `HOST` is a loopback address (or name), reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
+}
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
@@ -179,6 +194,30 @@ class Reader {
     return origins;
   }
 
+  /** `ALLOWED_HOSTS`: comma-separated `name`, `name:port`, `[v6]`, `[v6]:port`, or `*`; lower-cased. */
+  hosts(name: string, host: string): string[] {
+    const raw = this.string(name);
+    if (raw === undefined) {
+      if (isLoopbackHost(host)) return [...LOOPBACK_HOST_NAMES];
+      this.problems.push(
+        `${name} is required when HOST (${host}) is not a loopback address: list the host names clients reach this server by (graphql.example.com, or with a port), or * to accept any Host header (no DNS-rebinding protection)`,
+      );
+      return [];
+    }
+    const hosts = raw
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
+    if (hosts.length === 0) this.problems.push(`${name} must list at least one host name, or * (got "${raw}")`);
+    for (const entry of hosts) {
+      if (entry !== '*' && !/^(\[[0-9a-f:.]+\]|[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?)(:\d{1,5})?$/.test(entry))
+        this.problems.push(
+          `${name} must list host names such as graphql.example.com or 10.0.0.5:4000 (IPv6 in brackets), or * (got "${entry}")`,
+        );
+    }
+    return hosts;
+  }
+
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
     const raw = this.string(name)?.toLowerCase();
     if (raw === undefined) return fallback;
@@ -233,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
     corsOrigins: read.origins('CORS_ORIGINS'),
+    allowedHosts: read.hosts('ALLOWED_HOSTS', host),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);

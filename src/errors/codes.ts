@@ -28,6 +28,12 @@ export const ERROR_CODES = {
   SHUTTING_DOWN: 'The server is shutting down and takes no new subscriptions; reconnect to another instance.',
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
   LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
+  UNSUPPORTED_CONTENT_TYPE:
+    'A POST request had no Content-Type, or a form or plain-text one (any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
+  HOST_NOT_ALLOWED:
+    'The Host header is not one ALLOWED_HOSTS lists (a DNS-rebinding guard; HTTP 421, or the WebSocket upgrade refused). Nothing ran.',
+  ORIGIN_NOT_ALLOWED:
+    'The request or WebSocket upgrade carried an Origin header of a page CORS_ORIGINS does not allow (HTTP 403). Nothing ran.',
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax (set by graphql-yoga).',
   GRAPHQL_VALIDATION_FAILED: 'The operation does not validate against the schema (set by graphql-yoga).',
   BAD_REQUEST:

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
@@ -11,6 +11,7 @@ import type { Context, PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
+import { createBrowserSafety } from './browser-safety.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -65,14 +66,20 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const connections = new Set<Set<string>>();
   let closing: Promise<void> | undefined;
 
+  const browserSafety = createBrowserSafety(config);
+
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Browsers apply no CORS to WebSocket handshakes: the Host and Origin checks are all that keeps a page on
+    // another site from reading subscriptions (src/transport/browser-safety.ts).
+    const refusal = browserSafety.checkUpgrade(request);
+    if (refusal) {
+      logger.debug(`refused a WebSocket upgrade: ${refusal.error.extensions.code ?? ''}`);
+      endUpgrade(socket, refusal.status, JSON.stringify({ errors: [refusal.error] }));
+      return;
+    }
     const path = (request.url ?? '').split('?')[0];
     if (path !== WEBSOCKET_PATH || closing) {
-      socket.end(
-        closing
-          ? 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n'
-          : 'HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n',
-      );
+      endUpgrade(socket, closing ? 503 : 404);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -239,6 +246,12 @@ async function authenticateConnection(
     expiries.set(ctx, timer);
   }
   return true;
+}
+
+/** Answers an upgrade request with an HTTP status (and a JSON body) instead of a socket, and closes it. */
+function endUpgrade(socket: Duplex, status: number, body = ''): void {
+  const headers = body === '' ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Connection: close\r\n\r\n${body}`);
 }
 
 /**

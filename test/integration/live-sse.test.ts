@@ -91,4 +91,15 @@ describe('subscriptions over SSE', () => {
     expectLifecycle(events);
     expect(stack.app.live.stats().subscribers).toBe(0);
   });
+
+  it('answers unparsable GraphQL on /graphql/stream with 400 GRAPHQL_PARSE_FAILED, as /graphql does', async () => {
+    const stack = await startStack({ listen: true });
+    const response = await fetch(`${stack.url as string}/stream?query=${encodeURIComponent('{ x')}`, {
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'Syntax Error: Expected Name, found <EOF>.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } }],
+    });
+  });
 });

@@ -240,3 +240,36 @@ describe('CORS_ORIGINS', () => {
     );
   });
 });
+
+describe('ALLOWED_HOSTS', () => {
+  it('defaults to the loopback names while HOST is a loopback address', () => {
+    for (const HOST of [undefined, '127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]']) {
+      const env: Record<string, string> = HOST === undefined ? {} : { HOST };
+      expect(loadConfig(env).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    }
+  });
+
+  it('is required on any other HOST, and says why', () => {
+    for (const HOST of ['0.0.0.0', '::', '10.0.0.5', 'gw.internal']) {
+      expect(problemsOf({ HOST })).toEqual([
+        `ALLOWED_HOSTS is required when HOST (${HOST}) is not a loopback address: list the host names clients reach this server by (graphql.example.com, or with a port), or * to accept any Host header (no DNS-rebinding protection)`,
+      ]);
+    }
+    expect(loadConfig({ HOST: '0.0.0.0', ALLOWED_HOSTS: '*' }).allowedHosts).toEqual(['*']);
+  });
+
+  it('reads names, ports and bracketed IPv6 addresses, lower-cased, and reports anything else', () => {
+    expect(
+      loadConfig({ HOST: '0.0.0.0', ALLOWED_HOSTS: 'GW.example.com, 10.0.0.5:4000,[fd00::1]:4000,[::1],my-host' })
+        .allowedHosts,
+    ).toEqual(['gw.example.com', '10.0.0.5:4000', '[fd00::1]:4000', '[::1]', 'my-host']);
+    expect(problemsOf({ ALLOWED_HOSTS: 'http://gw.example.com,fd00::1,a b' })).toEqual([
+      'ALLOWED_HOSTS must list host names such as graphql.example.com or 10.0.0.5:4000 (IPv6 in brackets), or * (got "http://gw.example.com")',
+      'ALLOWED_HOSTS must list host names such as graphql.example.com or 10.0.0.5:4000 (IPv6 in brackets), or * (got "fd00::1")',
+      'ALLOWED_HOSTS must list host names such as graphql.example.com or 10.0.0.5:4000 (IPv6 in brackets), or * (got "a b")',
+    ]);
+    expect(problemsOf({ ALLOWED_HOSTS: ' , ' })).toEqual([
+      'ALLOWED_HOSTS must list at least one host name, or * (got ",")',
+    ]);
+  });
+});

@@ -5,8 +5,13 @@
  * problem, so a misconfigured deployment fails at start-up with one readable message.
  * Other modules receive the frozen {@link Config} as an argument; tests build one with {@link createConfig}.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 
+/**
+ * `local`: no `CLOUDFLARE_API_TOKEN`, so the gateway starts its embedded emulator. `remote`: a real upstream,
+ * reached with the server's token, or, with `AUTH_MODE=cloudflare-token`, with each client's own credential
+ * (then `upstream.apiToken` is empty: the server has no credential of its own).
+ */
 export type Mode = 'local' | 'remote';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -100,6 +105,46 @@ export interface Config {
    * for any Host. Default while `host` is a loopback address: `localhost`, `127.0.0.1`, `[::1]`; required otherwise.
    */
   readonly allowedHosts: readonly string[];
+  readonly auth: AuthConfig;
+}
+
+/** The values of `AUTH_MODE`; the same list as `AuthMode` in src/auth/principal.ts (which config cannot import). */
+export type AuthModeName = 'none' | 'api-key' | 'jwt' | 'cloudflare-token';
+const AUTH_MODE_NAMES: readonly AuthModeName[] = ['none', 'api-key', 'jwt', 'cloudflare-token'];
+
+/** Signature algorithms `JWT_ALGORITHMS` may list (never `none`). */
+export const JWT_ALGORITHMS = [
+  ...['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'],
+  ...['HS256', 'HS384', 'HS512'],
+] as const;
+/** Shortest `JWT_SECRET`, in bytes: an HMAC key at least as long as SHA-256's output (RFC 7518, section 3.2). */
+export const JWT_SECRET_MIN_BYTES = 32;
+
+export interface AuthConfig {
+  /** `AUTH_MODE`; unset means `none`, which only a loopback `HOST` allows. */
+  readonly mode: AuthModeName;
+  /** `AUTH_MODE=none` was set explicitly: main warns at start when `HOST` is not a loopback address. */
+  readonly explicitNone: boolean;
+  /** `API_KEYS_FILE` (mode `api-key`): read by src/auth/api-keys.ts at start and on reload. */
+  readonly apiKeysFile: string | undefined;
+  /** Mode `jwt` only. */
+  readonly jwt: JwtConfig | undefined;
+}
+
+export interface JwtConfig {
+  /** Exactly one of `JWT_JWKS_URL`, `JWT_PUBLIC_KEY_FILE` (SPKI or X.509 PEM) and `JWT_SECRET` (HMAC). */
+  readonly key:
+    | { readonly kind: 'jwks'; readonly url: string }
+    | { readonly kind: 'public-key-file'; readonly path: string }
+    | { readonly kind: 'secret'; readonly secret: string };
+  readonly issuer: string;
+  readonly audience: string;
+  /** `JWT_ALGORITHMS`. @default ['HS256'] with `JWT_SECRET`, ['RS256', 'ES256'] otherwise */
+  readonly algorithms: readonly string[];
+  /** Claim holding the scopes, space-separated or an array. @default scope */
+  readonly scopesClaim: string;
+  /** Claim holding the workflow allowlist (names or globs); undefined, or the claim absent, means every workflow. */
+  readonly workflowsClaim: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -135,6 +180,25 @@ class Reader {
   string(name: string): string | undefined {
     const value = this.env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
+  }
+
+  /** The untrimmed value (secrets), or undefined when unset or blank. */
+  raw(name: string): string | undefined {
+    return this.string(name) === undefined ? undefined : this.env[name];
+  }
+
+  /** A path that must be readable now; the message names the path and the reason, never the content. */
+  readableFile(name: string): string | undefined {
+    const path = this.string(name);
+    if (path === undefined) return undefined;
+    try {
+      accessSync(path, constants.R_OK);
+      return path;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      this.problems.push(`${name} must be a readable file (got "${path}": ${code})`);
+      return undefined;
+    }
   }
 
   int(name: string, fallback: number, { min, max }: { min: number; max?: number }): number {
@@ -230,10 +294,13 @@ class Reader {
 /** Parses and validates the environment. Throws {@link ConfigError} listing every problem. */
 export function loadConfig(env: Env = process.env): Config {
   const read = new Reader(env);
-  const apiToken = read.string('CLOUDFLARE_API_TOKEN');
-  const mode: Mode = apiToken === undefined ? 'local' : 'remote';
+  const host = read.string('HOST') ?? '127.0.0.1';
+  const auth = readAuth(read, host);
+  // In cloudflare-token mode the server's own token is never used, even when set: clients bring theirs.
+  const apiToken = auth.mode === 'cloudflare-token' ? undefined : read.string('CLOUDFLARE_API_TOKEN');
+  const mode: Mode = apiToken === undefined && auth.mode !== 'cloudflare-token' ? 'local' : 'remote';
   const accountId = read.string('CLOUDFLARE_ACCOUNT_ID');
-  if (mode === 'remote' && accountId === undefined) {
+  if (apiToken !== undefined && accountId === undefined) {
     read.problems.push('CLOUDFLARE_ACCOUNT_ID is required when CLOUDFLARE_API_TOKEN is set');
   }
   if (accountId !== undefined && !/^[0-9a-f]{32}$/i.test(accountId)) {
@@ -244,7 +311,6 @@ export function loadConfig(env: Env = process.env): Config {
     read.problems.push('CLOUDFLARE_API_TOKEN must not contain whitespace');
   }
   const baseUrl = read.url('CLOUDFLARE_BASE_URL', DEFAULT_BASE_URL);
-  const host = read.string('HOST') ?? '127.0.0.1';
   const config: Config = {
     mode,
     host,
@@ -254,8 +320,9 @@ export function loadConfig(env: Env = process.env): Config {
     exposeErrorDetails: read.string('NODE_ENV') === 'test',
     upstream: {
       baseUrl,
-      accountId: accountId ?? LOCAL_ACCOUNT_ID,
-      apiToken: apiToken ?? LOCAL_API_TOKEN,
+      // cloudflare-token: the default account of clients that send none; empty when there is none.
+      accountId: accountId ?? (mode === 'local' ? LOCAL_ACCOUNT_ID : ''),
+      apiToken: apiToken ?? (mode === 'local' ? LOCAL_API_TOKEN : ''),
       connectTimeoutMs: read.int('UPSTREAM_CONNECT_TIMEOUT_MS', 5000, { min: 1 }),
       headersTimeoutMs: read.int('UPSTREAM_HEADERS_TIMEOUT_MS', 15_000, { min: 1 }),
       bodyTimeoutMs: read.int('UPSTREAM_BODY_TIMEOUT_MS', 15_000, { min: 1 }),
@@ -273,9 +340,134 @@ export function loadConfig(env: Env = process.env): Config {
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
     corsOrigins: read.origins('CORS_ORIGINS'),
     allowedHosts: read.hosts('ALLOWED_HOSTS', host),
+    auth,
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
+}
+
+const MODES_HELP =
+  'api-key (keys listed in API_KEYS_FILE), jwt (bearer JWTs: JWT_ISSUER, JWT_AUDIENCE and one of JWT_JWKS_URL, ' +
+  'JWT_PUBLIC_KEY_FILE, JWT_SECRET), cloudflare-token (each client sends its own Cloudflare API token), ' +
+  'or none (no authentication: only behind a proxy that authenticates every request)';
+
+/** `AUTH_MODE` and its variables. Only names and paths appear in problems, never `JWT_SECRET`. */
+function readAuth(read: Reader, host: string): AuthConfig {
+  const explicit = read.string('AUTH_MODE') !== undefined;
+  const mode = read.oneOf('AUTH_MODE', AUTH_MODE_NAMES, 'none');
+  if (!explicit && !isLoopbackHost(host)) {
+    read.problems.push(
+      `AUTH_MODE is required when HOST (${host}) is not a loopback address, since anyone who reaches the port ` +
+        `would act with the server's access. Set AUTH_MODE to ${MODES_HELP}`,
+    );
+  }
+  const only = (names: readonly string[], inMode: AuthModeName) => {
+    for (const name of names.filter((n) => read.string(n) !== undefined && mode !== inMode)) {
+      // A key file or issuer set without its mode would look protected while it is not.
+      read.problems.push(`${name} is set but AUTH_MODE is ${mode}; it only applies with AUTH_MODE=${inMode}`);
+    }
+  };
+  only(['API_KEYS_FILE'], 'api-key');
+  only(JWT_VARIABLES, 'jwt');
+  const apiKeysFile = mode === 'api-key' ? read.readableFile('API_KEYS_FILE') : undefined;
+  if (mode === 'api-key' && apiKeysFile === undefined && read.string('API_KEYS_FILE') === undefined) {
+    read.problems.push('API_KEYS_FILE is required with AUTH_MODE=api-key (create entries with `npm run api-key`)');
+  }
+  return {
+    mode,
+    explicitNone: mode === 'none' && explicit,
+    apiKeysFile,
+    jwt: mode === 'jwt' ? readJwt(read) : undefined,
+  };
+}
+
+const JWT_VARIABLES = [
+  'JWT_JWKS_URL',
+  'JWT_PUBLIC_KEY_FILE',
+  'JWT_SECRET',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'JWT_ALGORITHMS',
+  'JWT_SCOPES_CLAIM',
+  'JWT_WORKFLOWS_CLAIM',
+];
+
+function readJwt(read: Reader): JwtConfig | undefined {
+  const sources = ['JWT_JWKS_URL', 'JWT_PUBLIC_KEY_FILE', 'JWT_SECRET'].filter((n) => read.string(n) !== undefined);
+  const issuer = read.string('JWT_ISSUER');
+  const audience = read.string('JWT_AUDIENCE');
+  for (const [name, value] of [['JWT_ISSUER', issuer] as const, ['JWT_AUDIENCE', audience] as const]) {
+    if (value === undefined) read.problems.push(`${name} is required with AUTH_MODE=jwt`);
+  }
+  if (sources.length !== 1) {
+    read.problems.push(
+      `AUTH_MODE=jwt needs exactly one key source: JWT_JWKS_URL, JWT_PUBLIC_KEY_FILE or JWT_SECRET (got ${
+        sources.length === 0 ? 'none' : sources.join(' and ')
+      })`,
+    );
+  }
+  const key = readJwtKey(read, sources[0]);
+  const algorithms = readJwtAlgorithms(read, key?.kind === 'secret');
+  if (key === undefined || issuer === undefined || audience === undefined || sources.length !== 1) return undefined;
+  return {
+    key,
+    issuer,
+    audience,
+    algorithms,
+    scopesClaim: read.string('JWT_SCOPES_CLAIM') ?? 'scope',
+    workflowsClaim: read.string('JWT_WORKFLOWS_CLAIM'),
+  };
+}
+
+function readJwtKey(read: Reader, source: string | undefined): JwtConfig['key'] | undefined {
+  if (source === 'JWT_JWKS_URL') {
+    const url = read.url('JWT_JWKS_URL', '');
+    // Keys fetched in clear text could be replaced on the way; plain http only reaches this machine.
+    if (url !== '' && new URL(url).protocol === 'http:' && !isLoopbackHost(new URL(url).hostname)) {
+      read.problems.push(`JWT_JWKS_URL must use https (plain http only on loopback) (got "${url}")`);
+    }
+    return url === '' ? undefined : { kind: 'jwks', url };
+  }
+  if (source === 'JWT_PUBLIC_KEY_FILE') {
+    const path = read.readableFile('JWT_PUBLIC_KEY_FILE');
+    return path === undefined ? undefined : { kind: 'public-key-file', path };
+  }
+  if (source === 'JWT_SECRET') {
+    // Not trimmed: every byte of a secret counts. Never echoed.
+    const secret = read.raw('JWT_SECRET') ?? '';
+    if (Buffer.byteLength(secret) < JWT_SECRET_MIN_BYTES) {
+      read.problems.push(`JWT_SECRET must be at least ${JWT_SECRET_MIN_BYTES} bytes long`);
+      return undefined;
+    }
+    return { kind: 'secret', secret };
+  }
+  return undefined;
+}
+
+/** A secret only verifies HMAC tokens and a public key only signatures: never both (algorithm confusion). */
+function readJwtAlgorithms(read: Reader, secret: boolean): string[] {
+  const fallback = secret ? ['HS256'] : ['RS256', 'ES256'];
+  const raw = read.string('JWT_ALGORITHMS');
+  if (raw === undefined) return fallback;
+  const algorithms = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  const unknown = algorithms.filter((a) => !(JWT_ALGORITHMS as readonly string[]).includes(a));
+  if (algorithms.length === 0 || unknown.length > 0) {
+    read.problems.push(`JWT_ALGORITHMS must list some of ${JWT_ALGORITHMS.join(', ')} (got "${raw}")`);
+    return fallback;
+  }
+  const mismatched = algorithms.filter((a) => a.startsWith('HS') !== secret);
+  if (mismatched.length > 0) {
+    read.problems.push(
+      secret
+        ? `JWT_ALGORITHMS must list only HS256, HS384 or HS512 with JWT_SECRET (got "${raw}")`
+        : `JWT_ALGORITHMS must not list HS256, HS384 or HS512 without JWT_SECRET (got "${raw}")`,
+    );
+    return fallback;
+  }
+  return algorithms;
 }
 
 /** Parses the variables of the standalone emulator (`npm run emulator`). */

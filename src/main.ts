@@ -1,5 +1,7 @@
 import { createApp } from './app.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { createAuthenticator } from './auth/index.js';
+import type { Authenticator } from './auth/principal.js';
+import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
@@ -13,7 +15,26 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel, [config.upstream.apiToken]);
+  const logger = createLogger(config.logLevel, [
+    config.upstream.apiToken,
+    ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : []),
+  ]);
+  let authenticator: Authenticator;
+  try {
+    authenticator = await createAuthenticator(config);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (config.auth.mode === 'none' && !isLoopbackHost(config.host)) {
+    logger.warn(
+      `AUTH_MODE=none on ${config.host}: every client that reaches this port acts with the server's access. ` +
+        'Run it like this only behind a proxy that authenticates every request.',
+    );
+  }
 
   // Local mode: the embedded emulator is the upstream, reached over loopback through the real client.
   // Imported only in local mode: remote deployments never load the emulator's code.
@@ -30,10 +51,10 @@ async function main(): Promise<void> {
       : undefined;
   const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
-  const app = createApp(effective, { logger });
+  const app = createApp(effective, { logger, authenticator });
   const url = await app.start();
   process.stdout.write(
-    `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}\n`,
+    `Workflows GraphQL (${effective.mode} mode, AUTH_MODE=${config.auth.mode}) at ${url}, upstream ${effective.upstream.baseUrl}\n`,
   );
 
   let signalled = false;
@@ -52,6 +73,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  // Key rotation without a restart: SIGHUP re-reads API_KEYS_FILE (a bad file keeps the keys in use).
+  process.on('SIGHUP', () => {
+    void Promise.resolve(authenticator.reload?.()).then(
+      () => logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`),
+      (error: unknown) =>
+        logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
+    );
+  });
 }
 
 main().catch((error: unknown) => {

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
     'The request carries no valid credential (HTTP 401 with `WWW-Authenticate: Bearer`; graphql-ws closes with 4401), or the Workflows API refused the Cloudflare token a client sent in `cloudflare-token` mode.',
   FORBIDDEN:
     "The credential is valid but lacks the scope (`requiredScope`) or the workflow (`workflowName`) this field needs, or the Workflows API refused the client's Cloudflare token the permission; nothing was sent upstream for a scope or workflow refusal.",
+  AUTHENTICATION_UNAVAILABLE:
+    'The server could not check the credential right now (the JWT key set could not be fetched): HTTP 503, graphql-ws close code 1013; retry later.',
   QUERY_TOO_EXPENSIVE:
     'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
   SUBSCRIPTION_LIMIT:

@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { KeySetUnavailable } from '../auth/jwt.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
@@ -8,6 +9,18 @@ export function unauthenticatedResponse(message: string): Response {
   return new Response(JSON.stringify({ errors: [codedError(message, 'UNAUTHENTICATED')] }), {
     status: 401,
     headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' },
+  });
+}
+
+/** What a request gets while credentials cannot be checked (the JWT key set is unreachable): 503, retry later. */
+function authenticationUnavailableResponse(): Response {
+  const error = codedError(
+    'The server cannot check credentials right now; try again shortly.',
+    'AUTHENTICATION_UNAVAILABLE',
+  );
+  return new Response(JSON.stringify({ errors: [error] }), {
+    status: 503,
+    headers: { 'content-type': 'application/json', 'retry-after': '5', 'cache-control': 'no-store' },
   });
 }
 
@@ -33,6 +46,10 @@ export function useAuthentication(options: { authenticator: Authenticator; princ
       try {
         principal = await authenticator.authenticate(request.headers.get('authorization'), request.headers);
       } catch (error) {
+        if (error instanceof KeySetUnavailable) {
+          endResponse(authenticationUnavailableResponse());
+          return;
+        }
         if (!(error instanceof AuthenticationFailure)) throw error;
         endResponse(unauthenticatedResponse(error.message));
         return;

@@ -5,6 +5,7 @@ import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { KeySetUnavailable } from '../auth/jwt.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
 import type { Context, PrincipalRegistry } from '../context.js';
@@ -194,6 +195,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
 
 /** Close code for a connection without a valid credential (graphql-ws' own `Unauthorized`). */
 export const UNAUTHORIZED = 4401;
+/** Close code while credentials cannot be checked (RFC 6455 "Try Again Later"). */
+export const TRY_AGAIN_LATER = 1013;
 
 /** Timers that close a connection when its credential expires (a JWT's `exp`). */
 const expiries = new WeakMap<WsContext<Record<string, unknown>, Extra>, NodeJS.Timeout>();
@@ -221,6 +224,10 @@ async function authenticateConnection(
   try {
     principal = await authenticator.authenticate(authorizationOf(ctx.connectionParams), request.headers);
   } catch (error) {
+    if (error instanceof KeySetUnavailable) {
+      ctx.extra.socket.close(TRY_AGAIN_LATER, 'The server cannot check credentials right now.');
+      return false;
+    }
     if (!(error instanceof AuthenticationFailure)) throw error;
     ctx.extra.socket.close(UNAUTHORIZED, error.message.slice(0, 120));
     return false;

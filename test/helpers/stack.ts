@@ -4,6 +4,8 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
+import type { Authenticator } from '../../src/auth/principal.js';
+import type { Logger } from '../../src/logger.js';
 import { createConfig, type Config, type DeepPartial } from '../../src/config.js';
 import type { RequestFilter } from '../../src/emulator/request-log.js';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
@@ -29,6 +31,10 @@ export interface StackOptions {
    * cannot tell whether the upstream got it (the emulator never sees it).
    */
   interceptUpstream?: (request: { readonly method: string; readonly path: string }) => 'forward' | 'drop';
+  /** Authenticates clients (see src/auth/); unset: no authentication. */
+  authenticator?: Authenticator;
+  /** Receives the gateway's log lines (audit lines included); unset: a silent logger. */
+  logger?: Logger;
 }
 
 /** The GraphQL response as a client sees it. */
@@ -111,7 +117,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let app: App;
   let url: string | undefined;
   try {
-    app = createApp(config);
+    app = createApp(config, {
+      ...(options.authenticator ? { authenticator: options.authenticator } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
     if (options.listen) url = await app.start(0, '127.0.0.1');
   } catch (error) {
     await proxy?.stop();

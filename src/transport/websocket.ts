@@ -201,12 +201,22 @@ export const TRY_AGAIN_LATER = 1013;
 /** Timers that close a connection when its credential expires (a JWT's `exp`). */
 const expiries = new WeakMap<WsContext<Record<string, unknown>, Extra>, NodeJS.Timeout>();
 
-/** The `authorization` entry of a `connection_init` payload, whatever its case (GraphiQL sends its headers as typed). */
-function authorizationOf(params: Readonly<Record<string, unknown>> | undefined): string | null {
+/**
+ * The headers a connection authenticates with: its upgrade request's, overridden by the string entries of its
+ * `connection_init` payload (browsers cannot set headers on a WebSocket upgrade, so `authorization` and
+ * `x-cloudflare-account-id` travel there; GraphiQL sends its headers editor's content as typed, any case).
+ */
+function connectionHeaders(upgrade: Headers, params: Readonly<Record<string, unknown>> | undefined): Headers {
+  const headers = new Headers(upgrade);
   for (const [name, value] of Object.entries(params ?? {})) {
-    if (name.toLowerCase() === 'authorization' && typeof value === 'string') return value;
+    if (typeof value !== 'string') continue;
+    try {
+      headers.set(name, value);
+    } catch {
+      // Not a valid header name or value: not a credential either.
+    }
   }
-  return null;
+  return headers;
 }
 
 /**
@@ -222,7 +232,8 @@ async function authenticateConnection(
   const request = fetchRequestOf(ctx.extra.request);
   let principal: Principal;
   try {
-    principal = await authenticator.authenticate(authorizationOf(ctx.connectionParams), request.headers);
+    const headers = connectionHeaders(request.headers, ctx.connectionParams);
+    principal = await authenticator.authenticate(headers.get('authorization'), headers);
   } catch (error) {
     if (error instanceof KeySetUnavailable) {
       ctx.extra.socket.close(TRY_AGAIN_LATER, 'The server cannot check credentials right now.');

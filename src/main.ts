@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const app = createApp(effective, { logger, authenticator });
   const url = await app.start();
   process.stdout.write(
-    `Workflows GraphQL (${effective.mode} mode, AUTH_MODE=${config.auth.mode}) at ${url}, upstream ${effective.upstream.baseUrl}\n`,
+    `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}, AUTH_MODE=${config.auth.mode}\n`,
   );
 
   let signalled = false;

@@ -41,18 +41,31 @@ afterEach(async () => {
 /**
  * A graphql-ws client of the stack's listening server, disposed after the test. Without `onClose` it is
  * lazy (it closes by itself, with 1000, once its last subscription completes); with it, it stays open, so a
- * test can see the close code the server sends.
+ * test can see the close code the server sends. `connectionParams` is its `connection_init` payload, where
+ * a client's credential travels (`{ authorization: 'Bearer …' }`).
  */
-export function wsClient(stack: Stack, onClose?: (code: number) => void): Client {
+export function wsClient(
+  stack: Stack,
+  onClose?: (code: number, reason: string) => void,
+  connectionParams?: Record<string, unknown>,
+): Client {
   if (stack.url === undefined) throw new Error('wsClient needs a stack started with `listen: true`');
   const client = createClient({
     url: stack.url.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
     retryAttempts: 0,
+    ...(connectionParams === undefined ? {} : { connectionParams }),
     lazy: onClose === undefined,
     // The close reaches the test through `onClose`; by default a non-lazy client would also print it.
     onNonLazyError: () => undefined,
-    on: onClose ? { closed: (event) => onClose((event as { code: number }).code) } : {},
+    on: onClose
+      ? {
+          closed: (event) => {
+            const { code, reason } = event as { code: number; reason?: string };
+            onClose(code, reason ?? '');
+          },
+        }
+      : {},
   });
   clients.push(client);
   return client;

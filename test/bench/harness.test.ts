@@ -1,9 +1,17 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../src/auth/index.js';
+import { loadConfig } from '../../src/config.js';
+import { BENCH_AUTH_MODES, createAuthSetups } from './auth-modes.js';
 import { spawnTs, stopAll } from './children.js';
 import { describeRoutes } from './counts.js';
 import { measureDelivery } from './delivery.js';
 import { checkBody } from './load-spec.js';
+import { readCpuSeconds } from './proc.js';
 import { renderTable, tally, type ScenarioResult } from './report.js';
+import { GATEWAY_READY_LINE, gatewayEnv } from './stack.js';
 import { median, percentile } from './stats.js';
 import { Fatal, waitFor } from './wait.js';
 
@@ -138,5 +146,48 @@ describe('child processes', () => {
     await expect(waitFor('the impossible', () => undefined, { timeoutMs: 50, intervalMs: 10 })).rejects.toThrow(
       'timed out after 50 ms waiting for the impossible',
     );
+  });
+});
+
+describe('S1AUTH wiring', () => {
+  it("gives each mode a gateway environment whose authenticator accepts that mode's credential", async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'bench-harness-'));
+    try {
+      const setups = await createAuthSetups(dir, 'bench-s1-auth');
+      for (const mode of BENCH_AUTH_MODES) {
+        const env = gatewayEnv({
+          upstreamUrl: 'http://127.0.0.1:9/client/v4',
+          rateLimit: { limit: 1, windowS: 1 },
+          env: setups[mode].env,
+        });
+        const config = loadConfig(env);
+        expect(config.auth.mode).toBe(mode);
+        const principal = await (
+          await createAuthenticator(config)
+        ).authenticate(setups[mode].authorization, new Headers());
+        expect(principal.mode).toBe(mode);
+        if (mode !== 'none') expect(principal.workflows).toEqual(['bench-s1-auth']);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("recognises the gateway's start-up line in every mode", () => {
+    for (const mode of BENCH_AUTH_MODES) {
+      const line = `Workflows GraphQL (remote mode, AUTH_MODE=${mode}) at http://127.0.0.1:4000/graphql, upstream http://x`;
+      expect(line.match(GATEWAY_READY_LINE)?.[1]).toBe('http://127.0.0.1:4000');
+    }
+  });
+
+  it("reads a process's CPU time, which grows while it computes", async () => {
+    const before = await readCpuSeconds(process.pid);
+    // Spin until the 10 ms tick has moved: a condition on CPU time, never on the wall clock.
+    let after = before;
+    for (let spins = 0; after === before && spins < 10_000; spins++) {
+      for (let i = 0; i < 100_000; i++) Math.sqrt(i);
+      after = await readCpuSeconds(process.pid);
+    }
+    expect(after).toBeGreaterThan(before);
   });
 });

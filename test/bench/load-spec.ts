@@ -27,6 +27,11 @@ export interface SustainedLoad {
   /** Requests per second over all connections; unset = as fast as the server answers. */
   readonly overallRate?: number;
   readonly check: BodyCheck;
+  /**
+   * After the warm-up, send {@link WARM_MESSAGE} and wait for {@link MEASURE_MESSAGE} before the measured run,
+   * so that the orchestrator can read counters (the gateway's CPU time) exactly between the two.
+   */
+  readonly pauseAfterWarmup?: boolean;
 }
 
 /** `concurrency` simultaneous requests per round, `rounds` rounds one after the other. */
@@ -84,6 +89,10 @@ export type LoadResult = SustainedResult | BurstResult;
 
 /** Prefix of the one stdout line that carries the result. */
 export const RESULT_PREFIX = 'LOAD-RESULT ';
+
+/** IPC message types of {@link SustainedLoad.pauseAfterWarmup}: the worker's "warmed up", the orchestrator's "go on". */
+export const WARM_MESSAGE = 'warm';
+export const MEASURE_MESSAGE = 'measure';
 
 /** Returns a reason when `body` fails `check`, undefined when it passes. */
 export function checkBody(check: BodyCheck, body: string): string | undefined {

@@ -8,7 +8,9 @@ import { Pool } from 'undici';
 import { exitWithParent, receiveJob } from './children.js';
 import {
   checkBody,
+  MEASURE_MESSAGE,
   RESULT_PREFIX,
+  WARM_MESSAGE,
   type BurstLoad,
   type BurstResult,
   type LoadRequest,
@@ -95,7 +97,25 @@ async function runAutocannon(spec: SustainedLoad, durationS: number): Promise<Om
 async function runSustained(spec: SustainedLoad): Promise<SustainedResult> {
   // Warm-up: connection pools fill, the JIT settles, caches of the gateway and the baseline alike warm.
   const warmup = spec.warmupS > 0 ? await runAutocannon(spec, spec.warmupS) : undefined;
+  if (spec.pauseAfterWarmup) await waitForOrchestrator();
   return { ...(await runAutocannon(spec, spec.durationS)), warmupOk: warmup?.ok ?? 0 };
+}
+
+/** Tells the orchestrator the warm-up is over and waits until it has read its counters. */
+function waitForOrchestrator(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!process.send) {
+      reject(new Error('pauseAfterWarmup needs the IPC channel of the orchestrator'));
+      return;
+    }
+    const onMessage = (message: { type?: string }) => {
+      if (message.type !== MEASURE_MESSAGE) return;
+      process.off('message', onMessage);
+      resolve();
+    };
+    process.on('message', onMessage);
+    process.send({ type: WARM_MESSAGE });
+  });
 }
 
 async function runBurst(spec: BurstLoad): Promise<BurstResult> {

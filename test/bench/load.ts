@@ -1,6 +1,8 @@
 import { sendJob, spawnTs } from './children.js';
 import {
+  MEASURE_MESSAGE,
   RESULT_PREFIX,
+  WARM_MESSAGE,
   type BurstLoad,
   type BurstResult,
   type LoadResult,
@@ -11,22 +13,48 @@ import {
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Runs `spec` in a fresh load-generator process and returns what it measured. */
-async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Runs `spec` in a fresh load-generator process and returns what it measured. With `afterWarmup`, the worker
+ * pauses after its warm-up until that callback has resolved.
+ */
+async function runLoad(spec: LoadSpec, afterWarmup?: () => Promise<void>): Promise<LoadResult> {
   const worker = spawnTs('load generator', 'test/bench/load-worker.ts', [], { ipc: true });
-  sendJob(worker, spec);
+  sendJob(worker, afterWarmup === undefined ? spec : { ...spec, pauseAfterWarmup: true });
+  let callbackFailure: unknown;
+  if (afterWarmup !== undefined) {
+    worker.process.on('message', (message: { type?: string }) => {
+      if (message.type !== WARM_MESSAGE) return;
+      afterWarmup().then(
+        () => worker.process.send({ type: MEASURE_MESSAGE }),
+        (error: unknown) => {
+          // The worker would wait for the go-ahead until its deadline: stop it, and report this error instead.
+          callbackFailure = error;
+          void worker.stop();
+        },
+      );
+    });
+  }
   const budgetMs =
     spec.kind === 'sustained' ? (spec.warmupS + spec.durationS) * 1000 + 30_000 : spec.rounds * 30_000 + 10_000;
   try {
     const [, json] = await worker.waitForLine(new RegExp(`^${escape(RESULT_PREFIX)}(.*)$`), budgetMs);
     return JSON.parse(json ?? '') as LoadResult;
+  } catch (error) {
+    throw callbackFailure ?? error;
   } finally {
     await worker.stop();
   }
 }
 
-export async function runSustained(spec: Omit<SustainedLoad, 'kind'>): Promise<SustainedResult> {
-  const result = await runLoad({ kind: 'sustained', ...spec });
+/**
+ * A sustained load; `options.afterWarmup` runs between the warm-up and the measured run (reading the gateway's
+ * CPU time there keeps the warm-up's out of it).
+ */
+export async function runSustained(
+  spec: Omit<SustainedLoad, 'kind' | 'pauseAfterWarmup'>,
+  options: { afterWarmup?: () => Promise<void> } = {},
+): Promise<SustainedResult> {
+  const result = await runLoad({ kind: 'sustained', ...spec }, options.afterWarmup);
   if (result.kind !== 'sustained') throw new Error('load worker answered a burst result to a sustained load');
   return result;
 }

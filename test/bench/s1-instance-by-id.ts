@@ -6,13 +6,14 @@ import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { startEmulator, startGateway, startPassthrough, type EmulatorProcess } from './stack.js';
 
-const CONCURRENCY = 64;
-const IDS = 200;
-const WARMUP_S = 2;
+/** S1's load, which the S1AUTH variant (s1-auth.ts) repeats. */
+export const CONCURRENCY = 64;
+export const IDS = 200;
+export const WARMUP_S = 2;
 /** Neither process may throttle itself here: S1 measures the request path, S5 the budget. */
-const UNLIMITED = { limit: 100_000_000, windowS: 300 };
+export const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 
-const QUERY =
+export const QUERY =
   'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
 
 /** Baseline and gateway runs alternate (B G, then G B) so that drifting load from other work on a shared machine hits both alike. */

@@ -102,7 +102,9 @@ export interface HttpProcess {
   stop(): Promise<void>;
 }
 
-export const GATEWAY_READY_LINE = /^Workflows GraphQL \(remote mode\) at (http:\/\/\S+)\/graphql, upstream /;
+/** src/main.ts's start-up line; it names AUTH_MODE since issue 11 (an older bundle's line without it also matches). */
+export const GATEWAY_READY_LINE =
+  /^Workflows GraphQL \(remote mode(?:, AUTH_MODE=[a-z-]+)?\) at (http:\/\/\S+)\/graphql, upstream /;
 
 /** The production entry point, built by `npm run build` (run.ts builds it before any scenario). */
 export const GATEWAY_BUNDLE = 'dist/main.js';

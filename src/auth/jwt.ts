@@ -3,6 +3,7 @@
  * source of {@link JwtConfig} (a JWKS URL, a public key file or an HMAC secret), its issuer, audience, algorithms
  * and expiry. The principal is the token's subject, with the scopes and workflow allowlist its claims carry.
  */
+import { createSecretKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRemoteJWKSet, errors, importSPKI, importX509, jwtVerify, type JWTPayload } from 'jose';
 import { ConfigError, type JwtConfig } from '../config.js';
@@ -69,10 +70,13 @@ export async function createJwtAuthenticator(
 ): Promise<Authenticator> {
   const key = await keySource(config, options);
   const now = options.now ?? Date.now;
+  const verified = new Map<string, { readonly principal: Principal; readonly until: number }>();
   return {
     mode: 'jwt',
     async authenticate(authorization) {
       const token = bearerCredential(authorization, 'JWT');
+      const known = verified.get(token);
+      if (known !== undefined && known.until > now()) return known.principal;
       let payload: JWTPayload;
       try {
         ({ payload } = await jwtVerify(token, key, {
@@ -87,9 +91,38 @@ export async function createJwtAuthenticator(
       } catch (error) {
         throw asFailure(error);
       }
-      return principalOf(payload, config);
+      const principal = principalOf(payload, config);
+      remember(verified, token, principal, now());
+      return principal;
     },
   };
+}
+
+/** Verified tokens kept at most (the oldest goes first). */
+const VERIFIED_TOKENS_KEPT = 10_000;
+/** How long a verified token is trusted without checking its signature again. */
+const VERIFIED_TOKEN_TTL_MS = 30_000;
+
+/**
+ * Remembers a verified token until it expires, for at most {@link VERIFIED_TOKEN_TTL_MS}: a dashboard sends
+ * the same JWT with every request, and its signature check is most of authentication's cost per request
+ * (test/bench/s1-auth.ts). A token is immutable, so a remembered answer stays right until the token's `exp`;
+ * the short TTL bounds how long a key removed from the JWKS keeps verifying tokens it signed.
+ */
+function remember(
+  verified: Map<string, { readonly principal: Principal; readonly until: number }>,
+  token: string,
+  principal: Principal,
+  at: number,
+): void {
+  const until = Math.min(at + VERIFIED_TOKEN_TTL_MS, principal.expiresAt ?? at);
+  if (until <= at) return;
+  verified.delete(token);
+  verified.set(token, { principal, until });
+  if (verified.size > VERIFIED_TOKENS_KEPT) {
+    const oldest = verified.keys().next();
+    if (!oldest.done) verified.delete(oldest.value);
+  }
 }
 
 async function keySource(config: JwtConfig, options: JwtAuthenticatorOptions): Promise<KeySource> {
@@ -101,7 +134,8 @@ async function keySource(config: JwtConfig, options: JwtAuthenticatorOptions): P
         timeoutDuration: options.jwksTimeoutMs ?? 5_000,
       });
     case 'secret':
-      return new TextEncoder().encode(config.key.secret);
+      // A KeyObject made once: jose would otherwise import the raw bytes again for every token.
+      return createSecretKey(Buffer.from(config.key.secret, 'utf8'));
     case 'public-key-file':
       return publicKeyFile(config.key.path, config.algorithms);
   }

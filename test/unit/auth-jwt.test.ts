@@ -184,7 +184,11 @@ describe('the jwt authenticator, against a JWKS endpoint', () => {
       server.keys = [await publicJwk(next)];
       await expect(verify(auth, await sign(next))).resolves.toMatchObject({ id: 'user-1' });
       expect(server.fetches).toBe(2);
-      expect(await failureOf(auth, await sign(rsa))).toBe('No known key matches the JWT ("kid" and "alg")');
+      // A token of the retired key not verified before: one verified within the last 30 s stays trusted until then
+      // (src/auth/jwt.ts, VERIFIED_TOKEN_TTL_MS).
+      expect(await failureOf(auth, await sign(rsa, { sub: 'user-3' }))).toBe(
+        'No known key matches the JWT ("kid" and "alg")',
+      );
     } finally {
       await server.close();
     }
@@ -230,6 +234,22 @@ describe('the jwt authenticator, with JWT_SECRET or JWT_PUBLIC_KEY_FILE', () => 
     const forged = await sign({ secret: `${SECRET}-other`, alg: 'HS256' });
     expect(await failureOf(auth, forged)).toBe("The JWT's signature is invalid");
     expect(await failureOf(auth, await sign(rsa))).toBe("The JWT's algorithm is not accepted");
+  });
+
+  it('trusts a verified token again without re-checking it, but never past its exp', async () => {
+    let clock = Date.now();
+    const auth = await createJwtAuthenticator(
+      jwtConfig({ key: { kind: 'secret', secret: SECRET }, algorithms: ['HS256'] }),
+      { now: () => clock },
+    );
+    const exp = Math.floor(clock / 1000) + 10;
+    const token = await sign({ secret: SECRET, alg: 'HS256' }, { exp });
+    await expect(verify(auth, token)).resolves.toMatchObject({ id: 'user-1', expiresAt: exp * 1000 });
+    clock += 5_000;
+    await expect(verify(auth, token)).resolves.toMatchObject({ id: 'user-1' });
+    // Past exp and the clock tolerance: the remembered answer must not outlive the token.
+    clock = exp * 1000 + 60_000;
+    expect(await failureOf(auth, token)).toBe('The JWT has expired');
   });
 
   it('verifies with a PEM public key file, for each configured algorithm the key fits', async () => {

@@ -51,7 +51,8 @@ describe('the server process', () => {
       AUTH_MODE: 'api-key',
       API_KEYS_FILE: file,
     });
-    await server.waitForLine(/AUTH_MODE=api-key\) at http:\/\/\S+\/graphql/);
+    await server.waitForLine(/Workflows GraphQL .* at http:\/\/\S+\/graphql/);
+    expect(server.stdout()).toContain('AUTH_MODE=api-key');
     server.kill('SIGTERM');
     expect(await server.exited()).toEqual({ code: 0, signal: null });
   });
@@ -62,7 +63,7 @@ describe('the server process', () => {
     const file = join(dir, 'rotating-keys.json');
     await writeFile(file, JSON.stringify([a.entry]));
     const server = spawnEntry('src/main.ts', { PORT: '0', AUTH_MODE: 'api-key', API_KEYS_FILE: file }, SIGNALLABLE);
-    const [, url] = await server.waitForLine(/AUTH_MODE=api-key\) at (http:\/\/\S+\/graphql)/);
+    const [, url] = await server.waitForLine(/Workflows GraphQL .* at (http:\/\/\S+\/graphql)/);
 
     expect(await statusWith(url!, a.key)).toBe(200);
     expect(await statusWith(url!, b.key)).toBe(401);
@@ -91,7 +92,7 @@ describe('the server process', () => {
     const file = join(dir, 'broken-keys.json');
     await writeFile(file, JSON.stringify([a.entry]));
     const server = spawnEntry('src/main.ts', { PORT: '0', AUTH_MODE: 'api-key', API_KEYS_FILE: file }, SIGNALLABLE);
-    const [, url] = await server.waitForLine(/AUTH_MODE=api-key\) at (http:\/\/\S+\/graphql)/);
+    const [, url] = await server.waitForLine(/Workflows GraphQL .* at (http:\/\/\S+\/graphql)/);
 
     // Half a file, as an editor that writes in place might leave it, with the key itself pasted in.
     await writeFile(file, `[{"id": "key-a", "sha256": "${a.key}"`);

@@ -36,6 +36,17 @@ async function main(): Promise<void> {
     );
   }
 
+  // Key rotation without a restart: SIGHUP re-reads API_KEYS_FILE (a bad file keeps the keys in use). Registered
+  // before anything starts: until then SIGHUP's default action would kill the process, and a supervisor that
+  // rotates keys as soon as the start-up line appears could send it in that window.
+  process.on('SIGHUP', () => {
+    void Promise.resolve(authenticator.reload?.()).then(
+      () => logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`),
+      (error: unknown) =>
+        logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
+    );
+  });
+
   // Local mode: the embedded emulator is the upstream, reached over loopback through the real client.
   // Imported only in local mode: remote deployments never load the emulator's code.
   const emulator =
@@ -73,14 +84,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
-  // Key rotation without a restart: SIGHUP re-reads API_KEYS_FILE (a bad file keeps the keys in use).
-  process.on('SIGHUP', () => {
-    void Promise.resolve(authenticator.reload?.()).then(
-      () => logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`),
-      (error: unknown) =>
-        logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
-    );
-  });
 }
 
 main().catch((error: unknown) => {

@@ -26,11 +26,21 @@ afterAll(() => {
 
 /**
  * Runs an entry point of this repository with a clean environment: TypeScript through tsx, as `npm start`
- * would, or plain JavaScript (`.js`, `.mjs`) with node, as `npm run start:prod` would.
+ * would, or plain JavaScript (`.js`, `.mjs`) with node, as `npm run start:prod` would. With `importTsx`,
+ * TypeScript runs in node itself (`node --import tsx`), so that every signal reaches the server: the tsx
+ * command relays only SIGINT and SIGTERM to its child, and dies of the others (SIGHUP).
  */
-export function spawnEntry(entry: string, env: Record<string, string>): SpawnedProcess {
+export function spawnEntry(
+  entry: string,
+  env: Record<string, string>,
+  options: { importTsx?: boolean } = {},
+): SpawnedProcess {
   const javascript = /\.m?js$/.test(entry);
-  const child = spawn(javascript ? process.execPath : TSX, [entry], {
+  const [command, args] =
+    javascript || options.importTsx
+      ? [process.execPath, [...(javascript ? [] : ['--import', 'tsx']), entry]]
+      : [TSX, [entry]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,6 +27,8 @@ export interface App {
   readonly logger: Logger;
   /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
   start(port?: number, host?: string): Promise<string>;
+  /** Checks open WebSocket connections' credentials again (after a key rotation); refused ones close with 4401. */
+  reauthenticate(): Promise<void>;
   /** Stops accepting work, lets in-flight requests finish, completes subscriptions, closes every socket. */
   stop(): Promise<void>;
 }
@@ -44,7 +46,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const live = createLiveHub({ config, upstream, logger });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
-  const context = createContextFactory({ config, upstream, live, principals, logger });
+  const context = createContextFactory({
+    config,
+    upstream,
+    live,
+    principals,
+    authenticated: authenticator !== undefined,
+    logger,
+  });
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -130,6 +139,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const { address, port: actual } = server.address() as AddressInfo;
       const shown = address.includes(':') ? `[${address}]` : address;
       return `http://${shown}:${actual}/graphql`;
+    },
+    async reauthenticate() {
+      await ws?.reauthenticate();
     },
     stop() {
       stopping ??= (async () => {

@@ -1,5 +1,6 @@
 import { ANONYMOUS, type Principal } from './auth/principal.js';
 import { createCacheRegistry } from './cache/finished-instances.js';
+import { codedError } from './errors/coded-error.js';
 import type { Config } from './config.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Logger } from './logger.js';
@@ -38,6 +39,11 @@ export interface Context {
  */
 export type PrincipalRegistry = WeakMap<Request, Principal>;
 
+/** A request that reached the schema without a principal although authentication is on: fail closed. */
+function unauthenticated(): never {
+  throw codedError('The request carries no authenticated credential.', 'UNAUTHENTICATED');
+}
+
 /**
  * Creates the per-request context factory. The cross-request caches (finished instances) live in the
  * factory, one per credential key, so they are created once per app and never shared between credentials.
@@ -49,12 +55,14 @@ export function createContextFactory(deps: {
   upstream: Upstream;
   live: LiveHub;
   principals?: PrincipalRegistry;
+  /** True when a transport authenticates every request: a request without a principal is then refused, never anonymous. */
+  authenticated?: boolean;
   logger?: Logger;
 }): (request: Request) => Context {
   const caches = createCacheRegistry({ ttlMs: deps.config.finishedInstanceTtlMs });
   const { logger } = deps;
   return (request) => {
-    const principal = deps.principals?.get(request) ?? ANONYMOUS;
+    const principal = deps.principals?.get(request) ?? (deps.authenticated ? unauthenticated() : ANONYMOUS);
     const credential = principal.credential;
     const api = credential
       ? deps.upstream.forCredential(credential.accountId, credential.apiToken)

@@ -1,4 +1,4 @@
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { createAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/principal.js';
 import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
@@ -39,11 +39,26 @@ async function main(): Promise<void> {
   // Key rotation without a restart: SIGHUP re-reads API_KEYS_FILE (a bad file keeps the keys in use). Registered
   // before anything starts: until then SIGHUP's default action would kill the process, and a supervisor that
   // rotates keys as soon as the start-up line appears could send it in that window.
+  // Reloads run one after another, so that the file read last is the one in use.
+  let reloading: Promise<void> = Promise.resolve();
+  // Set once the app exists: a SIGHUP before that only reloads the keys.
+  const started: { app?: App } = {};
   process.on('SIGHUP', () => {
-    void Promise.resolve(authenticator.reload?.()).then(
-      () => logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`),
-      (error: unknown) =>
-        logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
+    const reload = authenticator.reload;
+    if (!reload) {
+      logger.info(`SIGHUP: AUTH_MODE=${config.auth.mode} has nothing to reload`);
+      return;
+    }
+    reloading = reloading.then(() =>
+      reload.call(authenticator).then(
+        // Open WebSocket connections of keys that are gone close with 4401.
+        async () => {
+          await started.app?.reauthenticate();
+          logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`);
+        },
+        (error: unknown) =>
+          logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
+      ),
     );
   });
 
@@ -63,6 +78,7 @@ async function main(): Promise<void> {
   const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
   const app = createApp(effective, { logger, authenticator });
+  started.app = app;
   const url = await app.start();
   process.stdout.write(
     `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}, AUTH_MODE=${config.auth.mode}\n`,

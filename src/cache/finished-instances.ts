@@ -19,6 +19,8 @@ export interface CacheRegistry {
 }
 
 const MAX_ENTRIES_PER_CREDENTIAL = 5000;
+/** Credentials kept, as the upstream client keeps their clients (`upstream/client.ts`, `maxCredentials`). */
+const MAX_CREDENTIALS = 1000;
 
 export const instanceKey = (workflowName: string, instanceId: string): string => `${workflowName}\u0000${instanceId}`;
 
@@ -26,14 +28,24 @@ export function createCacheRegistry(options: {
   ttlMs: number;
   now?: () => number;
   maxEntries?: number;
+  /** Credentials whose caches are kept (per-request credentials can be many); the least recently used goes. */
+  maxCredentials?: number;
 }): CacheRegistry {
   const caches = new Map<string, FinishedInstanceCache>();
+  const maxCredentials = options.maxCredentials ?? MAX_CREDENTIALS;
   return {
     finished(credentialKey) {
       let cache = caches.get(credentialKey);
-      if (!cache) {
+      if (cache) {
+        // Most recently used last, so the least recently used credential goes first.
+        caches.delete(credentialKey);
+      } else {
         cache = createFinishedInstanceCache(options);
-        caches.set(credentialKey, cache);
+      }
+      caches.set(credentialKey, cache);
+      if (caches.size > maxCredentials) {
+        const oldest = caches.keys().next();
+        if (!oldest.done) caches.delete(oldest.value);
       }
       return cache;
     },

@@ -25,7 +25,8 @@ export class InvalidInputError extends Error {
 
 /**
  * The caller is authenticated but may not make this change: its credential lacks `requiredScope`, or the
- * workflow is outside the workflows it may touch. Nothing was sent to the Workflows API.
+ * workflow is outside the workflows it may touch (then nothing was sent to the Workflows API), or, in
+ * `cloudflare-token` mode, Cloudflare refused the client's token the permission.
  */
 export class ForbiddenError extends Error {
   override readonly name = 'ForbiddenError';

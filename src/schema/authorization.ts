@@ -4,8 +4,10 @@ import { codedError } from '../errors/coded-error.js';
 import { ForbiddenError } from '../errors/mutation-errors.js';
 
 /**
- * The schema's checks of what the caller may do (see `auth/authorize.ts`), made at the top of the root
- * fields and node lookups, before any upstream call: a refused field costs nothing.
+ * The schema's checks of what the caller may do (see `auth/authorize.ts`), made before any upstream call, so a
+ * refused field costs nothing: at the top of the root fields and node lookups, and again in every resolver that
+ * reads a workflow's data (`schema/field-data.ts`, step outputs, version graphs), so that data reached another
+ * way (a mutation's payload, a nested link) needs `workflows:read` on its workflow too. Key fields stay free.
  */
 
 /** Queries and subscriptions: refuses with a `FORBIDDEN` error on the field when `workflows:read` or the workflow is missing. */

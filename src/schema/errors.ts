@@ -68,7 +68,7 @@ export const ForbiddenErrorType = builder.objectType(ForbiddenError, {
   name: 'ForbiddenError',
   description:
     'The credential is valid but may not make this change: it lacks the scope, or the workflow is not among those it may ' +
-    'touch. Nothing was sent to the Workflows API.',
+    "touch (then nothing was sent to the Workflows API), or Cloudflare refused the permission to a client's own token.",
   interfaces: [ErrorInterface],
   isTypeOf: (value) => value instanceof ForbiddenError,
   fields: (t) => ({

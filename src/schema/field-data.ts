@@ -16,6 +16,7 @@ import type {
   Workflow as WorkflowInfo,
   WorkflowVersion as VersionInfo,
 } from '../upstream/types.js';
+import { authorizeRead } from './authorization.js';
 import type { InstanceRef, VersionRef, WorkflowRef } from './refs.js';
 import { vanished } from '../errors/coded-error.js';
 
@@ -42,6 +43,7 @@ function readDetails<T>(
   read: (d: InstanceDetails) => T,
   full: boolean,
 ): T | Promise<T> {
+  authorizeRead(ctx, ref.workflowName);
   const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
   if (known && !(full && known.simple)) return read(known);
   return instanceDetails(ctx, ref, full).then(read);
@@ -54,6 +56,7 @@ function readRow<T>(
   fromDetails: (d: InstanceDetails) => T,
   fromRow: (s: InstanceSummary) => T,
 ): T | Promise<T> {
+  authorizeRead(ctx, ref.workflowName);
   const known = ctx.loaders.knownDetails(ref.workflowName, ref.instanceId);
   if (known) return fromDetails(known);
   const row = ctx.loaders.summary(ref.workflowName, ref.instanceId);
@@ -113,6 +116,7 @@ export function fromWorkflowRecord<T>(read: (workflow: WorkflowInfo) => T) {
   return {
     ...declareSource({ kind: 'record' }),
     resolve: async (ref: WorkflowRef, _args: unknown, ctx: Context): Promise<T> => {
+      authorizeRead(ctx, ref.name);
       const found = await ctx.loaders.workflow(ref.name);
       if (!found) throw vanished(`Workflow ${JSON.stringify(ref.name)}`);
       return read(found);
@@ -125,6 +129,7 @@ export function fromVersionRecord<T>(read: (version: VersionInfo) => T) {
   return {
     ...declareSource({ kind: 'record' }),
     resolve: async (ref: VersionRef, _args: unknown, ctx: Context): Promise<T> => {
+      authorizeRead(ctx, ref.workflowName);
       const found = await ctx.loaders.version(ref.workflowName, ref.versionId);
       if (!found) throw vanished(`Version ${ref.versionId} of workflow ${JSON.stringify(ref.workflowName)}`);
       return read(found);
@@ -144,18 +149,24 @@ type Prefetchable =
  * connections and lookups of the selected workflow fields at once: see `schema/lookups.ts`). The resolver
  * takes the promise the parent started for the same field and arguments, or does the work itself.
  */
-export function prefetchable<P extends { readonly started?: ReadonlyMap<string, Promise<unknown>> }, A, T>(
-  source: Prefetchable,
-  load: (parent: P, args: A, ctx: Context, selection: Selection) => Promise<T>,
-) {
+export function prefetchable<
+  P extends { readonly name: string; readonly started?: ReadonlyMap<string, Promise<unknown>> },
+  A,
+  T,
+>(source: Prefetchable, load: (parent: P, args: A, ctx: Context, selection: Selection) => Promise<T>) {
+  // The parent is a workflow: everything these fields read belongs to it.
+  const guarded = async (parent: P, args: A, ctx: Context, selection: Selection): Promise<T> => {
+    authorizeRead(ctx, parent.name);
+    return load(parent, args, ctx, selection);
+  };
   return {
     ...declareSource({
       ...source,
       // Async, so that a load that throws at once fails only its own field (`schema/lookups.ts` awaits them all).
-      start: async (parent, args, ctx, selection) => load(parent as P, args as A, ctx as Context, selection),
+      start: async (parent, args, ctx, selection) => guarded(parent as P, args as A, ctx as Context, selection),
     } as FieldSource),
     resolve: (parent: P, args: A, ctx: Context, info: GraphQLResolveInfo): Promise<T> =>
       (parent.started?.get(startKey(info.fieldName, args)) as Promise<T> | undefined) ??
-      load(parent, args, ctx, selectionOf(info)),
+      guarded(parent, args, ctx, selectionOf(info)),
   };
 }

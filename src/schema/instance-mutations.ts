@@ -371,6 +371,9 @@ function statusMutation(
  * Runs a mutation's resolver once the caller may write to its workflow (the `ForbiddenError` member of the
  * result otherwise, before any upstream call), and writes the mutation's audit line with how it ended.
  */
+/** Longest workflow name or instance id an audit line repeats (refused inputs can be megabytes long). */
+const AUDITED_NAME_LENGTH = 300;
+
 async function authorizedAndAudited<T>(
   ctx: Context,
   action: string,
@@ -379,13 +382,20 @@ async function authorizedAndAudited<T>(
 ): Promise<T> {
   let outcome = 'ok';
   try {
+    // A valid name first: the allowlist and the audit line only ever see names of at most 64 characters.
+    validateWorkflowName(target.workflowName, ['input', 'workflowName']);
     authorizeWrite(ctx, target.workflowName);
     return await run();
   } catch (error) {
     outcome = error instanceof Error ? error.name : 'error';
     throw error;
   } finally {
-    ctx.audit({ action, workflowName: target.workflowName, instanceId: target.instanceId ?? null, outcome });
+    ctx.audit({
+      action,
+      workflowName: target.workflowName.slice(0, AUDITED_NAME_LENGTH),
+      instanceId: target.instanceId?.slice(0, AUDITED_NAME_LENGTH) ?? null,
+      outcome,
+    });
   }
 }
 

@@ -11,6 +11,7 @@ import type {
   WaitForEventStepInfo,
 } from '../upstream/types.js';
 import { declareSource } from '../graphql/field-source.js';
+import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 
 /** Backing shape of every step type: the step log entry plus the instance it belongs to (for full outputs). */
@@ -55,6 +56,7 @@ const BackoffEnum = builder.enumType('Backoff', {
 });
 
 async function fullOutput(ctx: Context, ref: StepRef, type: StepOutputType): Promise<unknown> {
+  authorizeRead(ctx, ref.workflowName);
   const name = ref.step.type === 'termination' ? null : ref.step.name;
   if (name === null) return null;
   const found = await ctx.loaders.stepOutput(ref.workflowName, ref.instanceId, name, type);

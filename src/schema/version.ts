@@ -77,7 +77,10 @@ builder.node(WorkflowVersion, {
       description:
         "The version's step graph as Cloudflare describes it (one extra request, only when selected); null when unknown.",
       ...declareSource({ kind: 'request' }),
-      resolve: (ref, _a, ctx) => ctx.loaders.versionGraph(ref.workflowName, ref.versionId),
+      resolve: (ref, _a, ctx) => {
+        authorizeRead(ctx, ref.workflowName);
+        return ctx.loaders.versionGraph(ref.workflowName, ref.versionId);
+      },
     }),
   }),
 });

@@ -24,11 +24,18 @@ function authenticationUnavailableResponse(): Response {
   });
 }
 
+/** Where Yoga serves GraphiQL (the GraphQL endpoint, opened in a browser). */
+const GRAPHIQL_PATH = '/graphql';
+
 /** GraphiQL's page itself (a browser navigating to /graphql): served in every mode; its requests carry the credential. */
 function isGraphiQLPage(request: Request): boolean {
   if (request.method !== 'GET') return false;
   const url = new URL(request.url);
-  return !url.searchParams.has('query') && (request.headers.get('accept') ?? '').includes('text/html');
+  return (
+    url.pathname === GRAPHIQL_PATH &&
+    !url.searchParams.has('query') &&
+    (request.headers.get('accept') ?? '').includes('text/html')
+  );
 }
 
 /**

@@ -29,6 +29,11 @@ export interface WebSocketTransport {
    * closes every socket with 1001 (going away) and stops accepting upgrades.
    */
   close(): Promise<void>;
+  /**
+   * Checks every open connection's credential again (after API keys were rotated): a connection whose
+   * credential is no longer accepted closes with 4401.
+   */
+  reauthenticate(): Promise<void>;
 }
 
 export interface WebSocketDeps {
@@ -65,6 +70,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
   const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, Set<string>>();
   const connections = new Set<Set<string>>();
+  /** Open connections that authenticated, to check again when credentials rotate. */
+  const authenticated = new Set<WsContext<Record<string, unknown>, Extra>>();
   let closing: Promise<void> | undefined;
 
   const browserSafety = createBrowserSafety(config);
@@ -99,9 +106,11 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         const ids = new Set<string>();
         active.set(ctx, ids);
         connections.add(ids);
+        if (deps.authenticator) authenticated.add(ctx);
         return true;
       },
       onClose: (ctx) => {
+        authenticated.delete(ctx);
         clearTimeout(expiries.get(ctx));
         const ids = active.get(ctx);
         if (ids) connections.delete(ids);
@@ -164,6 +173,15 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   return {
     get connections() {
       return wss.clients.size;
+    },
+    async reauthenticate() {
+      const { authenticator } = deps;
+      if (!authenticator) return;
+      await Promise.all(
+        [...authenticated].map(async (ctx) => {
+          if (!(await authenticateConnection(ctx, authenticator, deps.principals))) authenticated.delete(ctx);
+        }),
+      );
     },
     close() {
       closing ??= (async () => {
@@ -244,7 +262,9 @@ async function authenticateConnection(
     return false;
   }
   principals.set(request, principal);
-  if (principal.expiresAt !== undefined) {
+  clearTimeout(expiries.get(ctx));
+  // The client may have left while its credential was checked (a JWKS fetch): no timer for a closed socket.
+  if (principal.expiresAt !== undefined && ctx.extra.socket.readyState === ctx.extra.socket.OPEN) {
     const socket = ctx.extra.socket;
     const close = () => socket.close(UNAUTHORIZED, 'The credential has expired.');
     const remaining = principal.expiresAt - Date.now();

@@ -144,7 +144,7 @@ export type Error = {
   message: Scalars['String']['output'];
 };
 
-/** The credential is valid but may not make this change: it lacks the scope, or the workflow is not among those it may touch. Nothing was sent to the Workflows API. */
+/** The credential is valid but may not make this change: it lacks the scope, or the workflow is not among those it may touch (then nothing was sent to the Workflows API), or Cloudflare refused the permission to a client's own token. */
 export type ForbiddenError = Error & {
   /** What went wrong, written for the developer of the client. */
   message: Scalars['String']['output'];

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  if (config.auth.mode === 'none' && !isLoopbackHost(config.host)) {
+  if (config.auth.explicitNone && !isLoopbackHost(config.host)) {
     logger.warn(
       `AUTH_MODE=none on ${config.host}: every client that reaches this port acts with the server's access. ` +
         'Run it like this only behind a proxy that authenticates every request.',

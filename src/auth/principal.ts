@@ -8,7 +8,6 @@ export type Scope = 'workflows:read' | 'workflows:write';
 export const SCOPES: readonly Scope[] = ['workflows:read', 'workflows:write'];
 
 export type AuthMode = 'none' | 'api-key' | 'jwt' | 'cloudflare-token';
-export const AUTH_MODES: readonly AuthMode[] = ['none', 'api-key', 'jwt', 'cloudflare-token'];
 
 /** A Cloudflare credential a client brought (`cloudflare-token` mode); the token never leaves this object's owner. */
 export interface ClientCredential {
@@ -47,7 +46,6 @@ export interface Authenticator {
   authenticate(authorization: string | null, headers: Headers): Promise<Principal>;
   /** Re-reads rotating material (the API keys file on SIGHUP); a no-op elsewhere. */
   reload?(): Promise<void>;
-  close?(): void;
 }
 
 /** The principal of `AUTH_MODE=none`: everything allowed, named `anonymous`. */

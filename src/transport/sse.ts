@@ -1,6 +1,8 @@
 import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
 import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { createHash, randomUUID } from 'node:crypto';
+import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
@@ -16,8 +18,11 @@ export const GRAPHQL_SSE_PATH = '/graphql/stream';
  *
  * Both run through yoga's envelop, so context, limits and error masking match the other transports.
  */
-export function graphqlSsePlugin(): Plugin {
-  const sse = useGraphQLSSE({ endpoint: GRAPHQL_SSE_PATH });
+export function graphqlSsePlugin(options: { principals?: PrincipalRegistry } = {}): Plugin {
+  const sse = useGraphQLSSE({
+    endpoint: GRAPHQL_SSE_PATH,
+    authenticate: (req) => streamToken(req.raw, options.principals),
+  });
   return {
     ...sse,
     onRequest(payload) {
@@ -36,6 +41,37 @@ export function graphqlSsePlugin(): Plugin {
       });
     },
   };
+}
+
+/** Where graphql-sse clients send their stream's token (graphql-sse's `TOKEN_HEADER_KEY` and `TOKEN_QUERY_KEY`). */
+const TOKEN_HEADER = 'x-graphql-event-stream-token';
+const TOKEN_QUERY = 'token';
+
+/**
+ * The token of a single-connection stream, bound to the credential that reserved it: `<owner>.<random UUID>`,
+ * where the owner is a hash of the principal's id. graphql-sse's own tokens come from `Math.random` and belong to
+ * whoever presents them; here a token presented by another principal is refused (403), so one tenant cannot read,
+ * feed or cancel another's stream even if it learns the token.
+ */
+function streamToken(
+  request: Request,
+  principals: PrincipalRegistry | undefined,
+): string | readonly [body: string, init: { status: number; statusText: string; headers: Record<string, string> }] {
+  const owner = createHash('sha256')
+    .update(principals?.get(request)?.id ?? 'anonymous')
+    .digest('base64url')
+    .slice(0, 16);
+  const given = request.headers.get(TOKEN_HEADER) ?? new URL(request.url).searchParams.get(TOKEN_QUERY);
+  if (given === null || given === '') return `${owner}.${randomUUID()}`;
+  if (given.startsWith(`${owner}.`)) return given;
+  const error = codedError('This event stream was reserved with another credential.', 'FORBIDDEN', {
+    requiredScope: null,
+    workflowName: null,
+  });
+  return [
+    JSON.stringify({ errors: [error] }),
+    { status: 403, statusText: 'Forbidden', headers: { 'content-type': 'application/json' } },
+  ];
 }
 
 /** yoga's `extensions.http` of the errors it raises. */

@@ -8,9 +8,9 @@
  * chain of causes can reach the Authorization header.
  */
 
-/** One entry of the v4 envelope's `errors` array. */
 import type { CredentialSource } from './types.js';
 
+/** One entry of the v4 envelope's `errors` array. */
 export interface CloudflareErrorEntry {
   readonly code: number;
   readonly message: string;

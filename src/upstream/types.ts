@@ -32,10 +32,10 @@ export interface ErrorInfo {
   readonly message: string;
 }
 
-/** Who a credential is: every cache and budget is partitioned by {@link Credential.key}. */
 /** Whose a credential is: the server's configured one, or one a client sent with its request. */
 export type CredentialSource = 'server' | 'client';
 
+/** Who a credential is: every cache and budget is partitioned by {@link Credential.key}. */
 export interface Credential {
   readonly accountId: string;
   readonly apiToken: string;

@@ -111,6 +111,43 @@ describe('key rotation', () => {
   });
 });
 
+describe('single-connection SSE streams', () => {
+  it('belong to the credential that reserved them: another credential presenting the token is refused', async () => {
+    const other = createApiKey({ id: 'other', scopes: ['workflows:read', 'workflows:write'] });
+    await writeKeys([writeOnly.entry, other.entry]);
+    await authenticator.reload();
+    const stream = `${(stack.url ?? '').replace(/\/graphql$/, '')}/graphql/stream`;
+    const reserved = await fetch(stream, { method: 'PUT', headers: auth(writeOnly.key) });
+    expect(reserved.status).toBe(201);
+    const token = await reserved.text();
+    expect(token).toMatch(/^[\w-]{16}\.[0-9a-f-]{36}$/);
+
+    // Another credential with the same token: refused before the stream is touched.
+    const stolen = await fetch(`${stream}?token=${encodeURIComponent(token)}`, {
+      headers: { ...auth(other.key), accept: 'text/event-stream' },
+    });
+    expect(stolen.status).toBe(403);
+    expect(((await stolen.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
+      'FORBIDDEN',
+    );
+    const cancel = await fetch(`${stream}?token=${encodeURIComponent(token)}&operationId=x`, {
+      method: 'DELETE',
+      headers: auth(other.key),
+    });
+    expect(cancel.status).toBe(403);
+
+    // Its owner opens it.
+    const controller = new AbortController();
+    const own = await fetch(`${stream}?token=${encodeURIComponent(token)}`, {
+      headers: { ...auth(writeOnly.key), accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    expect(own.status).toBe(200);
+    expect(own.headers.get('content-type')).toContain('text/event-stream');
+    controller.abort();
+  });
+});
+
 describe('workflow allowlists', () => {
   const principal = (workflows: string[]): Principal => ({ ...ANONYMOUS, id: 'p', mode: 'api-key', workflows });
 

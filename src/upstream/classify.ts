@@ -106,7 +106,12 @@ export function errorFromResponse(call: CallDescription, facts: ResponseFacts): 
   }
   if (has(errors, CF_INSTANCE_EXISTS) || mentions(errors, /already[._ ]exists/i))
     return new AlreadyExistsError(message, details);
-  if (status === 409 || mentions(errors, /cannot[._](pause|resume|terminate|restart)/i)) {
+  // A refused change, or an event to an instance that has finished (docs/upstream-contract.md §1.2 and §5).
+  if (
+    status === 409 ||
+    mentions(errors, /cannot[._](pause|resume|terminate|restart|send[._]event)/i) ||
+    mentions(errors, /instance[._]not[._]running/i)
+  ) {
     return new UpstreamInvalidTransitionError(message, details);
   }
   if (

@@ -88,6 +88,16 @@ describe('identifier boundaries, read and write side by side', () => {
     expect(await upstreamStatus(WF, 'instances', id)).toBe(400);
   });
 
+  it.each(['.', '..'])(
+    'refuses the path segment %j as an instance id on both sides, so no URL is normalised onto another route',
+    async (id) => {
+      const result = await read(id);
+      expect(result.errors?.[0]).toMatchObject({ path: ['instance'], extensions: { code: 'BAD_USER_INPUT' } });
+      expect(await pause(id)).toMatchObject({ __typename: 'InvalidInputError', path: ['input', 'instanceId'] });
+      expect(stack.upstreamCalls()).toBe(0);
+    },
+  );
+
   it.each(['a.b', 'a"b', 'a?b', 'a%b', 'zahlung-ü', 'a\tb'])(
     'refuses %j, a character no instance id has, on both sides without asking upstream, as upstream would',
     async (id) => {

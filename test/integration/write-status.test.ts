@@ -123,6 +123,21 @@ describe('status changes and events', () => {
     });
   });
 
+  it('refuses an event to a finished instance with InvalidTransitionError (SEND_EVENT), reading its status once', async () => {
+    const id = await awaitingApproval('event-finished');
+    expect(
+      await sendEvent({ workflowName: WF, instanceId: id, type: 'payment-approved', payload: { approved: true } }),
+    ).toMatchObject({ __typename: 'SendInstanceEventPayload' });
+    await statusOf(id, 'complete');
+    stack.resetCalls();
+    expect(await sendEvent({ workflowName: WF, instanceId: id, type: 'payment-approved' })).toMatchObject({
+      __typename: 'InvalidTransitionError',
+      action: 'SEND_EVENT',
+      currentStatus: 'COMPLETE',
+    });
+    expect(stack.upstreamCalls({ method: 'POST' })).toBe(1);
+  });
+
   it('releases a waiting order-fulfillment instance with a payment-approved event', async () => {
     const id = await awaitingApproval('event');
     const result = await sendEvent({

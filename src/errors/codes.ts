@@ -27,7 +27,8 @@ export const ERROR_CODES = {
     'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
   SUBSCRIPTION_LIMIT:
     'A new subscription would exceed MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS; `limit` and `scope` (`connection` or `server`) say which.',
-  SHUTTING_DOWN: 'The server is shutting down and takes no new subscriptions; reconnect to another instance.',
+  SHUTTING_DOWN:
+    'The server is shutting down: a new subscription is refused, and open ones end with this error instead of completing; reconnect to another instance or retry shortly.',
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
   LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
   UNSUPPORTED_CONTENT_TYPE:

@@ -1,5 +1,6 @@
 import * as upstream from '../upstream/errors.js';
 import { badUserInput, codedError } from './coded-error.js';
+import { ShuttingDownError, subscriptionRefusedError } from './subscription-errors.js';
 import {
   ForbiddenError,
   InstanceAlreadyExistsError,
@@ -68,9 +69,11 @@ export function toGraphQLError(error: unknown): unknown {
 
 /**
  * The error that ends a subscription watching a workflow or one of its instances: a `NOT_FOUND` error
- * naming what does not exist, or {@link toGraphQLError}'s mapping of any other failure.
+ * naming what does not exist, the retryable `SHUTTING_DOWN` when the server stops, or {@link toGraphQLError}'s
+ * mapping of any other failure.
  */
 export function toWatchError(error: unknown, workflowName: string, instanceId?: string): unknown {
+  if (error instanceof ShuttingDownError) return subscriptionRefusedError(error);
   if (!(error instanceof upstream.NotFoundError)) return toGraphQLError(error);
   const what =
     error.resource === 'workflow' || instanceId === undefined

@@ -161,7 +161,9 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
 
     close() {
       closed = true;
-      for (const stream of [...openStreams]) stream.end();
+      // Ended with a retryable SHUTTING_DOWN error, never completed: a completion means the instance finished,
+      // and a client must be able to tell the two apart (over SSE they would look the same).
+      for (const stream of [...openStreams]) stream.fail(new ShuttingDownError());
       for (const loop of [...loops.values()]) loop.stop();
       return Promise.resolve();
     },

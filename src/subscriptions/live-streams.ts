@@ -19,7 +19,7 @@ type StatusItem = LiveItem<InstanceStatusEvent>;
 type StatusValueItem = StatusItem & { readonly value: InstanceStatusEvent };
 
 /** Where a stream is registered, so it can take itself out when its consumer leaves. */
-export type OpenStreams = Set<{ end(): void }>;
+export type OpenStreams = Set<{ fail(error: Error): void }>;
 
 /** Keeps the older `previousStatus`: the consumer never saw the state in between. */
 function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {

@@ -7,7 +7,7 @@ import {
 } from '../generated/operations.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
-import { startStack, type Stack } from '../helpers/stack.js';
+import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 const WORKFLOW = 'order-fulfillment';
@@ -90,6 +90,37 @@ describe('subscriptions over SSE', () => {
     }
     expectLifecycle(events);
     expect(stack.app.live.stats().subscribers).toBe(0);
+  });
+
+  it('ends an SSE subscription on shutdown with a SHUTTING_DOWN error before completing, unlike a finished instance', async () => {
+    const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
+    await createInstance(stack, WORKFLOW, 'sse-stop-1');
+    const response = await fetch(stack.url as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: print(STATUS), variables: { workflowName: WORKFLOW, instanceId: 'sse-stop-1' } }),
+    });
+    const messages: { event: string; data: string }[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(message)?.[1];
+          if (event) messages.push({ event, data: /^data: (.*)$/m.exec(message)?.[1] ?? '' });
+        }
+      }
+    })();
+    await waitFor(() => messages.some((m) => m.event === 'next'), { message: 'the first event' });
+    await stack.stop();
+    await reading;
+    const nexts = messages.filter((m) => m.event === 'next').map((m) => JSON.parse(m.data) as GraphQLResult<unknown>);
+    expect(nexts.at(-1)?.errors?.map((e) => e.extensions?.['code'])).toEqual(['SHUTTING_DOWN']);
+    expect(messages.at(-1)?.event).toBe('complete');
   });
 
   it('answers unparsable GraphQL on /graphql/stream with 400 GRAPHQL_PARSE_FAILED, as /graphql does', async () => {

@@ -170,7 +170,7 @@ describe('subscriptions over graphql-ws', () => {
     });
   });
 
-  it('completes subscriptions on shutdown and closes the socket with 1001', async () => {
+  it('ends subscriptions on shutdown with a retryable SHUTTING_DOWN error and closes the socket with 1001', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
     await createInstance(stack, WORKFLOW, 'live-stop-1');
     let closeCode: number | undefined;
@@ -183,6 +183,8 @@ describe('subscriptions over graphql-ws', () => {
     await stack.app.stop();
     await waitFor(() => sub.done && closeCode !== undefined, { message: 'completion and close' });
     expect(sub.error).toBeUndefined();
+    // Not a plain completion, which would mean the instance finished: the last result says why it ended.
+    expect(sub.results.at(-1)?.errors?.map((e) => e.extensions?.['code'])).toEqual(['SHUTTING_DOWN']);
     expect(closeCode).toBe(1001);
   });
 });

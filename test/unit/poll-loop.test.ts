@@ -336,13 +336,15 @@ describe('limits and shutdown', () => {
     );
   });
 
-  it('completes every subscription on close and stops every loop', async () => {
+  it('ends every subscription with a ShuttingDownError on close (not a completion) and stops every loop', async () => {
     api.create('i1', 'running');
     startHub();
     const stream = hub.watchInstanceStatus(api.api, 'order-fulfillment', 'i1', { needsDetails: false });
     await advance(0);
     await hub.close();
-    expect((await drain(stream)).map((i) => i.value?.status)).toEqual(['running']);
+    const items = await drain(stream);
+    // Issue 12: a subscription ended by shutdown must be distinguishable from one whose instance finished.
+    expect(items.map((i) => i.value?.status ?? i.error?.name)).toEqual(['running', 'ShuttingDownError']);
     expect(await stream.next()).toEqual({ value: undefined, done: true });
     expect(vi.getTimerCount()).toBe(0);
   });

@@ -150,9 +150,16 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
             ),
           ];
         }
-        const contextValue = await contextFactory();
-        // Counted only once nothing can fail before graphql-ws calls `onComplete` for it.
+        // Counted before the first await, so that subscribes pipelined on one socket see each other and the limit
+        // holds; given back if the context cannot be built (graphql-ws then never calls `onComplete` for it).
         ids?.add(id);
+        let contextValue: Awaited<ReturnType<typeof contextFactory>>;
+        try {
+          contextValue = await contextFactory();
+        } catch (error) {
+          ids?.delete(id);
+          throw error;
+        }
         return {
           schema,
           operationName: payload.operationName,

@@ -1,5 +1,7 @@
 import type { Client } from 'graphql-ws';
+import { print } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import {
   InstanceStatusChangedDocument as STATUS,
   InstanceUpdatedDocument as UPDATED,
@@ -154,6 +156,34 @@ describe('subscriptions over graphql-ws', () => {
       }),
     ]);
     expect(a.done || b.done).toBe(false);
+  });
+
+  it('holds MAX_SUBSCRIPTIONS_PER_CONNECTION when subscribes are pipelined on one socket', async () => {
+    const stack = await startStack({
+      listen: true,
+      config: { pollIntervalMs: POLL_MS, maxSubscriptionsPerConnection: 10 },
+    });
+    await createInstance(stack, WORKFLOW, 'live-pipelined-1');
+    const socket = new WebSocket((stack.url as string).replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const messages: { type: string; id?: string; payload?: unknown }[] = [];
+    socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString()) as (typeof messages)[number]));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await waitFor(() => messages.some((m) => m.type === 'connection_ack'), { message: 'the ack' });
+    const query = print(STATUS);
+    const variables = { workflowName: WORKFLOW, instanceId: 'live-pipelined-1' };
+    // 40 subscribes in one burst: each is checked before the previous ones got their context.
+    for (let i = 0; i < 40; i++)
+      socket.send(JSON.stringify({ type: 'subscribe', id: `s${i}`, payload: { query, variables } }));
+    const refused = () => new Set(messages.filter((m) => m.type === 'error').map((m) => m.id));
+    const accepted = () => new Set(messages.filter((m) => m.type === 'next').map((m) => m.id));
+    await waitFor(() => refused().size + accepted().size === 40, { message: 'an answer to every subscribe' });
+    socket.close();
+    expect(accepted().size).toBe(10);
+    expect(refused().size).toBe(30);
   });
 
   it('refuses a subscription beyond MAX_SUBSCRIPTIONS on the server', async () => {

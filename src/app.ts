@@ -90,6 +90,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
       return;
     }
+    if (!req.url?.startsWith('/')) {
+      // A request target `*` or an absolute URL: not a route of this server, and the Fetch adapter would fail
+      // on it with a 500 that carries a stack trace.
+      refuse(req, res, 400, codedError('The request target must be a path such as /graphql.', 'BAD_REQUEST'));
+      return;
+    }
     const refusal = browserSafety.checkRequest(req);
     if (refusal) {
       logger.debug(

@@ -66,3 +66,30 @@ describe('WebSocket message limits', () => {
     expect(code).toBe(1009);
   });
 });
+
+/** Sends a request whose target is `target` as given (not a path of `url`), and returns the status and body. */
+function requestTarget(method: string, target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: url.port, method, path: target }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('request targets', () => {
+  it.each([
+    ['OPTIONS', '*'],
+    ['GET', 'http://127.0.0.1/graphql?query=%7B__typename%7D'],
+  ])('answers %s %s with 400 BAD_REQUEST, no stack trace and no file path', async (method, target) => {
+    const answer = await requestTarget(method, target);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({
+      errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST' }) })],
+    });
+    expect(answer.body).not.toMatch(/\bat \S+ \(|node_modules|\/src\//);
+  });
+});

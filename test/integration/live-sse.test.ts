@@ -21,6 +21,25 @@ async function release(stack: Stack, instanceId: string, waiting: () => boolean)
   await approvePayment(stack, instanceId);
 }
 
+/** Reads a `text/event-stream` response to its end, handing each message's event name and data to `onMessage`. */
+async function readEvents(
+  response: Response,
+  onMessage: (message: { event: string; data: string }) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(message)?.[1];
+      if (event) onMessage({ event, data: /^data: (.*)$/m.exec(message)?.[1] ?? '' });
+    }
+  }
+}
+
 function expectLifecycle(events: StatusEvent[]): void {
   expect(events[0]?.previousStatus).toBeNull();
   expect(events.at(-1)?.status).toBe('COMPLETE');
@@ -63,23 +82,11 @@ describe('subscriptions over SSE', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events: StatusEvent[] = [];
     let completed = false;
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const message = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(message)?.[1];
-          const data = /^data: (.*)$/m.exec(message)?.[1];
-          if (event === 'next' && data)
-            events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
-          if (event === 'complete') completed = true;
-        }
-      }
-    })();
+    const reading = readEvents(response, ({ event, data }) => {
+      if (event === 'next' && data)
+        events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
+      if (event === 'complete') completed = true;
+    });
     try {
       await waitFor(() => events.length > 0, { message: 'the first event' });
       await release(stack, 'sse-distinct-1', () => events.at(-1)?.status === 'WAITING');
@@ -101,20 +108,7 @@ describe('subscriptions over SSE', () => {
       body: JSON.stringify({ query: print(STATUS), variables: { workflowName: WORKFLOW, instanceId: 'sse-stop-1' } }),
     });
     const messages: { event: string; data: string }[] = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const message = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(message)?.[1];
-          if (event) messages.push({ event, data: /^data: (.*)$/m.exec(message)?.[1] ?? '' });
-        }
-      }
-    })();
+    const reading = readEvents(response, (message) => messages.push(message));
     await waitFor(() => messages.some((m) => m.event === 'next'), { message: 'the first event' });
     await stack.stop();
     await reading;

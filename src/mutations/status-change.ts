@@ -93,7 +93,11 @@ async function applyChange<R extends { readonly timestamp: Date }>(
   return { ...result, instance: { workflowName, instanceId } };
 }
 
-/** The upstream refusal does not say the current status, so one simple GET finds it (and the message says so). */
+/**
+ * The upstream refusal does not say the current status, so one simple GET finds it (and the message says so).
+ * The fields of these mutations declare it (`lookupOnRefusal`, `schema/instance-mutations.ts`), so that the
+ * cost estimate counts it.
+ */
 async function refusedTransitionError(
   ctx: WriteScope,
   workflowName: string,

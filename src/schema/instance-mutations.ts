@@ -378,6 +378,9 @@ const SendInstanceEventPayload = changePayload<EventResult>(
   'The outcome of `sendInstanceEvent`.',
 );
 
+/** What a status change or an event costs: its request, and the lookup a refusal makes (`mutations/status-change.ts`). */
+const CHANGE_SOURCE = declareSource({ kind: 'write', lookupOnRefusal: true });
+
 const CHANGE_ERRORS = [
   ForbiddenError,
   InvalidInputError,
@@ -404,7 +407,7 @@ function statusMutation(
 ): void {
   builder.mutationField(field, (t) =>
     t.field({
-      ...declareSource({ kind: 'write' }),
+      ...CHANGE_SOURCE,
       nullable: false,
       type: options.payload,
       description: options.description,
@@ -559,7 +562,7 @@ statusMutation('resumeInstance', {
 
 builder.mutationField('terminateInstance', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: TerminateInstancePayload,
     description:
@@ -583,7 +586,7 @@ builder.mutationField('terminateInstance', (t) =>
 
 builder.mutationField('restartInstance', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: RestartInstancePayload,
     description:
@@ -613,7 +616,7 @@ builder.mutationField('restartInstance', (t) =>
 
 builder.mutationField('sendInstanceEvent', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: SendInstanceEventPayload,
     description:

@@ -71,7 +71,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     plugins: [
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
-      graphqlSsePlugin({ principals }),
+      graphqlSsePlugin({ config, logger, principals }),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
     ],
   });

@@ -95,6 +95,12 @@ export class RequestBudget {
   private unanswered = 0;
   /** Upstream windows reported, earliest first: the current one, and the next when answers from it came early. */
   private windows: MirroredWindow[] = [];
+  /**
+   * Requests we may still send while no window is mirrored and requests are in flight: what the own bucket held
+   * when the first of them went. The bucket's refill meanwhile is not counted: upstream may count those
+   * requests in one window, and its answers (which would say so) are not back yet.
+   */
+  private blindLeft: number | null = null;
   private readonly clients = new Map<string, ClientUsage>();
   /** The two clients seen last, most recent first, with when: enough to tell whether another one is waiting. */
   private recentClients: (readonly [string, number])[] = [];
@@ -128,7 +134,7 @@ export class RequestBudget {
   /** Requests the mirrored window still allows us (Infinity when upstream has reported none). */
   private mirrorLeft(): number {
     const current = this.windows[0];
-    if (!current) return Infinity;
+    if (!current) return this.blindLeft ?? Infinity;
     return current.remaining - this.inFlight - this.unanswered - SAFETY_MARGIN;
   }
 
@@ -166,6 +172,7 @@ export class RequestBudget {
       const wait = Math.max(1, Math.ceil((1 - usage.tokens) / this.clientRefillPerMs()));
       return { ok: false, retryAfterMs: wait, reason: 'client-share' };
     }
+    if (this.windows.length === 0) this.blindLeft = (this.blindLeft ?? Math.floor(this.tokens) - this.inFlight) - 1;
     this.tokens -= 1;
     this.inFlight += 1;
     if (usage) usage.tokens = Math.max(0, usage.tokens - 1);
@@ -181,6 +188,7 @@ export class RequestBudget {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (observation) this.observe(observation, now);
     else if (this.windows.length > 0) this.unanswered += 1;
+    if (this.windows.length > 0 || this.inFlight === 0) this.blindLeft = null;
   }
 
   private observe({ remaining, resetS }: RateLimitObservation, now: number): void {

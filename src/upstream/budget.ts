@@ -93,7 +93,7 @@ export class RequestBudget {
   private inFlight = 0;
   /** Requests that ended without an answer while a window was mirrored: upstream may have counted them. */
   private unanswered = 0;
-  /** Upstream windows reported, earliest first: the current one, and the next when answers from it came early. */
+  /** Upstream windows reported and not yet reset (at most a few; see {@link binding}). */
   private windows: MirroredWindow[] = [];
   /**
    * Requests we may still send while no window is mirrored and requests are in flight: what the own bucket held
@@ -123,24 +123,35 @@ export class RequestBudget {
     const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.refillPerMs);
     this.updatedAt = now;
-    while (this.windows.length > 0 && now >= (this.windows[0]?.until ?? 0)) {
-      this.windows.shift();
-      // Whatever those requests cost, it was charged to the window that just ended.
-      this.unanswered = 0;
-    }
+    const before = this.windows.length;
+    this.windows = this.windows.filter((w) => now < w.until);
+    // Whatever unanswered requests cost, it was charged to a window that has ended.
+    if (this.windows.length < before) this.unanswered = 0;
     return now;
+  }
+
+  /**
+   * The mirrored window that allows the fewest requests. An answer that took long on its way back names a
+   * reset later than its window's real one (`t` counts from when upstream answered), so it can look like a
+   * window of its own; and answers of the next window may come before the current one has ended. Which of
+   * them upstream applies now is unknown, so the strictest binds.
+   */
+  private binding(): MirroredWindow | undefined {
+    let strictest: MirroredWindow | undefined;
+    for (const window of this.windows) if (!strictest || window.remaining <= strictest.remaining) strictest = window;
+    return strictest;
   }
 
   /** Requests the mirrored window still allows us (Infinity when upstream has reported none). */
   private mirrorLeft(): number {
-    const current = this.windows[0];
+    const current = this.binding();
     if (!current) return this.blindLeft ?? Infinity;
     return current.remaining - this.inFlight - this.unanswered - SAFETY_MARGIN;
   }
 
   /** The interactive reserve of the mirrored window at `now`: its share of what was left when first seen, shrinking to 0 at the reset. */
   private mirrorReserve(now: number): number {
-    const current = this.windows[0];
+    const current = this.binding();
     if (!current) return 0;
     const span = current.until - current.firstAt;
     if (span <= 0) return 0;
@@ -204,8 +215,8 @@ export class RequestBudget {
       return;
     }
     this.windows.push({ remaining, until, first: remaining, firstAt: now });
-    this.windows.sort((a, b) => a.until - b.until);
-    if (this.windows.length > 2) this.windows.length = 2;
+    // Bounded: the ones resetting last are the least informative about now.
+    if (this.windows.length > 4) this.windows = this.windows.sort((a, b) => a.until - b.until).slice(0, 4);
   }
 
   /** Upstream answered 429: nothing more goes out before `retryAfterMs` (unknown: a second) has passed. */
@@ -224,7 +235,7 @@ export class RequestBudget {
     const blocked = Math.max(0, this.blockedUntil - now);
     const floor = priority === 'background' ? this.reserve : 0;
     let wait = Math.max(0, (floor + 1 - this.tokens) / this.refillPerMs);
-    const current = this.windows[0];
+    const current = this.binding();
     if (current) {
       const left = this.mirrorLeft();
       if (left < 1) {
@@ -276,7 +287,7 @@ export class RequestBudget {
   state(): BudgetState {
     const now = this.refill();
     const backgroundAvailable = this.backgroundLeft(now);
-    const current = this.windows[0];
+    const current = this.binding();
     const resetInMs = current ? Math.max(0, current.until - now) : null;
     let rate = (1 - RESERVE_SHARE) * this.refillPerMs * 1000;
     if (current && resetInMs !== null && resetInMs > 0) {

@@ -57,7 +57,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
-    context: ({ request }) => context(request),
+    // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness.
+    context: ({ request, req }) => context(request, req),
     graphqlEndpoint: '/graphql',
     // The http handler below already refuses bodies over MAX_REQUEST_BYTES before reading them; yoga's own
     // check would copy every body through another stream (an AbortController and DOMException per request).

@@ -32,6 +32,11 @@ export interface UpstreamConfig {
   readonly rateLimit: number;
   /** Length of the rate window in seconds. @default 300 */
   readonly rateWindowS: number;
+  /**
+   * Most of a window's budget one client (API key, JWT subject, else client address) may use while other
+   * clients want some too; a lone client may use all of it. Between 0 (exclusive) and 1. @default 0.5
+   */
+  readonly clientBudgetShare: number;
 }
 
 /** What one emulator token may do (`EMULATOR_TOKENS`). */
@@ -231,6 +236,18 @@ class Reader {
     return value;
   }
 
+  /** A share: a number greater than 0 and at most 1. */
+  share(name: string, fallback: number): number {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d*\.?\d+$/.test(raw) || !(value > 0 && value <= 1)) {
+      this.problems.push(`${name} must be a number greater than 0 and at most 1 (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
   url(name: string, fallback: string): string {
     const raw = this.string(name) ?? fallback;
     try {
@@ -335,6 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxRetries: read.int('UPSTREAM_MAX_RETRIES', 2, { min: 0, max: 10 }),
       rateLimit: read.int('UPSTREAM_RATE_LIMIT', 1200, { min: 1 }),
       rateWindowS: read.int('UPSTREAM_RATE_WINDOW_S', 300, { min: 1 }),
+      clientBudgetShare: read.share('CLIENT_BUDGET_SHARE', 0.5),
     },
     emulator: readEmulator(read, host),
     pollIntervalMs: read.int('POLL_INTERVAL_MS', 1000, { min: 50 }),

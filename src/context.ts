@@ -39,6 +39,16 @@ export interface Context {
  */
 export type PrincipalRegistry = WeakMap<Request, Principal>;
 
+/**
+ * Who is charged for a request's share of the budget (`CLIENT_BUDGET_SHARE`): the principal (API key id, JWT
+ * subject, client credential), else the client address (the transports' Node request `req`), else nobody.
+ */
+function budgetClientOf(principal: Principal, req: unknown): string | undefined {
+  if (principal.mode !== 'none') return `principal:${principal.id}`;
+  const address = (req as { socket?: { remoteAddress?: unknown } } | undefined)?.socket?.remoteAddress;
+  return typeof address === 'string' ? `address:${address}` : undefined;
+}
+
 /** A request that reached the schema without a principal although authentication is on: fail closed. */
 function unauthenticated(): never {
   throw codedError('The request carries no authenticated credential.', 'UNAUTHENTICATED');
@@ -58,15 +68,17 @@ export function createContextFactory(deps: {
   /** True when a transport authenticates every request: a request without a principal is then refused, never anonymous. */
   authenticated?: boolean;
   logger?: Logger;
-}): (request: Request) => Context {
+}): (request: Request, req?: unknown) => Context {
   const caches = createCacheRegistry({ ttlMs: deps.config.finishedInstanceTtlMs });
   const { logger } = deps;
-  return (request) => {
+  return (request, req) => {
     const principal = deps.principals?.get(request) ?? (deps.authenticated ? unauthenticated() : ANONYMOUS);
     const credential = principal.credential;
-    const api = credential
+    const shared = credential
       ? deps.upstream.forCredential(credential.accountId, credential.apiToken)
       : deps.upstream.default;
+    const client = budgetClientOf(principal, req);
+    const api = client === undefined ? shared : deps.upstream.forClient(shared, client);
     return {
       config: deps.config,
       principal,

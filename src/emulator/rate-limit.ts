@@ -7,6 +7,8 @@ export interface RateLimitResult {
 
 export interface RateLimiter {
   take(key: string, nowMs: number): RateLimitResult;
+  /** Counts `count` requests for `key` as if another client of the same credential had sent them (tests). */
+  spend(key: string, count: number, nowMs: number): void;
 }
 
 /** Fixed windows of `windowS` seconds per key, starting at the key's first request. */
@@ -15,13 +17,21 @@ export function createRateLimiter({ limit, windowS }: { limit: number; windowS: 
     throw new RangeError(`rateLimit.limit must be a positive integer (got ${limit})`);
   if (!(windowS > 0)) throw new RangeError(`rateLimit.windowS must be positive (got ${windowS})`);
   const windows = new Map<string, { start: number; used: number }>();
+  const windowOf = (key: string, now: number) => {
+    let window = windows.get(key);
+    if (!window || now >= window.start + windowS * 1000) {
+      window = { start: now, used: 0 };
+      windows.set(key, window);
+    }
+    return window;
+  };
   return {
+    spend(key, count, now) {
+      const window = windowOf(key, now);
+      window.used = Math.min(limit, window.used + count);
+    },
     take(key, now) {
-      let window = windows.get(key);
-      if (!window || now >= window.start + windowS * 1000) {
-        window = { start: now, used: 0 };
-        windows.set(key, window);
-      }
+      const window = windowOf(key, now);
       const allowed = window.used < limit;
       if (allowed) window.used++;
       const resetS = Math.max(1, Math.ceil((window.start + windowS * 1000 - now) / 1000));

@@ -141,6 +141,11 @@ export interface Emulator {
   };
   readonly requests: RequestLog;
   readonly faults: FaultInjector;
+  /**
+   * With `rateLimit`: counts `requests` against `apiToken`'s current window, as if another client of the same
+   * account had sent them, so that the `Ratelimit` header reports fewer left. Without `rateLimit`: nothing.
+   */
+  spendRateLimit(apiToken: string, requests: number): void;
   readonly engine: EmulatorEngine;
 }
 
@@ -380,6 +385,9 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     },
     requests: log,
     faults,
+    spendRateLimit(apiToken, requests) {
+      limiter?.spend(access.authenticate({ authorization: `Bearer ${apiToken}` }).key, requests, Date.now());
+    },
     engine: {
       accounts: () => store.accountIds(),
       async ensureAccount(id) {

@@ -48,8 +48,8 @@ export interface PollLoopStats {
 
 /** Most list pages one cycle reads for `workflowInstancesChanged` (the 2,000 most recent instances). */
 const MAX_LIST_PAGES = 20;
-/** Longest back-off after repeated failures. */
-const MAX_BACKOFF_MS = 30_000;
+/** Longest back-off after repeated failures: subscriptions resume within this long of upstream returning. */
+export const MAX_BACKOFF_MS = 5_000;
 
 /** Slower polling for statuses that change rarely or only through a mutation (which publishes at once). */
 const INTERVAL_FACTOR_BY_STATUS: Readonly<Record<InstanceStatus, number>> = {
@@ -280,7 +280,7 @@ export class PollLoop {
     } else {
       this.deps.pacer.setDemand(this, this.lastCycleRequests / (preferred / 1000));
       const elapsed = this.lastCycleStartedAt === undefined ? 0 : performance.now() - this.lastCycleStartedAt;
-      delay = this.deps.pacer.delayFor(preferred, this.lastCycleRequests, elapsed);
+      delay = this.deps.pacer.delayFor(preferred, elapsed);
     }
     this.nextCycleTimer = setTimeout(() => void this.runCycle(), delay);
   }

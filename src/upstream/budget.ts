@@ -1,47 +1,119 @@
 import type { Priority } from './types.js';
 
-/** What the poll loops read to stretch its intervals. */
+/** What the poll loops read to pace themselves. */
 export interface BudgetState {
   readonly capacity: number;
-  /** Whole tokens an interactive request may use now. */
+  /** Whole requests an interactive request may send now. */
   readonly available: number;
-  /** Whole tokens a background request may use now (what is left above the reserve). */
+  /** Whole requests background work may send now (what is left above the interactive reserve). */
   readonly backgroundAvailable: number;
-  readonly refillPerSecond: number;
+  /** Requests per second background work may make from now on and still leave interactive work its reserve. */
+  readonly backgroundRatePerSecond: number;
+  /** Time until background work may send its next request (0 while `backgroundAvailable` > 0). */
+  readonly backgroundWaitMs: number;
+  /** Time until the upstream window we mirror resets (everything is available again then); null when none is known. */
+  readonly resetInMs: number | null;
 }
 
-export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
+export type TakeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly retryAfterMs: number; readonly reason: 'budget' | 'client-share' };
 
-/** Part of the capacity that background work may never take, so interactive work always has room. */
+/** What upstream's `Ratelimit` header says: `remaining` requests until it resets in `resetS` seconds. */
+export interface RateLimitObservation {
+  readonly remaining: number;
+  readonly resetS: number;
+}
+
+/** Share of what is left that background work leaves to interactive requests. */
+export const RESERVE_SHARE = 0.2;
+/** How long a 429 without `Retry-After` (or `Ratelimit` reset) stops every request. */
+const DEFAULT_429_WAIT_MS = 1000;
+/** Clients remembered per credential for fairness; the least recently seen is forgotten first. */
+const MAX_CLIENTS = 10_000;
+
+/** Part of the own bucket background work may never take while upstream reports no window. */
 export function reserveFor(capacity: number): number {
   // 20 %, at least 3 tokens, but never so much that background work could not run at all.
-  return Math.min(Math.max(3, Math.ceil(capacity * 0.2)), Math.floor(capacity / 2));
+  return Math.min(Math.max(3, Math.ceil(capacity * RESERVE_SHARE)), Math.floor(capacity / 2));
 }
 
 /**
- * The request budget of one credential: a token bucket of `capacity` tokens refilled continuously at
- * `capacity / windowS` per second, mirroring Cloudflare's 1200 requests per 5 minutes. Requests take a
- * token before they are sent and fail fast when none is left; upstream's own view (the `Ratelimit`
- * header, a 429) can only make the bucket stricter.
+ * Requests of upstream's reported window we never plan to use, against what we cannot see: a request counted
+ * but reported with a higher `r` than a later one (answers may overtake each other on the way back).
+ */
+export const SAFETY_MARGIN = 1;
+
+/**
+ * One upstream window as its `Ratelimit` answers describe it: the lowest `remaining` seen, valid until the
+ * earliest reset time seen. `first` and `firstAt` anchor the interactive reserve of that window.
+ */
+interface MirroredWindow {
+  remaining: number;
+  until: number;
+  readonly first: number;
+  readonly firstAt: number;
+}
+
+/** One client's share of the interactive budget: a bucket of `share × capacity`, refilled over a window. */
+interface ClientUsage {
+  tokens: number;
+  updatedAt: number;
+}
+
+/**
+ * The request budget of one credential. Three limits apply to every request, and the strictest wins:
+ *
+ * - our own token bucket of `capacity` tokens, refilled continuously at `capacity / windowS` per second
+ *   (Cloudflare's 1200 requests per 5 minutes), which is all we know before upstream has answered;
+ * - a mirror of the window upstream reports (`Ratelimit: r` until `t`): the lowest `r` seen, minus the
+ *   requests still in flight (upstream may not have counted them when it answered), minus a small margin,
+ *   so that no more than the limit ever goes into one upstream window (docs/upstream-contract.md §1.4);
+ * - after a 429, nothing until its `Retry-After`, and then everything resumes at once.
+ *
+ * Background work (polls) leaves interactive work a reserve: of the own bucket, {@link reserveFor} its
+ * capacity; of a mirrored window, {@link RESERVE_SHARE} of what the window had left when first seen,
+ * shrinking to nothing at its reset, so background work always gets a share of what is actually left and
+ * slows down, but never stops, as the window runs low.
+ *
+ * Fairness: with `clientShare` < 1, each client (an interactive request's `client` key) gets at most that share
+ * of a window's budget while another client has asked for some within the last window; a lone client may
+ * use all of it.
  */
 export class RequestBudget {
   readonly capacity: number;
   readonly refillPerMs: number;
   readonly reserve: number;
+  private readonly windowMs: number;
   private tokens: number;
   private updatedAt: number;
-  /** No token may be taken before this time (a 429's Retry-After). */
+  /** No request may be sent before this time (a 429's Retry-After). */
   private blockedUntil = 0;
-  /** Upstream's remaining count, valid until its reset time: tokens never exceed it before then. */
-  private ceiling: { value: number; until: number } | null = null;
+  /** Requests sent whose answer has not arrived. */
+  private inFlight = 0;
+  /** Requests that ended without an answer while a window was mirrored: upstream may have counted them. */
+  private unanswered = 0;
+  /** Upstream windows reported and not yet reset (at most a few; see {@link binding}). */
+  private windows: MirroredWindow[] = [];
+  /**
+   * Requests we may still send while no window is mirrored and requests are in flight: what the own bucket held
+   * when the first of them went. The bucket's refill meanwhile is not counted: upstream may count those
+   * requests in one window, and its answers (which would say so) are not back yet.
+   */
+  private blindLeft: number | null = null;
+  private readonly clients = new Map<string, ClientUsage>();
+  /** The two clients seen last, most recent first, with when: enough to tell whether another one is waiting. */
+  private recentClients: (readonly [string, number])[] = [];
 
   constructor(
     capacity: number,
     windowS: number,
     private readonly now: () => number = Date.now,
+    private readonly clientShare = 1,
   ) {
     this.capacity = capacity;
-    this.refillPerMs = capacity / (windowS * 1000);
+    this.windowMs = windowS * 1000;
+    this.refillPerMs = capacity / this.windowMs;
     this.reserve = reserveFor(capacity);
     this.tokens = capacity;
     this.updatedAt = now();
@@ -51,68 +123,184 @@ export class RequestBudget {
     const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.refillPerMs);
     this.updatedAt = now;
-    if (this.ceiling) {
-      if (now >= this.ceiling.until) this.ceiling = null;
-      else this.tokens = Math.min(this.tokens, this.ceiling.value);
-    }
+    const before = this.windows.length;
+    this.windows = this.windows.filter((w) => now < w.until);
+    // Whatever unanswered requests cost, it was charged to a window that has ended.
+    if (this.windows.length < before) this.unanswered = 0;
     return now;
   }
 
-  /** Takes one token, or says how long until a request of this priority could get one. */
-  take(priority: Priority): TakeResult {
-    const now = this.refill();
-    const floor = priority === 'background' ? this.reserve : 0;
-    if (now >= this.blockedUntil && this.tokens - floor >= 1) {
-      this.tokens -= 1;
-      if (this.ceiling) this.ceiling.value -= 1;
-      return { ok: true };
-    }
-    return { ok: false, retryAfterMs: this.waitFor(now, floor + 1) };
+  /**
+   * The mirrored window that allows the fewest requests. An answer that took long on its way back names a
+   * reset later than its window's real one (`t` counts from when upstream answered), so it can look like a
+   * window of its own; and answers of the next window may come before the current one has ended. Which of
+   * them upstream applies now is unknown, so the strictest binds.
+   */
+  private binding(): MirroredWindow | undefined {
+    let strictest: MirroredWindow | undefined;
+    for (const window of this.windows) if (!strictest || window.remaining <= strictest.remaining) strictest = window;
+    return strictest;
   }
 
-  private waitFor(now: number, needed: number): number {
-    const blocked = Math.max(0, this.blockedUntil - now);
-    const missing = Math.max(0, needed - this.tokens);
-    let refillWait = missing / this.refillPerMs;
-    if (this.ceiling && this.ceiling.value < needed) refillWait = Math.max(refillWait, this.ceiling.until - now);
-    return Math.max(1, Math.ceil(Math.max(blocked, refillWait)));
+  /** Requests the mirrored window still allows us (Infinity when upstream has reported none). */
+  private mirrorLeft(): number {
+    const current = this.binding();
+    if (!current) return this.blindLeft ?? Infinity;
+    return current.remaining - this.inFlight - this.unanswered - SAFETY_MARGIN;
+  }
+
+  /** The interactive reserve of the mirrored window at `now`: its share of what was left when first seen, shrinking to 0 at the reset. */
+  private mirrorReserve(now: number): number {
+    const current = this.binding();
+    if (!current) return 0;
+    const span = current.until - current.firstAt;
+    if (span <= 0) return 0;
+    return RESERVE_SHARE * Math.max(0, current.first) * Math.max(0, (current.until - now) / span);
+  }
+
+  private interactiveLeft(now: number): number {
+    if (now < this.blockedUntil) return 0;
+    return Math.max(0, Math.floor(Math.min(this.tokens, this.mirrorLeft())));
+  }
+
+  private backgroundLeft(now: number): number {
+    if (now < this.blockedUntil) return 0;
+    const own = this.tokens - this.reserve;
+    const mirror = this.mirrorLeft() - this.mirrorReserve(now);
+    return Math.max(0, Math.floor(Math.min(own, mirror)));
   }
 
   /**
-   * Applies upstream's `Ratelimit: "default";r=<remaining>;t=<seconds>`: our count can only go down to
-   * `r`, and stays at most `r` (minus what we send) until upstream's reset `t` seconds from now.
+   * Takes one request from the budget, or says how long until one of this priority could go. Every taken
+   * request must be followed by exactly one {@link settle}.
    */
-  observe(remaining: number, resetS: number): void {
+  take(priority: Priority, client?: string): TakeResult {
     const now = this.refill();
-    if (remaining >= this.tokens) return;
-    this.tokens = Math.max(0, remaining);
-    this.ceiling = { value: this.tokens, until: now + resetS * 1000 };
+    const usage = priority === 'interactive' && client !== undefined ? this.clientUsage(client, now) : undefined;
+    const left = priority === 'background' ? this.backgroundLeft(now) : this.interactiveLeft(now);
+    if (left < 1) return { ok: false, retryAfterMs: this.waitMs(priority, now), reason: 'budget' };
+    if (usage && usage.tokens < 1 && this.othersActive(client, now)) {
+      const wait = Math.max(1, Math.ceil((1 - usage.tokens) / this.clientRefillPerMs()));
+      return { ok: false, retryAfterMs: wait, reason: 'client-share' };
+    }
+    if (this.windows.length === 0) this.blindLeft = (this.blindLeft ?? Math.floor(this.tokens) - this.inFlight) - 1;
+    this.tokens -= 1;
+    this.inFlight += 1;
+    if (usage) usage.tokens = Math.max(0, usage.tokens - 1);
+    return { ok: true };
   }
 
-  /** Upstream answered 429: nothing more goes out before `retryAfterMs` has passed. */
-  drain(retryAfterMs: number): void {
+  /**
+   * A request taken with {@link take} has ended: with upstream's `Ratelimit` of its answer, or null when no
+   * answer came (then upstream may or may not have counted it).
+   */
+  settle(observation: RateLimitObservation | null): void {
     const now = this.refill();
-    this.tokens = 0;
-    this.ceiling = null;
-    this.blockedUntil = Math.max(this.blockedUntil, now + retryAfterMs);
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (observation) this.observe(observation, now);
+    else if (this.windows.length > 0) this.unanswered += 1;
+    if (this.windows.length > 0 || this.inFlight === 0) this.blindLeft = null;
+  }
+
+  private observe({ remaining, resetS }: RateLimitObservation, now: number): void {
+    if (!(resetS > 0)) return;
+    const until = now + resetS * 1000;
+    // Answers of one window name the same reset give or take the rounding of `t` to whole seconds (and the
+    // time an answer travels); the next window resets about a window later.
+    const tolerance = Math.max(1000, this.windowMs / 2);
+    const same = this.windows.find((w) => Math.abs(w.until - until) < tolerance);
+    if (same) {
+      same.remaining = Math.min(same.remaining, remaining);
+      same.until = Math.min(same.until, until);
+      return;
+    }
+    this.windows.push({ remaining, until, first: remaining, firstAt: now });
+    // Bounded: the ones resetting last are the least informative about now.
+    if (this.windows.length > 4) this.windows = this.windows.sort((a, b) => a.until - b.until).slice(0, 4);
+  }
+
+  /** Upstream answered 429: nothing more goes out before `retryAfterMs` (unknown: a second) has passed. */
+  refused(retryAfterMs: number | null): void {
+    const now = this.refill();
+    this.blockedUntil = Math.max(this.blockedUntil, now + (retryAfterMs ?? DEFAULT_429_WAIT_MS));
   }
 
   /** Time until an interactive request could be sent (0 when one could go now). */
   interactiveWaitMs(): number {
     const now = this.refill();
-    if (now >= this.blockedUntil && this.tokens >= 1) return 0;
-    return this.waitFor(now, 1);
+    return this.interactiveLeft(now) >= 1 ? 0 : this.waitMs('interactive', now);
+  }
+
+  private waitMs(priority: Priority, now: number): number {
+    const blocked = Math.max(0, this.blockedUntil - now);
+    const floor = priority === 'background' ? this.reserve : 0;
+    let wait = Math.max(0, (floor + 1 - this.tokens) / this.refillPerMs);
+    const current = this.binding();
+    if (current) {
+      const left = this.mirrorLeft();
+      if (left < 1) {
+        // Answers in flight cannot raise `r`: only the reset brings requests back.
+        wait = Math.max(wait, current.until - now);
+      } else if (priority === 'background' && left - this.mirrorReserve(now) < 1) {
+        // The reserve shrinks linearly to the reset: background work may go once it is below `left - 1`.
+        const span = current.until - current.firstAt;
+        const reserveAtStart = RESERVE_SHARE * current.first;
+        const at = reserveAtStart > 0 ? current.until - ((left - 1) / reserveAtStart) * span : now;
+        wait = Math.max(wait, at - now);
+      }
+    }
+    return Math.max(1, Math.ceil(Math.max(blocked, wait)));
+  }
+
+  private clientRefillPerMs(): number {
+    return (this.clientShare * this.capacity) / this.windowMs;
+  }
+
+  /** The client's share, refilled up to now, and marked as seen (it wants budget, served or not). */
+  private clientUsage(client: string, now: number): ClientUsage | undefined {
+    if (this.clientShare >= 1) return undefined;
+    const size = this.clientShare * this.capacity;
+    let usage = this.clients.get(client);
+    if (usage) {
+      this.clients.delete(client);
+      usage.tokens = Math.min(size, usage.tokens + (now - usage.updatedAt) * this.clientRefillPerMs());
+      usage.updatedAt = now;
+    } else {
+      usage = { tokens: size, updatedAt: now };
+      if (this.clients.size >= MAX_CLIENTS) {
+        const oldest = this.clients.keys().next().value;
+        if (oldest !== undefined) this.clients.delete(oldest);
+      }
+    }
+    // Map order doubles as least-recently-seen order.
+    this.clients.set(client, usage);
+    const other = this.recentClients.find(([key]) => key !== client);
+    this.recentClients = other ? [[client, now], other] : [[client, now]];
+    return usage;
+  }
+
+  /** Whether a client other than `client` asked for budget within the last window. */
+  private othersActive(client: string | undefined, now: number): boolean {
+    return this.recentClients.some(([key, at]) => key !== client && now - at < this.windowMs);
   }
 
   state(): BudgetState {
     const now = this.refill();
-    const blocked = now < this.blockedUntil;
-    const available = blocked ? 0 : Math.floor(this.tokens);
+    const backgroundAvailable = this.backgroundLeft(now);
+    const current = this.binding();
+    const resetInMs = current ? Math.max(0, current.until - now) : null;
+    let rate = (1 - RESERVE_SHARE) * this.refillPerMs * 1000;
+    if (current && resetInMs !== null && resetInMs > 0) {
+      const spare = Math.max(0, this.mirrorLeft() - this.mirrorReserve(now));
+      rate = Math.min(rate, (spare / resetInMs) * 1000);
+    }
     return {
       capacity: this.capacity,
-      available,
-      backgroundAvailable: blocked ? 0 : Math.max(0, Math.floor(this.tokens - this.reserve)),
-      refillPerSecond: this.refillPerMs * 1000,
+      available: this.interactiveLeft(now),
+      backgroundAvailable,
+      backgroundRatePerSecond: rate,
+      backgroundWaitMs: backgroundAvailable > 0 ? 0 : this.waitMs('background', now),
+      resetInMs,
     };
   }
 }
@@ -121,10 +309,10 @@ export class RequestBudget {
  * Parses `Ratelimit: "default";r=<remaining>;t=<seconds>` (IETF structured field, as Cloudflare sends it).
  * Returns null for anything else, so a changed header format can never break requests.
  */
-export function parseRateLimitHeader(value: string | undefined): { remaining: number; resetS: number } | null {
+export function parseRateLimitHeader(value: string | undefined): RateLimitObservation | null {
   if (!value) return null;
   // Several policies may be listed; the smallest remaining count is the one that binds.
-  let best: { remaining: number; resetS: number } | null = null;
+  let best: RateLimitObservation | null = null;
   for (const item of value.split(',')) {
     const params = new Map<string, string>();
     for (const part of item.split(';').slice(1)) {

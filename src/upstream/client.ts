@@ -90,6 +90,11 @@ export interface Upstream {
   readonly stats: UpstreamStats;
   /** Budget state per credential key, for the poll loops (subscriptions) to stretch its intervals. */
   budget(credentialKey: string): BudgetState;
+  /**
+   * `api` with its interactive requests counted as `clientKey`'s, for the fair share of the budget each client
+   * gets while others wait (`CLIENT_BUDGET_SHARE`). An API this module did not build is returned as it is.
+   */
+  forClient(api: WorkflowsApi, clientKey: string): WorkflowsApi;
   /** Closes the connection pool (when we created it); later calls fail with `UnavailableError`. */
   close(): Promise<void>;
 }
@@ -148,6 +153,8 @@ const encode = (segment: string): string =>
 
 class WorkflowsClient implements WorkflowsApi {
   private readonly inflight = new InFlight<unknown>();
+  /** Whose interactive requests these are, for fairness; set only on the views {@link forClient} makes. */
+  private clientKey: string | undefined;
   private readonly secrets: readonly string[];
   /** `{baseUrl}/accounts/{account_id}/workflows`, encoded once. */
   private readonly prefix: string;
@@ -169,6 +176,13 @@ class WorkflowsClient implements WorkflowsApi {
       'user-agent': USER_AGENT,
     });
     this.writeHeaders = Object.freeze({ ...this.readHeaders, 'content-type': 'application/json' });
+  }
+
+  /** This client (same budget, caches and in-flight table), charging interactive requests to `clientKey`. */
+  forClient(clientKey: string): WorkflowsClient {
+    const view = Object.create(this) as WorkflowsClient;
+    view.clientKey = clientKey;
+    return view;
   }
 
   async listWorkflows(
@@ -457,11 +471,15 @@ class WorkflowsClient implements WorkflowsApi {
     for (let attempt = 0; ; attempt++) {
       if (this.shared.closed()) throw new UnavailableError(`${spec.route}: the upstream client is closed`);
       if (signal?.aborted) throw new AbortedError(`${spec.route} was aborted by the caller`);
-      const token = this.budget.take(priority);
+      const token = this.budget.take(priority, this.clientKey);
       if (!token.ok) {
         stats.refusedByBudget();
+        const what =
+          token.reason === 'client-share'
+            ? "this client's share of the request budget is spent while other clients wait (CLIENT_BUDGET_SHARE)"
+            : `the request budget of this credential is spent (${priority} priority)`;
         throw new UpstreamRateLimitedError(
-          `${spec.route}: the request budget of this credential is spent (${priority} priority); retry in ${retryAfterSeconds(token.retryAfterMs)} s`,
+          `${spec.route}: ${what}; retry in ${retryAfterSeconds(token.retryAfterMs)} s`,
           token.retryAfterMs,
           'budget',
         );
@@ -471,7 +489,7 @@ class WorkflowsClient implements WorkflowsApi {
       if (outcome.ok) return outcome.value;
       const { error } = outcome;
       if (!error.retryable || attempt >= policy.maxRetries) throw error;
-      // Without Retry-After, a 429 still waits until the drained budget holds a token again.
+      // Without Retry-After, a 429 still waits as long as the budget stops every request after it.
       const hinted = outcome.retryAfterMs ?? (error instanceof UpstreamRateLimitedError ? error.retryAfterMs : null);
       const wait = hinted ?? backoffMs(attempt, policy, this.shared.random);
       if (wait > policy.retryAfterCapMs) throw error;
@@ -516,10 +534,13 @@ class WorkflowsClient implements WorkflowsApi {
       });
     } catch (error) {
       signal?.removeEventListener('abort', onAbort);
+      this.budget.settle(null);
       if (signal?.aborted) throw new AbortedError(`${spec.route} was aborted by the caller`);
       stats.answered('network');
       return { ok: false, error: errorFromTransport(call, error) };
     }
+    // Settled as soon as the headers arrive: upstream has counted the request, and its count is in them.
+    this.budget.settle(parseRateLimitHeader(header(answer.headers, 'ratelimit')));
     stats.answered(answer.status);
     let body: Buffer;
     try {
@@ -537,12 +558,11 @@ class WorkflowsClient implements WorkflowsApi {
     const { status, headers } = answer;
     const now = this.shared.now();
     const rateLimit = parseRateLimitHeader(header(headers, 'ratelimit'));
-    if (rateLimit) this.budget.observe(rateLimit.remaining, rateLimit.resetS);
     const retryAfterMs =
       parseRetryAfter(header(headers, 'retry-after'), now) ??
       (status === 429 && rateLimit && rateLimit.remaining === 0 ? rateLimit.resetS * 1000 : null);
     if (status === 429) {
-      this.budget.drain(retryAfterMs ?? 0);
+      this.budget.refused(retryAfterMs);
       this.shared.logger?.warn(
         `upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`,
       );
@@ -703,7 +723,7 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
     new WorkflowsClient(
       credential,
       shared,
-      new RequestBudget(config.rateLimit, config.rateWindowS, now),
+      new RequestBudget(config.rateLimit, config.rateWindowS, now, config.clientBudgetShare),
       new RetryBudget(policy, now),
     );
   const defaultClient = build(createCredential(config.accountId, config.apiToken));
@@ -739,6 +759,9 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       const client = credentialKey === defaultClient.credential.key ? defaultClient : clients.get(credentialKey);
       // A credential we have not used yet has its whole budget.
       return (client?.budget ?? new RequestBudget(config.rateLimit, config.rateWindowS, now)).state();
+    },
+    forClient(api, clientKey) {
+      return api instanceof WorkflowsClient ? api.forClient(clientKey) : api;
     },
     async close() {
       if (closed) return;

@@ -94,6 +94,7 @@ describe('ReadableStream step outputs', () => {
       maxRetries: 0,
       rateLimit: 1000,
       rateWindowS: 60,
+      clientBudgetShare: 1,
     });
     upstreams.push(upstream);
     await rest(emulator, 'POST', '/streams/instances', { body: { instance_id: 'st-client' } });

@@ -110,6 +110,7 @@ export function upstreamConfig(baseUrl: string, overrides: Partial<UpstreamConfi
     maxRetries: 0,
     rateLimit: 1200,
     rateWindowS: 300,
+    clientBudgetShare: 1,
     ...overrides,
   };
 }

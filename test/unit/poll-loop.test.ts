@@ -3,7 +3,8 @@ import { createConfig, type Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
 import { SubscriptionLimitError } from '../../src/errors/subscription-errors.js';
 import { createLiveHub, type ManagedLiveHub } from '../../src/subscriptions/live-hub.js';
-import type { BudgetSnapshot, BudgetSource } from '../../src/subscriptions/pacer.js';
+import type { BudgetSource } from '../../src/subscriptions/pacer.js';
+import type { BudgetState } from '../../src/upstream/budget.js';
 import type { LiveItem, LiveStream } from '../../src/subscriptions/types.js';
 import { NotFoundError, UpstreamRateLimitedError } from '../../src/upstream/errors.js';
 import type { InstanceStatus } from '../../src/upstream/types.js';
@@ -13,7 +14,7 @@ const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const INTERVAL = 1000;
 
 let api: FakeWorkflowsApi;
-let budget: BudgetSnapshot;
+let budget: BudgetState;
 /** Reports `budget` as every credential's budget: a test sets it to the state it needs. */
 const settableBudget: BudgetSource = { budget: () => budget };
 let hub: ManagedLiveHub;
@@ -42,7 +43,14 @@ async function drain<T>(stream: LiveStream<T>): Promise<LiveItem<T>[]> {
 beforeEach(() => {
   vi.useFakeTimers();
   api = new FakeWorkflowsApi();
-  budget = { capacity: 1200, available: 1200, backgroundAvailable: 960, refillPerSecond: 4 };
+  budget = {
+    capacity: 1200,
+    available: 1200,
+    backgroundAvailable: 960,
+    backgroundRatePerSecond: 3.2,
+    backgroundWaitMs: 0,
+    resetInMs: null,
+  };
 });
 
 afterEach(async () => {
@@ -217,7 +225,13 @@ describe('many instances', () => {
   it('reads 250 watched instances with 3 list pages per cycle and fetches details only for the changed ones', async () => {
     for (let i = 0; i < 250; i++) api.create(`i${i}`, 'running');
     startHub({ upstream: { ...createConfig().upstream, rateLimit: 100_000 } });
-    budget = { capacity: 100_000, available: 100_000, backgroundAvailable: 80_000, refillPerSecond: 1000 };
+    budget = {
+      ...budget,
+      capacity: 100_000,
+      available: 100_000,
+      backgroundAvailable: 80_000,
+      backgroundRatePerSecond: 800,
+    };
     const streams = [...api.instances.keys()].map((id) =>
       hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: id === 'i7' }),
     );
@@ -236,7 +250,7 @@ describe('many instances', () => {
   it('stretches intervals evenly when the budget cannot sustain the base rate', async () => {
     for (let i = 0; i < 500; i++) api.create(`i${i}`, 'running');
     // 1 request/s sustainable for background work; 500 instances cost 5 list pages per cycle.
-    budget = { capacity: 60, available: 60, backgroundAvailable: 48, refillPerSecond: 1.25 };
+    budget = { ...budget, capacity: 60, available: 60, backgroundAvailable: 48, backgroundRatePerSecond: 1 };
     startHub();
     for (const id of api.instances.keys())
       hub.watchInstanceStatus(api.api, 'order-fulfillment', id, { needsDetails: false });

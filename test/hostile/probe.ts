@@ -50,7 +50,7 @@ export function rawHttp(port: number, request: RawRequest, timeoutMs = 15_000): 
       chunks.push(chunk);
       // A streamed (SSE) answer stays open: one complete event with an error is all a case needs.
       const sofar = Buffer.concat(chunks).toString('utf8');
-      if (/content-type: text\/event-stream/i.test(sofar) && /\n\n(?:event|data)[^]*\n\n/.test(sofar)) socket.end();
+      if (/content-type: text\/event-stream/i.test(sofar) && /\ndata:[^\n]*\n\n/.test(sofar)) socket.end();
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -124,9 +124,12 @@ function collectCodes(value: unknown, into: string[]): void {
 
 /** One WebSocket conversation: the frames to send (strings as text, Buffers as binary), in order. */
 export interface WsScript {
-  readonly subprotocol?: string;
+  /** `null`: ask for no subprotocol at all. @default 'graphql-transport-ws' */
+  readonly subprotocol?: string | null;
   readonly headers?: Record<string, string>;
   readonly frames: readonly (string | Buffer)[];
+  /** Sent once the server has acknowledged the connection (after a `connection_init` among `frames`), as a client would. */
+  readonly afterAck?: readonly (string | Buffer)[];
   /** The conversation is over once this holds for what came back (default: an error or a close). */
   readonly doneWhen?: (messages: readonly Record<string, unknown>[]) => boolean;
 }
@@ -140,7 +143,8 @@ const errorOrComplete = (messages: readonly Record<string, unknown>[]): boolean 
  */
 export function wsConversation(url: string, script: WsScript, timeoutMs = 10_000): Promise<Answer> {
   return new Promise((resolve) => {
-    const socket = new WebSocket(url, script.subprotocol ?? 'graphql-transport-ws', {
+    const subprotocol = script.subprotocol === undefined ? 'graphql-transport-ws' : script.subprotocol;
+    const socket = new WebSocket(url, subprotocol === null ? [] : [subprotocol], {
       headers: script.headers ?? {},
       maxPayload: 64 * 1024 * 1024,
     });
@@ -169,6 +173,8 @@ export function wsConversation(url: string, script: WsScript, timeoutMs = 10_000
       } catch {
         // Not JSON: kept in `received` for the leak check.
       }
+      if (messages.at(-1)?.['type'] === 'connection_ack')
+        for (const frame of script.afterAck ?? []) socket.send(frame, { binary: Buffer.isBuffer(frame) });
       if ((script.doneWhen ?? errorOrComplete)(messages)) finish(0, '', false);
     });
     socket.on('unexpected-response', (_request, response) => {

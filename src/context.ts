@@ -40,13 +40,14 @@ export interface Context {
 export type PrincipalRegistry = WeakMap<Request, Principal>;
 
 /**
- * Who is charged for a request's share of the budget (`CLIENT_BUDGET_SHARE`): the principal (API key id, JWT
- * subject, client credential), else the client address (the transports' Node request `req`), else nobody.
+ * Who a client is, for what is counted per client (its share of the request budget, `CLIENT_BUDGET_SHARE`; its
+ * SSE reservations): the authenticated principal (API key id, JWT subject, client credential), else the client
+ * address of the transports' Node request `req`, else `address:unknown` (a request whose socket is gone).
  */
-function budgetClientOf(principal: Principal, req: unknown): string | undefined {
-  if (principal.mode !== 'none') return `principal:${principal.id}`;
+export function clientKeyOf(principal: Principal | undefined, req: unknown): string {
+  if (principal && principal.mode !== 'none') return `principal:${principal.id}`;
   const address = (req as { socket?: { remoteAddress?: unknown } } | undefined)?.socket?.remoteAddress;
-  return typeof address === 'string' ? `address:${address}` : undefined;
+  return `address:${typeof address === 'string' ? address : 'unknown'}`;
 }
 
 /** A request that reached the schema without a principal although authentication is on: fail closed. */
@@ -77,8 +78,7 @@ export function createContextFactory(deps: {
     const shared = credential
       ? deps.upstream.forCredential(credential.accountId, credential.apiToken)
       : deps.upstream.default;
-    const client = budgetClientOf(principal, req);
-    const api = client === undefined ? shared : deps.upstream.forClient(shared, client);
+    const api = deps.upstream.forClient(shared, clientKeyOf(principal, req));
     return {
       config: deps.config,
       principal,

@@ -59,7 +59,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
   function pacerFor(credentialKey: string): Pacer {
     let pacer = pacers.get(credentialKey);
     if (!pacer) {
-      pacer = new Pacer(deps.upstream, credentialKey, config.upstream);
+      pacer = new Pacer(deps.upstream, credentialKey);
       pacers.set(credentialKey, pacer);
     }
     return pacer;

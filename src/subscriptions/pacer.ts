@@ -1,7 +1,7 @@
-import type { Config } from '../config.js';
-import { reserveFor, RESERVE_SHARE, type BudgetState } from '../upstream/budget.js';
+import type { BudgetState } from '../upstream/budget.js';
 
 export interface BudgetSource {
+  /** The credential's budget now; a credential not used yet has a whole one. */
   budget(credentialKey: string): BudgetState;
 }
 
@@ -21,7 +21,6 @@ export class Pacer {
   constructor(
     private readonly source: BudgetSource,
     private readonly credentialKey: string,
-    private readonly configuredLimit: Pick<Config['upstream'], 'rateLimit' | 'rateWindowS'>,
   ) {}
 
   get loops(): number {
@@ -46,7 +45,7 @@ export class Pacer {
    * once, never by a burst to catch up. The wait for the budget runs from now.
    */
   delayFor(preferredMs: number, elapsedMs = 0): number {
-    const budget = this.currentBudget();
+    const budget = this.source.budget(this.credentialKey);
     let demand = 0;
     for (const value of this.demands.values()) demand += value;
     const stretch = Math.max(1, demand / Math.max(budget.backgroundRatePerSecond, Number.EPSILON));
@@ -56,22 +55,5 @@ export class Pacer {
     delay = Math.max(0, delay - Math.max(0, elapsedMs));
     if (budget.backgroundAvailable < 1) delay = Math.max(delay, budget.backgroundWaitMs);
     return Math.ceil(delay);
-  }
-
-  private currentBudget(): BudgetState {
-    try {
-      return this.source.budget(this.credentialKey);
-    } catch {
-      // No bucket yet for this credential (nothing sent so far): assume a full one of the configured size.
-      const { rateLimit, rateWindowS } = this.configuredLimit;
-      return {
-        capacity: rateLimit,
-        available: rateLimit,
-        backgroundAvailable: rateLimit - reserveFor(rateLimit),
-        backgroundRatePerSecond: ((1 - RESERVE_SHARE) * rateLimit) / rateWindowS,
-        backgroundWaitMs: 0,
-        resetInMs: null,
-      };
-    }
   }
 }

@@ -9,10 +9,9 @@ import {
   type Response as SseResponse,
 } from 'graphql-sse';
 import type { Plugin, YogaServerInstance } from 'graphql-yoga';
-import type { IncomingMessage } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { PrincipalRegistry } from '../context.js';
+import { clientKeyOf, type PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
@@ -156,7 +155,10 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
 
     if (method === 'PUT') {
       if (registry.has(token)) return answer(409, codedError('This event stream is already reserved.', 'BAD_REQUEST'));
-      const refusal = registry.reserve(token, clientOf(request, serverContext, principals));
+      const refusal = registry.reserve(
+        token,
+        clientKeyOf(principals?.get(request), (serverContext as { req?: unknown }).req),
+      );
       if (refusal) {
         const scope = refusal.scope === 'client' ? 'MAX_SSE_RESERVATIONS_PER_CLIENT' : 'MAX_SSE_RESERVATIONS';
         const error = codedError(
@@ -315,14 +317,6 @@ function ownerOf(request: Request, principals: PrincipalRegistry | undefined): s
     .update(principals?.get(request)?.id ?? 'anonymous')
     .digest('base64url')
     .slice(0, 16);
-}
-
-/** Who reservations are counted against: the authenticated principal, otherwise the client's address. */
-function clientOf(request: Request, serverContext: object, principals: PrincipalRegistry | undefined): string {
-  const principal = principals?.get(request);
-  if (principal && principal.mode !== 'none') return `principal:${principal.id}`;
-  const address = (serverContext as { req?: IncomingMessage }).req?.socket.remoteAddress;
-  return `address:${address ?? 'unknown'}`;
 }
 
 /** A JSON answer with one coded error. */

@@ -32,11 +32,11 @@ const DEFAULT_429_WAIT_MS = 1000;
 /** Clients remembered per credential for fairness; the least recently seen is forgotten first. */
 const MAX_CLIENTS = 10_000;
 
-/** Part of the own bucket background work may never take while upstream reports no window. */
-export function reserveFor(capacity: number): number {
-  // 20 %, at least 3 tokens, but never so much that background work could not run at all.
-  return Math.min(Math.max(3, Math.ceil(capacity * RESERVE_SHARE)), Math.floor(capacity / 2));
-}
+/**
+ * Fewest requests a client's share (`CLIENT_BUDGET_SHARE`) holds, whatever the share of the limit: a share below
+ * one request would never refill to one, and one GraphQL query may need a few upstream requests.
+ */
+export const MIN_CLIENT_SHARE_REQUESTS = 5;
 
 /**
  * Requests of upstream's reported window we never plan to use, against what we cannot see: a request counted
@@ -45,14 +45,16 @@ export function reserveFor(capacity: number): number {
 export const SAFETY_MARGIN = 1;
 
 /**
- * One upstream window as its `Ratelimit` answers describe it: the lowest `remaining` seen, valid until the
- * earliest reset time seen. `first` and `firstAt` anchor the interactive reserve of that window.
+ * Time added to the reset an answer names (`Ratelimit: t`), against a `t` rounded down to whole seconds or an
+ * answer that spent time on its way back: the mirrored window ends no earlier than upstream's
+ * (docs/upstream-contract.md §1.4).
  */
+export const RESET_MARGIN_MS = 1000;
+
+/** One upstream window as its `Ratelimit` answers describe it: the lowest `remaining` seen, valid until the earliest reset seen. */
 interface MirroredWindow {
   remaining: number;
   until: number;
-  readonly first: number;
-  readonly firstAt: number;
 }
 
 /** One client's share of the interactive budget: a bucket of `share × capacity`, refilled over a window. */
@@ -71,19 +73,18 @@ interface ClientUsage {
  *   so that no more than the limit ever goes into one upstream window (docs/upstream-contract.md §1.4);
  * - after a 429, nothing until its `Retry-After`, and then everything resumes at once.
  *
- * Background work (polls) leaves interactive work a reserve: of the own bucket, {@link reserveFor} its
- * capacity; of a mirrored window, {@link RESERVE_SHARE} of what the window had left when first seen,
- * shrinking to nothing at its reset, so background work always gets a share of what is actually left and
- * slows down, but never stops, as the window runs low.
+ * Background work (polls) leaves interactive work a reserve of {@link RESERVE_SHARE} of what is left now: of
+ * the own bucket, of what it holds; of a mirrored window, of what it still allows, shrinking further to nothing
+ * at its reset. So background work always gets a share of what is actually left, and slows down, but never
+ * stops, as the window runs low.
  *
  * Fairness: with `clientShare` < 1, each client (an interactive request's `client` key) gets at most that share
- * of a window's budget while another client has asked for some within the last window; a lone client may
- * use all of it.
+ * of a window's budget (never less than {@link MIN_CLIENT_SHARE_REQUESTS}) while another client has asked for
+ * some within the last window; a lone client may use all of it.
  */
 export class RequestBudget {
   readonly capacity: number;
   readonly refillPerMs: number;
-  readonly reserve: number;
   private readonly windowMs: number;
   private tokens: number;
   private updatedAt: number;
@@ -114,7 +115,6 @@ export class RequestBudget {
     this.capacity = capacity;
     this.windowMs = windowS * 1000;
     this.refillPerMs = capacity / this.windowMs;
-    this.reserve = reserveFor(capacity);
     this.tokens = capacity;
     this.updatedAt = now();
   }
@@ -149,13 +149,14 @@ export class RequestBudget {
     return current.remaining - this.inFlight - this.unanswered - SAFETY_MARGIN;
   }
 
-  /** The interactive reserve of the mirrored window at `now`: its share of what was left when first seen, shrinking to 0 at the reset. */
-  private mirrorReserve(now: number): number {
+  /**
+   * The share of the mirrored window's `left` requests background work leaves to interactive work at `now`:
+   * {@link RESERVE_SHARE} a window before the reset, shrinking linearly to 0 at it (0 when none is mirrored).
+   */
+  private mirrorReserveShare(now: number): number {
     const current = this.binding();
     if (!current) return 0;
-    const span = current.until - current.firstAt;
-    if (span <= 0) return 0;
-    return RESERVE_SHARE * Math.max(0, current.first) * Math.max(0, (current.until - now) / span);
+    return RESERVE_SHARE * Math.min(1, Math.max(0, (current.until - now) / this.windowMs));
   }
 
   private interactiveLeft(now: number): number {
@@ -165,9 +166,10 @@ export class RequestBudget {
 
   private backgroundLeft(now: number): number {
     if (now < this.blockedUntil) return 0;
-    const own = this.tokens - this.reserve;
-    const mirror = this.mirrorLeft() - this.mirrorReserve(now);
-    return Math.max(0, Math.floor(Math.min(own, mirror)));
+    const own = (1 - RESERVE_SHARE) * this.tokens;
+    const mirror = Math.max(0, this.mirrorLeft()) * (1 - this.mirrorReserveShare(now));
+    // The tolerance absorbs rounding: after exactly the wait `waitMs` names, `own` may come out a hair below 1.
+    return Math.max(0, Math.floor(Math.min(own, mirror) + 1e-9));
   }
 
   /**
@@ -180,7 +182,7 @@ export class RequestBudget {
     const left = priority === 'background' ? this.backgroundLeft(now) : this.interactiveLeft(now);
     if (left < 1) return { ok: false, retryAfterMs: this.waitMs(priority, now), reason: 'budget' };
     if (usage && usage.tokens < 1 && this.othersActive(client, now)) {
-      const wait = Math.max(1, Math.ceil((1 - usage.tokens) / this.clientRefillPerMs()));
+      const wait = Math.max(1, Math.ceil((1 - usage.tokens) / (this.clientShareSize() / this.windowMs)));
       return { ok: false, retryAfterMs: wait, reason: 'client-share' };
     }
     if (this.windows.length === 0) this.blindLeft = (this.blindLeft ?? Math.floor(this.tokens) - this.inFlight) - 1;
@@ -204,7 +206,7 @@ export class RequestBudget {
 
   private observe({ remaining, resetS }: RateLimitObservation, now: number): void {
     if (!(resetS > 0)) return;
-    const until = now + resetS * 1000;
+    const until = now + resetS * 1000 + RESET_MARGIN_MS;
     // Answers of one window name the same reset give or take the rounding of `t` to whole seconds (and the
     // time an answer travels); the next window resets about a window later.
     const tolerance = Math.max(1000, this.windowMs / 2);
@@ -214,7 +216,7 @@ export class RequestBudget {
       same.until = Math.min(same.until, until);
       return;
     }
-    this.windows.push({ remaining, until, first: remaining, firstAt: now });
+    this.windows.push({ remaining, until });
     // Bounded: the ones resetting last are the least informative about now.
     if (this.windows.length > 4) this.windows = this.windows.sort((a, b) => a.until - b.until).slice(0, 4);
   }
@@ -233,37 +235,38 @@ export class RequestBudget {
 
   private waitMs(priority: Priority, now: number): number {
     const blocked = Math.max(0, this.blockedUntil - now);
-    const floor = priority === 'background' ? this.reserve : 0;
-    let wait = Math.max(0, (floor + 1 - this.tokens) / this.refillPerMs);
+    // Background work may take a token once the reserve's share of the bucket leaves it a whole one.
+    const needed = priority === 'background' ? 1 / (1 - RESERVE_SHARE) : 1;
+    let wait = Math.max(0, (needed - this.tokens) / this.refillPerMs);
     const current = this.binding();
     if (current) {
       const left = this.mirrorLeft();
       if (left < 1) {
         // Answers in flight cannot raise `r`: only the reset brings requests back.
         wait = Math.max(wait, current.until - now);
-      } else if (priority === 'background' && left - this.mirrorReserve(now) < 1) {
-        // The reserve shrinks linearly to the reset: background work may go once it is below `left - 1`.
-        const span = current.until - current.firstAt;
-        const reserveAtStart = RESERVE_SHARE * current.first;
-        const at = reserveAtStart > 0 ? current.until - ((left - 1) / reserveAtStart) * span : now;
+      } else if (priority === 'background' && left * (1 - this.mirrorReserveShare(now)) < 1) {
+        // The reserve's share shrinks linearly to the reset: background work may go once
+        // `left × (1 − share)` ≥ 1, i.e. once the reset is at most `(1 − 1/left) / RESERVE_SHARE` windows away.
+        const at = current.until - Math.min(1, (1 - 1 / left) / RESERVE_SHARE) * this.windowMs;
         wait = Math.max(wait, at - now);
       }
     }
     return Math.max(1, Math.ceil(Math.max(blocked, wait)));
   }
 
-  private clientRefillPerMs(): number {
-    return (this.clientShare * this.capacity) / this.windowMs;
+  /** Requests one client's share holds, refilled over a window. */
+  private clientShareSize(): number {
+    return Math.max(this.clientShare * this.capacity, Math.min(this.capacity, MIN_CLIENT_SHARE_REQUESTS));
   }
 
   /** The client's share, refilled up to now, and marked as seen (it wants budget, served or not). */
   private clientUsage(client: string, now: number): ClientUsage | undefined {
     if (this.clientShare >= 1) return undefined;
-    const size = this.clientShare * this.capacity;
+    const size = this.clientShareSize();
     let usage = this.clients.get(client);
     if (usage) {
       this.clients.delete(client);
-      usage.tokens = Math.min(size, usage.tokens + (now - usage.updatedAt) * this.clientRefillPerMs());
+      usage.tokens = Math.min(size, usage.tokens + ((now - usage.updatedAt) * size) / this.windowMs);
       usage.updatedAt = now;
     } else {
       usage = { tokens: size, updatedAt: now };
@@ -291,7 +294,7 @@ export class RequestBudget {
     const resetInMs = current ? Math.max(0, current.until - now) : null;
     let rate = (1 - RESERVE_SHARE) * this.refillPerMs * 1000;
     if (current && resetInMs !== null && resetInMs > 0) {
-      const spare = Math.max(0, this.mirrorLeft() - this.mirrorReserve(now));
+      const spare = Math.max(0, this.mirrorLeft()) * (1 - this.mirrorReserveShare(now));
       rate = Math.min(rate, (spare / resetInMs) * 1000);
     }
     return {

@@ -539,8 +539,7 @@ class WorkflowsClient implements WorkflowsApi {
       stats.answered('network');
       return { ok: false, error: errorFromTransport(call, error) };
     }
-    // Settled as soon as the headers arrive: upstream has counted the request, and its count is in them.
-    this.budget.settle(parseRateLimitHeader(header(answer.headers, 'ratelimit')));
+    const retryAfterMs = this.settle(spec, answer);
     stats.answered(answer.status);
     let body: Buffer;
     try {
@@ -551,15 +550,20 @@ class WorkflowsClient implements WorkflowsApi {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-    return this.interpret(spec, call, answer, body);
+    return this.interpret(spec, call, answer, body, retryAfterMs);
   }
 
-  private interpret<T>(spec: Spec<T>, call: CallDescription, answer: Answer, body: Buffer): Outcome<T> {
+  /**
+   * Tells the budget about an answer as soon as its headers arrive, before its body is read (which may take up
+   * to the body timeout): upstream has counted the request and put its count in them, and a 429 stops every
+   * request from now on. Returns the answer's wait hint (`Retry-After`, else a 429's `Ratelimit` reset).
+   */
+  private settle<T>(spec: Spec<T>, answer: Answer): number | null {
     const { status, headers } = answer;
-    const now = this.shared.now();
     const rateLimit = parseRateLimitHeader(header(headers, 'ratelimit'));
+    this.budget.settle(rateLimit);
     const retryAfterMs =
-      parseRetryAfter(header(headers, 'retry-after'), now) ??
+      parseRetryAfter(header(headers, 'retry-after'), this.shared.now()) ??
       (status === 429 && rateLimit && rateLimit.remaining === 0 ? rateLimit.resetS * 1000 : null);
     if (status === 429) {
       this.budget.refused(retryAfterMs);
@@ -567,6 +571,17 @@ class WorkflowsClient implements WorkflowsApi {
         `upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`,
       );
     }
+    return retryAfterMs;
+  }
+
+  private interpret<T>(
+    spec: Spec<T>,
+    call: CallDescription,
+    answer: Answer,
+    body: Buffer,
+    retryAfterMs: number | null,
+  ): Outcome<T> {
+    const { status, headers } = answer;
     const cfRay = header(headers, 'cf-ray') ?? null;
     const contentType = header(headers, 'content-type') ?? '';
     const isJson = /\bjson\b/i.test(contentType) || contentType === '';

@@ -87,26 +87,29 @@ describe('request budget', () => {
       reply(res, 200, ok(workflow(decodeURIComponent(req.url.split('/').pop() ?? '')))),
     );
     const time = manualClock();
-    // 10 tokens per hour: the reserve is 3, and refill is negligible (and the clock stands still).
+    // 10 tokens per hour: refill is negligible (and the clock stands still).
     const upstream = createUpstream(upstreamConfig(fake.url, { rateLimit: 10, rateWindowS: 3600 }), time);
     const api = upstream.default;
     const key = api.credential.key;
-    for (let i = 0; i < 7; i++) await api.getWorkflow(`w${i}`, { priority: 'background' });
+    // Polls leave interactive work a share (20 %) of what the bucket holds: of the last request, all of it.
+    for (let i = 0; i < 9; i++) await api.getWorkflow(`w${i}`, { priority: 'background' });
     expect(upstream.budget(key)).toEqual({
       capacity: 10,
-      available: 3,
+      available: 1,
       backgroundAvailable: 0,
       backgroundRatePerSecond: expect.closeTo((0.8 * 10) / 3600, 12),
-      backgroundWaitMs: 360_000,
+      // Until the bucket holds 1.25 requests, of which 80 % is a whole one. Before: until it held 4 (the reserve
+      // was a fixed 3 of the capacity), whatever was left.
+      backgroundWaitMs: 90_000,
       resetInMs: null,
     });
 
     const refused = await failureOf(api.getWorkflow('bg', { priority: 'background' }));
     expect(refused).toBeInstanceOf(UpstreamRateLimitedError);
-    expect(refused).toMatchObject({ source: 'budget', retryAfterMs: 360_000 });
-    expect(fake.requests).toHaveLength(7);
+    expect(refused).toMatchObject({ source: 'budget', retryAfterMs: 90_000 });
+    expect(fake.requests).toHaveLength(9);
 
-    for (let i = 0; i < 3; i++) await api.getWorkflow(`i${i}`);
+    await api.getWorkflow('interactive');
     expect(fake.requests).toHaveLength(10);
     const empty = await failureOf(api.getWorkflow('one-more'));
     expect(empty).toMatchObject({ code: 'RATE_LIMITED', source: 'budget', retryAfterMs: 360_000, status: null });
@@ -157,6 +160,28 @@ describe('request budget', () => {
     // ...and resumes afterwards.
     time.advance(31_000);
     expect(upstream.budget(key).available).toBeGreaterThan(100);
+    await upstream.close();
+  });
+
+  it("stops every request as soon as a 429's headers arrive, before its body has been read", async () => {
+    const held: ServerResponse[] = [];
+    const fake = await startFakeUpstream((_req, res) => {
+      // The headers go out at once; the body stays unfinished until the test ends it.
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '30' });
+      res.write('{"success":false,');
+      held.push(res);
+    });
+    const time = manualClock();
+    const upstream = createUpstream(upstreamConfig(fake.url), time);
+    const key = upstream.default.credential.key;
+    const refusedCall = failureOf(upstream.default.getWorkflow('a'));
+    await waitFor(() => upstream.stats.snapshot().byStatus['429'] === 1, { message: "the 429's headers" });
+    // Before: the budget heard of the 429 only once the body was read, and meanwhile let 1199 more requests go.
+    expect(upstream.budget(key)).toMatchObject({ available: 0, backgroundWaitMs: 30_000 });
+    expect(await failureOf(upstream.default.getWorkflow('b'))).toMatchObject({ source: 'budget' });
+    expect(fake.requests).toHaveLength(1);
+    for (const res of held) res.end('"errors":[{"code":971,"message":"rate limited"}],"messages":[],"result":null}');
+    expect(await refusedCall).toMatchObject({ code: 'RATE_LIMITED' });
     await upstream.close();
   });
 

@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import type { ErrorCode } from '../errors/codes.js';
-import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
+import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
 import { createStreamRegistry, type StreamRegistry } from './sse-streams.js';
 
@@ -106,13 +106,7 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         const operationId = String(params.extensions?.['operationId'] ?? '');
         // Counted before the first await, so that operations pipelined on one stream see each other.
         if (!registry.addSubscription(token, operationId)) {
-          const limit = config.maxSubscriptionsPerConnection;
-          const refusal = new SubscriptionLimitError(
-            `This stream already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or reserve another stream.`,
-            limit,
-            'connection',
-          );
-          return once({ errors: [subscriptionRefusedError(refusal)] });
+          return once({ errors: [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'stream')] });
         }
         counted.set(req, operationId);
       }

@@ -136,6 +136,7 @@ export function toMutationError(error: unknown, target: Target): unknown {
   if (error instanceof upstream.AuthenticationError || error instanceof upstream.AbortedError)
     return toGraphQLError(error);
   const codes = error.errors.map((e) => e.code);
+  const instanceId = target.instanceId ?? null;
   if (error instanceof upstream.NotFoundError) {
     if (error.resource === 'instance' && target.instanceId !== undefined) {
       return new InstanceNotFoundError(target.workflowName, target.instanceId);
@@ -150,11 +151,12 @@ export function toMutationError(error: unknown, target: Target): unknown {
   if (isOutcomeUnknown(error)) {
     return new UpstreamFailureError(
       'The connection to the Workflows API failed after the request was sent: it may or may not have taken effect. ' +
-        'Query the instance to find out before trying again.',
+        'Query the instance named by `targetInstanceId` to find out before trying again.',
       'OUTCOME_UNKNOWN',
       false,
       error.status,
       codes,
+      instanceId,
     );
   }
   if (error instanceof upstream.TimeoutError) {
@@ -164,6 +166,7 @@ export function toMutationError(error: unknown, target: Target): unknown {
       true,
       error.status,
       codes,
+      instanceId,
     );
   }
   if (error instanceof upstream.UnavailableError) {
@@ -173,6 +176,7 @@ export function toMutationError(error: unknown, target: Target): unknown {
       true,
       error.status,
       codes,
+      instanceId,
     );
   }
   if (error instanceof upstream.BadRequestError) {
@@ -182,6 +186,7 @@ export function toMutationError(error: unknown, target: Target): unknown {
       false,
       error.status,
       codes,
+      instanceId,
     );
   }
   const refused = error.status !== null && error.status < 500;
@@ -191,5 +196,6 @@ export function toMutationError(error: unknown, target: Target): unknown {
     error.retryable,
     error.status,
     codes,
+    instanceId,
   );
 }

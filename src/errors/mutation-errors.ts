@@ -135,6 +135,12 @@ export class UpstreamFailureError extends Error {
     readonly status: number | null,
     /** Cloudflare error codes from the answer's envelope (e.g. 10001). */
     readonly upstreamCodes: readonly number[],
+    /**
+     * The instance the failed request was acting on (GraphQL `targetInstanceId`); null when it was acting on none (a whole batch). After
+     * `OUTCOME_UNKNOWN` on a create it is the only way to find the instance that may now exist, whose id
+     * the gateway may have generated.
+     */
+    readonly instanceId: string | null,
   ) {
     super(message);
   }

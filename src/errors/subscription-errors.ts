@@ -32,3 +32,19 @@ export function subscriptionRefusedError(error: SubscriptionLimitError | Shuttin
     ? codedError(error.message, error.code, { limit: error.limit, scope: error.scope })
     : codedError(error.message, error.code);
 }
+
+/**
+ * The refusal of a subscription past MAX_SUBSCRIPTIONS_PER_CONNECTION, on a graphql-ws socket (`connection`) or
+ * a graphql-sse single-connection stream (`stream`): the one limit both transports hold, answered alike but for
+ * what the client can do instead.
+ */
+export function connectionLimitRefusal(limit: number, holder: 'connection' | 'stream'): GraphQLError {
+  const instead = holder === 'connection' ? 'open another connection' : 'reserve another stream';
+  return subscriptionRefusedError(
+    new SubscriptionLimitError(
+      `This ${holder} already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or ${instead}.`,
+      limit,
+      'connection',
+    ),
+  );
+}

@@ -193,8 +193,25 @@ export async function createMany(
   return outcomes;
 }
 
+/**
+ * An item that was not created. Its error names its instance even when the failure was the whole call's: after
+ * `OUTCOME_UNKNOWN` the instance may exist under an id the client never saw (generated here), and only that
+ * id lets the client find it.
+ */
 function failed(prepared: PreparedCreate, error: ItemError): CreateOutcome {
-  return { instanceId: prepared.request.instanceId, created: false, recovered: false, error };
+  const instanceId = prepared.request.instanceId;
+  const named =
+    error instanceof UpstreamFailureError && error.instanceId === null
+      ? new UpstreamFailureError(
+          error.message,
+          error.code,
+          error.retryable,
+          error.status,
+          error.upstreamCodes,
+          instanceId,
+        )
+      : error;
+  return { instanceId, created: false, recovered: false, error: named };
 }
 
 /** Ids the upstream did not return were skipped because they already exist (batch endpoint semantics). */

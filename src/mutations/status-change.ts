@@ -118,6 +118,7 @@ async function refusedTransitionError(
       false,
       refused.status,
       refused.errors.map((e) => e.code),
+      instanceId,
     );
   }
 }

@@ -6,6 +6,19 @@ export interface ReservationRefusal {
   readonly retryAfterS: number;
 }
 
+/**
+ * One subscribe sent to a stream, counted from its preparation until it ends. Counted per request, not per
+ * operation id: the id is the client's, and graphql-sse lets a new operation take an id whose DELETE came
+ * while the first was still being prepared, so two operations can hold one id (src/transport/sse.ts).
+ */
+export interface StreamOperation {
+  readonly operationId: string;
+  /** Set when a DELETE of its id or the end of its stream cancelled it: it must not start, or must end. */
+  cancelled: boolean;
+  /** The subscription once it runs, so that it can be ended even if graphql-sse no longer knows it. */
+  running: AsyncIterator<unknown> | undefined;
+}
+
 export interface StreamLimits {
   /** How long a reserved stream may wait to be opened before it is dropped. */
   readonly reservationTimeoutMs: number;
@@ -28,22 +41,27 @@ export interface StreamLimits {
 export interface StreamRegistry {
   /**
    * Claims a reservation for `token` at once (before any await, so that pipelined PUTs see each other), or
-   * says which cap refuses it. A claimed reservation expires after the timeout unless {@link open}ed, and
-   * `onExpire` is told.
+   * says which cap refuses it. A claimed reservation expires after the timeout unless {@link open}ed: its
+   * operations are cancelled and `onExpire` is told.
    */
   reserve(token: string, client: string): ReservationRefusal | undefined;
   has(token: string): boolean;
   isOpen(token: string): boolean;
   /** The stream's connection arrived: it no longer counts as a reservation and no longer expires. */
   open(token: string): void;
-  /** Forgets the stream (its connection ended, or graphql-sse did not register it). */
+  /** Forgets the stream (its connection ended, or graphql-sse did not register it), cancelling its operations. */
   drop(token: string): void;
   /**
    * Counts a subscription on the stream, or returns false when the stream already holds
    * `maxSubscriptionsPerStream` (or is gone). Synchronous, so that pipelined operations see each other.
    */
-  addSubscription(token: string, operationId: string): boolean;
-  removeSubscription(token: string, operationId: string): void;
+  addSubscription(token: string, operation: StreamOperation): boolean;
+  removeSubscription(token: string, operation: StreamOperation): void;
+  /**
+   * Cancels every operation of the stream with this id (a DELETE) and gives their slots back at once, as the
+   * DELETE is answered: one that runs is ended now, one still prepared ends when its preparation does.
+   */
+  cancel(token: string, operationId: string): void;
   /** Reserved, unopened streams, and all known streams. */
   stats(): { reserved: number; streams: number };
   /** Clears every expiry timer. */
@@ -55,7 +73,13 @@ interface StreamEntry {
   readonly expiresAt: number;
   /** Set while the stream is reserved and not yet open. */
   timer: NodeJS.Timeout | undefined;
-  readonly subscriptions: Set<string>;
+  readonly subscriptions: Set<StreamOperation>;
+}
+
+function cancel(operation: StreamOperation): void {
+  operation.cancelled = true;
+  // Ending it is all that is asked; how its own cleanup fails is the subscription's to report.
+  operation.running?.return?.(undefined).catch(() => undefined);
 }
 
 export function createStreamRegistry(limits: StreamLimits, onExpire: (token: string) => void): StreamRegistry {
@@ -71,6 +95,13 @@ export function createStreamRegistry(limits: StreamLimits, onExpire: (token: str
     const mine = reservedByClient.get(entry.client);
     mine?.delete(token);
     if (mine?.size === 0) reservedByClient.delete(entry.client);
+  };
+
+  /** Forgets a stream and ends what it carried, including operations graphql-sse may have lost track of. */
+  const forget = (token: string, entry: StreamEntry): void => {
+    unreserve(token, entry);
+    streams.delete(token);
+    for (const operation of entry.subscriptions) cancel(operation);
   };
 
   const refusal = (scope: 'client' | 'server', limit: number, tokens: Set<string>): ReservationRefusal => {
@@ -94,8 +125,7 @@ export function createStreamRegistry(limits: StreamLimits, onExpire: (token: str
       };
       entry.timer = setTimeout(() => {
         if (streams.get(token) !== entry) return;
-        unreserve(token, entry);
-        streams.delete(token);
+        forget(token, entry);
         onExpire(token);
       }, limits.reservationTimeoutMs);
       // A pending reservation must not keep the process alive.
@@ -117,18 +147,24 @@ export function createStreamRegistry(limits: StreamLimits, onExpire: (token: str
     },
     drop(token) {
       const entry = streams.get(token);
-      if (!entry) return;
-      unreserve(token, entry);
-      streams.delete(token);
+      if (entry) forget(token, entry);
     },
-    addSubscription(token, operationId) {
+    addSubscription(token, operation) {
       const subscriptions = streams.get(token)?.subscriptions;
       if (!subscriptions || subscriptions.size >= limits.maxSubscriptionsPerStream) return false;
-      subscriptions.add(operationId);
+      subscriptions.add(operation);
       return true;
     },
-    removeSubscription(token, operationId) {
-      streams.get(token)?.subscriptions.delete(operationId);
+    removeSubscription(token, operation) {
+      streams.get(token)?.subscriptions.delete(operation);
+    },
+    cancel(token, operationId) {
+      const subscriptions = streams.get(token)?.subscriptions;
+      for (const operation of subscriptions ?? []) {
+        if (operation.operationId !== operationId) continue;
+        cancel(operation);
+        subscriptions?.delete(operation);
+      }
     },
     stats: () => ({ reserved: reserved.size, streams: streams.size }),
     close() {

@@ -14,9 +14,9 @@ import type { Config } from '../config.js';
 import { clientKeyOf, type PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import type { ErrorCode } from '../errors/codes.js';
-import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
+import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
-import { createStreamRegistry, type StreamRegistry } from './sse-streams.js';
+import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -59,8 +59,8 @@ type HandlerRequest = SseRequest<Request, RequestContext>;
 export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
   const { config, logger, principals } = options;
   let handler: ((request: HandlerRequest) => Promise<SseResponse>) | undefined;
-  /** The stream and operation id of each counted subscription, by the request that started it. */
-  const counted = new WeakMap<HandlerRequest, string>();
+  /** The counted subscription each request started (only subscribes to a single-connection stream are counted). */
+  const counted = new WeakMap<HandlerRequest, StreamOperation>();
 
   const registry: StreamRegistry = createStreamRegistry(
     {
@@ -98,25 +98,22 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
       // The operation's one result, as /graphql and graphql-ws report validation errors (graphql-sse would take
       // a result without `data` for execution arguments and answer "Unable to detect operation AST").
       if (errors.length > 0) return once({ errors });
-      const operation = getOperationAST(document, params.operationName);
+      const ast = getOperationAST(document, params.operationName);
       const { token, single } = req.context;
-      if (single && operation?.operation === 'subscription') {
+      if (single && ast?.operation === 'subscription') {
         if (!registry.has(token)) return answer(404, streamNotFound());
         const operationId = String(params.extensions?.['operationId'] ?? '');
+        const operation: StreamOperation = { operationId, cancelled: false, running: undefined };
         // Counted before the first await, so that operations pipelined on one stream see each other.
-        if (!registry.addSubscription(token, operationId)) {
-          const limit = config.maxSubscriptionsPerConnection;
-          const refusal = new SubscriptionLimitError(
-            `This stream already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or reserve another stream.`,
-            limit,
-            'connection',
-          );
-          return once({ errors: [subscriptionRefusedError(refusal)] });
+        if (!registry.addSubscription(token, operation)) {
+          return once({ errors: [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'stream')] });
         }
-        counted.set(req, operationId);
+        counted.set(req, operation);
       }
+      const operation = counted.get(req);
       return (async () => {
         const contextValue = await enveloped.contextFactory();
+        if (operation?.cancelled) return NOT_STARTED;
         const args = {
           schema: enveloped.schema,
           document,
@@ -124,9 +121,19 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
           variableValues: params.variables,
           operationName: params.operationName,
         };
-        const result = (await (operation?.operation === 'subscription'
+        const result = (await (ast?.operation === 'subscription'
           ? enveloped.subscribe(args)
           : enveloped.execute(args))) as ExecutionResult | AsyncIterable<ExecutionResult>;
+        if (operation && isAsyncIterable(result)) {
+          operation.running = result[Symbol.asyncIterator]();
+          // A DELETE of its id (or the stream's end) came while it was prepared. graphql-sse checks for that
+          // itself, by the id, which a new operation may have taken since: then this one would run beside it,
+          // unknown to DELETE and to the stream's end.
+          if (operation.cancelled) {
+            await operation.running.return?.(undefined);
+            return NOT_STARTED;
+          }
+        }
         // A request error (variables that do not coerce, an operation refused by the cost limit) has no `data`.
         return isAsyncIterable(result) || 'data' in result ? result : once(result);
       })();
@@ -196,15 +203,15 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
       return [whenDone(body, () => registry.drop(token)), init];
     }
     if (method === 'DELETE') {
-      const response = await handle(single);
+      // Every operation under the id, also one graphql-sse lost track of.
       const operationId = new URL(request.url).searchParams.get('operationId');
-      if (response[1].status === 200 && operationId !== null) registry.removeSubscription(token, operationId);
-      return response;
+      if (operationId !== null) registry.cancel(token, operationId);
+      return handle(single);
     }
     const response = await handle(single);
-    const operationId = counted.get(single);
+    const operation = counted.get(single);
     // The operation did not start (refused, or cancelled while it was prepared): its slot is free again.
-    if (operationId !== undefined && response[1].status !== 202) registry.removeSubscription(token, operationId);
+    if (operation !== undefined && response[1].status !== 202) registry.removeSubscription(token, operation);
     return response;
   }
 
@@ -214,8 +221,8 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
       if (!handler) throw new Error('The SSE handler is used before yoga initialised it.');
       return coded(await handler(request));
     } catch (error) {
-      const operationId = counted.get(request);
-      if (operationId !== undefined) registry.removeSubscription(request.context.token, operationId);
+      const operation = counted.get(request);
+      if (operation !== undefined) registry.removeSubscription(request.context.token, operation);
       const status = requestErrorStatus(error);
       if (status !== undefined) {
         // yoga's own request errors (unparsable GraphQL, a GET mutation) carry their code and HTTP status.
@@ -235,8 +242,8 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         onSubscribe: onSubscribe(yoga as never),
         onNext: (_ctx, _req, result) => withoutHttp(result),
         onComplete: (_ctx, req) => {
-          const operationId = counted.get(req);
-          if (operationId !== undefined) registry.removeSubscription(req.context.token, operationId);
+          const operation = counted.get(req);
+          if (operation !== undefined) registry.removeSubscription(req.context.token, operation);
         },
       });
     },
@@ -253,6 +260,9 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
 }
 
 const ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+
+/** graphql-sse's own answer to an operation completed while it was prepared (a response ends its preparation). */
+const NOT_STARTED: SseResponse = [null, { status: 204, statusText: 'No Content' }];
 
 function streamNotFound(): GraphQLError {
   return codedError(

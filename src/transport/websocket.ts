@@ -10,7 +10,7 @@ import { AuthenticationFailure, type Authenticator, type Principal } from '../au
 import type { Config } from '../config.js';
 import type { Context, PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
-import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
+import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import type { Logger } from '../logger.js';
 import { createBrowserSafety } from './browser-safety.js';
 
@@ -139,16 +139,7 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         const operation = getOperationAST(document, payload.operationName);
         const ids = operation?.operation === 'subscription' ? active.get(ctx) : undefined;
         if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
-          const limit = config.maxSubscriptionsPerConnection;
-          return [
-            subscriptionRefusedError(
-              new SubscriptionLimitError(
-                `This connection already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or open another connection.`,
-                limit,
-                'connection',
-              ),
-            ),
-          ];
+          return [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'connection')];
         }
         // Counted before the first await, so that subscribes pipelined on one socket see each other and the limit
         // holds; given back if the context cannot be built (graphql-ws then never calls `onComplete` for it).

@@ -83,6 +83,62 @@ describe('graphql-sse single-connection mode: limits', () => {
     }
   });
 
+  it('counts each subscribe, not each operation id: a subscribe deleted while it is prepared and sent again runs once', async () => {
+    const limit = 2;
+    const stack = await startStack({
+      listen: true,
+      config: { pollIntervalMs: 50, maxSubscriptionsPerConnection: limit },
+    });
+    await createInstance(stack, WORKFLOW, 'sse-reused-id');
+    const variables = { workflowName: WORKFLOW, instanceId: 'sse-reused-id' };
+    const { token } = await reserve(stack);
+    const controller = new AbortController();
+    const opened = await fetch(streamUrl(stack), {
+      headers: { accept: 'text/event-stream', 'x-graphql-event-stream-token': token },
+      signal: controller.signal,
+    });
+    expect(opened.status).toBe(200);
+
+    // Holds the first subscribe inside its preparation (between graphql-sse's reservation of the id and its check
+    // that the id is still there), as a slow context or subscribe would: the window the DELETE and the second POST
+    // land in. The live hub is the stack's own; only its first watch is delayed.
+    const live = stack.app.live;
+    const watch = live.watchInstanceStatus.bind(live);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    live.watchInstanceStatus = (...args) => {
+      if (held) return watch(...args);
+      held = true;
+      return gate.then(() => watch(...args)) as unknown as ReturnType<typeof watch>;
+    };
+
+    const first = sendOperation(stack, token, 'a', variables);
+    await waitFor(() => held, { message: 'the first subscribe to be prepared' });
+    const deleted = await fetch(`${streamUrl(stack)}?operationId=a`, {
+      method: 'DELETE',
+      headers: { 'x-graphql-event-stream-token': token },
+    });
+    expect(deleted.status).toBe(200);
+    expect((await sendOperation(stack, token, 'a', variables)).status).toBe(202);
+    release();
+    // The deleted subscribe never starts (graphql-sse answers an operation completed while prepared so).
+    expect((await first).status).toBe(204);
+    await waitFor(() => stack.app.live.stats().subscribers >= 1, { message: 'the second subscribe to start' });
+    expect(stack.app.live.stats().subscribers).toBe(1);
+
+    // One slot is taken, so one more subscribe fits and the next is refused.
+    expect((await sendOperation(stack, token, 'b', variables)).status).toBe(202);
+    const refused = await sendOperation(stack, token, 'c', variables);
+    expect(refused.status).toBe(202);
+    await waitFor(() => stack.app.live.stats().subscribers >= limit, { message: 'the subscribe of b to start' });
+    expect(stack.app.live.stats().subscribers).toBe(limit);
+
+    // Closing the stream ends every subscription it carried.
+    controller.abort();
+    await waitFor(() => stack.app.live.stats().subscribers === 0, { message: 'every subscription to end' });
+  });
+
   it('drops a reservation that is never opened after SSE_RESERVATION_TIMEOUT_MS, and ends its operations', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: 50, sseReservationTimeoutMs: 200 } });
     await createInstance(stack, WORKFLOW, 'sse-expiry-1');

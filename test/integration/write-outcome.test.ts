@@ -203,3 +203,62 @@ describe('a write whose read-back fails still answers its outcome', () => {
     expect(await upstreamStatus(id)).not.toBe('waiting');
   });
 });
+
+describe('a create whose answer is lost and whose lookup fails too', () => {
+  // The loopback proxy drops every create (the gateway cannot tell whether it landed) and the emulator fails
+  // every lookup, so the outcome stays unknown: the answer must still name the instance that may now exist.
+  let lossy: Stack;
+  let dropCreates = true;
+  beforeAll(async () => {
+    lossy = await startStack({
+      listen: true,
+      config: { upstream: { maxRetries: 0 } },
+      interceptUpstream: ({ method }) => (dropCreates && method === 'POST' ? 'drop' : 'forward'),
+    });
+  });
+  afterAll(() => lossy.stop());
+  afterEach(() => {
+    lossy.emulator.faults.clear();
+    dropCreates = true;
+  });
+
+  const post = async <R, V>(document: TypedDocumentNode<R, V>, variables: V): Promise<GraphQLResult<R>> => {
+    const response = await fetch(expectPresent(lossy.url, 'the gateway URL'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: print(document), variables }),
+    });
+    return (await response.json()) as GraphQLResult<R>;
+  };
+
+  it('createInstance with a generated id answers OUTCOME_UNKNOWN with the id, which the client can then look up', async () => {
+    lossy.emulator.faults.set({ route: INSTANCE_ROUTE, errorRate: 1 });
+    const result = await post(CREATE, { input: { workflowName: WF } });
+    const unknown = expectTypename(result.data?.createInstance, 'UpstreamError');
+    expect(unknown).toMatchObject({ code: 'OUTCOME_UNKNOWN', retryable: false });
+    const id = expectPresent(unknown.targetInstanceId, 'the id of the instance that may exist');
+    expect(id).toMatch(UUID);
+
+    // With that id the client finds out (here: the create never landed) and creates it exactly once.
+    lossy.emulator.faults.clear();
+    dropCreates = false;
+    expect((await post(READ, { workflowName: WF, id })).data?.instance).toBeNull();
+    const again = await post(CREATE, { input: { workflowName: WF, instanceId: id } });
+    expect(expectTypename(again.data?.createInstance, 'CreateInstancePayload').instanceId).toBe(id);
+  });
+
+  it('createInstances: every item whose outcome is unknown names its own instance in the error too', async () => {
+    lossy.emulator.faults.set({ route: INSTANCE_ROUTE, errorRate: 1 });
+    const result = await post(CREATE_MANY, { input: { workflowName: WF, instances: [{}, {}] } });
+    const payload = expectTypename(result.data?.createInstances, 'CreateInstancesPayload');
+    expect(payload.createdCount).toBe(0);
+    expect(payload.results).toHaveLength(2);
+    for (const item of payload.results) {
+      expect(item.instanceId).toMatch(UUID);
+      expect(expectTypename(item.error, 'UpstreamError')).toMatchObject({
+        code: 'OUTCOME_UNKNOWN',
+        targetInstanceId: item.instanceId,
+      });
+    }
+  });
+});

@@ -15,6 +15,7 @@ import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js'
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
+import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
@@ -66,12 +67,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     landingPage: false,
     logging: logger,
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
+    // Parse errors are cached like documents: both keep the document's text.
+    parserAndValidationCache: { documentCache: createDocumentCache(), errorCache: createDocumentCache() },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ principals }),
+      useDocumentLimits(config.documentLimits),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
     ],
   });

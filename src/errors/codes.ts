@@ -27,6 +27,8 @@ export const ERROR_CODES = {
     'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
   SUBSCRIPTION_LIMIT:
     'A new subscription would exceed MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS; `limit` and `scope` (`connection` or `server`) say which.',
+  DOCUMENT_LIMIT:
+    'The GraphQL document exceeds MAX_DOCUMENT_BYTES, MAX_TOKENS, MAX_ALIASES, MAX_DEPTH or MAX_DIRECTIVES (`limitName`, with `limit`); it was refused while being parsed or validated, and nothing ran.',
   SHUTTING_DOWN:
     'The server is shutting down: a new subscription is refused, and open ones end with this error instead of completing; reconnect to another instance or retry shortly.',
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
@@ -63,8 +65,10 @@ declare module 'graphql' {
     argument?: string;
     /** QUERY_TOO_EXPENSIVE: the estimated number of Workflows API requests. */
     cost?: number;
-    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT: the limit that was exceeded. */
+    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT, DOCUMENT_LIMIT: the limit that was exceeded. */
     limit?: number;
+    /** DOCUMENT_LIMIT: the variable that sets the limit. */
+    limitName?: 'MAX_DOCUMENT_BYTES' | 'MAX_TOKENS' | 'MAX_ALIASES' | 'MAX_DEPTH' | 'MAX_DIRECTIVES';
     /** SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached. */
     scope?: 'server' | 'connection';
     /** FORBIDDEN: the scope the credential lacks; null when the workflow is what is not allowed. */

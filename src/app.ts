@@ -16,6 +16,7 @@ import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
+import { useCodedRequestErrors } from './transport/request-errors.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
@@ -76,6 +77,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ principals }),
       useDocumentLimits(config.documentLimits),
+      useCodedRequestErrors(),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
     ],
   });

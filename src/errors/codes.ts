@@ -34,7 +34,7 @@ export const ERROR_CODES = {
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
   LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
   UNSUPPORTED_CONTENT_TYPE:
-    'A POST request had no Content-Type, or a form or plain-text one (any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
+    'A POST request had no Content-Type, or one other than JSON (form and plain-text bodies in particular: any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
   HOST_NOT_ALLOWED:
     'The Host header is not one ALLOWED_HOSTS lists (a DNS-rebinding guard; HTTP 421, or the WebSocket upgrade refused). Nothing ran.',
   ORIGIN_NOT_ALLOWED:
@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax (set by graphql-yoga).',
   GRAPHQL_VALIDATION_FAILED: 'The operation does not validate against the schema (set by graphql-yoga).',
   BAD_REQUEST:
-    'The HTTP request is not a GraphQL request the server can serve: a method other than GET or POST, a mutation sent with GET, an unreadable body or parameters (set by graphql-yoga).',
+    'The HTTP request is not a GraphQL request the server can serve: a path other than /graphql (404), a method other than GET or POST, a mutation sent with GET, an Accept header it cannot satisfy (406), an unreadable body or parameters (JSON that does not parse, in the body or in GET parameters).',
   OPERATION_RESOLUTION_FAILURE:
     'The document does not say which operation to run: no operation named `operationName`, or several and no name (set by graphql-yoga).',
   INTERNAL_SERVER_ERROR: 'An unexpected failure, masked as "Unexpected error." without details (set by graphql-yoga).',

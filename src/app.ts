@@ -75,7 +75,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     plugins: [
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
-      graphqlSsePlugin({ principals }),
+      graphqlSsePlugin({ config, logger, principals }),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors(),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),

@@ -95,6 +95,12 @@ export interface Config {
   readonly maxSubscriptionsPerConnection: number;
   /** @default 20000 */
   readonly maxSubscriptions: number;
+  /** How long a graphql-sse single-connection stream reserved with PUT may wait to be opened, in ms. @default 30000 */
+  readonly sseReservationTimeoutMs: number;
+  /** Reserved, not yet opened single-connection streams one principal (or client address) may hold. @default 10 */
+  readonly maxSseReservationsPerClient: number;
+  /** Reserved, not yet opened single-connection streams the whole server may hold. @default 1000 */
+  readonly maxSseReservations: number;
   /**
    * Browser origins allowed to call the API (CORS): exact origins such as `https://dash.example.com`, or `*`.
    * Empty means pages served from loopback (`http://localhost:<port>`, `http://127.0.0.1:<port>`) only.
@@ -368,6 +374,9 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueryCost: read.int('MAX_QUERY_COST', 1000, { min: 1 }),
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),
+    sseReservationTimeoutMs: read.int('SSE_RESERVATION_TIMEOUT_MS', 30_000, { min: 1000, max: 600_000 }),
+    maxSseReservationsPerClient: read.int('MAX_SSE_RESERVATIONS_PER_CLIENT', 10, { min: 1 }),
+    maxSseReservations: read.int('MAX_SSE_RESERVATIONS', 1000, { min: 1 }),
     corsOrigins: read.origins('CORS_ORIGINS'),
     allowedHosts: read.hosts('ALLOWED_HOSTS', host),
     auth,

@@ -151,8 +151,10 @@ function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number):
  * - `steps` are assumed to be {@link STEPS_PER_INSTANCE} per instance; `stepOutput` costs one request per
  *   step. `request` costs one per entity; `record` one per entity whose record is not at hand (a version
  *   reached from an instance, a workflow reached from an instance or a version).
- * - `write`: one request (a batch: one per `batch.size` items) plus what the returned instances select. The
- *   extra lookups of rare recovery paths (a lost answer, a refused change) are not counted.
+ * - `write`: one request (a batch: one per `batch.size` items) plus what the returned instances select, or,
+ *   for a write that looks the instance up when it is refused (`lookupOnRefusal`), that lookup if it costs
+ *   more: a refusal answers an error, so the two never both happen. The extra lookups of the rare recovery
+ *   path of a lost answer are not counted.
  * - `watch`: priced for one event: the poll that feeds it, plus the event's selection.
  * - Introspection costs nothing; `@skip`/`@include` are honoured; selections of the same field with the
  *   same arguments (aliases, fragments) are merged, as they share loader keys.
@@ -356,7 +358,10 @@ class Walker {
       case 'write': {
         if (!source.batch) {
           tally.charge(path, 1);
-          children(OTHER);
+          const answer = new Tally();
+          this.select(group.def.type, group.selectionSets, OTHER, mult, path, answer);
+          if (source.lookupOnRefusal && answer.total < mult) tally.charge(path, mult);
+          else tally.absorb(answer);
           return false;
         }
         const input = args[source.batch.input] as Record<string, unknown> | undefined;

@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   BAD_USER_INPUT:
     'An argument is malformed or out of range (a name, id, cursor, page size, date-time, JSON literal), or the Workflows API rejected the request as invalid; nothing was changed.',
   NOT_FOUND:
-    'An object that was listed or referenced no longer exists when its data is read, or a subscription watches a workflow or instance that does not exist.',
+    'An object that was listed or referenced no longer exists when its data is read, a subscription watches a workflow or instance that does not exist, or no single-connection SSE stream is reserved under the token sent to /graphql/stream (HTTP 404: it expired unopened, was closed, or never existed).',
   RATE_LIMITED:
     "The Workflows API rate limit (or the gateway's own request budget for it) is exhausted; `retryAfter` says how many seconds to wait.",
   UPSTREAM_UNAVAILABLE: 'The Workflows API could not be reached, failed, or did not answer in time; try again later.',
@@ -29,6 +29,8 @@ export const ERROR_CODES = {
     'A new subscription would exceed MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS; `limit` and `scope` (`connection` or `server`) say which.',
   DOCUMENT_LIMIT:
     'The GraphQL document exceeds MAX_DOCUMENT_BYTES, MAX_TOKENS, MAX_ALIASES, MAX_DEPTH or MAX_DIRECTIVES (`limitName`, with `limit`); it was refused while being parsed or validated, and nothing ran.',
+  STREAM_RESERVATION_LIMIT:
+    'A `PUT /graphql/stream` would exceed MAX_SSE_RESERVATIONS_PER_CLIENT or MAX_SSE_RESERVATIONS, the reserved single-connection streams not yet opened (HTTP 429 with `Retry-After`); `limit` and `scope` (`client` or `server`) say which. Open a reserved stream, or wait for one to expire.',
   SHUTTING_DOWN:
     'The server is shutting down: a new subscription is refused, and open ones end with this error instead of completing; reconnect to another instance or retry shortly.',
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
@@ -65,12 +67,15 @@ declare module 'graphql' {
     argument?: string;
     /** QUERY_TOO_EXPENSIVE: the estimated number of Workflows API requests. */
     cost?: number;
-    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT, DOCUMENT_LIMIT: the limit that was exceeded. */
+    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT, STREAM_RESERVATION_LIMIT, DOCUMENT_LIMIT: the limit that was exceeded. */
     limit?: number;
     /** DOCUMENT_LIMIT: the variable that sets the limit. */
     limitName?: 'MAX_DOCUMENT_BYTES' | 'MAX_TOKENS' | 'MAX_ALIASES' | 'MAX_DEPTH' | 'MAX_DIRECTIVES';
-    /** SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached. */
-    scope?: 'server' | 'connection';
+    /**
+     * SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached; STREAM_RESERVATION_LIMIT:
+     * the client's or the server's.
+     */
+    scope?: 'server' | 'connection' | 'client';
     /** FORBIDDEN: the scope the credential lacks; null when the workflow is what is not allowed. */
     requiredScope?: string | null;
     /** FORBIDDEN: the workflow the field would touch. */

@@ -22,7 +22,8 @@ import type { Selection } from './operation.js';
  * - `list`: a connection over an upstream list.
  * - `lookup`: one entity by key arguments (`Query.instance`, `Workflow.instance`, `Query.workflow`).
  * - `node`, `nodes`: lookups by global id.
- * - `write`: a mutation: one request, or for a batch one per `batch.size` items of the list `input.list`.
+ * - `write`: a mutation: one request, or for a batch one per `batch.size` items of the list `input.list`;
+ *   `lookupOnRefusal`: a refusal makes one more request to say why, and answers an error instead of the payload.
  * - `watch`: a subscription fed by polling one instance or one workflow's list.
  */
 export type FieldSource =
@@ -48,6 +49,7 @@ export type FieldSource =
   | {
       readonly kind: 'write';
       readonly batch?: { readonly input: string; readonly list: string; readonly size: number };
+      readonly lookupOnRefusal?: boolean;
     }
   | {
       readonly kind: 'watch';

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as upstream from '../upstream/errors.js';
 import { BATCH_SIZE } from '../upstream/limits.js';
-import type { CreateInstanceRequest, InstanceDetails, WorkflowsApi } from '../upstream/types.js';
+import type {
+  CreatedInstance,
+  CreateInstanceRequest,
+  InstanceDetails,
+  InstanceStatus,
+  WorkflowsApi,
+} from '../upstream/types.js';
 import { isOutcomeUnknown, toMutationError } from '../errors/from-upstream.js';
 import {
   InstanceAlreadyExistsError,
@@ -57,10 +63,31 @@ function itemError(error: unknown, target: { workflowName: string; instanceId?: 
   throw mapped;
 }
 
-/** How one create ended. `recovered` means its answer was lost and the instance was found or re-created. */
+/**
+ * How one create ended. `recovered` means its answer was lost and the instance was found or re-created.
+ * `status` is what the upstream answered for the created instance: the create's answer, or the lookup's
+ * after a lost one. It needs no read afterwards, so it reaches the client even when such a read fails.
+ */
 export type CreateOutcome =
-  | { readonly instanceId: string; readonly created: true; readonly recovered: boolean; readonly error: null }
+  | {
+      readonly instanceId: string;
+      readonly created: true;
+      readonly status: InstanceStatus;
+      readonly recovered: boolean;
+      readonly error: null;
+    }
   | { readonly instanceId: string; readonly created: false; readonly recovered: false; readonly error: ItemError };
+
+/** A create that succeeded. */
+export type Created = Extract<CreateOutcome, { readonly created: true }>;
+
+const created = (instance: CreatedInstance | InstanceDetails, recovered: boolean): Created => ({
+  instanceId: instance.id,
+  created: true,
+  status: instance.status,
+  recovered,
+  error: null,
+});
 
 /** Validates one item (throwing `InvalidInputError` at `path`) and builds its request. */
 export function prepareCreate(item: CreateItemInput, path: Path): PreparedCreate {
@@ -116,23 +143,17 @@ export function prepareBatch(items: readonly CreateItemInput[], limit: number, p
  * Creates one instance. Throws the mutation error (`InstanceAlreadyExistsError`, `WorkflowNotFoundError`, …)
  * on failure. After a lost answer it looks the id up first and only re-sends when the instance is absent.
  */
-export async function createOne(
-  api: WorkflowsApi,
-  workflowName: string,
-  prepared: PreparedCreate,
-): Promise<CreateOutcome> {
+export async function createOne(api: WorkflowsApi, workflowName: string, prepared: PreparedCreate): Promise<Created> {
   const target = { workflowName, instanceId: prepared.request.instanceId };
   try {
-    const created = await api.createInstance(workflowName, prepared.request);
-    return { instanceId: created.id, created: true, recovered: false, error: null };
+    return created(await api.createInstance(workflowName, prepared.request), false);
   } catch (error) {
     if (!isOutcomeUnknown(error)) throw toMutationError(error, target);
-    const [outcome] = await recover(api, workflowName, [prepared], error, async (requests) => {
-      const created = await api.createInstance(workflowName, requests[0] as CreateInstanceRequest);
-      return [created.id];
-    });
+    const [outcome] = await recover(api, workflowName, [prepared], error, async (requests) => [
+      await api.createInstance(workflowName, requests[0] as CreateInstanceRequest),
+    ]);
     if (outcome?.error) throw outcome.error;
-    return outcome as CreateOutcome;
+    return outcome as Created;
   }
 }
 
@@ -149,8 +170,7 @@ export async function createMany(
 ): Promise<CreateOutcome[]> {
   const outcomes: CreateOutcome[] = [];
   let stoppedBy: ItemError | undefined;
-  const send = async (requests: readonly CreateInstanceRequest[]) =>
-    (await api.createInstances(workflowName, requests)).map((c) => c.id);
+  const send = (requests: readonly CreateInstanceRequest[]) => api.createInstances(workflowName, requests);
   for (let start = 0; start < prepared.length; start += BATCH_SIZE) {
     const chunk = prepared.slice(start, start + BATCH_SIZE);
     if (stoppedBy) {
@@ -158,8 +178,7 @@ export async function createMany(
       continue;
     }
     try {
-      const createdIds = await send(chunk.map((p) => p.request));
-      outcomes.push(...settle(workflowName, chunk, createdIds));
+      outcomes.push(...settle(workflowName, chunk, await send(chunk.map((p) => p.request))));
     } catch (error) {
       if (isOutcomeUnknown(error)) {
         outcomes.push(...(await recover(api, workflowName, chunk, error, send)));
@@ -182,14 +201,13 @@ function failed(prepared: PreparedCreate, error: ItemError): CreateOutcome {
 function settle(
   workflowName: string,
   chunk: readonly PreparedCreate[],
-  createdIds: readonly string[],
+  answered: readonly CreatedInstance[],
 ): CreateOutcome[] {
-  const created = new Set(createdIds);
-  return chunk.map((p) =>
-    created.has(p.request.instanceId)
-      ? { instanceId: p.request.instanceId, created: true, recovered: false, error: null }
-      : taken(workflowName, p),
-  );
+  const byId = new Map(answered.map((c) => [c.id, c]));
+  return chunk.map((p) => {
+    const instance = byId.get(p.request.instanceId);
+    return instance ? created(instance, false) : taken(workflowName, p);
+  });
 }
 
 /** The item's id belongs to an instance that is not ours. */
@@ -207,31 +225,25 @@ async function recover(
   workflowName: string,
   chunk: readonly PreparedCreate[],
   lostError: unknown,
-  send: (requests: readonly CreateInstanceRequest[]) => Promise<readonly string[]>,
+  send: (requests: readonly CreateInstanceRequest[]) => Promise<readonly CreatedInstance[]>,
 ): Promise<CreateOutcome[]> {
   const unknown = itemError(lostError, { workflowName });
   const first = await classify(api, workflowName, chunk, unknown);
   const absent = chunk.filter((_, i) => first[i] === undefined);
   let resent = new Map<string, CreateOutcome>();
   if (absent.length > 0) {
-    let createdIds: readonly string[] | undefined;
+    let answered: readonly CreatedInstance[] | undefined;
     let resendError: unknown;
     try {
-      createdIds = await send(absent.map((p) => p.request));
+      answered = await send(absent.map((p) => p.request));
     } catch (error) {
       if (!(error instanceof upstream.UpstreamError)) throw error;
       resendError = error;
     }
-    if (createdIds) {
-      const created = new Set(createdIds);
-      const skipped = absent.filter((p) => !created.has(p.request.instanceId));
+    if (answered) {
+      resent = new Map(answered.map((c) => [c.id, created(c, true)]));
+      const skipped = absent.filter((p) => !resent.has(p.request.instanceId));
       const second = await classify(api, workflowName, skipped, unknown);
-      resent = new Map(
-        absent.map((p) => [
-          p.request.instanceId,
-          { instanceId: p.request.instanceId, created: true, recovered: true, error: null },
-        ]),
-      );
       skipped.forEach((p, i) => {
         resent.set(p.request.instanceId, second[i] ?? taken(workflowName, p));
       });
@@ -269,9 +281,7 @@ async function classify(
       if (error instanceof upstream.NotFoundError) return failed(p, itemError(error, { workflowName }));
       return failed(p, unknown);
     }
-    return isOurs(details, p)
-      ? { instanceId: id, created: true, recovered: true, error: null }
-      : taken(workflowName, p);
+    return isOurs(details, p) ? created(details, true) : taken(workflowName, p);
   });
 }
 

@@ -2,7 +2,7 @@ import { canTransition } from '../state-machine.js';
 import * as upstream from '../upstream/errors.js';
 import type { Loaders } from '../loaders.js';
 import type { LiveHub } from '../subscriptions/types.js';
-import type { StatusChange, WorkflowsApi } from '../upstream/types.js';
+import type { InstanceStatus, StatusChange, WorkflowsApi } from '../upstream/types.js';
 import { toMutationError } from '../errors/from-upstream.js';
 import { InvalidTransitionError, UpstreamFailureError, type MutationAction } from '../errors/mutation-errors.js';
 
@@ -16,10 +16,18 @@ export interface WriteScope {
   readonly live: LiveHub;
 }
 
-/** What a status change or event mutation answers: the instance to read back, and the upstream's time of the change. */
-export interface ChangeResult {
+/**
+ * What an event mutation answers: the instance to read back, and the upstream's time of the change. Both come
+ * from the write and its input, so they reach the client even when a read of the instance afterwards fails.
+ */
+export interface EventResult {
   readonly instance: { readonly workflowName: string; readonly instanceId: string };
   readonly timestamp: Date;
+}
+
+/** What a status change answers: as an event, plus the status the upstream reported in its answer. */
+export interface ChangeResult extends EventResult {
+  readonly status: InstanceStatus;
 }
 
 /**
@@ -48,7 +56,7 @@ export async function sendEvent(
   instanceId: string,
   eventType: string,
   payload: unknown,
-): Promise<ChangeResult> {
+): Promise<EventResult> {
   return applyChange(ctx, workflowName, instanceId, 'sendEvent', () =>
     ctx.api.sendInstanceEvent(workflowName, instanceId, eventType, payload),
   );
@@ -58,18 +66,18 @@ export async function sendEvent(
  * Runs a write against one instance and, whatever its outcome, makes the rest of the operation and live
  * subscribers see fresh state: even a failed or unanswered write may have changed the instance.
  */
-async function applyChange(
+async function applyChange<R extends { readonly timestamp: Date }>(
   ctx: WriteScope,
   workflowName: string,
   instanceId: string,
   action: MutationAction,
-  call: () => Promise<{ readonly timestamp: Date }>,
-): Promise<ChangeResult> {
+  call: () => Promise<R>,
+): Promise<R & EventResult> {
   const refresh = (): void => {
     ctx.loaders.invalidateInstance(workflowName, instanceId);
     ctx.live.instanceChanged(ctx.api, workflowName, instanceId);
   };
-  let result: { readonly timestamp: Date };
+  let result: R;
   try {
     result = await call();
   } catch (error) {
@@ -82,10 +90,14 @@ async function applyChange(
     throw toMutationError(error, { workflowName, instanceId });
   }
   refresh();
-  return { instance: { workflowName, instanceId }, timestamp: result.timestamp };
+  return { ...result, instance: { workflowName, instanceId } };
 }
 
-/** The upstream refusal does not say the current status, so one simple GET finds it (and the message says so). */
+/**
+ * The upstream refusal does not say the current status, so one simple GET finds it (and the message says so).
+ * The fields of these mutations declare it (`lookupOnRefusal`, `schema/instance-mutations.ts`), so that the
+ * cost estimate counts it.
+ */
 async function refusedTransitionError(
   ctx: WriteScope,
   workflowName: string,

@@ -17,7 +17,7 @@ import {
   UpstreamFailureError,
   WorkflowNotFoundError,
 } from '../errors/mutation-errors.js';
-import { changeStatus, sendEvent, type ChangeResult } from '../mutations/status-change.js';
+import { changeStatus, sendEvent, type ChangeResult, type EventResult } from '../mutations/status-change.js';
 import {
   validateEventType,
   validateInstanceAddress,
@@ -26,7 +26,7 @@ import {
   validateStepName,
   validateWorkflowName,
 } from '../mutations/validation.js';
-import type { StatusChange } from '../upstream/types.js';
+import type { InstanceStatus, StatusChange } from '../upstream/types.js';
 import { wrapErrorIfMatches } from '@pothos/plugin-errors';
 import { declareSource } from '../graphql/field-source.js';
 import { BATCH_SIZE } from '../upstream/limits.js';
@@ -38,6 +38,7 @@ import {
   UpstreamErrorType,
   WorkflowNotFoundErrorType,
 } from './errors.js';
+import { InstanceStatusEnum } from './instance.js';
 import { WorkflowInstance, type InstanceRef } from './refs.js';
 
 /**
@@ -207,16 +208,37 @@ const SendInstanceEventInput = builder.inputType('SendInstanceEventInput', {
 
 interface CreatedPayload {
   readonly instance: InstanceRef;
+  readonly status: InstanceStatus;
   readonly recovered: boolean;
 }
+
+/**
+ * The `instance` of a write's payload is nullable: a failed read of the fields selected beyond its key then
+ * nulls only this field. Were it non-null, the null would climb through the payload to the mutation's `data`,
+ * and the client would lose what the write answered (the id of an instance that now exists).
+ */
+const WRITTEN_INSTANCE =
+  'Null only when a field selected beyond its key could not be read after the write (the error at this path says why); ' +
+  'the write was made all the same, and the fields beside this one say what it answered.';
 
 const CreateInstancePayload = builder.objectRef<CreatedPayload>('CreateInstancePayload').implement({
   description: 'The instance `createInstance` created.',
   fields: (t) => ({
-    instance: t.field({
+    instanceId: t.string({
       nullable: false,
+      description: 'The id of the new instance: the given one, or the one the gateway generated.',
+      resolve: (p) => p.instance.instanceId,
+    }),
+    status: t.field({
+      type: InstanceStatusEnum,
+      nullable: false,
+      description: 'The status the Workflows API reported for the new instance when it answered the create.',
+      resolve: (p) => p.status,
+    }),
+    instance: t.field({
+      nullable: true,
       type: WorkflowInstance,
-      description: 'The new instance.',
+      description: `The new instance. ${WRITTEN_INSTANCE}`,
       resolve: (p) => p.instance,
     }),
     recovered: t.exposeBoolean('recovered', {
@@ -243,7 +265,9 @@ const CreateInstancesItemError = builder.unionType('CreateInstancesItemError', {
 });
 
 const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem').implement({
-  description: 'The outcome of one item of `createInstances`. Exactly one of `instance` and `error` is set.',
+  description:
+    'The outcome of one item of `createInstances`: `error` is null exactly when the item was created; `instance` is set when it was, ' +
+    'unless reading the fields selected on it failed.',
   fields: (t) => ({
     index: t.exposeInt('index', { nullable: false, description: 'Position of the item in `input.instances`, from 0.' }),
     instanceId: t.string({
@@ -251,10 +275,19 @@ const CreateInstancesItem = builder.objectRef<ItemResult>('CreateInstancesItem')
       description: 'The id of the instance: the given one, or the one the gateway generated.',
       resolve: (r) => r.outcome.instanceId,
     }),
+    status: t.field({
+      type: InstanceStatusEnum,
+      nullable: true,
+      description:
+        'The status the Workflows API reported for the created instance when it answered the batch (or the lookup after a lost answer); null when `error` is set.',
+      resolve: (r) => (r.outcome.created ? r.outcome.status : null),
+    }),
     instance: t.field({
       type: WorkflowInstance,
       nullable: true,
-      description: 'The created instance; null when `error` is set.',
+      description:
+        'The created instance; null when `error` is set, or when a field selected beyond its key could not be read after the ' +
+        'create (the error at this path says why: the instance was created all the same).',
       resolve: (r) => (r.outcome.created ? { workflowName: r.workflowName, instanceId: r.outcome.instanceId } : null),
     }),
     recovered: t.boolean({
@@ -295,15 +328,29 @@ const CreateInstancesPayload = builder
     }),
   });
 
-function changePayload(name: string, description: string) {
-  return builder.objectRef<ChangeResult>(name).implement({
+function changePayload<R extends EventResult>(
+  name: string,
+  description: string,
+  reportedStatus?: (result: R) => InstanceStatus,
+) {
+  return builder.objectRef<R>(name).implement({
     description,
     fields: (t) => ({
+      ...(reportedStatus && {
+        status: t.field({
+          type: InstanceStatusEnum,
+          nullable: false,
+          description:
+            'The status the Workflows API reported when it answered the change (a pause may report `WAITING_FOR_PAUSE`).',
+          resolve: reportedStatus,
+        }),
+      }),
       instance: t.field({
-        nullable: false,
+        nullable: true,
         type: WorkflowInstance,
         description:
-          'The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`).',
+          'The instance, read after the change (the upstream may still be carrying it out: a pause first shows `WAITING_FOR_PAUSE`). ' +
+          WRITTEN_INSTANCE,
         resolve: (p) => p.instance,
       }),
       timestamp: t.field({
@@ -316,11 +363,23 @@ function changePayload(name: string, description: string) {
   });
 }
 
-const PauseInstancePayload = changePayload('PauseInstancePayload', 'The outcome of `pauseInstance`.');
-const ResumeInstancePayload = changePayload('ResumeInstancePayload', 'The outcome of `resumeInstance`.');
-const TerminateInstancePayload = changePayload('TerminateInstancePayload', 'The outcome of `terminateInstance`.');
-const RestartInstancePayload = changePayload('RestartInstancePayload', 'The outcome of `restartInstance`.');
-const SendInstanceEventPayload = changePayload('SendInstanceEventPayload', 'The outcome of `sendInstanceEvent`.');
+const reported = (result: ChangeResult): InstanceStatus => result.status;
+const PauseInstancePayload = changePayload('PauseInstancePayload', 'The outcome of `pauseInstance`.', reported);
+const ResumeInstancePayload = changePayload('ResumeInstancePayload', 'The outcome of `resumeInstance`.', reported);
+const TerminateInstancePayload = changePayload(
+  'TerminateInstancePayload',
+  'The outcome of `terminateInstance`.',
+  reported,
+);
+const RestartInstancePayload = changePayload('RestartInstancePayload', 'The outcome of `restartInstance`.', reported);
+// The events endpoint answers a timestamp only: no status to report.
+const SendInstanceEventPayload = changePayload<EventResult>(
+  'SendInstanceEventPayload',
+  'The outcome of `sendInstanceEvent`.',
+);
+
+/** What a status change or an event costs: its request, and the lookup a refusal makes (`mutations/status-change.ts`). */
+const CHANGE_SOURCE = declareSource({ kind: 'write', lookupOnRefusal: true });
 
 const CHANGE_ERRORS = [
   ForbiddenError,
@@ -348,7 +407,7 @@ function statusMutation(
 ): void {
   builder.mutationField(field, (t) =>
     t.field({
-      ...declareSource({ kind: 'write' }),
+      ...CHANGE_SOURCE,
       nullable: false,
       type: options.payload,
       description: options.description,
@@ -442,6 +501,7 @@ builder.mutationField('createInstance', (t) =>
           const outcome = await createOne(ctx.api, input.workflowName, prepared);
           return {
             instance: { workflowName: input.workflowName, instanceId: outcome.instanceId },
+            status: outcome.status,
             recovered: outcome.recovered,
           };
         } finally {
@@ -502,7 +562,7 @@ statusMutation('resumeInstance', {
 
 builder.mutationField('terminateInstance', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: TerminateInstancePayload,
     description:
@@ -526,7 +586,7 @@ builder.mutationField('terminateInstance', (t) =>
 
 builder.mutationField('restartInstance', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: RestartInstancePayload,
     description:
@@ -556,7 +616,7 @@ builder.mutationField('restartInstance', (t) =>
 
 builder.mutationField('sendInstanceEvent', (t) =>
   t.field({
-    ...declareSource({ kind: 'write' }),
+    ...CHANGE_SOURCE,
     nullable: false,
     type: SendInstanceEventPayload,
     description:

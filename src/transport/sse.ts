@@ -1,78 +1,396 @@
-import { useGraphQLSSE } from '@graphql-yoga/plugin-graphql-sse';
-import type { GraphQLError } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { getOperationAST, type ExecutionResult, type GraphQLError } from 'graphql';
+import {
+  createHandler,
+  isAsyncIterable,
+  TOKEN_HEADER_KEY,
+  TOKEN_QUERY_KEY,
+  type Request as SseRequest,
+  type RequestParams,
+  type Response as SseResponse,
+} from 'graphql-sse';
+import type { Plugin, YogaServerInstance } from 'graphql-yoga';
+import type { IncomingMessage } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
+import type { ErrorCode } from '../errors/codes.js';
+import { subscriptionRefusedError, SubscriptionLimitError } from '../errors/subscription-errors.js';
+import type { Logger } from '../logger.js';
+import { createStreamRegistry, type StreamRegistry } from './sse-streams.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
 
+export interface GraphqlSseOptions {
+  readonly config: Pick<
+    Config,
+    'maxSubscriptionsPerConnection' | 'sseReservationTimeoutMs' | 'maxSseReservationsPerClient' | 'maxSseReservations'
+  >;
+  readonly logger: Logger;
+  readonly principals?: PrincipalRegistry;
+}
+
+/** What each request handed to graphql-sse carries besides itself. */
+interface RequestContext {
+  /** yoga's server context (Node's `req` and `res`), for `getEnveloped`. */
+  readonly serverContext: object;
+  readonly token: string;
+  /** Whether the request belongs to a reserved single-connection stream (else: distinct connections). */
+  readonly single: boolean;
+}
+
+type HandlerRequest = SseRequest<Request, RequestContext>;
+
 /**
- * Server-sent events in both modes of the GraphQL over SSE protocol:
+ * Server-sent events in both modes of the GraphQL over SSE protocol, on graphql-sse's own handler:
  *
- * - "distinct connections": yoga serves it natively on `/graphql` (a GET or POST with
- *   `Accept: text/event-stream`; one HTTP response per subscription);
- * - "single connection": this plugin, at {@link GRAPHQL_SSE_PATH}, for clients such as graphql-sse's
- *   `createClient({ singleConnection: true })` that multiplex many operations over one stream.
+ * - "distinct connections": a GET or POST with `Accept: text/event-stream`, one response per operation (yoga
+ *   also serves this mode natively on `/graphql`);
+ * - "single connection": at {@link GRAPHQL_SSE_PATH}, for clients such as graphql-sse's
+ *   `createClient({ singleConnection: true })` that reserve a stream with PUT, open it with GET and send
+ *   operations to it with POST and its token.
  *
- * Both run through yoga's envelop, so context, limits and error masking match the other transports.
+ * Every operation runs through yoga's envelop, so context, limits and error masking match the other
+ * transports. Around graphql-sse, this plugin adds what it lacks: reservations that expire and are capped,
+ * MAX_SUBSCRIPTIONS_PER_CONNECTION per stream (src/transport/sse-streams.ts), and a coded JSON error for
+ * every refusal (graphql-sse answers many with an uncoded message or no body, and yoga's default would turn
+ * anything thrown into a 500 with a stack trace).
  */
-export function graphqlSsePlugin(options: { principals?: PrincipalRegistry } = {}): Plugin {
-  const sse = useGraphQLSSE({
-    endpoint: GRAPHQL_SSE_PATH,
-    authenticate: (req) => streamToken(req.raw, options.principals),
-  });
-  return {
-    ...sse,
-    onRequest(payload) {
-      const handled = sse.onRequest?.(payload);
-      if (!(handled instanceof Promise)) return handled;
-      // The plugin parses through yoga's envelop, which throws yoga's request errors (a mutation sent with GET,
-      // unparsable GraphQL) instead of returning them; unanswered they would be a 500. They get the status
-      // and the error /graphql answers them with.
-      return handled.catch((error: unknown) => {
-        const status = requestErrorStatus(error);
-        if (status === undefined) throw error;
-        const { message, extensions } = error as GraphQLError;
-        const body = JSON.stringify({ errors: [codedError(message, extensions.code ?? 'BAD_REQUEST')] });
-        const headers = { ...httpOf(error)?.headers, 'content-type': 'application/json' };
-        payload.endResponse(new payload.fetchAPI.Response(body, { status, headers }));
+export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
+  const { config, logger, principals } = options;
+  let handler: ((request: HandlerRequest) => Promise<SseResponse>) | undefined;
+  /** The stream and operation id of each counted subscription, by the request that started it. */
+  const counted = new WeakMap<HandlerRequest, string>();
+
+  const registry: StreamRegistry = createStreamRegistry(
+    {
+      reservationTimeoutMs: config.sseReservationTimeoutMs,
+      maxReservationsPerClient: config.maxSseReservationsPerClient,
+      maxReservations: config.maxSseReservations,
+      maxSubscriptionsPerStream: config.maxSubscriptionsPerConnection,
+    },
+    (token) => void disposeUnopened(token),
+  );
+
+  /**
+   * graphql-sse drops a stream, and ends its operations, only when the stream's connection ends: an expired
+   * reservation is opened and at once closed, which is that.
+   */
+  async function disposeUnopened(token: string): Promise<void> {
+    const request: HandlerRequest = {
+      method: 'GET',
+      url: `http://localhost${GRAPHQL_SSE_PATH}`,
+      headers: new Headers({ accept: 'text/event-stream' }),
+      body: null,
+      raw: new Request(`http://localhost${GRAPHQL_SSE_PATH}`),
+      context: { serverContext: {}, token, single: true },
+    };
+    const [body] = (await handler?.(request)) ?? [null];
+    if (body !== null && typeof body !== 'string') await body.return(undefined);
+  }
+
+  function onSubscribe(yoga: YogaServerInstance<Record<string, unknown>, object>) {
+    return (req: HandlerRequest, params: RequestParams) => {
+      const enveloped = yoga.getEnveloped({ ...req.context.serverContext, request: req.raw, params });
+      // Throws yoga's request errors (unparsable GraphQL, a GET mutation, no such operation), answered in `serve`.
+      const document = enveloped.parse(params.query);
+      const errors = enveloped.validate(enveloped.schema, document);
+      // The operation's one result, as /graphql and graphql-ws report validation errors (graphql-sse would take
+      // a result without `data` for execution arguments and answer "Unable to detect operation AST").
+      if (errors.length > 0) return once({ errors });
+      const operation = getOperationAST(document, params.operationName);
+      const { token, single } = req.context;
+      if (single && operation?.operation === 'subscription') {
+        if (!registry.has(token)) return answer(404, streamNotFound());
+        const operationId = String(params.extensions?.['operationId'] ?? '');
+        // Counted before the first await, so that operations pipelined on one stream see each other.
+        if (!registry.addSubscription(token, operationId)) {
+          const limit = config.maxSubscriptionsPerConnection;
+          const refusal = new SubscriptionLimitError(
+            `This stream already has ${limit} subscriptions, its limit (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one or reserve another stream.`,
+            limit,
+            'connection',
+          );
+          return once({ errors: [subscriptionRefusedError(refusal)] });
+        }
+        counted.set(req, operationId);
+      }
+      return (async () => {
+        const contextValue = await enveloped.contextFactory();
+        const args = {
+          schema: enveloped.schema,
+          document,
+          contextValue,
+          variableValues: params.variables,
+          operationName: params.operationName,
+        };
+        const result = (await (operation?.operation === 'subscription'
+          ? enveloped.subscribe(args)
+          : enveloped.execute(args))) as ExecutionResult | AsyncIterable<ExecutionResult>;
+        // A request error (variables that do not coerce, an operation refused by the cost limit) has no `data`.
+        return isAsyncIterable(result) || 'data' in result ? result : once(result);
+      })();
+    };
+  }
+
+  /** Answers one request to {@link GRAPHQL_SSE_PATH}; never throws. */
+  async function serve(request: Request, serverContext: object): Promise<SseResponse> {
+    if (!ALLOWED_METHODS.includes(request.method)) {
+      return answer(405, codedError(`${GRAPHQL_SSE_PATH} accepts GET, POST, PUT and DELETE.`, 'BAD_REQUEST'), {
+        allow: ALLOWED_METHODS.join(', '),
       });
+    }
+    const given = givenToken(request);
+    const owner = ownerOf(request, principals);
+    if (given !== null && !given.startsWith(`${owner}.`)) {
+      const error = codedError('This event stream was reserved with another credential.', 'FORBIDDEN', {
+        requiredScope: null,
+        workflowName: null,
+      });
+      return answer(403, error);
+    }
+    const token = given ?? `${owner}.${randomUUID()}`;
+    const wantsStream = request.headers.get('accept') === 'text/event-stream';
+    const method = request.method;
+
+    if (method === 'PUT') {
+      if (registry.has(token)) return answer(409, codedError('This event stream is already reserved.', 'BAD_REQUEST'));
+      const refusal = registry.reserve(token, clientOf(request, serverContext, principals));
+      if (refusal) {
+        const scope = refusal.scope === 'client' ? 'MAX_SSE_RESERVATIONS_PER_CLIENT' : 'MAX_SSE_RESERVATIONS';
+        const error = codedError(
+          `${refusal.limit} event streams are already reserved and not yet opened, the limit (${scope}); open one or retry after it expires.`,
+          'STREAM_RESERVATION_LIMIT',
+          { limit: refusal.limit, scope: refusal.scope },
+        );
+        return answer(429, error, { 'retry-after': String(refusal.retryAfterS) });
+      }
+      const response = await handle(handlerRequest(request, serverContext, token, true));
+      if (response[1].status !== 201) registry.drop(token);
+      return response;
+    }
+    if (given === null) {
+      if (wantsStream) return handle(handlerRequest(request, serverContext, token, false));
+      return answer(
+        400,
+        codedError(
+          `${GRAPHQL_SSE_PATH} serves GraphQL over SSE: send Accept: text/event-stream, or reserve a stream with PUT and send operations with its token. Plain GraphQL requests go to /graphql.`,
+          'BAD_REQUEST',
+        ),
+      );
+    }
+    if (!registry.has(token)) return answer(404, streamNotFound());
+    const single = handlerRequest(request, serverContext, token, true);
+    if (wantsStream) {
+      if (registry.isOpen(token)) return answer(409, codedError('This event stream is already open.', 'BAD_REQUEST'));
+      registry.open(token);
+      const response = await handle(single);
+      const [body, init] = response;
+      if (body === null || typeof body === 'string') {
+        registry.drop(token);
+        return response;
+      }
+      return [whenDone(body, () => registry.drop(token)), init];
+    }
+    if (method === 'DELETE') {
+      const response = await handle(single);
+      const operationId = new URL(request.url).searchParams.get('operationId');
+      if (response[1].status === 200 && operationId !== null) registry.removeSubscription(token, operationId);
+      return response;
+    }
+    const response = await handle(single);
+    const operationId = counted.get(single);
+    // The operation did not start (refused, or cancelled while it was prepared): its slot is free again.
+    if (operationId !== undefined && response[1].status !== 202) registry.removeSubscription(token, operationId);
+    return response;
+  }
+
+  /** Runs graphql-sse's handler, with its uncoded refusals coded and anything it throws masked. */
+  async function handle(request: HandlerRequest): Promise<SseResponse> {
+    try {
+      if (!handler) throw new Error('The SSE handler is used before yoga initialised it.');
+      return coded(await handler(request));
+    } catch (error) {
+      const operationId = counted.get(request);
+      if (operationId !== undefined) registry.removeSubscription(request.context.token, operationId);
+      const status = requestErrorStatus(error);
+      if (status !== undefined) {
+        // yoga's own request errors (unparsable GraphQL, a GET mutation) carry their code and HTTP status.
+        const { message, extensions } = error as GraphQLError;
+        return answer(status, codedError(message, extensions.code ?? 'BAD_REQUEST'), httpOf(error)?.headers);
+      }
+      // Name and message only: a stack trace names files of this server.
+      logger.error(`SSE request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown'}`);
+      return answer(500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
+    }
+  }
+
+  return {
+    onYogaInit({ yoga }) {
+      handler = createHandler<Request, RequestContext>({
+        authenticate: (req) => req.context.token,
+        onSubscribe: onSubscribe(yoga as never),
+        onNext: (_ctx, _req, result) => withoutHttp(result),
+        onComplete: (_ctx, req) => {
+          const operationId = counted.get(req);
+          if (operationId !== undefined) registry.removeSubscription(req.context.token, operationId);
+        },
+      });
+    },
+    onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+      if (url.pathname !== GRAPHQL_SSE_PATH) return;
+      return serve(request, serverContext as object).then((response) =>
+        endResponse(toFetchResponse(response, request, fetchAPI.Response)),
+      );
+    },
+    onDispose() {
+      registry.close();
     },
   };
 }
 
-/** Where graphql-sse clients send their stream's token (graphql-sse's `TOKEN_HEADER_KEY` and `TOKEN_QUERY_KEY`). */
-const TOKEN_HEADER = 'x-graphql-event-stream-token';
-const TOKEN_QUERY = 'token';
+const ALLOWED_METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
+
+function streamNotFound(): GraphQLError {
+  return codedError(
+    'No event stream is reserved under this token: it expired unopened, was closed, or never existed. Reserve one with PUT.',
+    'NOT_FOUND',
+  );
+}
+
+/** The request as graphql-sse's handler takes it; a POST body is parsed here, so a parse error has our message. */
+function handlerRequest(request: Request, serverContext: object, token: string, single: boolean): HandlerRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    body: async () => {
+      const text = await request.text();
+      try {
+        return JSON.parse(text) as Record<PropertyKey, unknown>;
+      } catch {
+        throw new Error('POST body sent invalid JSON.');
+      }
+    },
+    raw: request,
+    context: { serverContext, token, single },
+  };
+}
 
 /**
- * The token of a single-connection stream, bound to the credential that reserved it: `<owner>.<random UUID>`,
- * where the owner is a hash of the principal's id. graphql-sse's own tokens come from `Math.random` and belong to
- * whoever presents them; here a token presented by another principal is refused (403), so one tenant cannot read,
- * feed or cancel another's stream even if it learns the token.
+ * The result without yoga's `extensions.http` on its errors (the HTTP status yoga would answer a request with,
+ * which an event inside a stream has no use for; yoga drops it from its own responses too).
  */
-function streamToken(
-  request: Request,
-  principals: PrincipalRegistry | undefined,
-): string | readonly [body: string, init: { status: number; statusText: string; headers: Record<string, string> }] {
-  const owner = createHash('sha256')
+function withoutHttp<R extends { errors?: readonly GraphQLError[] }>(result: R): R | undefined {
+  if (!result.errors?.some((error) => error.extensions?.http !== undefined)) return undefined;
+  const errors = result.errors.map((error) => {
+    const { http: _http, ...extensions } = error.extensions ?? {};
+    return { ...(typeof error.toJSON === 'function' ? error.toJSON() : error), extensions };
+  });
+  return { ...result, errors };
+}
+
+/** One result as an operation's only event, followed by `complete`. */
+function once(result: ExecutionResult): AsyncIterable<ExecutionResult> {
+  return (async function* single() {
+    yield result;
+  })();
+}
+
+/** The token a request names (graphql-sse's header, or its query parameter), or null. */
+function givenToken(request: Request): string | null {
+  const given = request.headers.get(TOKEN_HEADER_KEY) ?? new URL(request.url).searchParams.get(TOKEN_QUERY_KEY);
+  return given === '' ? null : given;
+}
+
+/**
+ * The owner part of a single-connection stream's token (`<owner>.<random UUID>`): a hash of the principal's id.
+ * graphql-sse's own tokens come from `Math.random` and belong to whoever presents them; here a token presented
+ * by another principal is refused (403), so one tenant cannot read, feed or cancel another's stream even if it
+ * learns the token.
+ */
+function ownerOf(request: Request, principals: PrincipalRegistry | undefined): string {
+  return createHash('sha256')
     .update(principals?.get(request)?.id ?? 'anonymous')
     .digest('base64url')
     .slice(0, 16);
-  const given = request.headers.get(TOKEN_HEADER) ?? new URL(request.url).searchParams.get(TOKEN_QUERY);
-  if (given === null || given === '') return `${owner}.${randomUUID()}`;
-  if (given.startsWith(`${owner}.`)) return given;
-  const error = codedError('This event stream was reserved with another credential.', 'FORBIDDEN', {
-    requiredScope: null,
-    workflowName: null,
-  });
+}
+
+/** Who reservations are counted against: the authenticated principal, otherwise the client's address. */
+function clientOf(request: Request, serverContext: object, principals: PrincipalRegistry | undefined): string {
+  const principal = principals?.get(request);
+  if (principal && principal.mode !== 'none') return `principal:${principal.id}`;
+  const address = (serverContext as { req?: IncomingMessage }).req?.socket.remoteAddress;
+  return `address:${address ?? 'unknown'}`;
+}
+
+/** A JSON answer with one coded error. */
+function answer(status: number, error: GraphQLError, headers: Record<string, string> = {}): SseResponse {
   return [
     JSON.stringify({ errors: [error] }),
-    { status: 403, statusText: 'Forbidden', headers: { 'content-type': 'application/json' } },
+    { status, statusText: '', headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } },
   ];
 }
+
+/**
+ * graphql-sse's refusals, with a code: its fixed messages are kept (they name no value of the request), a
+ * refusal without a body gets one. Its JSON bodies carry no code, so every error in them is coded here.
+ */
+function coded(response: SseResponse): SseResponse {
+  const [body, init] = response;
+  if (init.status < 400 || (body !== null && typeof body !== 'string')) return response;
+  const headers: Record<string, string> = { ...init.headers };
+  if (body === null)
+    return answer(init.status, codedError(EMPTY_REFUSALS[init.status] ?? 'Bad request.', codeOf(init.status)), headers);
+  let messages: string[];
+  try {
+    const parsed = JSON.parse(body) as { errors?: { message?: unknown; extensions?: { code?: unknown } }[] };
+    if (parsed.errors?.every((e) => typeof e.extensions?.code === 'string')) return response;
+    messages = (parsed.errors ?? []).map((e) => (typeof e.message === 'string' ? e.message : ''));
+  } catch {
+    messages = [];
+  }
+  const errors = (messages.length > 0 ? messages : ['']).map((message) =>
+    codedError(
+      KNOWN_MESSAGES.has(message) ? message : 'The request is not one this endpoint can serve.',
+      codeOf(init.status),
+    ),
+  );
+  return [
+    JSON.stringify({ errors }),
+    { ...init, headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } },
+  ];
+}
+
+const codeOf = (status: number): ErrorCode =>
+  status === 404 ? 'NOT_FOUND' : status === 415 ? 'UNSUPPORTED_CONTENT_TYPE' : 'BAD_REQUEST';
+
+/** What graphql-sse refuses without a body means. */
+const EMPTY_REFUSALS: Record<number, string> = {
+  405: `${GRAPHQL_SSE_PATH} accepts GET, POST, PUT and DELETE.`,
+  406: 'Not acceptable: a reservation (PUT) answers text/plain, an operation (POST) application/json.',
+  415: 'Operations are sent as JSON: Content-Type: application/json.',
+};
+
+/** graphql-sse's own refusal messages (and ours for a body that is not JSON); none repeats a value it was sent. */
+const KNOWN_MESSAGES = new Set([
+  'Missing query',
+  'Invalid query',
+  'Invalid variables',
+  'Invalid extensions',
+  'Unparsable URL',
+  'Missing body',
+  'JSON body must be an object',
+  'POST body sent invalid JSON.',
+  'Operation ID is missing',
+  'Operation with ID already exists',
+  'Stream already registered',
+  'Stream already open',
+  'Stream not found',
+  'Unable to detect operation AST',
+  'Cannot perform mutations over GET',
+]);
 
 /** yoga's `extensions.http` of the errors it raises. */
 interface HttpExtension {
@@ -87,4 +405,67 @@ const httpOf = (error: unknown): HttpExtension | undefined =>
 function requestErrorStatus(error: unknown): number | undefined {
   const status = httpOf(error)?.status;
   return status !== undefined && status >= 400 && status < 500 ? status : undefined;
+}
+
+/** Calls `done` once when the event stream ends, however it ends (its last message, an error, a return). */
+function whenDone(
+  body: AsyncGenerator<string, void, undefined>,
+  done: () => void,
+): AsyncGenerator<string, void, undefined> {
+  let called = false;
+  const finish = () => {
+    if (called) return;
+    called = true;
+    done();
+  };
+  return {
+    async next() {
+      try {
+        const result = await body.next();
+        if (result.done) finish();
+        return result;
+      } catch (error) {
+        finish();
+        throw error;
+      }
+    },
+    async return(value) {
+      finish();
+      return body.return(value);
+    },
+    async throw(error) {
+      finish();
+      return body.throw(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  } as AsyncGenerator<string, void, undefined>;
+}
+
+/**
+ * graphql-sse's answer as a Fetch `Response` (what graphql-sse/lib/use/fetch does): an event stream is pulled
+ * as the client reads, and returned when the client goes away.
+ */
+function toFetchResponse([body, init]: SseResponse, request: Request, ResponseImpl: typeof Response): Response {
+  if (body === null || typeof body === 'string') return new ResponseImpl(body, init);
+  let cancelled = false;
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await body.next();
+      if (value != null) controller.enqueue(encoder.encode(value));
+      if (done) controller.close();
+    },
+    async cancel() {
+      cancelled = true;
+      await body.return(undefined);
+    },
+  });
+  if (request.signal.aborted) void body.return(undefined);
+  else
+    request.signal.addEventListener('abort', () => {
+      if (!cancelled) void body.return(undefined);
+    });
+  return new ResponseImpl(stream, init);
 }

@@ -22,7 +22,7 @@ export async function createInstance(
       input: { workflowName, instanceId, ...(params === undefined ? {} : { params }) },
     }),
   );
-  expect(expectTypename(data.createInstance, 'CreateInstancePayload').instance.instanceId).toBe(instanceId);
+  expect(expectTypename(data.createInstance, 'CreateInstancePayload').instance?.instanceId).toBe(instanceId);
 }
 
 /**

@@ -262,3 +262,60 @@ describe('the app with MAX_QUERY_COST', () => {
     }
   });
 });
+
+describe('refused status changes', () => {
+  const ERRORED = 95;
+  const PAUSES_LIMIT = 100;
+  let errored: Stack;
+  let ids: string[];
+  beforeAll(async () => {
+    // No cache of finished instances: each test's pauses are refused upstream, not from what an earlier test learnt.
+    errored = await startStack({ listen: true, config: { maxQueryCost: PAUSES_LIMIT, finishedInstanceTtlMs: 0 } });
+    ids = Array.from({ length: ERRORED }, (_, i) => `errored-${i}`);
+    // Params of the wrong type fail a flaky-import instance before its first step (src/emulator/demo/flaky-import.ts).
+    await errored.rest(
+      'POST',
+      `/${WORKFLOW}/instances/batch`,
+      ids.map((id) => ({ instance_id: id, params: { alwaysFail: 'yes' } })),
+    );
+    for (const id of ids) {
+      await errored.emulator.engine.waitForStatus(errored.config.upstream.accountId, WORKFLOW, id, 'errored');
+    }
+  });
+  afterAll(() => errored.stop());
+
+  /** Sends one mutation pausing each of `targets` under its own alias, over HTTP. */
+  async function pauseAll(targets: readonly string[]): Promise<GraphQLResult<Record<string, { __typename: string }>>> {
+    const pauses = targets
+      .map(
+        (id, i) => `p${i}: pauseInstance(input: { workflowName: "${WORKFLOW}", instanceId: "${id}" }) { __typename }`,
+      )
+      .join('\n');
+    const response = await fetch(expectPresent(errored.url, 'the gateway URL'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: `mutation {\n${pauses}\n}` }),
+    });
+    return (await response.json()) as GraphQLResult<Record<string, { __typename: string }>>;
+  }
+
+  it('are priced with the lookup each refusal makes, so 95 aliased pauses of errored instances are refused before any call', async () => {
+    errored.resetCalls();
+    const result = await pauseAll(ids);
+    expect(result.errors?.[0]?.extensions).toEqual({
+      code: 'QUERY_TOO_EXPENSIVE',
+      cost: 2 * ERRORED,
+      limit: PAUSES_LIMIT,
+    });
+    expect(errored.emulator.requests.count()).toBe(0);
+  });
+
+  it('run within the limit, making the requests the estimate counted: the refused call and its lookup', async () => {
+    const half = ids.slice(0, PAUSES_LIMIT / 2);
+    errored.resetCalls();
+    const result = expectData(await pauseAll(half));
+    expect(new Set(Object.values(result).map((r) => r.__typename))).toEqual(new Set(['InvalidTransitionError']));
+    expect(errored.emulator.requests.count({ method: 'PATCH' })).toBe(half.length);
+    expect(errored.emulator.requests.count({ method: 'GET' })).toBe(half.length);
+  });
+});

@@ -42,7 +42,7 @@ describe('live subscribers after a mutation', () => {
         .pauseInstance,
       'PauseInstancePayload',
     );
-    expect(paused.instance.status).toBe('PAUSED');
+    expect(paused.instance?.status).toBe('PAUSED');
     await waitFor(() => sub.results.length > 1, { message: 'the PAUSED event', timeoutMs: PUSH_DEADLINE_MS });
 
     expect(statuses()).toEqual(['WAITING', 'PAUSED']);

@@ -55,7 +55,7 @@ describe('createInstance', () => {
 
   it('generates a UUID when no id is given', async () => {
     const created = expectTypename(await create(stack, { workflowName: WF }), 'CreateInstancePayload');
-    expect(created.instance.instanceId).toMatch(
+    expect(created.instance?.instanceId).toMatch(
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });

@@ -235,13 +235,19 @@ describe('estimateCost on mutations and subscriptions', () => {
       2,
     ],
     [
-      'a status change costs one call',
+      'a status change costs its call and the lookup a refusal makes',
       'mutation { pauseInstance(input: { workflowName: "w", instanceId: "i" }) { __typename ... on Error { message } } }',
       {},
-      1,
+      2,
     ],
     [
-      'a status change reading the instance back costs one more',
+      'an event costs its call and the lookup a refusal makes',
+      'mutation { sendInstanceEvent(input: { workflowName: "w", instanceId: "i", type: "t" }) { __typename } }',
+      {},
+      2,
+    ],
+    [
+      'a status change reading the instance back costs that read or the refusal lookup, never both',
       'mutation { terminateInstance(input: { workflowName: "w", instanceId: "i" }) { ... on TerminateInstancePayload { instance { status steps { name } } } } }',
       {},
       2,
@@ -250,7 +256,7 @@ describe('estimateCost on mutations and subscriptions', () => {
       'each mutation of an operation counts',
       'mutation { a: resumeInstance(input: { workflowName: "w", instanceId: "i" }) { __typename } b: resumeInstance(input: { workflowName: "w", instanceId: "j" }) { __typename } }',
       {},
-      2,
+      4,
     ],
     [
       'an instance status subscription costs its poll; the event comes with details',

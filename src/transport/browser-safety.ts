@@ -56,7 +56,7 @@ const UNPREFLIGHTED_CONTENT_TYPES: ReadonlySet<string> = new Set([
  */
 const SERVED_CONTENT_TYPES: ReadonlySet<string> = new Set([
   'application/json',
-  'application/graphql-response+json',
+  'application/graphql+json',
   'application/graphql',
 ]);
 

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -127,6 +128,36 @@ describe('client mistakes over HTTP', () => {
       expect(answer.body).not.toMatch(/\bat \S+ \(|node_modules|\/src\/|\.ts:\d/);
     },
   );
+});
+
+/** Writes `raw` to a new TCP connection and reads until the server closes it. */
+async function rawExchange(raw: string): Promise<string> {
+  const socket = connect(Number(url.port), '127.0.0.1');
+  let text = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  socket.write(raw);
+  await once(socket, 'close');
+  return text;
+}
+
+describe("requests that Node's HTTP parser refuses", () => {
+  const body = '{"query":"{ __typename }"}';
+  it.each([
+    [
+      'two different Content-Lengths',
+      `POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n${body}`,
+      400,
+    ],
+    ['a request line in lower case', 'get /graphql http/1.1\r\nHost: localhost\r\n\r\n', 400],
+    ['a 64 KiB header', `GET /graphql HTTP/1.1\r\nHost: localhost\r\nX-Pad: ${'x'.repeat(65_536)}\r\n\r\n`, 431],
+  ])('answers %s with a coded JSON body', async (_, raw, status) => {
+    const answer = await rawExchange(raw);
+    expect(answer.split('\r\n', 1)[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+    const json = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+    expect(JSON.parse(json)).toEqual({ errors: [expect.objectContaining({ extensions: { code: 'BAD_REQUEST' } })] });
+  });
 });
 
 describe('client mistakes over graphql-ws', () => {

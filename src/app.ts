@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -15,6 +16,8 @@ import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js'
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
 import { graphqlSsePlugin } from './transport/sse.js';
+import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
+import { useCodedRequestErrors } from './transport/request-errors.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
@@ -67,12 +70,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     landingPage: false,
     logging: logger,
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
+    // Parse errors are cached like documents: both keep the document's text.
+    parserAndValidationCache: { documentCache: createDocumentCache(), errorCache: createDocumentCache() },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ config, logger, principals }),
+      useDocumentLimits(config.documentLimits),
+      useCodedRequestErrors(),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
     ],
   });
@@ -123,6 +130,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     }
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
     void yoga.requestListener(req, res);
+  });
+
+  // Requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request line) never
+  // reach the handler above; Node's default answer has no body, so it would be the one answer without a code.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return;
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const message =
+      status === 431 ? 'The request headers are too large.' : 'The request is not a well-formed HTTP/1.1 request.';
+    const body = JSON.stringify({ errors: [codedError(message, 'BAD_REQUEST')] });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 
   let ws: WebSocketTransport | undefined;

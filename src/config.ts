@@ -92,6 +92,8 @@ export interface Config {
   readonly createInstancesLimit: number;
   /** Largest HTTP request body accepted, in bytes. @default 16 MiB */
   readonly maxRequestBytes: number;
+  /** Limits of one GraphQL document, checked while it is parsed and validated (src/transport/document-limits.ts). */
+  readonly documentLimits: DocumentLimits;
   /** Largest estimated number of upstream calls one operation may need; costlier ones are refused. @default 1000 */
   readonly maxQueryCost: number;
   /** @default 100 */
@@ -117,6 +119,27 @@ export interface Config {
    */
   readonly allowedHosts: readonly string[];
   readonly auth: AuthConfig;
+}
+
+/**
+ * Limits of one GraphQL document (the `query` text, without its variables), each named after its variable. The
+ * defaults are far above what a frontend of this schema sends: the full introspection query is 184 tokens and
+ * 2 KiB, 5 levels deep (outside `__schema`), with no aliases.
+ */
+export interface DocumentLimits {
+  /** `MAX_DOCUMENT_BYTES`: UTF-8 bytes of the document, checked before parsing. @default 65536 */
+  readonly maxBytes: number;
+  /**
+   * `MAX_TOKENS`: lexical tokens (names, punctuation, values), counted while parsing. Also bounds how deeply
+   * values and selections can nest. @default 2000
+   */
+  readonly maxTokens: number;
+  /** `MAX_ALIASES`: aliased fields of an operation, `__typename` included. @default 300 */
+  readonly maxAliases: number;
+  /** `MAX_DEPTH`: nesting of selection sets (a fragment spread counts as a level). @default 20 */
+  readonly maxDepth: number;
+  /** `MAX_DIRECTIVES`: directives of an operation (`@include`, `@skip`, unknown ones). @default 50 */
+  readonly maxDirectives: number;
 }
 
 /** The values of `AUTH_MODE`; the same list as `AuthMode` in src/auth/principal.ts (which config cannot import). */
@@ -359,6 +382,13 @@ export function loadConfig(env: Env = process.env): Config {
     finishedInstanceTtlMs: read.int('FINISHED_INSTANCE_TTL_MS', 5000, { min: 0 }),
     createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
     maxRequestBytes: read.int('MAX_REQUEST_BYTES', 16 * 1024 * 1024, { min: 1024 }),
+    documentLimits: {
+      maxBytes: read.int('MAX_DOCUMENT_BYTES', 65_536, { min: 1024 }),
+      maxTokens: read.int('MAX_TOKENS', 2000, { min: 100 }),
+      maxAliases: read.int('MAX_ALIASES', 300, { min: 0 }),
+      maxDepth: read.int('MAX_DEPTH', 20, { min: 5 }),
+      maxDirectives: read.int('MAX_DIRECTIVES', 50, { min: 0 }),
+    },
     maxQueryCost: read.int('MAX_QUERY_COST', 1000, { min: 1 }),
     maxSubscriptionsPerConnection: read.int('MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, { min: 1 }),
     maxSubscriptions: read.int('MAX_SUBSCRIPTIONS', 20_000, { min: 1 }),

@@ -21,6 +21,7 @@ import type { Operation } from '../graphql/operation.js';
 import { collectFields, type FieldGroup } from '../graphql/selection.js';
 import { splitCompositeId } from '../identifiers.js';
 import { checkPageArgs, type ConnectionArgs } from '../graphql/pagination.js';
+import { MAX_NODE_IDS } from '../schema/ids.js';
 import { Tally, type CostDriver } from './tally.js';
 
 export type { CostDriver } from './tally.js';
@@ -349,7 +350,9 @@ class Walker {
         return false;
       case 'nodes': {
         const ids = args['ids'];
-        if (Array.isArray(ids)) for (const id of ids) if (isString(id)) this.node(group, id, path, tally);
+        // More ids than MAX_NODE_IDS are refused before any request.
+        if (Array.isArray(ids) && ids.length <= MAX_NODE_IDS)
+          for (const id of ids) if (isString(id)) this.node(group, id, path, tally);
         return false;
       }
       case 'write': {

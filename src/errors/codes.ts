@@ -27,6 +27,8 @@ export const ERROR_CODES = {
     'The operation could need more Workflows API requests than MAX_QUERY_COST allows and was refused before it ran; `cost` and `limit` give the numbers.',
   SUBSCRIPTION_LIMIT:
     'A new subscription would exceed MAX_SUBSCRIPTIONS_PER_CONNECTION or MAX_SUBSCRIPTIONS; `limit` and `scope` (`connection` or `server`) say which.',
+  DOCUMENT_LIMIT:
+    'The GraphQL document exceeds MAX_DOCUMENT_BYTES, MAX_TOKENS, MAX_ALIASES, MAX_DEPTH or MAX_DIRECTIVES (`limitName`, with `limit`); it was refused while being parsed or validated, and nothing ran.',
   STREAM_RESERVATION_LIMIT:
     'A `PUT /graphql/stream` would exceed MAX_SSE_RESERVATIONS_PER_CLIENT or MAX_SSE_RESERVATIONS, the reserved single-connection streams not yet opened (HTTP 429 with `Retry-After`); `limit` and `scope` (`client` or `server`) say which. Open a reserved stream, or wait for one to expire.',
   SHUTTING_DOWN:
@@ -34,7 +36,7 @@ export const ERROR_CODES = {
   REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
   LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
   UNSUPPORTED_CONTENT_TYPE:
-    'A POST request had no Content-Type, or a form or plain-text one (any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
+    'A POST request had no Content-Type, or one other than JSON (form and plain-text bodies in particular: any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
   HOST_NOT_ALLOWED:
     'The Host header is not one ALLOWED_HOSTS lists (a DNS-rebinding guard; HTTP 421, or the WebSocket upgrade refused). Nothing ran.',
   ORIGIN_NOT_ALLOWED:
@@ -42,7 +44,7 @@ export const ERROR_CODES = {
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax (set by graphql-yoga).',
   GRAPHQL_VALIDATION_FAILED: 'The operation does not validate against the schema (set by graphql-yoga).',
   BAD_REQUEST:
-    'The HTTP request is not a GraphQL request the server can serve: a method other than GET or POST, a mutation sent with GET, an unreadable body or parameters (set by graphql-yoga).',
+    'The HTTP request is not a GraphQL request the server can serve: a path other than /graphql (404), a method other than GET or POST, a mutation sent with GET, an Accept header it cannot satisfy (406), an unreadable body or parameters (JSON that does not parse, in the body or in GET parameters).',
   OPERATION_RESOLUTION_FAILURE:
     'The document does not say which operation to run: no operation named `operationName`, or several and no name (set by graphql-yoga).',
   INTERNAL_SERVER_ERROR: 'An unexpected failure, masked as "Unexpected error." without details (set by graphql-yoga).',
@@ -65,8 +67,10 @@ declare module 'graphql' {
     argument?: string;
     /** QUERY_TOO_EXPENSIVE: the estimated number of Workflows API requests. */
     cost?: number;
-    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT, STREAM_RESERVATION_LIMIT: the limit that was exceeded. */
+    /** QUERY_TOO_EXPENSIVE, SUBSCRIPTION_LIMIT, STREAM_RESERVATION_LIMIT, DOCUMENT_LIMIT: the limit that was exceeded. */
     limit?: number;
+    /** DOCUMENT_LIMIT: the variable that sets the limit. */
+    limitName?: 'MAX_DOCUMENT_BYTES' | 'MAX_TOKENS' | 'MAX_ALIASES' | 'MAX_DEPTH' | 'MAX_DIRECTIVES';
     /**
      * SUBSCRIPTION_LIMIT: whether the connection's or the server's limit was reached; STREAM_RESERVATION_LIMIT:
      * the client's or the server's.

@@ -1,11 +1,12 @@
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
-import RelayPlugin, { decodeGlobalID } from '@pothos/plugin-relay';
+import RelayPlugin from '@pothos/plugin-relay';
 import { Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
 import { badUserInput } from '../errors/coded-error.js';
 import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { declareSource } from '../graphql/field-source.js';
+import { decodeNodeId } from './ids.js';
 
 export interface SchemaTypes {
   Context: Context;
@@ -29,19 +30,9 @@ export const builder = new SchemaBuilder<SchemaTypes>({
       description: 'Fetches any object that implements `Node` by its global id; null when it no longer exists.',
       args: { id: { description: 'A global id, as returned in an `id` field.' } },
     },
-    nodesQueryOptions: {
-      ...declareSource({ kind: 'nodes' }),
-      description: 'Fetches several objects by their global ids, in order; null for each that does not exist.',
-      args: { ids: { description: 'Global ids, as returned in `id` fields.' } },
-    },
-    // Same opaque format as Pothos' default; a malformed id is the client's mistake, so it carries a code.
-    decodeGlobalID: (globalID) => {
-      try {
-        return decodeGlobalID(globalID);
-      } catch {
-        throw badUserInput(`Invalid global ID: ${globalID}`);
-      }
-    },
+    // `nodes` is declared in schema/nodes.ts: it refuses a long list before decoding any id.
+    nodesQueryOptions: false,
+    decodeGlobalID: decodeNodeId,
     nodeTypeOptions: { description: 'An object with a stable, opaque global id that `Query.node` can refetch.' },
     idFieldOptions: {
       description: 'The global id: stable and opaque; pass it to `Query.node` to refetch this object.',

@@ -5,7 +5,31 @@ import {
   isWorkflowName,
   splitCompositeId as splitComposite,
 } from '../identifiers.js';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { badUserInput } from '../errors/coded-error.js';
+import { MAX_PAGE_SIZE } from '../upstream/limits.js';
+
+/**
+ * Most ids one `nodes` field may ask for: as many as a page holds (`first`), so that one field's list stays as
+ * large as a page's. More are refused before any id is decoded or looked up.
+ */
+export const MAX_NODE_IDS = MAX_PAGE_SIZE;
+
+/** Refuses a `nodes(ids:)` list longer than {@link MAX_NODE_IDS}. */
+export function checkNodeIdCount(count: number): void {
+  if (count > MAX_NODE_IDS) {
+    throw badUserInput(`\`ids\` may hold at most ${MAX_NODE_IDS} ids (got ${count}).`, { argument: 'ids' });
+  }
+}
+
+/** Pothos' global id format (base64 of `Typename:id`); a malformed id is the client's mistake, so it carries a code. */
+export function decodeNodeId(globalID: string): { typename: string; id: string } {
+  try {
+    return decodeGlobalID(globalID);
+  } catch {
+    throw badUserInput(`Invalid global ID: ${globalID.slice(0, 100)}`);
+  }
+}
 
 /** Workflow names follow docs/upstream-contract.md §4.1 (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
 export function checkWorkflowName(name: string, argument = 'workflowName'): string {

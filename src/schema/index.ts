@@ -6,5 +6,6 @@ import './step.js';
 import './errors.js';
 import './instance-mutations.js';
 import './subscription.js';
+import './nodes.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -50,6 +50,16 @@ const UNPREFLIGHTED_CONTENT_TYPES: ReadonlySet<string> = new Set([
   'text/plain',
 ]);
 
+/**
+ * The POST bodies yoga reads besides the refused ones: JSON, and a bare GraphQL document. Anything else would get
+ * yoga's 415 without a body.
+ */
+const SERVED_CONTENT_TYPES: ReadonlySet<string> = new Set([
+  'application/json',
+  'application/graphql+json',
+  'application/graphql',
+]);
+
 /** The browser checks of `ALLOWED_HOSTS` and `CORS_ORIGINS`. */
 export function createBrowserSafety(config: Pick<Config, 'allowedHosts' | 'corsOrigins'>): BrowserSafety {
   const hostNamed = createHostPolicy(config.allowedHosts);
@@ -85,11 +95,14 @@ export function createBrowserSafety(config: Pick<Config, 'allowedHosts' | 'corsO
     if (method !== 'POST') return undefined;
     const contentType = headers['content-type'];
     const essence = contentType?.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-    if (essence !== '' && !UNPREFLIGHTED_CONTENT_TYPES.has(essence)) return undefined;
+    if (SERVED_CONTENT_TYPES.has(essence)) return undefined;
+    const got = `got ${contentType === undefined ? 'none' : `"${contentType}"`}`;
     return {
       status: 415,
       error: codedError(
-        `POST requests need Content-Type: application/json (got ${contentType === undefined ? 'none' : `"${contentType}"`}); form and plain-text bodies are refused because any web page can send them here.`,
+        UNPREFLIGHTED_CONTENT_TYPES.has(essence)
+          ? `POST requests need Content-Type: application/json (${got}); form and plain-text bodies are refused because any web page can send them here.`
+          : `POST requests need Content-Type: application/json (${got}).`,
         'UNSUPPORTED_CONTENT_TYPE',
       ),
     };

@@ -134,7 +134,14 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
               : codedError('The query is not valid GraphQL.', 'GRAPHQL_PARSE_FAILED'),
           ];
         }
-        const errors = validate(schema, document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(schema, document);
+        } catch (error) {
+          // Validation rules that refuse a whole operation throw their (coded) error: src/transport/document-limits.ts.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         if (errors.length > 0) return errors;
         const operation = getOperationAST(document, payload.operationName);
         const ids = operation?.operation === 'subscription' ? active.get(ctx) : undefined;

@@ -97,9 +97,19 @@ describe('the POST Content-Type check', () => {
       expect([type, verdict(LOOPBACK, post(type))]).toEqual([type, '415 UNSUPPORTED_CONTENT_TYPE']);
   });
 
-  it('accepts JSON and any other type that needs a preflight, and only checks POSTs', () => {
-    for (const type of ['application/json', 'application/json; charset=utf-8', 'application/graphql+json'])
+  it('accepts the types yoga reads (JSON, a bare GraphQL document), and only checks POSTs', () => {
+    for (const type of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/graphql+json',
+      'application/graphql',
+    ])
       expect([type, verdict(LOOPBACK, post(type))]).toEqual([type, 'ok']);
     expect(verdict(LOOPBACK, { method: 'PUT', headers: { host: 'localhost' } })).toBe('ok');
+  });
+
+  it('refuses every other type, which yoga would answer with a bodiless 415', () => {
+    for (const type of ['application/xml', 'multipart/mixed; boundary=x', 'application/octet-stream'])
+      expect([type, verdict(LOOPBACK, post(type))]).toEqual([type, '415 UNSUPPORTED_CONTENT_TYPE']);
   });
 });

@@ -219,6 +219,49 @@ describe('EMULATOR_TOKENS', () => {
   });
 });
 
+describe('document limits', () => {
+  it('default to limits no frontend of this schema reaches, and read MAX_DOCUMENT_BYTES, MAX_TOKENS, MAX_ALIASES, MAX_DEPTH, MAX_DIRECTIVES', () => {
+    expect(loadConfig({}).documentLimits).toEqual({
+      maxBytes: 65_536,
+      maxTokens: 2000,
+      maxAliases: 300,
+      maxDepth: 20,
+      maxDirectives: 50,
+    });
+    const env = {
+      MAX_DOCUMENT_BYTES: '2048',
+      MAX_TOKENS: '500',
+      MAX_ALIASES: '0',
+      MAX_DEPTH: '8',
+      MAX_DIRECTIVES: '3',
+    };
+    expect(loadConfig(env).documentLimits).toEqual({
+      maxBytes: 2048,
+      maxTokens: 500,
+      maxAliases: 0,
+      maxDepth: 8,
+      maxDirectives: 3,
+    });
+  });
+
+  it('reports values below their minimum, and values that are not integers', () => {
+    const problems = problemsOf({
+      MAX_DOCUMENT_BYTES: '100',
+      MAX_TOKENS: '10',
+      MAX_ALIASES: '-1',
+      MAX_DEPTH: '2',
+      MAX_DIRECTIVES: 'many',
+    });
+    expect(problems.map((p) => p.split(' ')[0])).toEqual([
+      'MAX_DOCUMENT_BYTES',
+      'MAX_TOKENS',
+      'MAX_ALIASES',
+      'MAX_DEPTH',
+      'MAX_DIRECTIVES',
+    ]);
+  });
+});
+
 describe('createConfig', () => {
   it('overrides nested fields and keeps the other defaults', () => {
     const config = createConfig({ upstream: { baseUrl: 'http://127.0.0.1:1/client/v4' }, pollIntervalMs: 100 });

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../helpers/stack.js';
+
+const NODES = 'query Nodes($ids: [ID!]!) { nodes(ids: $ids) { id } }';
+const workflowId = (name: string): string => Buffer.from(`Workflow:${name}`).toString('base64');
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(() => stack.stop());
+
+describe('nodes(ids:)', () => {
+  it('serves 100 ids, as many as a page holds', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => workflowId(`missing-${i}`));
+    const result = await stack.graphql<{ nodes: unknown[] }>(NODES, { ids });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.nodes).toHaveLength(100);
+  });
+
+  it('refuses 101 ids with BAD_USER_INPUT and asks upstream nothing', async () => {
+    stack.resetCalls();
+    const ids = Array.from({ length: 101 }, (_, i) => workflowId(`w-${i}`));
+    const result = await stack.graphql(NODES, { ids });
+    expect(result.data).toBeNull();
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        message: '`ids` may hold at most 100 ids (got 101).',
+        extensions: { code: 'BAD_USER_INPUT', argument: 'ids' },
+      }),
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+
+  it('refuses the reproduction of issue 12, 300,000 malformed ids, by their count', async () => {
+    const ids = Array.from({ length: 300_000 }, (_, i) => `not-a-global-id-${i}`);
+    const result = await stack.graphql(NODES, { ids });
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'ids' });
+    expect(await stack.graphql('{ __typename }')).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('refuses a list at its first malformed id, without asking upstream about the ids before it', async () => {
+    stack.resetCalls();
+    const ids = [workflowId('order-fulfillment'), 'malformed-1', 'malformed-2'];
+    const result = await stack.graphql(NODES, { ids });
+    expect(result.errors).toEqual([
+      expect.objectContaining({ message: 'Invalid global ID: malformed-1', extensions: { code: 'BAD_USER_INPUT' } }),
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+});

@@ -84,6 +84,10 @@ export function useDocumentLimits(limits: DocumentLimits): Plugin {
       addPlugin(
         maxDepthPlugin({
           n: maxDepth,
+          // Introspection counts too (graphql-armor skips it by default): a deep `__schema` selection is as costly
+          // as any other, and getIntrospectionQuery()'s deepest path (with every option) is 15 fields deep, under the default of 20.
+          ignoreIntrospection: false,
+          flattenFragments: true,
           onReject: refuse(`An operation nests selections more than ${maxDepth} levels deep`, 'MAX_DEPTH', maxDepth),
         }),
       );

@@ -1,3 +1,4 @@
+import { getIntrospectionQuery } from 'graphql';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,18 @@ const cases: [name: string, query: string, limitName: string, limit: number][] =
   ['a document over MAX_TOKENS', `{ ${'a '.repeat(399)}}`, 'MAX_TOKENS', 400],
   ['an operation over MAX_ALIASES (aliases of __typename count)', aliases(11), 'MAX_ALIASES', 10],
   ['an operation over MAX_DEPTH', nested(4), 'MAX_DEPTH', 6],
+  [
+    'an introspection over MAX_DEPTH (graphql-armor skips introspection by default)',
+    '{ __schema { types { fields { type { ofType { ofType { name } } } } } } }',
+    'MAX_DEPTH',
+    6,
+  ],
+  [
+    'an operation over MAX_DEPTH through fragment spreads',
+    '{ ...A } fragment A on Query { __schema { ...B } } fragment B on __Schema { types { fields { type { ofType { ofType { name } } } } } }',
+    'MAX_DEPTH',
+    6,
+  ],
   ['an operation over MAX_DIRECTIVES', `{ __typename ${'@skip(if: false) '.repeat(6)}}`, 'MAX_DIRECTIVES', 5],
 ];
 
@@ -99,6 +112,27 @@ describe('document limits over HTTP', () => {
     });
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body).errors[0].extensions.code).toBe('DOCUMENT_LIMIT');
+  });
+});
+
+describe('document limits at their defaults', () => {
+  it("serve graphql's full introspection query (every option on), as GraphiQL and codegen send it", async () => {
+    const defaults = await startStack();
+    try {
+      const query = getIntrospectionQuery({
+        descriptions: true,
+        specifiedByUrl: true,
+        directiveIsRepeatable: true,
+        schemaDescription: true,
+        inputValueDeprecation: true,
+        oneOf: true,
+      });
+      const result = await defaults.graphql(query);
+      expect(result.errors).toBeUndefined();
+      expect(result.data).toHaveProperty('__schema');
+    } finally {
+      await defaults.stop();
+    }
   });
 });
 

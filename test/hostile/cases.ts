@@ -4,6 +4,7 @@
  * issue 12 (huge and deep documents, alias and directive bombs, unbounded id lists, malformed JSON, wrong
  * content types, odd unicode, header abuse, protocol abuse), each sent several ways.
  */
+import { ADDRESSABLE_INSTANCE_ID, follows } from '../../src/identifiers.js';
 import { rawHttp, wsConversation, type Answer, type RawRequest } from './probe.js';
 
 /** Where the corpus is sent, and the credential a well-behaved part of a request carries. */
@@ -74,8 +75,8 @@ const ODD_IDS: readonly (readonly [string, string])[] = [
   ['one MiB', 'a'.repeat(MiB)],
 ];
 
-/** Ids of cron-started instances may hold a space, `/` and `#` (src/identifiers.ts): those are not hostile. */
-const CRON_ID_CHARACTERS = /^[a-zA-Z0-9, *\/#_-]+$/;
+/** Ids of cron-started instances may hold a space, `/` and `#`: those are not hostile. */
+const isAddressableId = (id: string) => follows(ADDRESSABLE_INSTANCE_ID, id);
 
 const DOCUMENTS: readonly DocumentCase[] = [
   // Syntax.
@@ -209,7 +210,7 @@ const DOCUMENTS: readonly DocumentCase[] = [
     code: 'OPERATION_RESOLUTION_FAILURE',
     ws: 'close 4400',
   },
-  ...ODD_IDS.filter(([, id]) => !CRON_ID_CHARACTERS.test(id)).map(([what, id]): DocumentCase => ({
+  ...ODD_IDS.filter(([, id]) => !isAddressableId(id)).map(([what, id]): DocumentCase => ({
     name: `an instance id with ${what}`,
     query: instanceById,
     variables: { w: 'flaky-import', id },

@@ -1,6 +1,12 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+} from 'graphql';
 import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -170,6 +176,13 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       onComplete: (ctx, id) => {
         active.get(ctx)?.delete(id);
       },
+      // yoga's `extensions.http` (the status an HTTP answer would have) means nothing on a socket; yoga strips it
+      // from HTTP answers, so it is stripped here too.
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((error) => withoutHttpExtension(error.toJSON())) }
+          : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => withoutHttpExtension(error.toJSON())),
     },
     wss,
     deps.keepAliveMs ?? 12_000,
@@ -321,7 +334,18 @@ function toFetchRequest(request: IncomingMessage): Request {
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
   const host = request.headers.host ?? 'localhost';
-  return new Request(`http://${host}${request.url ?? WEBSOCKET_PATH}`, { headers });
+  // POST although the upgrade was a GET: yoga refuses mutations in a GET request (a link or an <img> could send
+  // one), which does not apply to a socket whose upgrade passed the Origin check and whose credential came in
+  // `connection_init`. graphql-ws carries mutations like any other operation.
+  return new Request(`http://${host}${request.url ?? WEBSOCKET_PATH}`, { method: 'POST', headers });
+}
+
+/** A GraphQL error as graphql-ws sends it, without yoga's `extensions.http`. */
+function withoutHttpExtension(error: GraphQLFormattedError): GraphQLFormattedError {
+  if (!error.extensions || !('http' in error.extensions)) return error;
+  const { http: _http, ...extensions } = error.extensions;
+  const { extensions: _extensions, ...rest } = error;
+  return Object.keys(extensions).length > 0 ? { ...rest, extensions } : rest;
 }
 
 /** Resolves once no connection has an open subscription, or after `timeoutMs`. */

@@ -5,7 +5,7 @@
  * content types, odd unicode, header abuse, protocol abuse), each sent several ways.
  */
 import { ADDRESSABLE_INSTANCE_ID, follows } from '../../src/identifiers.js';
-import { rawHttp, wsConversation, type Answer, type RawRequest } from './probe.js';
+import { maskedFrame, rawHttp, wsConversation, type Answer, type RawRequest } from './probe.js';
 
 /** Where the corpus is sent, and the credential a well-behaved part of a request carries. */
 export interface Target {
@@ -657,6 +657,27 @@ function wsCases(): HostileCase[] {
       '{"id":"nope","type":"complete"}',
       '{',
     ]),
+    // ws refuses both frames itself (RFC 6455: 1007 for text that is not UTF-8, 1002 for a protocol error) and
+    // reports them as errors of the socket, which must reach neither the log as a stack trace nor the client.
+    {
+      name: 'graphql-ws: a text frame that is not UTF-8',
+      transport: 'graphql-ws',
+      code: 'close 1007',
+      send: (t) =>
+        wsConversation(url(t), { frames: [], raw: [maskedFrame(0x8, 0x1, Buffer.from([0x7b, 0xff, 0xfe]))] }),
+    },
+    {
+      name: 'graphql-ws: a frame with reserved bits set',
+      transport: 'graphql-ws',
+      code: 'close 1002',
+      send: (t) => wsConversation(url(t), { frames: [], raw: [maskedFrame(0xa, 0x1, Buffer.from('{}'))] }),
+    },
+    {
+      name: 'graphql-ws: a compressed frame on a connection that agreed on no compression',
+      transport: 'graphql-ws',
+      code: 'close 1002',
+      send: (t) => wsConversation(url(t), { frames: [], raw: [maskedFrame(0xc, 0x1, Buffer.from('{}'))] }),
+    },
     {
       name: 'graphql-ws: no subprotocol',
       transport: 'graphql-ws',

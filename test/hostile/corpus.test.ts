@@ -1,10 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createApiKeyAuthenticator, sha256Hex } from '../../src/auth/api-keys.js';
 import { ERROR_CODES } from '../../src/errors/codes.js';
-import type { Logger } from '../../src/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { hostileCorpus, type HostileCase, type Target } from './cases.js';
 
@@ -17,24 +18,42 @@ const corpus = hostileCorpus();
 let dir: string;
 let stack: Stack;
 let target: Target;
-const logLines: string[] = [];
 const rss: { before: number; after: number } = { before: 0, after: 0 };
 
-const recordingLogger: Logger = {
-  debug: (...args) => logLines.push(args.map(String).join(' ')),
-  info: (...args) => logLines.push(args.map(String).join(' ')),
-  warn: (...args) => logLines.push(args.map(String).join(' ')),
-  error: (...args) =>
-    logLines.push(args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : String(a))).join(' ')),
-};
+/**
+ * Everything written to stderr or through `console.error`/`console.warn` while the corpus runs: the server runs in
+ * this process, and its log lines, and whatever a library prints around the logger, all end up there.
+ */
+const output: string[] = [];
+const restoreOutput: (() => void)[] = [];
+
+function captureOutput(): void {
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    output.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  }) as typeof process.stderr.write;
+  restoreOutput.push(() => (process.stderr.write = write));
+  for (const method of ['error', 'warn'] as const) {
+    const original = console[method];
+    console[method] = (...args: unknown[]) =>
+      output.push(args.map((a) => (a instanceof Error ? (a.stack ?? a.message) : String(a))).join(' '));
+    restoreOutput.push(() => (console[method] = original));
+  }
+}
+
+/** The event loop's longest stall during a case (the server and this test share it). */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wfgql-hostile-'));
   const keysFile = join(dir, 'keys.json');
   await writeFile(keysFile, JSON.stringify([key.entry]));
+  captureOutput();
   stack = await startStack({
     authenticator: await createApiKeyAuthenticator(keysFile),
-    logger: recordingLogger,
+    // The logger the server runs with (src/main.ts): it writes every level to stderr, with an Error's stack.
+    logger: createLogger('debug', [UPSTREAM_TOKEN]),
     listen: true,
     emulator: { apiToken: UPSTREAM_TOKEN },
     config: { logLevel: 'debug', upstream: { apiToken: UPSTREAM_TOKEN } },
@@ -42,10 +61,13 @@ beforeAll(async () => {
   target = { port: Number(new URL(stack.url as string).port), key: key.key };
   await healthy();
   rss.before = process.memoryUsage().rss;
+  loopDelay.enable();
 });
 
 afterAll(async () => {
+  loopDelay.disable();
   rss.after = process.memoryUsage().rss;
+  for (const restore of restoreOutput.splice(0)) restore();
   console.info(
     `hostile corpus: ${corpus.length} cases; RSS ${mib(rss.before)} MiB before, ${mib(rss.after)} MiB after ` +
       `(${mib(rss.after - rss.before)} MiB growth)`,
@@ -56,7 +78,7 @@ afterAll(async () => {
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
-/** The server answers a plain query within 1 s (the issue's bound for "still alive" after each case). */
+/** The server answers a plain query within 1 s (the issue's bound for "still alive"). */
 async function healthy(): Promise<void> {
   const response = await fetch(`${stack.url as string}?query=${encodeURIComponent('{ __typename }')}`, {
     headers: { authorization: `Bearer ${key.key}`, accept: 'application/graphql-response+json' },
@@ -88,17 +110,55 @@ function leaks(text: string): string[] {
 
 const KNOWN_CODES = new Set<string>(Object.keys(ERROR_CODES));
 
+/**
+ * Sends health queries every 100 ms until `stop` is called, each of which must answer within 1 s: the server stays
+ * alive *while* a case runs, not only once its answer arrived. Resolves with the first failure, if any.
+ */
+function probeWhile(): { stop(): Promise<unknown> } {
+  let stopped = false;
+  let wake: () => void = () => undefined;
+  const failures: unknown[] = [];
+  const loop = (async () => {
+    while (!stopped) {
+      await healthy().catch((error: unknown) => failures.push(error));
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake();
+      await loop;
+      return failures[0];
+    },
+  };
+}
+
 async function check(hostile: HostileCase): Promise<void> {
-  const logged = logLines.length;
-  const answer = await hostile.send(target);
+  const logged = output.length;
+  loopDelay.reset();
+  const probe = probeWhile();
+  let answer: Awaited<ReturnType<HostileCase['send']>>;
+  let probeFailure: unknown;
+  try {
+    answer = await hostile.send(target);
+  } finally {
+    probeFailure = await probe.stop();
+  }
   const summary = `${hostile.name}: answered ${answer.status} with codes [${answer.codes.join(', ')}]: ${answer.text.slice(0, 400)}`;
 
   expect(answer.codes[0], summary).toBe(hostile.code);
   if (hostile.status !== undefined) expect(answer.status, summary).toBe(hostile.status);
   for (const code of answer.codes.filter((c) => !c.startsWith('close '))) expect(KNOWN_CODES, summary).toContain(code);
   expect(leaks(answer.text), `${hostile.name}: leaked into the answer`).toEqual([]);
-  const newLines = logLines.slice(logged).join('\n');
-  expect(leaks(newLines), `${hostile.name}: leaked into the log: ${newLines.slice(0, 400)}`).toEqual([]);
+  const newLines = output.slice(logged).join('');
+  expect(leaks(newLines), `${hostile.name}: leaked into the log: ${newLines.slice(0, 600)}`).toEqual([]);
+  expect(probeFailure, `${hostile.name}: a health query sent meanwhile did not answer within 1 s`).toBeUndefined();
+  // Sampled every 10 ms; a stall of a second blocks every other client of the server for as long.
+  expect(loopDelay.max / 1e6, `${hostile.name}: the event loop stalled (ms)`).toBeLessThan(1_000);
   await healthy();
 }
 
@@ -115,6 +175,12 @@ describe('the hostile corpus', () => {
       }
     });
   }
+
+  it('wrote nothing secret or internal to stderr or the console while it ran', () => {
+    // Between cases too: a socket's error can be reported after its case's answer arrived.
+    const leaking = output.filter((chunk) => leaks(chunk).length > 0);
+    expect(leaking.map((chunk) => chunk.slice(0, 600))).toEqual([]);
+  });
 
   it('leaves RSS within 256 MiB of where it started', () => {
     // Measured after every case ran (the describe blocks above run first, in order).

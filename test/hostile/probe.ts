@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 
 /** What one hostile request got back, as the attacker sees it. */
@@ -130,6 +130,11 @@ export interface WsScript {
   readonly frames: readonly (string | Buffer)[];
   /** Sent once the server has acknowledged the connection (after a `connection_init` among `frames`), as a client would. */
   readonly afterAck?: readonly (string | Buffer)[];
+  /**
+   * Bytes written to the TCP connection as they are, after `frames`: frames no WebSocket client library builds
+   * (see {@link maskedFrame}).
+   */
+  readonly raw?: readonly Buffer[];
   /** The conversation is over once this holds for what came back (default: an error or a close). */
   readonly doneWhen?: (messages: readonly Record<string, unknown>[]) => boolean;
 }
@@ -164,6 +169,8 @@ export function wsConversation(url: string, script: WsScript, timeoutMs = 10_000
     const timer = setTimeout(() => finish(0, '', false), timeoutMs);
     socket.on('open', () => {
       for (const frame of script.frames) socket.send(frame, { binary: Buffer.isBuffer(frame) });
+      // `_socket` is ws' own (undocumented) handle on the connection: the only way to send a frame it would not build.
+      for (const bytes of script.raw ?? []) (socket as unknown as { _socket: Socket })._socket.write(bytes);
     });
     socket.on('message', (data: WebSocket.RawData) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
@@ -189,4 +196,14 @@ export function wsConversation(url: string, script: WsScript, timeoutMs = 10_000
     socket.on('close', (code: number, reason: Buffer) => finish(code, reason.toString('utf8'), true));
     socket.on('error', () => undefined);
   });
+}
+
+/**
+ * One client-to-server WebSocket frame (RFC 6455 section 5.2) with FIN set: `flags` go into the first byte's upper
+ * four bits (0x8 is FIN alone; 0xC adds RSV1, 0xA RSV2), `opcode` into its lower four (0x1 text, 0x2 binary). The
+ * mask is all zero bytes, so the payload goes out as given; payloads up to 125 bytes.
+ */
+export function maskedFrame(flags: number, opcode: number, payload: Buffer): Buffer {
+  if (payload.length > 125) throw new Error('maskedFrame builds short frames only');
+  return Buffer.concat([Buffer.from([(flags << 4) | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 }

@@ -7,10 +7,17 @@ import {
   type ExecutionArgs,
   type GraphQLFormattedError,
 } from 'graphql';
-import type { Context as WsContext, SubscribePayload } from 'graphql-ws';
-import { useServer, type Extra } from 'graphql-ws/use/ws';
+import {
+  CloseCode,
+  handleProtocols,
+  makeServer,
+  type Context as WsContext,
+  type ServerOptions,
+  type SubscribePayload,
+} from 'graphql-ws';
+import type { Extra } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type RawData } from 'ws';
 import { KeySetUnavailable } from '../auth/jwt.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
@@ -100,9 +107,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   };
   deps.server.on('upgrade', onUpgrade);
 
-  const disposable = useServer<Record<string, unknown>, Record<PropertyKey, never>>(
+  const disposable = serveProtocol(
     {
-      isProd: config.production,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
       onConnect: async (ctx) => {
@@ -186,6 +192,7 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
     },
     wss,
     deps.keepAliveMs ?? 12_000,
+    logger,
   );
 
   return {
@@ -346,6 +353,77 @@ function withoutHttpExtension(error: GraphQLFormattedError): GraphQLFormattedErr
   const { http: _http, ...extensions } = error.extensions;
   const { extensions: _extensions, ...rest } = error;
   return Object.keys(extensions).length > 0 ? { ...rest, extensions } : rest;
+}
+
+/**
+ * Runs graphql-ws' protocol on the sockets `wss` accepts: graphql-ws' own `useServer` (graphql-ws/use/ws) with its
+ * `console.error` calls replaced by our logger. Those print an error's stack (file paths of this server) for every
+ * frame ws refuses, which any client can send as often as it likes.
+ */
+function serveProtocol(
+  options: ServerOptions<Record<string, unknown>, Extra>,
+  wss: WebSocketServer,
+  keepAliveMs: number,
+  logger: Logger,
+): { dispose(): Promise<void> } {
+  const protocol = makeServer(options);
+  wss.options.handleProtocols = handleProtocols;
+  wss.once('error', (error) => {
+    logger.error(`WebSocket server failed: ${nameAndMessage(error)}`);
+    for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
+  });
+  wss.on('connection', (socket, request) => {
+    // ws emits `error` for a frame it refuses (too large, text that is not UTF-8, reserved bits set), after it has
+    // begun closing the socket with the code RFC 6455 gives (1009, 1007, 1002): the client's mistake, not ours.
+    socket.once('error', (error) => {
+      logger.debug(`WebSocket client sent a frame ws refused: ${nameAndMessage(error)}`);
+      if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    let pongWait: NodeJS.Timeout | undefined;
+    const pings = setInterval(() => {
+      if (socket.readyState !== socket.OPEN) return;
+      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+      socket.once('pong', () => clearTimeout(pongWait));
+      socket.ping();
+    }, keepAliveMs);
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) => (error ? reject(error) : resolve()));
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', (data: RawData) => {
+            handle(String(data)).catch((error: unknown) => {
+              // One of our hooks threw (onSubscribe building a context, say): the server's fault, told without a stack.
+              logger.error(`graphql-ws message handling failed: ${nameAndMessage(error)}`);
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearTimeout(pongWait);
+      clearInterval(pings);
+      void closed(code, String(reason));
+    });
+  });
+  return {
+    async dispose() {
+      for (const client of wss.clients) client.close(GOING_AWAY, 'Going away');
+      wss.removeAllListeners();
+      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+/** An error as a log line may tell it: a stack names files of this server. */
+function nameAndMessage(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
 }
 
 /** Resolves once no connection has an open subscription, or after `timeoutMs`. */

@@ -1,4 +1,4 @@
-import type { Client, ExecutionResult } from 'graphql-ws';
+import type { Client, FormattedExecutionResult } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wsClient } from '../helpers/live.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -15,11 +15,11 @@ beforeAll(async () => {
 afterAll(() => stack.stop());
 
 /** Runs one operation over the socket and returns its only result. */
-async function run(client: Client, query: string): Promise<ExecutionResult> {
-  const results: ExecutionResult[] = [];
+async function run(client: Client, query: string): Promise<FormattedExecutionResult<Record<string, unknown>, unknown>> {
+  const results: FormattedExecutionResult<Record<string, unknown>, unknown>[] = [];
   for await (const result of client.iterate({ query })) results.push(result);
   expect(results).toHaveLength(1);
-  return results[0] as ExecutionResult;
+  return results[0] as FormattedExecutionResult<Record<string, unknown>, unknown>;
 }
 
 describe('operations over graphql-ws', () => {

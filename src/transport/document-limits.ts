@@ -10,15 +10,14 @@ import { codedError } from '../errors/coded-error.js';
 type LimitName = 'MAX_DOCUMENT_BYTES' | 'MAX_TOKENS' | 'MAX_ALIASES' | 'MAX_DEPTH' | 'MAX_DIRECTIVES';
 
 /**
- * A `DOCUMENT_LIMIT` error. `http` is what yoga sets on its own parse and validation errors: 400, or 200 for
- * clients that accept only `application/json` (the GraphQL over HTTP spec's `spec` flag).
+ * The `http` extension yoga sets on its own parse and validation errors: 400, or 200 for clients that accept only
+ * `application/json` (the GraphQL over HTTP spec's `spec` flag).
  */
+const DOCUMENT_ERROR_HTTP = { status: 400, spec: true };
+
+/** A `DOCUMENT_LIMIT` error, answered like yoga's own document errors. */
 function documentLimit(message: string, limitName: LimitName, limit: number): GraphQLError {
-  return codedError(`${message} (${limitName}).`, 'DOCUMENT_LIMIT', {
-    limitName,
-    limit,
-    http: { status: 400, spec: true },
-  });
+  return codedError(`${message} (${limitName}).`, 'DOCUMENT_LIMIT', { limitName, limit, http: DOCUMENT_ERROR_HTTP });
 }
 
 /** Whether a string's UTF-8 encoding is longer than `max` bytes, without encoding it when its length decides. */
@@ -45,7 +44,7 @@ function parseWithin(maxTokens: number): (source: string | Source, options?: Par
       }
       if (error instanceof RangeError) {
         throw codedError('The document is nested too deeply to parse.', 'GRAPHQL_PARSE_FAILED', {
-          http: { status: 400, spec: true },
+          http: DOCUMENT_ERROR_HTTP,
         });
       }
       throw error;

@@ -15,6 +15,7 @@ import { clientKeyOf, type PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
+import { resultWithoutHttp } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
 import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
 
@@ -143,7 +144,7 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
   /** Answers one request to {@link GRAPHQL_SSE_PATH}; never throws. */
   async function serve(request: Request, serverContext: object): Promise<SseResponse> {
     if (!ALLOWED_METHODS.includes(request.method)) {
-      return answer(405, codedError(`${GRAPHQL_SSE_PATH} accepts GET, POST, PUT and DELETE.`, 'BAD_REQUEST'), {
+      return answer(405, codedError(METHOD_REFUSAL, 'BAD_REQUEST'), {
         allow: ALLOWED_METHODS.join(', '),
       });
     }
@@ -240,7 +241,8 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
       handler = createHandler<Request, RequestContext>({
         authenticate: (req) => req.context.token,
         onSubscribe: onSubscribe(yoga as never),
-        onNext: (_ctx, _req, result) => withoutHttp(result),
+        // graphql-sse types the result with GraphQLError instances, but only serialises it: formatted errors do.
+        onNext: (_ctx, _req, result) => resultWithoutHttp(result) as typeof result | undefined,
         onComplete: (_ctx, req) => {
           const operation = counted.get(req);
           if (operation !== undefined) registry.removeSubscription(req.context.token, operation);
@@ -288,19 +290,6 @@ function handlerRequest(request: Request, serverContext: object, token: string, 
     raw: request,
     context: { serverContext, token, single },
   };
-}
-
-/**
- * The result without yoga's `extensions.http` on its errors (the HTTP status yoga would answer a request with,
- * which an event inside a stream has no use for; yoga drops it from its own responses too).
- */
-function withoutHttp<R extends { errors?: readonly GraphQLError[] }>(result: R): R | undefined {
-  if (!result.errors?.some((error) => error.extensions?.http !== undefined)) return undefined;
-  const errors = result.errors.map((error) => {
-    const { http: _http, ...extensions } = error.extensions ?? {};
-    return { ...(typeof error.toJSON === 'function' ? error.toJSON() : error), extensions };
-  });
-  return { ...result, errors };
 }
 
 /** One result as an operation's only event, followed by `complete`. */
@@ -370,9 +359,12 @@ function coded(response: SseResponse): SseResponse {
 const codeOf = (status: number): ErrorCode =>
   status === 404 ? 'NOT_FOUND' : status === 415 ? 'UNSUPPORTED_CONTENT_TYPE' : 'BAD_REQUEST';
 
+/** The 405 answer, whether this server or graphql-sse refuses the method. */
+const METHOD_REFUSAL = `${GRAPHQL_SSE_PATH} accepts GET, POST, PUT and DELETE.`;
+
 /** What graphql-sse refuses without a body means. */
 const EMPTY_REFUSALS: Record<number, string> = {
-  405: `${GRAPHQL_SSE_PATH} accepts GET, POST, PUT and DELETE.`,
+  405: METHOD_REFUSAL,
   406: 'Not acceptable: a reservation (PUT) answers text/plain, an operation (POST) application/json.',
   415: 'Operations are sent as JSON: Content-Type: application/json.',
 };

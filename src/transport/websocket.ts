@@ -1,12 +1,6 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  getOperationAST,
-  GraphQLError,
-  type DocumentNode,
-  type ExecutionArgs,
-  type GraphQLFormattedError,
-} from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import {
   CloseCode,
   handleProtocols,
@@ -24,6 +18,7 @@ import type { Config } from '../config.js';
 import type { Context, PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
+import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
 import { createBrowserSafety } from './browser-safety.js';
 
@@ -182,13 +177,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       onComplete: (ctx, id) => {
         active.get(ctx)?.delete(id);
       },
-      // yoga's `extensions.http` (the status an HTTP answer would have) means nothing on a socket; yoga strips it
-      // from HTTP answers, so it is stripped here too.
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors
-          ? { ...result, errors: result.errors.map((error) => withoutHttpExtension(error.toJSON())) }
-          : undefined,
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => withoutHttpExtension(error.toJSON())),
+      onNext: (_ctx, _id, _payload, _args, result) => resultWithoutHttp(result),
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
     },
     wss,
     deps.keepAliveMs ?? 12_000,
@@ -345,14 +335,6 @@ function toFetchRequest(request: IncomingMessage): Request {
   // one), which does not apply to a socket whose upgrade passed the Origin check and whose credential came in
   // `connection_init`. graphql-ws carries mutations like any other operation.
   return new Request(`http://${host}${request.url ?? WEBSOCKET_PATH}`, { method: 'POST', headers });
-}
-
-/** A GraphQL error as graphql-ws sends it, without yoga's `extensions.http`. */
-function withoutHttpExtension(error: GraphQLFormattedError): GraphQLFormattedError {
-  if (!error.extensions || !('http' in error.extensions)) return error;
-  const { http: _http, ...extensions } = error.extensions;
-  const { extensions: _extensions, ...rest } = error;
-  return Object.keys(extensions).length > 0 ? { ...rest, extensions } : rest;
 }
 
 /**

@@ -3,12 +3,13 @@
  * `src/main.ts` in local mode as a child process and sends, one scenario after the other,
  * - `nodes(ids: $ids)` with 3,500,000 ids (~14 MB) to POST /graphql and to POST /graphql/stream;
  * - `createInstances` with 4,000,000 items `{}` (~8 MB) to POST /graphql;
- * - 6 such `createInstances` of 5,000,000 items at once.
+ * - 6 such `createInstances` of 5,000,000 items at once;
+ * - `createInstances` whose input object has 1,000,000 members its type does not declare (~12 MB).
  * For each it reports the answers (status, first code), the time to the last answer, the longest event-loop
  * block seen from outside (the slowest `/healthz` answer, probed every 20 ms) and the RSS of the gateway
  * (`/proc/<pid>/status`: VmRSS after the scenario, VmHWM the peak so far).
  *
- *   npx tsx scripts/measure-hostile-variables.ts [--root <checkout>]
+ *   npx tsx scripts/measure-hostile-variables.ts [--root <checkout>] [--only <part of a scenario's name>]
  *
  * `--root` runs another checkout's `src/main.ts` (the code before a change, for a before/after comparison).
  * Not a test: timings depend on the machine; the suite asserts the codes and that nothing reaches upstream.
@@ -21,6 +22,8 @@ import { fileURLToPath } from 'node:url';
 const args = process.argv.slice(2);
 const rootIndex = args.indexOf('--root');
 const root = rootIndex >= 0 ? (args[rootIndex + 1] ?? '.') : fileURLToPath(new URL('..', import.meta.url));
+const onlyIndex = args.indexOf('--only');
+const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '') : '';
 const ANSWER_TIMEOUT_MS = 180_000;
 
 const NODES = 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }';
@@ -61,6 +64,14 @@ const SCENARIOS: readonly Scenario[] = [
     path: '/graphql',
     accept: 'application/graphql-response+json',
     bodies: () => Array.from({ length: 6 }, () => createBody(5_000_000)),
+  },
+  {
+    name: 'createInstances, 1,000,000 undeclared input members, POST /graphql',
+    path: '/graphql',
+    accept: 'application/graphql-response+json',
+    bodies: () => [
+      `{"query":${JSON.stringify(CREATE)},"variables":{"input":{"workflowName":"w","instances":[{}],${Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":1`).join(',')}}}}`,
+    ],
   },
 ];
 
@@ -155,7 +166,7 @@ async function main(): Promise<void> {
     }
   })();
 
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => s.name.includes(only))) {
     const bodies = scenario.bodies();
     const target = new URL(scenario.path, url);
     slowest = 0;

@@ -95,7 +95,7 @@ const refusal = (message: string): ExecutionResult => ({
   errors: [badUserInput(message, { http: { status: 400 } })],
 });
 
-/** Why an operation's values are refused before anything processes them: a list too long, or too deep. */
+/** Why an operation's values are refused before anything processes them: too large, or nested too deep. */
 function refusedValues(args: ExecutionArgs, maxListLength: number): ExecutionResult | undefined {
   const tooDeep = () => refusal(`Values may nest arrays and objects at most ${MAX_VARIABLE_DEPTH} levels deep.`);
   if (literalsDeeperThan(args.document, MAX_VARIABLE_DEPTH)) return tooDeep();
@@ -106,41 +106,55 @@ function refusedValues(args: ExecutionArgs, maxListLength: number): ExecutionRes
     const name = definition.variable.name.value;
     if (!Object.hasOwn(variables, name)) continue;
     const type = typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined;
-    const path = type && longListIn(variables[name], type, maxListLength, `$${name}`);
-    if (path) return refusal(`${path} holds more than ${maxListLength} items, more than any list argument accepts.`);
+    const why = type && oversizedIn(variables[name], type, maxListLength, `$${name}`);
+    if (why) return refusal(why);
   }
   for (const value of Object.values(variables)) if (nestedDeeperThan(value, MAX_VARIABLE_DEPTH)) return tooDeep();
   return undefined;
 }
 
 /**
- * Where `value`, read as `type` the way graphql-js will coerce it, holds a list longer than `max`; undefined when
- * none does. Only lists and input objects are entered: scalars (`JSON` included) and enums are not walked, and
- * neither are the items of a list of them, nor object keys that `type` does not declare.
+ * Why `value`, read as `type` the way graphql-js will coerce it, is refused: it holds a list longer than `max`, or
+ * an input object with far more members than its type has fields; undefined when it is not. Only lists and input
+ * objects are entered: scalars (`JSON` included) and enums are not walked, and neither are the items of a list
+ * of them, nor members that `type` does not declare.
  */
-function longListIn(value: unknown, type: GraphQLInputType, max: number, path: string): string | undefined {
+function oversizedIn(value: unknown, type: GraphQLInputType, max: number, path: string): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const nullable = getNullableType(type);
   if (isListType(nullable)) {
     const item = nullable.ofType as GraphQLInputType;
     // graphql-js coerces a single value given for a list into a list of one.
-    if (!Array.isArray(value)) return longListIn(value, item, max, path);
-    if (value.length > max) return path;
+    if (!Array.isArray(value)) return oversizedIn(value, item, max, path);
+    if (value.length > max) return `${path} holds more than ${max} items, more than any list argument accepts.`;
     const itemType = getNullableType(item);
     if (!isListType(itemType) && !isInputObjectType(itemType)) return undefined;
     for (let i = 0; i < value.length; i++) {
-      const found = longListIn(value[i], item, max, `${path}[${i}]`);
+      const found = oversizedIn(value[i], item, max, `${path}[${i}]`);
       if (found) return found;
     }
     return undefined;
   }
   if (!isInputObjectType(nullable) || Array.isArray(value)) return undefined;
-  for (const field of Object.values(nullable.getFields())) {
+  const fields = Object.values(nullable.getFields());
+  // graphql-js refuses each member the type does not declare with an error that prints the whole object: a
+  // million of them took minutes. A few typos still get its answer, with its suggestions.
+  if (membersOver(value, 2 * fields.length)) {
+    return `${path} has more than ${2 * fields.length} members; ${nullable.name} has ${fields.length} fields.`;
+  }
+  for (const field of fields) {
     if (!Object.hasOwn(value, field.name)) continue;
-    const found = longListIn((value as Record<string, unknown>)[field.name], field.type, max, `${path}.${field.name}`);
+    const found = oversizedIn((value as Record<string, unknown>)[field.name], field.type, max, `${path}.${field.name}`);
     if (found) return found;
   }
   return undefined;
+}
+
+/** Whether `value` has more than `max` own enumerable members, counted without listing them all. */
+function membersOver(value: object, max: number): boolean {
+  let count = 0;
+  for (const key in value) if (Object.hasOwn(value, key) && ++count > max) return true;
+  return false;
 }
 
 const isNested = (value: unknown): value is object => value !== null && typeof value === 'object';

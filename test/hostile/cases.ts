@@ -158,6 +158,12 @@ const DOCUMENTS: readonly DocumentCase[] = [
     rawVariables: `{"input":{"workflowName":"order-fulfillment","instances":[${'{},'.repeat(3_999_999)}{}]}}`,
     code: 'BAD_USER_INPUT',
   },
+  {
+    name: 'an input object with 1,000,000 undeclared members (~12 MB)',
+    query: 'mutation ($input: CreateInstancesInput!) { createInstances(input: $input) { __typename } }',
+    rawVariables: `{"input":{"workflowName":"w","instances":[{}],${Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":1`).join(',')}}}`,
+    code: 'BAD_USER_INPUT',
+  },
   { name: 'nodes with a malformed first id', query: nodeIds(['not-a-node-id', 'x']), code: 'BAD_USER_INPUT' },
   { name: 'node with a malformed id', query: '{ node(id: "%%%") { id } }', code: 'BAD_USER_INPUT' },
   // Variables.

@@ -86,6 +86,31 @@ describe('lists in variables far beyond any limit are refused before they are pr
     expectListRefusal(answer, '$input.instances');
   });
 
+  it('refuses an input object with 1,000,000 members its type does not declare', async () => {
+    const members = Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":1`).join(',');
+    const body = `{"query":${JSON.stringify(CREATE)},"variables":{"input":{"workflowName":"w","instances":[{}],${members}}}}`;
+    const answer = await post('/graphql', body, JSON_ACCEPT);
+    expect(answer.status).toBe(400);
+    expect(resultOf(answer).errors).toEqual([
+      expect.objectContaining({
+        message: '$input has more than 4 members; CreateInstancesInput has 2 fields.',
+        extensions: { code: 'BAD_USER_INPUT' },
+      }),
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+
+  it('leaves a misspelt member to graphql-js, which suggests the right one', async () => {
+    const variables = { input: { workflowName: 'w', instances: [{}], instancez: [] } };
+    const result = resultOf(await post('/graphql', JSON.stringify({ query: CREATE, variables }), JSON_ACCEPT));
+    expect(result.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('Did you mean "instances"?') as unknown,
+        extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) as unknown,
+      }),
+    ]);
+  });
+
   it('leaves a list a little over a field limit to that field, which answers in its own words', async () => {
     const result = resultOf(await post('/graphql', nodesBody(maxListLength), JSON_ACCEPT));
     expect(result.errors).toEqual([

@@ -12,6 +12,7 @@ import { useQueryCostLimit } from './cost/plugin.js';
 import { codedError } from './errors/coded-error.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
+import { longestAcceptedList } from './schema/list-limits.js';
 import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
@@ -79,7 +80,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ config, logger, principals }),
       useDocumentLimits(config.documentLimits),
-      useCodedRequestErrors(),
+      useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
     ],
   });

@@ -171,7 +171,15 @@ export function estimateCost(
   if (!operation) return undefined;
   const root = schema.getRootType(operation.operation);
   if (!root) return undefined;
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], { ...options.variables });
+  // The same error limit as execution's: each error prints the value it refuses.
+  const coerced = getVariableValues(
+    schema,
+    operation.variableDefinitions ?? [],
+    { ...options.variables },
+    {
+      maxErrors: 50,
+    },
+  );
   if (coerced.errors) return undefined;
 
   const fragments = new Map<string, FragmentDefinitionNode>();

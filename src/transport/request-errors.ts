@@ -1,4 +1,18 @@
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import {
+  BREAK,
+  getNullableType,
+  getOperationAST,
+  isInputObjectType,
+  isListType,
+  Kind,
+  typeFromAST,
+  visit,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLError,
+  type GraphQLInputType,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ErrorCode } from '../errors/codes.js';
 import { badUserInput, codedError } from '../errors/coded-error.js';
@@ -6,9 +20,13 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
 /**
  * Codes for the client mistakes that graphql-js and yoga answer without one, or as an unexpected error:
  *
- * - variables nested deeper than {@link MAX_VARIABLE_DEPTH} (a `JSON` argument such as `params`): refused with
- *   `BAD_USER_INPUT` before anything walks them recursively (the cost estimate's cache key, graphql-js'
- *   coercion, the upstream request body), where they would exhaust the stack and be masked as a 500;
+ * - lists in variables far longer than any list argument accepts ({@link refusedListLength}): refused with
+ *   `BAD_USER_INPUT` before graphql-js coerces them, twice (the cost estimate, then execution), which took
+ *   seconds of a blocked event loop and hundreds of MiB for a few million items;
+ * - values nested deeper than {@link MAX_VARIABLE_DEPTH}, in variables (a `JSON` argument such as `params`) or
+ *   written in the document: refused with `BAD_USER_INPUT` before anything walks them recursively (the cost
+ *   estimate, graphql-js' coercion, the upstream request body), where they would exhaust the stack and be
+ *   masked as a 500;
  * - variables that do not coerce to their declared types (graphql-js refuses the operation before it runs, with
  *   errors that carry no code): `BAD_USER_INPUT`;
  * - GET parameters `variables` and `extensions` that are not JSON (yoga's GET parser lets JSON.parse's
@@ -16,7 +34,11 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
  * - answers yoga gives without a body (404 for another path, 406 for an unusable `Accept`, 405, 415): the same
  *   status with a coded JSON body, `BAD_REQUEST`.
  */
-export function useCodedRequestErrors(): Plugin {
+export function useCodedRequestErrors(options: {
+  /** The most items any list argument of the schema accepts (src/schema/list-limits.ts). */
+  longestAcceptedList: number;
+}): Plugin {
+  const maxListLength = refusedListLength(options.longestAcceptedList);
   return {
     onRequestParse({ requestParser, setRequestParser }) {
       if (!requestParser) return;
@@ -34,11 +56,13 @@ export function useCodedRequestErrors(): Plugin {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      if (nestedDeeperThan(args.variableValues, MAX_VARIABLE_DEPTH)) setResultAndStopExecution(tooDeep());
+      const refusal = refusedValues(args, maxListLength);
+      if (refusal) setResultAndStopExecution(refusal);
       return { onExecuteDone: ({ result }) => codeRefusedVariables(result) };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      if (nestedDeeperThan(args.variableValues, MAX_VARIABLE_DEPTH)) setResultAndStopExecution(tooDeep());
+      const refusal = refusedValues(args, maxListLength);
+      if (refusal) setResultAndStopExecution(refusal);
       return { onSubscribeResult: ({ result }) => codeRefusedVariables(result) };
     },
     onResponse({ request, response, setResponse, fetchAPI }) {
@@ -53,30 +77,133 @@ export function useCodedRequestErrors(): Plugin {
 }
 
 /**
- * Deepest nesting of arrays and objects in an operation's variables. JSON.parse reads any depth, but every
- * recursive walk (JSON.stringify among them) exhausts the stack a few thousand levels down; no workflow's
- * params come near this.
+ * Deepest nesting of arrays and objects in a value, given in a variable or written in the document. JSON.parse
+ * reads any depth, but every recursive walk (JSON.stringify among them) exhausts the stack a few thousand
+ * levels down; no workflow's params come near this. Written values are bounded by MAX_TOKENS too, but a list
+ * costs two tokens a level, so the default 2,000 tokens reach 1,000 levels: the same limit holds for both.
  */
 export const MAX_VARIABLE_DEPTH = 512;
 
-const tooDeep = (): ExecutionResult => ({
-  errors: [
-    badUserInput(`Variables may nest arrays and objects at most ${MAX_VARIABLE_DEPTH} levels deep.`, {
-      http: { status: 400 },
-    }),
-  ],
+/**
+ * Lists longer than this are refused before coercion: twice the longest any list argument accepts, so that a
+ * list a little over a field's limit still gets that field's own answer (a typed `InvalidInputError` for
+ * `createInstances`), while the work a list can cause stays bounded.
+ */
+export const refusedListLength = (longestAcceptedList: number): number => 2 * longestAcceptedList;
+
+const refusal = (message: string): ExecutionResult => ({
+  errors: [badUserInput(message, { http: { status: 400 } })],
 });
 
-/** Whether `value` nests arrays and objects more than `max` levels deep, found without recursion. */
+/** Why an operation's values are refused before anything processes them: too large, or nested too deep. */
+function refusedValues(args: ExecutionArgs, maxListLength: number): ExecutionResult | undefined {
+  const tooDeep = () => refusal(`Values may nest arrays and objects at most ${MAX_VARIABLE_DEPTH} levels deep.`);
+  if (literalsDeeperThan(args.document, MAX_VARIABLE_DEPTH)) return tooDeep();
+  const variables = args.variableValues;
+  if (!variables) return undefined;
+  const operation = getOperationAST(args.document, args.operationName);
+  for (const definition of operation?.variableDefinitions ?? []) {
+    const name = definition.variable.name.value;
+    if (!Object.hasOwn(variables, name)) continue;
+    const type = typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined;
+    const why = type && oversizedIn(variables[name], type, maxListLength, `$${name}`);
+    if (why) return refusal(why);
+  }
+  for (const value of Object.values(variables)) if (nestedDeeperThan(value, MAX_VARIABLE_DEPTH)) return tooDeep();
+  return undefined;
+}
+
+/**
+ * Why `value`, read as `type` the way graphql-js will coerce it, is refused: it holds a list longer than `max`, or
+ * an input object with far more members than its type has fields; undefined when it is not. Only lists and input
+ * objects are entered: scalars (`JSON` included) and enums are not walked, and neither are the items of a list
+ * of them, nor members that `type` does not declare.
+ */
+function oversizedIn(value: unknown, type: GraphQLInputType, max: number, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  const nullable = getNullableType(type);
+  if (isListType(nullable)) {
+    const item = nullable.ofType as GraphQLInputType;
+    // graphql-js coerces a single value given for a list into a list of one.
+    if (!Array.isArray(value)) return oversizedIn(value, item, max, path);
+    if (value.length > max) return `${path} holds more than ${max} items, more than any list argument accepts.`;
+    const itemType = getNullableType(item);
+    if (!isListType(itemType) && !isInputObjectType(itemType)) return undefined;
+    for (let i = 0; i < value.length; i++) {
+      const found = oversizedIn(value[i], item, max, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (!isInputObjectType(nullable) || Array.isArray(value)) return undefined;
+  const fields = Object.values(nullable.getFields());
+  // graphql-js refuses each member the type does not declare with an error that prints the whole object: a
+  // million of them took minutes. A few typos still get its answer, with its suggestions.
+  if (membersOver(value, 2 * fields.length)) {
+    return `${path} has more than ${2 * fields.length} members; ${nullable.name} has ${fields.length} fields.`;
+  }
+  for (const field of fields) {
+    if (!Object.hasOwn(value, field.name)) continue;
+    const found = oversizedIn((value as Record<string, unknown>)[field.name], field.type, max, `${path}.${field.name}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Whether `value` has more than `max` own enumerable members, counted without listing them all. */
+function membersOver(value: object, max: number): boolean {
+  let count = 0;
+  for (const key in value) if (Object.hasOwn(value, key) && ++count > max) return true;
+  return false;
+}
+
+const isNested = (value: unknown): value is object => value !== null && typeof value === 'object';
+
+/**
+ * Whether `value` nests arrays and objects more than `max` levels deep, found without recursion: one frame per
+ * level being walked, nothing allocated for the plain values of an array.
+ */
 function nestedDeeperThan(value: unknown, max: number): boolean {
-  const pending: [unknown, number][] = [[value, 0]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth >= max) return true;
-    for (const child of Array.isArray(item) ? item : Object.values(item)) pending.push([child, depth + 1]);
+  if (!isNested(value)) return false;
+  const childrenOf = (item: object): readonly unknown[] => (Array.isArray(item) ? item : Object.values(item));
+  const frames: { children: readonly unknown[]; next: number }[] = [{ children: childrenOf(value), next: 0 }];
+  for (let frame = frames.at(-1); frame; frame = frames.at(-1)) {
+    if (frame.next === frame.children.length) {
+      frames.pop();
+      continue;
+    }
+    const child = frame.children[frame.next++];
+    if (!isNested(child)) continue;
+    if (frames.length >= max) return true;
+    frames.push({ children: childrenOf(child), next: 0 });
   }
   return false;
+}
+
+/** Documents already checked for values written too deep: yoga hands the same cached document to each run. */
+const deepLiterals = new WeakMap<DocumentNode, boolean>();
+
+/** Whether a list or object value written in `document` nests more than `max` levels deep (visit does not recurse). */
+function literalsDeeperThan(document: DocumentNode, max: number): boolean {
+  let known = deepLiterals.get(document);
+  if (known === undefined) {
+    let depth = 0;
+    known = false;
+    const level = {
+      enter: () => {
+        depth++;
+        if (depth <= max) return undefined;
+        known = true;
+        return BREAK;
+      },
+      leave: () => {
+        depth--;
+      },
+    };
+    visit(document, { [Kind.LIST]: level, [Kind.OBJECT]: level });
+    deepLiterals.set(document, known);
+  }
+  return known;
 }
 
 /** What yoga's bodiless refusals mean, in words a client can act on. */

@@ -145,6 +145,26 @@ const DOCUMENTS: readonly DocumentCase[] = [
     variables: { ids: Array.from({ length: 300_000 }, () => '!') },
     code: 'BAD_USER_INPUT',
   },
+  // Written as text: JSON.stringify of millions of items would cost the corpus more than the server.
+  {
+    name: 'nodes with 3,500,000 ids in a variable (~14 MB)',
+    query: 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }',
+    rawVariables: `{"ids":[${'"x",'.repeat(3_499_999)}"x"]}`,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    // Items `0`, not `{}`: the same refusal, without four million objects in the corpus's own heap.
+    name: 'createInstances with 4,000,000 items (~8 MB)',
+    query: 'mutation ($input: CreateInstancesInput!) { createInstances(input: $input) { __typename } }',
+    rawVariables: `{"input":{"workflowName":"order-fulfillment","instances":[${'0,'.repeat(3_999_999)}0]}}`,
+    code: 'BAD_USER_INPUT',
+  },
+  {
+    name: 'an input object with 100,000 undeclared members (~1 MB)',
+    query: 'mutation ($input: CreateInstancesInput!) { createInstances(input: $input) { __typename } }',
+    rawVariables: `{"input":{"workflowName":"w","instances":[{}],${Array.from({ length: 100_000 }, (_, i) => `"k${i}":1`).join(',')}}}`,
+    code: 'BAD_USER_INPUT',
+  },
   { name: 'nodes with a malformed first id', query: nodeIds(['not-a-node-id', 'x']), code: 'BAD_USER_INPUT' },
   { name: 'node with a malformed id', query: '{ node(id: "%%%") { id } }', code: 'BAD_USER_INPUT' },
   // Variables.

@@ -35,7 +35,9 @@ describe('nodes(ids:)', () => {
   it('refuses the reproduction of issue 12, 300,000 malformed ids, by their count', async () => {
     const ids = Array.from({ length: 300_000 }, (_, i) => `not-a-global-id-${i}`);
     const result = await stack.graphql(NODES, { ids });
-    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', argument: 'ids' });
+    // So long a list is refused before coercion (src/transport/request-errors.ts), shorter ones by `nodes` itself.
+    expect(result.errors?.[0]?.message).toMatch(/^\$ids holds more than \d+ items/);
+    expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT' });
     expect(await stack.graphql('{ __typename }')).toEqual({ data: { __typename: 'Query' } });
   });
 

@@ -14,17 +14,14 @@
  * `--root` runs another checkout's `src/main.ts` (the code before a change, for a before/after comparison).
  * Not a test: timings depend on the machine; the suite asserts the codes and that nothing reaches upstream.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { mib, post, probeEventLoop, startGateway } from './measure-gateway.js';
 
 const args = process.argv.slice(2);
 const rootIndex = args.indexOf('--root');
 const root = rootIndex >= 0 ? (args[rootIndex + 1] ?? '.') : fileURLToPath(new URL('..', import.meta.url));
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '') : '';
-const ANSWER_TIMEOUT_MS = 180_000;
 
 const NODES = 'query ($ids: [ID!]!) { nodes(ids: $ids) { id } }';
 const CREATE = 'mutation ($input: CreateInstancesInput!) { createInstances(input: $input) { __typename } }';
@@ -75,50 +72,6 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-const memory = (pid: number): { rss: number; peak: number } => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
-};
-
-const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
-
-function post(url: URL, body: string, accept: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          accept,
-          'content-length': String(Buffer.byteLength(body)),
-        },
-        timeout: ANSWER_TIMEOUT_MS,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (text.length < 2000 ? (text += chunk) : undefined));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${ANSWER_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-function healthz(url: URL): Promise<void> {
-  return new Promise((resolve) => {
-    const req = request(new URL('/healthz', url), { agent: false }, (res) => {
-      res.resume().on('end', () => resolve());
-    });
-    req.on('error', () => resolve());
-    req.end();
-  });
-}
-
 /** The first `extensions.code` of a JSON answer or of an SSE `next` event's data. */
 function codeOf(text: string): string {
   const json = /^data: (.*)$/m.exec(text)?.[1] ?? text;
@@ -131,45 +84,17 @@ function codeOf(text: string): string {
 }
 
 async function main(): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(`exited (${signal ?? code}): ${stderr.slice(-400)}`)),
-  );
-  const url = await new Promise<URL>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /at (http:\S+\/graphql)/.exec(out);
-      if (match?.[1]) resolve(new URL(match[1]));
-    });
-    void exited.then((why) => reject(new Error(why)));
-  });
-  const pid = child.pid ?? 0;
+  const gateway = await startGateway(root);
+  const { url, pid, exited } = gateway;
   await post(url, JSON.stringify({ query: '{ __typename }' }), 'application/json');
-  console.log(`gateway pid ${pid} at ${url.href}; RSS at start ${mib(memory(pid).rss)}; root ${root}`);
+  console.log(`gateway pid ${pid} at ${url.href}; RSS at start ${mib(gateway.memory().rss)}; root ${root}`);
 
-  // Probes run one after another: a probe's duration is how long the event loop kept the answer waiting.
-  let slowest = 0;
-  let probing = true;
-  const prober = (async () => {
-    while (probing) {
-      const sent = performance.now();
-      await healthz(url);
-      slowest = Math.max(slowest, performance.now() - sent);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
+  const prober = probeEventLoop(url);
 
   for (const scenario of SCENARIOS.filter((s) => s.name.includes(only))) {
     const bodies = scenario.bodies();
     const target = new URL(scenario.path, url);
-    slowest = 0;
+    prober.reset();
     const sent = performance.now();
     const answers = await Promise.race([
       Promise.all(
@@ -180,20 +105,18 @@ async function main(): Promise<void> {
       exited.then((why) => [{ status: -1, text: why }]),
     ]);
     const took = performance.now() - sent;
-    // One more probe after the answers, so that work left after them (garbage collection) is counted too.
-    await healthz(url);
-    const alive = child.exitCode === null && child.signalCode === null;
-    const now = alive ? memory(pid) : { rss: 0, peak: 0 };
+    await prober.settle();
+    const alive = gateway.alive();
+    const now = gateway.memory();
     const outcomes = [...new Set(answers.map((a) => `${a.status} ${codeOf(a.text)}`))].join(', ');
     console.log(
       `${scenario.name} (${mib(Buffer.byteLength(bodies[0] ?? ''))} each) -> ${outcomes} in ${took.toFixed(0)} ms; ` +
-        `slowest /healthz ${slowest.toFixed(0)} ms; RSS ${mib(now.rss)} (peak ${mib(now.peak)})`,
+        `slowest /healthz ${prober.slowest().toFixed(0)} ms; RSS ${mib(now.rss)} (peak ${mib(now.peak)})`,
     );
     if (!alive) break;
   }
-  probing = false;
-  await prober;
-  child.kill('SIGKILL');
+  await prober.stop();
+  gateway.kill();
 }
 
 main().catch((error: unknown) => {

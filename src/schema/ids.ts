@@ -22,13 +22,23 @@ export function checkNodeIdCount(count: number): void {
   }
 }
 
+/**
+ * The object types that implement `Node`, the only type names a global id may carry (test/unit/node-ids.test.ts
+ * compares this list with the schema). Any other name (`Query`, an interface, a name no type has, `__proto__`)
+ * made Pothos throw an uncoded error ("Foo has not been implemented").
+ */
+export const NODE_TYPENAMES: ReadonlySet<string> = new Set(['Workflow', 'WorkflowVersion', 'WorkflowInstance']);
+
 /** Pothos' global id format (base64 of `Typename:id`); a malformed id is the client's mistake, so it carries a code. */
 export function decodeNodeId(globalID: string): { typename: string; id: string } {
+  let decoded: { typename: string; id: string };
   try {
-    return decodeGlobalID(globalID);
+    decoded = decodeGlobalID(globalID);
   } catch {
     throw badUserInput(`Invalid global ID: ${globalID.slice(0, 100)}`);
   }
+  if (!NODE_TYPENAMES.has(decoded.typename)) throw badUserInput(`Invalid global ID: ${globalID.slice(0, 100)}`);
+  return decoded;
 }
 
 /** Workflow names follow docs/upstream-contract.md §4.1 (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */

@@ -167,6 +167,11 @@ const DOCUMENTS: readonly DocumentCase[] = [
   },
   { name: 'nodes with a malformed first id', query: nodeIds(['not-a-node-id', 'x']), code: 'BAD_USER_INPUT' },
   { name: 'node with a malformed id', query: '{ node(id: "%%%") { id } }', code: 'BAD_USER_INPUT' },
+  {
+    name: 'node with a global id of a type that is not a Node',
+    query: `{ node(id: "${Buffer.from('__proto__:x').toString('base64')}") { id } }`,
+    code: 'BAD_USER_INPUT',
+  },
   // Variables.
   {
     name: 'a required variable missing',

@@ -10,6 +10,26 @@ beforeAll(async () => {
 });
 afterAll(() => stack.stop());
 
+describe('global ids naming a type that is not a Node', () => {
+  // Pothos threw uncoded errors for these ("Foo has not been implemented", "Query does not support loading by
+  // id"), which nulled the whole answer.
+  const foreign = ['Foo:bar', 'Query:x', 'Node:x', 'WorkflowStep:x', 'String:x', '__proto__:x', 'constructor:x'];
+
+  it.each(foreign)('refuses %s with BAD_USER_INPUT in node and nodes, and asks upstream nothing', async (raw) => {
+    stack.resetCalls();
+    const id = Buffer.from(raw).toString('base64');
+    const result = await stack.graphql<{ node: unknown; nodes: unknown[] | null }>(
+      'query ($id: ID!) { node(id: $id) { id } nodes(ids: [$id]) { id } }',
+      { id },
+    );
+    expect(result.errors?.map((e) => [e.path?.join('.'), e.extensions?.['code'], e.message])).toEqual([
+      ['node', 'BAD_USER_INPUT', `Invalid global ID: ${id}`],
+      ['nodes', 'BAD_USER_INPUT', `Invalid global ID: ${id}`],
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+});
+
 describe('nodes(ids:)', () => {
   it('serves 100 ids, as many as a page holds', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => workflowId(`missing-${i}`));

@@ -76,8 +76,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const { yoga, config, logger } = deps;
   // One message may be as large as one HTTP body (ws' own default is 100 MiB); larger ones close with 1009.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
-  const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, Set<string>>();
-  const connections = new Set<Set<string>>();
+  const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, ConnectionOperations>();
+  const connections = new Set<ConnectionOperations>();
   /** Open connections that authenticated, to check again when credentials rotate. */
   const authenticated = new Set<WsContext<Record<string, unknown>, Extra>>();
   let closing: Promise<void> | undefined;
@@ -110,17 +110,17 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         if (deps.authenticator && !(await authenticateConnection(ctx, deps.authenticator, deps.principals))) {
           return false;
         }
-        const ids = new Set<string>();
-        active.set(ctx, ids);
-        connections.add(ids);
+        const operations: ConnectionOperations = { subscriptions: new Set(), running: new Set() };
+        active.set(ctx, operations);
+        connections.add(operations);
         if (deps.authenticator) authenticated.add(ctx);
         return true;
       },
       onClose: (ctx) => {
         authenticated.delete(ctx);
         clearTimeout(expiries.get(ctx));
-        const ids = active.get(ctx);
-        if (ids) connections.delete(ids);
+        const operations = active.get(ctx);
+        if (operations) connections.delete(operations);
       },
       onSubscribe: async (ctx, id, payload: SubscribePayload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -151,18 +151,23 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         }
         if (errors.length > 0) return errors;
         const operation = getOperationAST(document, payload.operationName);
-        const ids = operation?.operation === 'subscription' ? active.get(ctx) : undefined;
+        const operations = active.get(ctx);
+        const ids = operation?.operation === 'subscription' ? operations?.subscriptions : undefined;
         if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
           return [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'connection')];
         }
         // Counted before the first await, so that subscribes pipelined on one socket see each other and the limit
         // holds; given back if the context cannot be built (graphql-ws then never calls `onComplete` for it).
         ids?.add(id);
+        // Every operation, queries and mutations too, is waited for at shutdown, so a mutation's outcome reaches
+        // its client before the socket closes.
+        operations?.running.add(id);
         let contextValue: Awaited<ReturnType<typeof contextFactory>>;
         try {
           contextValue = await contextFactory();
         } catch (error) {
           ids?.delete(id);
+          operations?.running.delete(id);
           throw error;
         }
         return {
@@ -175,7 +180,9 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         };
       },
       onComplete: (ctx, id) => {
-        active.get(ctx)?.delete(id);
+        const operations = active.get(ctx);
+        operations?.subscriptions.delete(id);
+        operations?.running.delete(id);
       },
       onNext: (_ctx, _id, _payload, _args, result) => resultWithoutHttp(result),
       onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
@@ -362,12 +369,16 @@ function serveProtocol(
       if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
     let pongWait: NodeJS.Timeout | undefined;
-    const pings = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
-      socket.once('pong', () => clearTimeout(pongWait));
-      socket.ping();
-    }, keepAliveMs);
+    // As graphql-ws' own server: no pings unless the interval is positive and finite.
+    const pings =
+      keepAliveMs > 0 && Number.isFinite(keepAliveMs)
+        ? setInterval(() => {
+            if (socket.readyState !== socket.OPEN) return;
+            pongWait = setTimeout(() => socket.terminate(), keepAliveMs);
+            socket.once('pong', () => clearTimeout(pongWait));
+            socket.ping();
+          }, keepAliveMs)
+        : undefined;
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
@@ -391,7 +402,9 @@ function serveProtocol(
     socket.once('close', (code, reason) => {
       clearTimeout(pongWait);
       clearInterval(pings);
-      void closed(code, String(reason));
+      closed(code, String(reason)).catch((error: unknown) => {
+        logger.error(`graphql-ws cleanup after a close failed: ${nameAndMessage(error)}`);
+      });
     });
   });
   return {
@@ -408,10 +421,16 @@ function nameAndMessage(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
 }
 
-/** Resolves once no connection has an open subscription, or after `timeoutMs`. */
-async function drained(connections: Set<Set<string>>, timeoutMs: number): Promise<void> {
+/** The operations of one connection: its subscriptions (counted against the limit) and all it is running. */
+interface ConnectionOperations {
+  readonly subscriptions: Set<string>;
+  readonly running: Set<string>;
+}
+
+/** Resolves once no connection runs an operation, or after `timeoutMs`. */
+async function drained(connections: Set<ConnectionOperations>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ([...connections].some((ids) => ids.size > 0) && Date.now() < deadline) {
+  while ([...connections].some((c) => c.running.size > 0) && Date.now() < deadline) {
     await new Promise<void>((resolve) => setTimeout(resolve, 10));
   }
 }

@@ -49,4 +49,32 @@ describe('operations over graphql-ws', () => {
     });
     expect(errors).toEqual([expect.objectContaining({ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })]);
   });
+
+  it('finishes a mutation in flight before a shutdown closes the socket: the client gets its outcome', async () => {
+    let sent!: () => void;
+    const posted = new Promise<void>((resolve) => (sent = resolve));
+    const slow = await startStack({
+      listen: true,
+      emulator: { latencyMs: 500 },
+      interceptUpstream: ({ method }) => {
+        if (method === 'POST') sent();
+        return 'forward';
+      },
+    });
+    try {
+      const result = run(
+        wsClient(slow),
+        `mutation { createInstance(input: { workflowName: "${WORKFLOW}", instanceId: "during-stop" }) {
+          __typename ... on CreateInstancePayload { instanceId } } }`,
+      );
+      await posted;
+      const stopped = slow.app.stop();
+      expect(await result).toEqual({
+        data: { createInstance: { __typename: 'CreateInstancePayload', instanceId: 'during-stop' } },
+      });
+      await stopped;
+    } finally {
+      await slow.stop();
+    }
+  });
 });

@@ -223,6 +223,13 @@ const DOCUMENTS: readonly DocumentCase[] = [
     code: 'BAD_USER_INPUT',
   },
   {
+    // The executor printed the whole object once per error: nine errors of 2 MB each for one 2 MB request.
+    name: 'nine undeclared members, one a 1,000,000-item list',
+    query: 'mutation ($i: CreateInstanceInput!) { createInstance(input: $i) { __typename } }',
+    rawVariables: `{"i":{"a0":[${'0,'.repeat(999_999)}0]${Array.from({ length: 8 }, (_, k) => `,"b${k}":1`).join('')}}}`,
+    code: 'BAD_USER_INPUT',
+  },
+  {
     name: 'variables nested 100,000 deep',
     query: 'query ($id: ID!) { node(id: $id) { id } }',
     rawVariables: `{"id":${'{"a":'.repeat(100_000)}"x"${'}'.repeat(100_000)}}`,

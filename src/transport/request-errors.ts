@@ -124,7 +124,16 @@ function uncoercedVariables(args: ExecutionArgs): ExecutionResult | undefined {
   if (definitions.length === 0) return undefined;
   const { errors } = getVariableValues(args.schema, definitions, args.variableValues ?? {}, { maxErrors: 50 });
   if (!errors) return undefined;
-  return { errors: errors.map((error) => badUserInput(error.message, { http: { status: 400 } })) };
+  return { errors: errors.map((error) => badUserInput(shortened(error.message), { http: { status: 400 } })) };
+}
+
+/** Longest coercion message answered: graphql-js shortens lists and objects it prints, but not strings. */
+const MAX_MESSAGE_LENGTH = 1000;
+
+/** The message's start and its end (where graphql-js says what was expected), without the middle of a long value. */
+function shortened(message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message;
+  return `${message.slice(0, 600)} … ${message.slice(-300)}`;
 }
 
 /**

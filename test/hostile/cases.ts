@@ -223,6 +223,12 @@ const DOCUMENTS: readonly DocumentCase[] = [
     code: 'BAD_USER_INPUT',
   },
   {
+    name: 'a 4 MiB string given for an Int',
+    query: 'query ($n: Int) { workflows(first: $n) { totalCount } }',
+    variables: { n: 'n'.repeat(4 * MiB) },
+    code: 'BAD_USER_INPUT',
+  },
+  {
     // The executor printed the whole object once per error: nine errors of 2 MB each for one 2 MB request.
     name: 'nine undeclared members, one a 1,000,000-item list',
     query: 'mutation ($i: CreateInstanceInput!) { createInstance(input: $i) { __typename } }',

@@ -1,9 +1,11 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { once } from 'node:events';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import type { Stack, Variables } from './stack.js';
+import { waitFor } from './wait.js';
 
 /** One result of a subscription as the client received it. */
 export interface SubscriptionResult<T> {
@@ -108,4 +110,31 @@ export function subscribe<T, V>(
 /** `pick(data)` of every result, or `error: <message>` for a result without data, for readable assertions. */
 export function valuesOf<T>(results: readonly SubscriptionResult<T>[], pick: (data: T) => string): string[] {
   return results.map((r) => (r.data ? pick(r.data) : `error: ${r.errors?.[0]?.message ?? 'no data and no errors'}`));
+}
+
+/** One graphql-transport-ws message as a raw socket receives it. */
+export interface ProtocolMessage {
+  readonly type: string;
+  readonly id?: string;
+  readonly payload?: unknown;
+}
+
+/**
+ * A bare graphql-transport-ws socket, acknowledged, for tests that look at the protocol's messages themselves:
+ * `messages` collects what arrives, `until` waits (10 s at most) for one that matches. Close it in `finally`.
+ */
+export async function acknowledgedSocket(url: string): Promise<{
+  socket: WebSocket;
+  messages: ProtocolMessage[];
+  until(match: (m: ProtocolMessage) => boolean): Promise<void>;
+}> {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+  const messages: ProtocolMessage[] = [];
+  socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8')) as ProtocolMessage));
+  const until = (match: (m: ProtocolMessage) => boolean) =>
+    waitFor(() => messages.some(match), { message: `a matching message; got ${JSON.stringify(messages)}` });
+  await once(socket, 'open');
+  socket.send(JSON.stringify({ type: 'connection_init' }));
+  await until((m) => m.type === 'connection_ack');
+  return { socket, messages, until };
 }

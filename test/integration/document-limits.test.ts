@@ -1,8 +1,7 @@
 import { getIntrospectionQuery } from 'graphql';
-import { once } from 'node:events';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { acknowledgedSocket } from '../helpers/live.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 /** Small limits, so that each document stays small; the defaults are checked in test/unit/config.test.ts. */
@@ -151,16 +150,11 @@ describe('document limits over SSE', () => {
 
 describe('document limits over graphql-ws', () => {
   it.each(cases)('refuses %s with DOCUMENT_LIMIT and keeps the connection', async (_, query, limitName, limit) => {
-    const socket = new WebSocket(url.href.replace('http:', 'ws:'), 'graphql-transport-ws');
+    const { socket, messages, until } = await acknowledgedSocket(url.href);
     try {
-      await once(socket, 'open');
-      const messages: { type: string; id?: string; payload?: unknown }[] = [];
-      socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8'))));
-      socket.send(JSON.stringify({ type: 'connection_init' }));
-      await waitForMessage(messages, (m) => m.type === 'connection_ack');
       socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query } }));
       socket.send(JSON.stringify({ type: 'subscribe', id: '2', payload: { query: '{ __typename }' } }));
-      await waitForMessage(messages, (m) => m.id === '2' && m.type === 'complete');
+      await until((m) => m.id === '2' && m.type === 'complete');
       const refusal = messages.find((m) => m.id === '1');
       expect(refusal?.type).toBe('error');
       expect(refusal?.payload).toMatchObject([{ extensions: { code: 'DOCUMENT_LIMIT', limitName, limit } }]);
@@ -172,14 +166,6 @@ describe('document limits over graphql-ws', () => {
     }
   });
 });
-
-async function waitForMessage<M>(messages: M[], match: (message: M) => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!messages.some(match)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for a message; got ${JSON.stringify(messages)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('the reproduction of issue 12: ~16 MiB documents of __typename aliases', () => {
   it('refuses six distinct ones with DOCUMENT_LIMIT under the default limits, and keeps serving', async () => {

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { acknowledgedSocket } from '../helpers/live.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
@@ -162,16 +162,11 @@ describe("requests that Node's HTTP parser refuses", () => {
 
 describe('client mistakes over graphql-ws', () => {
   it('answers variables that do not coerce with BAD_USER_INPUT', async () => {
-    const socket = new WebSocket(url.href.replace('http:', 'ws:'), 'graphql-transport-ws');
+    const { socket, messages, until } = await acknowledgedSocket(url.href);
     try {
-      await once(socket, 'open');
-      const messages: { type: string; id?: string; payload?: unknown }[] = [];
-      socket.on('message', (data: Buffer) => messages.push(JSON.parse(data.toString('utf8'))));
-      socket.send(JSON.stringify({ type: 'connection_init' }));
-      await waitForMessage(messages, (m) => m.type === 'connection_ack');
       const query = 'query ($n: Int!) { workflows(first: $n) { totalCount } }';
       socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query, variables: { n: 'x' } } }));
-      await waitForMessage(messages, (m) => m.id === '1' && m.type === 'complete');
+      await until((m) => m.id === '1' && m.type === 'complete');
       expect(messages.find((m) => m.id === '1' && m.type === 'next')?.payload).toMatchObject({
         errors: [{ extensions: { code: 'BAD_USER_INPUT' } }],
       });
@@ -196,11 +191,3 @@ describe('ids on the way upstream', () => {
     }
   });
 });
-
-async function waitForMessage<M>(messages: M[], match: (message: M) => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!messages.some(match)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for a message; got ${JSON.stringify(messages)}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,4 +1,4 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
@@ -19,6 +19,7 @@ import { attachWebSocket, type WebSocketTransport } from './transport/websocket.
 import { graphqlSsePlugin } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
+import { answerOnSocket } from './transport/socket-answer.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
@@ -140,11 +141,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const message =
       status === 431 ? 'The request headers are too large.' : 'The request is not a well-formed HTTP/1.1 request.';
-    const body = JSON.stringify({ errors: [codedError(message, 'BAD_REQUEST')] });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
+    answerOnSocket(socket, status, JSON.stringify({ errors: [codedError(message, 'BAD_REQUEST')] }));
   });
 
   let ws: WebSocketTransport | undefined;

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import {
@@ -21,6 +21,7 @@ import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
 import { createBrowserSafety } from './browser-safety.js';
+import { answerOnSocket } from './socket-answer.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -90,12 +91,12 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
     const refusal = browserSafety.checkUpgrade(request);
     if (refusal) {
       logger.debug(`refused a WebSocket upgrade: ${refusal.error.extensions.code ?? ''}`);
-      endUpgrade(socket, refusal.status, JSON.stringify({ errors: [refusal.error] }));
+      answerOnSocket(socket, refusal.status, JSON.stringify({ errors: [refusal.error] }));
       return;
     }
     const path = (request.url ?? '').split('?')[0];
     if (path !== WEBSOCKET_PATH || closing) {
-      endUpgrade(socket, closing ? 503 : 404);
+      answerOnSocket(socket, closing ? 503 : 404);
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
@@ -306,12 +307,6 @@ async function authenticateConnection(
     expiries.set(ctx, timer);
   }
   return true;
-}
-
-/** Answers an upgrade request with an HTTP status (and a JSON body) instead of a socket, and closes it. */
-function endUpgrade(socket: Duplex, status: number, body = ''): void {
-  const headers = body === '' ? '' : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${headers}Connection: close\r\n\r\n${body}`);
 }
 
 /**

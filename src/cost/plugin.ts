@@ -22,13 +22,19 @@ export function queryTooExpensive(estimate: CostEstimate, limit: number): GraphQ
   return codedError(message, 'QUERY_TOO_EXPENSIVE', { cost: estimate.cost, limit });
 }
 
-function overLimitResult(estimateCost: CostEstimator, args: ExecutionArgs, limit: number): ExecutionResult | undefined {
+function overLimitResult(
+  estimateCost: CostEstimator,
+  args: ExecutionArgs,
+  limit: number,
+  onEstimate: CostLimitOptions['onEstimate'],
+): ExecutionResult | undefined {
   const estimate = estimateCost(args.schema, args.document, {
     variables: args.variableValues ?? null,
     operationName: args.operationName ?? null,
   });
   // No estimate: the operation cannot run (bad variables, no such operation), and execution says why.
   if (!estimate) return undefined;
+  onEstimate?.(args.contextValue, estimate.cost);
   if (!estimate.truncated && estimate.cost <= limit) return undefined;
   return { errors: [queryTooExpensive(estimate, limit)] };
 }
@@ -41,7 +47,13 @@ function overLimitResult(estimateCost: CostEstimator, args: ExecutionArgs, limit
  *
  * @throws TypeError when `maxCost` is not a positive number.
  */
-export function useQueryCostLimit(options: { maxCost: number }): Plugin {
+export interface CostLimitOptions {
+  readonly maxCost: number;
+  /** Told every operation's estimated cost (also of refused ones), with its context: for metrics and logs. */
+  readonly onEstimate?: ((contextValue: unknown, cost: number) => void) | undefined;
+}
+
+export function useQueryCostLimit(options: CostLimitOptions): Plugin {
   const limit = options.maxCost;
   if (!Number.isFinite(limit) || limit < 1) {
     throw new TypeError(`useQueryCostLimit: maxCost must be a positive number (got ${String(limit)})`);
@@ -50,11 +62,11 @@ export function useQueryCostLimit(options: { maxCost: number }): Plugin {
   const estimate = createCostCache();
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      const result = overLimitResult(estimate, args, limit);
+      const result = overLimitResult(estimate, args, limit, options.onEstimate);
       if (result) setResultAndStopExecution(result);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const result = overLimitResult(estimate, args, limit);
+      const result = overLimitResult(estimate, args, limit, options.onEstimate);
       if (result) setResultAndStopExecution(result);
     },
   };

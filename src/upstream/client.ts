@@ -32,6 +32,7 @@ import {
   sleep as realSleep,
   type RetryPolicy,
 } from './retry.js';
+import type { UpstreamCallObserver, UpstreamObserver } from './observer.js';
 import { StatsRecorder, type UpstreamStats } from './stats.js';
 import { header, send, type Answer } from './transport.js';
 import type {
@@ -43,6 +44,7 @@ import type {
   InstanceSummary,
   ListInstancesQuery,
   Page,
+  Priority,
   StatusChange,
   StatusChangeResult,
   StepOutput,
@@ -82,6 +84,12 @@ import {
 export type { UpstreamStats, StatsSnapshot } from './stats.js';
 export type { BudgetState } from './budget.js';
 
+/** One credential's budget, as {@link Upstream.budgets} lists them (for a gauge per credential key). */
+export interface CredentialBudget {
+  readonly credentialKey: string;
+  readonly state: BudgetState;
+}
+
 export interface Upstream {
   /** The API for one credential; the same object is returned for the same (accountId, token). */
   forCredential(accountId: string, apiToken: string): WorkflowsApi;
@@ -90,6 +98,8 @@ export interface Upstream {
   readonly stats: UpstreamStats;
   /** Budget state per credential key, for the poll loops (subscriptions) to stretch its intervals. */
   budget(credentialKey: string): BudgetState;
+  /** The budgets of the credentials in use (the server's and the clients' kept ones), for metrics. */
+  budgets(): CredentialBudget[];
   /**
    * `api` with its interactive requests counted as `clientKey`'s, for the fair share of the budget each client
    * gets while others wait (`CLIENT_BUDGET_SHARE`). An API this module did not build is returned as it is.
@@ -111,6 +121,8 @@ export interface UpstreamOptions {
   readonly random?: () => number;
   /** Credentials kept (with their budgets) before the least recently used is dropped. @default 1000 */
   readonly maxCredentials?: number;
+  /** Told about every call, attempt and de-duplicated read (metrics, traces, per-operation logs). */
+  readonly observer?: UpstreamObserver | undefined;
 }
 
 /** Everything one endpoint call needs: where it goes, what it sends, how its answer is read. */
@@ -137,6 +149,7 @@ interface Shared {
   readonly stats: StatsRecorder;
   readonly policy: RetryPolicy;
   readonly logger: Logger | undefined;
+  readonly observer: UpstreamObserver | undefined;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly now: () => number;
   readonly random: () => number;
@@ -448,7 +461,10 @@ class WorkflowsClient implements WorkflowsApi {
         key,
         signal,
         (shared) => this.execute(spec, url, shared),
-        () => this.shared.stats.deduplicated(),
+        () => {
+          this.shared.stats.deduplicated();
+          this.shared.observer?.deduplicated(spec.route);
+        },
       )) as T;
     } catch (error) {
       if (error instanceof UpstreamError) throw error;
@@ -458,6 +474,38 @@ class WorkflowsClient implements WorkflowsApi {
   }
 
   private async execute<T>(spec: Spec<T>, url: string, signal: AbortSignal | undefined): Promise<T> {
+    const priority = spec.options?.priority ?? 'interactive';
+    const observed = this.shared.observer?.callStarted({
+      method: spec.method,
+      route: spec.route,
+      priority,
+      credentialKey: this.credential.key,
+    });
+    if (!observed) return this.attempts(spec, url, signal, priority, undefined);
+    const progress = { retries: 0, waitedMs: 0 };
+    try {
+      const value = await this.attempts(spec, url, signal, priority, observed, progress);
+      observed.ended(progress);
+      return value;
+    } catch (error) {
+      observed.ended({
+        ...progress,
+        error: error instanceof UpstreamError ? error : undefined,
+        refusedByBudget: error instanceof UpstreamRateLimitedError && error.source === 'budget',
+      });
+      throw error;
+    }
+  }
+
+  /** The attempts of one call: budget, send, retry on what is retryable. */
+  private async attempts<T>(
+    spec: Spec<T>,
+    url: string,
+    signal: AbortSignal | undefined,
+    priority: Priority,
+    observed: UpstreamCallObserver | undefined,
+    progress = { retries: 0, waitedMs: 0 },
+  ): Promise<T> {
     const { stats, policy, logger } = this.shared;
     const call: CallDescription = {
       method: spec.method,
@@ -466,7 +514,6 @@ class WorkflowsClient implements WorkflowsApi {
       secrets: this.secrets,
       credentialSource: this.credential.source,
     };
-    const priority = spec.options?.priority ?? 'interactive';
     this.retryBudget.deposit();
     for (let attempt = 0; ; attempt++) {
       if (this.shared.closed()) throw new UnavailableError(`${spec.route}: the upstream client is closed`);
@@ -485,7 +532,7 @@ class WorkflowsClient implements WorkflowsApi {
         );
       }
       stats.sent(spec.route, attempt > 0);
-      const outcome = await this.attempt(spec, call, url, signal);
+      const outcome = await this.attempt(spec, call, url, signal, attempt, observed);
       if (outcome.ok) return outcome.value;
       const { error } = outcome;
       if (!error.retryable || attempt >= policy.maxRetries) throw error;
@@ -500,6 +547,8 @@ class WorkflowsClient implements WorkflowsApi {
       logger?.debug(
         `retrying ${spec.route} in ${wait} ms (retry ${attempt + 1}/${policy.maxRetries}): ${error.message}`,
       );
+      progress.retries += 1;
+      progress.waitedMs += wait;
       try {
         await this.shared.sleep(wait, signal);
       } catch {
@@ -513,8 +562,12 @@ class WorkflowsClient implements WorkflowsApi {
     call: CallDescription,
     url: string,
     signal: AbortSignal | undefined,
+    index: number,
+    observed: UpstreamCallObserver | undefined,
   ): Promise<Outcome<T>> {
     const { config, dispatcher, stats } = this.shared;
+    const baseHeaders = spec.body === undefined ? this.readHeaders : this.writeHeaders;
+    const started = observed ? this.shared.now() : 0;
     // Each attempt gets its own controller, so a caller's abort reaches undici without undici's listeners
     // piling up on the caller's signal across retries. Without a caller signal there is nothing to forward.
     const controller = signal ? new AbortController() : undefined;
@@ -526,7 +579,7 @@ class WorkflowsClient implements WorkflowsApi {
         dispatcher,
         method: spec.method,
         url,
-        headers: spec.body === undefined ? this.readHeaders : this.writeHeaders,
+        headers: observed?.headers ? { ...baseHeaders, ...observed.headers } : baseHeaders,
         body: spec.body,
         signal: controller?.signal,
         headersTimeoutMs: config.headersTimeoutMs,
@@ -537,10 +590,12 @@ class WorkflowsClient implements WorkflowsApi {
       this.budget.settle(null);
       if (signal?.aborted) throw new AbortedError(`${spec.route} was aborted by the caller`);
       stats.answered('network');
+      observed?.attemptEnded({ index, status: 'network', durationMs: this.shared.now() - started });
       return { ok: false, error: errorFromTransport(call, error) };
     }
     const retryAfterMs = this.settle(spec, answer);
     stats.answered(answer.status);
+    observed?.attemptEnded({ index, status: answer.status, durationMs: this.shared.now() - started });
     let body: Buffer;
     try {
       body = await answer.readBody();
@@ -725,6 +780,7 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
     stats,
     policy,
     logger: options.logger,
+    observer: options.observer,
     sleep: options.sleep ?? realSleep,
     now,
     random: options.random ?? Math.random,
@@ -774,6 +830,10 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       const client = credentialKey === defaultClient.credential.key ? defaultClient : clients.get(credentialKey);
       // A credential we have not used yet has its whole budget.
       return (client?.budget ?? new RequestBudget(config.rateLimit, config.rateWindowS, now)).state();
+    },
+    budgets() {
+      const kept = [defaultClient, ...clients.values()];
+      return kept.map((client) => ({ credentialKey: client.credential.key, state: client.budget.state() }));
     },
     forClient(api, clientKey) {
       return api instanceof WorkflowsClient ? api.forClient(clientKey) : api;

@@ -105,19 +105,20 @@ function describe(span: Span, args: { document: DocumentNode; operationName?: st
   if (name !== undefined) span.setAttribute('graphql.operation.name', name);
 }
 
-type CodedErrors = readonly { readonly extensions?: { readonly code?: unknown } }[] | undefined;
+type CodedError = { readonly extensions?: { readonly code?: unknown } } | undefined;
 
 /** Error status with the result's codes (never messages, which may quote names and ids). */
-function withErrors(span: Span, errors: CodedErrors): void {
+function withErrors(span: Span, errors: readonly CodedError[] | undefined): void {
   if (errors === undefined || errors.length === 0) return;
-  const codes = [...new Set(errors.map((e) => String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
+  // An error without a code is one yoga masked (src/errors/codes.ts).
+  const codes = [...new Set(errors.map((e) => String(e?.extensions?.code ?? 'INTERNAL_SERVER_ERROR')))];
   span.setAttribute('error.type', codes[0] ?? 'INTERNAL_SERVER_ERROR');
   span.setStatus({ code: SpanStatusCode.ERROR, message: codes.join(', ') });
 }
 
+/** The operation threw instead of answering with errors. */
 function failed(span: Span, error: unknown): void {
-  const code = (error as { extensions?: { code?: unknown } } | undefined)?.extensions?.code;
-  withErrors(span, [{ extensions: { code: code ?? 'INTERNAL_SERVER_ERROR' } }]);
+  withErrors(span, [error as CodedError]);
   span.end();
 }
 

@@ -89,7 +89,7 @@ describe('traces', () => {
       await stack.graphql(
         InstancePageFullDetailsDocument,
         { workflowName: WORKFLOW, first: 50 },
-        { traceparent: TRACEPARENT },
+        { traceparent: TRACEPARENT, tracestate: 'vendor=value' },
       ),
     );
     expect(data.workflow?.instances.nodes).toHaveLength(50);
@@ -133,6 +133,7 @@ describe('traces', () => {
     const sent = upstreamHeaders.map((h) => h.traceparent);
     expect(sent).toHaveLength(51);
     expect(new Set(sent)).toEqual(new Set(upstream.map((s) => `00-${TRACE_ID}-${s.spanId}-01`)));
+    expect(upstreamHeaders.every((h) => h.tracestate === 'vendor=value')).toBe(true);
 
     // Route templates only: no workflow name, instance id, query parameter or token in any span.
     const exported = JSON.stringify(spans);

@@ -22,6 +22,10 @@ import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
+import { combineObservers } from './upstream/observer.js';
+import { useOperationTracing } from './tracing/operation.js';
+import type { Tracing } from './tracing/tracing.js';
+import { traceUpstreamCalls } from './tracing/upstream.js';
 import type { Context } from './context.js';
 
 export interface App {
@@ -43,11 +47,19 @@ export interface AppOptions {
   logger?: Logger;
   /** Authenticates every request and WebSocket connection (see `auth/`); unset: no authentication (anonymous). */
   authenticator?: Authenticator;
+  /** Traces operations and their upstream calls (src/tracing/sdk.ts starts it); `stop()` flushes and shuts it down. */
+  tracing?: Tracing;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
-  const upstream = createUpstream(config.upstream, { logger });
+  const { tracing } = options;
+  const upstream: Upstream = createUpstream(config.upstream, {
+    logger,
+    observer: combineObservers([
+      ...(tracing ? [traceUpstreamCalls(tracing, { budget: (key) => upstream.budget(key) })] : []),
+    ]),
+  });
   const live = createLiveHub({ config, upstream, logger });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
@@ -77,6 +89,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
+      // Outermost: an operation's span covers what every other plugin does, refusals included.
+      ...(tracing ? [useOperationTracing(tracing)] : []),
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ config, logger, principals }),
@@ -182,6 +196,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (server.listening) await closed;
         clearTimeout(deadline);
         await upstream.close();
+        // Last: the spans of the requests drained above are exported too.
+        await tracing?.shutdown();
       })();
       return stopping;
     },

@@ -119,6 +119,20 @@ export interface Config {
    */
   readonly allowedHosts: readonly string[];
   readonly auth: AuthConfig;
+  readonly tracing: TracingConfig;
+}
+
+/**
+ * OpenTelemetry traces. Only whether they are on is decided here: the SDK and its OTLP/HTTP exporter read their
+ * own `OTEL_*` variables (src/tracing/sdk.ts lists them). This module checks those whose bad value the SDK would
+ * only warn about while it falls back to a default.
+ */
+export interface TracingConfig {
+  /**
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set, and neither
+   * `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none` turns tracing off. @default false
+   */
+  readonly enabled: boolean;
 }
 
 /**
@@ -398,6 +412,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: read.origins('CORS_ORIGINS'),
     allowedHosts: read.hosts('ALLOWED_HOSTS', host),
     auth,
+    tracing: readTracing(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
@@ -533,6 +548,40 @@ export function loadEmulatorConfig(env: Env = process.env): EmulatorConfig {
   const config = readEmulator(read, read.string('HOST') ?? '127.0.0.1');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
+}
+
+/** The samplers `OTEL_TRACES_SAMPLER` may name: those the trace SDK builds from it. */
+const OTEL_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+function readTracing(read: Reader): TracingConfig {
+  const endpoints = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'].filter(
+    (name) => read.string(name) !== undefined,
+  );
+  // The exporter would warn and send to http://localhost:4318 instead of a mistyped endpoint.
+  for (const name of endpoints) read.url(name, '');
+  const exporter = read.oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const, 'otlp');
+  const enabled =
+    endpoints.length > 0 && read.string('OTEL_SDK_DISABLED')?.toLowerCase() !== 'true' && exporter === 'otlp';
+  if (!enabled) return { enabled };
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
+    if (read.string(name)?.toLowerCase() === 'grpc')
+      read.problems.push(
+        `${name}=grpc is not supported: traces are sent with OTLP over HTTP (JSON); point the endpoint at the collector's OTLP/HTTP port (usually 4318)`,
+      );
+  }
+  // The SDK would log the mistake and sample everything.
+  const sampler = read.oneOf('OTEL_TRACES_SAMPLER', OTEL_SAMPLERS, 'parentbased_always_on');
+  const ratio = read.string('OTEL_TRACES_SAMPLER_ARG');
+  if (sampler.endsWith('traceidratio') && ratio !== undefined && !(Number(ratio) >= 0 && Number(ratio) <= 1))
+    read.problems.push(`OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1 (got "${ratio}")`);
+  return { enabled };
 }
 
 function readEmulator(read: Reader, host: string): EmulatorConfig {

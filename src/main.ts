@@ -3,6 +3,7 @@ import { createAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/principal.js';
 import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { startTracing } from './tracing/sdk.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -77,7 +78,9 @@ async function main(): Promise<void> {
       : undefined;
   const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
-  const app = createApp(effective, { logger, authenticator });
+  // Loaded only when tracing is on: a server without it never loads the OpenTelemetry SDK.
+  const tracing = config.tracing.enabled ? await startTracing() : undefined;
+  const app = createApp(effective, { logger, authenticator, ...(tracing ? { tracing } : {}) });
   started.app = app;
   const url = await app.start();
   process.stdout.write(

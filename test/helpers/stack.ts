@@ -1,11 +1,12 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import type { Authenticator } from '../../src/auth/principal.js';
 import type { Logger } from '../../src/logger.js';
+import type { Tracing } from '../../src/tracing/tracing.js';
 import { createConfig, type Config, type DeepPartial } from '../../src/config.js';
 import type { RequestFilter } from '../../src/emulator/request-log.js';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/server.js';
@@ -30,11 +31,17 @@ export interface StackOptions {
    * forwarded: `'drop'` reads the request and then resets the connection without an answer, so the gateway
    * cannot tell whether the upstream got it (the emulator never sees it).
    */
-  interceptUpstream?: (request: { readonly method: string; readonly path: string }) => 'forward' | 'drop';
+  interceptUpstream?: (request: {
+    readonly method: string;
+    readonly path: string;
+    readonly headers: IncomingHttpHeaders;
+  }) => 'forward' | 'drop';
   /** Authenticates clients (see src/auth/); unset: no authentication. */
   authenticator?: Authenticator;
   /** Receives the gateway's log lines (audit lines included); unset: a silent logger. */
   logger?: Logger;
+  /** Traces operations (src/tracing/); the app shuts it down when it stops. */
+  tracing?: Tracing;
 }
 
 /** The GraphQL response as a client sees it. */
@@ -120,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     app = createApp(config, {
       ...(options.authenticator ? { authenticator: options.authenticator } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.tracing ? { tracing: options.tracing } : {}),
     });
     if (options.listen) url = await app.start(0, '127.0.0.1');
   } catch (error) {
@@ -198,7 +206,7 @@ async function startRecordingProxy(
     const method = req.method ?? 'GET';
     const relative = path.startsWith(base.pathname) ? path.slice(base.pathname.length) : path;
     sent.push(`${method} ${relative}`);
-    if (intercept?.({ method, path: relative }) === 'drop') {
+    if (intercept?.({ method, path: relative, headers: req.headers }) === 'drop') {
       // The whole request arrives first, as it would at an upstream that then fails to answer.
       req.resume();
       req.on('end', () => req.socket.destroy());

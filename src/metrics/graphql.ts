@@ -1,11 +1,4 @@
-import {
-  getOperationAST,
-  GraphQLError,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLFormattedError,
-} from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin, type PromiseOrValue } from 'graphql-yoga';
 import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { ERROR_CODES } from '../errors/codes.js';
@@ -73,8 +66,8 @@ export function useGraphQLMetrics(metrics: Metrics): Plugin {
 }
 
 /** The `code` label of an error: its `extensions.code` when the vocabulary lists it (src/errors/codes.ts). */
-function codeOf(error: GraphQLFormattedError | Error): string {
-  const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+function codeOf(error: unknown): string {
+  const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
   // Anything else is an unexpected error, which error masking answers with INTERNAL_SERVER_ERROR.
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? code : 'INTERNAL_SERVER_ERROR';
 }
@@ -98,14 +91,14 @@ function useOperationCounts(metrics: Metrics): Plugin {
       operation_name: name === undefined ? 'anonymous' : metrics.operationNames.valueOf(name),
     };
   };
-  const countErrors = (errors: readonly (GraphQLFormattedError | Error)[] | undefined) => {
+  const countErrors = (errors: readonly unknown[] | undefined) => {
     for (const error of errors ?? []) metrics.errors.inc({ code: codeOf(error) });
   };
   const count = (
     document: DocumentNode | undefined,
     operationName: unknown,
     outcome: Outcome,
-    errors: readonly (GraphQLFormattedError | Error)[] | undefined,
+    errors: readonly unknown[] | undefined,
   ) => {
     metrics.operations.inc({ ...labels(document, operationName), outcome });
     countErrors(errors);
@@ -115,7 +108,7 @@ function useOperationCounts(metrics: Metrics): Plugin {
   const outcomeOf = (result: ExecutionResult): Outcome =>
     result.data === undefined ? 'rejected' : result.errors?.length ? 'error' : 'success';
   const refused = (context: object, document: DocumentNode | undefined, error: unknown) =>
-    count(document, paramsName(context), 'rejected', [error instanceof Error ? error : new GraphQLError('')]);
+    count(document, paramsName(context), 'rejected', [error]);
 
   /** Results of operations whose phase is still running. */
   const ended = new WeakMap<object, { args: ExecutionArgs; result: ExecutionResult }>();

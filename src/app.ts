@@ -27,6 +27,9 @@ import { useOperationTracing } from './tracing/operation.js';
 import type { Tracing } from './tracing/tracing.js';
 import { traceUpstreamCalls } from './tracing/upstream.js';
 import type { Context } from './context.js';
+import { Metrics } from './metrics/metrics.js';
+import { useGraphQLMetrics } from './metrics/graphql.js';
+import { startMetricsServer, useMetricsEndpoint, type MetricsServer } from './metrics/endpoint.js';
 
 export interface App {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
@@ -34,6 +37,10 @@ export interface App {
   readonly upstream: Upstream;
   readonly live: ManagedLiveHub;
   readonly logger: Logger;
+  /** The app's metrics (its own registry); undefined with METRICS=false. */
+  readonly metrics: Metrics | undefined;
+  /** With METRICS_PORT, once started: the URL of the separate `/metrics` server. */
+  readonly metricsUrl: string | undefined;
   /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
   start(port?: number, host?: string): Promise<string>;
   /** Checks open WebSocket connections' credentials again (after a key rotation); refused ones close with 4401. */
@@ -54,13 +61,15 @@ export interface AppOptions {
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
   const { tracing } = options;
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
   const upstream: Upstream = createUpstream(config.upstream, {
     logger,
     observer: combineObservers([
       ...(tracing ? [traceUpstreamCalls(tracing, { budget: (key) => upstream.budget(key) })] : []),
+      ...(metrics ? [metrics.upstreamObserver] : []),
     ]),
   });
-  const live = createLiveHub({ config, upstream, logger });
+  const live = createLiveHub({ config, upstream, logger, observer: metrics?.liveObserver });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
   const context = createContextFactory({
@@ -70,6 +79,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     principals,
     authenticated: authenticator !== undefined,
     logger,
+    onFinishedCacheLookup: metrics?.cacheLookup('finished_instances'),
   });
 
   const yoga = createYoga<Record<string, unknown>, Context>({
@@ -85,7 +95,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     logging: logger,
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     // Parse errors are cached like documents: both keep the document's text.
-    parserAndValidationCache: { documentCache: createDocumentCache(), errorCache: createDocumentCache() },
+    parserAndValidationCache: {
+      documentCache: createDocumentCache(metrics?.cacheLookup('documents')),
+      errorCache: createDocumentCache(metrics?.cacheLookup('parse_errors')),
+    },
     graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
@@ -93,10 +106,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(tracing ? [useOperationTracing(tracing)] : []),
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
+      // On the main port, /metrics is authenticated like /graphql (by the plugin above).
+      ...(metrics && config.metrics.port === null
+        ? [useMetricsEndpoint({ metrics, principals: authenticator ? principals : undefined })]
+        : []),
       graphqlSsePlugin({ config, logger, principals }),
+      // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
+      ...(metrics ? [useGraphQLMetrics(metrics)] : []),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
-      useQueryCostLimit({ maxCost: config.maxQueryCost }),
+      useQueryCostLimit({
+        maxCost: config.maxQueryCost,
+        onEstimate: metrics?.onEstimate,
+        onCacheLookup: metrics?.cacheLookup('query_cost'),
+      }),
     ],
   });
 
@@ -144,6 +167,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       refuse(req, res, tooLarge ? 413 : 411, error);
       return;
     }
+    if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
     void yoga.requestListener(req, res);
   });
@@ -159,6 +183,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   let ws: WebSocketTransport | undefined;
+  let metricsServer: MetricsServer | undefined;
+  metrics?.collectFrom({
+    budgets: () => upstream.budgets(),
+    liveStats: () => live.stats(),
+    webSocketConnections: () => ws?.connections ?? 0,
+  });
 
   return {
     yoga,
@@ -166,7 +196,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     upstream,
     live,
     logger,
+    metrics,
+    get metricsUrl() {
+      return metricsServer?.url;
+    },
     async start(port = config.port, host = config.host) {
+      if (metrics && config.metrics.port !== null)
+        metricsServer = await startMetricsServer(metrics, config.metrics.port, host);
       ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -195,7 +231,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         deadline.unref();
         if (server.listening) await closed;
         clearTimeout(deadline);
-        await upstream.close();
+        await Promise.all([upstream.close(), metricsServer?.close()]);
         // Last: the spans of the requests drained above are exported too.
         await tracing?.shutdown();
       })();

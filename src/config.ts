@@ -120,6 +120,7 @@ export interface Config {
   readonly allowedHosts: readonly string[];
   readonly auth: AuthConfig;
   readonly tracing: TracingConfig;
+  readonly metrics: MetricsConfig;
 }
 
 /**
@@ -133,6 +134,17 @@ export interface TracingConfig {
    * `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none` turns tracing off. @default false
    */
   readonly enabled: boolean;
+}
+
+/** Prometheus metrics (src/metrics/). */
+export interface MetricsConfig {
+  /** `METRICS`: false turns metrics off entirely (no registry, no hooks, `/metrics` is a 404). @default true */
+  readonly enabled: boolean;
+  /**
+   * `METRICS_PORT`: serve `/metrics` on this port (on `host`), without authentication, and not on the main port;
+   * null serves it on the main port, authenticated like `/graphql`. 0 picks a free port (tests). @default null
+   */
+  readonly port: number | null;
 }
 
 /**
@@ -371,10 +383,11 @@ export function loadConfig(env: Env = process.env): Config {
     read.problems.push('CLOUDFLARE_API_TOKEN must not contain whitespace');
   }
   const baseUrl = read.url('CLOUDFLARE_BASE_URL', DEFAULT_BASE_URL);
+  const port = read.int('PORT', 4000, { min: 0, max: 65535 });
   const config: Config = {
     mode,
     host,
-    port: read.int('PORT', 4000, { min: 0, max: 65535 }),
+    port,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     production: read.string('NODE_ENV') === 'production',
     exposeErrorDetails: read.string('NODE_ENV') === 'test',
@@ -413,9 +426,20 @@ export function loadConfig(env: Env = process.env): Config {
     allowedHosts: read.hosts('ALLOWED_HOSTS', host),
     auth,
     tracing: readTracing(read),
+    metrics: readMetrics(read, port),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
+}
+
+function readMetrics(read: Reader, mainPort: number): MetricsConfig {
+  const enabled = read.oneOf('METRICS', ['true', 'false'], 'true') === 'true';
+  const port = read.string('METRICS_PORT') === undefined ? null : read.int('METRICS_PORT', 0, { min: 0, max: 65535 });
+  if (port !== null && !enabled) read.problems.push('METRICS_PORT is set but METRICS=false turns metrics off');
+  if (port !== null && port !== 0 && port === mainPort) {
+    read.problems.push(`METRICS_PORT must differ from PORT (both are ${port})`);
+  }
+  return { enabled, port };
 }
 
 const MODES_HELP =

@@ -69,8 +69,13 @@ export function createContextFactory(deps: {
   /** True when a transport authenticates every request: a request without a principal is then refused, never anonymous. */
   authenticated?: boolean;
   logger?: Logger;
+  /** Told of every lookup in the finished-instance caches (metrics). */
+  onFinishedCacheLookup?: ((hit: boolean) => void) | undefined;
 }): (request: Request, req?: unknown) => Context {
-  const caches = createCacheRegistry({ ttlMs: deps.config.finishedInstanceTtlMs });
+  const caches = createCacheRegistry({
+    ttlMs: deps.config.finishedInstanceTtlMs,
+    onLookup: deps.onFinishedCacheLookup,
+  });
   const { logger } = deps;
   return (request, req) => {
     const principal = deps.principals?.get(request) ?? (deps.authenticated ? unauthenticated() : ANONYMOUS);

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}, AUTH_MODE=${config.auth.mode}\n`,
   );
+  if (app.metricsUrl) process.stdout.write(`Metrics at ${app.metricsUrl}\n`);
 
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -28,6 +28,8 @@ export function createCacheRegistry(options: {
   ttlMs: number;
   now?: () => number;
   maxEntries?: number;
+  /** Told of every lookup and whether it found details (metrics). */
+  onLookup?: ((hit: boolean) => void) | undefined;
   /** Credentials whose caches are kept (per-request credentials can be many); the least recently used goes. */
   maxCredentials?: number;
 }): CacheRegistry {
@@ -56,6 +58,7 @@ export function createFinishedInstanceCache(options: {
   ttlMs: number;
   now?: () => number;
   maxEntries?: number;
+  onLookup?: ((hit: boolean) => void) | undefined;
 }): FinishedInstanceCache {
   const now = options.now ?? Date.now;
   const max = options.maxEntries ?? MAX_ENTRIES_PER_CREDENTIAL;
@@ -73,8 +76,9 @@ export function createFinishedInstanceCache(options: {
   return {
     get(workflowName, instanceId, full) {
       const entry = lookup(instanceKey(workflowName, instanceId));
-      if (!entry || (full && entry.details.simple)) return undefined;
-      return entry.details;
+      const hit = entry !== undefined && !(full && entry.details.simple);
+      options.onLookup?.(hit);
+      return hit ? entry.details : undefined;
     },
     offer(details) {
       const key = instanceKey(details.workflowName, details.id);

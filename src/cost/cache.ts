@@ -56,12 +56,15 @@ export type CostEstimator = (
  * distinct variables that matter (see `normalise`). Schemas and documents are held weakly; their
  * entries go with them.
  */
-export function createCostCache(): CostEstimator {
+export function createCostCache(onLookup?: (hit: boolean) => void): CostEstimator {
   const bySchema = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string, CostEstimate | undefined>>>();
   return (schema, document, { variables, operationName }) => {
     const normalised = normalise(document, operationName, variables ?? {});
     const key = `${operationName ?? ''}\u0000${JSON.stringify(normalised)}`;
-    if (key.length > MAX_KEY_LENGTH) return estimateCost(schema, document, { variables: normalised, operationName });
+    if (key.length > MAX_KEY_LENGTH) {
+      onLookup?.(false);
+      return estimateCost(schema, document, { variables: normalised, operationName });
+    }
     let documents = bySchema.get(schema);
     if (!documents) {
       documents = new WeakMap();
@@ -72,7 +75,9 @@ export function createCostCache(): CostEstimator {
       entries = new Map();
       documents.set(document, entries);
     }
-    if (entries.has(key)) return entries.get(key);
+    const hit = entries.has(key);
+    onLookup?.(hit);
+    if (hit) return entries.get(key);
     const estimate = estimateCost(schema, document, { variables: normalised, operationName });
     if (entries.size >= MAX_ENTRIES_PER_DOCUMENT) {
       const oldest = entries.keys().next();

@@ -51,6 +51,8 @@ export interface CostLimitOptions {
   readonly maxCost: number;
   /** Told every operation's estimated cost (also of refused ones), with its context: for metrics and logs. */
   readonly onEstimate?: ((contextValue: unknown, cost: number) => void) | undefined;
+  /** Told of every lookup in the estimate cache and whether it found the estimate (metrics). */
+  readonly onCacheLookup?: ((hit: boolean) => void) | undefined;
 }
 
 export function useQueryCostLimit(options: CostLimitOptions): Plugin {
@@ -59,7 +61,7 @@ export function useQueryCostLimit(options: CostLimitOptions): Plugin {
     throw new TypeError(`useQueryCostLimit: maxCost must be a positive number (got ${String(limit)})`);
   }
   // Estimates are cached per parsed document: most operations repeat, and the walk is not free.
-  const estimate = createCostCache();
+  const estimate = createCostCache(options.onCacheLookup);
   return {
     onExecute({ args, setResultAndStopExecution }) {
       const result = overLimitResult(estimate, args, limit, options.onEstimate);

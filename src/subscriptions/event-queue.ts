@@ -48,6 +48,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     if (this.waiter) {
       const resolve = this.waiter;
       this.waiter = undefined;
+      this.taken(item);
       resolve({ value: item, done: false });
       return;
     }
@@ -83,6 +84,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
     if (items !== undefined && items.length > 0) {
       const value = items.shift() as T;
       if (items.length === 0) this.items = undefined;
+      this.taken(value);
       return Promise.resolve({ value, done: false });
     }
     if (this.state !== 'open') {
@@ -127,4 +129,7 @@ export class EventQueue<T> implements AsyncIterableIterator<T> {
    * object of its own (the options can then be one shared constant).
    */
   protected closed(): void {}
+
+  /** Called as each item is handed to the consumer (a waiting `next()`, or one that finds it queued). */
+  protected taken(_item: T): void {}
 }

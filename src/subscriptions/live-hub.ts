@@ -9,15 +9,17 @@ import {
   InstanceUpdateStream,
   loopKey,
   WorkflowInstancesStream,
-  type OpenStreams,
+  type StreamHooks,
 } from './live-streams.js';
-import type { InstanceStatusEvent, LiveHub, LiveStream } from './types.js';
+import type { InstanceStatusEvent, LiveHub, LiveObserver, LiveStream, LiveStreamKind } from './types.js';
 
 export interface LiveHubStats {
   /** Poll loops running (one per credential and workflow with subscribers). */
   readonly loops: number;
   /** Open subscriptions on every transport. */
   readonly subscribers: number;
+  /** Open subscriptions per kind of stream (their sum is `subscribers`). */
+  readonly subscribersByKind: Readonly<Record<LiveStreamKind, number>>;
   /** Instances watched individually, over all loops. */
   readonly watchedInstances: number;
   /** Poll cycles and upstream requests made by loops since the hub started. */
@@ -40,6 +42,8 @@ export interface LiveHubDeps {
   /** The upstream client; only its per-credential budget is read, to pace the loops. */
   readonly upstream: BudgetSource;
   readonly logger: Logger;
+  /** Told of every poll cycle and every event handed to a transport (metrics); unset: nothing is reported. */
+  readonly observer?: LiveObserver | undefined;
 }
 
 /**
@@ -51,7 +55,9 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
   const { config, logger } = deps;
   const loops = new Map<string, PollLoop>();
   const pacers = new Map<string, Pacer>();
-  const openStreams: OpenStreams = new Set();
+  const streams: StreamHooks = { open: new Set(), observer: deps.observer };
+  const openStreams = streams.open;
+  const onCycle = deps.observer ? (ms: number) => deps.observer?.cycleEnded(ms) : undefined;
   let closed = false;
   /** Cycles and requests of loops that have stopped, so that `stats()` counts since the hub started. */
   let stoppedLoopTotals = { cycles: 0, requests: 0 };
@@ -77,6 +83,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
         config,
         pacer,
         logger,
+        onCycle,
         onIdle: () => {
           const stats = created.stats();
           stoppedLoopTotals = {
@@ -121,7 +128,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
     watchInstanceStatus(api, workflowName, instanceId, { needsDetails }): LiveStream<InstanceStatusEvent> {
       admitSubscription();
       const loop = loopFor(api, workflowName);
-      const stream = new InstanceStatusStream(needsDetails, loop, instanceId, openStreams);
+      const stream = new InstanceStatusStream(needsDetails, loop, instanceId, streams);
       openStreams.add(stream);
       loop.addInstanceSubscriber(instanceId, stream);
       return stream;
@@ -130,7 +137,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
     watchInstanceUpdates(api, workflowName, instanceId): LiveStream<InstanceDetails> {
       admitSubscription();
       const loop = loopFor(api, workflowName);
-      const stream = new InstanceUpdateStream(loop, instanceId, openStreams);
+      const stream = new InstanceUpdateStream(loop, instanceId, streams);
       openStreams.add(stream);
       loop.addInstanceSubscriber(instanceId, stream);
       return stream;
@@ -140,7 +147,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
       admitSubscription();
       const loop = loopFor(api, workflowName);
       const filter: ReadonlySet<InstanceStatus> | null = statuses === null ? null : new Set(statuses);
-      const stream = new WorkflowInstancesStream(needsDetails, filter, loop, openStreams);
+      const stream = new WorkflowInstancesStream(needsDetails, filter, loop, streams);
       openStreams.add(stream);
       loop.addWorkflowSubscriber(stream);
       return stream;
@@ -156,7 +163,20 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
         cycles += stats.cycles;
         requests += stats.requests;
       }
-      return { loops: loops.size, subscribers: openStreams.size, watchedInstances, cycles, requests };
+      const subscribersByKind: Record<LiveStreamKind, number> = {
+        instanceStatus: 0,
+        instanceUpdates: 0,
+        workflowInstances: 0,
+      };
+      for (const stream of openStreams) subscribersByKind[stream.kind]++;
+      return {
+        loops: loops.size,
+        subscribers: openStreams.size,
+        subscribersByKind,
+        watchedInstances,
+        cycles,
+        requests,
+      };
     },
 
     close() {

@@ -1,7 +1,7 @@
 import { isTerminalStatus, type InstanceDetails, type InstanceStatus, type WorkflowsApi } from '../upstream/types.js';
 import type { InstanceState, InstanceSubscriber, PollLoop, WorkflowSubscriber } from './poll-loop.js';
 import { EventQueue, type EventQueueOptions } from './event-queue.js';
-import type { InstanceStatusEvent, LiveItem } from './types.js';
+import type { InstanceStatusEvent, LiveItem, LiveObserver, LiveStreamKind } from './types.js';
 
 /**
  * The three kinds of subscriber a poll loop feeds. Each one is its own async iterator (it is the
@@ -19,12 +19,21 @@ type StatusItem = LiveItem<InstanceStatusEvent>;
 type StatusValueItem = StatusItem & { readonly value: InstanceStatusEvent };
 
 /** Where a stream is registered, so it can take itself out when its consumer leaves. */
-export type OpenStreams = Set<{ fail(error: Error): void }>;
+export type OpenStreams = Set<{ readonly kind: LiveStreamKind; fail(error: Error): void }>;
+
+/** What every stream of one hub shares: the open streams, and who is told of deliveries. */
+export interface StreamHooks {
+  readonly open: OpenStreams;
+  readonly observer: LiveObserver | undefined;
+}
 
 /** Keeps the older `previousStatus`: the consumer never saw the state in between. */
 function mergeStatus(older: StatusItem, newer: StatusItem): StatusItem {
   if (older.error || newer.error) return newer.error ? newer : older;
-  return { value: { ...newer.value, previousStatus: older.value.previousStatus } };
+  return {
+    value: { ...newer.value, previousStatus: older.value.previousStatus },
+    ...(newer.noticedAt === undefined ? {} : { noticedAt: newer.noticedAt }),
+  };
 }
 
 /** For instance streams: every item is about the same instance. */
@@ -70,6 +79,7 @@ export function statusItemOf(state: InstanceState, previous: InstanceStatus | nu
       at: state.at,
       details: state.details,
     },
+    noticedAt: state.noticedAt,
   };
   items.push(item);
   return item;
@@ -77,11 +87,16 @@ export function statusItemOf(state: InstanceState, previous: InstanceStatus | nu
 
 /** What every live stream does alike: an error item ends it, and leaving takes it out of the open streams and its loop. */
 abstract class LiveStreamQueue<T> extends EventQueue<LiveItem<T>> {
+  abstract readonly kind: LiveStreamKind;
+  /** When the subscriber joined: an event about a state known before then lags from here, not from the state. */
+  private readonly subscribedAt: number;
+
   constructor(
     options: EventQueueOptions<LiveItem<T>>,
-    private readonly openStreams: OpenStreams,
+    private readonly hooks: StreamHooks,
   ) {
     super(options);
+    this.subscribedAt = hooks.observer ? performance.now() : 0;
   }
 
   fail(error: Error): void {
@@ -90,8 +105,14 @@ abstract class LiveStreamQueue<T> extends EventQueue<LiveItem<T>> {
   }
 
   protected override closed(): void {
-    this.openStreams.delete(this);
+    this.hooks.open.delete(this);
     this.leave();
+  }
+
+  protected override taken(item: LiveItem<T>): void {
+    const { observer } = this.hooks;
+    if (observer && item.noticedAt !== undefined)
+      observer.delivered(performance.now() - Math.max(item.noticedAt, this.subscribedAt));
   }
 
   /** Unregisters from the poll loop. */
@@ -99,15 +120,16 @@ abstract class LiveStreamQueue<T> extends EventQueue<LiveItem<T>> {
 }
 
 export class InstanceStatusStream extends LiveStreamQueue<InstanceStatusEvent> implements InstanceSubscriber {
+  readonly kind = 'instanceStatus';
   private lastStatus: InstanceStatus | null = null;
 
   constructor(
     readonly needsDetails: boolean,
     private readonly loop: PollLoop,
     private readonly instanceId: string,
-    openStreams: OpenStreams,
+    hooks: StreamHooks,
   ) {
-    super(INSTANCE_STATUS_QUEUE, openStreams);
+    super(INSTANCE_STATUS_QUEUE, hooks);
   }
 
   update(state: InstanceState): void {
@@ -123,22 +145,23 @@ export class InstanceStatusStream extends LiveStreamQueue<InstanceStatusEvent> i
 }
 
 export class InstanceUpdateStream extends LiveStreamQueue<InstanceDetails> implements InstanceSubscriber {
+  readonly kind = 'instanceUpdates';
   readonly needsDetails = true;
   private lastDetails: InstanceDetails | undefined;
 
   constructor(
     private readonly loop: PollLoop,
     private readonly instanceId: string,
-    openStreams: OpenStreams,
+    hooks: StreamHooks,
   ) {
-    super(INSTANCE_UPDATE_QUEUE, openStreams);
+    super(INSTANCE_UPDATE_QUEUE, hooks);
   }
 
   update(state: InstanceState): void {
     // The poll loop shares one details object per change, so identity tells whether this one is news.
     if (state.details === null || state.details === this.lastDetails) return;
     this.lastDetails = state.details;
-    this.push({ value: state.details });
+    this.push({ value: state.details, noticedAt: state.noticedAt });
     if (isTerminalStatus(state.status)) this.end();
   }
 
@@ -148,13 +171,15 @@ export class InstanceUpdateStream extends LiveStreamQueue<InstanceDetails> imple
 }
 
 export class WorkflowInstancesStream extends LiveStreamQueue<InstanceStatusEvent> implements WorkflowSubscriber {
+  readonly kind = 'workflowInstances';
+
   constructor(
     readonly needsDetails: boolean,
     private readonly statuses: ReadonlySet<InstanceStatus> | null,
     private readonly loop: PollLoop,
-    openStreams: OpenStreams,
+    hooks: StreamHooks,
   ) {
-    super(WORKFLOW_QUEUE, openStreams);
+    super(WORKFLOW_QUEUE, hooks);
   }
 
   change(state: InstanceState, previous: InstanceStatus | null): void {

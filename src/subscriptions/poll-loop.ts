@@ -22,6 +22,8 @@ export interface InstanceState {
   readonly at: Date;
   /** Full details (with steps) when a subscriber needs them; null when only the status is known. */
   readonly details: InstanceDetails | null;
+  /** `performance.now()` when the gateway noticed this state (a poll read it, or a mutation reported it). */
+  readonly noticedAt: number;
 }
 
 export interface InstanceSubscriber {
@@ -105,6 +107,8 @@ export interface PollLoopDeps {
   readonly logger: Logger;
   /** Called once the last subscriber has left and the loop has stopped. */
   readonly onIdle: () => void;
+  /** Told how long each cycle took (one its loop's stop cut short excepted), for metrics. */
+  readonly onCycle?: ((durationMs: number) => void) | undefined;
 }
 
 /**
@@ -300,7 +304,8 @@ export class PollLoop {
     if (this.stopped || this.cycleRunning) return;
     this.cycleRunning = true;
     this.pollRequestedWhileRunning = false;
-    this.lastCycleStartedAt = performance.now();
+    const startedAt = performance.now();
+    this.lastCycleStartedAt = startedAt;
     const cycleAbort = new AbortController();
     this.cycleAbort = cycleAbort;
     let retryAfter: number | undefined;
@@ -314,6 +319,7 @@ export class PollLoop {
     } finally {
       this.cycleRunning = false;
       if (this.cycleAbort === cycleAbort) this.cycleAbort = undefined;
+      if (!cycleAbort.signal.aborted) this.deps.onCycle?.(performance.now() - startedAt);
     }
     if (this.stopped) return;
     if (this.idle) {
@@ -532,7 +538,7 @@ export class PollLoop {
   }
 
   private stateWithoutDetails(instanceId: string, status: InstanceStatus, at: Date): Omit<InstanceState, 'details'> {
-    return { workflowName: this.deps.workflowName, instanceId, status, at };
+    return { workflowName: this.deps.workflowName, instanceId, status, at, noticedAt: performance.now() };
   }
 
   /** The first scan is the baseline (nothing to report); later scans only add and update. */

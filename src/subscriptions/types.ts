@@ -16,7 +16,13 @@ export interface InstanceStatusEvent {
  * not exist). Errors travel as items so that every transport reports them as a GraphQL error payload.
  */
 export type LiveItem<T> =
-  { readonly value: T; readonly error?: undefined } | { readonly error: Error; readonly value?: undefined };
+  | {
+      readonly value: T;
+      readonly error?: undefined;
+      /** `performance.now()` when the gateway noticed the state this item carries (see {@link LiveObserver}). */
+      readonly noticedAt?: number;
+    }
+  | { readonly error: Error; readonly value?: undefined; readonly noticedAt?: undefined };
 
 /** A live stream: ends by itself after a terminal status or an error; `return()` unsubscribes. */
 export type LiveStream<T> = AsyncIterableIterator<LiveItem<T>>;
@@ -55,4 +61,21 @@ export interface LiveHub {
     workflowName: string,
     options: { statuses: readonly InstanceStatus[] | null; needsDetails: boolean },
   ): LiveStream<InstanceStatusEvent>;
+}
+
+/** The kinds of live stream, one per `LiveHub.watch…` method. */
+export type LiveStreamKind = 'instanceStatus' | 'instanceUpdates' | 'workflowInstances';
+
+/**
+ * What the live hub reports about its work, for metrics. Injected (`LiveHubDeps.observer`): the hub knows
+ * nothing of Prometheus, and without an observer it reports nothing.
+ */
+export interface LiveObserver {
+  /** A poll cycle ended (with or without success; not one cut short by its loop stopping). */
+  cycleEnded(durationMs: number): void;
+  /**
+   * A stream handed an event to its transport: `lagMs` after the gateway noticed the state it carries (a poll
+   * read it, or a mutation reported it), or after the subscriber joined when the state was already known then.
+   */
+  delivered(lagMs: number): void;
 }

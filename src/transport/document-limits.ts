@@ -123,10 +123,14 @@ interface DocumentCache<T> {
  * 1024 distinct large documents would stay in memory for an hour. 4 KiB is twice the full introspection query;
  * a longer document costs its parse (well under a millisecond per KiB) on each request instead.
  */
-export function createDocumentCache<T extends object>(): DocumentCache<T> {
+export function createDocumentCache<T extends object>(onLookup?: (hit: boolean) => void): DocumentCache<T> {
   const cache = _createLRUCache<T>();
   return {
-    get: (key) => (key.length > MAX_CACHED_DOCUMENT_LENGTH ? undefined : cache.get(key)),
+    get: (key) => {
+      const found = key.length > MAX_CACHED_DOCUMENT_LENGTH ? undefined : cache.get(key);
+      onLookup?.(found !== undefined);
+      return found;
+    },
     set: (key, value) => {
       if (key.length <= MAX_CACHED_DOCUMENT_LENGTH) cache.set(key, value);
     },

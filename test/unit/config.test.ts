@@ -262,6 +262,28 @@ describe('document limits', () => {
   });
 });
 
+describe('METRICS and METRICS_PORT', () => {
+  it('default to metrics on the main port, and read a separate port or METRICS=false', () => {
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, port: null });
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ enabled: true, port: 9464 });
+    expect(loadConfig({ METRICS: 'false' }).metrics).toEqual({ enabled: false, port: null });
+  });
+
+  it('report a value that is not one, a port equal to PORT, and a port for metrics turned off', () => {
+    expect(problemsOf({ METRICS: 'maybe' })).toEqual(['METRICS must be one of true, false (got "maybe")']);
+    expect(problemsOf({ METRICS_PORT: '70000' })).toEqual([
+      'METRICS_PORT must be an integer between 0 and 65535 (got "70000")',
+    ]);
+    expect(problemsOf({ PORT: '9000', METRICS_PORT: '9000' })).toEqual([
+      'METRICS_PORT must differ from PORT (both are 9000)',
+    ]);
+    expect(problemsOf({ METRICS_PORT: '4000' })).toEqual(['METRICS_PORT must differ from PORT (both are 4000)']);
+    expect(problemsOf({ METRICS: 'false', METRICS_PORT: '9464' })).toEqual([
+      'METRICS_PORT is set but METRICS=false turns metrics off',
+    ]);
+  });
+});
+
 describe('createConfig', () => {
   it('overrides nested fields and keeps the other defaults', () => {
     const config = createConfig({ upstream: { baseUrl: 'http://127.0.0.1:1/client/v4' }, pollIntervalMs: 100 });

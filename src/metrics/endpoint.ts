@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Plugin } from 'graphql-yoga';
+import type { PrincipalRegistry } from '../context.js';
+import { codedError } from '../errors/coded-error.js';
+import type { Metrics } from './metrics.js';
+
+/** Where the exposition is served, on the main port or on METRICS_PORT. */
+export const METRICS_PATH = '/metrics';
+
+/** The scope a principal needs to read the metrics on the main port. */
+const METRICS_SCOPE = 'workflows:read';
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+/**
+ * Serves `/metrics` on the main port through yoga, after `useAuthentication` (src/transport/authentication.ts),
+ * which authenticates it like `/graphql` and answers 401 without credentials. The metrics describe every
+ * client's traffic and every credential's budget, so reading them takes `workflows:read` and no workflow
+ * allowlist: a principal limited to some workflows must not see the traffic of the others.
+ */
+export function useMetricsEndpoint(options: {
+  metrics: Metrics;
+  /** Where `useAuthentication` leaves each request's principal; unset: no authentication (AUTH_MODE=none). */
+  principals?: PrincipalRegistry | undefined;
+}): Plugin {
+  const { metrics, principals } = options;
+  return {
+    onRequest({ request, url, endResponse }) {
+      if (url.pathname !== METRICS_PATH) return;
+      if (principals) {
+        const principal = principals.get(request);
+        if (!principal?.scopes.has(METRICS_SCOPE) || principal.workflows !== null) {
+          const error = codedError(
+            `Reading the metrics takes the \`${METRICS_SCOPE}\` scope on every workflow (no workflow allowlist).`,
+            'FORBIDDEN',
+            { requiredScope: METRICS_SCOPE, workflowName: null },
+          );
+          endResponse(json(403, { errors: [error] }));
+          return;
+        }
+      }
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        endResponse(
+          json(405, { errors: [codedError(`${METRICS_PATH} accepts GET.`, 'BAD_REQUEST')] }, { allow: 'GET' }),
+        );
+        return;
+      }
+      return metrics.expose().then((text) =>
+        endResponse(
+          new Response(text, {
+            headers: { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' },
+          }),
+        ),
+      );
+    },
+  };
+}
+
+/** The separate server of METRICS_PORT: `GET /metrics` and nothing else, without authentication. */
+export interface MetricsServer {
+  /** `http://host:port/metrics`. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on `port` of `host` (the main server's HOST: keep the port off public interfaces with a firewall or
+ * bind HOST to a private network) and answers `GET /metrics`; anything else is a 404 with a coded error.
+ */
+export async function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      const error = codedError(`This port serves GET ${METRICS_PATH} only.`, 'BAD_REQUEST');
+      res.writeHead(path === METRICS_PATH ? 405 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [error] }));
+      return;
+    }
+    metrics.expose().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR')] }));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port: actual } = server.address() as AddressInfo;
+  const shown = address.includes(':') ? `[${address}]` : address;
+  return {
+    url: `http://${shown}:${actual}${METRICS_PATH}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

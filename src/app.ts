@@ -22,6 +22,8 @@ import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
+import { useTrustedDocuments } from './trusted-documents/plugin.js';
+import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import type { Context } from './context.js';
 
 export interface App {
@@ -43,6 +45,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Authenticates every request and WebSocket connection (see `auth/`); unset: no authentication (anonymous). */
   authenticator?: Authenticator;
+  /** Trusted documents (src/trusted-documents/); unset: loaded from `config.trustedDocuments` (main loads it first). */
+  documents?: DocumentResolver;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
@@ -51,6 +55,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const live = createLiveHub({ config, upstream, logger });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
+  const documents = options.documents ?? loadDocumentResolver(config.trustedDocuments);
   const context = createContextFactory({
     config,
     upstream,
@@ -74,12 +79,18 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     // Parse errors are cached like documents: both keep the document's text.
     parserAndValidationCache: { documentCache: createDocumentCache(), errorCache: createDocumentCache() },
-    graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
+    graphiql: {
+      defaultQuery: DEFAULT_QUERY,
+      title: 'Workflows GraphQL',
+      subscriptionsProtocol: 'WS',
+      ...graphiqlMarkerOptions(config.trustedDocuments),
+    },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
-      graphqlSsePlugin({ config, logger, principals }),
+      ...(documents ? [useTrustedDocuments(documents)] : []),
+      graphqlSsePlugin({ config, logger, principals, ...(documents ? { documents } : {}) }),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),
@@ -153,7 +164,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     live,
     logger,
     async start(port = config.port, host = config.host) {
-      ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
+      ws = attachWebSocket({
+        server,
+        yoga,
+        config,
+        logger,
+        principals,
+        ...(authenticator ? { authenticator } : {}),
+        ...(documents ? { documents } : {}),
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

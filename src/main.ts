@@ -3,6 +3,7 @@ import { createAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/principal.js';
 import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
+import { loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -20,8 +21,11 @@ async function main(): Promise<void> {
     ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : []),
   ]);
   let authenticator: Authenticator;
+  let documents: DocumentResolver | undefined;
   try {
     authenticator = await createAuthenticator(config);
+    // Before the emulator starts: a bad manifest stops the server before it serves anything.
+    documents = loadDocumentResolver(config.trustedDocuments);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -77,7 +81,7 @@ async function main(): Promise<void> {
       : undefined;
   const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
-  const app = createApp(effective, { logger, authenticator });
+  const app = createApp(effective, { logger, authenticator, ...(documents ? { documents } : {}) });
   started.app = app;
   const url = await app.start();
   process.stdout.write(

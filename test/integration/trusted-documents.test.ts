@@ -375,6 +375,22 @@ describe('TRUSTED_DOCUMENTS_MODE=prefer', () => {
   });
 });
 
+describe('TRUSTED_DOCUMENTS_MODE=off', () => {
+  it('runs documents as before, and refuses a request by hash as one without a query', async () => {
+    const stack = await startStack({ listen: true });
+    try {
+      expect((await post(stack, { query: '{ workflows(first: 1) { totalCount } }' })).result.data).toBeDefined();
+      for (const sent of [byHash('WorkflowCount'), byDocumentId('WorkflowCount')]) {
+        const { response, result } = await post(stack, sent);
+        expect(response.status).toBe(400);
+        expect(codes(result)).toEqual(['BAD_REQUEST']);
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('ALLOW_GRAPHIQL_DOCUMENTS=true (local mode)', () => {
   let stack: Stack;
   beforeAll(async () => {

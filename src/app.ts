@@ -26,6 +26,8 @@ import { combineObservers } from './upstream/observer.js';
 import { useOperationTracing } from './tracing/operation.js';
 import type { Tracing } from './tracing/tracing.js';
 import { traceUpstreamCalls } from './tracing/upstream.js';
+import { useTrustedDocuments } from './trusted-documents/plugin.js';
+import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
 import { useGraphQLMetrics } from './metrics/graphql.js';
@@ -56,6 +58,8 @@ export interface AppOptions {
   authenticator?: Authenticator;
   /** Traces operations and their upstream calls (src/tracing/sdk.ts starts it); `stop()` flushes and shuts it down. */
   tracing?: Tracing;
+  /** Trusted documents (src/trusted-documents/); unset: loaded from `config.trustedDocuments` (main loads it first). */
+  documents?: DocumentResolver;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
@@ -72,6 +76,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const live = createLiveHub({ config, upstream, logger, observer: metrics?.liveObserver });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
+  const documents = options.documents ?? loadDocumentResolver(config.trustedDocuments);
   const context = createContextFactory({
     config,
     upstream,
@@ -99,7 +104,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       documentCache: createDocumentCache(metrics?.cacheLookup('documents')),
       errorCache: createDocumentCache(metrics?.cacheLookup('parse_errors')),
     },
-    graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
+    graphiql: {
+      defaultQuery: DEFAULT_QUERY,
+      title: 'Workflows GraphQL',
+      subscriptionsProtocol: 'WS',
+      ...graphiqlMarkerOptions(config.trustedDocuments),
+    },
     renderGraphiQL: renderOfflineGraphiQL,
     plugins: [
       // Outermost: an operation's span covers what every other plugin does, refusals included.
@@ -110,7 +120,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(metrics && config.metrics.port === null
         ? [useMetricsEndpoint({ metrics, principals: authenticator ? principals : undefined })]
         : []),
-      graphqlSsePlugin({ config, logger, principals }),
+      ...(documents ? [useTrustedDocuments(documents)] : []),
+      graphqlSsePlugin({ config, logger, principals, ...(documents ? { documents } : {}) }),
       // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
       useDocumentLimits(config.documentLimits),
@@ -203,7 +214,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     async start(port = config.port, host = config.host) {
       if (metrics && config.metrics.port !== null)
         metricsServer = await startMetricsServer(metrics, config.metrics.port, host);
-      ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
+      ws = attachWebSocket({
+        server,
+        yoga,
+        config,
+        logger,
+        principals,
+        ...(authenticator ? { authenticator } : {}),
+        ...(documents ? { documents } : {}),
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

@@ -121,6 +121,7 @@ export interface Config {
   readonly auth: AuthConfig;
   readonly tracing: TracingConfig;
   readonly metrics: MetricsConfig;
+  readonly trustedDocuments: TrustedDocumentsConfig;
 }
 
 /**
@@ -145,6 +146,23 @@ export interface MetricsConfig {
    * null serves it on the main port, authenticated like `/graphql`. 0 picks a free port (tests). @default null
    */
   readonly port: number | null;
+}
+
+/** The values of `TRUSTED_DOCUMENTS_MODE`. */
+export type TrustedDocumentsMode = 'off' | 'prefer' | 'only';
+const TRUSTED_DOCUMENTS_MODES: readonly TrustedDocumentsMode[] = ['off', 'prefer', 'only'];
+
+/** Trusted documents (persisted operations): src/trusted-documents/. */
+export interface TrustedDocumentsConfig {
+  /**
+   * `TRUSTED_DOCUMENTS_MODE`. `prefer`: a request may name a document of the manifest by its hash, or send its own;
+   * `only`: it must name one. @default off
+   */
+  readonly mode: TrustedDocumentsMode;
+  /** `TRUSTED_DOCUMENTS`: the manifest's path, required unless the mode is `off`; read and checked at start. */
+  readonly manifest: string | undefined;
+  /** `ALLOW_GRAPHIQL_DOCUMENTS`: in `only` mode, GraphiQL may still send its own documents. Local mode only. */
+  readonly allowGraphiQL: boolean;
 }
 
 /**
@@ -427,6 +445,7 @@ export function loadConfig(env: Env = process.env): Config {
     auth,
     tracing: readTracing(read),
     metrics: readMetrics(read, port),
+    trustedDocuments: readTrustedDocuments(read, mode),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
@@ -475,6 +494,30 @@ function readAuth(read: Reader, host: string): AuthConfig {
     apiKeysFile,
     jwt: mode === 'jwt' ? readJwt(read) : undefined,
   };
+}
+
+/** `TRUSTED_DOCUMENTS_MODE` and its variables; the manifest itself is read by src/trusted-documents/manifest.ts. */
+function readTrustedDocuments(read: Reader, mode: Mode): TrustedDocumentsConfig {
+  const documentsMode = read.oneOf('TRUSTED_DOCUMENTS_MODE', TRUSTED_DOCUMENTS_MODES, 'off');
+  const given = read.string('TRUSTED_DOCUMENTS') !== undefined;
+  const manifest = read.readableFile('TRUSTED_DOCUMENTS');
+  if (documentsMode !== 'off' && !given) {
+    read.problems.push(
+      `TRUSTED_DOCUMENTS_MODE=${documentsMode} needs TRUSTED_DOCUMENTS, the path of the manifest (persisted-documents.json) your client's codegen writes`,
+    );
+  }
+  if (documentsMode === 'off' && given) {
+    // A manifest without a mode would look enforced while every document is still accepted.
+    read.problems.push('TRUSTED_DOCUMENTS is set but TRUSTED_DOCUMENTS_MODE is off; set it to prefer or only');
+  }
+  const allowGraphiQL = read.oneOf('ALLOW_GRAPHIQL_DOCUMENTS', ['true', 'false'], 'false') === 'true';
+  if (allowGraphiQL && mode !== 'local') {
+    // Any client can present itself as GraphiQL (src/trusted-documents/resolve.ts): only the emulator's data is at stake.
+    read.problems.push(
+      'ALLOW_GRAPHIQL_DOCUMENTS=true is only allowed in local mode (without CLOUDFLARE_API_TOKEN): any client can claim to be GraphiQL',
+    );
+  }
+  return { mode: documentsMode, manifest, allowGraphiQL };
 }
 
 const JWT_VARIABLES = [

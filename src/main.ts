@@ -4,6 +4,7 @@ import type { Authenticator } from './auth/principal.js';
 import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startTracing } from './tracing/sdk.js';
+import { loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -21,8 +22,11 @@ async function main(): Promise<void> {
     ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : []),
   ]);
   let authenticator: Authenticator;
+  let documents: DocumentResolver | undefined;
   try {
     authenticator = await createAuthenticator(config);
+    // Before the emulator starts: a bad manifest stops the server before it serves anything.
+    documents = loadDocumentResolver(config.trustedDocuments);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -80,7 +84,12 @@ async function main(): Promise<void> {
 
   // Loaded only when tracing is on: a server without it never loads the OpenTelemetry SDK.
   const tracing = config.tracing.enabled ? await startTracing() : undefined;
-  const app = createApp(effective, { logger, authenticator, ...(tracing ? { tracing } : {}) });
+  const app = createApp(effective, {
+    logger,
+    authenticator,
+    ...(tracing ? { tracing } : {}),
+    ...(documents ? { documents } : {}),
+  });
   started.app = app;
   const url = await app.start();
   process.stdout.write(

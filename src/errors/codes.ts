@@ -41,6 +41,10 @@ export const ERROR_CODES = {
     'The Host header is not one ALLOWED_HOSTS lists (a DNS-rebinding guard; HTTP 421, or the WebSocket upgrade refused). Nothing ran.',
   ORIGIN_NOT_ALLOWED:
     'The request or WebSocket upgrade carried an Origin header of a page CORS_ORIGINS does not allow (HTTP 403). Nothing ran.',
+  PERSISTED_QUERY_NOT_FOUND:
+    'The request named a trusted document (`extensions.persistedQuery.sha256Hash` or `documentId`) that the TRUSTED_DOCUMENTS manifest does not hold (HTTP 400). Nothing ran; a client built from another manifest is out of date, or the server needs the new one.',
+  PERSISTED_QUERY_ONLY:
+    'TRUSTED_DOCUMENTS_MODE=only: the request sent a document of its own instead of the hash of one in the manifest (HTTP 400). Nothing ran.',
   GRAPHQL_PARSE_FAILED: 'The query is not valid GraphQL syntax (set by graphql-yoga).',
   GRAPHQL_VALIDATION_FAILED: 'The operation does not validate against the schema (set by graphql-yoga).',
   BAD_REQUEST:

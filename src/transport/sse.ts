@@ -17,6 +17,7 @@ import type { ErrorCode } from '../errors/codes.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
+import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
@@ -29,6 +30,11 @@ export interface GraphqlSseOptions {
   >;
   readonly logger: Logger;
   readonly principals?: PrincipalRegistry;
+  /**
+   * Trusted documents: every operation's document is resolved here, since graphql-sse builds no Yoga request for
+   * Yoga's plugin to see; unset: the operation's own `query` runs.
+   */
+  readonly documents?: DocumentResolver;
 }
 
 /** What each request handed to graphql-sse carries besides itself. */
@@ -58,8 +64,10 @@ type HandlerRequest = SseRequest<Request, RequestContext>;
  * anything thrown into a 500 with a stack trace).
  */
 export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
-  const { config, logger, principals } = options;
+  const { config, logger, principals, documents } = options;
   let handler: ((request: HandlerRequest) => Promise<SseResponse>) | undefined;
+  /** The `documentId` each request sent (graphql-sse's parser keeps only query, variables, operationName, extensions). */
+  const documentIds = documents ? new WeakMap<HandlerRequest, unknown>() : undefined;
   /** The counted subscription each request started (only subscribes to a single-connection stream are counted). */
   const counted = new WeakMap<HandlerRequest, StreamOperation>();
 
@@ -91,7 +99,11 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
   }
 
   function onSubscribe(yoga: YogaServerInstance<Record<string, unknown>, object>) {
-    return (req: HandlerRequest, params: RequestParams) => {
+    return (req: HandlerRequest, given: RequestParams) => {
+      // Throws a coded request error (an unknown hash, a document of its own in `only` mode), answered in `serve`.
+      const params = documents
+        ? { ...given, query: documents.resolve({ ...given, documentId: documentIds?.get(req) }, req.raw.headers) }
+        : given;
       const enveloped = yoga.getEnveloped({ ...req.context.serverContext, request: req.raw, params });
       // Throws yoga's request errors (unparsable GraphQL, a GET mutation, no such operation), answered in `serve`.
       const document = enveloped.parse(params.query);
@@ -176,12 +188,12 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         );
         return answer(429, error, { 'retry-after': String(refusal.retryAfterS) });
       }
-      const response = await handle(handlerRequest(request, serverContext, token, true));
+      const response = await handle(handlerRequest(request, serverContext, token, true, documentIds));
       if (response[1].status !== 201) registry.drop(token);
       return response;
     }
     if (given === null) {
-      if (wantsStream) return handle(handlerRequest(request, serverContext, token, false));
+      if (wantsStream) return handle(handlerRequest(request, serverContext, token, false, documentIds));
       return answer(
         400,
         codedError(
@@ -191,7 +203,7 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
       );
     }
     if (!registry.has(token)) return answer(404, streamNotFound());
-    const single = handlerRequest(request, serverContext, token, true);
+    const single = handlerRequest(request, serverContext, token, true, documentIds);
     if (wantsStream) {
       if (registry.isOpen(token)) return answer(409, codedError('This event stream is already open.', 'BAD_REQUEST'));
       registry.open(token);
@@ -273,23 +285,46 @@ function streamNotFound(): GraphQLError {
   );
 }
 
-/** The request as graphql-sse's handler takes it; a POST body is parsed here, so a parse error has our message. */
-function handlerRequest(request: Request, serverContext: object, token: string, single: boolean): HandlerRequest {
-  return {
+/**
+ * The request as graphql-sse's handler takes it; a POST body is parsed here, so a parse error has our message.
+ * With `documentIds` (trusted documents are on), its `documentId` is kept there for `onSubscribe`, and a request
+ * that names a document by hash alone gets an empty `query`, which graphql-sse requires and the resolver ignores.
+ */
+function handlerRequest(
+  request: Request,
+  serverContext: object,
+  token: string,
+  single: boolean,
+  documentIds?: WeakMap<HandlerRequest, unknown>,
+): HandlerRequest {
+  let url = request.url;
+  if (documentIds && request.method === 'GET') {
+    const search = new URL(url).searchParams;
+    if (!search.has('query')) url = `${url}${url.includes('?') ? '&' : '?'}query=`;
+  }
+  const handled: HandlerRequest = {
     method: request.method,
-    url: request.url,
+    url,
     headers: request.headers,
     body: async () => {
       const text = await request.text();
+      let body: Record<PropertyKey, unknown>;
       try {
-        return JSON.parse(text) as Record<PropertyKey, unknown>;
+        body = JSON.parse(text) as Record<PropertyKey, unknown>;
       } catch {
         throw new Error('POST body sent invalid JSON.');
       }
+      if (!documentIds || body === null || typeof body !== 'object') return body;
+      documentIds.set(handled, body['documentId']);
+      return body['query'] == null ? { ...body, query: '' } : body;
     },
     raw: request,
     context: { serverContext, token, single },
   };
+  if (documentIds && request.method === 'GET') {
+    documentIds.set(handled, new URL(request.url).searchParams.get('documentId') ?? undefined);
+  }
+  return handled;
 }
 
 /** One result as an operation's only event, followed by `complete`. */

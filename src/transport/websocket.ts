@@ -20,6 +20,7 @@ import { codedError } from '../errors/coded-error.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
+import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { createBrowserSafety } from './browser-safety.js';
 import { answerOnSocket } from './socket-answer.js';
 
@@ -57,6 +58,11 @@ export interface WebSocketDeps {
    * unset: no authentication.
    */
   readonly authenticator?: Authenticator;
+  /**
+   * Trusted documents: every operation's document is resolved here, since Yoga's plugin for them only sees HTTP
+   * requests; unset: the operation's own `query` runs.
+   */
+  readonly documents?: DocumentResolver;
   /** Interval of keep-alive pings; a socket that misses a pong for as long is dropped. @default 12000 */
   readonly keepAliveMs?: number;
 }
@@ -123,13 +129,30 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         const operations = active.get(ctx);
         if (operations) connections.delete(operations);
       },
-      onSubscribe: async (ctx, id, payload: SubscribePayload) => {
+      onSubscribe: async (ctx, id, given: SubscribePayload) => {
+        const request = fetchRequestOf(ctx.extra.request);
+        let payload = given;
+        if (deps.documents) {
+          try {
+            // GraphiQL says it is GraphiQL in `connection_init`, as it sends its headers there.
+            const query = deps.documents.resolve(given, connectionHeaders(request.headers, ctx.connectionParams));
+            payload = {
+              query,
+              operationName: given.operationName,
+              variables: given.variables,
+              extensions: given.extensions,
+            };
+          } catch (error) {
+            if (error instanceof GraphQLError) return [error];
+            throw error;
+          }
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          request: fetchRequestOf(ctx.extra.request),
+          request,
         });
         let document: DocumentNode;
         try {

@@ -22,6 +22,8 @@ import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
+import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
+import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
 import type { Context } from './context.js';
 
 export interface App {
@@ -36,6 +38,12 @@ export interface App {
   reauthenticate(): Promise<void>;
   /** Stops accepting work, lets in-flight requests finish, completes subscriptions, closes every socket. */
   stop(): Promise<void>;
+  /**
+   * The start-up check's outcome (src/health/upstream-check.ts), once `start` has run it: in remote mode with
+   * the server's own token; `skipped` in local mode and with AUTH_MODE=cloudflare-token. Never settles while
+   * the upstream stays unreachable (the check keeps retrying).
+   */
+  readonly startupCheck: Promise<StartupCheckOutcome>;
 }
 
 /** Builds the gateway without listening: tests can use `yoga.fetch` or `start(0)`. */
@@ -43,11 +51,19 @@ export interface AppOptions {
   logger?: Logger;
   /** Authenticates every request and WebSocket connection (see `auth/`); unset: no authentication (anonymous). */
   authenticator?: Authenticator;
+  /** Checks `/readyz` runs besides the app's own (accepting work, the upstream): a Redis connection, say. */
+  readinessChecks?: readonly ReadinessCheck[];
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
-  const upstream = createUpstream(config.upstream, { logger });
+  // The server's own credential is checked (at start, and by every call) unless it has none: local mode talks to
+  // the embedded emulator, and with AUTH_MODE=cloudflare-token clients bring their own tokens.
+  const upstreamHealth =
+    config.mode === 'remote' && config.auth.mode !== 'cloudflare-token'
+      ? createUpstreamHealth({ logger, upstream: config.upstream })
+      : undefined;
+  const upstream = createUpstream(config.upstream, { logger, observer: upstreamHealth?.observer });
   const live = createLiveHub({ config, upstream, logger });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
@@ -88,6 +104,23 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   let ready = false;
   let stopping: Promise<void> | undefined;
+  const readinessChecks: readonly ReadinessCheck[] = [
+    acceptingWorkCheck(() => (stopping ? 'stopping' : ready ? 'listening' : 'starting')),
+    ...(upstreamHealth ? [upstreamHealth.check] : []),
+    ...(options.readinessChecks ?? []),
+  ];
+  let startStartupCheck: (() => void) | undefined;
+  const startupCheck = new Promise<StartupCheckOutcome>((resolve) => {
+    startStartupCheck = () =>
+      resolve(
+        upstreamHealth
+          ? upstreamHealth.start(upstream.default)
+          : {
+              status: 'skipped',
+              why: config.mode === 'local' ? 'local mode' : 'AUTH_MODE=cloudflare-token: the server has no token',
+            },
+      );
+  });
 
   const browserSafety = createBrowserSafety(config);
 
@@ -98,6 +131,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const healthy = ready && stopping === undefined;
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
+      return;
+    }
+    if (req.url === '/readyz' || req.url?.startsWith('/readyz?')) {
+      void answerReadiness(res, readinessChecks, { stopping: stopping !== undefined });
       return;
     }
     if (!req.url?.startsWith('/')) {
@@ -152,6 +189,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     upstream,
     live,
     logger,
+    startupCheck,
     async start(port = config.port, host = config.host) {
       ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
       await new Promise<void>((resolve, reject) => {
@@ -162,6 +200,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         });
       });
       ready = true;
+      startStartupCheck?.();
       const { address, port: actual } = server.address() as AddressInfo;
       const shown = address.includes(':') ? `[${address}]` : address;
       return `http://${shown}:${actual}/graphql`;
@@ -172,6 +211,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop() {
       stopping ??= (async () => {
         ready = false;
+        upstreamHealth?.stop();
         // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
         await Promise.all([ws?.close(), live.close()]);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -87,8 +87,11 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
   const delays = options.retryDelays ?? STARTUP_RETRY_DELAYS;
 
   let lastAnswerAt: number | undefined;
+  /** Orders answers and refusals that share a millisecond. */
+  let sequence = 0;
+  let lastAnswerSeq = 0;
   /** The last refusal of the server's own credential. */
-  let refusal: Noted | undefined;
+  let refusal: (Noted & { readonly seq: number }) | undefined;
   /** The last failure that says the upstream is in trouble (for the reason shown once answers stop). */
   let trouble: Noted | undefined;
   let startup: Startup = { state: 'idle' };
@@ -114,10 +117,12 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
       const { error } = end;
       if (error === undefined) {
         lastAnswerAt = now();
-        pass();
+        lastAnswerSeq = ++sequence;
+        // Another call's success ends the retries; the start-up call itself settles once its promise does.
+        if (startup.state === 'retrying') pass();
       } else if (error instanceof AuthenticationError) {
         // A client's own token (AUTH_MODE=cloudflare-token) is the client's business: it must never make the server not ready.
-        if (error.credentialSource === 'server') refusal = { at: now(), reason: publicReason(error) };
+        if (error.credentialSource === 'server') refusal = { at: now(), seq: ++sequence, reason: publicReason(error) };
       } else if (
         error instanceof UnavailableError ||
         error instanceof UpstreamProtocolError ||
@@ -166,7 +171,7 @@ export function createUpstreamHealth(options: UpstreamHealthOptions): UpstreamHe
   }
 
   function check(): CheckResult {
-    if (refusal && (lastAnswerAt === undefined || refusal.at >= lastAnswerAt)) {
+    if (refusal && refusal.seq > lastAnswerSeq) {
       refresh();
       return { ok: false, reason: refusal.reason };
     }

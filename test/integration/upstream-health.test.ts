@@ -52,6 +52,10 @@ describe('the upstream readiness check', () => {
     clock.now += 2;
     for (let i = 0; i < 10; i++) expect(check(health)).toMatchObject({ ok: true });
     await waitFor(() => emulator.requests.count() === 2, { message: 'one refresh request' });
+    await waitFor(() => (check(health) as { detail?: string }).detail === 'the last successful answer was 0 s ago', {
+      message: "the refresh's answer to be noted",
+    });
+    expect(emulator.requests.count()).toBe(2);
 
     // Nothing answered for longer than the window (say the refresh was lost): not ready, and one more refresh.
     clock.now += UPSTREAM_ANSWER_MAX_AGE_MS + 1;

@@ -25,7 +25,13 @@ export interface MeasuredGateway {
 export async function startGateway(root: string): Promise<MeasuredGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', NODE_ENV: 'production' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      PORT: '0',
+      NODE_ENV: 'production',
+      LOCAL_MODE: 'true',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -28,6 +28,8 @@ import type { Tracing } from './tracing/tracing.js';
 import { traceUpstreamCalls } from './tracing/upstream.js';
 import { useTrustedDocuments } from './trusted-documents/plugin.js';
 import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
+import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
+import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
 import { useGraphQLMetrics } from './metrics/graphql.js';
@@ -49,6 +51,12 @@ export interface App {
   reauthenticate(): Promise<void>;
   /** Stops accepting work, lets in-flight requests finish, completes subscriptions, closes every socket. */
   stop(): Promise<void>;
+  /**
+   * The start-up check's outcome (src/health/upstream-check.ts), once `start` has run it: in remote mode with
+   * the server's own token; `skipped` in local mode and with AUTH_MODE=cloudflare-token. Never settles while
+   * the upstream stays unreachable (the check keeps retrying).
+   */
+  readonly startupCheck: Promise<StartupCheckOutcome>;
 }
 
 /** Builds the gateway without listening: tests can use `yoga.fetch` or `start(0)`. */
@@ -60,17 +68,26 @@ export interface AppOptions {
   tracing?: Tracing;
   /** Trusted documents (src/trusted-documents/); unset: loaded from `config.trustedDocuments` (main loads it first). */
   documents?: DocumentResolver;
+  /** Checks `/readyz` runs besides the app's own (accepting work, the upstream): a Redis connection, say. */
+  readinessChecks?: readonly ReadinessCheck[];
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
   const { tracing } = options;
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  // The server's own credential is checked (at start, and by every call) unless it has none: local mode talks to
+  // the embedded emulator, and with AUTH_MODE=cloudflare-token clients bring their own tokens.
+  const upstreamHealth =
+    config.mode === 'remote' && config.auth.mode !== 'cloudflare-token'
+      ? createUpstreamHealth({ logger, upstream: config.upstream })
+      : undefined;
   const upstream: Upstream = createUpstream(config.upstream, {
     logger,
     observer: combineObservers([
       ...(tracing ? [traceUpstreamCalls(tracing, { budget: (key) => upstream.budget(key) })] : []),
       ...(metrics ? [metrics.upstreamObserver] : []),
+      ...(upstreamHealth ? [upstreamHealth.observer] : []),
     ]),
   });
   const live = createLiveHub({ config, upstream, logger, observer: metrics?.liveObserver });
@@ -136,6 +153,23 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   let ready = false;
   let stopping: Promise<void> | undefined;
+  const readinessChecks: readonly ReadinessCheck[] = [
+    acceptingWorkCheck(() => (stopping ? 'stopping' : ready ? 'listening' : 'starting')),
+    ...(upstreamHealth ? [upstreamHealth.check] : []),
+    ...(options.readinessChecks ?? []),
+  ];
+  let startStartupCheck: (() => void) | undefined;
+  const startupCheck = new Promise<StartupCheckOutcome>((resolve) => {
+    startStartupCheck = () =>
+      resolve(
+        upstreamHealth
+          ? upstreamHealth.start(upstream.default)
+          : {
+              status: 'skipped',
+              why: config.mode === 'local' ? 'local mode' : 'AUTH_MODE=cloudflare-token: the server has no token',
+            },
+      );
+  });
 
   const browserSafety = createBrowserSafety(config);
 
@@ -146,6 +180,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       const healthy = ready && stopping === undefined;
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'unavailable', mode: config.mode }));
+      return;
+    }
+    if (req.url === '/readyz' || req.url?.startsWith('/readyz?')) {
+      void answerReadiness(res, readinessChecks, { stopping: stopping !== undefined });
       return;
     }
     if (!req.url?.startsWith('/')) {
@@ -211,6 +249,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     get metricsUrl() {
       return metricsServer?.url;
     },
+    startupCheck,
     async start(port = config.port, host = config.host) {
       if (metrics && config.metrics.port !== null)
         metricsServer = await startMetricsServer(metrics, config.metrics.port, host);
@@ -231,6 +270,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         });
       });
       ready = true;
+      startStartupCheck?.();
       const { address, port: actual } = server.address() as AddressInfo;
       const shown = address.includes(':') ? `[${address}]` : address;
       return `http://${shown}:${actual}/graphql`;
@@ -241,6 +281,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop() {
       stopping ??= (async () => {
         ready = false;
+        upstreamHealth?.stop();
         // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
         await Promise.all([ws?.close(), live.close()]);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -8,7 +8,8 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 
 /**
- * `local`: no `CLOUDFLARE_API_TOKEN`, so the gateway starts its embedded emulator. `remote`: a real upstream,
+ * `local`: no `CLOUDFLARE_API_TOKEN`, so the gateway starts its embedded emulator (in production, or next to other
+ * remote variables, only with `LOCAL_MODE=true`: see `refuseAccidentalLocalMode`). `remote`: a real upstream,
  * reached with the server's token, or, with `AUTH_MODE=cloudflare-token`, with each client's own credential
  * (then `upstream.apiToken` is empty: the server has no credential of its own).
  */
@@ -372,6 +373,15 @@ class Reader {
     return hosts;
   }
 
+  /** `true` or `false` (any case); undefined when unset. */
+  boolean(name: string): boolean | undefined {
+    const raw = this.string(name)?.toLowerCase();
+    if (raw === undefined) return undefined;
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    this.problems.push(`${name} must be true or false (got "${raw}")`);
+    return undefined;
+  }
+
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
     const raw = this.string(name)?.toLowerCase();
     if (raw === undefined) return fallback;
@@ -390,6 +400,7 @@ export function loadConfig(env: Env = process.env): Config {
   const apiToken = auth.mode === 'cloudflare-token' ? undefined : read.string('CLOUDFLARE_API_TOKEN');
   const mode: Mode = apiToken === undefined && auth.mode !== 'cloudflare-token' ? 'local' : 'remote';
   const accountId = read.string('CLOUDFLARE_ACCOUNT_ID');
+  refuseAccidentalLocalMode(read, { mode, authMode: auth.mode, accountId });
   if (apiToken !== undefined && accountId === undefined) {
     read.problems.push('CLOUDFLARE_ACCOUNT_ID is required when CLOUDFLARE_API_TOKEN is set');
   }
@@ -459,6 +470,67 @@ function readMetrics(read: Reader, mainPort: number): MetricsConfig {
     read.problems.push(`METRICS_PORT must differ from PORT (both are ${port})`);
   }
   return { enabled, port };
+}
+
+/**
+ * Local mode serves the embedded emulator's demo data. It is chosen by leaving CLOUDFLARE_API_TOKEN unset, so a
+ * deployment that forgot the token (or set only part of the remote variables) would serve demo data while looking
+ * healthy. Local mode is therefore refused in production and next to remote variables, unless `LOCAL_MODE=true`
+ * asks for it; `LOCAL_MODE=false` requires remote mode. With `AUTH_MODE=cloudflare-token` the server has no token
+ * of its own (clients bring theirs) and is always remote, so none of this applies there but `LOCAL_MODE=true`.
+ */
+function refuseAccidentalLocalMode(
+  read: Reader,
+  { mode, authMode, accountId }: { mode: Mode; authMode: AuthModeName; accountId: string | undefined },
+): void {
+  const localMode = read.boolean('LOCAL_MODE');
+  const baseUrl = read.string('CLOUDFLARE_BASE_URL');
+  const help =
+    'set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID to use the Cloudflare API, or LOCAL_MODE=true to serve ' +
+    "the embedded emulator's demo data on purpose";
+  if (authMode === 'cloudflare-token') {
+    if (localMode === true) {
+      read.problems.push(
+        'LOCAL_MODE=true cannot be combined with AUTH_MODE=cloudflare-token: clients bring Cloudflare API tokens ' +
+          'for the real API; unset one of them',
+      );
+    }
+    return;
+  }
+  if (mode === 'remote') {
+    if (localMode === true) {
+      read.problems.push(
+        'LOCAL_MODE=true conflicts with CLOUDFLARE_API_TOKEN: unset CLOUDFLARE_API_TOKEN to run the embedded ' +
+          'emulator, or LOCAL_MODE to use the Cloudflare API',
+      );
+    }
+    return;
+  }
+  if (localMode === true) {
+    if (baseUrl !== undefined) {
+      read.problems.push(
+        'CLOUDFLARE_BASE_URL is set but LOCAL_MODE=true runs the embedded emulator, which ignores it: unset one of them',
+      );
+    }
+    return;
+  }
+  if (localMode === false) {
+    read.problems.push(
+      `LOCAL_MODE=false requires CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (CLOUDFLARE_API_TOKEN is not set)`,
+    );
+    return;
+  }
+  const partial = [
+    ...(accountId === undefined ? [] : ['CLOUDFLARE_ACCOUNT_ID']),
+    ...(baseUrl === undefined ? [] : ['CLOUDFLARE_BASE_URL']),
+  ];
+  if (partial.length > 0) {
+    read.problems.push(
+      `CLOUDFLARE_API_TOKEN is not set, but ${partial.join(' and ')} ${partial.length > 1 ? 'are' : 'is'}: ${help}`,
+    );
+  } else if (read.string('NODE_ENV') === 'production') {
+    read.problems.push(`NODE_ENV=production and CLOUDFLARE_API_TOKEN is not set: ${help}`);
+  }
 }
 
 const MODES_HELP =
@@ -728,7 +800,7 @@ function readEmulatorTokens(read: Reader): EmulatorTokens | undefined {
  * process, so tests keep error details), overridden by `overrides`.
  */
 export function createConfig(overrides: DeepPartial<Config> = {}): Config {
-  const base = loadConfig({ NODE_ENV: process.env.NODE_ENV });
+  const base = loadConfig({ NODE_ENV: process.env.NODE_ENV, LOCAL_MODE: 'true' });
   return deepFreeze(merge(base, overrides));
 }
 

@@ -97,6 +97,15 @@ async function main(): Promise<void> {
   );
   if (app.metricsUrl) process.stdout.write(`Metrics at ${app.metricsUrl}\n`);
 
+  // A token or account the upstream refuses is fixed only by configuration: exit at once, naming the variable.
+  // An unreachable upstream is not: the check keeps retrying while /readyz answers 503 (src/health/upstream-check.ts).
+  void app.startupCheck.then(async (outcome) => {
+    if (outcome.status !== 'failed') return;
+    process.stderr.write(`Start-up check failed: ${outcome.problem}\n`);
+    await app.stop();
+    process.exit(1);
+  });
+
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (signalled) return;

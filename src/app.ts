@@ -20,6 +20,7 @@ import { graphqlSsePlugin } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
+import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
@@ -65,8 +66,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness.
     context: ({ request, req }) => context(request, req),
     graphqlEndpoint: '/graphql',
-    // The http handler below already refuses bodies over MAX_REQUEST_BYTES before reading them; yoga's own
-    // check would copy every body through another stream (an AbortController and DOMException per request).
+    // The http handler below holds bodies to MAX_REQUEST_BYTES before yoga reads them (transport/request-body.ts);
+    // yoga's own check would copy every body through another stream (an AbortController and DOMException per request).
     maxRequestBodySize: false,
     cors: createCorsPolicy(config.corsOrigins),
     landingPage: false,
@@ -114,25 +115,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       refuse(req, res, refusal.status, refusal.error);
       return;
     }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (
-      declared > config.maxRequestBytes ||
-      (req.headers['transfer-encoding'] !== undefined && req.method === 'POST')
-    ) {
-      // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
-      const tooLarge = declared > config.maxRequestBytes;
-      const error = tooLarge
-        ? codedError(
-            `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`,
-            'REQUEST_TOO_LARGE',
-          )
-        : codedError('POST bodies need a Content-Length header.', 'LENGTH_REQUIRED');
-      refuse(req, res, tooLarge ? 413 : 411, error);
-      return;
-    }
-    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
-    void yoga.requestListener(req, res);
+    // Before yoga reads a byte: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
+    const body = holdRequestBody(req, config.maxRequestBytes);
+    if (body instanceof Promise) void body.then((outcome) => answer(req, res, outcome));
+    else answer(req, res, body);
   });
+
+  function answer(req: IncomingMessage, res: ServerResponse, body: BodyOutcome): void {
+    if (body.kind === 'too-large') refuse(req, res, 413, body.error);
+    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
+    else if (body.kind === 'within') void yoga.requestListener(req, res);
+  }
 
   // Requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request line) never
   // reach the handler above; Node's default answer has no body, so it would be the one answer without a code.
@@ -194,7 +187,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
  * unread body cannot be taken for the next request.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLError): void {
-  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-  res.end(JSON.stringify({ errors: [error] }));
+  const body = JSON.stringify({ errors: [error] });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
   req.resume();
 }

@@ -16,12 +16,12 @@ import { longestAcceptedList } from './schema/list-limits.js';
 import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
-import { graphqlSsePlugin } from './transport/sse.js';
+import { graphqlSsePlugin, useUnbufferedEventStreams } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
-import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
+import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import type { Context } from './context.js';
 
@@ -75,12 +75,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     maskedErrors: { isDev: config.exposeErrorDetails && !config.production },
     // Parse errors are cached like documents: both keep the document's text.
     parserAndValidationCache: { documentCache: createDocumentCache(), errorCache: createDocumentCache() },
-    graphiql: { defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' },
-    renderGraphiQL: renderOfflineGraphiQL,
+    // Served by useGraphiQL below, compressed (yoga's sends the 9 MB page as it is), or not at all (GRAPHIQL=false).
+    graphiql: false,
     plugins: [
+      // The page runs nothing and needs no credential: answered before authentication.
+      ...(config.graphiql
+        ? [useGraphiQL({ defaultQuery: DEFAULT_QUERY, title: 'Workflows GraphQL', subscriptionsProtocol: 'WS' })]
+        : []),
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ config, logger, principals }),
+      useUnbufferedEventStreams(),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
       useQueryCostLimit({ maxCost: config.maxQueryCost }),

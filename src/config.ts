@@ -119,6 +119,8 @@ export interface Config {
    */
   readonly allowedHosts: readonly string[];
   readonly auth: AuthConfig;
+  /** `GRAPHIQL`: whether a browser opening /graphql gets GraphiQL (src/graphiql.ts). @default true */
+  readonly graphiql: boolean;
 }
 
 /**
@@ -398,6 +400,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins: read.origins('CORS_ORIGINS'),
     allowedHosts: read.hosts('ALLOWED_HOSTS', host),
     auth,
+    graphiql: read.oneOf('GRAPHIQL', ['true', 'false'], 'true') === 'true',
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);

@@ -172,12 +172,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         ready = false;
         // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
         await Promise.all([ws?.close(), live.close()]);
+        // Read before close(): close() clears `listening` at once, and the wait below would never happen.
+        const listening = server.listening;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets go now; busy ones close when their response ends (Node >= 19 semantics).
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
         deadline.unref();
-        if (server.listening) await closed;
+        if (listening) await closed;
         clearTimeout(deadline);
         await upstream.close();
       })();

@@ -16,11 +16,12 @@ import { longestAcceptedList } from './schema/list-limits.js';
 import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
-import { graphqlSsePlugin } from './transport/sse.js';
+import { graphqlSsePlugin, useUnbufferedEventStreams } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
-import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
+import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
+import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import { combineObservers } from './upstream/observer.js';
 import { useOperationTracing } from './tracing/operation.js';
@@ -109,8 +110,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness.
     context: ({ request, req }) => context(request, req),
     graphqlEndpoint: '/graphql',
-    // The http handler below already refuses bodies over MAX_REQUEST_BYTES before reading them; yoga's own
-    // check would copy every body through another stream (an AbortController and DOMException per request).
+    // The http handler below holds bodies to MAX_REQUEST_BYTES before yoga reads them (transport/request-body.ts);
+    // yoga's own check would copy every body through another stream (an AbortController and DOMException per request).
     maxRequestBodySize: false,
     cors: createCorsPolicy(config.corsOrigins),
     landingPage: false,
@@ -121,15 +122,21 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       documentCache: createDocumentCache(metrics?.cacheLookup('documents')),
       errorCache: createDocumentCache(metrics?.cacheLookup('parse_errors')),
     },
-    graphiql: {
-      defaultQuery: DEFAULT_QUERY,
-      title: 'Workflows GraphQL',
-      subscriptionsProtocol: 'WS',
-      ...graphiqlMarkerOptions(config.trustedDocuments),
-    },
-    renderGraphiQL: renderOfflineGraphiQL,
+    // Served by useGraphiQL below, compressed (yoga's sends the 9 MB page as it is), or not at all (GRAPHIQL=false).
+    graphiql: false,
     plugins: [
-      // Outermost: an operation's span covers what every other plugin does, refusals included.
+      // The page runs nothing and needs no credential: answered before authentication.
+      ...(config.graphiql
+        ? [
+            useGraphiQL({
+              defaultQuery: DEFAULT_QUERY,
+              title: 'Workflows GraphQL',
+              subscriptionsProtocol: 'WS',
+              ...graphiqlMarkerOptions(config.trustedDocuments),
+            }),
+          ]
+        : []),
+      // Outermost of the operation plugins: an operation's span covers what every other plugin does, refusals included.
       ...(tracing ? [useOperationTracing(tracing)] : []),
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
@@ -139,6 +146,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         : []),
       ...(documents ? [useTrustedDocuments(documents)] : []),
       graphqlSsePlugin({ config, logger, principals, ...(documents ? { documents } : {}) }),
+      useUnbufferedEventStreams(),
       // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
       useDocumentLimits(config.documentLimits),
@@ -200,26 +208,20 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       refuse(req, res, refusal.status, refusal.error);
       return;
     }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (
-      declared > config.maxRequestBytes ||
-      (req.headers['transfer-encoding'] !== undefined && req.method === 'POST')
-    ) {
-      // Refused before reading: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
-      const tooLarge = declared > config.maxRequestBytes;
-      const error = tooLarge
-        ? codedError(
-            `The request body is ${declared} bytes; the limit is ${config.maxRequestBytes} (MAX_REQUEST_BYTES).`,
-            'REQUEST_TOO_LARGE',
-          )
-        : codedError('POST bodies need a Content-Length header.', 'LENGTH_REQUIRED');
-      refuse(req, res, tooLarge ? 413 : 411, error);
-      return;
-    }
-    if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
-    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
-    void yoga.requestListener(req, res);
+    // Before yoga reads a byte: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
+    const body = holdRequestBody(req, config.maxRequestBytes);
+    if (body instanceof Promise) void body.then((outcome) => answer(req, res, outcome));
+    else answer(req, res, body);
   });
+
+  function answer(req: IncomingMessage, res: ServerResponse, body: BodyOutcome): void {
+    if (body.kind === 'too-large') refuse(req, res, 413, body.error);
+    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
+    else if (body.kind === 'within') {
+      if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
+      void yoga.requestListener(req, res);
+    }
+  }
 
   // Requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request line) never
   // reach the handler above; Node's default answer has no body, so it would be the one answer without a code.
@@ -284,12 +286,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         upstreamHealth?.stop();
         // Subscriptions end first so their sockets close with a proper close code, then HTTP drains.
         await Promise.all([ws?.close(), live.close()]);
+        // Read before close(): close() clears `listening` at once, and the wait below would never happen.
+        const listening = server.listening;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets go now; busy ones close when their response ends (Node >= 19 semantics).
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
         deadline.unref();
-        if (server.listening) await closed;
+        if (listening) await closed;
         clearTimeout(deadline);
         await Promise.all([upstream.close(), metricsServer?.close()]);
         // Last: the spans of the requests drained above are exported too.
@@ -306,7 +310,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
  * unread body cannot be taken for the next request.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLError): void {
-  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-  res.end(JSON.stringify({ errors: [error] }));
+  const body = JSON.stringify({ errors: [error] });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
   req.resume();
 }

@@ -123,6 +123,8 @@ export interface Config {
   readonly tracing: TracingConfig;
   readonly metrics: MetricsConfig;
   readonly trustedDocuments: TrustedDocumentsConfig;
+  /** `GRAPHIQL`: whether a browser opening /graphql gets GraphiQL (src/graphiql.ts). @default true */
+  readonly graphiql: boolean;
 }
 
 /**
@@ -457,6 +459,7 @@ export function loadConfig(env: Env = process.env): Config {
     tracing: readTracing(read),
     metrics: readMetrics(read, port),
     trustedDocuments: readTrustedDocuments(read, mode),
+    graphiql: read.oneOf('GRAPHIQL', ['true', 'false'], 'true') === 'true',
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);

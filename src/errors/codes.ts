@@ -33,8 +33,8 @@ export const ERROR_CODES = {
     'A `PUT /graphql/stream` would exceed MAX_SSE_RESERVATIONS_PER_CLIENT or MAX_SSE_RESERVATIONS, the reserved single-connection streams not yet opened (HTTP 429 with `Retry-After`); `limit` and `scope` (`client` or `server`) say which. Open a reserved stream, or wait for one to expire.',
   SHUTTING_DOWN:
     'The server is shutting down: a new subscription is refused, and open ones end with this error instead of completing; reconnect to another instance or retry shortly.',
-  REQUEST_TOO_LARGE: 'The request body is larger than MAX_REQUEST_BYTES (HTTP 413); it was not read.',
-  LENGTH_REQUIRED: 'A POST request came without a Content-Length header (HTTP 411); it was not read.',
+  REQUEST_TOO_LARGE:
+    'The request body is larger than MAX_REQUEST_BYTES (HTTP 413): refused by its Content-Length before it was read, or, sent chunked, as soon as it crossed the limit; the rest was not read and the connection closed.',
   UNSUPPORTED_CONTENT_TYPE:
     'A POST request had no Content-Type, or one other than JSON (form and plain-text bodies in particular: any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
   HOST_NOT_ALLOWED:

@@ -24,31 +24,18 @@ function authenticationUnavailableResponse(): Response {
   });
 }
 
-/** Where Yoga serves GraphiQL (the GraphQL endpoint, opened in a browser). */
-const GRAPHIQL_PATH = '/graphql';
-
-/** GraphiQL's page itself (a browser navigating to /graphql): served in every mode; its requests carry the credential. */
-function isGraphiQLPage(request: Request): boolean {
-  if (request.method !== 'GET') return false;
-  const url = new URL(request.url);
-  return (
-    url.pathname === GRAPHIQL_PATH &&
-    !url.searchParams.has('query') &&
-    (request.headers.get('accept') ?? '').includes('text/html')
-  );
-}
-
 /**
  * Authenticates every HTTP request that can run an operation (POST and GET on `/graphql`, SSE in both
  * modes) before Yoga parses it, and leaves the principal in `principals` for the context factory. An
  * unauthenticated request ends here with {@link unauthenticatedResponse}: it is never parsed, priced or run.
- * Must come first among the plugins, before the graphql-sse plugin, which answers its own route.
+ * Must come first among the plugins that can run anything, before the graphql-sse plugin, which answers its own
+ * route; only GraphiQL's page (src/graphiql.ts), which runs nothing, is answered before it, without a credential.
  */
 export function useAuthentication(options: { authenticator: Authenticator; principals: PrincipalRegistry }): Plugin {
   const { authenticator, principals } = options;
   return {
     async onRequest({ request, endResponse }) {
-      if (request.method === 'OPTIONS' || isGraphiQLPage(request)) return;
+      if (request.method === 'OPTIONS') return;
       let principal: Principal;
       try {
         principal = await authenticator.authenticate(request.headers.get('authorization'), request.headers);

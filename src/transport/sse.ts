@@ -500,3 +500,19 @@ function toFetchResponse([body, init]: SseResponse, request: Request, ResponseIm
     });
   return new ResponseImpl(stream, init);
 }
+
+/**
+ * Marks every event stream the server sends, graphql-sse's (above) and yoga's own on /graphql alike, with
+ * `X-Accel-Buffering: no`: nginx buffers proxied responses by default (`proxy_buffering on`) and would hold
+ * events back until a buffer fills or the stream ends; this header turns that off for the one response, with no
+ * proxy configuration. Other proxies ignore it.
+ */
+export function useUnbufferedEventStreams(): Plugin {
+  return {
+    onResponse({ response }) {
+      if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+        response.headers.set('x-accel-buffering', 'no');
+      }
+    },
+  };
+}

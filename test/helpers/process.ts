@@ -40,10 +40,25 @@ export function spawnEntry(
     javascript || options.importTsx
       ? [process.execPath, [...(javascript ? [] : ['--import', 'tsx']), entry]]
       : [TSX, [entry]];
+  return spawnCommand(command, args, env);
+}
+
+/**
+ * Runs any command (`npm run start:prod`, node on a copied bundle) as {@link spawnEntry} runs an entry point: with a
+ * clean environment, in `cwd` (this repository by default). `detached`: in a process group of its own, whose id
+ * is the child's pid, so that `process.kill(-pid)` reaches whatever the command started and left behind.
+ */
+export function spawnCommand(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  options: { cwd?: string; detached?: boolean } = {},
+): SpawnedProcess {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   running.add(child);
   let out = '';

@@ -576,11 +576,12 @@ function headerCases(): HostileCase[] {
       headers: [['Host', 'localhost.evil.example'], ...json(t), ['Content-Length', String(VALID_BODY.length)]],
       body: VALID_BODY,
     })),
-    raw('POST /graphql without Content-Length (chunked)', 'LENGTH_REQUIRED', 411, (t) => ({
+    // One chunk a byte over MAX_REQUEST_BYTES (16 MiB here), and the body never ends: refused as it crosses the limit.
+    raw('POST /graphql with a chunked body over MAX_REQUEST_BYTES', 'REQUEST_TOO_LARGE', 413, (t) => ({
       target: '/graphql',
       framing: 'as-given',
       headers: [['Host', `127.0.0.1:${t.port}`], ...json(t), ['Transfer-Encoding', 'chunked']],
-      body: `${VALID_BODY.length.toString(16)}\r\n${VALID_BODY}\r\n0\r\n\r\n`,
+      body: `${(16 * MiB + 1).toString(16)}\r\n${'x'.repeat(16 * MiB + 1)}\r\n`,
     })),
     raw('POST /graphql with two different Content-Lengths', 'BAD_REQUEST', 400, (t) => ({
       target: '/graphql',

@@ -43,19 +43,6 @@ describe('npm start', () => {
     expect((await server.exited()).code).toBe(0);
   });
 
-  it('builds a production bundle that starts with plain node (npm run build, npm run start:prod)', async () => {
-    const build = spawnEntry('scripts/build.mjs', {});
-    expect(await build.exited()).toEqual({ code: 0, signal: null });
-    const server = spawnEntry('dist/main.js', { PORT: '0', NODE_ENV: 'production', LOCAL_MODE: 'true' });
-    const [, url] = await server.waitForLine(/\(local mode\) at (http:\/\/\S+\/graphql)/);
-    expect((await fetch(new URL('/healthz', url!))).status).toBe(200);
-    expect(await graphql(url!, '{ workflow(name: "order-fulfillment") { name } }')).toEqual({
-      data: { workflow: { name: 'order-fulfillment' } },
-    });
-    server.kill('SIGTERM');
-    expect(await server.exited()).toEqual({ code: 0, signal: null });
-  });
-
   it('refuses to start on invalid configuration, listing every problem', async () => {
     const server = spawnEntry('src/main.ts', { CLOUDFLARE_API_TOKEN: 'abc-token-123', PORT: 'x', LOG_LEVEL: 'loud' });
     const exit = await server.exited();

@@ -22,6 +22,8 @@ import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { DEFAULT_QUERY, renderOfflineGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
+import { operationUpstreamObserver, recordOperationCost, useOperationLog } from './logging/operation-log.js';
+import { createRequestIds } from './logging/request-id.js';
 import type { Context } from './context.js';
 
 export interface App {
@@ -46,8 +48,10 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
-  const upstream = createUpstream(config.upstream, { logger });
+  const logger =
+    options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken], { format: config.logFormat });
+  const upstream = createUpstream(config.upstream, { logger, observer: operationUpstreamObserver });
+  const requestIds = createRequestIds();
   const live = createLiveHub({ config, upstream, logger });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
@@ -80,9 +84,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       graphqlSsePlugin({ config, logger, principals }),
+      // Before the cost limit: it sees the results of executions the limit stops.
+      useOperationLog({ logger, requestIds, principals, authenticated: authenticator !== undefined }),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
-      useQueryCostLimit({ maxCost: config.maxQueryCost }),
+      useQueryCostLimit({ maxCost: config.maxQueryCost, onEstimate: recordOperationCost }),
     ],
   });
 
@@ -109,7 +115,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const refusal = browserSafety.checkRequest(req);
     if (refusal) {
       logger.debug(
-        `refused ${req.method ?? ''} ${req.url?.split('?', 1)[0] ?? ''}: ${refusal.error.extensions.code ?? ''}`,
+        { method: req.method, path: req.url?.split('?', 1)[0], code: refusal.error.extensions.code },
+        'refused a request (browser safety)',
       );
       refuse(req, res, refusal.status, refusal.error);
       return;
@@ -153,7 +160,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     live,
     logger,
     async start(port = config.port, host = config.host) {
-      ws = attachWebSocket({ server, yoga, config, logger, principals, ...(authenticator ? { authenticator } : {}) });
+      ws = attachWebSocket({
+        server,
+        yoga,
+        config,
+        logger,
+        principals,
+        requestIds,
+        ...(authenticator ? { authenticator } : {}),
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

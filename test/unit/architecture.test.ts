@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['loaders', 'mutations', 'subscriptions'],
   ['context'],
   ['schema', 'cost'],
-  ['transport', 'cors', 'graphiql'],
+  ['transport', 'cors', 'graphiql', 'logging'],
   ['app'],
   ['main'],
 ];

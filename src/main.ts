@@ -48,7 +48,10 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     const reload = authenticator.reload;
     if (!reload) {
-      logger.info({ signal: 'SIGHUP', authMode: config.auth.mode }, 'SIGHUP: this AUTH_MODE has nothing to reload');
+      logger.info(
+        { signal: 'SIGHUP', authMode: config.auth.mode },
+        `SIGHUP: AUTH_MODE=${config.auth.mode} has nothing to reload`,
+      );
       return;
     }
     reloading = reloading.then(() =>
@@ -56,7 +59,10 @@ async function main(): Promise<void> {
         // Open WebSocket connections of keys that are gone close with 4401.
         async () => {
           await started.app?.reauthenticate();
-          logger.info({ signal: 'SIGHUP', authMode: config.auth.mode }, 'SIGHUP: credentials reloaded');
+          logger.info(
+            { signal: 'SIGHUP', authMode: config.auth.mode },
+            `SIGHUP: ${config.auth.mode} credentials reloaded`,
+          );
         },
         (error: unknown) =>
           logger.error(
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: NodeJS.Signals) => {
     if (signalled) return;
     signalled = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal }, `${signal} received, shutting down`);
     const since = performance.now();
     void (async () => {
       await app.stop();

@@ -23,7 +23,9 @@ export function createRequestIds(generate: () => string = randomUUID): RequestId
       let id = ids.get(request);
       if (id === undefined) {
         const incoming = request.headers.get(REQUEST_ID_HEADER);
-        id = incoming !== null && ACCEPTED.test(incoming) ? incoming : generate();
+        // A credential fits the accepted characters: an id that repeats the request's own is not written to a log.
+        const credential = incoming !== null && request.headers.get('authorization')?.includes(incoming) === true;
+        id = incoming !== null && ACCEPTED.test(incoming) && !credential ? incoming : generate();
         ids.set(request, id);
       }
       return id;

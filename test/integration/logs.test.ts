@@ -319,3 +319,38 @@ describe('graphql-ws errors', () => {
     expect(JSON.stringify(refused)).not.toMatch(/\.[cm]?[jt]s:\d+:\d+/);
   });
 });
+
+describe('the logger', () => {
+  const TOKEN = 'registered-upstream-token-0123456789';
+  const SECRET = 'registered-jwt-secret-0123456789abcdef';
+  const KEY = 'wfgql_AAAAbbbbCCCCddddEEEEffffGGGGhhhhIIIIjjj';
+  const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl';
+  const CLIENT_TOKEN = 'unregistered-client-token-9876543210';
+
+  for (const format of ['json', 'pretty'] as const) {
+    it(`(${format}) writes no registered secret, key, JWT or Authorization value, wherever a call puts one`, () => {
+      const out: string[] = [];
+      const logger = createLogger('debug', [TOKEN, SECRET], {
+        format,
+        destination: { write: (l: string) => out.push(l) },
+      });
+      const error = new Error(`upstream refused ${TOKEN} and ${KEY}`);
+      logger.error(`message with ${TOKEN}, ${SECRET}, ${KEY} and ${JWT}`, error);
+      logger.warn({ authorization: `Bearer ${CLIENT_TOKEN}`, headers: { authorization: CLIENT_TOKEN } }, 'fields');
+      logger.info(
+        { request: { headers: { authorization: CLIENT_TOKEN, cookie: CLIENT_TOKEN } }, apiToken: TOKEN },
+        'x',
+      );
+      logger.debug({ nested: { deeper: [`${SECRET}`, { err: error }] }, token: CLIENT_TOKEN, jwt: JWT }, 'deep');
+      logger.info(`the header was Bearer ${CLIENT_TOKEN}`);
+      logger.child({ secret: SECRET }).info('child');
+      expect(out).toHaveLength(6);
+      const text = out.join('');
+      for (const secret of [TOKEN, SECRET, KEY, JWT, CLIENT_TOKEN]) expect(text).not.toContain(secret);
+      // What is kept: the message's words and the error's type.
+      expect(text).toContain('message with');
+      expect(text).toContain('upstream refused');
+      expect(text).toContain('[REDACTED]');
+    });
+  }
+});

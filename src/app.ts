@@ -31,6 +31,8 @@ import { useTrustedDocuments } from './trusted-documents/plugin.js';
 import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
 import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
+import { operationUpstreamObserver, recordOperationCost, useOperationLog } from './logging/operation-log.js';
+import { createRequestIds } from './logging/request-id.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
 import { useGraphQLMetrics } from './metrics/graphql.js';
@@ -74,7 +76,8 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const logger = options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken]);
+  const logger =
+    options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken], { format: config.logFormat });
   const { tracing } = options;
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
   // The server's own credential is checked (at start, and by every call) unless it has none: local mode talks to
@@ -89,8 +92,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(tracing ? [traceUpstreamCalls(tracing, { budget: (key) => upstream.budget(key) })] : []),
       ...(metrics ? [metrics.upstreamObserver] : []),
       ...(upstreamHealth ? [upstreamHealth.observer] : []),
+      operationUpstreamObserver,
     ]),
   });
+  const requestIds = createRequestIds();
   const live = createLiveHub({ config, upstream, logger, observer: metrics?.liveObserver });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
@@ -149,11 +154,16 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       useUnbufferedEventStreams(),
       // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
+      // Before the cost limit: it sees the results of executions the limit stops.
+      useOperationLog({ logger, requestIds, principals, authenticated: authenticator !== undefined }),
       useDocumentLimits(config.documentLimits),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
       useQueryCostLimit({
         maxCost: config.maxQueryCost,
-        onEstimate: metrics?.onEstimate,
+        onEstimate: (contextValue, cost) => {
+          recordOperationCost(contextValue, cost);
+          metrics?.onEstimate(contextValue, cost);
+        },
         onCacheLookup: metrics?.cacheLookup('query_cost'),
       }),
     ],
@@ -203,7 +213,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     const refusal = browserSafety.checkRequest(req);
     if (refusal) {
       logger.debug(
-        `refused ${req.method ?? ''} ${req.url?.split('?', 1)[0] ?? ''}: ${refusal.error.extensions.code ?? ''}`,
+        { method: req.method, path: req.url?.split('?', 1)[0], code: refusal.error.extensions.code },
+        'refused a request (browser safety)',
       );
       refuse(req, res, refusal.status, refusal.error);
       return;
@@ -261,6 +272,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         config,
         logger,
         principals,
+        requestIds,
         ...(authenticator ? { authenticator } : {}),
         ...(documents ? { documents } : {}),
       });

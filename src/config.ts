@@ -15,6 +15,8 @@ import { accessSync, constants, readFileSync } from 'node:fs';
  */
 export type Mode = 'local' | 'remote';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+/** `json`: one JSON object per line; `pretty`: readable lines (pino-pretty). */
+export type LogFormat = 'json' | 'pretty';
 
 export interface UpstreamConfig {
   /** Base URL of the v4 API, without a trailing slash. @default https://api.cloudflare.com/client/v4 */
@@ -76,6 +78,8 @@ export interface Config {
   readonly port: number;
   /** @default info */
   readonly logLevel: LogLevel;
+  /** `LOG_FORMAT`. @default pretty in local mode outside production, json otherwise */
+  readonly logFormat: LogFormat;
   /** `NODE_ENV=production`. */
   readonly production: boolean;
   /**
@@ -251,6 +255,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -420,6 +425,12 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port,
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    // `npm start` on a laptop reads best as text; anything deployed feeds a log pipeline, which wants JSON.
+    logFormat: read.oneOf(
+      'LOG_FORMAT',
+      LOG_FORMATS,
+      mode === 'local' && read.string('NODE_ENV') !== 'production' ? 'pretty' : 'json',
+    ),
     production: read.string('NODE_ENV') === 'production',
     exposeErrorDetails: read.string('NODE_ENV') === 'test',
     upstream: {

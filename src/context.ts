@@ -90,8 +90,8 @@ export function createContextFactory(deps: {
       api,
       loaders: createLoaders(api, caches.finished(api.credential.key)),
       live: deps.live,
-      audit: (entry) =>
-        logger?.info(`audit ${JSON.stringify({ principal: principal.id, mode: principal.mode, ...entry })}`),
+      // Fields, not JSON in the message: log pipelines filter on `msg: "audit"` and on each field.
+      audit: (entry) => logger?.info({ principal: principal.id, authMode: principal.mode, ...entry }, 'audit'),
     };
   };
 }

@@ -1,6 +1,26 @@
-import type { LogLevel } from './config.js';
+/**
+ * The server's logger: pino, writing JSON lines (or, with `LOG_FORMAT=pretty`, readable ones) synchronously to
+ * stderr, so stdout stays free for the start-up line and nothing is lost when the process exits. No transport
+ * runs in a worker thread: the server is bundled by esbuild (scripts/build.mjs), which cannot bundle one.
+ *
+ * Secrets never reach a line. The `log` formatter censors credential-named fields (`authorization`, `token`,
+ * `secret`...) at any depth, and it and the `logMethod` hook scrub every string of a line (its message, its
+ * fields, an error's message and stack) before pino serialises it: the values registered with
+ * {@link createLogger} (the upstream token, the JWT secret), and anything shaped like a credential a client
+ * brings (an API key of this server, a JWT, the value after `Bearer`).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { writeSync } from 'node:fs';
+import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import type { LogFormat, LogLevel } from './config.js';
 
-/** The logger yoga and our modules share. Lines go to stderr so stdout stays free for the start-up line. */
+/**
+ * The logger yoga and our modules share (also Yoga's `logging` option). Each method takes either a message and
+ * optionally an error (`logger.error('shutdown failed', error)`), or fields and a message
+ * (`logger.info({ route, status }, 'upstream answered 429')`): fields are what operators filter on, so values
+ * belong there rather than inside the message.
+ */
 export interface Logger {
   debug(...args: unknown[]): void;
   info(...args: unknown[]): void;
@@ -8,32 +28,214 @@ export interface Logger {
   error(...args: unknown[]): void;
 }
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
-
-/**
- * Creates a leveled logger. Secrets registered with `redact` (the API token) are replaced in every line,
- * so a stray token in an error message can never reach a log.
- */
-export function createLogger(level: LogLevel, redact: readonly string[] = []): Logger {
-  const threshold = ORDER[level];
-  const secrets = redact.filter((s) => s.length >= 8);
-  const write =
-    (name: Exclude<LogLevel, 'silent'>) =>
-    (...args: unknown[]) => {
-      if (ORDER[name] < threshold) return;
-      let line = args
-        .map((a) => (a instanceof Error ? (a.stack ?? a.message) : typeof a === 'string' ? a : safeJson(a)))
-        .join(' ');
-      for (const secret of secrets) line = line.split(secret).join('[REDACTED]');
-      process.stderr.write(`${new Date().toISOString()} ${name.toUpperCase()} ${line}\n`);
-    };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+/** A {@link Logger} made by {@link createLogger}: also makes children whose lines all carry `bindings`. */
+export interface AppLogger extends Logger {
+  child(bindings: Readonly<Record<string, unknown>>): AppLogger;
 }
 
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
+export interface LoggerOptions {
+  /** @default json */
+  readonly format?: LogFormat;
+  /** Where lines go (tests capture them); default: file descriptor 2, written synchronously. */
+  readonly destination?: { write(line: string): unknown };
+}
+
+/** What replaces a secret in a line. */
+export const REDACTED = '[REDACTED]';
+
+/**
+ * Fields whose value is censored whatever it holds, at any depth of a line (names compared in lower case). This is
+ * the job of pino's `redact` option; its path matcher (@pinojs/redact, with wildcards for nesting) cost about 45 µs
+ * per line for this list, ten times the rest of a line, while the formatter below walks every field anyway.
+ */
+const CENSORED_FIELDS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'token',
+  'apitoken',
+  'accesstoken',
+  'refreshtoken',
+  'jwt',
+  'secret',
+  'jwtsecret',
+  'clientsecret',
+  'password',
+  'key',
+  'apikey',
+  'x-api-key',
+]);
+
+/**
+ * Credentials recognisable by their shape, for those the server does not know in advance: its API keys (API_KEYS_FILE
+ * holds only their digests; src/auth/api-keys.ts gives them the `wfgql_` prefix), JWTs (three base64url parts, the
+ * first starting with `{"` encoded), and whatever follows `Bearer` (a client's own Cloudflare token).
+ */
+const SECRET_SHAPES: readonly [RegExp, string][] = [
+  [/wfgql_[A-Za-z0-9_-]{8,}/g, REDACTED],
+  [/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED],
+  [/\b(Bearer|Basic)\s+[^\s"',;]+/gi, `$1 ${REDACTED}`],
+];
+
+/** What every string that {@link SECRET_SHAPES} could change contains. */
+const MAY_HOLD_SHAPE = /wfgql_|eyJ|bearer|basic/i;
+
+/** Secrets shorter than this are not registered: replacing a short string would garble ordinary text. */
+const MIN_SECRET_LENGTH = 8;
+/** How deep the formatter walks a line's fields; a deeper object is written as `[too deep]`, never unscrubbed. */
+const MAX_SCRUB_DEPTH = 6;
+
+/** Fields every line written inside {@link runWithLogFields}' callback carries (the operation's `requestId`). */
+export interface LogFields {
+  readonly requestId?: string;
+  /** Cleared when the work the fields describe has ended, so timers it left behind stop carrying them. */
+  open: boolean;
+}
+
+const scopes = new AsyncLocalStorage<LogFields>();
+
+/**
+ * Runs `fn` so that each line logged in its async context (synchronously or later) carries `fields`, as long as
+ * `fields.open` holds: the operation plugin (src/logging/operation-log.ts) tags an operation's audit line and upstream
+ * warnings with its request id this way.
+ */
+export function runWithLogFields<T>(fields: LogFields, fn: () => T): T {
+  return scopes.run(fields, fn);
+}
+
+/** The fields of the innermost {@link runWithLogFields} around the caller, open or not. */
+export function currentLogFields(): LogFields | undefined {
+  return scopes.getStore();
+}
+
+/** Creates a string scrubber of `secrets` and {@link SECRET_SHAPES}. */
+function createScrubber(secrets: readonly string[]): (text: string) => string {
+  const known = [...new Set(secrets.filter((s) => s.length >= MIN_SECRET_LENGTH))].sort((a, b) => b.length - a.length);
+  return (text) => {
+    let out = text;
+    for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    // One test for the common case, a string with no credential shape at all (an operation line's fields).
+    if (!MAY_HOLD_SHAPE.test(out)) return out;
+    for (const [shape, replacement] of SECRET_SHAPES) out = out.replace(shape, replacement);
+    return out;
+  };
+}
+
+/** A copy of `value` with every string scrubbed and errors serialised (message, stack, code, cause) and scrubbed. */
+function scrubValue(value: unknown, scrub: (text: string) => string, depth: number): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_SCRUB_DEPTH) return '[too deep]';
+  if (value instanceof Error) return scrubValue(stdSerializers.err(value), scrub, depth + 1);
+  if (Array.isArray(value)) return value.map((item) => scrubValue(item, scrub, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] =
+      CENSORED_FIELDS.has(key.toLowerCase()) && item !== undefined && item !== null
+        ? REDACTED
+        : scrubValue(item, scrub, depth + 1);
   }
+  return out;
+}
+
+/**
+ * Turns the arguments of a {@link Logger} call into pino's `(fields, message)`: the message-first shape of the
+ * hand-written logger this one replaced (strings joined by spaces, an error put under `err`, other values under
+ * `data`), and pino's own fields-first shape.
+ */
+function toPinoArgs(args: readonly unknown[]): [Record<string, unknown>, string | undefined] {
+  const [first, ...rest] = args;
+  if (first !== null && typeof first === 'object' && !(first instanceof Error) && !Array.isArray(first)) {
+    const message = rest.find((a): a is string => typeof a === 'string');
+    const error = rest.find((a): a is Error => a instanceof Error);
+    return [
+      error ? { ...(first as Record<string, unknown>), err: error } : (first as Record<string, unknown>),
+      message,
+    ];
+  }
+  const words: string[] = [];
+  const fields: Record<string, unknown> = {};
+  const data: unknown[] = [];
+  for (const arg of args) {
+    if (arg instanceof Error) {
+      if (fields.err === undefined) fields.err = arg;
+      else data.push(arg);
+    } else if (typeof arg === 'string' || typeof arg === 'number' || typeof arg === 'boolean') words.push(String(arg));
+    else if (arg !== undefined) data.push(arg);
+  }
+  if (data.length > 0) fields.data = data.length === 1 ? data[0] : data;
+  const message = words.length > 0 ? words.join(' ') : fields.err instanceof Error ? fields.err.message : undefined;
+  return [fields, message];
+}
+
+function adapt(instance: PinoLogger, scrub: (text: string) => string): AppLogger {
+  const method =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]): void => {
+      if (!instance.isLevelEnabled(level)) return;
+      const [fields, message] = toPinoArgs(args);
+      if (message === undefined) instance[level](fields);
+      else instance[level](fields, message);
+    };
+  return {
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    // A child's fields are serialised once, when it is made, and pino passes them through no formatter: scrubbed here.
+    child: (bindings) => adapt(instance.child(scrubValue(bindings, scrub, 0) as Record<string, unknown>), scrub),
+  };
+}
+
+/** File descriptor 2, written synchronously: a line is on its way before `process.exit` can drop it. */
+const stderr = { write: (line: string) => writeSync(2, line) };
+
+/**
+ * Creates the server's logger at `level`. `secrets` (the upstream API token, the JWT secret) are replaced by
+ * {@link REDACTED} wherever they would appear, as are credential-shaped strings.
+ */
+export function createLogger(level: LogLevel, secrets: readonly string[] = [], options: LoggerOptions = {}): AppLogger {
+  const scrub = createScrubber(secrets);
+  const target = options.destination ?? stderr;
+  const destination: DestinationStream =
+    options.format === 'pretty' ? prettyDestination(target) : { write: (line: string) => void target.write(line) };
+  const instance = pino(
+    {
+      level,
+      base: undefined,
+      timestamp: stdTimeFunctions.isoTime,
+      mixin: () => {
+        const fields = scopes.getStore();
+        return fields?.open && fields.requestId !== undefined ? { requestId: fields.requestId } : {};
+      },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => scrubValue(object, scrub, 0) as Record<string, unknown>,
+      },
+      // `log` has already serialised errors (with their own type) and scrubbed them; pino's default serializer
+      // would serialise the result again, as an error of type `Object`.
+      serializers: { err: (value: unknown) => value },
+      hooks: {
+        logMethod(args, write) {
+          // The message (and any printf-style argument) is not part of the fields the formatter sees.
+          const scrubbed = args.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg));
+          write.apply(this, scrubbed as Parameters<typeof write>);
+        },
+      },
+    },
+    destination,
+  );
+  return adapt(instance, scrub);
+}
+
+/** pino-pretty in this thread, one line per record, synchronously. */
+function prettyDestination(target: { write(line: string): unknown }): DestinationStream {
+  const prettify = prettyFactory({
+    colorize: target === stderr && process.stderr.isTTY,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+  });
+  return { write: (line: string) => void target.write(prettify(line)) };
 }

@@ -17,10 +17,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel, [
-    config.upstream.apiToken,
-    ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : []),
-  ]);
+  const logger = createLogger(
+    config.logLevel,
+    [config.upstream.apiToken, ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : [])],
+    { format: config.logFormat },
+  );
   let authenticator: Authenticator;
   let documents: DocumentResolver | undefined;
   try {
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   }
   if (config.auth.explicitNone && !isLoopbackHost(config.host)) {
     logger.warn(
+      { authMode: 'none', host: config.host },
       `AUTH_MODE=none on ${config.host}: every client that reaches this port acts with the server's access. ` +
         'Run it like this only behind a proxy that authenticates every request.',
     );
@@ -51,7 +53,10 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     const reload = authenticator.reload;
     if (!reload) {
-      logger.info(`SIGHUP: AUTH_MODE=${config.auth.mode} has nothing to reload`);
+      logger.info(
+        { signal: 'SIGHUP', authMode: config.auth.mode },
+        `SIGHUP: AUTH_MODE=${config.auth.mode} has nothing to reload`,
+      );
       return;
     }
     reloading = reloading.then(() =>
@@ -59,10 +64,16 @@ async function main(): Promise<void> {
         // Open WebSocket connections of keys that are gone close with 4401.
         async () => {
           await started.app?.reauthenticate();
-          logger.info(`SIGHUP: ${config.auth.mode} credentials reloaded`);
+          logger.info(
+            { signal: 'SIGHUP', authMode: config.auth.mode },
+            `SIGHUP: ${config.auth.mode} credentials reloaded`,
+          );
         },
         (error: unknown) =>
-          logger.error(`SIGHUP: reload failed, the previous credentials stay in use: ${(error as Error).message}`),
+          logger.error(
+            { signal: 'SIGHUP', authMode: config.auth.mode, error: (error as Error).message },
+            'SIGHUP: reload failed, the previous credentials stay in use',
+          ),
       ),
     );
   });
@@ -95,6 +106,12 @@ async function main(): Promise<void> {
   process.stdout.write(
     `Workflows GraphQL (${effective.mode} mode) at ${url}, upstream ${effective.upstream.baseUrl}, AUTH_MODE=${config.auth.mode}\n`,
   );
+  // The same facts for log pipelines, which read stderr only.
+  logger.info(
+    { url, mode: effective.mode, upstream: effective.upstream.baseUrl, authMode: config.auth.mode, pid: process.pid },
+    'server started',
+  );
+
   if (app.metricsUrl) process.stdout.write(`Metrics at ${app.metricsUrl}\n`);
 
   // A token or account the upstream refuses is fixed only by configuration: exit at once, naming the variable.
@@ -110,13 +127,15 @@ async function main(): Promise<void> {
   const shutdown = (signal: NodeJS.Signals) => {
     if (signalled) return;
     signalled = true;
-    logger.info(`${signal} received, shutting down`);
+    logger.info({ signal }, `${signal} received, shutting down`);
+    const since = performance.now();
     void (async () => {
       await app.stop();
       await emulator?.stop();
+      logger.info({ signal, durationMs: Math.round(performance.now() - since) }, 'server stopped');
       process.exit(0);
     })().catch((error: unknown) => {
-      logger.error('shutdown failed', error);
+      logger.error({ signal, err: error }, 'shutdown failed');
       process.exit(1);
     });
   };

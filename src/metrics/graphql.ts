@@ -2,6 +2,7 @@ import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionR
 import { isAsyncIterable, type Plugin, type PromiseOrValue } from 'graphql-yoga';
 import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { ERROR_CODES } from '../errors/codes.js';
+import { outcomeOf, type OperationOutcome } from '../graphql/operation-outcome.js';
 import type { Metrics } from './metrics.js';
 
 /** One document's validation, as the validation phase goes. */
@@ -9,9 +10,6 @@ interface Validation {
   readonly document: DocumentNode;
   errors: readonly Error[];
 }
-
-/** What `outcome` says of an operation. */
-type Outcome = 'success' | 'error' | 'rejected';
 
 /** The metrics of Yoga's Prometheus plugin that this server does not use (it turns them all on by default). */
 const UNUSED_YOGA_METRICS = {
@@ -97,7 +95,7 @@ function useOperationCounts(metrics: Metrics): Plugin {
   const count = (
     document: DocumentNode | undefined,
     operationName: unknown,
-    outcome: Outcome,
+    outcome: OperationOutcome,
     errors: readonly unknown[] | undefined,
   ) => {
     metrics.operations.inc({ ...labels(document, operationName), outcome });
@@ -105,8 +103,6 @@ function useOperationCounts(metrics: Metrics): Plugin {
   };
   const paramsName = (context: object) => (context as { params?: { operationName?: unknown } }).params?.operationName;
   /** A result without `data` is a request error: the operation did not run (GraphQL spec, "Response"). */
-  const outcomeOf = (result: ExecutionResult): Outcome =>
-    result.data === undefined ? 'rejected' : result.errors?.length ? 'error' : 'success';
   const refused = (context: object, document: DocumentNode | undefined, error: unknown) =>
     count(document, paramsName(context), 'rejected', [error]);
 

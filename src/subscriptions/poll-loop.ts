@@ -347,13 +347,18 @@ export class PollLoop {
     const base = this.deps.config.pollIntervalMs;
     if (error instanceof UpstreamRateLimitedError) {
       this.deps.logger.debug(
-        `poll of ${this.deps.workflowName} rate limited (${error.source}); retrying in ${error.retryAfterMs ?? base} ms`,
+        { workflowName: this.deps.workflowName, source: error.source, retryInMs: error.retryAfterMs ?? base },
+        'subscription poll rate limited; retrying',
       );
       return Math.max(error.retryAfterMs ?? base, base);
     }
     this.deps.logger.warn(
-      `poll of workflow ${this.deps.workflowName} failed; retrying`,
-      error instanceof UpstreamError ? error.toJSON() : error,
+      {
+        workflowName: this.deps.workflowName,
+        consecutiveFailures: this.consecutiveFailures,
+        ...(error instanceof UpstreamError ? { upstreamError: error.toJSON() } : { err: error }),
+      },
+      'subscription poll failed; retrying',
     );
     return Math.min(base * 2 ** Math.min(this.consecutiveFailures, 10), MAX_BACKOFF_MS);
   }

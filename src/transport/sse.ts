@@ -243,7 +243,10 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         return answer(status, codedError(message, extensions.code ?? 'BAD_REQUEST'), httpOf(error)?.headers);
       }
       // Name and message only: a stack trace names files of this server.
-      logger.error(`SSE request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : 'unknown'}`);
+      logger.error(
+        { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' },
+        'SSE request failed',
+      );
       return answer(500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
     }
   }

@@ -21,6 +21,7 @@ import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
+import { REQUEST_ID_HEADER, type RequestIds } from '../logging/request-id.js';
 import { createBrowserSafety } from './browser-safety.js';
 import { answerOnSocket } from './socket-answer.js';
 
@@ -63,6 +64,8 @@ export interface WebSocketDeps {
    * requests; unset: the operation's own `query` runs.
    */
   readonly documents?: DocumentResolver;
+  /** The request id of each connection (its upgrade's `x-request-id`, else generated), echoed in the upgrade answer. */
+  readonly requestIds?: RequestIds;
   /** Interval of keep-alive pings; a socket that misses a pong for as long is dropped. @default 12000 */
   readonly keepAliveMs?: number;
 }
@@ -83,6 +86,13 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
   const { yoga, config, logger } = deps;
   // One message may be as large as one HTTP body (ws' own default is 100 MiB); larger ones close with 1009.
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
+  const { requestIds } = deps;
+  if (requestIds) {
+    // The connection's id, which every operation line of the connection carries, goes back in the 101 answer.
+    wss.on('headers', (headers: string[], request: IncomingMessage) => {
+      headers.push(`${REQUEST_ID_HEADER}: ${requestIds.of(fetchRequestOf(request))}`);
+    });
+  }
   const active = new WeakMap<WsContext<Record<string, unknown>, Extra>, ConnectionOperations>();
   const connections = new Set<ConnectionOperations>();
   /** Open connections that authenticated, to check again when credentials rotate. */
@@ -96,7 +106,7 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
     // another site from reading subscriptions (src/transport/browser-safety.ts).
     const refusal = browserSafety.checkUpgrade(request);
     if (refusal) {
-      logger.debug(`refused a WebSocket upgrade: ${refusal.error.extensions.code ?? ''}`);
+      logger.debug({ code: refusal.error.extensions.code }, 'refused a WebSocket upgrade (browser safety)');
       answerOnSocket(socket, refusal.status, JSON.stringify({ errors: [refusal.error] }));
       return;
     }
@@ -365,7 +375,8 @@ function toFetchRequest(request: IncomingMessage): Request {
 /**
  * Runs graphql-ws' protocol on the sockets `wss` accepts: graphql-ws' own `useServer` (graphql-ws/use/ws) with its
  * `console.error` calls replaced by our logger. Those print an error's stack (file paths of this server) for every
- * frame ws refuses, which any client can send as often as it likes.
+ * frame ws refuses, which any client can send as often as it likes. Each error path logs at the level of whose
+ * fault it is: `debug` for what a client did or a client that left, `error` for a failure of this server.
  */
 function serveProtocol(
   options: ServerOptions<Record<string, unknown>, Extra>,
@@ -375,15 +386,19 @@ function serveProtocol(
 ): { dispose(): Promise<void> } {
   const protocol = makeServer(options);
   wss.options.handleProtocols = handleProtocols;
-  wss.once('error', (error) => {
-    logger.error(`WebSocket server failed: ${nameAndMessage(error)}`);
+  // `on`, not `once`: an `error` event without a listener would throw and end the process.
+  wss.on('error', (error) => {
+    logger.error({ error: nameAndMessage(error) }, 'WebSocket server failed');
     for (const client of wss.clients) client.close(CloseCode.InternalServerError, 'Internal server error');
   });
   wss.on('connection', (socket, request) => {
     // ws emits `error` for a frame it refuses (too large, text that is not UTF-8, reserved bits set), after it has
     // begun closing the socket with the code RFC 6455 gives (1009, 1007, 1002): the client's mistake, not ours.
-    socket.once('error', (error) => {
-      logger.debug(`WebSocket client sent a frame ws refused: ${nameAndMessage(error)}`);
+    socket.on('error', (error) => {
+      logger.debug(
+        { error: nameAndMessage(error), code: (error as NodeJS.ErrnoException).code },
+        'WebSocket client sent a frame ws refused',
+      );
       if (socket.readyState === socket.OPEN) socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
     let pongWait: NodeJS.Timeout | undefined;
@@ -409,8 +424,13 @@ function serveProtocol(
         onMessage: (handle) =>
           socket.on('message', (data: RawData) => {
             handle(String(data)).catch((error: unknown) => {
+              if (socket.readyState !== socket.OPEN) {
+                // The client left while its message was handled (a send to a closing socket fails): nothing to fix.
+                logger.debug({ error: nameAndMessage(error) }, 'graphql-ws message handling ended with the socket');
+                return;
+              }
               // One of our hooks threw (onSubscribe building a context, say): the server's fault, told without a stack.
-              logger.error(`graphql-ws message handling failed: ${nameAndMessage(error)}`);
+              logger.error({ error: nameAndMessage(error) }, 'graphql-ws message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
           }),
@@ -421,7 +441,7 @@ function serveProtocol(
       clearTimeout(pongWait);
       clearInterval(pings);
       closed(code, String(reason)).catch((error: unknown) => {
-        logger.error(`graphql-ws cleanup after a close failed: ${nameAndMessage(error)}`);
+        logger.error({ error: nameAndMessage(error) }, 'graphql-ws cleanup after a close failed');
       });
     });
   });

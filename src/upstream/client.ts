@@ -541,11 +541,15 @@ class WorkflowsClient implements WorkflowsApi {
       const wait = hinted ?? backoffMs(attempt, policy, this.shared.random);
       if (wait > policy.retryAfterCapMs) throw error;
       if (!this.retryBudget.tryWithdraw()) {
-        logger?.warn(`upstream retry budget spent, not retrying ${spec.route}: ${error.message}`);
+        logger?.warn(
+          { route: spec.route, code: error.code, error: error.message },
+          'upstream retry budget spent, not retrying',
+        );
         throw error;
       }
       logger?.debug(
-        `retrying ${spec.route} in ${wait} ms (retry ${attempt + 1}/${policy.maxRetries}): ${error.message}`,
+        { route: spec.route, waitMs: wait, retry: attempt + 1, maxRetries: policy.maxRetries, error: error.message },
+        'retrying an upstream call',
       );
       progress.retries += 1;
       progress.waitedMs += wait;
@@ -623,7 +627,8 @@ class WorkflowsClient implements WorkflowsApi {
     if (status === 429) {
       this.budget.refused(retryAfterMs);
       this.shared.logger?.warn(
-        `upstream answered 429 to ${spec.route} for ${this.credential.key}; retry after ${retryAfterMs ?? 'unknown'} ms`,
+        { route: spec.route, credential: this.credential.key, retryAfterMs },
+        'upstream answered 429 (rate limited)',
       );
     }
     return retryAfterMs;

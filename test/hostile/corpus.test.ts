@@ -63,8 +63,12 @@ beforeAll(async () => {
   captureOutput();
   stack = await startStack({
     authenticator: await createApiKeyAuthenticator(keysFile),
-    // The logger the server runs with (src/main.ts): it writes every level to stderr, with an Error's stack.
-    logger: createLogger('debug', [UPSTREAM_TOKEN]),
+    // The logger the server runs with (src/main.ts), at every level; through process.stderr.write, which the capture
+    // above replaces (its own destination writes file descriptor 2 directly).
+    logger: createLogger('debug', [UPSTREAM_TOKEN], {
+      format: 'json',
+      destination: { write: (line: string) => process.stderr.write(line) },
+    }),
     listen: true,
     emulator: { apiToken: UPSTREAM_TOKEN },
     config: { logLevel: 'debug', upstream: { apiToken: UPSTREAM_TOKEN } },

@@ -40,7 +40,10 @@ const seen: string[] = [];
 /** Every credential and secret of this file: none may appear in `seen`. */
 const secrets = new Set<string>([JWT_SECRET, UPSTREAM_TOKEN]);
 
-/** Records every line at every level, as createLogger would format it (src/logger.ts), whatever LOG_LEVEL says. */
+/**
+ * Records every log call at every level as `LEVEL <arguments>`, whatever LOG_LEVEL says, before any redaction of the
+ * logger's (src/logger.ts): the server must not even hand a secret to its logger.
+ */
 const logLines: string[] = [];
 const capturingLogger: Logger = Object.fromEntries(
   (['debug', 'info', 'warn', 'error'] as const).map((level) => [
@@ -449,8 +452,9 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
   }`;
   const statusOf = async (workflow: string, id: string) =>
     (await stack.rest<{ status: string }>('GET', `/${workflow}/instances/${id}`)).status;
-  const auditLines = () => logLines.filter((line) => line.startsWith('INFO audit '));
-  const auditOf = (line: string) => JSON.parse(line.slice('INFO audit '.length)) as Record<string, unknown>;
+  // The audit line is `logger.info({ ...fields }, 'audit')` (src/context.ts), captured as `INFO <fields> audit`.
+  const auditLines = () => logLines.filter((line) => line.startsWith('INFO {') && line.endsWith('} audit'));
+  const auditOf = (line: string) => JSON.parse(line.slice('INFO '.length, -' audit'.length)) as Record<string, unknown>;
 
   it('a workflows:read key cannot mutate: ForbiddenError, no upstream call, the instance unchanged, one audit line', async () => {
     const before = await statusOf(ORDER, WAITING_ORDER);
@@ -480,7 +484,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     expect(lines).toHaveLength(1);
     expect(auditOf(lines[0]!)).toEqual({
       principal: 'reader',
-      mode: 'api-key',
+      authMode: 'api-key',
       action: 'terminateInstance',
       workflowName: ORDER,
       instanceId: WAITING_ORDER,
@@ -501,7 +505,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     expect(lines).toHaveLength(1);
     expect(auditOf(lines[0]!)).toEqual({
       principal: 'orders',
-      mode: 'api-key',
+      authMode: 'api-key',
       action: 'terminateInstance',
       workflowName: ORDER,
       instanceId: id,
@@ -731,7 +735,7 @@ describe('secrets', () => {
     // Runs last in this file: it checks what the tests above collected (answers, WS messages, debug-level logs).
     expect(logLines.length).toBeGreaterThan(0);
     expect(logLines.some((line) => line.startsWith('DEBUG '))).toBe(true);
-    expect(logLines.some((line) => line.startsWith('INFO audit '))).toBe(true);
+    expect(logLines.some((line) => line.startsWith('INFO {') && line.endsWith('} audit'))).toBe(true);
     expect(seen.length).toBeGreaterThan(logLines.length);
     expect(secrets.size).toBeGreaterThan(10);
     const leaks = [...secrets].flatMap((secret) =>

@@ -122,6 +122,14 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads LOG_FORMAT: pretty by default in local mode outside production, json otherwise; refuses other values', () => {
+    expect(loadConfig({}).logFormat).toBe('pretty');
+    expect(loadConfig({ NODE_ENV: 'production', LOCAL_MODE: 'true' }).logFormat).toBe('json');
+    expect(loadConfig({ CLOUDFLARE_API_TOKEN: 'token-123456', CLOUDFLARE_ACCOUNT_ID: ACCOUNT }).logFormat).toBe('json');
+    expect(loadConfig({ LOG_FORMAT: 'JSON' }).logFormat).toBe('json');
+    expect(problemsOf({ LOG_FORMAT: 'xml' })).toEqual(['LOG_FORMAT must be one of json, pretty (got "xml")']);
+  });
+
   it('never echoes the API token in its messages', () => {
     const token = 'super secret-token';
     const problems = problemsOf({ CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_ACCOUNT_ID: ACCOUNT });

@@ -108,7 +108,7 @@ describe('the operation line', () => {
         principal: 'anonymous',
         action: 'createInstance',
         workflowName: WORKFLOW,
-        outcome: 'success',
+        outcome: 'ok',
       }),
     ]);
   });

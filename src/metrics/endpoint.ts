@@ -35,9 +35,17 @@ export function useMetricsEndpoint(options: {
       if (url.pathname !== METRICS_PATH) return;
       if (principals) {
         const principal = principals.get(request);
-        if (!principal?.scopes.has(METRICS_SCOPE) || principal.workflows !== null) {
+        // A cloudflare-token principal is anyone holding a well-formed token of any account: its scopes are not
+        // the server's to grant (src/auth/cloudflare-token.ts), and the metrics cover every tenant. There the
+        // metrics are served on METRICS_PORT only.
+        if (
+          !principal?.scopes.has(METRICS_SCOPE) ||
+          principal.workflows !== null ||
+          principal.mode === 'cloudflare-token'
+        ) {
           const error = codedError(
-            `Reading the metrics takes the \`${METRICS_SCOPE}\` scope on every workflow (no workflow allowlist).`,
+            `Reading the metrics takes the \`${METRICS_SCOPE}\` scope on every workflow (no workflow allowlist); ` +
+              'with AUTH_MODE=cloudflare-token they are served on METRICS_PORT only.',
             'FORBIDDEN',
             { requiredScope: METRICS_SCOPE, workflowName: null },
           );

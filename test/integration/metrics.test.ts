@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { print } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
+import { createCloudflareTokenAuthenticator } from '../../src/auth/cloudflare-token.js';
 import {
   CachedInstanceOutcomeDocument as OUTCOME,
   InstanceStatusChangedDocument as STATUS,
@@ -278,6 +279,30 @@ describe('/metrics with authentication (AUTH_MODE=api-key)', () => {
       }),
     ).toBe(1);
     expect(metrics.text).not.toContain(reader.key);
+  });
+});
+
+describe('/metrics with AUTH_MODE=cloudflare-token', () => {
+  it('is refused on the main port to any client token: holding one proves nothing about the other tenants', async () => {
+    const stack = await startStack({
+      listen: true,
+      authenticator: createCloudflareTokenAuthenticator(''),
+      config: { auth: { mode: 'cloudflare-token' } },
+    });
+    try {
+      const response = await fetch(metricsUrl(stack), {
+        headers: { authorization: 'Bearer notatoken-of-anyone-0000000000', 'x-cloudflare-account-id': 'a'.repeat(32) },
+      });
+      const text = await response.text();
+      expect(response.status).toBe(403);
+      expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
+        'FORBIDDEN',
+      );
+      expect(text).not.toContain('wfgql_');
+      expect(text).not.toContain('process_');
+    } finally {
+      await stack.stop();
+    }
   });
 });
 

@@ -1,9 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Config } from './config.js';
+import { loggedSecrets, type Config } from './config.js';
 import type { Authenticator } from './auth/principal.js';
 import { createContextFactory, type PrincipalRegistry } from './context.js';
 import { useAuthentication } from './transport/authentication.js';
@@ -20,6 +19,7 @@ import { graphqlSsePlugin, useUnbufferedEventStreams } from './transport/sse.js'
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
+import { listen } from './transport/listen.js';
 import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
@@ -76,8 +76,7 @@ export interface AppOptions {
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
-  const logger =
-    options.logger ?? createLogger(config.logLevel, [config.upstream.apiToken], { format: config.logFormat });
+  const logger = options.logger ?? createLogger(config.logLevel, loggedSecrets(config), { format: config.logFormat });
   const { tracing } = options;
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
   // The server's own credential is checked (at start, and by every call) unless it has none: local mode talks to
@@ -276,18 +275,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         ...(authenticator ? { authenticator } : {}),
         ...(documents ? { documents } : {}),
       });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      const origin = await listen(server, port, host);
       ready = true;
       startStartupCheck?.();
-      const { address, port: actual } = server.address() as AddressInfo;
-      const shown = address.includes(':') ? `[${address}]` : address;
-      return `http://${shown}:${actual}/graphql`;
+      return `${origin}/graphql`;
     },
     async reauthenticate() {
       await ws?.reauthenticate();

@@ -249,6 +249,15 @@ export const LOCAL_API_TOKEN = 'local-emulator-token';
 export const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
 
 /** Whether `HOST` is a loopback address (or name), reachable only from this machine. */
+/**
+ * The configured secrets the logger scrubs from every line by value (src/logger.ts): the upstream token and the
+ * JWT secret. One list, so that every logger the server builds (main's, and an app's default) scrubs the same.
+ */
+export function loggedSecrets(config: Config): string[] {
+  const jwt = config.auth.jwt?.key;
+  return [config.upstream.apiToken, ...(jwt?.kind === 'secret' ? [jwt.secret] : [])];
+}
+
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);

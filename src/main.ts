@@ -1,7 +1,7 @@
 import { createApp, type App } from './app.js';
 import { createAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/principal.js';
-import { ConfigError, isLoopbackHost, loadConfig, type Config } from './config.js';
+import { ConfigError, isLoopbackHost, loadConfig, loggedSecrets, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { startTracing } from './tracing/sdk.js';
 import { loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
@@ -17,11 +17,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(
-    config.logLevel,
-    [config.upstream.apiToken, ...(config.auth.jwt?.key.kind === 'secret' ? [config.auth.jwt.key.secret] : [])],
-    { format: config.logFormat },
-  );
+  const logger = createLogger(config.logLevel, loggedSecrets(config), { format: config.logFormat });
   let authenticator: Authenticator;
   let documents: DocumentResolver | undefined;
   try {

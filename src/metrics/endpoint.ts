@@ -1,15 +1,16 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
+import type { Scope } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
+import { listen } from '../transport/listen.js';
 import type { Metrics } from './metrics.js';
 
 /** Where the exposition is served, on the main port or on METRICS_PORT. */
 export const METRICS_PATH = '/metrics';
 
 /** The scope a principal needs to read the metrics on the main port. */
-const METRICS_SCOPE = 'workflows:read';
+const METRICS_SCOPE: Scope = 'workflows:read';
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -101,17 +102,9 @@ export async function startMetricsServer(metrics: Metrics, port: number, host: s
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { address, port: actual } = server.address() as AddressInfo;
-  const shown = address.includes(':') ? `[${address}]` : address;
+  const origin = await listen(server, port, host);
   return {
-    url: `http://${shown}:${actual}${METRICS_PATH}`,
+    url: `${origin}${METRICS_PATH}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

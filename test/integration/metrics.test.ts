@@ -235,6 +235,16 @@ describe('/metrics on the main port', () => {
   });
 });
 
+/** `/metrics` refuses `headers` with `status` and `code`, and nothing of the exposition leaks into the refusal. */
+async function expectRefused(url: string, headers: Record<string, string>, status: number, code: string) {
+  const response = await fetch(url, { headers });
+  const text = await response.text();
+  expect(response.status, JSON.stringify(headers)).toBe(status);
+  expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(code);
+  expect(text).not.toContain('wfgql_');
+  expect(text).not.toContain('process_');
+}
+
 describe('/metrics with authentication (AUTH_MODE=api-key)', () => {
   let dir: string | undefined;
   afterAll(async () => {
@@ -258,17 +268,7 @@ describe('/metrics with authentication (AUTH_MODE=api-key)', () => {
       [{ authorization: `Bearer ${limited.key}` }, 403, 'FORBIDDEN'],
       [{ authorization: `Bearer ${writer.key}` }, 403, 'FORBIDDEN'],
     ] as const;
-    for (const [headers, status, code] of refusals) {
-      const response = await fetch(url, { headers });
-      const text = await response.text();
-      expect(response.status, JSON.stringify(headers)).toBe(status);
-      expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
-        code,
-      );
-      // Nothing of the exposition leaks into a refusal.
-      expect(text).not.toContain('wfgql_');
-      expect(text).not.toContain('process_');
-    }
+    for (const [headers, status, code] of refusals) await expectRefused(url, headers, status, code);
 
     const metrics = await scrape(url, { authorization: `Bearer ${reader.key}` });
     expect(
@@ -290,16 +290,11 @@ describe('/metrics with AUTH_MODE=cloudflare-token', () => {
       config: { auth: { mode: 'cloudflare-token' } },
     });
     try {
-      const response = await fetch(metricsUrl(stack), {
-        headers: { authorization: 'Bearer notatoken-of-anyone-0000000000', 'x-cloudflare-account-id': 'a'.repeat(32) },
-      });
-      const text = await response.text();
-      expect(response.status).toBe(403);
-      expect((JSON.parse(text) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code).toBe(
-        'FORBIDDEN',
-      );
-      expect(text).not.toContain('wfgql_');
-      expect(text).not.toContain('process_');
+      const headers = {
+        authorization: 'Bearer notatoken-of-anyone-0000000000',
+        'x-cloudflare-account-id': 'a'.repeat(32),
+      };
+      await expectRefused(metricsUrl(stack), headers, 403, 'FORBIDDEN');
     } finally {
       await stack.stop();
     }

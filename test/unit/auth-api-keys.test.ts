@@ -9,6 +9,7 @@ import { createApiKey, createApiKeyAuthenticator, parseApiKeys, type ApiKeyEntry
 import { AuthenticationFailure, type Principal } from '../../src/auth/principal.js';
 import { ConfigError } from '../../src/config.js';
 import { ROOT } from '../helpers/process.js';
+import { configProblems } from '../helpers/config.js';
 
 const run = promisify(execFile);
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -40,15 +41,7 @@ async function failureOf(promise: Promise<Principal>, secret?: string): Promise<
   return error as AuthenticationFailure;
 }
 
-function problemsOf(text: string): readonly string[] {
-  try {
-    parseApiKeys(text);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return expect.unreachable('expected a ConfigError');
-}
+const problemsOf = (text: string): readonly string[] => configProblems(() => parseApiKeys(text));
 
 const READ_KEY = 'wfgql_read-key-for-the-dashboard-0000000000000';
 const WRITE_KEY = 'wfgql_write-key-for-the-importer-000000000000';

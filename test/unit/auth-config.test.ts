@@ -2,20 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, isLoopbackHost, loadConfig } from '../../src/config.js';
+import { isLoopbackHost, loadConfig } from '../../src/config.js';
+import { problemsOf } from '../helpers/config.js';
 
 const ACCOUNT = 'a'.repeat(32);
 const SECRET = 'jwt-secret-that-is-long-enough-0123456789';
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return expect.unreachable('expected loadConfig to throw');
-}
 
 let dir: string;
 let keysFile: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, LOCAL_ACCOUNT_ID, loadConfig } from '../../src/config.js';
+import { LOCAL_ACCOUNT_ID, loadConfig } from '../../src/config.js';
+import { problemsOf } from '../helpers/config.js';
 
 // Never demo data by accident (issue 13): local mode serves the embedded emulator's demo data, so it is refused in
 // production and next to partial remote variables unless LOCAL_MODE=true asks for it.
@@ -8,16 +9,6 @@ const ACCOUNT = 'b'.repeat(32);
 const TOKEN = 'config-local-mode-token-0123456789';
 const HELP =
   "set CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID to use the Cloudflare API, or LOCAL_MODE=true to serve the embedded emulator's demo data on purpose";
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected loadConfig to throw');
-}
 
 describe('loadConfig refuses local mode by accident', () => {
   it('refuses NODE_ENV=production without a token', () => {

@@ -10,18 +10,9 @@ import {
   loadConfig,
   loadEmulatorConfig,
 } from '../../src/config.js';
+import { problemsOf } from '../helpers/config.js';
 
 const ACCOUNT = 'a'.repeat(32);
-
-function problemsOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected loadConfig to throw');
-}
 
 describe('loadConfig', () => {
   it('starts in local mode with documented defaults when nothing is set', () => {

@@ -31,6 +31,8 @@ import { useTrustedDocuments } from './trusted-documents/plugin.js';
 import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
 import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
+import { redisReadinessCheck } from './health/redis-check.js';
+import { createScaleOut, type ScaleOut } from './redis/scale-out.js';
 import { operationUpstreamObserver, recordOperationCost, useOperationLog } from './logging/operation-log.js';
 import { createRequestIds } from './logging/request-id.js';
 import type { Context } from './context.js';
@@ -48,6 +50,8 @@ export interface App {
   readonly metrics: Metrics | undefined;
   /** With METRICS_PORT, once started: the URL of the separate `/metrics` server. */
   readonly metricsUrl: string | undefined;
+  /** With REDIS_URL: what this replica shares with the others through Redis (src/redis/scale-out.ts). */
+  readonly scaleOut: ScaleOut | undefined;
   /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
   start(port?: number, host?: string): Promise<string>;
   /** Checks open WebSocket connections' credentials again (after a key rotation); refused ones close with 4401. */
@@ -85,8 +89,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     config.mode === 'remote' && config.auth.mode !== 'cloudflare-token'
       ? createUpstreamHealth({ logger, upstream: config.upstream })
       : undefined;
+  // With REDIS_URL, replicas share each credential's request budget; without it nothing of src/redis/ runs.
+  const redisUrl = config.redis.url;
+  const scaleOut =
+    redisUrl === undefined
+      ? undefined
+      : createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: config.upstream, logger });
   const upstream: Upstream = createUpstream(config.upstream, {
     logger,
+    budgets: scaleOut?.budgetFactory,
     observer: combineObservers([
       ...(tracing ? [traceUpstreamCalls(tracing, { budget: (key) => upstream.budget(key) })] : []),
       ...(metrics ? [metrics.upstreamObserver] : []),
@@ -173,6 +184,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   const readinessChecks: readonly ReadinessCheck[] = [
     acceptingWorkCheck(() => (stopping ? 'stopping' : ready ? 'listening' : 'starting')),
     ...(upstreamHealth ? [upstreamHealth.check] : []),
+    ...(scaleOut ? [redisReadinessCheck(scaleOut.connection)] : []),
     ...(options.readinessChecks ?? []),
   ];
   let startStartupCheck: (() => void) | undefined;
@@ -261,8 +273,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     get metricsUrl() {
       return metricsServer?.url;
     },
+    scaleOut,
     startupCheck,
     async start(port = config.port, host = config.host) {
+      // Before listening: the first requests already share the budget (unless Redis is unreachable for long).
+      await scaleOut?.start();
       if (metrics && config.metrics.port !== null)
         metricsServer = await startMetricsServer(metrics, config.metrics.port, host);
       ws = attachWebSocket({
@@ -299,6 +314,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (listening) await closed;
         clearTimeout(deadline);
         await Promise.all([upstream.close(), metricsServer?.close()]);
+        // After the upstream client: leases given back once no request can take one any more.
+        await scaleOut?.stop();
         // Last: the spans of the requests drained above are exported too.
         await tracing?.shutdown();
       })();

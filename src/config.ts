@@ -129,7 +129,22 @@ export interface Config {
   readonly trustedDocuments: TrustedDocumentsConfig;
   /** `GRAPHIQL`: whether a browser opening /graphql gets GraphiQL (src/graphiql.ts). @default true */
   readonly graphiql: boolean;
+  readonly redis: RedisConfig;
 }
+
+/** Several replicas sharing one Redis (src/redis/). */
+export interface RedisConfig {
+  /**
+   * `REDIS_URL`: `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. Unset: everything stays in
+   * the process. Its password is a secret: it is scrubbed from logs and never quoted in a message.
+   */
+  readonly url: string | undefined;
+  /** `REDIS_KEY_PREFIX`: starts every key and channel, so that several deployments can share one Redis. @default wfgql: */
+  readonly keyPrefix: string;
+}
+
+/** What `REDIS_KEY_PREFIX` may hold: letters, digits and `:_.-`, nothing Redis or a shell would read as syntax. */
+const REDIS_KEY_PREFIX_PATTERN = /^[A-Za-z0-9:_.-]{1,64}$/;
 
 /**
  * OpenTelemetry traces. Only whether they are on is decided here: the SDK and its OTLP/HTTP exporter read their
@@ -255,7 +270,28 @@ export const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1',
  */
 export function loggedSecrets(config: Config): string[] {
   const jwt = config.auth.jwt?.key;
-  return [config.upstream.apiToken, ...(jwt?.kind === 'secret' ? [jwt.secret] : [])];
+  const redisPassword = redisUrlPassword(config.redis.url);
+  return [
+    config.upstream.apiToken,
+    ...(jwt?.kind === 'secret' ? [jwt.secret] : []),
+    ...(redisPassword === undefined ? [] : [redisPassword]),
+  ];
+}
+
+/** The password of a `REDIS_URL` (as written, and decoded when it was percent-encoded), if it has one. */
+function redisUrlPassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const { password } = new URL(url);
+    return password === '' ? undefined : password;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A `REDIS_URL` fit for a message: user and password replaced, so that neither is ever quoted. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1***@');
 }
 
 export function isLoopbackHost(host: string): boolean {
@@ -480,9 +516,48 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: readMetrics(read, port),
     trustedDocuments: readTrustedDocuments(read, mode),
     graphiql: read.oneOf('GRAPHIQL', ['true', 'false'], 'true') === 'true',
+    redis: readRedis(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return deepFreeze(config);
+}
+
+/** `REDIS_URL` and `REDIS_KEY_PREFIX`. A problem quotes the URL without its user and password. */
+function readRedis(read: Reader): RedisConfig {
+  const url = read.string('REDIS_URL');
+  const keyPrefix = read.string('REDIS_KEY_PREFIX') ?? 'wfgql:';
+  if (!REDIS_KEY_PREFIX_PATTERN.test(keyPrefix)) {
+    read.problems.push(
+      `REDIS_KEY_PREFIX must be 1 to 64 letters, digits or the characters : _ . - (got "${keyPrefix.slice(0, 80)}")`,
+    );
+  }
+  if (url === undefined) {
+    if (read.string('REDIS_KEY_PREFIX') !== undefined)
+      read.problems.push('REDIS_KEY_PREFIX is set but REDIS_URL is not: the prefix only applies with REDIS_URL');
+    return { url: undefined, keyPrefix };
+  }
+  const problem = redisUrlProblem(url);
+  if (problem !== undefined) {
+    read.problems.push(`REDIS_URL ${problem} (got "${redactRedisUrl(url)}")`);
+    return { url: undefined, keyPrefix };
+  }
+  return { url, keyPrefix };
+}
+
+function redisUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be a URL such as redis://127.0.0.1:6379/0 (or rediss:// for TLS)';
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    return 'must start with redis:// or rediss:// (TLS), such as redis://127.0.0.1:6379/0';
+  if (url.hostname === '') return 'must name a host, such as redis://127.0.0.1:6379/0';
+  if (url.search !== '' || url.hash !== '') return 'must not have a query or fragment (only redis://host:port/db)';
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) return 'may only name a database number after the host (/0 to /99999)';
+  return undefined;
 }
 
 function readMetrics(read: Reader, mainPort: number): MetricsConfig {

@@ -1,4 +1,7 @@
-import type { Priority } from './types.js';
+import { ClientShares } from './client-shares.js';
+import type { Credential, Priority } from './types.js';
+
+export { MIN_CLIENT_SHARE_REQUESTS } from './client-shares.js';
 
 /** What the poll loops read to pace themselves. */
 export interface BudgetState {
@@ -25,18 +28,43 @@ export interface RateLimitObservation {
   readonly resetS: number;
 }
 
+/**
+ * One credential's request budget, as the client (src/upstream/client.ts) uses it before and after each attempt.
+ * {@link RequestBudget} is the in-process one; with `REDIS_URL`, src/redis/ injects one shared by every replica
+ * (through {@link BudgetFactory}).
+ */
+export interface Budget {
+  /**
+   * Takes one request from the budget, or says how long until one of this priority could go. Every taken request
+   * must be followed by exactly one {@link settle}. The in-process budget answers synchronously; a shared one may
+   * answer with a promise when it has to ask elsewhere first (it never rejects).
+   */
+  take(priority: Priority, client?: string): TakeResult | Promise<TakeResult>;
+  /** A taken request has ended: with upstream's `Ratelimit` of its answer, or null when no answer came. */
+  settle(observation: RateLimitObservation | null): void;
+  /** Upstream answered 429: nothing more goes out before `retryAfterMs` (unknown: a default) has passed. */
+  refused(retryAfterMs: number | null): void;
+  /** Time until an interactive request could be sent (0 when one could go now). */
+  interactiveWaitMs(): number;
+  /** What the poll loops read to pace themselves. */
+  state(): BudgetState;
+}
+
+/** Builds the budget of one credential (`createUpstream`'s `budgets` option); called once per credential kept. */
+export type BudgetFactory = (credential: Credential) => Budget;
+
 /** Share of what is left that background work leaves to interactive requests. */
 export const RESERVE_SHARE = 0.2;
 /** How long a 429 without `Retry-After` (or `Ratelimit` reset) stops every request. */
-const DEFAULT_429_WAIT_MS = 1000;
-/** Clients remembered per credential for fairness; the least recently seen is forgotten first. */
-const MAX_CLIENTS = 10_000;
+export const DEFAULT_429_WAIT_MS = 1000;
+/** Upstream windows mirrored at once (see `RequestBudget.binding`). */
+export const MAX_MIRRORED_WINDOWS = 4;
 
 /**
- * Fewest requests a client's share (`CLIENT_BUDGET_SHARE`) holds, whatever the share of the limit: a share below
- * one request would never refill to one, and one GraphQL query may need a few upstream requests.
+ * How far apart two answers' resets may be and still name the same upstream window: the rounding of `t` to whole
+ * seconds (and the time an answer travels); the next window resets about a window later.
  */
-export const MIN_CLIENT_SHARE_REQUESTS = 5;
+export const sameWindowToleranceMs = (windowMs: number): number => Math.max(1000, windowMs / 2);
 
 /**
  * Requests of upstream's reported window we never plan to use, against what we cannot see: a request counted
@@ -57,12 +85,6 @@ interface MirroredWindow {
   until: number;
 }
 
-/** One client's share of the interactive budget: a bucket of `share × capacity`, refilled over a window. */
-interface ClientUsage {
-  tokens: number;
-  updatedAt: number;
-}
-
 /**
  * The request budget of one credential. Three limits apply to every request, and the strictest wins:
  *
@@ -78,11 +100,10 @@ interface ClientUsage {
  * at its reset. So background work always gets a share of what is actually left, and slows down, but never
  * stops, as the window runs low.
  *
- * Fairness: with `clientShare` < 1, each client (an interactive request's `client` key) gets at most that share
- * of a window's budget (never less than {@link MIN_CLIENT_SHARE_REQUESTS}) while another client has asked for
- * some within the last window; a lone client may use all of it.
+ * Fairness: with `clientShare` < 1, each client gets at most that share of a window's budget while others wait
+ * (src/upstream/client-shares.ts).
  */
-export class RequestBudget {
+export class RequestBudget implements Budget {
   readonly capacity: number;
   readonly refillPerMs: number;
   private readonly windowMs: number;
@@ -102,18 +123,17 @@ export class RequestBudget {
    * requests in one window, and its answers (which would say so) are not back yet.
    */
   private blindLeft: number | null = null;
-  private readonly clients = new Map<string, ClientUsage>();
-  /** The two clients seen last, most recent first, with when: enough to tell whether another one is waiting. */
-  private recentClients: (readonly [string, number])[] = [];
+  private readonly shares: ClientShares;
 
   constructor(
     capacity: number,
     windowS: number,
     private readonly now: () => number = Date.now,
-    private readonly clientShare = 1,
+    clientShare = 1,
   ) {
     this.capacity = capacity;
     this.windowMs = windowS * 1000;
+    this.shares = new ClientShares(capacity, this.windowMs, clientShare);
     this.refillPerMs = capacity / this.windowMs;
     this.tokens = capacity;
     this.updatedAt = now();
@@ -178,17 +198,15 @@ export class RequestBudget {
    */
   take(priority: Priority, client?: string): TakeResult {
     const now = this.refill();
-    const usage = priority === 'interactive' && client !== undefined ? this.clientUsage(client, now) : undefined;
+    const usage = priority === 'interactive' && client !== undefined ? this.shares.usage(client, now) : undefined;
     const left = priority === 'background' ? this.backgroundLeft(now) : this.interactiveLeft(now);
     if (left < 1) return { ok: false, retryAfterMs: this.waitMs(priority, now), reason: 'budget' };
-    if (usage && usage.tokens < 1 && this.othersActive(client, now)) {
-      const wait = Math.max(1, Math.ceil((1 - usage.tokens) / (this.clientShareSize() / this.windowMs)));
-      return { ok: false, retryAfterMs: wait, reason: 'client-share' };
-    }
+    const shareWait = usage && client !== undefined ? this.shares.waitMs(usage, client, now) : 0;
+    if (shareWait > 0) return { ok: false, retryAfterMs: shareWait, reason: 'client-share' };
     if (this.windows.length === 0) this.blindLeft = (this.blindLeft ?? Math.floor(this.tokens) - this.inFlight) - 1;
     this.tokens -= 1;
     this.inFlight += 1;
-    if (usage) usage.tokens = Math.max(0, usage.tokens - 1);
+    if (usage) this.shares.charge(usage);
     return { ok: true };
   }
 
@@ -209,7 +227,7 @@ export class RequestBudget {
     const until = now + resetS * 1000 + RESET_MARGIN_MS;
     // Answers of one window name the same reset give or take the rounding of `t` to whole seconds (and the
     // time an answer travels); the next window resets about a window later.
-    const tolerance = Math.max(1000, this.windowMs / 2);
+    const tolerance = sameWindowToleranceMs(this.windowMs);
     const same = this.windows.find((w) => Math.abs(w.until - until) < tolerance);
     if (same) {
       same.remaining = Math.min(same.remaining, remaining);
@@ -218,7 +236,20 @@ export class RequestBudget {
     }
     this.windows.push({ remaining, until });
     // Bounded: the ones resetting last are the least informative about now.
-    if (this.windows.length > 4) this.windows = this.windows.sort((a, b) => a.until - b.until).slice(0, 4);
+    if (this.windows.length > MAX_MIRRORED_WINDOWS)
+      this.windows = this.windows.sort((a, b) => a.until - b.until).slice(0, MAX_MIRRORED_WINDOWS);
+  }
+
+  /**
+   * Lowers this budget to what another source knows is left (src/redis/: a replica's local share of a shared
+   * budget, when the shared one cannot be reached): at most `tokens` in the own bucket, `window` mirrored as if
+   * upstream had answered with it, and nothing before `blockedForMs` has passed. Never raises anything.
+   */
+  restrict(limits: { tokens: number; window: RateLimitObservation | null; blockedForMs: number }): void {
+    const now = this.refill();
+    this.tokens = Math.min(this.tokens, Math.max(0, limits.tokens));
+    if (limits.window) this.observe(limits.window, now);
+    this.blockedUntil = Math.max(this.blockedUntil, now + Math.max(0, limits.blockedForMs));
   }
 
   /** Upstream answered 429: nothing more goes out before `retryAfterMs` (unknown: a second) has passed. */
@@ -252,39 +283,6 @@ export class RequestBudget {
       }
     }
     return Math.max(1, Math.ceil(Math.max(blocked, wait)));
-  }
-
-  /** Requests one client's share holds, refilled over a window. */
-  private clientShareSize(): number {
-    return Math.max(this.clientShare * this.capacity, Math.min(this.capacity, MIN_CLIENT_SHARE_REQUESTS));
-  }
-
-  /** The client's share, refilled up to now, and marked as seen (it wants budget, served or not). */
-  private clientUsage(client: string, now: number): ClientUsage | undefined {
-    if (this.clientShare >= 1) return undefined;
-    const size = this.clientShareSize();
-    let usage = this.clients.get(client);
-    if (usage) {
-      this.clients.delete(client);
-      usage.tokens = Math.min(size, usage.tokens + ((now - usage.updatedAt) * size) / this.windowMs);
-      usage.updatedAt = now;
-    } else {
-      usage = { tokens: size, updatedAt: now };
-      if (this.clients.size >= MAX_CLIENTS) {
-        const oldest = this.clients.keys().next().value;
-        if (oldest !== undefined) this.clients.delete(oldest);
-      }
-    }
-    // Map order doubles as least-recently-seen order.
-    this.clients.set(client, usage);
-    const other = this.recentClients.find(([key]) => key !== client);
-    this.recentClients = other ? [[client, now], other] : [[client, now]];
-    return usage;
-  }
-
-  /** Whether a client other than `client` asked for budget within the last window. */
-  private othersActive(client: string | undefined, now: number): boolean {
-    return this.recentClients.some(([key, at]) => key !== client && now - at < this.windowMs);
   }
 
   state(): BudgetState {

@@ -7,7 +7,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import { RequestBudget, parseRateLimitHeader, type BudgetState } from './budget.js';
+import { RequestBudget, parseRateLimitHeader, type Budget, type BudgetFactory, type BudgetState } from './budget.js';
 import { errorFromBody, errorFromResponse, errorFromTransport, type CallDescription, type Method } from './classify.js';
 import { createCredential } from './credential.js';
 import {
@@ -82,7 +82,7 @@ import {
 } from './wire.js';
 
 export type { UpstreamStats, StatsSnapshot } from './stats.js';
-export type { BudgetState } from './budget.js';
+export type { Budget, BudgetFactory, BudgetState } from './budget.js';
 
 /** One credential's budget, as {@link Upstream.budgets} lists them (for a gauge per credential key). */
 export interface CredentialBudget {
@@ -123,6 +123,11 @@ export interface UpstreamOptions {
   readonly maxCredentials?: number;
   /** Told about every call, attempt and de-duplicated read (metrics, traces, per-operation logs). */
   readonly observer?: UpstreamObserver | undefined;
+  /**
+   * Builds each credential's request budget; default: an in-process {@link RequestBudget} of `rateLimit` per
+   * `rateWindowS`. With `REDIS_URL`, src/redis/ passes one whose budget every replica shares.
+   */
+  readonly budgets?: BudgetFactory | undefined;
 }
 
 /** Everything one endpoint call needs: where it goes, what it sends, how its answer is read. */
@@ -178,7 +183,7 @@ class WorkflowsClient implements WorkflowsApi {
   constructor(
     readonly credential: Credential,
     private readonly shared: Shared,
-    readonly budget: RequestBudget,
+    readonly budget: Budget,
     private readonly retryBudget: RetryBudget,
   ) {
     this.secrets = [credential.apiToken];
@@ -518,7 +523,9 @@ class WorkflowsClient implements WorkflowsApi {
     for (let attempt = 0; ; attempt++) {
       if (this.shared.closed()) throw new UnavailableError(`${spec.route}: the upstream client is closed`);
       if (signal?.aborted) throw new AbortedError(`${spec.route} was aborted by the caller`);
-      const token = this.budget.take(priority, this.clientKey);
+      const taken = this.budget.take(priority, this.clientKey);
+      // Only a shared budget that has to ask Redis answers with a promise: the in-process path stays synchronous.
+      const token = taken instanceof Promise ? await taken : taken;
       if (!token.ok) {
         stats.refusedByBudget();
         const what =
@@ -795,13 +802,10 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
   // Keyed by the credential key; Map order doubles as least-recently-used order.
   const clients = new Map<string, WorkflowsClient>();
 
+  const budgets: BudgetFactory =
+    options.budgets ?? (() => new RequestBudget(config.rateLimit, config.rateWindowS, now, config.clientBudgetShare));
   const build = (credential: Credential): WorkflowsClient =>
-    new WorkflowsClient(
-      credential,
-      shared,
-      new RequestBudget(config.rateLimit, config.rateWindowS, now, config.clientBudgetShare),
-      new RetryBudget(policy, now),
-    );
+    new WorkflowsClient(credential, shared, budgets(credential), new RetryBudget(policy, now));
   const defaultClient = build(createCredential(config.accountId, config.apiToken));
 
   return {

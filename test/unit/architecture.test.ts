@@ -14,7 +14,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['config'],
   ['logger'],
   ['upstream'],
-  ['identifiers', 'state-machine', 'cache', 'errors', 'graphql', 'auth'],
+  ['identifiers', 'state-machine', 'cache', 'errors', 'graphql', 'auth', 'redis'],
   ['loaders', 'mutations', 'subscriptions'],
   ['context'],
   ['schema', 'cost'],

@@ -1,0 +1,72 @@
+/**
+ * What a replica shares with the others through Redis when `REDIS_URL` is set: today its request budgets
+ * (src/redis/shared-budgets.ts); the connection, key names and replica registry are what later shared state
+ * builds on. Installed by src/app.ts only when `REDIS_URL` is set.
+ */
+import type { RedisConfig, UpstreamConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { BudgetFactory } from '../upstream/budget.js';
+import { createRedisConnection, type RedisConnection } from './connection.js';
+import { createRedisKeys, type RedisKeys } from './keys.js';
+import { createReplicaRegistry, type ReplicaRegistry } from './registry.js';
+import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
+
+/** Longest `start()` waits for Redis; after it the replica starts on its local share and joins once Redis answers. */
+export const START_WAIT_MS = 3000;
+
+export interface ScaleOut {
+  readonly connection: RedisConnection;
+  readonly keys: RedisKeys;
+  readonly registry: ReplicaRegistry;
+  readonly budgets: SharedBudgets;
+  /** For createUpstream's `budgets` option. */
+  readonly budgetFactory: BudgetFactory;
+  /** Connects (waiting at most {@link START_WAIT_MS}), registers this replica and joins the shared budgets. */
+  start(): Promise<void>;
+  /** Gives leases back, leaves the registry and closes the connections. */
+  stop(): Promise<void>;
+}
+
+export function createScaleOut(options: {
+  readonly redis: RedisConfig & { readonly url: string };
+  readonly upstream: UpstreamConfig;
+  readonly logger: Logger;
+}): ScaleOut {
+  const { redis, upstream, logger } = options;
+  const keys = createRedisKeys(redis.keyPrefix);
+  const connection = createRedisConnection({
+    url: redis.url,
+    logger,
+    consequence: () => {
+      const replicas = registry.alive();
+      const share = Math.max(1, Math.floor(upstream.rateLimit / replicas));
+      return (
+        `until it is back, this replica serves from a local request budget of ${share} requests per ` +
+        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} replicas last seen alive)`
+      );
+    },
+  });
+  const registry: ReplicaRegistry = createReplicaRegistry(connection, keys);
+  const budgets = createSharedBudgets({ connection, keys, registry, upstream });
+  let started = false;
+  return {
+    connection,
+    keys,
+    registry,
+    budgets,
+    budgetFactory: budgets.factory,
+    async start() {
+      if (started) return;
+      started = true;
+      const reached = await connection.connect(START_WAIT_MS);
+      if (reached && (await registry.beat())) await budgets.rejoin();
+      registry.start();
+      await budgets.start();
+    },
+    async stop() {
+      await budgets.stop();
+      await registry.stop();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,480 @@
+/**
+ * One credential's request budget shared by every replica through Redis (src/redis/budget-script.ts).
+ *
+ * A replica leases tokens in small batches and spends them locally, so most takes answer synchronously without a
+ * round trip; only a take that finds no leased token waits for one exchange with Redis (all takes waiting in the
+ * same turn of the event loop share it). Answers are reported in batches (on the next exchange, or within
+ * {@link MAINTAIN_MS}). Until reported, a leased token counts as in flight for every replica's mirrored window.
+ *
+ * Bounds. Over all replicas, no more goes out per upstream window than the in-process budget would let one process
+ * send: every token is leased by the script under the in-process rules, and counts as in flight until its answer
+ * is reported. What leases add is idle tokens: each replica holds at most {@link leaseSize} unspent tokens
+ * (5 % of the limit over all replicas, at most {@link MAX_LEASE} each), given back {@link LEASE_TTL_MS} after its
+ * last lease (or lost with a replica that dies, until the bucket refills).
+ *
+ * While Redis is unreachable, the replica serves from a local {@link RequestBudget} of the limit divided by the
+ * replicas it last saw alive, started from its share of the last shared state it saw, and reading each
+ * `Ratelimit` answer as its share of what is left. When Redis is back it rejoins: it tells Redis what it holds
+ * now, the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both), and only
+ * then leases again.
+ */
+import {
+  DEFAULT_429_WAIT_MS,
+  MAX_MIRRORED_WINDOWS,
+  RESERVE_SHARE,
+  RequestBudget,
+  sameWindowToleranceMs,
+  type Budget,
+  type BudgetState,
+  type RateLimitObservation,
+  type TakeResult,
+} from '../upstream/budget.js';
+import { ClientShares, type ClientUsage } from '../upstream/client-shares.js';
+import type { Priority } from '../upstream/types.js';
+import { exchangeBudget, type BudgetExchange, type BudgetLimits, type SharedBudgetSnapshot } from './budget-script.js';
+import type { RedisConnection } from './connection.js';
+import type { RedisKeys } from './keys.js';
+import type { ReplicaRegistry } from './registry.js';
+
+/** Share of the limit all replicas' unspent leases may hold together. */
+export const LEASE_SHARE = 0.05;
+/** Most tokens one lease adds beyond the takes waiting for it. */
+export const MAX_LEASE = 25;
+/** Leased tokens still unspent this long after the last lease go back to the shared bucket. */
+export const LEASE_TTL_MS = 2000;
+/** How often answers are reported, idle leases returned and a read state refreshed. */
+export const MAINTAIN_MS = 250;
+/** A state the poll loops read is refreshed from Redis when older than this. */
+const SNAPSHOT_MAX_AGE_MS = 1000;
+
+const TAKEN: TakeResult = Object.freeze({ ok: true });
+
+interface Waiter {
+  readonly priority: Priority;
+  readonly client: string | undefined;
+  readonly usage: ClientUsage | undefined;
+  readonly resolve: (result: TakeResult) => void;
+  asked: boolean;
+}
+
+/** Upstream's report of one window, as seen by this replica: `remaining` until `resetAt` (local clock). */
+interface Observed {
+  remaining: number;
+  resetAt: number;
+}
+
+export interface SharedBudgetContext {
+  readonly connection: RedisConnection;
+  readonly keys: RedisKeys;
+  readonly registry: ReplicaRegistry;
+  readonly limits: BudgetLimits;
+  readonly clientShare: number;
+  readonly now: () => number;
+}
+
+/** Tokens a lease adds beyond the takes waiting: this replica's part of {@link LEASE_SHARE} of the limit. */
+export function leaseSize(capacity: number, replicas: number): number {
+  return Math.min(MAX_LEASE, Math.floor((capacity * LEASE_SHARE) / Math.max(1, replicas)));
+}
+
+export class SharedBudget implements Budget {
+  /** Whether takes lease from Redis; false while it is unreachable (then {@link fallback} serves them). */
+  private joined: boolean;
+  /** Bumped on every fall back, so that an exchange begun before it is not applied after it. */
+  private epoch = 0;
+  private fallback: { readonly budget: RequestBudget; readonly replicas: number } | undefined;
+  private readonly shares: ClientShares;
+  private poolInteractive = 0;
+  private poolBackground = 0;
+  private leasedAt = 0;
+  /** Taken from leased tokens, not settled yet. */
+  private sharedInFlight = 0;
+  /** Taken from the fallback, not settled yet: their answers settle the fallback. */
+  private fallbackInFlight = 0;
+  private settled = 0;
+  private unanswered = 0;
+  private observations: Observed[] = [];
+  private blockFor: number | null = null;
+  private blockedUntil = 0;
+  private snapshot: { readonly at: number; readonly value: SharedBudgetSnapshot } | undefined;
+  private waiters: Waiter[] = [];
+  private pumping = false;
+  private scheduled = false;
+  private rejoining: Promise<boolean> | undefined;
+  private stateReadAt = 0;
+  /** The latest `Ratelimit` answer, unscaled: what this replica tells Redis when it rejoins. */
+  private latest: Observed | undefined;
+  private closed = false;
+
+  constructor(
+    readonly credentialKey: string,
+    private readonly context: SharedBudgetContext,
+  ) {
+    const { capacity, windowMs } = context.limits;
+    this.shares = new ClientShares(capacity, windowMs, context.clientShare);
+    this.joined = context.connection.status() === 'up';
+    if (!this.joined) this.fallBack(context.registry.alive());
+  }
+
+  /** Whether this budget leases from Redis now (false: it serves from its local share). */
+  get shared(): boolean {
+    return this.joined;
+  }
+
+  take(priority: Priority, client?: string): TakeResult | Promise<TakeResult> {
+    if (!this.joined) return this.takeLocally(priority, client);
+    const now = this.context.now();
+    if (now < this.blockedUntil) return refusal(this.blockedUntil - now);
+    let usage: ClientUsage | undefined;
+    if (priority === 'interactive' && client !== undefined) {
+      usage = this.shares.usage(client, now);
+      const wait = usage ? this.shares.waitMs(usage, client, now) : 0;
+      if (wait > 0) return { ok: false, retryAfterMs: wait, reason: 'client-share' };
+    }
+    if (this.consume(priority)) {
+      if (usage) this.shares.charge(usage);
+      return TAKEN;
+    }
+    return new Promise<TakeResult>((resolve) => {
+      this.waiters.push({ priority, client, usage, resolve, asked: false });
+      this.schedule();
+    });
+  }
+
+  settle(observation: RateLimitObservation | null): void {
+    const now = this.context.now();
+    if (observation) this.latest = { remaining: observation.remaining, resetAt: now + observation.resetS * 1000 };
+    if (this.fallbackInFlight > 0) {
+      this.fallbackInFlight -= 1;
+      const fallback = this.fallback;
+      fallback?.budget.settle(observation && scaled(observation, fallback.replicas));
+      if (this.joined && this.fallbackInFlight === 0) this.fallback = undefined;
+      return;
+    }
+    this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
+    // Taken before an outage: rejoining tells Redis what is still in flight instead.
+    if (!this.joined) return;
+    this.settled += 1;
+    if (observation) this.observe(observation.remaining, now + observation.resetS * 1000);
+    else this.unanswered += 1;
+  }
+
+  refused(retryAfterMs: number | null): void {
+    const wait = retryAfterMs ?? DEFAULT_429_WAIT_MS;
+    this.blockedUntil = Math.max(this.blockedUntil, this.context.now() + wait);
+    this.fallback?.budget.refused(wait);
+    if (!this.joined) return;
+    this.blockFor = Math.max(this.blockFor ?? 0, wait);
+    this.schedule();
+  }
+
+  /** Another replica got a 429: nothing goes out for `ms` (published by the script; src/redis/shared-budgets.ts). */
+  blockedElsewhere(ms: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, this.context.now() + ms);
+  }
+
+  interactiveWaitMs(): number {
+    if (!this.joined && this.fallback) return this.fallback.budget.interactiveWaitMs();
+    const now = this.context.now();
+    if (now < this.blockedUntil) return Math.ceil(this.blockedUntil - now);
+    if (this.poolInteractive + this.poolBackground >= 1 || !this.snapshot) return 0;
+    const { at, value } = this.snapshot;
+    return value.available >= 1 ? 0 : Math.max(1, value.interactiveWaitMs - (now - at));
+  }
+
+  state(): BudgetState {
+    const now = this.context.now();
+    this.stateReadAt = now;
+    if (!this.joined && this.fallback) return this.fallback.budget.state();
+    const { capacity, windowMs } = this.context.limits;
+    const blockedMs = Math.max(0, this.blockedUntil - now);
+    const age = this.snapshot ? now - this.snapshot.at : 0;
+    const shared = this.snapshot?.value;
+    const available = blockedMs > 0 ? 0 : (shared?.available ?? capacity) + this.poolInteractive + this.poolBackground;
+    const backgroundAvailable =
+      blockedMs > 0
+        ? 0
+        : (shared?.backgroundAvailable ?? Math.floor((1 - RESERVE_SHARE) * capacity)) + this.poolBackground;
+    const rate = shared?.backgroundRatePerSecond ?? ((1 - RESERVE_SHARE) * capacity * 1000) / windowMs;
+    const resetInMs = shared?.resetInMs ?? null;
+    return {
+      capacity,
+      available,
+      backgroundAvailable,
+      // The replicas' poll loops share what background work may use.
+      backgroundRatePerSecond: rate / this.context.registry.alive(),
+      backgroundWaitMs: backgroundAvailable > 0 ? 0 : Math.max(1, blockedMs, (shared?.backgroundWaitMs ?? 0) - age),
+      resetInMs: resetInMs === null ? null : Math.max(0, resetInMs - age),
+    };
+  }
+
+  /**
+   * Redis cannot be reached: from now on takes are served by a local budget of the limit divided by `replicas`,
+   * started from that share of the last shared state seen. Leased tokens are given up (Redis counts them as held
+   * until this replica rejoins, or is gone from the registry).
+   */
+  fallBack(replicas: number): void {
+    if (!this.joined && this.fallback) return;
+    this.joined = false;
+    this.epoch += 1;
+    const { capacity, windowMs } = this.context.limits;
+    const now = this.context.now();
+    const budget = new RequestBudget(
+      Math.max(1, Math.floor(capacity / replicas)),
+      windowMs / 1000,
+      this.context.now,
+      this.context.clientShare,
+    );
+    const last = this.snapshot;
+    const age = last ? now - last.at : 0;
+    const resetInMs = last?.value.resetInMs === null || !last ? 0 : last.value.resetInMs - age;
+    budget.restrict({
+      tokens: last ? last.value.tokens / replicas : Infinity,
+      window:
+        last && last.value.mirrorLeft !== null && resetInMs > 0
+          ? { remaining: Math.floor(last.value.mirrorLeft / replicas), resetS: resetInMs / 1000 }
+          : null,
+      blockedForMs: Math.max(this.blockedUntil - now, last ? last.value.blockedForMs - age : 0),
+    });
+    this.fallback = { budget, replicas };
+    this.poolInteractive = 0;
+    this.poolBackground = 0;
+    this.settled = 0;
+    this.unanswered = 0;
+    this.observations = [];
+    this.blockFor = null;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiting) waiter.resolve(this.takeLocally(waiter.priority, waiter.client));
+  }
+
+  /**
+   * Redis is reachable again: tells it what this replica holds now and what it learnt meanwhile (its latest
+   * `Ratelimit` answer, its block, and its share's tokens times the replicas: Redis keeps the lowest), then leases
+   * again. Nothing else from the outage is trusted. Resolves false (never rejects) when Redis failed again.
+   */
+  rejoin(): Promise<boolean> {
+    if (this.joined) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    this.rejoining ??= this.join().finally(() => {
+      this.rejoining = undefined;
+    });
+    return this.rejoining;
+  }
+
+  private async join(): Promise<boolean> {
+    const now = this.context.now();
+    const fallback = this.fallback;
+    const latest = this.latest && this.latest.resetAt > now ? this.latest : undefined;
+    try {
+      const value = await this.run({
+        ...NOTHING,
+        observations: latest ? [{ remaining: latest.remaining, resetMs: latest.resetAt - now }] : [],
+        blockForMs: this.blockedUntil > now ? this.blockedUntil - now : null,
+        tokensCeil: fallback ? fallback.budget.state().available * fallback.replicas : null,
+        holds: this.sharedInFlight,
+      });
+      this.snapshot = { at: this.context.now(), value };
+      this.joined = true;
+      if (this.fallbackInFlight === 0) this.fallback = undefined;
+      this.schedule();
+      return true;
+    } catch (error) {
+      this.context.connection.failed(error);
+      return false;
+    }
+  }
+
+  /**
+   * Runs the periodic work: reports answers, gives back leases unused for {@link LEASE_TTL_MS}, refreshes a state
+   * the poll loops read. Called every {@link MAINTAIN_MS} by src/redis/shared-budgets.ts.
+   */
+  maintain(): void {
+    if (!this.joined || this.closed) return;
+    const now = this.context.now();
+    const snapshotAt = this.snapshot?.at ?? 0;
+    const due =
+      this.settled > 0 ||
+      this.observations.length > 0 ||
+      this.releaseDue(now) ||
+      (this.stateReadAt > snapshotAt && now - snapshotAt >= SNAPSHOT_MAX_AGE_MS);
+    if (due) void this.pump(true);
+  }
+
+  /** Gives back unspent leases and reports what is pending; later takes are served locally. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.joined) {
+      this.leasedAt = -Infinity;
+      await this.pump(true);
+    }
+    this.closed = true;
+  }
+
+  private takeLocally(priority: Priority, client: string | undefined): TakeResult {
+    const fallback = this.fallback ?? this.fallBackNow();
+    const result = fallback.budget.take(priority, client);
+    if (result.ok) this.fallbackInFlight += 1;
+    return result;
+  }
+
+  private fallBackNow(): NonNullable<SharedBudget['fallback']> {
+    this.fallBack(this.context.registry.alive());
+    return this.fallback!;
+  }
+
+  private consume(priority: Priority): boolean {
+    if (priority === 'background') {
+      if (this.poolBackground < 1) return false;
+      this.poolBackground -= 1;
+    } else if (this.poolInteractive >= 1) this.poolInteractive -= 1;
+    else if (this.poolBackground >= 1) this.poolBackground -= 1;
+    else return false;
+    this.sharedInFlight += 1;
+    return true;
+  }
+
+  /** Records an answer's window for the next report, merged like the in-process budget merges its windows. */
+  private observe(remaining: number, resetAt: number): void {
+    const tolerance = sameWindowToleranceMs(this.context.limits.windowMs);
+    const same = this.observations.find((o) => Math.abs(o.resetAt - resetAt) < tolerance);
+    if (same) {
+      same.remaining = Math.min(same.remaining, remaining);
+      same.resetAt = Math.min(same.resetAt, resetAt);
+      return;
+    }
+    this.observations.push({ remaining, resetAt });
+    if (this.observations.length > MAX_MIRRORED_WINDOWS) {
+      this.observations = this.observations.sort((a, b) => a.resetAt - b.resetAt).slice(0, MAX_MIRRORED_WINDOWS);
+    }
+  }
+
+  private releaseDue(now: number): boolean {
+    return (
+      this.poolInteractive + this.poolBackground > 0 && this.waiters.length === 0 && now - this.leasedAt >= LEASE_TTL_MS
+    );
+  }
+
+  /** Runs the waiting takes' exchange once the current turn of the event loop has queued all of them. */
+  private schedule(): void {
+    if (this.scheduled || this.pumping) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.pump(false);
+    });
+  }
+
+  /** Exchanges with Redis while takes wait or a block is to be shared (and once when `force`d). Never rejects. */
+  private async pump(force: boolean): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.joined && (force || this.waiters.length > 0 || this.blockFor !== null)) {
+        force = false;
+        const epoch = this.epoch;
+        const asked = this.waiters.slice();
+        const exchange = this.nextExchange(asked);
+        let value: SharedBudgetSnapshot;
+        try {
+          value = await this.run(exchange);
+        } catch (error) {
+          // The connection reports the outage, and src/redis/shared-budgets.ts makes every budget fall back.
+          this.context.connection.failed(error);
+          if (this.epoch === epoch) this.fallBack(this.context.registry.alive());
+          return;
+        }
+        // Leased before a fall back: rejoining replaces what Redis counts as held.
+        if (this.epoch !== epoch) return;
+        this.context.connection.succeeded();
+        this.apply(value, asked);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private nextExchange(asked: readonly Waiter[]): BudgetExchange {
+    const now = this.context.now();
+    let interactive = 0;
+    let background = 0;
+    for (const waiter of asked) {
+      waiter.asked = true;
+      if (waiter.priority === 'background') background += 1;
+      else interactive += 1;
+    }
+    const extra = leaseSize(this.context.limits.capacity, this.context.registry.alive());
+    let released = 0;
+    if (this.releaseDue(now) || this.closedOrClosing()) {
+      released = this.poolInteractive + this.poolBackground;
+      this.poolInteractive = 0;
+      this.poolBackground = 0;
+    }
+    const exchange: BudgetExchange = {
+      wantInteractive: interactive > 0 ? interactive + extra : 0,
+      wantBackground: background > 0 ? background + extra : 0,
+      settled: this.settled,
+      unanswered: this.unanswered,
+      observations: this.observations.map((o) => ({ remaining: o.remaining, resetMs: o.resetAt - now })),
+      released,
+      blockForMs: this.blockFor,
+      tokensCeil: null,
+      holds: null,
+    };
+    this.settled = 0;
+    this.unanswered = 0;
+    this.observations = [];
+    this.blockFor = null;
+    return exchange;
+  }
+
+  private closedOrClosing(): boolean {
+    return this.closed || this.leasedAt === -Infinity;
+  }
+
+  private apply(value: SharedBudgetSnapshot, asked: readonly Waiter[]): void {
+    const now = this.context.now();
+    this.snapshot = { at: now, value };
+    this.blockedUntil = Math.max(this.blockedUntil, now + value.blockedForMs);
+    if (value.grantedInteractive + value.grantedBackground > 0 && !this.closedOrClosing()) this.leasedAt = now;
+    this.poolInteractive += value.grantedInteractive;
+    this.poolBackground += value.grantedBackground;
+    if (asked.length === 0) return;
+    this.waiters = this.waiters.filter((waiter) => !waiter.asked);
+    for (const waiter of asked) {
+      if (this.consume(waiter.priority)) {
+        if (waiter.usage) this.shares.charge(waiter.usage);
+        waiter.resolve(TAKEN);
+      } else {
+        const wait = waiter.priority === 'background' ? value.backgroundWaitMs : value.interactiveWaitMs;
+        waiter.resolve(refusal(Math.max(wait, this.blockedUntil - now)));
+      }
+    }
+  }
+
+  private run(exchange: BudgetExchange): Promise<SharedBudgetSnapshot> {
+    const { connection, keys, registry, limits } = this.context;
+    return exchangeBudget(connection, keys, registry.id, this.credentialKey, limits, exchange);
+  }
+}
+
+const NOTHING: BudgetExchange = {
+  wantInteractive: 0,
+  wantBackground: 0,
+  settled: 0,
+  unanswered: 0,
+  observations: [],
+  released: 0,
+  blockForMs: null,
+  tokensCeil: null,
+  holds: null,
+};
+
+function refusal(waitMs: number): TakeResult {
+  return { ok: false, retryAfterMs: Math.max(1, Math.ceil(waitMs)), reason: 'budget' };
+}
+
+/** A `Ratelimit` answer read as one replica's share: upstream's remaining count is the whole account's. */
+function scaled(observation: RateLimitObservation, replicas: number): RateLimitObservation {
+  return { remaining: Math.floor(observation.remaining / replicas), resetS: observation.resetS };
+}

@@ -1,0 +1,292 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { createConfig, type Config } from '../../src/config.js';
+import { createEmulator, type Emulator } from '../../src/emulator/server.js';
+import { createLogger } from '../../src/logger.js';
+import { leaseSize } from '../../src/redis/shared-budget.js';
+import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
+import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
+import type { Priority } from '../../src/upstream/types.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Issue 14, first part: replicas with the same REDIS_URL and REDIS_KEY_PREFIX share one request budget per
+// credential (src/redis/). Three apps in this process, one real redis-server, one real emulator whose rate limit
+// equals the gateways' UPSTREAM_RATE_LIMIT.
+
+const LIMIT = 60;
+const WINDOW_S = 30;
+const WORKFLOW = 'order-fulfillment';
+const ACCOUNT = 'ab'.repeat(16);
+
+interface Replica {
+  readonly app: App;
+  readonly config: Config;
+  /** The replica's log lines, parsed. */
+  readonly lines: { level: string; msg: string }[];
+  readonly url: string;
+}
+
+let redis: RedisServer;
+const running: Replica[] = [];
+const emulators: Emulator[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((replica) => replica.app.stop()));
+  await Promise.all(emulators.map((emulator) => emulator.stop()));
+  await redis?.dispose();
+});
+
+async function startEmulator(rateLimit = { limit: LIMIT, windowS: WINDOW_S }): Promise<Emulator> {
+  const emulator = await createEmulator({ rateLimit });
+  emulators.push(emulator);
+  return emulator;
+}
+
+/** Starts `count` gateways in front of `emulator`, sharing Redis under `prefix` (or none without it). */
+async function startReplicas(
+  count: number,
+  emulator: Emulator,
+  options: { prefix?: string; token: string; rateWindowS?: number },
+): Promise<Replica[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const lines: Replica['lines'] = [];
+      const config = createConfig({
+        logLevel: 'info',
+        upstream: {
+          baseUrl: emulator.url,
+          accountId: ACCOUNT,
+          apiToken: options.token,
+          rateLimit: LIMIT,
+          rateWindowS: options.rateWindowS ?? WINDOW_S,
+          maxRetries: 0,
+        },
+        ...(options.prefix === undefined ? {} : { redis: { url: redis.url, keyPrefix: options.prefix } }),
+      });
+      const logger = createLogger('info', [options.token], {
+        destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
+      });
+      const app = createApp(config, { logger });
+      const url = await app.start(0, '127.0.0.1');
+      const replica = { app, config, lines, url };
+      running.push(replica);
+      return replica;
+    }),
+  );
+}
+
+type Outcome = 'sent' | 'refused' | 'upstream-429';
+
+/** One upstream read of an instance that does not exist (a 404 answer: never retried, never de-duplicated). */
+async function call(replica: Replica, priority: Priority, id: string): Promise<Outcome> {
+  try {
+    await replica.app.upstream.default.getInstance(WORKFLOW, id, {}, { priority });
+    return 'sent';
+  } catch (error) {
+    if (error instanceof UpstreamRateLimitedError) return error.source === 'budget' ? 'refused' : 'upstream-429';
+    if (error instanceof UpstreamError && error.code === 'NOT_FOUND') return 'sent';
+    throw error;
+  }
+}
+
+/** `interactive` and `background` calls from each replica at once. */
+async function burst(replicas: readonly Replica[], tag: string, interactive: number, background: number) {
+  const calls = replicas.flatMap((replica, r) => [
+    ...Array.from({ length: interactive }, (_, i) => call(replica, 'interactive', `${tag}-${r}-i${i}`)),
+    ...Array.from({ length: background }, (_, i) => call(replica, 'background', `${tag}-${r}-b${i}`)),
+  ]);
+  return Promise.all(calls);
+}
+
+const tooMany = (emulator: Emulator) => emulator.requests.entries.filter((e) => e.status === 429).length;
+const sentBy = (replica: Replica) => replica.app.upstream.stats.total;
+const prefix = () => `t${randomBytes(4).toString('hex')}:`;
+const token = () => `redis-test-token-${randomBytes(12).toString('hex')}`;
+
+describe('a request budget shared through Redis', () => {
+  it('keeps three replicas together within the limit: no 429, at most the limit per window', async () => {
+    const emulator = await startEmulator();
+    const replicas = await startReplicas(3, emulator, { prefix: prefix(), token: token() });
+    const outcomes = await burst(replicas, 'a', 40, 20);
+
+    expect(tooMany(emulator)).toBe(0);
+    expect(outcomes.filter((o) => o === 'upstream-429')).toHaveLength(0);
+    const sent = emulator.requests.count();
+    expect(sent).toBeLessThanOrEqual(LIMIT);
+    // The window is used, less the safety margin and the tokens other replicas hold leased (given back later).
+    expect(sent).toBeGreaterThanOrEqual(LIMIT - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
+    expect(outcomes.filter((o) => o === 'sent')).toHaveLength(sent);
+    expect(replicas.reduce((sum, r) => sum + sentBy(r), 0)).toBe(sent);
+  });
+
+  it('is what keeps them there: three replicas without Redis get 429s (control)', async () => {
+    const emulator = await startEmulator();
+    const replicas = await startReplicas(3, emulator, { token: token() });
+    await burst(replicas, 'control', 40, 20);
+    expect(tooMany(emulator)).toBeGreaterThan(0);
+    expect(emulator.requests.count()).toBeGreaterThan(LIMIT);
+  });
+
+  it('blocks every replica when one gets a 429 with Retry-After: the others send nothing until it has passed', async () => {
+    const emulator = await startEmulator();
+    const [a, b, c] = (await startReplicas(3, emulator, { prefix: prefix(), token: token() })) as [
+      Replica,
+      Replica,
+      Replica,
+    ];
+    // Each replica leases a token more than it spends: without the shared block, b and c could send at once.
+    for (const [n, replica] of [a, b, c].entries())
+      expect(await call(replica, 'interactive', `b-warm-${n}`)).toBe('sent');
+    for (const replica of [b, c])
+      expect(replica.app.upstream.budget(replica.app.upstream.default.credential.key).available).toBeGreaterThan(0);
+
+    emulator.faults.set({ rateLimitRate: 1 });
+    expect(await call(a, 'interactive', 'b-refused')).toBe('upstream-429');
+    emulator.faults.clear();
+    const refusedAt = emulator.requests.entries.find((e) => e.status === 429)!.at;
+    const sentBefore = emulator.requests.count();
+
+    const blocked = (replica: Replica) =>
+      replica.app.upstream.budget(replica.app.upstream.default.credential.key).available === 0;
+    // Published by the budget script at once: b and c need not wait for their next exchange with Redis.
+    await waitFor(() => blocked(b) && blocked(c), { message: 'b and c blocked by the 429 a got', timeoutMs: 100 });
+    const during = await Promise.all(
+      [b, c].flatMap((replica, n) => [
+        call(replica, 'interactive', `b-during-i${n}`),
+        call(replica, 'background', `b-during-b${n}`),
+      ]),
+    );
+    expect(during).toEqual(['refused', 'refused', 'refused', 'refused']);
+    expect(emulator.requests.count()).toBe(sentBefore);
+
+    // Once Retry-After (1 s) has passed, b sends again.
+    let outcome: Outcome = 'refused';
+    for (let i = 0; outcome === 'refused'; i++) {
+      expect(Date.now() - refusedAt, 'b sends again within 2 s').toBeLessThan(2000);
+      outcome = await call(b, 'interactive', `b-after-${i}`);
+      if (outcome === 'refused') await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(outcome).toBe('sent');
+    const later = emulator.requests.entries.filter((e) => e.at > refusedAt);
+    expect(later.length).toBeGreaterThan(0);
+    // Nothing reached upstream before Retry-After had passed (less a few ms of rounding between clocks).
+    for (const entry of later) expect(entry.at - refusedAt).toBeGreaterThanOrEqual(990);
+    expect(tooMany(emulator)).toBe(1);
+  });
+
+  it('keeps replicas within limit/replicas while Redis is down (one warning each), and rejoins when it is back', async () => {
+    const emulator = await startEmulator();
+    const keyPrefix = prefix();
+    const replicas = await startReplicas(3, emulator, { prefix: keyPrefix, token: token() });
+    for (const [n, replica] of replicas.entries())
+      expect(await call(replica, 'interactive', `c-before-${n}`)).toBe('sent');
+    await waitFor(() => replicas.every((r) => r.app.scaleOut?.registry.alive() === 3), {
+      message: 'every replica saw three alive',
+    });
+    const readyBefore = await readyz(replicas[0]!);
+    expect(readyBefore.status).toBe(200);
+
+    await redis.stop();
+    await waitFor(() => replicas.every((r) => r.app.scaleOut?.connection.status() === 'down'), {
+      message: 'every replica noticed the outage',
+    });
+    const down = await readyz(replicas[0]!);
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis).toMatchObject({ ok: false });
+    expect(down.body.checks.redis?.reason).toMatch(/^Redis is unreachable \(.+\)/);
+
+    const sentBefore = replicas.map(sentBy);
+    const outcomes = await burst(replicas, 'c-down', 40, 10);
+    expect(tooMany(emulator)).toBe(0);
+    expect(outcomes).not.toContain('upstream-429');
+    for (const [n, replica] of replicas.entries()) {
+      const sent = sentBy(replica) - sentBefore[n]!;
+      expect(sent, `replica ${n} sent within its share`).toBeLessThanOrEqual(Math.floor(LIMIT / 3));
+      expect(sent, `replica ${n} kept serving`).toBeGreaterThan(0);
+    }
+    // A second burst changes nothing: the shares are spent, nothing is lost to 429s.
+    await burst(replicas, 'c-down-again', 10, 0);
+    expect(tooMany(emulator)).toBe(0);
+    for (const replica of replicas) {
+      const warnings = replica.lines.filter((line) => line.level === 'warn');
+      expect(warnings.map((line) => line.msg)).toEqual([expect.stringMatching(/^Redis is unreachable/)]);
+    }
+
+    await redis.restart();
+    await waitFor(
+      () => replicas.every((r) => r.app.scaleOut?.budgets.get(r.app.upstream.default.credential.key)?.shared === true),
+      { message: 'every replica rejoined the shared budget', timeoutMs: 10_000 },
+    );
+    const client = redis.client();
+    const members = await client.zrange(`${keyPrefix}replicas`, 0, -1);
+    expect(members.sort()).toEqual(replicas.map((r) => r.app.scaleOut!.registry.id).sort());
+    expect(
+      await client.exists(replicas[0]!.app.scaleOut!.keys.budget(replicas[0]!.app.upstream.default.credential.key)),
+    ).toBe(1);
+    const up = await readyz(replicas[0]!);
+    expect(up.status, up.text).toBe(200);
+    expect(up.body.checks.redis).toEqual({ ok: true });
+    for (const replica of replicas) {
+      expect(replica.lines.filter((line) => line.level === 'warn')).toHaveLength(1);
+      expect(replica.lines.filter((line) => /^Redis is reachable again/.test(line.msg))).toHaveLength(1);
+    }
+
+    // After the gap: what the replicas learnt during it (upstream's latest Ratelimit) keeps them within the window.
+    const outcomesAfter = await burst(replicas, 'c-after', 20, 10);
+    expect(outcomesAfter).not.toContain('upstream-429');
+    expect(tooMany(emulator)).toBe(0);
+    expect(emulator.requests.count()).toBeLessThanOrEqual(LIMIT);
+  });
+
+  it('never writes a token, nor an account id in clear, to Redis (keys, values, published messages)', async () => {
+    const emulator = await startEmulator();
+    const secret = token();
+    const keyPrefix = prefix();
+    const listener = redis.client();
+    const messages: string[] = [];
+    listener.on('pmessage', (_pattern: string, channel: string, message: string) => messages.push(channel, message));
+    await listener.psubscribe('*');
+    const replicas = await startReplicas(3, emulator, { prefix: keyPrefix, token: secret });
+    await burst(replicas, 'd', 5, 5);
+    emulator.faults.set({ rateLimitRate: 1 });
+    expect(await call(replicas[0]!, 'interactive', 'd-refused')).toBe('upstream-429');
+    emulator.faults.clear();
+    await waitFor(() => messages.length > 0, { message: 'the block was published' });
+
+    const client = redis.client();
+    const keys = await client.keys(`${keyPrefix}*`);
+    expect(keys.length).toBeGreaterThanOrEqual(3);
+    const dump: string[] = [...keys, ...messages];
+    for (const key of keys) {
+      const type = await client.type(key);
+      if (type === 'hash') dump.push(...Object.entries(await client.hgetall(key)).flat());
+      else if (type === 'zset') dump.push(...(await client.zrange(key, 0, -1, 'WITHSCORES')));
+      else if (type === 'string') dump.push((await client.get(key)) ?? '');
+      else throw new Error(`unexpected key type ${type} of ${key}`);
+    }
+    const text = dump.join('\n');
+    expect(text).toContain(keyPrefix);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(ACCOUNT);
+    // Nor the hash of the token the credential key carries (src/upstream/credential.ts).
+    expect(text).not.toContain(replicas[0]!.app.upstream.default.credential.key.split(':')[1]!);
+  });
+});
+
+interface Readiness {
+  readonly status: number;
+  readonly text: string;
+  readonly body: { status: string; checks: Record<string, { ok: boolean; reason?: string }> };
+}
+
+async function readyz(replica: Replica): Promise<Readiness> {
+  const response = await fetch(new URL('/readyz', replica.url));
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text) as Readiness['body'] };
+}

@@ -19,6 +19,7 @@ import { graphqlSsePlugin, useUnbufferedEventStreams } from './transport/sse.js'
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
+import { useSubscriptionSlots } from './transport/subscription-slots.js';
 import { listen } from './transport/listen.js';
 import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
@@ -167,6 +168,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // Before the cost limit: it sees the results of executions the limit stops.
       useOperationLog({ logger, requestIds, principals, authenticated: authenticator !== undefined }),
       useDocumentLimits(config.documentLimits),
+      // MAX_SUBSCRIPTIONS_PER_CONNECTION, for the graphql-ws and graphql-sse connections that claim slots.
+      useSubscriptionSlots(),
       useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
       useQueryCostLimit({
         maxCost: config.maxQueryCost,

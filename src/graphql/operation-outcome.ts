@@ -1,7 +1,8 @@
 /**
  * How an operation ended, one vocabulary for the `outcome` label of `wfgql_graphql_operations_total`
  * (src/metrics/graphql.ts) and the `outcome` field of the operation log line (src/logging/operation-log.ts):
- * - `rejected`: refused before it ran (parse, validation, document limits, variables, cost): no `data`;
+ * - `rejected`: refused before it ran (trusted documents, parse, validation, document limits, the subscriptions of
+ *   a connection, variables, cost): no `data`;
  * - `error`: it ran, and its result carries errors;
  * - `success`: it ran without errors.
  */

@@ -200,12 +200,14 @@ export function useOperationLog(options: OperationLogOptions): Plugin<Record<str
       subscribe: running,
     },
     onValidate({ context, params }) {
+      // Named before validation, so that an operation refused by a rule or a hook that throws is named too
+      // (src/transport/document-limits.ts, src/transport/subscription-slots.ts).
+      const record = recordOf(context as EnvelopContext);
+      const operation = getOperationAST(params.documentAST, record.operationName);
+      record.operationType = operation?.operation;
+      if (operation?.name) record.operationName = operation.name.value;
       return ({ valid, result }) => {
         if (valid) return;
-        const record = recordOf(context as EnvelopContext);
-        const operation = getOperationAST(params.documentAST, record.operationName);
-        record.operationType = operation?.operation;
-        if (operation?.name) record.operationName = operation.name.value;
         for (const code of codesOf(result, 'GRAPHQL_VALIDATION_FAILED')) record.errorCodes.add(code);
         record.open = false;
         record.outcome = 'rejected';

@@ -17,8 +17,10 @@ import type { ErrorCode } from '../errors/codes.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
+import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
+import { subscriptionSlots } from './subscription-slots.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -31,8 +33,8 @@ export interface GraphqlSseOptions {
   readonly logger: Logger;
   readonly principals?: PrincipalRegistry;
   /**
-   * Trusted documents: every operation's document is resolved here, since graphql-sse builds no Yoga request for
-   * Yoga's plugin to see; unset: the operation's own `query` runs.
+   * Trusted documents: every operation's document is resolved here, since graphql-sse builds no Yoga request whose
+   * parameters the plugin's `onParams` could see (src/trusted-documents/plugin.ts); unset: its own `query` runs.
    */
   readonly documents?: DocumentResolver;
 }
@@ -100,29 +102,48 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
 
   function onSubscribe(yoga: YogaServerInstance<Record<string, unknown>, object>) {
     return (req: HandlerRequest, given: RequestParams) => {
-      // Throws a coded request error (an unknown hash, a document of its own in `only` mode), answered in `serve`.
-      const params = documents
-        ? { ...given, query: documents.resolve({ ...given, documentId: documentIds?.get(req) }, req.raw.headers) }
+      // A refused document is refused by the parse phase below (src/trusted-documents/plugin.ts).
+      const params: RequestParams = documents
+        ? trustedParams(documents, { ...given, documentId: documentIds?.get(req) }, req.raw.headers)
         : given;
-      const enveloped = yoga.getEnveloped({ ...req.context.serverContext, request: req.raw, params });
+      const { token, single } = req.context;
+      /** The refusal of a subscription past the stream's limit, thrown by its validation phase. */
+      let refusal: GraphQLError | undefined;
+      const enveloped = yoga.getEnveloped({
+        ...req.context.serverContext,
+        request: req.raw,
+        params,
+        // Claimed before the first await, so that operations pipelined on one stream see each other.
+        ...(single
+          ? subscriptionSlots(() => {
+              // A stream gone since the request arrived: answered 404 below, nothing counted.
+              if (!registry.has(token)) return undefined;
+              const operationId = String(params.extensions?.['operationId'] ?? '');
+              const operation: StreamOperation = { operationId, cancelled: false, running: undefined };
+              if (registry.addSubscription(token, operation)) {
+                counted.set(req, operation);
+                return undefined;
+              }
+              refusal = connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'stream');
+              return refusal;
+            })
+          : {}),
+      });
       // Throws yoga's request errors (unparsable GraphQL, a GET mutation, no such operation), answered in `serve`.
       const document = enveloped.parse(params.query);
-      const errors = enveloped.validate(enveloped.schema, document);
+      let errors: readonly GraphQLError[];
+      try {
+        errors = enveloped.validate(enveloped.schema, document);
+      } catch (error) {
+        // The subscription limit refuses this one operation, as on a graphql-ws socket; the stream goes on.
+        if (refusal !== undefined && error === refusal) return once({ errors: [refusal] });
+        throw error;
+      }
       // The operation's one result, as /graphql and graphql-ws report validation errors (graphql-sse would take
       // a result without `data` for execution arguments and answer "Unable to detect operation AST").
       if (errors.length > 0) return once({ errors });
       const ast = getOperationAST(document, params.operationName);
-      const { token, single } = req.context;
-      if (single && ast?.operation === 'subscription') {
-        if (!registry.has(token)) return answer(404, streamNotFound());
-        const operationId = String(params.extensions?.['operationId'] ?? '');
-        const operation: StreamOperation = { operationId, cancelled: false, running: undefined };
-        // Counted before the first await, so that operations pipelined on one stream see each other.
-        if (!registry.addSubscription(token, operation)) {
-          return once({ errors: [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'stream')] });
-        }
-        counted.set(req, operation);
-      }
+      if (single && ast?.operation === 'subscription' && !counted.has(req)) return answer(404, streamNotFound());
       const operation = counted.get(req);
       return (async () => {
         const contextValue = await enveloped.contextFactory();

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import {
   CloseCode,
   handleProtocols,
@@ -20,10 +20,12 @@ import { codedError } from '../errors/coded-error.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.js';
 import type { Logger } from '../logger.js';
+import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { REQUEST_ID_HEADER, type RequestIds } from '../logging/request-id.js';
 import { createBrowserSafety } from './browser-safety.js';
 import { answerOnSocket } from './socket-answer.js';
+import { subscriptionSlots } from './subscription-slots.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -60,8 +62,8 @@ export interface WebSocketDeps {
    */
   readonly authenticator?: Authenticator;
   /**
-   * Trusted documents: every operation's document is resolved here, since Yoga's plugin for them only sees HTTP
-   * requests; unset: the operation's own `query` runs.
+   * Trusted documents: every operation's document is resolved here, since graphql-ws builds no Yoga request whose
+   * parameters the plugin's `onParams` could see (src/trusted-documents/plugin.ts); unset: its own `query` runs.
    */
   readonly documents?: DocumentResolver;
   /** The request id of each connection (its upgrade's `x-request-id`, else generated), echoed in the upgrade answer. */
@@ -141,28 +143,28 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       },
       onSubscribe: async (ctx, id, given: SubscribePayload) => {
         const request = fetchRequestOf(ctx.extra.request);
-        let payload = given;
-        if (deps.documents) {
-          try {
-            // GraphiQL says it is GraphiQL in `connection_init`, as it sends its headers there.
-            const query = deps.documents.resolve(given, connectionHeaders(request.headers, ctx.connectionParams));
-            payload = {
-              query,
-              operationName: given.operationName,
-              variables: given.variables,
-              extensions: given.extensions,
-            };
-          } catch (error) {
-            if (error instanceof GraphQLError) return [error];
-            throw error;
-          }
-        }
+        // A refused document is refused by the parse phase below (src/trusted-documents/plugin.ts). GraphiQL says it
+        // is GraphiQL in `connection_init`, as it sends its headers there.
+        const payload: SubscribePayload = deps.documents
+          ? trustedParams(deps.documents, given, connectionHeaders(request.headers, ctx.connectionParams))
+          : given;
+        const operations = active.get(ctx);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
           request,
+          // Claimed once the subscription has validated, before the first await, so that subscribes pipelined on
+          // one socket see each other and the limit holds (./subscription-slots.ts).
+          ...subscriptionSlots(() => {
+            if (!operations) return undefined;
+            if (operations.subscriptions.size >= config.maxSubscriptionsPerConnection) {
+              return connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'connection');
+            }
+            operations.subscriptions.add(id);
+            return undefined;
+          }),
         });
         let document: DocumentNode;
         try {
@@ -179,20 +181,12 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         try {
           errors = validate(schema, document);
         } catch (error) {
-          // Validation rules that refuse a whole operation throw their (coded) error: src/transport/document-limits.ts.
+          // Validation rules that refuse a whole operation throw their (coded) error: src/transport/document-limits.ts,
+          // and so does the subscription limit.
           if (error instanceof GraphQLError) return [error];
           throw error;
         }
         if (errors.length > 0) return errors;
-        const operation = getOperationAST(document, payload.operationName);
-        const operations = active.get(ctx);
-        const ids = operation?.operation === 'subscription' ? operations?.subscriptions : undefined;
-        if (ids && ids.size >= config.maxSubscriptionsPerConnection) {
-          return [connectionLimitRefusal(config.maxSubscriptionsPerConnection, 'connection')];
-        }
-        // Counted before the first await, so that subscribes pipelined on one socket see each other and the limit
-        // holds; given back if the context cannot be built (graphql-ws then never calls `onComplete` for it).
-        ids?.add(id);
         // Every operation, queries and mutations too, is waited for at shutdown, so a mutation's outcome reaches
         // its client before the socket closes.
         operations?.running.add(id);
@@ -200,7 +194,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
         try {
           contextValue = await contextFactory();
         } catch (error) {
-          ids?.delete(id);
+          // Its slot is given back: graphql-ws never calls `onComplete` for it.
+          operations?.subscriptions.delete(id);
           operations?.running.delete(id);
           throw error;
         }

@@ -1,4 +1,3 @@
-import type { GraphQLError } from 'graphql';
 import type { TrustedDocumentsConfig } from '../config.js';
 import { codedError } from '../errors/coded-error.js';
 import { loadTrustedDocuments, type TrustedDocuments } from './manifest.js';
@@ -20,10 +19,9 @@ export interface RequestedDocument {
 }
 
 /**
- * The one home of "which document does this request run" under `TRUSTED_DOCUMENTS_MODE`. HTTP GET and POST (and
- * SSE on /graphql) reach it through Yoga's persisted-operations plugin (./plugin.ts); graphql-ws
- * (src/transport/websocket.ts) and graphql-sse (src/transport/sse.ts) build no Yoga request, so they call
- * {@link DocumentResolver.resolve} themselves before parsing.
+ * The one home of "which document does this request run" under `TRUSTED_DOCUMENTS_MODE`, for every transport:
+ * HTTP GET and POST (and SSE on /graphql) through the plugin's `onParams`, graphql-ws (src/transport/websocket.ts)
+ * and graphql-sse (src/transport/sse.ts) before they parse; all of them through `trustedParams` (./plugin.ts).
  */
 export interface DocumentResolver {
   /**
@@ -33,15 +31,6 @@ export interface DocumentResolver {
    * request names no document at all.
    */
   resolve(requested: RequestedDocument, headers: Headers): string;
-  /** The hash the request names, or null. */
-  hashOf(requested: RequestedDocument): string | null;
-  /** The trusted document a hash names, or undefined. */
-  documentOf(hash: string): string | undefined;
-  /** Whether a request with these headers may send a document of its own. */
-  acceptsOwnDocuments(headers: Headers): boolean;
-  readonly notFound: () => GraphQLError;
-  readonly ownDocumentRefused: () => GraphQLError;
-  readonly noDocument: () => GraphQLError;
 }
 
 /** Answered like yoga's own request errors: 400, or 200 for clients that accept only `application/json`. */
@@ -53,41 +42,37 @@ export function createDocumentResolver(
 ): DocumentResolver {
   const acceptsOwnDocuments = (headers: Headers): boolean =>
     config.mode === 'prefer' || (config.allowGraphiQL && headers.get(GRAPHIQL_MARKER) === 'true');
-  const resolver: DocumentResolver = {
-    hashOf,
-    documentOf: (hash) => documents.get(hash),
-    acceptsOwnDocuments,
-    notFound: () =>
-      codedError(
-        'No trusted document has this hash: the server and this client were built from different manifests.',
-        'PERSISTED_QUERY_NOT_FOUND',
-        { http: REQUEST_ERROR_HTTP },
-      ),
-    ownDocumentRefused: () =>
-      codedError(
-        'This server runs trusted documents only: send the hash of a document in its manifest (extensions.persistedQuery.sha256Hash or documentId), not a query.',
-        'PERSISTED_QUERY_ONLY',
-        { http: REQUEST_ERROR_HTTP },
-      ),
-    noDocument: () =>
-      codedError(
-        `Send a query${config.mode === 'only' ? ' hash' : ' or the hash of a trusted document'}: extensions.persistedQuery.sha256Hash or documentId.`,
-        'BAD_REQUEST',
-        { http: REQUEST_ERROR_HTTP },
-      ),
+  return {
     resolve(requested, headers) {
       if (typeof requested.query === 'string' && requested.query !== '') {
-        if (!acceptsOwnDocuments(headers)) throw resolver.ownDocumentRefused();
+        if (!acceptsOwnDocuments(headers)) {
+          throw codedError(
+            'This server runs trusted documents only: send the hash of a document in its manifest (extensions.persistedQuery.sha256Hash or documentId), not a query.',
+            'PERSISTED_QUERY_ONLY',
+            { http: REQUEST_ERROR_HTTP },
+          );
+        }
         return requested.query;
       }
       const hash = hashOf(requested);
-      if (hash === null) throw resolver.noDocument();
+      if (hash === null) {
+        throw codedError(
+          `Send a query${config.mode === 'only' ? ' hash' : ' or the hash of a trusted document'}: extensions.persistedQuery.sha256Hash or documentId.`,
+          'BAD_REQUEST',
+          { http: REQUEST_ERROR_HTTP },
+        );
+      }
       const document = documents.get(hash);
-      if (document === undefined) throw resolver.notFound();
+      if (document === undefined) {
+        throw codedError(
+          'No trusted document has this hash: the server and this client were built from different manifests.',
+          'PERSISTED_QUERY_NOT_FOUND',
+          { http: REQUEST_ERROR_HTTP },
+        );
+      }
       return document;
     },
   };
-  return resolver;
 }
 
 /** The hash a request names: its `documentId`, else `extensions.persistedQuery.sha256Hash` (version 1). */

@@ -1,12 +1,31 @@
 import { generate } from '@graphql-codegen/cli';
-import { getOperationAST, parse, type GraphQLFormattedError } from 'graphql';
+import {
+  buildSchema,
+  getOperationAST,
+  isEnumType,
+  isInputObjectType,
+  isInputType,
+  isListType,
+  isNonNullType,
+  isRequiredInputField,
+  Kind,
+  parse,
+  typeFromAST,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLInputType,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import type { SubscribePayload } from 'graphql-ws';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import codegen from '../../codegen.js';
+import * as generated from '../generated/operations.js';
 import { freshId } from '../helpers/instances.js';
 import { wsClient } from '../helpers/live.js';
 import { ROOT, spawnEntry } from '../helpers/process.js';
@@ -25,16 +44,17 @@ type Sent = { query?: string; documentId?: string; extensions?: Record<string, u
 
 let directory: string;
 let manifestPath: string;
-/** Hash of each operation of the manifest, by operation name. */
-const hashes = new Map<string, string>();
+/** Each operation of the manifest by name: its hash, its document (with the fragments it uses) and its definition. */
+const operations = new Map<string, { hash: string; document: DocumentNode; definition: OperationDefinitionNode }>();
 
 beforeAll(async () => {
-  // In memory (`saveToFile` false), as a frontend's `graphql-codegen` run would write it; only the manifest is kept.
+  // From the documents and schema codegen.ts types the tests' operations with, in memory (`saveToFile` false), as a
+  // frontend's `graphql-codegen` run would write it; only the manifest is kept.
   const outputs = await generate(
     {
       cwd: ROOT,
-      schema: 'schema/schema.graphql',
-      documents: ['test/operations/**/*.graphql'],
+      schema: codegen.schema,
+      documents: codegen.documents,
       silent: true,
       generates: {
         'generated/': { preset: 'client', presetConfig: { persistedDocuments: { hashAlgorithm: 'sha256' } } },
@@ -46,9 +66,10 @@ beforeAll(async () => {
     o.filename.endsWith('persisted-documents.json'),
   );
   if (!manifest) throw new Error('the client preset wrote no persisted-documents.json');
-  for (const [hash, document] of Object.entries(JSON.parse(manifest.content) as Record<string, string>)) {
-    const name = getOperationAST(parse(document))?.name?.value;
-    if (name !== undefined) hashes.set(name, hash);
+  for (const [hash, text] of Object.entries(JSON.parse(manifest.content) as Record<string, string>)) {
+    const document = parse(text);
+    const definition = getOperationAST(document);
+    if (definition?.name) operations.set(definition.name.value, { hash, document, definition });
   }
   directory = mkdtempSync(join(tmpdir(), 'trusted-documents-'));
   manifestPath = join(directory, 'persisted-documents.json');
@@ -58,7 +79,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 function hashOf(operation: string): string {
-  const hash = hashes.get(operation);
+  const hash = operations.get(operation)?.hash;
   if (hash === undefined) throw new Error(`the manifest has no operation ${operation}`);
   return hash;
 }
@@ -352,6 +373,146 @@ describe('TRUSTED_DOCUMENTS_MODE=only', () => {
   });
 });
 
+describe('every operation of the project, by hash (TRUSTED_DOCUMENTS_MODE=only)', () => {
+  let stack: Stack;
+  /** The instance the mutations act on, and the one the subscriptions watch (which no mutation ends). */
+  const target = freshId('every-target');
+  const watched = freshId('every-watched');
+  beforeAll(async () => {
+    stack = await startStack({
+      listen: true,
+      config: { pollIntervalMs: 50, trustedDocuments: { mode: 'only', manifest: manifestPath } },
+    });
+    for (const id of [target, watched]) await stack.rest('POST', `/${WORKFLOW}/instances`, { instance_id: id });
+  });
+  afterAll(() => stack.stop());
+
+  /** Where an operation ran, or why it did not: undefined when it ran the document its hash names. */
+  const problemOf = (name: string, transport: string, result: Result | undefined): string | undefined => {
+    const refusals = codes(result ?? {}).filter((code) => TRUSTED_DOCUMENT_REFUSALS.has(code as string));
+    if (refusals.length > 0) return `${name} over ${transport}: refused with ${refusals.join(', ')}`;
+    // A result without `data` is a request error: the operation did not run (GraphQL spec, "Response").
+    if (result?.data === undefined) return `${name} over ${transport}: did not run: ${JSON.stringify(result)}`;
+    const { document, definition } = operations.get(name) ?? {};
+    const expected = document && definition ? rootKeys(document, definition.selectionSet) : [];
+    if (result.data !== null && Object.keys(result.data).sort().join() !== expected.sort().join()) {
+      return `${name} over ${transport}: answered ${Object.keys(result.data).join()} instead of ${expected.join()}`;
+    }
+    return undefined;
+  };
+
+  it('holds every operation the project’s tests use (the documents codegen.ts generates)', () => {
+    const generatedNames = Object.values(generated).flatMap((value) =>
+      isDocument(value)
+        ? value.definitions.flatMap((d) => (d.kind === Kind.OPERATION_DEFINITION ? [d.name?.value] : []))
+        : [],
+    );
+    expect(generatedNames.length).toBeGreaterThan(50);
+    expect([...operations.keys()].sort()).toEqual(generatedNames.sort());
+  });
+
+  it('runs every query and mutation by hash over HTTP POST, HTTP GET, graphql-ws and graphql-sse', async () => {
+    const problems: (string | undefined)[] = [];
+    for (const [name, { definition }] of operations) {
+      if (definition.operation === 'subscription') continue;
+      const variables = variablesOf(definition, target);
+      problems.push(problemOf(name, 'HTTP POST', (await post(stack, byHash(name), variables)).result));
+      const overGet = await get(stack, byDocumentId(name), variables);
+      if (definition.operation === 'query') problems.push(problemOf(name, 'HTTP GET', overGet.result));
+      // Refused as a mutation sent with GET, which only the document (so the hash resolved) tells.
+      else if (overGet.response.status !== 405 || codes(overGet.result).join() !== 'BAD_REQUEST') {
+        problems.push(`${name} over HTTP GET: ${overGet.response.status} ${JSON.stringify(overGet.result)}`);
+      }
+      problems.push(problemOf(name, 'graphql-ws', (await overWs(stack, byDocumentId(name), variables))[0]));
+      const overGraphqlSse = await overSse(stack, byHash(name), variables).catch((error: unknown) => [
+        { errors: [{ message: String(error) }] } as Result,
+      ]);
+      problems.push(problemOf(name, 'graphql-sse', overGraphqlSse[0]));
+    }
+    expect(problems.filter((p) => p !== undefined)).toEqual([]);
+  });
+
+  it('runs every subscription by hash over graphql-ws, SSE on /graphql and graphql-sse', async () => {
+    const problems: (string | undefined)[] = [];
+    const subscriptions = [...operations].filter(([, o]) => o.definition.operation === 'subscription');
+    expect(subscriptions.length).toBeGreaterThan(0);
+    for (const [name, { definition }] of subscriptions) {
+      const variables = variablesOf(definition, watched);
+      const overWebSocket = await untilRunning(definition, (push) =>
+        wsClient(stack).subscribe({ query: '', ...byDocumentId(name), variables } as SubscribePayload, {
+          next: (result) => push(result as Result),
+          error: (errors) => push({ errors: errors as GraphQLFormattedError[] }),
+          complete: () => undefined,
+        }),
+      );
+      problems.push(problemOf(name, 'graphql-ws', overWebSocket));
+      const overSseOnGraphql = await untilRunning(definition, (push) => {
+        const controller = new AbortController();
+        void fetch(stack.url as string, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: JSON.stringify({ ...byDocumentId(name), variables }),
+          signal: controller.signal,
+        })
+          .then(firstEvent)
+          .then((event) => push(event as Result))
+          // Aborted once the subscription runs, maybe before its first event.
+          .catch(() => undefined);
+        return () => controller.abort();
+      });
+      problems.push(problemOf(name, 'SSE on /graphql', overSseOnGraphql));
+      const overGraphqlSse = await untilRunning(definition, (push) => {
+        const client = createSseClient({
+          url: `${stack.url as string}/stream`,
+          singleConnection: true,
+          retryAttempts: 0,
+        });
+        const unsubscribe = client.subscribe({ query: '', ...byHash(name), variables } as never, {
+          next: (result) => push(result as Result),
+          error: (error) => push({ errors: [{ message: String(error) }] }),
+          complete: () => undefined,
+        });
+        return () => {
+          unsubscribe();
+          client.dispose();
+        };
+      });
+      problems.push(problemOf(name, 'graphql-sse', overGraphqlSse));
+    }
+    expect(problems.filter((p) => p !== undefined)).toEqual([]);
+  });
+
+  /**
+   * Starts a subscription and waits for its first result, or, for one that reports only later changes, until it
+   * answers or runs (the live hub counts its subscriber); then ends it and waits until the hub has let it go. Its
+   * first result, or a stand-in with `data` for one that runs and has nothing to report yet.
+   */
+  async function untilRunning(
+    definition: OperationDefinitionNode,
+    start: (push: (result: Result) => void) => () => void,
+  ): Promise<Result | undefined> {
+    const field = definition.selectionSet.selections[0];
+    const atOnce = field?.kind === Kind.FIELD && REPORTS_AT_ONCE.has(field.name.value);
+    const results: Result[] = [];
+    const stop = start((result) => results.push(result));
+    let first: Result | undefined;
+    try {
+      await waitFor(
+        () => {
+          const running = !atOnce && stack.app.live.stats().subscribers > 0;
+          first = results[0] ?? (running ? { data: null } : undefined);
+          return first !== undefined;
+        },
+        { message: `${definition.name?.value ?? 'the subscription'} to answer${atOnce ? '' : ' or run'}` },
+      );
+    } finally {
+      stop();
+    }
+    await waitFor(() => stack.app.live.stats().subscribers === 0, { message: 'the subscription to end' });
+    return first;
+  }
+});
+
 describe('TRUSTED_DOCUMENTS_MODE=prefer', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -429,6 +590,70 @@ describe('start-up', () => {
     expect(server.stdout()).not.toContain('Workflows GraphQL');
   }, 30_000);
 });
+
+/** Subscriptions whose first event is the current state (schema/schema.graphql); the others report later changes. */
+const REPORTS_AT_ONCE = new Set(['instanceStatusChanged', 'instanceUpdated']);
+
+/** The codes of a trusted-documents refusal (src/trusted-documents/resolve.ts): none may answer a manifest's hash. */
+const TRUSTED_DOCUMENT_REFUSALS = new Set(['PERSISTED_QUERY_ONLY', 'PERSISTED_QUERY_NOT_FOUND', 'BAD_REQUEST']);
+
+/** The schema clients build against, as schema/schema.graphql publishes it. */
+const SCHEMA = buildSchema(readFileSync(join(ROOT, 'schema/schema.graphql'), 'utf8'));
+
+const isDocument = (value: unknown): value is DocumentNode => (value as DocumentNode | null)?.kind === Kind.DOCUMENT;
+
+/** The keys of `data` a selection answers with (its fields' aliases or names, through fragments). */
+function rootKeys(document: DocumentNode, selectionSet: SelectionSetNode): string[] {
+  const keys = selectionSet.selections.flatMap((selection): string[] => {
+    if (selection.kind === Kind.FIELD) return [(selection.alias ?? selection.name).value];
+    if (selection.kind === Kind.INLINE_FRAGMENT) return rootKeys(document, selection.selectionSet);
+    const fragment = document.definitions.find(
+      (d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
+    );
+    return fragment?.kind === Kind.FRAGMENT_DEFINITION ? rootKeys(document, fragment.selectionSet) : [];
+  });
+  return [...new Set(keys)];
+}
+
+/**
+ * Variables with which an operation runs: a value for each required variable (and each required field of an input
+ * object), none for the others. Strings are chosen by name: workflows are order-fulfillment, instance ids
+ * `instanceId`; the values need not find anything, only coerce, so that the operation runs.
+ */
+function variablesOf(definition: OperationDefinitionNode, instanceId: string): Record<string, unknown> {
+  const valueOf = (type: GraphQLInputType, name: string): unknown => {
+    if (isNonNullType(type)) return valueOf(type.ofType, name);
+    if (isListType(type)) return [valueOf(type.ofType, name)];
+    if (isInputObjectType(type)) {
+      const required = Object.values(type.getFields()).filter((f) => isRequiredInputField(f));
+      return Object.fromEntries(required.map((f) => [f.name, valueOf(f.type, f.name)]));
+    }
+    if (isEnumType(type)) return type.getValues()[0]?.value;
+    switch (type.name) {
+      case 'Int':
+        return 5;
+      case 'Boolean':
+        return false;
+      case 'ID':
+        return 'not-a-global-id';
+      case 'String':
+        if (/workflow|^name$/i.test(name)) return WORKFLOW;
+        if (/id$/i.test(name)) return instanceId;
+        return /type/i.test(name) ? 'payment-approved' : 'order';
+      default:
+        throw new Error(`no value for the required ${type.name} $${name} of ${definition.name?.value ?? ''}`);
+    }
+  };
+  const variables: Record<string, unknown> = {};
+  for (const { variable, type, defaultValue } of definition.variableDefinitions ?? []) {
+    const inputType = typeFromAST(SCHEMA, type);
+    if (!inputType || !isInputType(inputType)) throw new Error(`$${variable.name.value} has no input type`);
+    if (isNonNullType(inputType) && defaultValue === undefined) {
+      variables[variable.name.value] = valueOf(inputType, variable.name.value);
+    }
+  }
+  return variables;
+}
 
 /** The data of the first `next` event of an SSE response (either protocol's framing). */
 async function firstEvent(response: Response): Promise<unknown> {

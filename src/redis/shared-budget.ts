@@ -102,6 +102,13 @@ export class SharedBudget implements Budget {
   private scheduled = false;
   private rejoining: Promise<boolean> | undefined;
   private stateReadAt = 0;
+  /** When a take last came: a state is kept fresh only for credentials in use. */
+  private usedAt = -Infinity;
+  /**
+   * Until when Redis said no more of each priority could be leased: takes are refused locally until then, so that
+   * a flood of refused requests is not a flood of round trips (tokens given back meanwhile wait for it to pass).
+   */
+  private readonly deniedUntil: Record<Priority, number> = { interactive: 0, background: 0 };
   /** The latest `Ratelimit` answer, unscaled: what this replica tells Redis when it rejoins. */
   private latest: Observed | undefined;
   private closed = false;
@@ -131,10 +138,12 @@ export class SharedBudget implements Budget {
       const wait = usage ? this.shares.waitMs(usage, client, now) : 0;
       if (wait > 0) return { ok: false, retryAfterMs: wait, reason: 'client-share' };
     }
+    this.usedAt = now;
     if (this.consume(priority)) {
       if (usage) this.shares.charge(usage);
       return TAKEN;
     }
+    if (now < this.deniedUntil[priority]) return refusal(this.deniedUntil[priority] - now);
     return new Promise<TakeResult>((resolve) => {
       this.waiters.push({ priority, client, usage, resolve, asked: false });
       this.schedule();
@@ -275,6 +284,8 @@ export class SharedBudget implements Budget {
         holds: this.sharedInFlight,
       });
       this.snapshot = { at: this.context.now(), value };
+      this.deniedUntil.interactive = 0;
+      this.deniedUntil.background = 0;
       this.joined = true;
       if (this.fallbackInFlight === 0) this.fallback = undefined;
       this.schedule();
@@ -297,7 +308,9 @@ export class SharedBudget implements Budget {
       this.settled > 0 ||
       this.observations.length > 0 ||
       this.releaseDue(now) ||
-      (this.stateReadAt > snapshotAt && now - snapshotAt >= SNAPSHOT_MAX_AGE_MS);
+      (this.stateReadAt > snapshotAt &&
+        now - snapshotAt >= SNAPSHOT_MAX_AGE_MS &&
+        now - this.usedAt < this.context.limits.windowMs);
     if (due) void this.pump(true);
   }
 
@@ -447,6 +460,7 @@ export class SharedBudget implements Budget {
         waiter.resolve(TAKEN);
       } else {
         const wait = waiter.priority === 'background' ? value.backgroundWaitMs : value.interactiveWaitMs;
+        this.deniedUntil[waiter.priority] = Math.max(this.deniedUntil[waiter.priority], now + wait);
         waiter.resolve(refusal(Math.max(wait, this.blockedUntil - now)));
       }
     }

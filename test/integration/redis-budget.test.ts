@@ -123,6 +123,13 @@ describe('a request budget shared through Redis', () => {
     expect(sent).toBeGreaterThanOrEqual(LIMIT - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
     expect(outcomes.filter((o) => o === 'sent')).toHaveLength(sent);
     expect(replicas.reduce((sum, r) => sum + sentBy(r), 0)).toBe(sent);
+    // What the poll loops read is the shared budget: what is left of upstream's window for every replica, whichever
+    // replica spent it (a state that is read is refreshed from Redis within a second or so).
+    const spent = (replica: Replica) => {
+      const state = replica.app.upstream.budget(replica.app.upstream.default.credential.key);
+      return state.resetInMs !== null && state.available <= LIMIT - sent - SAFETY_MARGIN;
+    };
+    await waitFor(() => replicas.every(spent), { message: 'every replica reads the spent budget', timeoutMs: 3000 });
   });
 
   it('is what keeps them there: three replicas without Redis get 429s (control)', async () => {

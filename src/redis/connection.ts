@@ -79,7 +79,7 @@ export function createRedisConnection({ url, logger, consequence }: RedisConnect
     const was = status;
     status = next;
     if (next === 'down') {
-      reason = describe(error);
+      reason = typeof error === 'string' ? error : describe(error);
       logger.warn({ redis: where, reason }, `Redis is unreachable (${reason}): ${consequence()}`);
     } else {
       reason = undefined;
@@ -94,7 +94,7 @@ export function createRedisConnection({ url, logger, consequence }: RedisConnect
     else logger.debug({ redis: where, reason: describe(error) }, 'Redis is still unreachable');
   });
   client.on('close', () => {
-    if (status === 'up') change('down', new Error('connection closed'));
+    if (status === 'up') change('down', 'connection closed');
   });
   client.on('ready', () => change('up'));
 

@@ -42,7 +42,7 @@ export function createScaleOut(options: {
       const share = Math.max(1, Math.floor(upstream.rateLimit / replicas));
       return (
         `until it is back, this replica serves from a local request budget of ${share} requests per ` +
-        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} replicas last seen alive)`
+        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} ${replicas === 1 ? 'replica' : 'replicas'} last seen alive)`
       );
     },
   });

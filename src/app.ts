@@ -107,7 +107,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     ]),
   });
   const requestIds = createRequestIds();
-  const live = createLiveHub({ config, upstream, logger, observer: metrics?.liveObserver });
+  const live = createLiveHub({
+    config,
+    upstream,
+    logger,
+    observer: metrics?.liveObserver,
+    coordinator: scaleOut?.live,
+  });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
   const documents = options.documents ?? loadDocumentResolver(config.trustedDocuments);

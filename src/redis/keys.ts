@@ -15,12 +15,28 @@ export interface RedisKeys {
   replicas(): string;
   /** One replica's presence, expiring unless renewed. */
   replica(replicaId: string): string;
-  /** A pub/sub channel of this deployment (`budget` carries shared blocks after a 429). */
+  /** A pub/sub channel of this deployment (`budget` carries shared blocks after a 429, `live` the poll loops' news). */
   channel(kind: string): string;
+  /**
+   * Names one poll loop (a credential and a workflow) in keys and messages: 32 hex characters of a SHA-256 of
+   * both, so neither the credential nor the workflow name is readable from it.
+   */
+  loopId(credentialKey: string, workflowName: string): string;
+  /** The lease of a loop's leader (src/redis/live-coordination.ts): `<replica id> <fencing token>`. */
+  lease(loopId: string): string;
+  /** The counter a loop's fencing tokens come from. */
+  fence(loopId: string): string;
+  /** A hash: what each replica's subscribers watch in a loop, with the time it expires unless renewed. */
+  interest(loopId: string): string;
+  /** A hash: the latest state the leader published of each watched instance of a loop. */
+  states(loopId: string): string;
+  /** One credential's shared finished-instance details, by a hash of workflow and instance id. */
+  finished(credentialKey: string, workflowName: string, instanceId: string): string;
 }
 
 export function createRedisKeys(prefix: string): RedisKeys {
-  const credentialId = (credentialKey: string) => createHash('sha256').update(credentialKey).digest('hex').slice(0, 32);
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+  const credentialId = sha;
   return {
     prefix,
     credentialId,
@@ -28,5 +44,12 @@ export function createRedisKeys(prefix: string): RedisKeys {
     replicas: () => `${prefix}replicas`,
     replica: (replicaId) => `${prefix}replica:${replicaId}`,
     channel: (kind) => `${prefix}events:${kind}`,
+    loopId: (credentialKey, workflowName) => sha(`${credentialKey}\n${workflowName}`),
+    lease: (loopId) => `${prefix}live:${loopId}:lease`,
+    fence: (loopId) => `${prefix}live:${loopId}:fence`,
+    interest: (loopId) => `${prefix}live:${loopId}:interest`,
+    states: (loopId) => `${prefix}live:${loopId}:states`,
+    finished: (credentialKey, workflowName, instanceId) =>
+      `${prefix}finished:${credentialId(credentialKey)}:${sha(`${workflowName}\n${instanceId}`)}`,
   };
 }

@@ -1,13 +1,14 @@
 /**
- * What a replica shares with the others through Redis when `REDIS_URL` is set: today its request budgets
- * (src/redis/shared-budgets.ts); the connection, key names and replica registry are what later shared state
- * builds on. Installed by src/app.ts only when `REDIS_URL` is set.
+ * What a replica shares with the others through Redis when `REDIS_URL` is set: its request budgets
+ * (src/redis/shared-budgets.ts) and its poll loops' work (src/redis/live-coordination.ts), over one connection,
+ * one set of key names and one replica registry. Installed by src/app.ts only when `REDIS_URL` is set.
  */
 import type { RedisConfig, UpstreamConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { BudgetFactory } from '../upstream/budget.js';
 import { createRedisConnection, type RedisConnection } from './connection.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
+import { createLiveCoordination, type LiveCoordination } from './live-coordination.js';
 import { createReplicaRegistry, type ReplicaRegistry } from './registry.js';
 import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
 
@@ -21,6 +22,8 @@ export interface ScaleOut {
   readonly budgets: SharedBudgets;
   /** For createUpstream's `budgets` option. */
   readonly budgetFactory: BudgetFactory;
+  /** For createLiveHub's `coordinator` option: one leader polls each loop for every replica. */
+  readonly live: LiveCoordination;
   /** Connects (waiting at most {@link START_WAIT_MS}), registers this replica and joins the shared budgets. */
   start(): Promise<void>;
   /** Gives leases back, leaves the registry and closes the connections. */
@@ -42,12 +45,14 @@ export function createScaleOut(options: {
       const share = Math.max(1, Math.floor(upstream.rateLimit / replicas));
       return (
         `until it is back, this replica serves from a local request budget of ${share} requests per ` +
-        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} ${replicas === 1 ? 'replica' : 'replicas'} last seen alive)`
+        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} ${replicas === 1 ? 'replica' : 'replicas'} last seen alive), ` +
+        `and polls for its own subscribers itself`
       );
     },
   });
   const registry: ReplicaRegistry = createReplicaRegistry(connection, keys);
   const budgets = createSharedBudgets({ connection, keys, registry, upstream });
+  const live = createLiveCoordination({ connection, keys, replicaId: registry.id, logger });
   let started = false;
   return {
     connection,
@@ -55,6 +60,7 @@ export function createScaleOut(options: {
     registry,
     budgets,
     budgetFactory: budgets.factory,
+    live,
     async start() {
       if (started) return;
       started = true;
@@ -62,8 +68,10 @@ export function createScaleOut(options: {
       if (reached && (await registry.beat())) await budgets.rejoin();
       registry.start();
       await budgets.start();
+      live.start();
     },
     async stop() {
+      await live.stop();
       await budgets.stop();
       await registry.stop();
       await connection.close();

@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { InstanceDetails, InstanceStatus, WorkflowsApi } from '../upstream/types.js';
 import { ShuttingDownError, SubscriptionLimitError } from '../errors/subscription-errors.js';
+import { inProcessCoordinator, type LiveCoordinator } from './coordinator.js';
 import { Pacer, type BudgetSource } from './pacer.js';
 import { PollLoop } from './poll-loop.js';
 import {
@@ -44,6 +45,8 @@ export interface LiveHubDeps {
   readonly logger: Logger;
   /** Told of every poll cycle and every event handed to a transport (metrics); unset: nothing is reported. */
   readonly observer?: LiveObserver | undefined;
+  /** Shares the loops' work with other replicas; unset: this process polls for its own subscribers alone. */
+  readonly coordinator?: LiveCoordinator | undefined;
 }
 
 /**
@@ -53,6 +56,7 @@ export interface LiveHubDeps {
  */
 export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
   const { config, logger } = deps;
+  const coordinator = deps.coordinator ?? inProcessCoordinator;
   const loops = new Map<string, PollLoop>();
   const pacers = new Map<string, Pacer>();
   const streams: StreamHooks = { open: new Set(), observer: deps.observer };
@@ -84,6 +88,7 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
         pacer,
         logger,
         onCycle,
+        coordinator,
         onIdle: () => {
           const stats = created.stats();
           stoppedLoopTotals = {
@@ -115,14 +120,13 @@ export function createLiveHub(deps: LiveHubDeps): ManagedLiveHub {
 
   return {
     instanceChanged(api, workflowName, instanceId, details?: InstanceDetails) {
-      const loop = loops.get(loopKey(api, workflowName));
-      if (!loop) return;
-      if (details) loop.publishDetails(details);
-      else loop.refresh(instanceId);
+      loops.get(loopKey(api, workflowName))?.changed(instanceId, details);
+      coordinator.changed(api.credential.key, workflowName, instanceId, details);
     },
 
     workflowChanged(api, workflowName) {
-      loops.get(loopKey(api, workflowName))?.refresh();
+      loops.get(loopKey(api, workflowName))?.changed();
+      coordinator.changed(api.credential.key, workflowName);
     },
 
     watchInstanceStatus(api, workflowName, instanceId, { needsDetails }): LiveStream<InstanceStatusEvent> {

@@ -1,7 +1,13 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { MAX_PAGE_SIZE } from '../upstream/limits.js';
-import { AbortedError, NotFoundError, UpstreamRateLimitedError, UpstreamError } from '../upstream/errors.js';
+import {
+  AbortedError,
+  NotFoundError,
+  UpstreamRateLimitedError,
+  UpstreamError,
+  type NotFoundResource,
+} from '../upstream/errors.js';
 import {
   isTerminalStatus,
   type CallOptions,
@@ -10,8 +16,10 @@ import {
   type InstanceSummary,
   type WorkflowsApi,
 } from '../upstream/types.js';
+import type { CoordinatedLoop, LiveCoordinator, LoopInterest, LoopLink, LoopRole, SharedState } from './coordinator.js';
 import { fingerprintOf } from './fingerprint.js';
 import type { Pacer } from './pacer.js';
+import { RemoteInstanceInterest, RemoteWorkflowInterest } from './remote-interest.js';
 
 /** What a watched instance looks like now, shared by every subscriber of it (never copied per subscriber). */
 export interface InstanceState {
@@ -109,6 +117,8 @@ export interface PollLoopDeps {
   readonly onIdle: () => void;
   /** Told how long each cycle took (one its loop's stop cut short excepted), for metrics. */
   readonly onCycle?: ((durationMs: number) => void) | undefined;
+  /** Decides whether this loop polls, and shares what it reads with other replicas (src/subscriptions/coordinator.ts). */
+  readonly coordinator: LiveCoordinator;
 }
 
 /**
@@ -124,7 +134,7 @@ export interface PollLoopDeps {
  * so the time a cycle takes does not add to the delay before a change is noticed). Failures back off and
  * retry; only "not found" ends a subscription.
  */
-export class PollLoop {
+export class PollLoop implements CoordinatedLoop {
   private readonly watchedInstances = new Map<string, WatchedInstance>();
   private readonly workflowSubscribers = new Set<WorkflowSubscriber>();
   private workflowSubscribersNeedingDetails = 0;
@@ -141,8 +151,30 @@ export class PollLoop {
   private lastCycleRequests = 1;
   /** `performance.now()` when the last cycle started: the next one is due an interval after it. */
   private lastCycleStartedAt: number | undefined;
+  /** Whether this loop polls (alone or leading) or delivers what another replica's leader publishes. */
+  private role: LoopRole = 'alone';
+  /** Set on becoming leader: after the next cycle every known state is published, read again or not. */
+  private republishAfterCycle = false;
+  /** Stand-ins for other replicas' subscribers while this loop leads. */
+  private readonly remoteInstances = new Map<string, RemoteInstanceInterest>();
+  private remoteWorkflow: RemoteWorkflowInterest | undefined;
+  private readonly link: LoopLink;
 
-  constructor(private readonly deps: PollLoopDeps) {}
+  constructor(private readonly deps: PollLoopDeps) {
+    this.link = deps.coordinator.join(this);
+  }
+
+  get credentialKey(): string {
+    return this.deps.api.credential.key;
+  }
+
+  get workflowName(): string {
+    return this.deps.workflowName;
+  }
+
+  private get polls(): boolean {
+    return this.role !== 'follower';
+  }
 
   get idle(): boolean {
     return this.watchedInstances.size === 0 && this.workflowSubscribers.size === 0;
@@ -168,6 +200,7 @@ export class PollLoop {
     }
     watched.subscribers.add(subscriber);
     if (subscriber.needsDetails) watched.subscribersNeedingDetails++;
+    if (!(subscriber instanceof RemoteInstanceInterest)) this.link.interestChanged();
     const state = watched.state;
     if (state && (!subscriber.needsDetails || state.details !== null)) {
       subscriber.update(state);
@@ -183,12 +216,14 @@ export class PollLoop {
     if (!watched || !watched.subscribers.delete(subscriber)) return;
     if (subscriber.needsDetails) watched.subscribersNeedingDetails--;
     if (watched.subscribers.size === 0) this.watchedInstances.delete(instanceId);
+    if (!(subscriber instanceof RemoteInstanceInterest)) this.link.interestChanged();
     this.stopIfIdle();
   }
 
   addWorkflowSubscriber(subscriber: WorkflowSubscriber): void {
     this.workflowSubscribers.add(subscriber);
     if (subscriber.needsDetails) this.workflowSubscribersNeedingDetails++;
+    if (!(subscriber instanceof RemoteWorkflowInterest)) this.link.interestChanged();
     if (this.lastListed === undefined && !this.cycleRunning) this.pollSoon();
     else this.ensureScheduled();
   }
@@ -198,7 +233,14 @@ export class PollLoop {
     if (subscriber.needsDetails) this.workflowSubscribersNeedingDetails--;
     // Without list subscribers the per-instance status map is dead weight.
     if (this.workflowSubscribers.size === 0) this.lastListed = undefined;
+    if (!(subscriber instanceof RemoteWorkflowInterest)) this.link.interestChanged();
     this.stopIfIdle();
+  }
+
+  /** A mutation changed an instance (`details`: what it observed), or without an instance id, the list. */
+  changed(instanceId?: string, details?: InstanceDetails): void {
+    if (details) this.publishDetails(details);
+    else this.refresh(instanceId);
   }
 
   /** A mutation observed `details`: publish them now. */
@@ -245,12 +287,127 @@ export class PollLoop {
     this.cycleAbort?.abort();
     this.cycleAbort = undefined;
     this.deps.pacer.remove(this);
+    this.link.leave();
     this.deps.onIdle();
+  }
+
+  localInterest(): LoopInterest {
+    const instances = new Map<string, boolean>();
+    for (const watched of this.watchedInstances.values()) {
+      let local = false;
+      let needsDetails = false;
+      for (const subscriber of watched.subscribers) {
+        if (subscriber instanceof RemoteInstanceInterest) continue;
+        local = true;
+        needsDetails ||= subscriber.needsDetails;
+      }
+      if (local) instances.set(watched.instanceId, needsDetails);
+    }
+    let workflow: boolean | null = null;
+    for (const subscriber of this.workflowSubscribers) {
+      if (subscriber instanceof RemoteWorkflowInterest) continue;
+      workflow = (workflow ?? false) || subscriber.needsDetails;
+    }
+    return { instances, workflow };
+  }
+
+  unservedInstances(): string[] {
+    const unserved: string[] = [];
+    for (const watched of this.watchedInstances.values()) {
+      const state = watched.state;
+      if (state === undefined || (watched.subscribersNeedingDetails > 0 && state.details === null))
+        unserved.push(watched.instanceId);
+    }
+    return unserved;
+  }
+
+  setRole(role: LoopRole): void {
+    if (this.stopped || role === this.role) return;
+    this.role = role;
+    if (role === 'follower') {
+      clearTimeout(this.nextCycleTimer);
+      this.nextCycleTimer = undefined;
+      this.cycleAbort?.abort();
+      this.cycleAbort = undefined;
+      this.deps.pacer.setDemand(this, 0);
+      return;
+    }
+    // A new leader re-reads everything and publishes it: what was published before may be lost (at-most-once).
+    if (role === 'leader') this.republishAfterCycle = true;
+    this.pollSoon();
+  }
+
+  setRemoteInterest(interest: LoopInterest): void {
+    if (this.stopped) return;
+    const replaced: [string, RemoteInstanceInterest][] = [];
+    for (const [instanceId, needsDetails] of interest.instances) {
+      const current = this.remoteInstances.get(instanceId);
+      if (current?.needsDetails === needsDetails) continue;
+      if (current) replaced.push([instanceId, current]);
+      const stand = new RemoteInstanceInterest(needsDetails);
+      this.remoteInstances.set(instanceId, stand);
+      this.addInstanceSubscriber(instanceId, stand);
+    }
+    let oldWorkflow: RemoteWorkflowInterest | undefined;
+    if (interest.workflow !== (this.remoteWorkflow?.needsDetails ?? null)) {
+      oldWorkflow = this.remoteWorkflow;
+      this.remoteWorkflow = interest.workflow === null ? undefined : new RemoteWorkflowInterest(interest.workflow);
+      if (this.remoteWorkflow) this.addWorkflowSubscriber(this.remoteWorkflow);
+    }
+    // Removed last: the loop stops once nothing is watched anywhere, not in between.
+    for (const [instanceId, stand] of this.remoteInstances)
+      if (!interest.instances.has(instanceId)) replaced.push([instanceId, stand]);
+    for (const [instanceId, stand] of replaced) {
+      if (this.remoteInstances.get(instanceId) === stand) this.remoteInstances.delete(instanceId);
+      this.removeInstanceSubscriber(instanceId, stand);
+    }
+    if (oldWorkflow) this.removeWorkflowSubscriber(oldWorkflow);
+  }
+
+  applyState(shared: SharedState): void {
+    const watched = this.watchedInstances.get(shared.instanceId);
+    if (!watched || this.stopped) return;
+    const previous = watched.state;
+    if (shared.details === null) {
+      if (previous?.status === shared.status) return;
+      watched.fingerprint = shared.status;
+    } else {
+      const fingerprint = fingerprintOf(shared.details);
+      if (previous && watched.fingerprint === fingerprint && previous.details !== null) return;
+      watched.fingerprint = fingerprint;
+    }
+    this.deliverState(watched, shared.status, shared.at, shared.details);
+  }
+
+  applyListChange(shared: SharedState, previous: InstanceStatus | null): void {
+    if (this.stopped) return;
+    const state: InstanceState = {
+      ...this.stateWithoutDetails(shared.instanceId, shared.status, shared.at),
+      details: shared.details,
+    };
+    for (const subscriber of this.workflowSubscribers) subscriber.change(state, previous);
+  }
+
+  applyGone(instanceId: string | null, resource: NotFoundResource): void {
+    if (this.stopped) return;
+    const error = new NotFoundError(
+      instanceId === null ? `Workflow ${this.deps.workflowName} not found.` : `Instance ${instanceId} not found.`,
+      resource,
+    );
+    if (instanceId === null) {
+      this.failAllSubscribers(error, false);
+      return;
+    }
+    const watched = this.watchedInstances.get(instanceId);
+    if (!watched) return;
+    this.watchedInstances.delete(instanceId);
+    for (const subscriber of watched.subscribers) subscriber.fail(error);
+    this.link.interestChanged();
   }
 
   /** Starts a cycle as soon as possible; one already running is followed by another. */
   private pollSoon(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.polls) return;
     if (this.cycleRunning) {
       this.pollRequestedWhileRunning = true;
       return;
@@ -260,7 +417,7 @@ export class PollLoop {
   }
 
   private ensureScheduled(): void {
-    if (this.stopped || this.cycleRunning || this.nextCycleTimer !== undefined) return;
+    if (this.stopped || !this.polls || this.cycleRunning || this.nextCycleTimer !== undefined) return;
     this.scheduleNextCycle();
   }
 
@@ -269,7 +426,7 @@ export class PollLoop {
   }
 
   private scheduleNextCycle(delayMs?: number): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.polls) return;
     clearTimeout(this.nextCycleTimer);
     this.nextCycleTimer = undefined;
     const preferred = this.preferredInterval();
@@ -301,7 +458,7 @@ export class PollLoop {
 
   private async runCycle(): Promise<void> {
     this.nextCycleTimer = undefined;
-    if (this.stopped || this.cycleRunning) return;
+    if (this.stopped || !this.polls || this.cycleRunning) return;
     this.cycleRunning = true;
     this.pollRequestedWhileRunning = false;
     const startedAt = performance.now();
@@ -309,12 +466,14 @@ export class PollLoop {
     const cycleAbort = new AbortController();
     this.cycleAbort = cycleAbort;
     let retryAfter: number | undefined;
+    let aborted = false;
     try {
       this.lastCycleRequests = Math.max(1, await this.pollUpstream(cycleAbort.signal));
       this.consecutiveFailures = 0;
+      if (this.republishAfterCycle && this.role === 'leader') this.republishAll();
     } catch (error) {
-      if (cycleAbort.signal.aborted || error instanceof AbortedError) return;
-      if (error instanceof NotFoundError && error.resource === 'workflow') this.failAllSubscribers(error);
+      if (cycleAbort.signal.aborted || error instanceof AbortedError) aborted = true;
+      else if (error instanceof NotFoundError && error.resource === 'workflow') this.failAllSubscribers(error, true);
       else retryAfter = this.retryDelayAfter(error);
     } finally {
       this.cycleRunning = false;
@@ -322,6 +481,11 @@ export class PollLoop {
       if (!cycleAbort.signal.aborted) this.deps.onCycle?.(performance.now() - startedAt);
     }
     if (this.stopped) return;
+    // Cut short by becoming a follower; when leading again since, poll now.
+    if (aborted) {
+      if (this.polls) this.scheduleNextCycle(0);
+      return;
+    }
     if (this.idle) {
       this.stop();
       return;
@@ -476,7 +640,8 @@ export class PollLoop {
     } catch (error) {
       if (!(error instanceof NotFoundError) || options.signal?.aborted) throw error;
       this.watchedInstances.delete(watched.instanceId);
-      if (error.resource === 'workflow') this.failAllSubscribers(error);
+      if (error.resource === 'workflow') this.failAllSubscribers(error, true);
+      else this.link.gone(watched.instanceId, error.resource);
       for (const subscriber of watched.subscribers) subscriber.fail(error);
       return null;
     }
@@ -492,7 +657,9 @@ export class PollLoop {
     }
   }
 
-  private failAllSubscribers(error: NotFoundError): void {
+  /** Ends every subscriber; `publish`: this loop found out itself, so other replicas' subscribers should end too. */
+  private failAllSubscribers(error: NotFoundError, publish: boolean): void {
+    if (publish) this.link.gone(null, error.resource);
     for (const watched of [...this.watchedInstances.values()]) {
       this.watchedInstances.delete(watched.instanceId);
       for (const subscriber of watched.subscribers) subscriber.fail(error);
@@ -502,6 +669,13 @@ export class PollLoop {
     this.workflowSubscribersNeedingDetails = 0;
     this.lastListed = undefined;
     for (const subscriber of workflowSubscribers) subscriber.fail(error);
+    if (!publish) this.link.interestChanged();
+  }
+
+  /** Publishes every known state (a new leader's first cycle: followers may have missed what came before). */
+  private republishAll(): void {
+    this.republishAfterCycle = false;
+    for (const watched of this.watchedInstances.values()) if (watched.state) this.link.stateChanged(watched.state);
   }
 
   /** Takes in a list row. Returns true when the instance changed and its subscribers need full details. */
@@ -537,9 +711,21 @@ export class PollLoop {
     at: Date,
     details: InstanceDetails | null,
   ): void {
+    const state = this.deliverState(watched, status, at, details);
+    this.link.stateChanged(state);
+  }
+
+  /** Makes `state` the watched instance's state and hands it to its subscribers on this replica. */
+  private deliverState(
+    watched: WatchedInstance,
+    status: InstanceStatus,
+    at: Date,
+    details: InstanceDetails | null,
+  ): InstanceState {
     const state: InstanceState = { ...this.stateWithoutDetails(watched.instanceId, status, at), details };
     watched.state = state;
     for (const subscriber of watched.subscribers) subscriber.update(state);
+    return state;
   }
 
   private stateWithoutDetails(instanceId: string, status: InstanceStatus, at: Date): Omit<InstanceState, 'details'> {
@@ -557,6 +743,7 @@ export class PollLoop {
 
   private notifyWorkflowSubscribers(state: InstanceState, previous: InstanceStatus | null): void {
     for (const subscriber of this.workflowSubscribers) subscriber.change(state, previous);
+    this.link.listChanged(state, previous);
   }
 }
 

@@ -47,7 +47,7 @@ afterEach(async () => {
  * a client's credential travels (`{ authorization: 'Bearer …' }`).
  */
 export function wsClient(
-  stack: Stack,
+  stack: Pick<Stack, 'url'>,
   onClose?: (code: number, reason: string) => void,
   connectionParams?: Record<string, unknown>,
 ): Client {

@@ -1,0 +1,22 @@
+/**
+ * JSON for values kept in Redis that hold dates (instance details): a `Date` travels as `{ "$date": ISO }` and
+ * comes back a `Date`, so a follower's subscribers and a cache hit see the same shapes as a poll or a fetch.
+ */
+const DATE_TAG = '$date';
+
+export function encodeJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, encoded: unknown) {
+    const raw = this[key];
+    return raw instanceof Date ? { [DATE_TAG]: raw.toISOString() } : encoded;
+  });
+}
+
+export function decodeJson<T>(text: string): T {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const tagged = (value as Record<string, unknown>)[DATE_TAG];
+      if (typeof tagged === 'string' && Object.keys(value).length === 1) return new Date(tagged);
+    }
+    return value;
+  }) as T;
+}

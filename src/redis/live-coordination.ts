@@ -1,0 +1,405 @@
+/**
+ * Poll leadership through Redis (issue 14): the {@link LiveCoordinator} of a replica when `REDIS_URL` is set.
+ *
+ * - Every loop (credential × workflow) has at most one leader: the replica holding its lease, renewed every
+ *   {@link RENEW_MS} and expiring after {@link LEASE_TTL_MS}. Only a replica whose own subscribers watch something
+ *   of the loop takes a free lease. A renewal that fails or finds the lease gone ends the leadership at once.
+ * - Each replica records what its subscribers watch (with the same heartbeat); the leader polls for all of it.
+ * - The leader publishes every state it reads with its fencing token, through a script that checks the lease
+ *   (a deposed leader cannot publish), and keeps the latest state of each instance; followers deliver what it
+ *   publishes, read kept states for subscribers that join, and ignore tokens older than one they have seen.
+ * - Mutations on any replica are published to every replica at once.
+ * - While Redis is unreachable, every loop polls for its own subscribers (`alone`). When Redis answers again,
+ *   replicas record their interest again, elect again, read kept states again, and a new leader publishes every
+ *   state after its first poll: pub/sub is at-most-once, so nothing from the gap is trusted.
+ */
+import type { Logger } from '../logger.js';
+import type {
+  CoordinatedLoop,
+  LiveCoordinator,
+  LoopInterest,
+  LoopLink,
+  LoopRole,
+  SharedState,
+} from '../subscriptions/coordinator.js';
+import type { NotFoundResource } from '../upstream/errors.js';
+import type { InstanceDetails, InstanceStatus } from '../upstream/types.js';
+import type { RedisConnection } from './connection.js';
+import { decodeJson, encodeJson } from './json-codec.js';
+import type { RedisKeys } from './keys.js';
+import { PUBLISH_FENCED, RELEASE, TICK } from './live-scripts.js';
+
+/** A leader that has not renewed its lease for this long is replaced. */
+export const LEASE_TTL_MS = 5000;
+/** How often leases are renewed and interest is recorded: well inside {@link LEASE_TTL_MS}. */
+export const RENEW_MS = 1500;
+/** How long kept states outlive their loop's last publication. */
+const STATES_TTL_MS = 10 * 60_000;
+
+type Message =
+  | { readonly r: string; readonly k: string; readonly m: 'interest' | 'released' }
+  | { readonly r: string; readonly k: string; readonly m: 'changed'; readonly i?: string; readonly d?: InstanceDetails }
+  | { readonly r: string; readonly k: string; readonly m: 'state'; readonly t: number; readonly s: SharedState }
+  | {
+      readonly r: string;
+      readonly k: string;
+      readonly m: 'list';
+      readonly t: number;
+      readonly s: SharedState;
+      readonly p: InstanceStatus | null;
+    }
+  | {
+      readonly r: string;
+      readonly k: string;
+      readonly m: 'gone';
+      readonly t: number;
+      readonly i: string | null;
+      readonly g: NotFoundResource;
+    };
+
+/** What one replica's subscribers watch, as kept in Redis: `[instance id, needs details]` pairs and the list. */
+interface InterestWire {
+  readonly i: [string, 0 | 1][];
+  readonly w: 0 | 1 | null;
+}
+
+interface Entry {
+  readonly loop: CoordinatedLoop;
+  readonly id: string;
+  role: LoopRole;
+  /** This replica's fencing token while it leads the loop, else 0. */
+  token: number;
+  /** The highest fencing token seen from a leader: messages with a lower one come from a deposed leader. */
+  seenToken: number;
+  /** Local interest changed since the last tick: the tick announces it to the leader. */
+  interestChanged: boolean;
+  /** Kept states are read for every watched instance at the next tick (after rejoining). */
+  rereadStates: boolean;
+  ticking: Promise<void> | undefined;
+  tickAgain: boolean;
+  tickSoon: NodeJS.Timeout | undefined;
+}
+
+export interface LiveCoordination extends LiveCoordinator {
+  /** Subscribes to the channel and starts the heartbeats. */
+  start(): void;
+  /** Stops the heartbeats; waits for leases and interest given back by loops that stopped. */
+  stop(): Promise<void>;
+  /** How many of this replica's loops lead, follow and poll alone (operators and tests read it). */
+  roles(): Record<LoopRole, number>;
+}
+
+const NO_INTEREST: LoopInterest = { instances: new Map(), workflow: null };
+
+const isEmpty = (interest: LoopInterest) => interest.instances.size === 0 && interest.workflow === null;
+
+function encodeInterest(interest: LoopInterest): string {
+  const wire: InterestWire = {
+    i: [...interest.instances].map(([id, details]) => [id, details ? 1 : 0]),
+    w: interest.workflow === null ? null : interest.workflow ? 1 : 0,
+  };
+  return JSON.stringify(wire);
+}
+
+/** What every other replica watches, together: an instance needs details when one replica's subscriber does. */
+function unionOf(encoded: readonly string[]): LoopInterest {
+  const instances = new Map<string, boolean>();
+  let workflow: boolean | null = null;
+  for (const text of encoded) {
+    const wire = JSON.parse(text) as InterestWire;
+    for (const [id, details] of wire.i) instances.set(id, (instances.get(id) ?? false) || details === 1);
+    if (wire.w !== null) workflow = (workflow ?? false) || wire.w === 1;
+  }
+  return { instances, workflow };
+}
+
+const sharedOf = (state: SharedState): SharedState => ({
+  instanceId: state.instanceId,
+  status: state.status,
+  at: state.at,
+  details: state.details,
+});
+
+export function createLiveCoordination(options: {
+  readonly connection: RedisConnection;
+  readonly keys: RedisKeys;
+  /** This replica's id (src/redis/registry.ts). */
+  readonly replicaId: string;
+  readonly logger: Logger;
+}): LiveCoordination {
+  const { connection, keys, replicaId: me, logger } = options;
+  const channel = keys.channel('live');
+  const entries = new Map<string, Entry>();
+  const leaving = new Set<Promise<unknown>>();
+  let timer: NodeJS.Timeout | undefined;
+  let offStatus: (() => void) | undefined;
+  let stopped = false;
+
+  const setRole = (entry: Entry, role: LoopRole) => {
+    entry.role = role;
+    entry.loop.setRole(role);
+  };
+
+  /** Stops leading (the lease is lost or Redis is unreachable): the stand-ins for other replicas go at once. */
+  const resign = (entry: Entry, role: LoopRole) => {
+    entry.token = 0;
+    entry.loop.setRemoteInterest(NO_INTEREST);
+    setRole(entry, role);
+  };
+
+  const scheduleTick = (entry: Entry) => {
+    if (entry.tickSoon !== undefined || stopped) return;
+    entry.tickSoon = setTimeout(() => {
+      entry.tickSoon = undefined;
+      void tick(entry);
+    }, 0);
+  };
+
+  const tick = (entry: Entry): Promise<void> => {
+    if (entry.ticking) {
+      entry.tickAgain = true;
+      return entry.ticking;
+    }
+    entry.ticking = tickOnce(entry).finally(() => {
+      entry.ticking = undefined;
+      if (entry.tickAgain) {
+        entry.tickAgain = false;
+        scheduleTick(entry);
+      }
+    });
+    return entry.ticking;
+  };
+
+  async function tickOnce(entry: Entry): Promise<void> {
+    if (connection.status() !== 'up' || entries.get(entry.id) !== entry) return;
+    const interest = entry.loop.localInterest();
+    const announce = entry.interestChanged;
+    entry.interestChanged = false;
+    let reply: unknown;
+    try {
+      reply = await TICK.run(
+        connection.client,
+        [keys.lease(entry.id), keys.fence(entry.id), keys.interest(entry.id), channel],
+        [
+          me,
+          LEASE_TTL_MS,
+          isEmpty(interest) ? '' : encodeInterest(interest),
+          announce ? '1' : '0',
+          JSON.stringify({ r: me, k: entry.id, m: 'interest' }),
+        ],
+      );
+      connection.succeeded();
+    } catch (error) {
+      // The connection's status listener below makes every loop poll alone.
+      if (announce) entry.interestChanged = true;
+      connection.failed(error);
+      return;
+    }
+    if (entries.get(entry.id) !== entry) return;
+    const [token, ...others] = reply as [number, ...string[]];
+    if (token > 0) {
+      entry.seenToken = Math.max(entry.seenToken, token);
+      if (entry.token !== token || entry.role !== 'leader') {
+        entry.token = token;
+        setRole(entry, 'leader');
+      }
+      entry.loop.setRemoteInterest(unionOf(others));
+      return;
+    }
+    if (entry.role !== 'follower') {
+      resign(entry, 'follower');
+      entry.rereadStates = true;
+    }
+    const reread = entry.rereadStates;
+    entry.rereadStates = false;
+    const wanted = reread ? [...entry.loop.localInterest().instances.keys()] : entry.loop.unservedInstances();
+    if (wanted.length > 0) await readStates(entry, wanted);
+  }
+
+  /** Delivers the kept states of `instanceIds` (subscribers that joined, or everything after rejoining). */
+  async function readStates(entry: Entry, instanceIds: string[]): Promise<void> {
+    let kept: (string | null)[];
+    try {
+      kept = await connection.client.hmget(keys.states(entry.id), ...instanceIds);
+    } catch (error) {
+      connection.failed(error);
+      return;
+    }
+    if (entries.get(entry.id) !== entry || entry.role !== 'follower') return;
+    for (const text of kept) {
+      if (text === null) continue;
+      const { t, s } = decodeJson<{ t: number; s: SharedState }>(text);
+      entry.seenToken = Math.max(entry.seenToken, t);
+      entry.loop.applyState(s);
+    }
+  }
+
+  /** Publishes a leader's message; finding the lease gone ends the leadership. */
+  function publish(entry: Entry, message: Message, kept?: SharedState): void {
+    if (connection.status() !== 'up') return;
+    const token = entry.token;
+    PUBLISH_FENCED.run(
+      connection.client,
+      [keys.lease(entry.id), keys.states(entry.id), channel],
+      [
+        `${me} ${token}`,
+        encodeJson(message),
+        kept?.instanceId ?? '',
+        kept ? encodeJson({ t: token, s: kept }) : '',
+        STATES_TTL_MS,
+      ],
+    ).then(
+      (published) => {
+        if (published === 0 && entry.token === token && entries.get(entry.id) === entry) {
+          logger.debug({ loop: entry.id }, 'lost the lease of a poll loop; following');
+          resign(entry, 'follower');
+          scheduleTick(entry);
+        }
+      },
+      (error: unknown) => connection.failed(error),
+    );
+  }
+
+  function onMessage(text: string): void {
+    let message: Message;
+    try {
+      message = decodeJson<Message>(text);
+    } catch {
+      return;
+    }
+    if (message.r === me) return;
+    const entry = entries.get(message.k);
+    if (!entry) return;
+    switch (message.m) {
+      case 'interest':
+        if (entry.token > 0) scheduleTick(entry);
+        return;
+      case 'released':
+        if (entry.token === 0) scheduleTick(entry);
+        return;
+      case 'changed':
+        entry.loop.changed(message.i, message.d);
+        return;
+      default:
+        break;
+    }
+    if (message.t < entry.seenToken) return;
+    entry.seenToken = message.t;
+    if (entry.token > 0) {
+      // Another replica leads with a newer token: this one's lease is gone; the next tick finds out.
+      if (message.t > entry.token) scheduleTick(entry);
+      return;
+    }
+    if (message.m === 'state') entry.loop.applyState(message.s);
+    else if (message.m === 'list') entry.loop.applyListChange(message.s, message.p);
+    else entry.loop.applyGone(message.i, message.g);
+  }
+
+  function onStatus(status: 'up' | 'down'): void {
+    for (const entry of entries.values()) {
+      if (status === 'down') {
+        if (entry.role !== 'alone') resign(entry, 'alone');
+      } else {
+        entry.interestChanged = true;
+        entry.rereadStates = true;
+        scheduleTick(entry);
+      }
+    }
+  }
+
+  return {
+    join(loop) {
+      const id = keys.loopId(loop.credentialKey, loop.workflowName);
+      const entry: Entry = {
+        loop,
+        id,
+        role: 'alone',
+        token: 0,
+        seenToken: 0,
+        interestChanged: true,
+        rereadStates: false,
+        ticking: undefined,
+        tickAgain: false,
+        tickSoon: undefined,
+      };
+      entries.set(id, entry);
+      // Until the first tick says who leads, a loop waits (one round trip) rather than poll beside a leader.
+      if (connection.status() === 'up') setRole(entry, 'follower');
+      scheduleTick(entry);
+      const link: LoopLink = {
+        interestChanged() {
+          entry.interestChanged = true;
+          scheduleTick(entry);
+        },
+        stateChanged(state) {
+          if (entry.token > 0) {
+            const shared = sharedOf(state);
+            publish(entry, { r: me, k: id, m: 'state', t: entry.token, s: shared }, shared);
+          }
+        },
+        listChanged(state, previous) {
+          if (entry.token > 0)
+            publish(entry, { r: me, k: id, m: 'list', t: entry.token, s: sharedOf(state), p: previous });
+        },
+        gone(instanceId, resource) {
+          if (entry.token > 0) publish(entry, { r: me, k: id, m: 'gone', t: entry.token, i: instanceId, g: resource });
+        },
+        leave() {
+          clearTimeout(entry.tickSoon);
+          entry.tickSoon = undefined;
+          if (entries.get(id) === entry) entries.delete(id);
+          if (connection.status() !== 'up') return;
+          const released = RELEASE.run(
+            connection.client,
+            [keys.lease(id), keys.interest(id), channel],
+            [me, JSON.stringify({ r: me, k: id, m: 'released' }), JSON.stringify({ r: me, k: id, m: 'interest' })],
+          )
+            .catch((error: unknown) => connection.failed(error))
+            .finally(() => leaving.delete(released));
+          leaving.add(released);
+        },
+      };
+      return link;
+    },
+
+    changed(credentialKey, workflowName, instanceId, details) {
+      if (connection.status() !== 'up') return;
+      const message: Message = {
+        r: me,
+        k: keys.loopId(credentialKey, workflowName),
+        m: 'changed',
+        ...(instanceId === undefined ? {} : { i: instanceId }),
+        ...(details === undefined ? {} : { d: details }),
+      };
+      connection.client.publish(channel, encodeJson(message)).catch((error: unknown) => connection.failed(error));
+    },
+
+    start() {
+      if (timer) return;
+      const subscriber = connection.subscriber();
+      subscriber.on('message', (from: string, text: string) => {
+        if (from === channel) onMessage(text);
+      });
+      subscriber.subscribe(channel).catch(() => undefined);
+      offStatus = connection.onStatus(onStatus);
+      timer = setInterval(() => {
+        for (const entry of entries.values()) void tick(entry);
+      }, RENEW_MS);
+      timer.unref();
+    },
+
+    roles() {
+      const roles: Record<LoopRole, number> = { alone: 0, leader: 0, follower: 0 };
+      for (const entry of entries.values()) roles[entry.role]++;
+      return roles;
+    },
+
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      offStatus?.();
+      for (const entry of entries.values()) clearTimeout(entry.tickSoon);
+      await Promise.all([...leaving]);
+    },
+  };
+}

@@ -1,0 +1,368 @@
+import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.js';
+import { createConfig } from '../../src/config.js';
+import { createEmulator, type Emulator } from '../../src/emulator/server.js';
+import { createLogger } from '../../src/logger.js';
+import {
+  InstanceAllFieldsDocument as READ,
+  InstanceStatusChangedDocument as STATUS,
+  WritePauseInstanceDocument as PAUSE,
+  WriteTerminateInstanceDocument as TERMINATE,
+  type InstanceStatusChangedSubscription,
+} from '../generated/operations.js';
+import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../helpers/live.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait.js';
+
+// Issue 14, second part: with REDIS_URL, one replica polls each watched thing for every replica, publishes what
+// it reads, and mutations reach subscribers everywhere. Three apps in this process, each with its own Redis
+// connections, one real redis-server and one real emulator (manual clock: instances move only by mutations).
+
+const WORKFLOW = 'order-fulfillment';
+const ACCOUNT = 'cd'.repeat(16);
+const LIMIT = 120;
+const WINDOW_S = 30;
+/** The test's own setup calls use another token: the emulator counts its rate limit per token. */
+const SETUP_TOKEN = 'scale-out-setup-token';
+
+type Sub = CollectedSubscription<InstanceStatusChangedSubscription>;
+
+interface Replica {
+  readonly app: App;
+  readonly url: string;
+  readonly lines: { level: string; msg: string }[];
+}
+
+let redis: RedisServer;
+let emulator: Emulator;
+const running: Replica[] = [];
+
+beforeAll(async () => {
+  [redis, emulator] = await Promise.all([
+    startRedisServer(),
+    createEmulator({ clock: 'manual', rateLimit: { limit: LIMIT, windowS: WINDOW_S } }),
+  ]);
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((replica) => replica.app.stop()));
+  await emulator?.stop();
+  await redis?.dispose();
+});
+
+const token = () => `scale-out-token-${randomBytes(12).toString('hex')}`;
+
+async function startReplicas(
+  count: number,
+  options: { token: string; prefix: string; pollIntervalMs: number },
+): Promise<Replica[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const lines: Replica['lines'] = [];
+      const config = createConfig({
+        logLevel: 'info',
+        pollIntervalMs: options.pollIntervalMs,
+        maxSubscriptionsPerConnection: 500,
+        upstream: {
+          baseUrl: emulator.url,
+          accountId: ACCOUNT,
+          apiToken: options.token,
+          rateLimit: LIMIT,
+          rateWindowS: WINDOW_S,
+        },
+        redis: { url: redis.url, keyPrefix: options.prefix },
+      });
+      const logger = createLogger('info', [options.token], {
+        destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
+      });
+      const app = createApp(config, { logger });
+      const url = await app.start(0, '127.0.0.1');
+      const replica = { app, url, lines };
+      running.push(replica);
+      return replica;
+    }),
+  );
+}
+
+async function graphql<T, V>(replica: Replica, document: TypedDocumentNode<T, V>, variables: V) {
+  const response = await fetch(replica.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  return (await response.json()) as { data?: T; errors?: { message: string }[] };
+}
+
+/** Creates instances with the setup token and waits until each sleeps (WAITING: nothing moves a manual clock). */
+async function createInstances(ids: readonly string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 100)
+    await setup(
+      '/batch',
+      ids.slice(i, i + 100).map((id) => ({ instance_id: id })),
+    );
+  for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+}
+
+async function setup(path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${emulator.url}/accounts/${ACCOUNT}/workflows/${WORKFLOW}/instances${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SETUP_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status, await response.clone().text()).toBe(200);
+}
+
+const statuses = (sub: Sub) => valuesOf(sub.results, (d) => d.instanceStatusChanged.status);
+const pollRequests = (replica: Replica) => replica.app.live.stats().requests;
+const tooMany = () => emulator.requests.entries.filter((e) => e.status === 429).length;
+const prefix = () => `t${randomBytes(4).toString('hex')}:`;
+
+/** Resolves once `condition` resolves true, checking every 20 ms; rejects at the deadline. */
+async function eventually(condition: () => Promise<boolean>, message: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const roles = (replica: Replica) => replica.app.scaleOut!.live.roles();
+/** Every replica's loops lead or follow (none polls alone), and exactly one leads. */
+const oneLeader = (replicas: readonly Replica[]) =>
+  replicas.every((replica) => roles(replica).alone === 0) &&
+  replicas.reduce((sum, replica) => sum + roles(replica).leader, 0) === 1;
+
+/** The replica holding the lease of the test workflow's loop (by its registry id), if any. */
+async function leaderOf(replicas: readonly Replica[], keyPrefix: string): Promise<Replica | undefined> {
+  const client = redis.client();
+  const leases = await client.keys(`${keyPrefix}live:*:lease`);
+  if (leases.length === 0) return undefined;
+  const holder = (await client.get(leases[0]!))?.split(' ')[0];
+  return replicas.find((replica) => replica.app.scaleOut?.registry.id === holder);
+}
+
+describe('poll loops shared through Redis', () => {
+  it(
+    'serves 300 subscriptions on three replicas from one poller, without a 429, and every subscriber sees every change',
+    { timeout: 40_000 },
+    async () => {
+      const apiToken = token();
+      const keyPrefix = prefix();
+      // Everything the replicas publish, to check that no token travels through Redis.
+      const listener = redis.client();
+      const published: string[] = [];
+      await listener.psubscribe(`${keyPrefix}*`);
+      listener.on('pmessage', (_pattern: string, _channel: string, message: string) => void published.push(message));
+
+      const replicas = await startReplicas(3, { token: apiToken, prefix: keyPrefix, pollIntervalMs: 500 });
+      const ids = Array.from({ length: 30 }, (_, i) => `so-${randomBytes(3).toString('hex')}-${i}`);
+      await createInstances(ids);
+      const clients = replicas.map((replica) => wsClient(replica));
+      const subs: { id: string; replica: number; sub: Sub }[] = [];
+      for (let n = 0; n < 300; n++) {
+        const id = ids[n % ids.length]!;
+        const replica = n % 3;
+        subs.push({
+          id,
+          replica,
+          sub: subscribe(clients[replica]!, STATUS, { workflowName: WORKFLOW, instanceId: id }),
+        });
+      }
+      await waitFor(() => subs.every(({ sub }) => sub.results.length > 0), {
+        message: 'a first event on every subscription',
+        timeoutMs: 15_000,
+      });
+
+      // Queries on every replica meanwhile.
+      const reads = await Promise.all(
+        replicas.flatMap((replica, r) =>
+          ids.slice(r * 3, r * 3 + 3).map((id) => graphql(replica, READ, { workflowName: WORKFLOW, id })),
+        ),
+      );
+      for (const read of reads) expect(read.errors).toBeUndefined();
+
+      // Ten pauses through the gateways (each on another replica than most of its subscribers).
+      const paused = ids.slice(0, 10);
+      await Promise.all(
+        paused.map((id, i) =>
+          graphql(replicas[i % 3]!, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } }).then((result) =>
+            expect(result.errors).toBeUndefined(),
+          ),
+        ),
+      );
+      const onPaused = subs.filter(({ id }) => paused.includes(id));
+      await waitFor(() => onPaused.every(({ sub }) => statuses(sub).includes('PAUSED')), {
+        message: 'PAUSED on every subscriber of a paused instance',
+        timeoutMs: 5_000,
+      });
+
+      // Ten terminations through the gateways, twenty behind their backs (only polling can see those).
+      await Promise.all(
+        ids
+          .slice(0, 10)
+          .map((id, i) =>
+            graphql(replicas[(i + 1) % 3]!, TERMINATE, { input: { workflowName: WORKFLOW, instanceId: id } }),
+          ),
+      );
+      await setup('/batch/terminate', ids.slice(10));
+      await waitFor(() => subs.every(({ sub }) => sub.done), {
+        message: 'every subscription to end with TERMINATED',
+        timeoutMs: 20_000,
+      });
+
+      for (const { id, replica, sub } of subs) {
+        expect(sub.error, id).toBeUndefined();
+        expect(statuses(sub), `${id} on replica ${replica}`).toEqual(
+          paused.includes(id) ? ['WAITING', 'PAUSED', 'TERMINATED'] : ['WAITING', 'TERMINATED'],
+        );
+      }
+      expect(tooMany()).toBe(0);
+      // One replica polled; the others delivered what it published.
+      const polling = replicas.filter((replica) => pollRequests(replica) > 0);
+      expect(polling).toHaveLength(1);
+      // Polling stopped everywhere once the last subscriber left, and the lease is given back.
+      await waitFor(() => replicas.every((replica) => replica.app.live.stats().loops === 0), {
+        message: 'no loop left on any replica',
+        timeoutMs: 5_000,
+      });
+      const client = redis.client();
+      await eventually(
+        async () => (await client.keys(`${keyPrefix}live:*:lease`)).length === 0,
+        'the lease given back',
+      );
+
+      // No key, value or message holds the token (nor the account id in clear).
+      const stored: string[] = [];
+      for (const key of await client.keys(`${keyPrefix}*`)) {
+        stored.push(key);
+        const type = await client.type(key);
+        if (type === 'string') stored.push((await client.get(key)) ?? '');
+        else if (type === 'hash') stored.push(...Object.entries(await client.hgetall(key)).flat());
+        else if (type === 'zset') stored.push(...(await client.zrange(key, 0, -1)));
+      }
+      expect(published.length).toBeGreaterThan(0);
+      expect(stored.length).toBeGreaterThan(0);
+      for (const text of [...stored, ...published]) {
+        expect(text).not.toContain(apiToken);
+        expect(text).not.toContain(ACCOUNT);
+      }
+    },
+  );
+
+  it('delivers a mutation on replica A to subscribers on B and C at once, with one read for all of them', async () => {
+    const keyPrefix = prefix();
+    const [a, b, c] = (await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 600_000 })) as [
+      Replica,
+      Replica,
+      Replica,
+    ];
+    const id = `so-push-${randomBytes(3).toString('hex')}`;
+    await createInstances([id]);
+    const onB = subscribe(wsClient(b), STATUS, { workflowName: WORKFLOW, instanceId: id });
+    const onC = subscribe(wsClient(c), STATUS, { workflowName: WORKFLOW, instanceId: id });
+    await waitFor(() => onB.results.length > 0 && onC.results.length > 0, { message: 'the first events' });
+    const pollsBefore = [a, b, c].map(pollRequests);
+
+    const sent = performance.now();
+    const result = await graphql(a, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } });
+    expect(result.errors).toBeUndefined();
+    await waitFor(() => statuses(onB).includes('PAUSED') && statuses(onC).includes('PAUSED'), {
+      message: 'PAUSED on B and C',
+      timeoutMs: 2_000,
+    });
+    expect(performance.now() - sent).toBeLessThan(2_000);
+    expect(statuses(onB)).toEqual(['WAITING', 'PAUSED']);
+    expect(statuses(onC)).toEqual(['WAITING', 'PAUSED']);
+    // The mutation reached the leader through Redis, which read the instance once for every replica (as one process
+    // reads it once for its own subscribers), long before its 10-minute interval; A has no loop at all.
+    const pollsAfter = [a, b, c].map(pollRequests);
+    expect(pollsAfter.reduce((x, y) => x + y, 0) - pollsBefore.reduce((x, y) => x + y, 0)).toBe(1);
+    expect(a.app.live.stats().loops).toBe(0);
+  });
+
+  it('hands the loop to another replica when the leader stops, and its subscribers keep receiving', async () => {
+    const keyPrefix = prefix();
+    const replicas = await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const ids = [0, 1].map((i) => `so-lead-${randomBytes(3).toString('hex')}-${i}`);
+    await createInstances(ids);
+    const subs = replicas.map((replica) => {
+      const client = wsClient(replica);
+      return ids.map((id) => subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: id }));
+    });
+    await waitFor(() => subs.flat().every((sub) => sub.results.length > 0), { message: 'the first events' });
+    const leader = await leaderOf(replicas, keyPrefix);
+    expect(leader).toBeDefined();
+    const others = replicas.filter((replica) => replica !== leader);
+
+    await leader!.app.stop();
+    const stoppedAt = performance.now();
+    await waitFor(() => others.some((replica) => pollRequests(replica) > 0), {
+      message: 'another replica polling',
+      timeoutMs: 8_000,
+    });
+    const takeoverMs = performance.now() - stoppedAt;
+    expect(takeoverMs).toBeLessThan(5_000 + 2 * 300 + 1_500);
+    expect(others.filter((replica) => pollRequests(replica) > 0)).toHaveLength(1);
+
+    await setup('/batch/terminate', ids);
+    const remaining = subs.filter((_, r) => replicas[r] !== leader).flat();
+    await waitFor(() => remaining.every((sub) => sub.done), { message: 'TERMINATED on the remaining replicas' });
+    for (const sub of remaining) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
+  });
+
+  it(
+    'keeps subscribers receiving while Redis is down, and has one poller again once it is back',
+    { timeout: 30_000 },
+    async () => {
+      const keyPrefix = prefix();
+      const replicas = await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+      const ids = [0, 1].map((i) => `so-gap-${randomBytes(3).toString('hex')}-${i}`);
+      await createInstances(ids);
+      const [during, after] = ids as [string, string];
+      const subs = replicas.map((replica) => {
+        const client = wsClient(replica);
+        return ids.map((id) => subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: id }));
+      });
+      await waitFor(() => subs.flat().every((sub) => sub.results.length > 0), { message: 'the first events' });
+
+      await redis.stop();
+      await waitFor(() => replicas.every((replica) => replica.app.scaleOut?.connection.status() === 'down'), {
+        message: 'every replica to notice the outage',
+      });
+      // Terminated during the gap: every replica's own poll must see it.
+      await setup('/batch/terminate', [during]);
+      const onDuring = subs.map((perReplica) => perReplica[0]!);
+      await waitFor(() => onDuring.every((sub) => sub.done), { message: 'TERMINATED during the outage everywhere' });
+      for (const sub of onDuring) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
+      for (const replica of replicas)
+        expect(
+          replica.lines.filter((line) => line.level === 'warn' && /Redis is unreachable/.test(line.msg)),
+        ).toHaveLength(1);
+
+      await redis.restart();
+      await waitFor(() => replicas.every((replica) => replica.app.scaleOut?.connection.status() === 'up'), {
+        message: 'every replica back on Redis',
+      });
+      // Elected again: one leader, the others follow; from then on only the leader polls.
+      await waitFor(() => oneLeader(replicas), { message: 'one leader again' });
+      const leader = await leaderOf(replicas, keyPrefix);
+      expect(leader).toBeDefined();
+      expect(roles(leader!).leader).toBe(1);
+      const before = replicas.map(pollRequests);
+      await waitFor(() => pollRequests(leader!) >= before[replicas.indexOf(leader!)]! + 2, {
+        message: 'two more polls by the leader',
+      });
+      const grew = replicas.filter((replica, r) => pollRequests(replica) > before[r]!);
+      expect(grew).toEqual([leader]);
+
+      await setup('/batch/terminate', [after]);
+      const onAfter = subs.map((perReplica) => perReplica[1]!);
+      await waitFor(() => onAfter.every((sub) => sub.done), { message: 'TERMINATED after the outage everywhere' });
+      for (const sub of onAfter) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
+      expect(tooMany()).toBe(0);
+    },
+  );
+});

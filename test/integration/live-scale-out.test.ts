@@ -6,6 +6,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
+import { LEASE_TTL_MS, RENEW_MS } from '../../src/redis/live-coordination.js';
 import {
   InstanceAllFieldsDocument as READ,
   InstanceStatusChangedDocument as STATUS,
@@ -14,6 +15,7 @@ import {
   type InstanceStatusChangedSubscription,
 } from '../generated/operations.js';
 import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../helpers/live.js';
+import { spawnEntry } from '../helpers/process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -312,6 +314,66 @@ describe('poll loops shared through Redis', () => {
     await waitFor(() => remaining.every((sub) => sub.done), { message: 'TERMINATED on the remaining replicas' });
     for (const sub of remaining) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
   });
+
+  it(
+    'replaces a leader killed with SIGKILL within the lease TTL, and no terminal status is lost',
+    { timeout: 30_000 },
+    async () => {
+      const keyPrefix = prefix();
+      const apiToken = token();
+      const id = `so-kill-${randomBytes(3).toString('hex')}`;
+      await createInstances([id]);
+      // The leader is a gateway process of its own, started (and subscribed to) first, so that it takes the lease.
+      const leader = spawnEntry(
+        'src/main.ts',
+        {
+          HOST: '127.0.0.1',
+          PORT: '0',
+          CLOUDFLARE_API_TOKEN: apiToken,
+          CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+          CLOUDFLARE_BASE_URL: emulator.url,
+          REDIS_URL: redis.url,
+          REDIS_KEY_PREFIX: keyPrefix,
+          POLL_INTERVAL_MS: '300',
+          UPSTREAM_RATE_LIMIT: String(LIMIT),
+          UPSTREAM_RATE_WINDOW_S: String(WINDOW_S),
+        },
+        { importTsx: true },
+      );
+      const [, url] = await leader.waitForLine(/Workflows GraphQL .* at (http:\/\/\S+\/graphql)/, {
+        timeoutMs: 15_000,
+      });
+      const onLeader = subscribe(wsClient({ url: url! }), STATUS, { workflowName: WORKFLOW, instanceId: id });
+      await waitFor(() => onLeader.results.length > 0, { message: 'the first event on the leader process' });
+
+      const followers = await startReplicas(2, { token: apiToken, prefix: keyPrefix, pollIntervalMs: 300 });
+      const subs = followers.map((replica) =>
+        subscribe(wsClient(replica), STATUS, { workflowName: WORKFLOW, instanceId: id }),
+      );
+      await waitFor(() => subs.every((sub) => sub.results.length > 0), {
+        message: 'the first events on the followers',
+      });
+      expect(followers.map((replica) => roles(replica))).toEqual([
+        { alone: 0, leader: 0, follower: 1 },
+        { alone: 0, leader: 0, follower: 1 },
+      ]);
+      expect(followers.map(pollRequests)).toEqual([0, 0]);
+
+      leader.kill('SIGKILL');
+      await leader.exited();
+      const killedAt = performance.now();
+      // Terminated right away, behind the gateways' backs: only the next leader's polling can find it.
+      await setup('/batch/terminate', [id]);
+      await waitFor(() => followers.some((replica) => roles(replica).leader === 1), {
+        message: 'a follower taking the lease',
+        timeoutMs: LEASE_TTL_MS + 2 * RENEW_MS,
+      });
+      expect(performance.now() - killedAt).toBeLessThan(LEASE_TTL_MS + RENEW_MS + 500);
+      await waitFor(() => subs.every((sub) => sub.done), { message: 'TERMINATED on both followers', timeoutMs: 2_000 });
+      for (const sub of subs) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
+      expect(followers.filter((replica) => pollRequests(replica) > 0)).toHaveLength(1);
+    },
+  );
 
   it(
     'keeps subscribers receiving while Redis is down, and has one poller again once it is back',

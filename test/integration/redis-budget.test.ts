@@ -140,6 +140,33 @@ describe('a request budget shared through Redis', () => {
     expect(emulator.requests.count()).toBeGreaterThan(LIMIT);
   });
 
+  it("corrects every replica's budget from the Ratelimit answer one of them saw", async () => {
+    const emulator = await startEmulator();
+    const secret = token();
+    // Other clients of the account have spent most of upstream's window.
+    emulator.spendRateLimit(secret, LIMIT - 15);
+    const [a, ...others] = await startReplicas(3, emulator, { prefix: prefix(), token: secret });
+    expect(await call(a!, 'interactive', 'r-first')).toBe('sent');
+    // a's answer said 14 left; it reaches Redis at once (no window was mirrored before it).
+    const budgetKey = a!.app.scaleOut!.keys.budget(a!.app.upstream.default.credential.key);
+    const client = redis.client();
+    let window: string | null = null;
+    const deadline = Date.now() + 2000;
+    while (window === null && Date.now() < deadline) {
+      window = await client.hget(budgetKey, 'win');
+      if (window === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(window).toMatch(/^14:\d+$/);
+
+    const outcomes = await burst(others, 'r', 20, 5);
+    expect(tooMany(emulator)).toBe(0);
+    expect(outcomes).not.toContain('upstream-429');
+    // 15 were left for the gateways: at most that is sent, less the safety margin and the replicas' idle leases.
+    const sent = emulator.requests.count();
+    expect(sent).toBeLessThanOrEqual(15);
+    expect(sent).toBeGreaterThanOrEqual(15 - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
+  });
+
   it('blocks every replica when one gets a 429 with Retry-After: the others send nothing until it has passed', async () => {
     const emulator = await startEmulator();
     const [a, b, c] = (await startReplicas(3, emulator, { prefix: prefix(), token: token() })) as [

@@ -4,7 +4,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
-import { leaseSize } from '../../src/redis/shared-budget.js';
+import { LEASE_TTL_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
 import type { Priority } from '../../src/upstream/types.js';
@@ -165,6 +165,16 @@ describe('a request budget shared through Redis', () => {
     const sent = emulator.requests.count();
     expect(sent).toBeLessThanOrEqual(15);
     expect(sent).toBeGreaterThanOrEqual(15 - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
+
+    // Every answer is reported and every idle lease given back (LEASE_TTL_MS): no replica holds anything after.
+    const holders = async () => Object.keys(await client.hgetall(budgetKey)).filter((field) => field.startsWith('o:'));
+    let held = await holders();
+    const idleBy = Date.now() + LEASE_TTL_MS + 2000;
+    while (held.length > 0 && Date.now() < idleBy) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      held = await holders();
+    }
+    expect(held).toEqual([]);
   });
 
   it('blocks every replica when one gets a 429 with Retry-After: the others send nothing until it has passed', async () => {

@@ -32,11 +32,12 @@ import { useTrustedDocuments } from './trusted-documents/plugin.js';
 import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
 import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
-import { operationUpstreamObserver, recordOperationCost, useOperationLog } from './logging/operation-log.js';
-import { createRequestIds } from './logging/request-id.js';
+import { operationLog } from './logging/operation-log.js';
+import { operationUpstreamObserver, recordOperationCost, useOperationLifecycle } from './operations/lifecycle.js';
+import { createRequestIds } from './operations/request-id.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
-import { useGraphQLMetrics } from './metrics/graphql.js';
+import { operationMetrics, useGraphQLMetrics } from './metrics/graphql.js';
 import { startMetricsServer, useMetricsEndpoint, type MetricsServer } from './metrics/endpoint.js';
 
 export interface App {
@@ -152,10 +153,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(documents ? [useTrustedDocuments(documents)] : []),
       graphqlSsePlugin({ config, logger, principals, ...(documents ? { documents } : {}) }),
       useUnbufferedEventStreams(),
-      // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
-      // Before the cost limit: it sees the results of executions the limit stops.
-      useOperationLog({ logger, requestIds, principals, authenticated: authenticator !== undefined }),
+      // Before the plugins that refuse operations (document limits, the cost limit): it sees their refusals.
+      useOperationLifecycle({
+        requestIds,
+        principals,
+        authenticated: authenticator !== undefined,
+        listeners: [operationLog(logger), ...(metrics ? [operationMetrics(metrics)] : [])],
+      }),
       useDocumentLimits(config.documentLimits),
       // MAX_SUBSCRIPTIONS_PER_CONNECTION, for the graphql-ws and graphql-sse connections that claim slots.
       useSubscriptionSlots(),

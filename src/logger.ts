@@ -97,7 +97,7 @@ const scopes = new AsyncLocalStorage<LogFields>();
 
 /**
  * Runs `fn` so that each line logged in its async context (synchronously or later) carries `fields`, as long as
- * `fields.open` holds: the operation plugin (src/logging/operation-log.ts) tags an operation's audit line and upstream
+ * `fields.open` holds: the operation lifecycle (src/operations/lifecycle.ts) tags an operation's audit line and upstream
  * warnings with its request id this way.
  */
 export function runWithLogFields<T>(fields: LogFields, fn: () => T): T {

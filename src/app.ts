@@ -20,8 +20,8 @@ import { createDocumentCache, useDocumentLimits } from './transport/document-lim
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { answerOnSocket } from './transport/socket-answer.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
-import { listen } from './transport/listen.js';
-import { holdRequestBody, type BodyOutcome } from './transport/request-body.js';
+import { httpServerOptions, listen } from './transport/listen.js';
+import { holdRequestBody, useCloseOnUnreadBody } from './transport/request-body.js';
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import { combineObservers } from './upstream/observer.js';
@@ -34,11 +34,12 @@ import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './heal
 import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
 import { redisReadinessCheck } from './health/redis-check.js';
 import { createScaleOut, type ScaleOut } from './redis/scale-out.js';
-import { operationUpstreamObserver, recordOperationCost, useOperationLog } from './logging/operation-log.js';
-import { createRequestIds } from './logging/request-id.js';
+import { operationLog } from './logging/operation-log.js';
+import { operationUpstreamObserver, recordOperationCost, useOperationLifecycle } from './operations/lifecycle.js';
+import { createRequestIds } from './operations/request-id.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
-import { useGraphQLMetrics } from './metrics/graphql.js';
+import { operationMetrics, useGraphQLMetrics } from './metrics/graphql.js';
 import { startMetricsServer, useMetricsEndpoint, type MetricsServer } from './metrics/endpoint.js';
 
 export interface App {
@@ -132,7 +133,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness.
     context: ({ request, req }) => context(request, req),
     graphqlEndpoint: '/graphql',
-    // The http handler below holds bodies to MAX_REQUEST_BYTES before yoga reads them (transport/request-body.ts);
+    // The http handler below holds bodies to MAX_REQUEST_BYTES as yoga reads them (transport/request-body.ts);
     // yoga's own check would copy every body through another stream (an AbortController and DOMException per request).
     maxRequestBodySize: false,
     cors: createCorsPolicy(config.corsOrigins),
@@ -147,6 +148,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     // Served by useGraphiQL below, compressed (yoga's sends the 9 MB page as it is), or not at all (GRAPHIQL=false).
     graphiql: false,
     plugins: [
+      // Any answer given before the request's body was read (authentication's refusals) closes the connection.
+      useCloseOnUnreadBody(),
       // The page runs nothing and needs no credential: answered before authentication.
       ...(config.graphiql
         ? [
@@ -169,10 +172,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(documents ? [useTrustedDocuments(documents)] : []),
       graphqlSsePlugin({ config, logger, principals, ...(documents ? { documents } : {}) }),
       useUnbufferedEventStreams(),
-      // Before the plugins that refuse operations in onExecute, so that it sees their refusals.
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
-      // Before the cost limit: it sees the results of executions the limit stops.
-      useOperationLog({ logger, requestIds, principals, authenticated: authenticator !== undefined }),
+      // Before the plugins that refuse operations (document limits, the cost limit): it sees their refusals.
+      useOperationLifecycle({
+        requestIds,
+        principals,
+        authenticated: authenticator !== undefined,
+        listeners: [operationLog(logger), ...(metrics ? [operationMetrics(metrics)] : [])],
+      }),
       useDocumentLimits(config.documentLimits),
       // MAX_SUBSCRIPTIONS_PER_CONNECTION, for the graphql-ws and graphql-sse connections that claim slots.
       useSubscriptionSlots(),
@@ -211,7 +218,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   const browserSafety = createBrowserSafety(config);
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const server = createServer(httpServerOptions(config.requestTimeoutMs), (req, res) => {
     // Before the browser checks: load balancers and orchestrators probe with an IP address as Host, and the
     // answer reveals nothing and runs nothing.
     if (req.url === '/healthz' || req.url?.startsWith('/healthz?')) {
@@ -239,29 +246,34 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       refuse(req, res, refusal.status, refusal.error);
       return;
     }
-    // Before yoga reads a byte: params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory.
-    const body = holdRequestBody(req, config.maxRequestBytes);
-    if (body instanceof Promise) void body.then((outcome) => answer(req, res, outcome));
-    else answer(req, res, body);
+    // Params of up to 1 MiB per instance make unbounded bodies an easy way to exhaust memory. A chunked body is
+    // counted as yoga reads it, after authentication, and refused here the moment it crosses the limit: yoga is
+    // still reading then, and has answered nothing.
+    const body = holdRequestBody(req, config.maxRequestBytes, (error) => {
+      if (!res.headersSent) refuse(req, res, 413, error);
+    });
+    if (body.kind === 'too-large') {
+      refuse(req, res, 413, body.error);
+      return;
+    }
+    if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
+    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it); it writes
+    // nothing to a response already refused above.
+    void yoga.requestListener(req, res);
   });
 
-  function answer(req: IncomingMessage, res: ServerResponse, body: BodyOutcome): void {
-    if (body.kind === 'too-large') refuse(req, res, 413, body.error);
-    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it).
-    else if (body.kind === 'within') {
-      if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
-      void yoga.requestListener(req, res);
-    }
-  }
-
   // Requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request line) never
-  // reach the handler above; Node's default answer has no body, so it would be the one answer without a code.
+  // reach the handler above, nor do requests that did not arrive within REQUEST_TIMEOUT_MS; Node's default answer
+  // has no body, so it would be the one answer without a code.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) return;
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const message =
-      status === 431 ? 'The request headers are too large.' : 'The request is not a well-formed HTTP/1.1 request.';
-    answerOnSocket(socket, status, JSON.stringify({ errors: [codedError(message, 'BAD_REQUEST')] }));
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, answer] = clientErrorAnswer(error, config.requestTimeoutMs);
+    answerOnSocket(socket, status, JSON.stringify({ errors: [answer] }));
+    // Once the answer is out: a client that keeps sending (a slow body, past the deadline) is not read any further.
+    socket.once('finish', () => socket.destroy());
   });
 
   let ws: WebSocketTransport | undefined;
@@ -288,7 +300,13 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       // Before listening: the first requests already share the budget (unless Redis is unreachable for long).
       await scaleOut?.start();
       if (metrics && config.metrics.port !== null)
-        metricsServer = await startMetricsServer(metrics, config.metrics.port, host);
+        metricsServer = await startMetricsServer(metrics, {
+          port: config.metrics.port,
+          host: config.metrics.host,
+          // Scrapers address the port directly (by an IP address, often a pod's): see BrowserSafetyOptions.
+          browserSafety: createBrowserSafety(config, { addressHosts: true }),
+          requestTimeoutMs: config.requestTimeoutMs,
+        });
       ws = attachWebSocket({
         server,
         yoga,
@@ -299,7 +317,15 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         ...(authenticator ? { authenticator } : {}),
         ...(documents ? { documents } : {}),
       });
-      const origin = await listen(server, port, host);
+      let origin: string;
+      try {
+        origin = await listen(server, port, host, 'PORT');
+      } catch (error) {
+        // The metrics server started above would otherwise keep its port, and the process alive.
+        await Promise.all([ws.close(), metricsServer?.close()]);
+        metricsServer = undefined;
+        throw error;
+      }
       ready = true;
       startStartupCheck?.();
       return `${origin}/graphql`;
@@ -331,6 +357,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return stopping;
     },
   };
+}
+
+/** The answer to a request Node refused before the handler saw it: its status and its GraphQL error. */
+function clientErrorAnswer(error: NodeJS.ErrnoException, requestTimeoutMs: number): [number, GraphQLError] {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const message = `The request did not arrive in full within ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS).`;
+    return [408, codedError(message, 'REQUEST_TIMEOUT')];
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return [431, codedError('The request headers are too large.', 'BAD_REQUEST')];
+  return [400, codedError('The request is not a well-formed HTTP/1.1 request.', 'BAD_REQUEST')];
 }
 
 /**

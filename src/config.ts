@@ -6,6 +6,7 @@
  * Other modules receive the frozen {@link Config} as an argument; tests build one with {@link createConfig}.
  */
 import { accessSync, constants, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 /**
  * `local`: no `CLOUDFLARE_API_TOKEN`, so the gateway starts its embedded emulator (in production, or next to other
@@ -97,6 +98,13 @@ export interface Config {
   readonly createInstancesLimit: number;
   /** Largest HTTP request body accepted, in bytes. @default 16 MiB */
   readonly maxRequestBytes: number;
+  /**
+   * `REQUEST_TIMEOUT_MS`: the time a client has to send a whole HTTP request, headers and body; a slower one gets
+   * 408 and its connection closed (src/transport/listen.ts). A setting rather than a constant because it has to
+   * grow with MAX_REQUEST_BYTES and the clients' bandwidth: the default passes the full 16 MiB at 2.3 Mbit/s.
+   * @default 60000
+   */
+  readonly requestTimeoutMs: number;
   /** Limits of one GraphQL document, checked while it is parsed and validated (src/transport/document-limits.ts). */
   readonly documentLimits: DocumentLimits;
   /** Largest estimated number of upstream calls one operation may need; costlier ones are refused. @default 1000 */
@@ -157,6 +165,12 @@ export interface TracingConfig {
    * `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none` turns tracing off. @default false
    */
   readonly enabled: boolean;
+  /**
+   * The values of the headers `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_TRACES_HEADERS` send to the
+   * collector (its credentials, typically), which the logger scrubs like the upstream token: the exporter's own
+   * diagnostics reach the log (src/tracing/diagnostics.ts).
+   */
+  readonly exporterHeaderValues: readonly string[];
 }
 
 /** Prometheus metrics (src/metrics/). */
@@ -168,6 +182,12 @@ export interface MetricsConfig {
    * null serves it on the main port, authenticated like `/graphql`. 0 picks a free port (tests). @default null
    */
   readonly port: number | null;
+  /**
+   * `METRICS_HOST`: the interface METRICS_PORT listens on. Loopback by default, since that port has no
+   * authentication: `0.0.0.0` (or any other interface) exposes the metrics to every network that reaches it.
+   * @default 127.0.0.1
+   */
+  readonly host: string;
 }
 
 /** The values of `TRUSTED_DOCUMENTS_MODE`. */
@@ -263,29 +283,36 @@ export const LOCAL_API_TOKEN = 'local-emulator-token';
 /** `ALLOWED_HOSTS` while listening on loopback and unset: the names a browser on this machine uses. */
 export const LOOPBACK_HOST_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]'];
 
-/** Whether `HOST` is a loopback address (or name), reachable only from this machine. */
 /**
- * The configured secrets the logger scrubs from every line by value (src/logger.ts): the upstream token and the
- * JWT secret. One list, so that every logger the server builds (main's, and an app's default) scrubs the same.
+ * The configured secrets the logger scrubs from every line by value (src/logger.ts): the upstream token, the
+ * JWT secret and the OTLP exporter's header values. One list, so that every logger the server builds (main's,
+ * and an app's default) scrubs the same.
  */
 export function loggedSecrets(config: Config): string[] {
   const jwt = config.auth.jwt?.key;
-  const redisPassword = redisUrlPassword(config.redis.url);
   return [
     config.upstream.apiToken,
     ...(jwt?.kind === 'secret' ? [jwt.secret] : []),
-    ...(redisPassword === undefined ? [] : [redisPassword]),
+    ...config.tracing.exporterHeaderValues,
+    ...redisUrlPasswords(config.redis.url),
   ];
 }
 
-/** The password of a `REDIS_URL` (as written, and decoded when it was percent-encoded), if it has one. */
-function redisUrlPassword(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
+/** The password of a `REDIS_URL`, as written and percent-decoded (ioredis sends the decoded one), if it has one. */
+function redisUrlPasswords(url: string | undefined): string[] {
+  if (url === undefined) return [];
   try {
     const { password } = new URL(url);
-    return password === '' ? undefined : password;
+    if (password === '') return [];
+    let decoded = password;
+    try {
+      decoded = decodeURIComponent(password);
+    } catch {
+      // Not valid percent-encoding: the password is what is written.
+    }
+    return decoded === password ? [password] : [password, decoded];
   } catch {
-    return undefined;
+    return [];
   }
 }
 
@@ -294,6 +321,7 @@ export function redactRedisUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1***@');
 }
 
+/** Whether `HOST` is a loopback address (or name), reachable only from this machine. */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
   return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
@@ -425,6 +453,22 @@ class Reader {
     return hosts;
   }
 
+  /**
+   * An interface to listen on: an IP address (IPv6 with or without brackets, returned without them, as `listen`
+   * takes it) or a host name.
+   */
+  listenAddress(name: string, fallback: string): string {
+    const raw = this.string(name);
+    if (raw === undefined) return fallback;
+    const bracketed = /^\[(.*)\]$/.exec(raw)?.[1];
+    if (bracketed !== undefined ? isIP(bracketed) === 6 : isIP(raw) !== 0) return bracketed ?? raw;
+    if (/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/i.test(raw)) return raw;
+    this.problems.push(
+      `${name} must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0 or ::1 (got "${raw}")`,
+    );
+    return fallback;
+  }
+
   /** `true` or `false` (any case); undefined when unset. */
   boolean(name: string): boolean | undefined {
     const raw = this.string(name)?.toLowerCase();
@@ -496,6 +540,7 @@ export function loadConfig(env: Env = process.env): Config {
     finishedInstanceTtlMs: read.int('FINISHED_INSTANCE_TTL_MS', 5000, { min: 0 }),
     createInstancesLimit: read.int('CREATE_INSTANCES_LIMIT', 1000, { min: 1 }),
     maxRequestBytes: read.int('MAX_REQUEST_BYTES', 16 * 1024 * 1024, { min: 1024 }),
+    requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 60_000, { min: 1000, max: 3_600_000 }),
     documentLimits: {
       maxBytes: read.int('MAX_DOCUMENT_BYTES', 65_536, { min: 1024 }),
       maxTokens: read.int('MAX_TOKENS', 2000, { min: 100 }),
@@ -567,7 +612,11 @@ function readMetrics(read: Reader, mainPort: number): MetricsConfig {
   if (port !== null && port !== 0 && port === mainPort) {
     read.problems.push(`METRICS_PORT must differ from PORT (both are ${port})`);
   }
-  return { enabled, port };
+  const host = read.listenAddress('METRICS_HOST', '127.0.0.1');
+  // Without METRICS_PORT, /metrics is served on the main port (HOST): the setting would look effective while it is not.
+  if (read.string('METRICS_HOST') !== undefined && port === null)
+    read.problems.push('METRICS_HOST is set but METRICS_PORT is not: /metrics is then served on the main port (HOST)');
+  return { enabled, port, host };
 }
 
 /**
@@ -806,7 +855,7 @@ function readTracing(read: Reader): TracingConfig {
   const exporter = read.oneOf('OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const, 'otlp');
   const enabled =
     endpoints.length > 0 && read.string('OTEL_SDK_DISABLED')?.toLowerCase() !== 'true' && exporter === 'otlp';
-  if (!enabled) return { enabled };
+  if (!enabled) return { enabled, exporterHeaderValues: [] };
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
     if (read.string(name)?.toLowerCase() === 'grpc')
       read.problems.push(
@@ -818,7 +867,28 @@ function readTracing(read: Reader): TracingConfig {
   const ratio = read.string('OTEL_TRACES_SAMPLER_ARG');
   if (sampler.endsWith('traceidratio') && ratio !== undefined && !(Number(ratio) >= 0 && Number(ratio) <= 1))
     read.problems.push(`OTEL_TRACES_SAMPLER_ARG must be a number between 0 and 1 (got "${ratio}")`);
-  return { enabled };
+  return { enabled, exporterHeaderValues: otlpHeaderValues(read) };
+}
+
+/**
+ * The values of the OTLP exporter's headers, as it reads them (`key=value` pairs separated by commas, values
+ * percent-encoded): both as written and decoded, so that either form is scrubbed from the log.
+ */
+function otlpHeaderValues(read: Reader): string[] {
+  const values: string[] = [];
+  for (const name of ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']) {
+    for (const pair of (read.raw(name) ?? '').split(',')) {
+      const value = pair.slice(pair.indexOf('=') + 1).trim();
+      if (!pair.includes('=') || value === '') continue;
+      values.push(value);
+      try {
+        values.push(decodeURIComponent(value));
+      } catch {
+        // Not percent-encoded as the exporter expects: it is kept as written.
+      }
+    }
+  }
+  return values;
 }
 
 function readEmulator(read: Reader, host: string): EmulatorConfig {

@@ -1,6 +1,6 @@
 /**
  * The server's logger: pino, writing JSON lines (or, with `LOG_FORMAT=pretty`, readable ones) to stderr (batched
- * per turn of the event loop, written synchronously: see `stderr` below), so stdout stays free for the start-up
+ * over a few milliseconds, written synchronously: see `stderr` below), so stdout stays free for the start-up
  * line and nothing is lost when the process exits. No transport
  * runs in a worker thread: the server is bundled by esbuild (scripts/build.mjs), which cannot bundle one.
  *
@@ -36,7 +36,7 @@ export interface AppLogger extends Logger {
 export interface LoggerOptions {
   /** @default json */
   readonly format?: LogFormat;
-  /** Where lines go (tests capture them); default: file descriptor 2, written once per turn of the event loop. */
+  /** Where lines go (tests capture them); default: file descriptor 2, batched over a few milliseconds. */
   readonly destination?: { write(line: string): unknown };
 }
 
@@ -97,7 +97,7 @@ const scopes = new AsyncLocalStorage<LogFields>();
 
 /**
  * Runs `fn` so that each line logged in its async context (synchronously or later) carries `fields`, as long as
- * `fields.open` holds: the operation plugin (src/logging/operation-log.ts) tags an operation's audit line and upstream
+ * `fields.open` holds: the operation lifecycle (src/operations/lifecycle.ts) tags an operation's audit line and upstream
  * warnings with its request id this way.
  */
 export function runWithLogFields<T>(fields: LogFields, fn: () => T): T {
@@ -188,12 +188,15 @@ function adapt(instance: PinoLogger, scrub: (text: string) => string): AppLogger
   };
 }
 
+/** How long a line may wait for others before it is written: a few lines per system call under load. */
+const STDERR_BATCH_MS = 10;
+
 /**
- * File descriptor 2, one write per turn of the event loop: the lines of everything the loop handled in one turn
- * (under load, the answers of dozens of operations) go out in one system call. One call per line cost about a
- * third of what metrics and logging add to an operation (`npm run bench -- s1ops`). Writes are synchronous
- * (pino's SonicBoom, which also waits out a full pipe), and the `exit` handler writes what is still pending, so a
- * line logged before `process.exit` is not lost.
+ * File descriptor 2, written at most every {@link STDERR_BATCH_MS}: under load the lines of dozens of operations go
+ * out in one system call, where one call per line cost about a third of what metrics and logging add to an
+ * operation (`npm run bench -- s1ops`). Writes are synchronous (pino's SonicBoom, which also waits out a full
+ * pipe), and the `exit` handler writes what is still pending, so a line logged before `process.exit` (or an
+ * uncaught exception) is not lost; only a process killed outright loses its last few milliseconds of lines.
  */
 const stderr = (() => {
   let pending: string[] = [];
@@ -212,7 +215,8 @@ const stderr = (() => {
         hooked = true;
         process.on('exit', flush);
       }
-      if (pending.push(line) === 1) setImmediate(flush);
+      // Unref'd: pending lines never keep the process alive; the exit handler writes them.
+      if (pending.push(line) === 1) setTimeout(flush, STDERR_BATCH_MS).unref();
     },
   };
 })();

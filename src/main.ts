@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const effective: Config = emulator ? { ...config, upstream: { ...config.upstream, baseUrl: emulator.url } } : config;
 
   // Loaded only when tracing is on: a server without it never loads the OpenTelemetry SDK.
-  const tracing = config.tracing.enabled ? await startTracing() : undefined;
+  const tracing = config.tracing.enabled ? await startTracing(logger) : undefined;
   const app = createApp(effective, {
     logger,
     authenticator,

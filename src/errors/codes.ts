@@ -34,7 +34,9 @@ export const ERROR_CODES = {
   SHUTTING_DOWN:
     'The server is shutting down: a new subscription is refused, and open ones end with this error instead of completing; reconnect to another instance or retry shortly.',
   REQUEST_TOO_LARGE:
-    'The request body is larger than MAX_REQUEST_BYTES (HTTP 413): refused by its Content-Length before it was read, or, sent chunked, as soon as it crossed the limit; the rest was not read and the connection closed.',
+    'The request body is larger than MAX_REQUEST_BYTES (HTTP 413): refused by its Content-Length before it was read, or, sent chunked, as soon as it crossed the limit while being read; the rest was not read and the connection closed.',
+  REQUEST_TIMEOUT:
+    'The request, headers and body, did not arrive within REQUEST_TIMEOUT_MS (HTTP 408); the connection was closed and nothing ran.',
   UNSUPPORTED_CONTENT_TYPE:
     'A POST request had no Content-Type, or one other than JSON (form and plain-text bodies in particular: any web page can send those without a CORS preflight); send application/json (HTTP 415). Nothing ran.',
   HOST_NOT_ALLOWED:

@@ -1,9 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Scope } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
-import { listen } from '../transport/listen.js';
+import type { BrowserSafety } from '../transport/browser-safety.js';
+import { httpServerOptions, listen } from '../transport/listen.js';
 import type { Metrics } from './metrics.js';
 
 /** Where the exposition is served, on the main port or on METRICS_PORT. */
@@ -78,17 +80,40 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+export interface MetricsServerOptions {
+  /** METRICS_PORT; 0 picks a free one. */
+  readonly port: number;
+  /** METRICS_HOST. */
+  readonly host: string;
+  /**
+   * The Host and Origin checks (src/transport/browser-safety.ts): without authentication, they are what keeps a
+   * page in a browser that can reach the port (DNS rebinding, a page on the LAN) from reading the metrics.
+   */
+  readonly browserSafety: BrowserSafety;
+  /** REQUEST_TIMEOUT_MS. */
+  readonly requestTimeoutMs: number;
+}
+
+function answerJson(res: ServerResponse, status: number, error: GraphQLError, headers: Record<string, string> = {}) {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(JSON.stringify({ errors: [error] }));
+}
+
 /**
- * Listens on `port` of `host` (the main server's HOST: keep the port off public interfaces with a firewall or
- * bind HOST to a private network) and answers `GET /metrics`; anything else is a 404 with a coded error.
+ * Listens on METRICS_HOST (loopback unless configured otherwise) and answers `GET /metrics` to requests that pass
+ * the browser checks; anything else is a coded error.
  */
-export async function startMetricsServer(metrics: Metrics, port: number, host: string): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
+export async function startMetricsServer(metrics: Metrics, options: MetricsServerOptions): Promise<MetricsServer> {
+  const server: Server = createServer(httpServerOptions(options.requestTimeoutMs), (req, res) => {
+    const refusal = options.browserSafety.checkRequest(req);
+    if (refusal) {
+      answerJson(res, refusal.status, refusal.error);
+      return;
+    }
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
       const error = codedError(`This port serves GET ${METRICS_PATH} only.`, 'BAD_REQUEST');
-      res.writeHead(path === METRICS_PATH ? 405 : 404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [error] }));
+      answerJson(res, path === METRICS_PATH ? 405 : 404, error, path === METRICS_PATH ? { allow: 'GET' } : {});
       return;
     }
     metrics.expose().then(
@@ -96,13 +121,10 @@ export async function startMetricsServer(metrics: Metrics, port: number, host: s
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
-      () => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR')] }));
-      },
+      () => answerJson(res, 500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR')),
     );
   });
-  const origin = await listen(server, port, host);
+  const origin = await listen(server, options.port, options.host, 'METRICS_PORT');
   return {
     url: `${origin}${METRICS_PATH}`,
     close: () =>

@@ -25,12 +25,27 @@ export interface MetricSources {
   webSocketConnections(): number;
 }
 
+let processRegistry: Registry | undefined;
+
+/**
+ * Node's process metrics (`process_*`, `nodejs_*`), on a registry of their own, collected once per process: they
+ * describe the process, not an app, and prom-client's collector starts process-wide observers (an event-loop delay
+ * monitor, a GC observer) that nothing stops, one set more for every call. Every app's exposition includes them.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 /** Distinct `operation_name` values before further names count as `other`. */
 export const MAX_OPERATION_NAMES = 100;
 
 /**
  * Every metric of one app, on a registry of its own (several apps may run in one process: tests), with the
- * hooks that feed them. The lower layers never import this module: the app hands each of them its hook
+ * hooks that feed them; the process's metrics come from {@link processMetrics}. The lower layers never import this module: the app hands each of them its hook
  * (`upstreamObserver`, `liveObserver`, `cacheLookup`, `onEstimate`).
  */
 export class Metrics {
@@ -53,7 +68,6 @@ export class Metrics {
 
   constructor() {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     this.operations = new Counter({
       name: 'wfgql_graphql_operations_total',
       help: 'GraphQL operations by type, name (the first 100 distinct names; then "other") and outcome: success, error (ran, with errors), rejected (refused before running: parse, validation, document limits, variables, cost).',
@@ -186,8 +200,9 @@ export class Metrics {
     return open;
   }
 
-  /** The exposition, in the Prometheus text format. */
-  expose(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition, in the Prometheus text format: the process's metrics, then the app's. */
+  async expose(): Promise<string> {
+    const [process, app] = await Promise.all([processMetrics().metrics(), this.registry.metrics()]);
+    return `${process}\n${app}`;
   }
 }

@@ -95,6 +95,8 @@ export class SharedBudget implements Budget {
   private unanswered = 0;
   private observations: Observed[] = [];
   private blockFor: number | null = null;
+  /** An answer to report at once: Redis mirrors no window yet (see {@link settle}). */
+  private reportNow = false;
   private blockedUntil = 0;
   private snapshot: { readonly at: number; readonly value: SharedBudgetSnapshot } | undefined;
   private waiters: Waiter[] = [];
@@ -164,8 +166,15 @@ export class SharedBudget implements Budget {
     // Taken before an outage: rejoining tells Redis what is still in flight instead.
     if (!this.joined) return;
     this.settled += 1;
-    if (observation) this.observe(observation.remaining, now + observation.resetS * 1000);
-    else this.unanswered += 1;
+    if (observation) {
+      this.observe(observation.remaining, now + observation.resetS * 1000);
+      // While no window is mirrored, every replica leases blind from the bucket: the first answer of a window
+      // (upstream may report far fewer left, spent by other clients of the account) is reported at once.
+      if (!this.snapshot || this.snapshot.value.resetInMs === null) {
+        this.reportNow = true;
+        this.schedule();
+      }
+    } else this.unanswered += 1;
   }
 
   refused(retryAfterMs: number | null): void {
@@ -252,6 +261,7 @@ export class SharedBudget implements Budget {
     this.unanswered = 0;
     this.observations = [];
     this.blockFor = null;
+    this.reportNow = false;
     const waiting = this.waiters;
     this.waiters = [];
     for (const waiter of waiting) waiter.resolve(this.takeLocally(waiter.priority, waiter.client));
@@ -383,8 +393,9 @@ export class SharedBudget implements Budget {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.joined && (force || this.waiters.length > 0 || this.blockFor !== null)) {
+      while (this.joined && (force || this.reportNow || this.waiters.length > 0 || this.blockFor !== null)) {
         force = false;
+        this.reportNow = false;
         const epoch = this.epoch;
         const asked = this.waiters.slice();
         const exchange = this.nextExchange(asked);

@@ -1,4 +1,6 @@
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { Logger } from '../logger.js';
+import { logDiagnostics } from './diagnostics.js';
 import { createTracing, type Tracing } from './tracing.js';
 
 /** Service name when `OTEL_SERVICE_NAME` (or `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) does not set one. */
@@ -11,8 +13,9 @@ export interface TracingOptions {
 
 /**
  * Starts the trace SDK: a `NodeTracerProvider` with a `BatchSpanProcessor` and the OTLP/HTTP (JSON) exporter, and
- * the W3C trace-context propagator. Loaded only when called (main calls it when `config.tracing.enabled`), so a
- * server without tracing never loads the SDK.
+ * the W3C trace-context propagator, with the SDK's diagnostics going to `logger` (src/tracing/diagnostics.ts).
+ * Loaded only when called (main calls it when `config.tracing.enabled`), so a server without tracing never loads
+ * the SDK.
  *
  * The SDK reads its own variables from the environment; nothing here parses them again:
  * - the exporter: `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended) or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
@@ -23,7 +26,9 @@ export interface TracingOptions {
  *   `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`;
  * - the resource: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` (over our default service name).
  */
-export async function startTracing(options: TracingOptions = {}): Promise<Tracing> {
+export async function startTracing(logger: Logger, options: TracingOptions = {}): Promise<Tracing> {
+  // First: the exporter reports malformed OTEL_* values as it is built.
+  logDiagnostics(logger);
   const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, resources, { W3CTraceContextPropagator }] =
     await Promise.all([
       import('@opentelemetry/sdk-trace-node'),

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import type { GraphQLError } from 'graphql';
-import type { Config } from '../config.js';
+import { isLoopbackHost, type Config } from '../config.js';
 import { createOriginPolicy } from '../cors.js';
 import { codedError } from '../errors/coded-error.js';
 
@@ -60,14 +61,28 @@ const SERVED_CONTENT_TYPES: ReadonlySet<string> = new Set([
   'application/graphql',
 ]);
 
+export interface BrowserSafetyOptions {
+  /**
+   * Also answer a `Host` that is an IP address or a loopback name, listed or not: what a client that addresses
+   * the server directly sends (Prometheus scraping a pod's address), and what DNS rebinding never produces, since a
+   * rebound page's requests carry the attacker's host name. For METRICS_PORT, which serves no pages. @default false
+   */
+  readonly addressHosts?: boolean;
+}
+
 /** The browser checks of `ALLOWED_HOSTS` and `CORS_ORIGINS`. */
-export function createBrowserSafety(config: Pick<Config, 'allowedHosts' | 'corsOrigins'>): BrowserSafety {
+export function createBrowserSafety(
+  config: Pick<Config, 'allowedHosts' | 'corsOrigins'>,
+  options: BrowserSafetyOptions = {},
+): BrowserSafety {
   const hostNamed = createHostPolicy(config.allowedHosts);
   const anyHost = config.allowedHosts.includes('*');
   const originAllowed = createOriginPolicy(config.corsOrigins);
+  const hostAllowed = (host: string): boolean =>
+    anyHost || hostNamed(host) || (options.addressHosts === true && isAddressHost(host));
 
   const checkHost = (host: string | undefined): Refusal | undefined =>
-    host !== undefined && (anyHost || hostNamed(host))
+    host !== undefined && hostAllowed(host)
       ? undefined
       : {
           status: 421,
@@ -128,6 +143,13 @@ function createHostPolicy(allowed: readonly string[]): (host: string) => boolean
     const lower = host.toLowerCase();
     return withPort.has(lower) || anyPort.has(lower.replace(/:\d*$/, ''));
   };
+}
+
+/** Whether `host` (a `Host` header) names an IP address or a loopback name, with or without a port. */
+function isAddressHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/:\d*$/, '');
+  const bracketed = /^\[(.*)\]$/.exec(name);
+  return bracketed ? isIP(bracketed[1] ?? '') === 6 : isIP(name) === 4 || isLoopbackHost(name);
 }
 
 /** `[::1]` has colons but no port; `[::1]:4000` and `localhost:4000` have one. */

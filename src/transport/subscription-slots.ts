@@ -20,7 +20,7 @@ export function subscriptionSlots(claim: ClaimSubscriptionSlot): { readonly [CLA
 /**
  * Claims a slot for each subscription once it has validated, and refuses it in its validation phase when its
  * connection has none left: the refusal is then one of an operation refused while validated, which the plugins
- * observing that phase count and log (src/metrics/graphql.ts, src/logging/operation-log.ts) as any other, on
+ * observing that phase count and log (src/operations/lifecycle.ts) as any other, on
  * either transport. Operations without a claim in their context (HTTP requests) are left alone.
  */
 export function useSubscriptionSlots(): Plugin {

@@ -22,7 +22,7 @@ import { resultWithoutHttp, withoutHttpExtension } from '../errors/without-http.
 import type { Logger } from '../logger.js';
 import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
-import { REQUEST_ID_HEADER, type RequestIds } from '../logging/request-id.js';
+import { REQUEST_ID_HEADER, type RequestIds } from '../operations/request-id.js';
 import { createBrowserSafety } from './browser-safety.js';
 import { answerOnSocket } from './socket-answer.js';
 import { subscriptionSlots } from './subscription-slots.js';

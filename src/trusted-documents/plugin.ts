@@ -22,7 +22,7 @@ const refusals = new WeakMap<object, GraphQLError>();
  * variables and extensions, and as `query` the document {@link DocumentResolver.resolve} chose. A refused request
  * gets an empty `query`, whose parse phase throws the refusal ({@link useTrustedDocuments}'s `onParse`): a refused
  * request is then an operation refused while parsed, which the plugins observing the parse phase count and log
- * (src/metrics/graphql.ts, src/logging/operation-log.ts) whichever transport carried it.
+ * (src/operations/lifecycle.ts) whichever transport carried it.
  */
 export function trustedParams<P extends RequestedDocument & OperationFields>(
   resolver: DocumentResolver,

@@ -1,10 +1,19 @@
 import { request } from 'node:http';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { print } from 'graphql';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
+import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
 import { createConfig } from '../../src/config.js';
+import { InstanceStatusChangedDocument as STATUS } from '../generated/operations.js';
+import { acknowledgedSocket } from '../helpers/live.js';
+import { startStack, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 const LIMIT = 4096;
 let app: App;
@@ -36,17 +45,20 @@ const MiB = 1024 * 1024;
 const chunk = (data: Buffer) =>
   Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
 
-/**
- * A raw connection that has sent the head of a chunked POST and no body yet: what it sends next, and when, is the
- * test's. `closed` resolves once the server closed the connection (a reset counts); `answer` is what it sent back.
- */
-async function openChunkedPost(): Promise<{
+/** What a raw connection received and whether the server closed it (a reset counts). */
+interface RawConnection {
   socket: Socket;
   closed: Promise<void>;
   isClosed(): boolean;
   answer(): string;
-}> {
-  const socket = connect(Number(url.port), '127.0.0.1');
+}
+
+/**
+ * A raw connection to `target` that has sent the head of a POST and no body yet: what it sends next, and when, is
+ * the test's. The body is chunked unless `headers` gives a Content-Length.
+ */
+async function openPost(target: URL, headers: Record<string, string> = {}): Promise<RawConnection> {
+  const socket = connect(Number(target.port), '127.0.0.1');
   await once(socket, 'connect');
   let received = '';
   let isClosed = false;
@@ -55,10 +67,71 @@ async function openChunkedPost(): Promise<{
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   void closed.then(() => (isClosed = true));
-  socket.write(
-    `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${url.port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
-  );
+  const head = {
+    host: `127.0.0.1:${target.port}`,
+    'content-type': 'application/json',
+    ...(headers['content-length'] === undefined ? { 'transfer-encoding': 'chunked' } : {}),
+    ...headers,
+  };
+  const lines = Object.entries(head).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.write(`POST /graphql HTTP/1.1\r\n${lines.join('')}\r\n`);
   return { socket, closed, isClosed: () => isClosed, answer: () => received };
+}
+
+/** A raw connection to the app of this file that has sent the head of a chunked POST. */
+const openChunkedPost = (): Promise<RawConnection> => openPost(url);
+
+/**
+ * Writes `piece` until the server closes the connection or `offered` pieces went out, and returns how many did:
+ * what the kernel took from us is the most the server can have read.
+ */
+async function sendUntilClosed(connection: RawConnection, piece: Buffer, offered: number): Promise<number> {
+  let sent = 0;
+  while (sent < offered && !connection.isClosed()) {
+    sent += 1;
+    // Not events.once: it rejects on the socket's 'error', the EPIPE of a write after the server's close.
+    if (!connection.socket.write(piece))
+      await Promise.race([new Promise((r) => connection.socket.once('drain', r)), connection.closed]);
+  }
+  return sent;
+}
+
+/**
+ * The status, headers (lower-case names) and JSON body of the one answer in `raw`, once it has arrived in full;
+ * undefined until then.
+ */
+function parseAnswer(raw: string): { status: number; headers: Record<string, string>; body: unknown } | undefined {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end === -1) return undefined;
+  const [statusLine = '', ...lines] = raw.slice(0, end).split('\r\n');
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+  );
+  let body = raw.slice(end + 4);
+  if (headers['transfer-encoding'] === 'chunked') {
+    let text = '';
+    for (;;) {
+      const sizeEnd = body.indexOf('\r\n');
+      if (sizeEnd === -1) return undefined;
+      const size = parseInt(body.slice(0, sizeEnd), 16);
+      if (size === 0) break;
+      if (body.length < sizeEnd + 2 + size) return undefined;
+      text += body.slice(sizeEnd + 2, sizeEnd + 2 + size);
+      body = body.slice(sizeEnd + 4 + size);
+    }
+    body = text;
+  } else if (body.length < Number(headers['content-length'] ?? 0)) return undefined;
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
+}
+
+/** Waits for the answer on `connection`, and returns it. */
+async function answerOf(connection: RawConnection): Promise<NonNullable<ReturnType<typeof parseAnswer>>> {
+  await waitFor(() => parseAnswer(connection.answer()) !== undefined || connection.isClosed(), {
+    message: 'an answer',
+  });
+  const answer = parseAnswer(connection.answer());
+  if (!answer) throw new Error(`no complete answer before the connection closed: ${connection.answer()}`);
+  return answer;
 }
 
 describe('HTTP request limits', () => {
@@ -123,13 +196,7 @@ describe('HTTP request limits', () => {
     const piece = chunk(Buffer.alloc(64 * 1024, 'x'));
     // Bounded: 512 MiB if the server read on forever. What it reads, it may hold; what it never reads, it cannot.
     const offered = 8 * 1024;
-    let sent = 0;
-    while (sent < offered && !attacker.isClosed()) {
-      sent += 1;
-      // Not events.once: it rejects on the socket's 'error', the EPIPE of a write after the server's close.
-      if (!attacker.socket.write(piece))
-        await Promise.race([new Promise((r) => attacker.socket.once('drain', r)), attacker.closed]);
-    }
+    const sent = await sendUntilClosed(attacker, piece, offered);
     await attacker.closed;
     expect(attacker.answer()).toMatch(/^HTTP\/1\.1 413 /);
     expect(attacker.answer()).toContain('"code":"REQUEST_TOO_LARGE"');
@@ -147,6 +214,183 @@ describe('HTTP request limits', () => {
     const response = await post(query, { 'content-length': String(Buffer.byteLength(query)) });
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('request bodies and authentication (AUTH_MODE=api-key)', () => {
+  /** High enough that loopback socket buffers cannot hold a body of this size: what is sent must be read. */
+  const AUTH_LIMIT = 32 * MiB;
+  let authApp: App;
+  let authUrl: URL;
+  let key: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'http-limits-keys-'));
+    const reader = createApiKey({ id: 'reader', scopes: ['workflows:read'] });
+    key = reader.key;
+    await writeFile(join(dir, 'keys.json'), JSON.stringify([reader.entry]));
+    authApp = createApp(createConfig({ logLevel: 'silent', maxRequestBytes: AUTH_LIMIT }), {
+      authenticator: await createApiKeyAuthenticator(join(dir, 'keys.json')),
+    });
+    authUrl = new URL(await authApp.start(0, '127.0.0.1'));
+  });
+  afterAll(async () => {
+    await authApp.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const piece = chunk(Buffer.alloc(64 * 1024, 'x'));
+
+  it('refuses an unauthenticated chunked POST while its body is still open, and reads no more of it', async () => {
+    const attacker = await openPost(authUrl);
+    // The start of a body that never ends: the answer can only come before the body was read.
+    attacker.socket.write(chunk(Buffer.from('{"query":"{ __typename }", "pad": "')));
+    const answer = await answerOf(attacker);
+    expect(answer.status).toBe(401);
+    expect(answer.body).toEqual({
+      errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })],
+    });
+    expect(answer.headers.connection).toBe('close');
+
+    // The server closes the connection instead of reading on: 512 MiB offered, at most socket buffers taken.
+    const offered = 8 * 1024;
+    const sent = await sendUntilClosed(attacker, piece, offered);
+    await attacker.closed;
+    expect(sent).toBeLessThan(offered);
+    expect(attacker.socket.bytesWritten / MiB).toBeLessThan(64);
+  });
+
+  it('does not drain the declared body of an unauthenticated POST either', async () => {
+    const declared = AUTH_LIMIT - 1;
+    const attacker = await openPost(authUrl, { 'content-length': String(declared) });
+    attacker.socket.write(Buffer.alloc(64 * 1024, ' '));
+    const answer = await answerOf(attacker);
+    expect(answer.status).toBe(401);
+    expect(answer.headers.connection).toBe('close');
+
+    // Node would otherwise read the whole declared body to keep the connection for another request.
+    const offered = declared / (64 * 1024);
+    const sent = await sendUntilClosed(attacker, Buffer.alloc(64 * 1024, ' '), offered);
+    await attacker.closed;
+    expect(sent).toBeLessThan(offered);
+  });
+
+  it('serves an authenticated chunked POST and keeps its connection', async () => {
+    const client = await openPost(authUrl, { authorization: `Bearer ${key}` });
+    client.socket.write(chunk(Buffer.from('{"query":')));
+    client.socket.write(chunk(Buffer.from('"{ __typename }"}')));
+    client.socket.write('0\r\n\r\n');
+    const answer = await answerOf(client);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ data: { __typename: 'Query' } });
+    expect(answer.headers.connection).toBe('keep-alive');
+    expect(client.isClosed()).toBe(false);
+    client.socket.destroy();
+  });
+
+  it('refuses an authenticated chunked body with 413 once it crosses the limit', async () => {
+    const client = await openPost(authUrl, { authorization: `Bearer ${key}` });
+    const offered = (2 * AUTH_LIMIT) / (64 * 1024);
+    const sent = await sendUntilClosed(client, piece, offered);
+    await client.closed;
+    expect(sent).toBeLessThan(offered);
+    const answer = parseAnswer(client.answer());
+    expect(answer?.status).toBe(413);
+    expect(answer?.headers.connection).toBe('close');
+    expect(answer?.body).toEqual({
+      errors: [
+        {
+          message: `The request body is more than ${AUTH_LIMIT} bytes; the limit is ${AUTH_LIMIT} (MAX_REQUEST_BYTES).`,
+          extensions: { code: 'REQUEST_TOO_LARGE' },
+        },
+      ],
+    });
+  });
+});
+
+describe('REQUEST_TIMEOUT_MS', () => {
+  let stack: Stack;
+  let slowUrl: URL;
+  beforeAll(async () => {
+    stack = await startStack({ listen: true, config: { requestTimeoutMs: 1000 }, emulator: { clock: 'real' } });
+    slowUrl = new URL(stack.url as string);
+  });
+  afterAll(() => stack.stop());
+
+  it.each<[string, Record<string, string>]>([
+    ['a chunked body', {}],
+    ['a body with a Content-Length', { 'content-length': '1000' }],
+  ])('cuts off a client that stops in the middle of %s: 408, the connection closed', async (_kind, headers) => {
+    const client = await openPost(slowUrl, headers);
+    const part = '{"query":"{ __typename }"';
+    client.socket.write(headers['content-length'] === undefined ? chunk(Buffer.from(part)) : part);
+    const since = Date.now();
+    await waitFor(() => client.isClosed(), { message: 'the server to close the connection', timeoutMs: 5000 });
+    expect(Date.now() - since).toBeGreaterThanOrEqual(500);
+    expect(parseAnswer(client.answer())).toEqual({
+      status: 408,
+      headers: expect.objectContaining({ connection: 'close' }),
+      body: {
+        errors: [
+          {
+            message: 'The request did not arrive in full within 1000 ms (REQUEST_TIMEOUT_MS).',
+            extensions: { code: 'REQUEST_TIMEOUT' },
+          },
+        ],
+      },
+    });
+    // The server still answers.
+    const response = await fetch(slowUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(await response.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('cuts off a client that stops in the middle of its headers', async () => {
+    const socket = connect(Number(slowUrl.port), '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (received += text));
+    const closed = once(socket, 'close');
+    socket.write(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:${slowUrl.port}\r\nContent-Type: appl`);
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(received).toContain('"code":"REQUEST_TIMEOUT"');
+  });
+
+  it('leaves subscriptions open past it: a WebSocket and an event stream are not requests in progress', async () => {
+    const socket = await acknowledgedSocket(slowUrl.href.replace('http:', 'ws:'));
+    const abort = new AbortController();
+    try {
+      const stream = await fetch(slowUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        // Waiting for its payment: the stream stays open.
+        body: JSON.stringify({
+          query: print(STATUS),
+          variables: { workflowName: 'order-fulfillment', instanceId: 'order-1004' },
+        }),
+        signal: abort.signal,
+      });
+      const events = stream.body?.getReader();
+      expect((await events?.read())?.done).toBe(false);
+      // Opened after both, and cut off at the deadline: once it is, the deadline has passed for both as well.
+      const stalled = await openPost(slowUrl);
+      await waitFor(() => stalled.isClosed(), { message: 'the stalled request to be cut off', timeoutMs: 5000 });
+      expect(stalled.answer()).toMatch(/^HTTP\/1\.1 408 /);
+
+      socket.socket.send(JSON.stringify({ type: 'ping' }));
+      await socket.until((message) => message.type === 'pong');
+      expect(socket.socket.readyState).toBe(WebSocket.OPEN);
+      // The stream's subscription is still being served.
+      expect(stack.app.live.stats().subscribers).toBe(1);
+    } finally {
+      abort.abort();
+      socket.socket.close();
+    }
   });
 });
 

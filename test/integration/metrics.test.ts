@@ -1,8 +1,13 @@
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createServer, request } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { print } from 'graphql';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { createConfig } from '../../src/config.js';
 import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
 import { createCloudflareTokenAuthenticator } from '../../src/auth/cloudflare-token.js';
 import {
@@ -333,5 +338,154 @@ describe('METRICS_PORT and METRICS=false', () => {
     const response = await fetch(metricsUrl(stack));
     expect(response.status).toBe(404);
     expect(await response.text()).not.toContain('wfgql_');
+  });
+});
+
+/** A GET of `url` with exactly these headers (`host` included when given), and what came back. */
+function getWith(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+/** An ephemeral loopback port that nothing listens on (one just released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether a TCP connection to `host:port` is accepted. */
+async function accepts(host: string, port: number): Promise<boolean> {
+  const socket = connect(port, host);
+  try {
+    await once(socket, 'connect');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('METRICS_PORT from the side of a page in a browser', () => {
+  let stack: Stack;
+  let url: string;
+  beforeAll(async () => {
+    stack = await startStack({ listen: true, config: { metrics: { port: 0 } } });
+    url = stack.app.metricsUrl ?? '';
+  });
+  afterAll(() => stack.stop());
+
+  it('refuses a foreign Host (a DNS-rebound name) with 421, and sends no metrics', async () => {
+    const port = new URL(url).port;
+    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`]) {
+      const answer = await getWith(url, { host });
+      expect([host, answer.status]).toEqual([host, 421]);
+      expect(JSON.parse(answer.body)).toEqual({
+        errors: [expect.objectContaining({ extensions: { code: 'HOST_NOT_ALLOWED' } })],
+      });
+      expect(answer.body).not.toMatch(/wfgql_|process_|nodejs_/);
+    }
+    // What a scraper sends: the address it dialled, or a loopback name.
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, '10.1.2.3:9464', '[fd00::1]:9464'])
+      expect([host, (await getWith(url, { host })).status]).toEqual([host, 200]);
+  });
+
+  it('refuses a request from a page of another origin with 403, and sends no metrics', async () => {
+    for (const origin of ['https://evil.example', 'http://192.168.1.20:8080', 'null']) {
+      const answer = await getWith(url, { origin });
+      expect([origin, answer.status]).toEqual([origin, 403]);
+      expect(JSON.parse(answer.body)).toEqual({
+        errors: [expect.objectContaining({ extensions: { code: 'ORIGIN_NOT_ALLOWED' } })],
+      });
+      expect(answer.body).not.toMatch(/wfgql_|process_|nodejs_/);
+    }
+  });
+
+  it('listens on loopback by default, even when the main server listens on every interface', async () => {
+    const app = createApp(createConfig({ logLevel: 'silent', metrics: { port: 0 } }));
+    try {
+      const main = new URL(await app.start(0, '0.0.0.0'));
+      const metrics = new URL(app.metricsUrl ?? '');
+      expect(metrics.hostname).toBe('127.0.0.1');
+      // From another address of this machine (as a neighbour on the network would come): the main port answers,
+      // the metrics port does not.
+      const external = Object.values(networkInterfaces())
+        .flat()
+        .find((address) => address?.family === 'IPv4' && !address.internal)?.address;
+      if (external !== undefined) {
+        expect(await accepts(external, Number(main.port))).toBe(true);
+        expect(await accepts(external, Number(metrics.port))).toBe(false);
+      }
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
+describe('several apps in one process', () => {
+  it('each expose the process metrics once, beside counters of their own', async () => {
+    const [first, second] = await Promise.all([startStack({ listen: true }), startStack({ listen: true })]);
+    expectData(await first!.graphql(WORKFLOW_NAME, { name: ORDER }));
+    const operation = { operation_type: 'query', operation_name: 'WorkflowName', outcome: 'success' };
+    for (const [stack, operations] of [
+      [first!, 1],
+      [second!, 0],
+    ] as const) {
+      const metrics = await scrape(metricsUrl(stack));
+      expect(metrics.text.match(/^# TYPE process_cpu_user_seconds_total /gm)).toHaveLength(1);
+      expect(metrics.text.match(/^# TYPE nodejs_eventloop_lag_seconds /gm)).toHaveLength(1);
+      expect(metrics.value('process_start_time_seconds')).toBeGreaterThan(0);
+      expect(metrics.value('wfgql_graphql_operations_total', operation)).toBe(operations);
+      // Collected once for the process, not into each app's registry: prom-client's collector starts observers
+      // that nothing stops, one set per call.
+      const own = stack.app.metrics?.registry.getMetricsAsArray().map((metric) => metric.name) ?? [];
+      expect(own.filter((name) => /^(process|nodejs)_/.test(name))).toEqual([]);
+    }
+    await Promise.all([first!.stop(), second!.stop()]);
+  });
+});
+
+describe('start-up failures', () => {
+  it('closes the metrics server and rejects, naming PORT, when the main port is taken', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const metricsPort = await freePort();
+    const app = createApp(createConfig({ logLevel: 'silent', metrics: { port: metricsPort } }));
+    try {
+      await expect(app.start(taken, '127.0.0.1')).rejects.toThrow(
+        `Cannot listen on 127.0.0.1:${taken} (PORT): the port is in use (EADDRINUSE)`,
+      );
+      expect(app.metricsUrl).toBeUndefined();
+      // Nothing left listening: the metrics port is free again.
+      expect(await accepts('127.0.0.1', metricsPort)).toBe(false);
+    } finally {
+      await app.stop();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+  });
+
+  it('rejects naming METRICS_PORT when the metrics port is taken', async () => {
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const taken = (squatter.address() as AddressInfo).port;
+    const app = createApp(createConfig({ logLevel: 'silent', metrics: { port: taken } }));
+    try {
+      await expect(app.start(0, '127.0.0.1')).rejects.toThrow(
+        `Cannot listen on 127.0.0.1:${taken} (METRICS_PORT): the port is in use (EADDRINUSE)`,
+      );
+    } finally {
+      await app.stop();
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 });

@@ -4,7 +4,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
-import { leaseSize } from '../../src/redis/shared-budget.js';
+import { LEASE_TTL_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
 import type { Priority } from '../../src/upstream/types.js';
@@ -138,6 +138,43 @@ describe('a request budget shared through Redis', () => {
     await burst(replicas, 'control', 40, 20);
     expect(tooMany(emulator)).toBeGreaterThan(0);
     expect(emulator.requests.count()).toBeGreaterThan(LIMIT);
+  });
+
+  it("corrects every replica's budget from the Ratelimit answer one of them saw", async () => {
+    const emulator = await startEmulator();
+    const secret = token();
+    // Other clients of the account have spent most of upstream's window.
+    emulator.spendRateLimit(secret, LIMIT - 15);
+    const [a, ...others] = await startReplicas(3, emulator, { prefix: prefix(), token: secret });
+    expect(await call(a!, 'interactive', 'r-first')).toBe('sent');
+    // a's answer said 14 left; it reaches Redis at once (no window was mirrored before it).
+    const budgetKey = a!.app.scaleOut!.keys.budget(a!.app.upstream.default.credential.key);
+    const client = redis.client();
+    let window: string | null = null;
+    const deadline = Date.now() + 2000;
+    while (window === null && Date.now() < deadline) {
+      window = await client.hget(budgetKey, 'win');
+      if (window === null) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(window).toMatch(/^14:\d+$/);
+
+    const outcomes = await burst(others, 'r', 20, 5);
+    expect(tooMany(emulator)).toBe(0);
+    expect(outcomes).not.toContain('upstream-429');
+    // 15 were left for the gateways: at most that is sent, less the safety margin and the replicas' idle leases.
+    const sent = emulator.requests.count();
+    expect(sent).toBeLessThanOrEqual(15);
+    expect(sent).toBeGreaterThanOrEqual(15 - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
+
+    // Every answer is reported and every idle lease given back (LEASE_TTL_MS): no replica holds anything after.
+    const holders = async () => Object.keys(await client.hgetall(budgetKey)).filter((field) => field.startsWith('o:'));
+    let held = await holders();
+    const idleBy = Date.now() + LEASE_TTL_MS + 2000;
+    while (held.length > 0 && Date.now() < idleBy) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      held = await holders();
+    }
+    expect(held).toEqual([]);
   });
 
   it('blocks every replica when one gets a 429 with Retry-After: the others send nothing until it has passed', async () => {

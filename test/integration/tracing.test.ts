@@ -1,9 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { print } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from 'graphql-ws';
 import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
 import { startTracing } from '../../src/tracing/sdk.js';
 import { InstancePageFullDetailsDocument, InstanceStatusChangedDocument } from '../generated/operations.js';
 import { expectData } from '../helpers/graphql.js';
@@ -53,7 +55,7 @@ async function tracedStack(options: StackOptions = {}, env: Record<string, strin
   const receiver = await startOtlpReceiver();
   const vars = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...env };
   expect(loadConfig(vars).tracing.enabled).toBe(true);
-  const tracing = await withEnv(vars, () => startTracing());
+  const tracing = await withEnv(vars, () => startTracing(createLogger('silent')));
   const upstreamHeaders: IncomingHttpHeaders[] = [];
   const stack = await startStack({
     ...options,
@@ -327,6 +329,55 @@ describe('OTEL_* variables at start-up', () => {
     const upstream = byKind(receiver.spans, CLIENT);
     expect(upstream.map((s) => s.name)).toEqual(['GET /workflows']);
     expect(upstream[0]?.parentSpanId).toBe(operation?.spanId);
+  });
+});
+
+describe('the SDK’s own diagnostics', () => {
+  it('reach the log as structured lines when the collector cannot be reached, without its credentials', async () => {
+    // A loopback port nothing listens on: every export fails at once with ECONNREFUSED.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const secret = 'collector-key-0123456789';
+    const server = spawnEntry(
+      'src/main.ts',
+      {
+        PORT: '0',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'info',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_HEADERS: `x-collector-key=${secret},authorization=Basic%20${secret}`,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      },
+      { importTsx: true },
+    );
+    const [, url] = await server.waitForLine(/at (http:\/\/\S+\/graphql)/);
+    const response = await fetch(url as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    expect(response.status).toBe(200);
+    await server.waitForLine(/"component":"opentelemetry"/, { stream: 'stderr' });
+    server.kill('SIGTERM');
+    expect(await server.exited()).toEqual({ code: 0, signal: null });
+
+    // Every line on stderr is a JSON log line: nothing of the SDK went to the console as it is.
+    const lines = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const diagnostics = lines.filter((line) => line.component === 'opentelemetry');
+    expect(diagnostics[0]).toMatchObject({
+      level: expect.stringMatching(/^(warn|error)$/),
+      msg: expect.stringContaining('ECONNREFUSED'),
+      err: expect.objectContaining({ code: 'ECONNREFUSED' }),
+    });
+    expect(server.stderr()).not.toContain(secret);
+    expect(server.stdout()).not.toContain(secret);
   });
 });
 

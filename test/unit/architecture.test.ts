@@ -18,7 +18,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['loaders', 'mutations', 'subscriptions'],
   ['context'],
   ['schema', 'cost'],
-  ['transport', 'cors', 'graphiql', 'tracing', 'metrics', 'trusted-documents', 'health', 'logging'],
+  ['transport', 'cors', 'graphiql', 'tracing', 'metrics', 'trusted-documents', 'health', 'logging', 'operations'],
   ['app'],
   ['main'],
 ];

@@ -59,5 +59,10 @@ describe('REDIS_URL and REDIS_KEY_PREFIX', () => {
     logger.warn({ url: config.redis.url }, `connecting to ${config.redis.url}`);
     expect(lines).toHaveLength(1);
     expect(lines[0]).not.toContain(PASSWORD);
+    // A percent-encoded password is scrubbed as written and as ioredis sends it.
+    const encoded = loadConfig({ REDIS_URL: 'redis://:p%40ss%2Fword-0123456789@127.0.0.1' });
+    expect(loggedSecrets(encoded)).toEqual(
+      expect.arrayContaining(['p%40ss%2Fword-0123456789', 'p@ss/word-0123456789']),
+    );
   });
 });

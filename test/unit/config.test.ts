@@ -9,6 +9,7 @@ import {
   createConfig,
   loadConfig,
   loadEmulatorConfig,
+  loggedSecrets,
 } from '../../src/config.js';
 import { problemsOf } from '../helpers/config.js';
 
@@ -263,9 +264,9 @@ describe('document limits', () => {
 
 describe('METRICS and METRICS_PORT', () => {
   it('default to metrics on the main port, and read a separate port or METRICS=false', () => {
-    expect(loadConfig({}).metrics).toEqual({ enabled: true, port: null });
-    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ enabled: true, port: 9464 });
-    expect(loadConfig({ METRICS: 'false' }).metrics).toEqual({ enabled: false, port: null });
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, port: null, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ enabled: true, port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS: 'false' }).metrics).toEqual({ enabled: false, port: null, host: '127.0.0.1' });
   });
 
   it('report a value that is not one, a port equal to PORT, and a port for metrics turned off', () => {
@@ -280,6 +281,55 @@ describe('METRICS and METRICS_PORT', () => {
     expect(problemsOf({ METRICS: 'false', METRICS_PORT: '9464' })).toEqual([
       'METRICS_PORT is set but METRICS=false turns metrics off',
     ]);
+  });
+
+  it('read METRICS_HOST as an address or a name (IPv6 without brackets, as listen takes it)', () => {
+    for (const [value, host] of [
+      ['0.0.0.0', '0.0.0.0'],
+      ['10.0.0.5', '10.0.0.5'],
+      ['::', '::'],
+      ['[::1]', '::1'],
+      ['metrics.internal', 'metrics.internal'],
+    ])
+      expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: value }).metrics.host, value).toBe(host);
+  });
+
+  it('report a METRICS_HOST that is neither, and one without METRICS_PORT', () => {
+    for (const value of ['http://0.0.0.0', '10.0.0.5:9464', 'a b', '[not-v6]'])
+      expect(problemsOf({ METRICS_PORT: '9464', METRICS_HOST: value }), value).toEqual([
+        `METRICS_HOST must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0 or ::1 (got "${value}")`,
+      ]);
+    expect(problemsOf({ METRICS_HOST: '0.0.0.0' })).toEqual([
+      'METRICS_HOST is set but METRICS_PORT is not: /metrics is then served on the main port (HOST)',
+    ]);
+  });
+});
+
+describe('REQUEST_TIMEOUT_MS', () => {
+  it('defaults to a minute and reads whole milliseconds from 1000 to an hour', () => {
+    expect(loadConfig({}).requestTimeoutMs).toBe(60_000);
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '5000' }).requestTimeoutMs).toBe(5000);
+    expect(problemsOf({ REQUEST_TIMEOUT_MS: '999' })).toEqual([
+      'REQUEST_TIMEOUT_MS must be an integer between 1000 and 3600000 (got "999")',
+    ]);
+  });
+});
+
+describe('loggedSecrets', () => {
+  it('holds the values of the OTLP exporter headers, as written and decoded, when tracing is on', () => {
+    const env = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20collector-secret-1, x-team = team-secret-2',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-other=traces-secret-3',
+    };
+    expect(loggedSecrets(loadConfig(env))).toEqual(
+      expect.arrayContaining([
+        'Bearer%20collector-secret-1',
+        'Bearer collector-secret-1',
+        'team-secret-2',
+        'traces-secret-3',
+      ]),
+    );
   });
 });
 

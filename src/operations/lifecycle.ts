@@ -1,0 +1,295 @@
+/**
+ * One home for what happens to a GraphQL operation on every transport: HTTP, graphql-ws and SSE all run operations
+ * through yoga's enveloped parse, validate, execute and subscribe, whose instrumentation and hooks this plugin
+ * follows once, for every listener (the operation log line, the operation metrics). Each operation gets one
+ * {@link OperationRecord}; listeners are told when it ends (refused, or with its result), and of a subscription's
+ * events and end.
+ */
+import { getOperationAST, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { isAsyncIterable, type Plugin, type PromiseOrValue } from 'graphql-yoga';
+import { ANONYMOUS } from '../auth/principal.js';
+import type { Context, PrincipalRegistry } from '../context.js';
+import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
+import { outcomeOf, type OperationOutcome } from '../graphql/operation-outcome.js';
+import { currentLogFields, runWithLogFields, type LogFields } from '../logger.js';
+import type { UpstreamObserver } from '../upstream/observer.js';
+import { REQUEST_ID_HEADER, type RequestIds } from './request-id.js';
+
+/** A GraphQL name a client chose, kept only when it is one (bounded): anything else would be arbitrary text. */
+const NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
+
+/** One operation, from its first phase to its end: what listeners report, gathered while it runs. */
+export class OperationRecord implements LogFields {
+  /** Upstream calls count for this operation only while this holds (see {@link operationUpstreamObserver}). */
+  open = true;
+  upstreamCalls = 0;
+  upstreamRetries = 0;
+  cost: number | undefined;
+  /** The operation the document selects, once it is parsed; undefined for a document refused before. */
+  operation: OperationDefinitionNode | undefined;
+  /** The `operationName` the client sent, when it is a GraphQL name. */
+  readonly requestedName: string | undefined;
+  principal: string | undefined;
+  /** Events a subscription has sent. */
+  events = 0;
+  /** Set when the operation ends (a subscription's when its stream starts). */
+  outcome: OperationOutcome | undefined;
+  /** The `extensions.code` of every error the client got, in order (a subscription's events' too). */
+  readonly errorCodes: ErrorCode[] = [];
+  readonly startedAt = performance.now();
+  /** Whether the operation ended (a subscription: whether its stream started). */
+  ended = false;
+  /** Whether it is a subscription whose stream started (it then ends twice: started, and ended). */
+  streaming = false;
+
+  constructor(
+    readonly requestId: string,
+    requestedName: unknown,
+  ) {
+    this.requestedName = typeof requestedName === 'string' && NAME.test(requestedName) ? requestedName : undefined;
+  }
+
+  get operationType(): string | undefined {
+    return this.operation?.operation;
+  }
+
+  /** The operation's name: the document's, else the one the client asked for. */
+  get operationName(): string | undefined {
+    return this.operation?.name?.value ?? this.requestedName;
+  }
+}
+
+/** What the lifecycle tells each listener. */
+export interface OperationListener {
+  /**
+   * The operation ended: refused before it ran, or with its result; a subscription when its stream started (or
+   * was refused). `record.outcome` is set; `codes` are its errors' (one per error).
+   */
+  ended(record: OperationRecord, codes: readonly ErrorCode[]): void;
+  /** A subscription sent an event whose errors have `codes`. */
+  event?(record: OperationRecord, codes: readonly ErrorCode[]): void;
+  /** A subscription whose stream started has ended. */
+  subscriptionEnded?(record: OperationRecord): void;
+}
+
+/** The code of an error as the client sees it: its `extensions.code` from the vocabulary (src/errors/codes.ts). */
+export function codeOf(error: unknown, fallback: ErrorCode = 'INTERNAL_SERVER_ERROR'): ErrorCode {
+  const code = (error as { extensions?: { code?: unknown } } | null | undefined)?.extensions?.code;
+  // Anything else is an unexpected error, which error masking answers with INTERNAL_SERVER_ERROR.
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : fallback;
+}
+
+/** The record of the operation whose async context the caller runs in, while it is running. */
+function runningRecord(): OperationRecord | undefined {
+  const fields = currentLogFields();
+  return fields instanceof OperationRecord && fields.open ? fields : undefined;
+}
+
+/**
+ * Counts each upstream call against the operation that made it: the client tells `callStarted` in the caller's
+ * async context (src/upstream/observer.ts), which the plugin's instrumentation set to the operation's record. A
+ * call de-duplicated into another operation's identical one sends nothing and is not counted. Timers an operation
+ * leaves behind (a subscription's poll loop, started by its first subscriber) inherit its context, so a record
+ * stops counting once its execute or subscribe phase has returned.
+ */
+export const operationUpstreamObserver: UpstreamObserver = {
+  callStarted() {
+    const record = runningRecord();
+    if (!record) return undefined;
+    record.upstreamCalls += 1;
+    return {
+      attemptEnded() {},
+      ended(end) {
+        record.upstreamRetries += end.retries;
+      },
+    };
+  },
+  deduplicated() {},
+};
+
+/** For `useQueryCostLimit`'s `onEstimate`: the estimate is made in the operation's execute or subscribe phase. */
+export function recordOperationCost(_contextValue: unknown, cost: number): void {
+  const record = runningRecord();
+  if (record) record.cost = cost;
+}
+
+interface EnvelopContext {
+  readonly request?: Request;
+  readonly params?: { readonly operationName?: unknown };
+}
+
+export interface OperationLifecycleOptions {
+  readonly requestIds: RequestIds;
+  /** Where transports leave authenticated principals: names the caller of an operation refused before its context. */
+  readonly principals?: PrincipalRegistry;
+  /** Whether requests are authenticated; when not, every caller is `anonymous` (src/auth/principal.ts). */
+  readonly authenticated?: boolean;
+  readonly listeners: readonly OperationListener[];
+}
+
+/**
+ * Follows every operation and tells the listeners, and echoes each request's id in the `x-request-id` response
+ * header. Each phase runs with the record as the log fields of its async context (src/logger.ts), so lines logged
+ * meanwhile carry the request id and upstream calls count against the operation. An operation's end is reported
+ * once its phase is done, with every plugin's hooks: later plugins code some errors in place after an
+ * `onExecuteDone` (src/transport/request-errors.ts codes refused variables, yoga codes validation errors), and a
+ * phase's instrumentation wraps them all. Put it before plugins that stop an execution (the cost limit), so that it
+ * sees the result they set.
+ */
+export function useOperationLifecycle(options: OperationLifecycleOptions): Plugin<Record<string, unknown>, Context> {
+  const { requestIds, principals, listeners } = options;
+  // Keyed by the object yoga passes to getEnveloped: the same for the parse, validate and execute of one operation.
+  const records = new WeakMap<object, OperationRecord>();
+  /** Results of operations whose execute or subscribe phase is still running. */
+  const results = new WeakMap<OperationRecord, ExecutionResult>();
+  /** Validation errors of each record, from the validate hook to the end of the validate phase. */
+  const validationErrors = new WeakMap<OperationRecord, readonly unknown[]>();
+
+  const recordOf = (context: EnvelopContext): OperationRecord => {
+    let record = records.get(context);
+    if (record === undefined) {
+      record = new OperationRecord(
+        context.request ? requestIds.of(context.request) : 'unknown',
+        context.params?.operationName,
+      );
+      record.principal =
+        (context.request ? principals?.get(context.request)?.id : undefined) ??
+        (options.authenticated ? undefined : ANONYMOUS.id);
+      records.set(context, record);
+    }
+    return record;
+  };
+
+  const end = (
+    record: OperationRecord,
+    outcome: OperationOutcome,
+    errors: readonly unknown[],
+    fallback?: ErrorCode,
+  ) => {
+    if (record.ended) return;
+    record.ended = true;
+    record.open = false;
+    record.outcome = outcome;
+    const codes = errors.map((error) => codeOf(error, fallback));
+    record.errorCodes.push(...codes);
+    for (const listener of listeners) listener.ended(record, codes);
+  };
+
+  const named = (record: OperationRecord, document: DocumentNode, operationName?: string | null) => {
+    record.operation ??= getOperationAST(document, operationName ?? record.requestedName) ?? undefined;
+  };
+
+  /** A phase that throws its refusal (a parse error, a document limit): the operation ends there. */
+  const refusing =
+    (fallback: ErrorCode) =>
+    ({ context }: { context: EnvelopContext }, wrapped: () => void): void => {
+      const record = recordOf(context);
+      try {
+        runWithLogFields(record, wrapped);
+      } catch (error) {
+        end(record, 'rejected', [error], fallback);
+        throw error;
+      }
+    };
+
+  /** Runs execute or subscribe in the record's context; ends the record with its result when the phase is done. */
+  const running = (
+    { context }: { context: EnvelopContext },
+    wrapped: () => PromiseOrValue<void>,
+  ): PromiseOrValue<void> => {
+    const record = recordOf(context);
+    const done = () => {
+      record.open = false;
+      const result = results.get(record);
+      if (result === undefined) return;
+      results.delete(record);
+      end(record, outcomeOf(result), result.errors ?? []);
+    };
+    let phase: PromiseOrValue<void>;
+    try {
+      phase = runWithLogFields(record, wrapped);
+    } catch (error) {
+      record.open = false;
+      throw error;
+    }
+    if (phase instanceof Promise) return phase.finally(done);
+    done();
+    return phase;
+  };
+
+  /** Fills the record from the arguments execute and subscribe were called with. */
+  const started = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }) => {
+    const record = runningRecord();
+    if (!record) return undefined;
+    named(record, args.document, args.operationName);
+    const principal = (args.contextValue as Partial<Context> | undefined)?.principal;
+    if (principal) record.principal = principal.id;
+    return record;
+  };
+
+  return {
+    onResponse({ request, response }) {
+      response.headers.set(REQUEST_ID_HEADER, requestIds.of(request));
+    },
+    instrumentation: {
+      parse: refusing('GRAPHQL_PARSE_FAILED'),
+      validate({ context }, wrapped) {
+        refusing('GRAPHQL_VALIDATION_FAILED')({ context }, wrapped);
+        // Ended here, not in onValidate's after-hook: yoga codes validation errors in a hook after ours.
+        const record = recordOf(context);
+        const errors = validationErrors.get(record);
+        validationErrors.delete(record);
+        if (errors?.length) end(record, 'rejected', errors, 'GRAPHQL_VALIDATION_FAILED');
+      },
+      execute: running,
+      subscribe: running,
+    },
+    onValidate({ context, params }) {
+      // Named before validation, so that an operation refused by a rule or a hook that throws is named too
+      // (src/transport/document-limits.ts, src/transport/subscription-slots.ts).
+      const record = recordOf(context as EnvelopContext);
+      named(record, params.documentAST);
+      return ({ result }) => {
+        validationErrors.set(record, result);
+      };
+    },
+    onExecute({ args }) {
+      const record = started(args);
+      if (!record) return undefined;
+      return {
+        onExecuteDone({ result }) {
+          if (!isAsyncIterable(result)) results.set(record, result);
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const record = started(args);
+      if (!record) return undefined;
+      return {
+        onSubscribeResult({ result }) {
+          // Refused before it started (the cost limit, a resolver's error): ended like a query's.
+          if (!isAsyncIterable(result)) {
+            results.set(record, result);
+            return undefined;
+          }
+          record.streaming = true;
+          end(record, 'success', []);
+          return {
+            onNext({ result: event }) {
+              record.events += 1;
+              const codes = (event.errors ?? []).map((error) => codeOf(error));
+              record.errorCodes.push(...codes);
+              for (const listener of listeners) listener.event?.(record, codes);
+            },
+            onEnd() {
+              for (const listener of listeners) listener.subscriptionEnded?.(record);
+            },
+          };
+        },
+        onSubscribeError({ error }) {
+          record.errorCodes.push(codeOf(error));
+        },
+      };
+    },
+  };
+}

@@ -126,6 +126,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     authenticated: authenticator !== undefined,
     logger,
     onFinishedCacheLookup: metrics?.cacheLookup('finished_instances'),
+    sharedFinished: scaleOut?.finished,
   });
 
   const yoga = createYoga<Record<string, unknown>, Context>({

@@ -1,5 +1,5 @@
 import { ANONYMOUS, type Principal } from './auth/principal.js';
-import { createCacheRegistry } from './cache/finished-instances.js';
+import { createCacheRegistry, type SharedFinishedStore } from './cache/finished-instances.js';
 import { codedError } from './errors/coded-error.js';
 import type { Config } from './config.js';
 import { createLoaders, type Loaders } from './loaders.js';
@@ -71,10 +71,13 @@ export function createContextFactory(deps: {
   logger?: Logger;
   /** Told of every lookup in the finished-instance caches (metrics). */
   onFinishedCacheLookup?: ((hit: boolean) => void) | undefined;
+  /** With REDIS_URL: the finished-instance caches' tier shared with other replicas. */
+  sharedFinished?: SharedFinishedStore | undefined;
 }): (request: Request, req?: unknown) => Context {
   const caches = createCacheRegistry({
     ttlMs: deps.config.finishedInstanceTtlMs,
     onLookup: deps.onFinishedCacheLookup,
+    shared: deps.sharedFinished,
   });
   const { logger } = deps;
   return (request, req) => {

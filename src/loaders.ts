@@ -174,11 +174,15 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     for (const { workflowName, instanceId, entry } of batch) {
       entry.dispatched = true;
       entry.settle(
-        orNull(noting(workflowName, () => api.getInstance(workflowName, instanceId, { simple: !entry.full }))).then(
-          (found) => {
-            if (found) finished.offer(found);
+        orNull(
+          noting(workflowName, async () => {
+            // Another replica may have fetched it (with REDIS_URL): then upstream is not asked again.
+            const shared = await finished.shared(workflowName, instanceId, entry.full);
+            if (shared) return shared;
+            const found = await api.getInstance(workflowName, instanceId, { simple: !entry.full });
+            finished.offer(found);
             return found;
-          },
+          }),
         ),
       );
     }

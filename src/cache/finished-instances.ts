@@ -11,6 +11,22 @@ export interface FinishedInstanceCache {
   /** Stores details when the instance is finished; anything else is ignored (and forgets older details). */
   offer(details: InstanceDetails): void;
   delete(workflowName: string, instanceId: string): void;
+  /**
+   * Details other replicas fetched (with `REDIS_URL`), for a lookup {@link get} missed: kept here too once found.
+   * Resolves undefined without a shared store, on a miss, and when the store cannot be reached (never rejects).
+   */
+  shared(workflowName: string, instanceId: string, full: boolean): Promise<InstanceDetails | undefined>;
+}
+
+/**
+ * Finished instances' details shared by replicas (src/redis/shared-finished.ts), per credential key. Its reads
+ * resolve undefined rather than reject when the store is unreachable: the caller then asks upstream.
+ */
+export interface SharedFinishedStore {
+  get(credentialKey: string, workflowName: string, instanceId: string): Promise<InstanceDetails | undefined>;
+  /** Keeps finished details for `ttlMs`; simple details never replace full ones. */
+  put(credentialKey: string, details: InstanceDetails, ttlMs: number): void;
+  delete(credentialKey: string, workflowName: string, instanceId: string): void;
 }
 
 /** Per-credential registry of {@link FinishedInstanceCache}s, created once per app. */
@@ -32,6 +48,8 @@ export function createCacheRegistry(options: {
   onLookup?: ((hit: boolean) => void) | undefined;
   /** Credentials whose caches are kept (per-request credentials can be many); the least recently used goes. */
   maxCredentials?: number;
+  /** Shared with other replicas (with `REDIS_URL`); unset: each cache is this process's alone. */
+  shared?: SharedFinishedStore | undefined;
 }): CacheRegistry {
   const caches = new Map<string, FinishedInstanceCache>();
   const maxCredentials = options.maxCredentials ?? MAX_CREDENTIALS;
@@ -42,7 +60,10 @@ export function createCacheRegistry(options: {
         // Most recently used last, so the least recently used credential goes first.
         caches.delete(credentialKey);
       } else {
-        cache = createFinishedInstanceCache(options);
+        cache = createFinishedInstanceCache({
+          ...options,
+          shared: options.shared && { store: options.shared, credentialKey },
+        });
       }
       caches.set(credentialKey, cache);
       if (caches.size > maxCredentials) {
@@ -59,7 +80,10 @@ export function createFinishedInstanceCache(options: {
   now?: () => number;
   maxEntries?: number;
   onLookup?: ((hit: boolean) => void) | undefined;
+  /** The shared store and the credential this cache is for. */
+  shared?: { readonly store: SharedFinishedStore; readonly credentialKey: string } | undefined;
 }): FinishedInstanceCache {
+  const shared = options.ttlMs > 0 ? options.shared : undefined;
   const now = options.now ?? Date.now;
   const max = options.maxEntries ?? MAX_ENTRIES_PER_CREDENTIAL;
   const entries = new Map<string, { details: InstanceDetails; expires: number }>();
@@ -71,6 +95,17 @@ export function createFinishedInstanceCache(options: {
       return undefined;
     }
     return entry;
+  };
+
+  const keep = (key: string, details: InstanceDetails) => {
+    entries.delete(key);
+    entries.set(key, { details, expires: now() + options.ttlMs });
+    // Map order is insertion order: the first entry is the oldest.
+    while (entries.size > max) {
+      const oldest = entries.keys().next();
+      if (oldest.done) break;
+      entries.delete(oldest.value);
+    }
   };
 
   return {
@@ -89,17 +124,21 @@ export function createFinishedInstanceCache(options: {
       // Simple details never replace full ones of the same finished run.
       const existing = lookup(key);
       if (existing && details.simple && !existing.details.simple) return;
-      entries.delete(key);
-      entries.set(key, { details, expires: now() + options.ttlMs });
-      // Map order is insertion order: the first entry is the oldest.
-      while (entries.size > max) {
-        const oldest = entries.keys().next();
-        if (oldest.done) break;
-        entries.delete(oldest.value);
-      }
+      keep(key, details);
+      shared?.store.put(shared.credentialKey, details, options.ttlMs);
     },
     delete(workflowName, instanceId) {
       entries.delete(instanceKey(workflowName, instanceId));
+      shared?.store.delete(shared.credentialKey, workflowName, instanceId);
+    },
+    async shared(workflowName, instanceId, full) {
+      if (!shared) return undefined;
+      const details = await shared.store.get(shared.credentialKey, workflowName, instanceId);
+      if (!details || !isTerminalStatus(details.status) || (full && details.simple)) return undefined;
+      const key = instanceKey(workflowName, instanceId);
+      const existing = lookup(key);
+      if (!existing || existing.details.simple) keep(key, details);
+      return details;
     },
   };
 }

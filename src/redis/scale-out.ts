@@ -9,6 +9,8 @@ import type { BudgetFactory } from '../upstream/budget.js';
 import { createRedisConnection, type RedisConnection } from './connection.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
 import { createLiveCoordination, type LiveCoordination } from './live-coordination.js';
+import { createSharedFinishedStore } from './shared-finished.js';
+import type { SharedFinishedStore } from '../cache/finished-instances.js';
 import { createReplicaRegistry, type ReplicaRegistry } from './registry.js';
 import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
 
@@ -24,6 +26,8 @@ export interface ScaleOut {
   readonly budgetFactory: BudgetFactory;
   /** For createLiveHub's `coordinator` option: one leader polls each loop for every replica. */
   readonly live: LiveCoordination;
+  /** For the finished-instance caches: one replica's fetch saves the others' budget. */
+  readonly finished: SharedFinishedStore;
   /** Connects (waiting at most {@link START_WAIT_MS}), registers this replica and joins the shared budgets. */
   start(): Promise<void>;
   /** Gives leases back, leaves the registry and closes the connections. */
@@ -61,6 +65,7 @@ export function createScaleOut(options: {
     budgets,
     budgetFactory: budgets.factory,
     live,
+    finished: createSharedFinishedStore(connection, keys),
     async start() {
       if (started) return;
       started = true;

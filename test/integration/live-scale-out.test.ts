@@ -375,6 +375,45 @@ describe('poll loops shared through Redis', () => {
     },
   );
 
+  it("shares finished instances' details per credential: a second replica reads them from Redis, another credential does not", async () => {
+    const keyPrefix = prefix();
+    const apiToken = token();
+    const [a, b] = await startReplicas(2, { token: apiToken, prefix: keyPrefix, pollIntervalMs: 300 });
+    const [other] = await startReplicas(1, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const id = `so-done-${randomBytes(3).toString('hex')}`;
+    await createInstances([id]);
+    await setup('/batch/terminate', [id]);
+    /** Reads of this instance's details that reached the emulator (its path names the instance). */
+    const detailReads = () =>
+      emulator.requests.entries.filter((e) => e.method === 'GET' && e.path.endsWith(`/instances/${id}`)).length;
+    const read = async (replica: Replica) => {
+      const result = await graphql(replica, READ, { workflowName: WORKFLOW, id });
+      expect(result.errors).toBeUndefined();
+      return JSON.stringify(result.data);
+    };
+
+    const onA = await read(a!);
+    expect(onA).toContain('TERMINATED');
+    expect(detailReads()).toBe(1);
+    // B answers from what A fetched: the same answer, no read of its own.
+    await eventually(
+      async () => (await redis.client().keys(`${keyPrefix}finished:*`)).length === 1,
+      'the shared entry',
+    );
+    expect(await read(b!)).toBe(onA);
+    expect(detailReads()).toBe(1);
+    // Another credential never reads it: it asks upstream itself.
+    expect(await read(other!)).toBe(onA);
+    expect(detailReads()).toBe(2);
+    for (const key of await redis.client().keys(`${keyPrefix}finished:*`)) {
+      const value = (await redis.client().get(key)) ?? '';
+      for (const text of [key, value]) {
+        expect(text).not.toContain(apiToken);
+        expect(text).not.toContain(ACCOUNT);
+      }
+    }
+  });
+
   it(
     'keeps subscribers receiving while Redis is down, and has one poller again once it is back',
     { timeout: 30_000 },

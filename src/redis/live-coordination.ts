@@ -196,16 +196,18 @@ export function createLiveCoordination(options: {
       return;
     }
     if (entries.get(entry.id) !== entry) return;
-    const [token, ...others] = reply as [number, ...string[]];
+    const [token, ...others] = reply as [number, ...(string | number)[]];
     if (token > 0) {
       entry.seenToken = Math.max(entry.seenToken, token);
       if (entry.token !== token || entry.role !== 'leader') {
         entry.token = token;
         setRole(entry, 'leader');
       }
-      entry.loop.setRemoteInterest(unionOf(others));
+      entry.loop.setRemoteInterest(unionOf(others.map(String)));
       return;
     }
+    // The current leader's token: older ones are a deposed leader's, even before this replica hears from it.
+    entry.seenToken = Math.max(entry.seenToken, Number(others[0] ?? 0));
     if (entry.role !== 'follower') {
       resign(entry, 'follower');
       entry.rereadStates = true;

@@ -12,7 +12,7 @@ import { LUA_NOW_MS, RedisScript } from './script.js';
  * with subscribers of its own does), and, while it leads, returns what the other replicas watch.
  *
  * KEYS: lease, fence, interest, channel. ARGV: replica id, TTL ms, interest JSON or '', '1' to publish ARGV[5].
- * Returns `{0}` for a follower, `{token, interest JSON of each other replica…}` for the leader.
+ * Returns `{0, the leader's token or 0}` for a follower, `{token, interest JSON of each other replica…}` for the leader.
  */
 export const TICK = new RedisScript(`${LUA_NOW_MS}
 local ttl = tonumber(ARGV[2])
@@ -24,9 +24,11 @@ else
 end
 if ARGV[4] == '1' then redis.call('PUBLISH', KEYS[4], ARGV[5]) end
 local token = 0
+local current = 0
 local lease = redis.call('GET', KEYS[1])
 if lease then
   local holder, held = string.match(lease, '^(%S+) (%d+)$')
+  current = tonumber(held) or 0
   if holder == ARGV[1] then
     token = tonumber(held)
     redis.call('PEXPIRE', KEYS[1], ttl)
@@ -36,7 +38,7 @@ elseif ARGV[3] ~= '' then
   token = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. string.format('%d', token), 'PX', ttl)
 end
-if token == 0 then return {0} end
+if token == 0 then return {0, current} end
 local reply = {token}
 local entries = redis.call('HGETALL', KEYS[3])
 for i = 1, #entries, 2 do

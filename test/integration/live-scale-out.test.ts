@@ -6,10 +6,13 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedisKeys } from '../../src/redis/keys.js';
 import { LEASE_TTL_MS, RENEW_MS } from '../../src/redis/live-coordination.js';
 import {
   InstanceAllFieldsDocument as READ,
   InstanceStatusChangedDocument as STATUS,
+  WorkflowInstancesChangedDocument as WORKFLOW_CHANGES,
+  WriteCreateInstanceDocument as CREATE,
   WritePauseInstanceDocument as PAUSE,
   WriteTerminateInstanceDocument as TERMINATE,
   type InstanceStatusChangedSubscription,
@@ -283,6 +286,64 @@ describe('poll loops shared through Redis', () => {
     const pollsAfter = [a, b, c].map(pollRequests);
     expect(pollsAfter.reduce((x, y) => x + y, 0) - pollsBefore.reduce((x, y) => x + y, 0)).toBe(1);
     expect(a.app.live.stats().loops).toBe(0);
+  });
+
+  it('tells list subscribers on every replica of an instance created on another one', async () => {
+    const [a, b, c] = (await startReplicas(3, { token: token(), prefix: prefix(), pollIntervalMs: 600_000 })) as [
+      Replica,
+      Replica,
+      Replica,
+    ];
+    const lists = [b, c].map((replica) => subscribe(wsClient(replica), WORKFLOW_CHANGES, { workflowName: WORKFLOW }));
+    // The baseline scan is made once the leader is elected; what is created after it is news.
+    await waitFor(() => [b, c].reduce((sum, replica) => sum + pollRequests(replica), 0) > 0, {
+      message: 'the baseline scan',
+    });
+    const id = `so-new-${randomBytes(3).toString('hex')}`;
+    const created = await graphql(a, CREATE, { input: { workflowName: WORKFLOW, instanceId: id } });
+    expect(created.errors).toBeUndefined();
+    const seen = (sub: (typeof lists)[number]) =>
+      sub.results.some((r) => r.data?.workflowInstancesChanged.instance.instanceId === id);
+    await waitFor(() => lists.every(seen), { message: 'the new instance on B and C', timeoutMs: 3_000 });
+    expect([a, b, c].filter((replica) => pollRequests(replica) > 0)).toHaveLength(1);
+  });
+
+  it('ignores news from a deposed leader, and a leader whose lease was taken stops leading at its next renewal', async () => {
+    const keyPrefix = prefix();
+    const replicas = await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 600_000 });
+    const id = `so-fence-${randomBytes(3).toString('hex')}`;
+    await createInstances([id]);
+    const subs = replicas.map((replica) =>
+      subscribe(wsClient(replica), STATUS, { workflowName: WORKFLOW, instanceId: id }),
+    );
+    await waitFor(() => subs.every((sub) => sub.results.length > 0) && oneLeader(replicas), {
+      message: 'first events and a leader',
+    });
+    const keys = createRedisKeys(keyPrefix);
+    const loop = keys.loopId(replicas[0]!.app.upstream.default.credential.key, WORKFLOW);
+    const client = redis.client();
+    const [holder, held] = ((await client.get(keys.lease(loop))) ?? '').split(' ') as [string, string];
+    const leader = replicas.find((replica) => replica.app.scaleOut?.registry.id === holder)!;
+
+    // A message with an older fencing token (a leader deposed meanwhile) claims the instance terminated.
+    const stale = { r: 'deposed', k: loop, m: 'state', t: Number(held) - 1 };
+    const state = { instanceId: id, status: 'terminated', at: { $date: new Date().toISOString() }, details: null };
+    await client.publish(keys.channel('live'), JSON.stringify({ ...stale, s: state }));
+    // Then a real change: pub/sub keeps order, so by the time it arrives the stale message was handled.
+    const paused = await graphql(replicas[1]!, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } });
+    expect(paused.errors).toBeUndefined();
+    await waitFor(() => subs.every((sub) => statuses(sub).includes('PAUSED')), { message: 'PAUSED everywhere' });
+    for (const sub of subs) expect(statuses(sub)).toEqual(['WAITING', 'PAUSED']);
+
+    // The lease taken from under the leader: at its next renewal it stops leading, and nobody else leads meanwhile.
+    await client.set(keys.lease(loop), `intruder ${Number(held) + 1000}`, 'PX', 3 * RENEW_MS);
+    await waitFor(() => replicas.every((replica) => roles(replica).leader === 0), {
+      message: 'the leader resigning',
+      timeoutMs: 2 * RENEW_MS,
+    });
+    expect(roles(leader)).toEqual({ alone: 0, leader: 0, follower: 1 });
+    // Once the intruder's lease expires, a replica leads again.
+    await waitFor(() => oneLeader(replicas), { message: 'a leader again', timeoutMs: 3 * RENEW_MS + LEASE_TTL_MS });
   });
 
   it('hands the loop to another replica when the leader stops, and its subscribers keep receiving', async () => {

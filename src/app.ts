@@ -33,7 +33,7 @@ import { graphiqlMarkerOptions, loadDocumentResolver, type DocumentResolver } fr
 import { acceptingWorkCheck, answerReadiness, type ReadinessCheck } from './health/readiness.js';
 import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstream-check.js';
 import { redisReadinessCheck } from './health/redis-check.js';
-import { createScaleOut, type ScaleOut } from './redis/scale-out.js';
+import type { ScaleOut } from './redis/scale-out.js';
 import { operationLog } from './logging/operation-log.js';
 import { operationUpstreamObserver, recordOperationCost, useOperationLifecycle } from './operations/lifecycle.js';
 import { createRequestIds } from './operations/request-id.js';
@@ -77,6 +77,11 @@ export interface AppOptions {
   tracing?: Tracing;
   /** Trusted documents (src/trusted-documents/); unset: loaded from `config.trustedDocuments` (main loads it first). */
   documents?: DocumentResolver;
+  /**
+   * Required with `REDIS_URL`: what this replica shares with the others through Redis (src/redis/scale-out.ts;
+   * src/main.ts builds it, so that a server without Redis never loads its client). The app starts and stops it.
+   */
+  scaleOut?: ScaleOut;
   /** Checks `/readyz` runs besides the app's own (accepting work, the upstream): a Redis connection, say. */
   readinessChecks?: readonly ReadinessCheck[];
 }
@@ -92,11 +97,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ? createUpstreamHealth({ logger, upstream: config.upstream })
       : undefined;
   // With REDIS_URL, replicas share each credential's request budget; without it nothing of src/redis/ runs.
-  const redisUrl = config.redis.url;
-  const scaleOut =
-    redisUrl === undefined
-      ? undefined
-      : createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: config.upstream, logger });
+  const { scaleOut } = options;
+  if (config.redis.url !== undefined && !scaleOut) {
+    // Each replica would spend the whole limit on its own: never silently.
+    throw new Error('REDIS_URL is set but no AppOptions.scaleOut was given (src/main.ts builds it)');
+  }
   const upstream: Upstream = createUpstream(config.upstream, {
     logger,
     budgets: scaleOut?.budgetFactory,

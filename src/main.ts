@@ -91,10 +91,19 @@ async function main(): Promise<void> {
 
   // Loaded only when tracing is on: a server without it never loads the OpenTelemetry SDK.
   const tracing = config.tracing.enabled ? await startTracing(logger) : undefined;
+  // Loaded only with REDIS_URL: a single process never loads the Redis client.
+  const redisUrl = config.redis.url;
+  const scaleOut =
+    redisUrl === undefined
+      ? undefined
+      : await (
+          await import('./redis/scale-out.js')
+        ).createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: effective.upstream, logger });
   const app = createApp(effective, {
     logger,
     authenticator,
     ...(tracing ? { tracing } : {}),
+    ...(scaleOut ? { scaleOut } : {}),
     ...(documents ? { documents } : {}),
   });
   started.app = app;

@@ -4,7 +4,7 @@
  * once instead of queueing work, and reconnects in the background with a capped backoff. An outage is logged once,
  * through our logger, when it begins, and once when it ends; ioredis itself never writes to the console.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { redactRedisUrl } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -56,7 +56,13 @@ function describe(error: unknown): string {
   return typeof error;
 }
 
-export function createRedisConnection({ url, logger, consequence }: RedisConnectionOptions): RedisConnection {
+/** Loads ioredis (only servers with `REDIS_URL` ever do) and makes the connection; it connects on {@link RedisConnection.connect}. */
+export async function createRedisConnection({
+  url,
+  logger,
+  consequence,
+}: RedisConnectionOptions): Promise<RedisConnection> {
+  const { Redis } = await import('ioredis');
   const options: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,

@@ -1,7 +1,9 @@
 /**
  * What a replica shares with the others through Redis when `REDIS_URL` is set: its request budgets
- * (src/redis/shared-budgets.ts) and its poll loops' work (src/redis/live-coordination.ts), over one connection,
- * one set of key names and one replica registry. Installed by src/app.ts only when `REDIS_URL` is set.
+ * (src/redis/shared-budgets.ts), its poll loops' work (src/redis/live-coordination.ts) and its finished-instance
+ * details (src/redis/shared-finished.ts), over one connection, one set of key names and one replica registry.
+ * Built by src/main.ts only when `REDIS_URL` is set (ioredis is loaded only then), and passed to src/app.ts as
+ * `AppOptions.scaleOut`.
  */
 import type { RedisConfig, UpstreamConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -34,14 +36,15 @@ export interface ScaleOut {
   stop(): Promise<void>;
 }
 
-export function createScaleOut(options: {
+/** Builds what a replica shares (src/main.ts, only with `REDIS_URL`); nothing connects before `start()`. */
+export async function createScaleOut(options: {
   readonly redis: RedisConfig & { readonly url: string };
   readonly upstream: UpstreamConfig;
   readonly logger: Logger;
-}): ScaleOut {
+}): Promise<ScaleOut> {
   const { redis, upstream, logger } = options;
   const keys = createRedisKeys(redis.keyPrefix);
-  const connection = createRedisConnection({
+  const connection = await createRedisConnection({
     url: redis.url,
     logger,
     consequence: () => {

@@ -8,6 +8,7 @@ import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { LEASE_TTL_MS, RENEW_MS } from '../../src/redis/live-coordination.js';
+import { createScaleOut } from '../../src/redis/scale-out.js';
 import {
   InstanceAllFieldsDocument as READ,
   InstanceStatusChangedDocument as STATUS,
@@ -83,7 +84,12 @@ async function startReplicas(
       const logger = createLogger('info', [options.token], {
         destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
       });
-      const app = createApp(config, { logger });
+      const scaleOut = await createScaleOut({
+        redis: { ...config.redis, url: redis.url },
+        upstream: config.upstream,
+        logger,
+      });
+      const app = createApp(config, { logger, scaleOut });
       const url = await app.start(0, '127.0.0.1');
       const replica = { app, url, lines };
       running.push(replica);

@@ -4,6 +4,7 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
+import { createScaleOut } from '../../src/redis/scale-out.js';
 import { LEASE_TTL_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
@@ -72,7 +73,12 @@ async function startReplicas(
       const logger = createLogger('info', [options.token], {
         destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
       });
-      const app = createApp(config, { logger });
+      const redisUrl = config.redis.url;
+      const scaleOut =
+        redisUrl === undefined
+          ? undefined
+          : await createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: config.upstream, logger });
+      const app = createApp(config, { logger, ...(scaleOut ? { scaleOut } : {}) });
       const url = await app.start(0, '127.0.0.1');
       const replica = { app, config, lines, url };
       running.push(replica);

@@ -12,11 +12,13 @@ import { createScaleOut } from '../../src/redis/scale-out.js';
 import {
   InstanceAllFieldsDocument as READ,
   InstanceStatusChangedDocument as STATUS,
+  InstanceUpdatedDocument as UPDATES,
   WorkflowInstancesChangedDocument as WORKFLOW_CHANGES,
   WriteCreateInstanceDocument as CREATE,
   WritePauseInstanceDocument as PAUSE,
   WriteTerminateInstanceDocument as TERMINATE,
   type InstanceStatusChangedSubscription,
+  type InstanceUpdatedSubscription,
 } from '../generated/operations.js';
 import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../helpers/live.js';
 import { spawnEntry } from '../helpers/process.js';
@@ -292,6 +294,33 @@ describe('poll loops shared through Redis', () => {
     const pollsAfter = [a, b, c].map(pollRequests);
     expect(pollsAfter.reduce((x, y) => x + y, 0) - pollsBefore.reduce((x, y) => x + y, 0)).toBe(1);
     expect(a.app.live.stats().loops).toBe(0);
+  });
+
+  it('gives a follower the same details (dates and steps) as the leader delivers itself', async () => {
+    const [a, b, c] = (await startReplicas(3, { token: token(), prefix: prefix(), pollIntervalMs: 300 })) as [
+      Replica,
+      Replica,
+      Replica,
+    ];
+    const id = `so-details-${randomBytes(3).toString('hex')}`;
+    await createInstances([id]);
+    const [onB, onC] = [b, c].map((replica) =>
+      subscribe(wsClient(replica), UPDATES, { workflowName: WORKFLOW, instanceId: id }),
+    ) as [CollectedSubscription<InstanceUpdatedSubscription>, CollectedSubscription<InstanceUpdatedSubscription>];
+    await waitFor(() => onB.results.length > 0 && onC.results.length > 0, { message: 'the first details' });
+    expect(await graphql(a, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } })).not.toHaveProperty('errors');
+    await waitFor(() => [onB, onC].every((sub) => sub.results.at(-1)?.data?.instanceUpdated.status === 'PAUSED'), {
+      message: 'PAUSED details on B and C',
+    });
+    await setup('/batch/terminate', [id]);
+    await waitFor(() => onB.done && onC.done, { message: 'TERMINATED details on B and C' });
+    // One of them led, the other followed: both delivered the same events, dates included.
+    expect(onB.results).toEqual(onC.results);
+    const last = onB.results.at(-1)!.data!.instanceUpdated;
+    expect(last.status).toBe('TERMINATED');
+    expect(last.steps.length).toBeGreaterThan(0);
+    for (const step of last.steps)
+      if (step.endedOn !== null) expect(new Date(step.endedOn).toISOString()).toBe(step.endedOn);
   });
 
   it('tells list subscribers on every replica of an instance created on another one', async () => {

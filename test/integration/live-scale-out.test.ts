@@ -100,6 +100,25 @@ async function startReplicas(
   );
 }
 
+/** One gateway without Redis: the baseline a scaled-out deployment is compared with. */
+async function startAlone(options: { token: string; pollIntervalMs: number }): Promise<Replica> {
+  const config = createConfig({
+    pollIntervalMs: options.pollIntervalMs,
+    maxSubscriptionsPerConnection: 500,
+    upstream: {
+      baseUrl: emulator.url,
+      accountId: ACCOUNT,
+      apiToken: options.token,
+      rateLimit: LIMIT,
+      rateWindowS: WINDOW_S,
+    },
+  });
+  const app = createApp(config, { logger: createLogger('silent', [options.token]) });
+  const replica = { app, url: await app.start(0, '127.0.0.1'), lines: [] };
+  running.push(replica);
+  return replica;
+}
+
 async function graphql<T, V>(replica: Replica, document: TypedDocumentNode<T, V>, variables: V) {
   const response = await fetch(replica.url, {
     method: 'POST',
@@ -264,6 +283,38 @@ describe('poll loops shared through Redis', () => {
       }
     },
   );
+
+  it('polls as little per cycle for 300 subscriptions on three replicas as one replica does for them', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `so-ratio-${randomBytes(3).toString('hex')}-${i}`);
+    await createInstances(ids);
+    /** Upstream requests per poll cycle over `cycles` cycles, once every subscription had its first event. */
+    const perCycle = async (replicas: readonly Replica[], cycles: number) => {
+      const clients = replicas.map((replica) => wsClient(replica));
+      const subs = Array.from({ length: 300 }, (_, n) =>
+        subscribe(clients[n % clients.length]!, STATUS, { workflowName: WORKFLOW, instanceId: ids[n % ids.length]! }),
+      );
+      await waitFor(() => subs.every((sub) => sub.results.length > 0), { message: 'a first event everywhere' });
+      // Requests summed over the replicas, per cycle of the busiest loop: without a single poller three replicas
+      // would each poll the same instances, and this would triple.
+      const total = () => {
+        const stats = replicas.map((replica) => replica.app.live.stats());
+        return {
+          cycles: Math.max(...stats.map((stat) => stat.cycles)),
+          requests: stats.reduce((sum, stat) => sum + stat.requests, 0),
+        };
+      };
+      const start = total();
+      await waitFor(() => total().cycles >= start.cycles + cycles, { message: `${cycles} more cycles` });
+      const end = total();
+      for (const sub of subs) sub.unsubscribe();
+      return (end.requests - start.requests) / (end.cycles - start.cycles);
+    };
+    const alone = await perCycle([await startAlone({ token: token(), pollIntervalMs: 100 })], 5);
+    const scaled = await perCycle(await startReplicas(3, { token: token(), prefix: prefix(), pollIntervalMs: 100 }), 5);
+    expect(alone).toBeGreaterThan(0);
+    expect(scaled).toBeLessThanOrEqual(1.1 * alone);
+    expect(tooMany()).toBe(0);
+  });
 
   it('delivers a mutation on replica A to subscribers on B and C at once, with one read for all of them', async () => {
     const keyPrefix = prefix();

@@ -33,7 +33,7 @@ import { PUBLISH_FENCED, RELEASE, TICK } from './live-scripts.js';
 export const LEASE_TTL_MS = 5000;
 /** How often leases are renewed and interest is recorded: well inside {@link LEASE_TTL_MS}. */
 export const RENEW_MS = 1500;
-/** How long kept states outlive their loop's last publication. */
+/** How long kept states outlive their loop's leader (renewed by its every heartbeat). */
 const STATES_TTL_MS = 10 * 60_000;
 
 type Message =
@@ -179,13 +179,14 @@ export function createLiveCoordination(options: {
     try {
       reply = await TICK.run(
         connection.client,
-        [keys.lease(entry.id), keys.fence(entry.id), keys.interest(entry.id), channel],
+        [keys.lease(entry.id), keys.fence(entry.id), keys.interest(entry.id), channel, keys.states(entry.id)],
         [
           me,
           LEASE_TTL_MS,
           isEmpty(interest) ? '' : encodeInterest(interest),
           announce ? '1' : '0',
           JSON.stringify({ r: me, k: entry.id, m: 'interest' }),
+          STATES_TTL_MS,
         ],
       );
       connection.succeeded();

@@ -11,7 +11,10 @@ import { LUA_NOW_MS, RedisScript } from './script.js';
  * subscribers watch, announces a change of it when asked, renews its lease or takes a free one (only a replica
  * with subscribers of its own does), and, while it leads, returns what the other replicas watch.
  *
- * KEYS: lease, fence, interest, channel. ARGV: replica id, TTL ms, interest JSON or '', '1' to publish ARGV[5].
+ * The leader's heartbeat also keeps its loop's kept states alive, however long nothing changes.
+ *
+ * KEYS: lease, fence, interest, channel, states. ARGV: replica id, TTL ms, interest JSON or '', '1' to publish
+ * ARGV[5], states TTL ms.
  * Returns `{0, the leader's token or 0}` for a follower, `{token, interest JSON of each other replica…}` for the leader.
  */
 export const TICK = new RedisScript(`${LUA_NOW_MS}
@@ -36,9 +39,12 @@ if lease then
 elseif ARGV[3] ~= '' then
   if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], string.format('%d', now)) end
   token = redis.call('INCR', KEYS[2])
+  -- Gone a day after the last election: a counter started again from the clock still exceeds every older token.
+  redis.call('PEXPIRE', KEYS[2], 86400000)
   redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. string.format('%d', token), 'PX', ttl)
 end
 if token == 0 then return {0, current} end
+redis.call('PEXPIRE', KEYS[5], tonumber(ARGV[6]))
 local reply = {token}
 local entries = redis.call('HGETALL', KEYS[3])
 for i = 1, #entries, 2 do

@@ -347,6 +347,9 @@ export class PollLoop implements CoordinatedLoop {
       const stand = new RemoteInstanceInterest(needsDetails);
       this.remoteInstances.set(instanceId, stand);
       this.addInstanceSubscriber(instanceId, stand);
+      // Known already: published again for the replica that asks (what was kept of it may have expired).
+      const state = this.watchedInstances.get(instanceId)?.state;
+      if (state && (!needsDetails || state.details !== null)) this.link.stateChanged(state);
     }
     let oldWorkflow: RemoteWorkflowInterest | undefined;
     if (interest.workflow !== (this.remoteWorkflow?.needsDetails ?? null)) {

@@ -181,6 +181,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
       // Before the plugins that refuse operations (document limits, the cost limit): it sees their refusals.
       useOperationLifecycle({
+        logger,
         requestIds,
         principals,
         authenticated: authenticator !== undefined,

@@ -32,10 +32,9 @@ export function operationLog(logger: Logger): OperationListener {
       write(record, record.streaming ? 'subscription started' : 'operation');
     },
     subscriptionEnded(record) {
-      const codes = record.errorCodes;
       write(record, 'subscription ended', {
         events: record.events,
-        outcome: codes.length === 0 ? 'success' : 'error',
+        outcome: record.errorCodes.size === 0 ? 'success' : 'error',
       });
     },
   };

@@ -59,15 +59,12 @@ export function operationMetrics(metrics: Metrics): OperationListener {
   };
   return {
     ended(record, codes) {
-      const { operation } = record;
-      const name = operation?.name?.value;
+      const type = record.operationType;
+      const name = record.documentName;
       metrics.operations.inc({
-        operation_type: operation?.operation ?? 'unknown',
-        operation_name: !operation
-          ? 'unknown'
-          : name === undefined
-            ? 'anonymous'
-            : metrics.operationNames.valueOf(name),
+        operation_type: type ?? 'unknown',
+        operation_name:
+          type === undefined ? 'unknown' : name === undefined ? 'anonymous' : metrics.operationNames.valueOf(name),
         outcome: record.outcome ?? 'success',
       });
       countErrors(codes);

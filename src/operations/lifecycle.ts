@@ -5,13 +5,13 @@
  * {@link OperationRecord}; listeners are told when it ends (refused, or with its result), and of a subscription's
  * events and end.
  */
-import { getOperationAST, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionResult, type OperationTypeNode } from 'graphql';
 import { isAsyncIterable, type Plugin, type PromiseOrValue } from 'graphql-yoga';
 import { ANONYMOUS } from '../auth/principal.js';
 import type { Context, PrincipalRegistry } from '../context.js';
 import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { outcomeOf, type OperationOutcome } from '../graphql/operation-outcome.js';
-import { currentLogFields, runWithLogFields, type LogFields } from '../logger.js';
+import { currentLogFields, runWithLogFields, type LogFields, type Logger } from '../logger.js';
 import type { UpstreamObserver } from '../upstream/observer.js';
 import { REQUEST_ID_HEADER, type RequestIds } from './request-id.js';
 
@@ -25,8 +25,10 @@ export class OperationRecord implements LogFields {
   upstreamCalls = 0;
   upstreamRetries = 0;
   cost: number | undefined;
-  /** The operation the document selects, once it is parsed; undefined for a document refused before. */
-  operation: OperationDefinitionNode | undefined;
+  /** The type of the operation the document selects, once it is parsed; undefined for a document refused before. */
+  operationType: OperationTypeNode | undefined;
+  /** The name the document gives that operation (undefined: anonymous, or no operation known). */
+  documentName: string | undefined;
   /** The `operationName` the client sent, when it is a GraphQL name. */
   readonly requestedName: string | undefined;
   principal: string | undefined;
@@ -34,8 +36,8 @@ export class OperationRecord implements LogFields {
   events = 0;
   /** Set when the operation ends (a subscription's when its stream starts). */
   outcome: OperationOutcome | undefined;
-  /** The `extensions.code` of every error the client got, in order (a subscription's events' too). */
-  readonly errorCodes: ErrorCode[] = [];
+  /** The `extensions.code` of the errors the client got, each once (a subscription's events' too): bounded. */
+  readonly errorCodes = new Set<ErrorCode>();
   readonly startedAt = performance.now();
   /** Whether the operation ended (a subscription: whether its stream started). */
   ended = false;
@@ -49,13 +51,9 @@ export class OperationRecord implements LogFields {
     this.requestedName = typeof requestedName === 'string' && NAME.test(requestedName) ? requestedName : undefined;
   }
 
-  get operationType(): string | undefined {
-    return this.operation?.operation;
-  }
-
   /** The operation's name: the document's, else the one the client asked for. */
   get operationName(): string | undefined {
-    return this.operation?.name?.value ?? this.requestedName;
+    return this.documentName ?? this.requestedName;
   }
 }
 
@@ -125,6 +123,8 @@ export interface OperationLifecycleOptions {
   /** Whether requests are authenticated; when not, every caller is `anonymous` (src/auth/principal.ts). */
   readonly authenticated?: boolean;
   readonly listeners: readonly OperationListener[];
+  /** Where a listener's failure is reported (once per listener): it never changes the operation's answer. */
+  readonly logger: Logger;
 }
 
 /**
@@ -137,7 +137,20 @@ export interface OperationLifecycleOptions {
  * sees the result they set.
  */
 export function useOperationLifecycle(options: OperationLifecycleOptions): Plugin<Record<string, unknown>, Context> {
-  const { requestIds, principals, listeners } = options;
+  const { requestIds, principals, logger } = options;
+  const failed = new Set<OperationListener>();
+  /** Calls `tell` for every listener, each apart: a listener that throws is reported once and skipped for this call. */
+  const notify = (tell: (listener: OperationListener) => void) => {
+    for (const listener of options.listeners) {
+      try {
+        tell(listener);
+      } catch (error) {
+        if (failed.has(listener)) continue;
+        failed.add(listener);
+        logger.error('an operation listener failed (reported once)', error);
+      }
+    }
+  };
   // Keyed by the object yoga passes to getEnveloped: the same for the parse, validate and execute of one operation.
   const records = new WeakMap<object, OperationRecord>();
   /** Results of operations whose execute or subscribe phase is still running. */
@@ -171,12 +184,28 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
     record.open = false;
     record.outcome = outcome;
     const codes = errors.map((error) => codeOf(error, fallback));
-    record.errorCodes.push(...codes);
-    for (const listener of listeners) listener.ended(record, codes);
+    for (const code of codes) record.errorCodes.add(code);
+    notify((listener) => listener.ended(record, codes));
+  };
+
+  /** A subscription whose stream started is over: told once. */
+  const over = new WeakSet<OperationRecord>();
+  const subscriptionEnded = (record: OperationRecord) => {
+    if (over.has(record)) return;
+    over.add(record);
+    notify((listener) => listener.subscriptionEnded?.(record));
+  };
+  const event = (record: OperationRecord, errors: readonly unknown[]) => {
+    const codes = errors.map((error) => codeOf(error));
+    for (const code of codes) record.errorCodes.add(code);
+    notify((listener) => listener.event?.(record, codes));
   };
 
   const named = (record: OperationRecord, document: DocumentNode, operationName?: string | null) => {
-    record.operation ??= getOperationAST(document, operationName ?? record.requestedName) ?? undefined;
+    if (record.operationType !== undefined) return;
+    const operation = getOperationAST(document, operationName ?? record.requestedName);
+    record.operationType = operation?.operation;
+    record.documentName = operation?.name?.value;
   };
 
   /** A phase that throws its refusal (a parse error, a document limit): the operation ends there. */
@@ -205,14 +234,23 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
       results.delete(record);
       end(record, outcomeOf(result), result.errors ?? []);
     };
+    // A phase that throws (a hook's or the executor's unexpected error) answers with an error all the same.
+    const threw = (error: unknown) => {
+      record.open = false;
+      results.delete(record);
+      end(record, 'error', [error]);
+      return error;
+    };
     let phase: PromiseOrValue<void>;
     try {
       phase = runWithLogFields(record, wrapped);
     } catch (error) {
-      record.open = false;
-      throw error;
+      throw threw(error);
     }
-    if (phase instanceof Promise) return phase.finally(done);
+    if (phase instanceof Promise)
+      return phase.then(done, (error: unknown) => {
+        throw threw(error);
+      });
     done();
     return phase;
   };
@@ -275,19 +313,18 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
           record.streaming = true;
           end(record, 'success', []);
           return {
-            onNext({ result: event }) {
+            onNext({ result }) {
               record.events += 1;
-              const codes = (event.errors ?? []).map((error) => codeOf(error));
-              record.errorCodes.push(...codes);
-              for (const listener of listeners) listener.event?.(record, codes);
+              event(record, result.errors ?? []);
             },
-            onEnd() {
-              for (const listener of listeners) listener.subscriptionEnded?.(record);
-            },
+            onEnd: () => subscriptionEnded(record),
           };
         },
+        // The stream failed: envelop calls no onEnd then.
         onSubscribeError({ error }) {
-          record.errorCodes.push(codeOf(error));
+          if (!record.streaming) return;
+          event(record, [error]);
+          subscriptionEnded(record);
         },
       };
     },

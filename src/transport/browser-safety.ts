@@ -65,7 +65,8 @@ export interface BrowserSafetyOptions {
   /**
    * Also answer a `Host` that is an IP address or a loopback name, listed or not: what a client that addresses
    * the server directly sends (Prometheus scraping a pod's address), and what DNS rebinding never produces, since a
-   * rebound page's requests carry the attacker's host name. For METRICS_PORT, which serves no pages. @default false
+   * rebound page's requests carry the attacker's host name; `*` in ALLOWED_HOSTS is ignored then. For
+   * METRICS_PORT, which serves no pages and answers without authentication. @default false
    */
   readonly addressHosts?: boolean;
 }
@@ -76,7 +77,9 @@ export function createBrowserSafety(
   options: BrowserSafetyOptions = {},
 ): BrowserSafety {
   const hostNamed = createHostPolicy(config.allowedHosts);
-  const anyHost = config.allowedHosts.includes('*');
+  // `*` (common on the main port behind a proxy) never reaches a port that answers without authentication: there,
+  // names must be listed, and addresses are answered anyway.
+  const anyHost = config.allowedHosts.includes('*') && options.addressHosts !== true;
   const originAllowed = createOriginPolicy(config.corsOrigins);
   const hostAllowed = (host: string): boolean =>
     anyHost || hostNamed(host) || (options.addressHosts === true && isAddressHost(host));

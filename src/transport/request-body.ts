@@ -82,6 +82,9 @@ function countedBody(req: IncomingMessage, limit: number, onTooLarge: (error: Gr
   };
   // 'close' before 'end' (and the 'error' Node raises then): the client left in the middle of its body.
   const onClose = () => body.destroy(new Error('The client closed the connection before its request body ended.'));
+  // Nobody may ever read the body (a request refused by an authenticator that is still awaiting when the client
+  // leaves): without a listener, the failure above would be an uncaught exception. Yoga's reader still gets it.
+  body.on('error', () => {});
   // Paused first: a 'data' listener would otherwise start reading at once.
   req.pause();
   req.on('data', onData).once('end', onEnd).once('close', onClose).once('error', onClose);

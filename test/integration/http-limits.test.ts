@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
+import { AuthenticationFailure } from '../../src/auth/principal.js';
 import { createConfig } from '../../src/config.js';
 import { InstanceStatusChangedDocument as STATUS } from '../generated/operations.js';
 import { acknowledgedSocket } from '../helpers/live.js';
@@ -429,5 +430,46 @@ describe('request targets', () => {
       errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST' }) })],
     });
     expect(answer.body).not.toMatch(/\bat \S+ \(|node_modules|\/src\//);
+  });
+});
+
+describe('a client that leaves while its request is still being authenticated', () => {
+  it('fails its unread body without taking the server down', async () => {
+    // An authenticator that takes its time (a JWKS fetch, WebCrypto): the body is not read before it answers.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let authenticating = 0;
+    const slowApp = createApp(createConfig({ logLevel: 'silent' }), {
+      authenticator: {
+        mode: 'jwt',
+        async authenticate() {
+          authenticating += 1;
+          await released;
+          throw new AuthenticationFailure('no credential');
+        },
+      },
+    });
+    const slowUrl = new URL(await slowApp.start(0, '127.0.0.1'));
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const client = await openPost(slowUrl);
+      client.socket.write(chunk(Buffer.from('{"query":"{ __typename }", "pad": "')));
+      await waitFor(() => authenticating === 1, { message: 'the authenticator to be called' });
+      client.socket.destroy();
+      await client.closed;
+      // A request on a new connection after the close: the server has seen the first one go by then.
+      const first = await fetch(new URL('/healthz', slowUrl));
+      expect(first.status).toBe(200);
+      release();
+      const after = await fetch(new URL('/healthz', slowUrl));
+      expect(after.status).toBe(200);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      release();
+      await slowApp.stop();
+    }
   });
 });

@@ -399,6 +399,21 @@ describe('METRICS_PORT from the side of a page in a browser', () => {
       expect([host, (await getWith(url, { host })).status]).toEqual([host, 200]);
   });
 
+  it('refuses a foreign Host even when ALLOWED_HOSTS is * for the main port', async () => {
+    const open = await startStack({ listen: true, config: { allowedHosts: ['*'], metrics: { port: 0 } } });
+    try {
+      const metricsUrl = open.app.metricsUrl ?? '';
+      const answer = await getWith(metricsUrl, { host: 'rebind.evil.example' });
+      expect(answer.status).toBe(421);
+      expect(answer.body).not.toMatch(/wfgql_|process_|nodejs_/);
+      expect((await getWith(metricsUrl, { host: '127.0.0.1' })).status).toBe(200);
+      // The main port keeps its `*`.
+      expect((await getWith(new URL('/healthz', open.url).href, { host: 'rebind.evil.example' })).status).toBe(200);
+    } finally {
+      await open.stop();
+    }
+  });
+
   it('refuses a request from a page of another origin with 403, and sends no metrics', async () => {
     for (const origin of ['https://evil.example', 'http://192.168.1.20:8080', 'null']) {
       const answer = await getWith(url, { origin });

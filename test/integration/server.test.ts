@@ -118,5 +118,7 @@ describe('graceful shutdown', () => {
     release?.();
     expect(await inFlight).toEqual({ data: { workflow: { name: 'slow', className: 'Slow' } } });
     expect(await server.exited()).toEqual({ code: 0, signal: null });
+    // Logged right before process.exit: written by the logger's exit handler, not lost with the batch (src/logger.ts).
+    expect(server.stderr()).toMatch(/"msg":"server stopped"/);
   });
 });

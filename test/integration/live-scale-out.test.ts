@@ -316,6 +316,36 @@ describe('poll loops shared through Redis', () => {
     expect(tooMany()).toBe(0);
   });
 
+  it("keeps polling for another replica's subscribers after the leader's own left, and stops when the last one leaves", async () => {
+    const keyPrefix = prefix();
+    const [a, b] = (await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 100 })) as [
+      Replica,
+      Replica,
+    ];
+    const id = `so-interest-${randomBytes(3).toString('hex')}`;
+    await createInstances([id]);
+    // A's subscriber first, so that A leads.
+    const onA = subscribe(wsClient(a), STATUS, { workflowName: WORKFLOW, instanceId: id });
+    await waitFor(() => onA.results.length > 0 && roles(a).leader === 1, { message: 'A leading' });
+    const onB = subscribe(wsClient(b), STATUS, { workflowName: WORKFLOW, instanceId: id });
+    await waitFor(() => onB.results.length > 0, { message: 'the first event on B' });
+    expect(roles(b)).toEqual({ alone: 0, leader: 0, follower: 1 });
+
+    onA.unsubscribe();
+    const polled = pollRequests(a);
+    // A still polls, for B's subscriber alone; B still polls nothing.
+    await waitFor(() => pollRequests(a) >= polled + 2, { message: 'A polling on for B' });
+    expect(a.app.live.stats()).toMatchObject({ loops: 1, subscribers: 0 });
+    expect(pollRequests(b)).toBe(0);
+
+    onB.unsubscribe();
+    await waitFor(() => a.app.live.stats().loops === 0 && b.app.live.stats().loops === 0, {
+      message: 'no loop anywhere once the last subscriber left',
+      timeoutMs: 3_000,
+    });
+    await eventually(async () => (await redis.client().keys(`${keyPrefix}live:*:lease`)).length === 0, 'no lease');
+  });
+
   it('delivers a mutation on replica A to subscribers on B and C at once, with one read for all of them', async () => {
     const keyPrefix = prefix();
     const [a, b, c] = (await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 600_000 })) as [

@@ -1,8 +1,9 @@
 /**
- * JSON for values kept in Redis that hold dates (instance details): a `Date` travels as `{ "$date": ISO }` and
- * comes back a `Date`, so a follower's subscribers and a cache hit see the same shapes as a poll or a fetch.
+ * JSON for values kept in Redis that hold dates (instance details): a `Date` travels as `{ "<tag>": ISO }` and
+ * comes back a `Date`, so a follower's subscribers and a cache hit see the same shapes as a poll or a fetch. The
+ * tag starts with a NUL character, so that an instance's own params or output (any JSON) do not use it by chance.
  */
-const DATE_TAG = '$date';
+const DATE_TAG = '\u0000date';
 
 export function encodeJson(value: unknown): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, key: string, encoded: unknown) {

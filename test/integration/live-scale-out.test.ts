@@ -443,7 +443,12 @@ describe('poll loops shared through Redis', () => {
 
     // A message with an older fencing token (a leader deposed meanwhile) claims the instance terminated.
     const stale = { r: 'deposed', k: loop, m: 'state', t: Number(held) - 1 };
-    const state = { instanceId: id, status: 'terminated', at: { $date: new Date().toISOString() }, details: null };
+    const state = {
+      instanceId: id,
+      status: 'terminated',
+      at: { '\u0000date': new Date().toISOString() },
+      details: null,
+    };
     await client.publish(keys.channel('live'), JSON.stringify({ ...stale, s: state }));
     // Then a real change: pub/sub keeps order, so by the time it arrives the stale message was handled.
     const paused = await graphql(replicas[1]!, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } });

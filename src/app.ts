@@ -25,7 +25,7 @@ import { holdRequestBody, useCloseOnUnreadBody } from './transport/request-body.
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import { combineObservers } from './upstream/observer.js';
-import { useOperationTracing } from './tracing/operation.js';
+import { operationTracing } from './tracing/operation.js';
 import type { Tracing } from './tracing/tracing.js';
 import { traceUpstreamCalls } from './tracing/upstream.js';
 import { useTrustedDocuments } from './trusted-documents/plugin.js';
@@ -167,8 +167,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
             }),
           ]
         : []),
-      // Outermost of the operation plugins: an operation's span covers what every other plugin does, refusals included.
-      ...(tracing ? [useOperationTracing(tracing)] : []),
       // First: nothing is parsed, priced or run for a request that is not authenticated.
       ...(authenticator ? [useAuthentication({ authenticator, principals })] : []),
       // On the main port, /metrics is authenticated like /graphql (by the plugin above).
@@ -185,7 +183,12 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         requestIds,
         principals,
         authenticated: authenticator !== undefined,
-        listeners: [operationLog(logger), ...(metrics ? [operationMetrics(metrics)] : [])],
+        // Tracing first: its span's context is the outermost, around everything the operation does.
+        listeners: [
+          ...(tracing ? [operationTracing(tracing)] : []),
+          operationLog(logger),
+          ...(metrics ? [operationMetrics(metrics)] : []),
+        ],
       }),
       useDocumentLimits(config.documentLimits),
       // MAX_SUBSCRIPTIONS_PER_CONNECTION, for the graphql-ws and graphql-sse connections that claim slots.

@@ -30,7 +30,7 @@ export class OperationRecord implements LogFields {
   /** The name the document gives that operation (undefined: anonymous, or no operation known). */
   documentName: string | undefined;
   /** The `operationName` the client sent, when it is a GraphQL name. */
-  readonly requestedName: string | undefined;
+  requestedName: string | undefined;
   principal: string | undefined;
   /** Events a subscription has sent. */
   events = 0;
@@ -44,11 +44,11 @@ export class OperationRecord implements LogFields {
   /** Whether it is a subscription whose stream started (it then ends twice: started, and ended). */
   streaming = false;
 
-  constructor(
-    readonly requestId: string,
-    requestedName: unknown,
-  ) {
-    this.requestedName = typeof requestedName === 'string' && NAME.test(requestedName) ? requestedName : undefined;
+  constructor(readonly requestId: string) {}
+
+  /** Keeps the `operationName` the client sent, when it is a GraphQL name. */
+  requested(name: unknown): void {
+    if (this.requestedName === undefined && typeof name === 'string' && NAME.test(name)) this.requestedName = name;
   }
 
   /** The operation's name: the document's, else the one the client asked for. */
@@ -59,6 +59,12 @@ export class OperationRecord implements LogFields {
 
 /** What the lifecycle tells each listener. */
 export interface OperationListener {
+  /**
+   * Runs `fn`, a stretch of the operation, in the listener's own async context (a trace span's). Over HTTP once,
+   * around the whole operation (`whole`: parse, validate, context, execute); over graphql-ws and SSE, which run
+   * phases through `getEnveloped` without yoga's `operation` instrumentation, around each phase.
+   */
+  enter?<T>(record: OperationRecord, request: Request | undefined, fn: () => T, whole: boolean): T;
   /**
    * The operation ended: refused before it ran, or with its result; a subscription when its stream started (or
    * was refused). `record.outcome` is set; `codes` are its errors' (one per error).
@@ -158,18 +164,19 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
   /** Validation errors of each record, from the validate hook to the end of the validate phase. */
   const validationErrors = new WeakMap<OperationRecord, readonly unknown[]>();
 
-  const recordOf = (context: EnvelopContext): OperationRecord => {
+  /**
+   * The record of the operation of `context`. Over HTTP it is made by the `operation` instrumentation, before yoga
+   * has put the request and its params on the context (so `request` is passed): the params' name is read later.
+   */
+  const recordOf = (context: EnvelopContext, request = context.request): OperationRecord => {
     let record = records.get(context);
     if (record === undefined) {
-      record = new OperationRecord(
-        context.request ? requestIds.of(context.request) : 'unknown',
-        context.params?.operationName,
-      );
+      record = new OperationRecord(request ? requestIds.of(request) : 'unknown');
       record.principal =
-        (context.request ? principals?.get(context.request)?.id : undefined) ??
-        (options.authenticated ? undefined : ANONYMOUS.id);
+        (request ? principals?.get(request)?.id : undefined) ?? (options.authenticated ? undefined : ANONYMOUS.id);
       records.set(context, record);
     }
+    record.requested(context.params?.operationName);
     return record;
   };
 
@@ -208,13 +215,28 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
     record.documentName = operation?.name?.value;
   };
 
+  /** HTTP operations, whose listeners entered once around the whole operation. */
+  const entered = new WeakSet<OperationRecord>();
+  /** Runs `fn` in the record's log fields and in every listener's context (the first listener outermost). */
+  const scoped = <T>(record: OperationRecord, request: Request | undefined, fn: () => T, whole: boolean): T => {
+    let run: () => T = () => runWithLogFields(record, fn);
+    if (!whole && entered.has(record)) return run();
+    for (const listener of [...options.listeners].reverse()) {
+      const { enter } = listener;
+      if (enter === undefined) continue;
+      const inner = run;
+      run = () => enter.call(listener, record, request, inner, whole) as T;
+    }
+    return run();
+  };
+
   /** A phase that throws its refusal (a parse error, a document limit): the operation ends there. */
   const refusing =
     (fallback: ErrorCode) =>
     ({ context }: { context: EnvelopContext }, wrapped: () => void): void => {
       const record = recordOf(context);
       try {
-        runWithLogFields(record, wrapped);
+        scoped(record, context.request, wrapped, false);
       } catch (error) {
         end(record, 'rejected', [error], fallback);
         throw error;
@@ -243,7 +265,7 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
     };
     let phase: PromiseOrValue<void>;
     try {
-      phase = runWithLogFields(record, wrapped);
+      phase = scoped(record, context.request, wrapped, false);
     } catch (error) {
       throw threw(error);
     }
@@ -270,6 +292,11 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
       response.headers.set(REQUEST_ID_HEADER, requestIds.of(request));
     },
     instrumentation: {
+      operation({ context, request }, wrapped) {
+        const record = recordOf(context as EnvelopContext, request);
+        entered.add(record);
+        return scoped(record, request, wrapped, true);
+      },
       parse: refusing('GRAPHQL_PARSE_FAILED'),
       validate({ context }, wrapped) {
         refusing('GRAPHQL_VALIDATION_FAILED')({ context }, wrapped);
@@ -281,6 +308,12 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
       },
       execute: running,
       subscribe: running,
+    },
+    // HTTP: the result of an operation that ended in none of the phases above (its context could not be built).
+    onExecutionResult({ result, context }) {
+      const record = records.get(context);
+      if (record && !record.ended && result !== undefined && !Array.isArray(result) && !isAsyncIterable(result))
+        end(record, outcomeOf(result), result.errors ?? []);
     },
     onValidate({ context, params }) {
       // Named before validation, so that an operation refused by a rule or a hook that throws is named too

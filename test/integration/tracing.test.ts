@@ -218,6 +218,50 @@ describe('traces', () => {
     expect(upstreamHeaders.slice(viaMutation).some((h) => h.traceparent === undefined)).toBe(true);
   });
 
+  it('give an operation refused over graphql-ws a span too, with its code, in the trace of the upgrade', async () => {
+    const { stack, receiver } = await tracedStack({ listen: true });
+    /** The WebSocket of the client, sending a traceparent with its upgrade request. */
+    class TracedWebSocket extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { traceparent: TRACEPARENT } });
+      }
+    }
+    const client = createClient({
+      url: (stack.url as string).replace(/^http/, 'ws'),
+      webSocketImpl: TracedWebSocket,
+      retryAttempts: 0,
+    });
+    let refusal: unknown;
+    try {
+      await new Promise<void>((resolve) => {
+        client.subscribe(
+          { query: 'query Refused { noSuchField }' },
+          {
+            next: () => {},
+            error: (error) => {
+              refusal = error;
+              resolve();
+            },
+            complete: resolve,
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+    expect(JSON.stringify(refusal)).toContain('GRAPHQL_VALIDATION_FAILED');
+    await stack.stop();
+
+    const operations = byKind(receiver.spans, SERVER);
+    expect(operations).toHaveLength(1);
+    expect(operations[0]).toMatchObject({
+      name: 'query Refused',
+      traceId: TRACE_ID,
+      parentSpanId: CLIENT_SPAN_ID,
+      status: { code: ERROR, message: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+  });
+
   it('make a graphql-sse operation a child of its request’s traceparent', async () => {
     const { stack, receiver } = await tracedStack({ listen: true });
     const response = await fetch(stack.url as string, {

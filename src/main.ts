@@ -117,7 +117,15 @@ async function main(): Promise<void> {
     'server started',
   );
 
-  if (app.metricsUrl) process.stdout.write(`Metrics at ${app.metricsUrl}\n`);
+  if (app.metricsUrl) {
+    process.stdout.write(`Metrics at ${app.metricsUrl}\n`);
+    // METRICS_HOST defaults to loopback whatever HOST is (it used to follow HOST): say so where it surprises.
+    if (isLoopbackHost(config.metrics.host) && !isLoopbackHost(effective.host))
+      logger.warn(
+        { metricsUrl: app.metricsUrl, host: effective.host },
+        'metrics are served on loopback only (METRICS_HOST); set METRICS_HOST to scrape them from another machine',
+      );
+  }
 
   // A token or account the upstream refuses is fixed only by configuration: exit at once, naming the variable.
   // An unreachable upstream is not: the check keeps retrying while /readyz answers 503 (src/health/upstream-check.ts).

@@ -43,6 +43,23 @@ describe('npm start', () => {
     expect((await server.exited()).code).toBe(0);
   });
 
+  it('warns once that METRICS_HOST keeps the metrics on loopback when the server listens on every interface', async () => {
+    const server = spawnEntry('src/main.ts', {
+      PORT: '0',
+      HOST: '0.0.0.0',
+      ALLOWED_HOSTS: 'localhost',
+      AUTH_MODE: 'none',
+      METRICS_PORT: '0',
+      LOG_FORMAT: 'json',
+    });
+    const [, metricsUrl] = await server.waitForLine(/Metrics at (http:\/\/\S+)/);
+    expect(new URL(metricsUrl!).hostname).toBe('127.0.0.1');
+    await server.waitForLine(/loopback only \(METRICS_HOST\)/, { stream: 'stderr' });
+    server.kill();
+    await server.exited();
+    expect(server.stderr().match(/loopback only \(METRICS_HOST\)/g)).toHaveLength(1);
+  });
+
   it('refuses to start on invalid configuration, listing every problem', async () => {
     const server = spawnEntry('src/main.ts', { CLOUDFLARE_API_TOKEN: 'abc-token-123', PORT: 'x', LOG_LEVEL: 'loud' });
     const exit = await server.exited();

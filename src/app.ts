@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { loggedSecrets, type Config } from './config.js';
@@ -18,9 +17,8 @@ import { attachWebSocket, type WebSocketTransport } from './transport/websocket.
 import { graphqlSsePlugin, useUnbufferedEventStreams } from './transport/sse.js';
 import { createDocumentCache, useDocumentLimits } from './transport/document-limits.js';
 import { useCodedRequestErrors } from './transport/request-errors.js';
-import { answerOnSocket } from './transport/socket-answer.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
-import { httpServerOptions, listen } from './transport/listen.js';
+import { answerClientErrors, httpServerOptions, listen } from './transport/listen.js';
 import { holdRequestBody, useCloseOnUnreadBody } from './transport/request-body.js';
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
@@ -272,19 +270,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     void yoga.requestListener(req, res);
   });
 
-  // Requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request line) never
-  // reach the handler above, nor do requests that did not arrive within REQUEST_TIMEOUT_MS; Node's default answer
-  // has no body, so it would be the one answer without a code.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const [status, answer] = clientErrorAnswer(error, config.requestTimeoutMs);
-    answerOnSocket(socket, status, JSON.stringify({ errors: [answer] }));
-    // Once the answer is out: a client that keeps sending (a slow body, past the deadline) is not read any further.
-    socket.once('finish', () => socket.destroy());
-  });
+  answerClientErrors(server, config.requestTimeoutMs);
 
   let ws: WebSocketTransport | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -367,17 +353,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return stopping;
     },
   };
-}
-
-/** The answer to a request Node refused before the handler saw it: its status and its GraphQL error. */
-function clientErrorAnswer(error: NodeJS.ErrnoException, requestTimeoutMs: number): [number, GraphQLError] {
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    const message = `The request did not arrive in full within ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS).`;
-    return [408, codedError(message, 'REQUEST_TIMEOUT')];
-  }
-  if (error.code === 'HPE_HEADER_OVERFLOW')
-    return [431, codedError('The request headers are too large.', 'BAD_REQUEST')];
-  return [400, codedError('The request is not a well-formed HTTP/1.1 request.', 'BAD_REQUEST')];
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Scope } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
 import type { BrowserSafety } from '../transport/browser-safety.js';
-import { httpServerOptions, listen } from '../transport/listen.js';
+import { answerClientErrors, httpServerOptions, listen } from '../transport/listen.js';
 import type { Metrics } from './metrics.js';
 
 /** Where the exposition is served, on the main port or on METRICS_PORT. */
@@ -124,6 +124,7 @@ export async function startMetricsServer(metrics: Metrics, options: MetricsServe
       () => answerJson(res, 500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR')),
     );
   });
+  answerClientErrors(server, options.requestTimeoutMs);
   const origin = await listen(server, options.port, options.host, 'METRICS_PORT');
   return {
     url: `${origin}${METRICS_PATH}`,

@@ -1,5 +1,9 @@
 import type { Server, ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { GraphQLError } from 'graphql';
+import { codedError } from '../errors/coded-error.js';
+import { answerOnSocket } from './socket-answer.js';
 
 /**
  * How long a client may take to send its request headers, in ms: they are at most 16 KiB (Node's limit), which
@@ -56,4 +60,33 @@ export async function listen(server: Server, port: number, host: string, variabl
   }
   const { address, port: actual } = server.address() as AddressInfo;
   return `http://${address.includes(':') ? `[${address}]` : address}:${actual}`;
+}
+
+/**
+ * Answers the requests Node's HTTP parser refuses (conflicting lengths, oversized headers, a malformed request
+ * line), which never reach a server's handler, nor do requests that did not arrive within REQUEST_TIMEOUT_MS:
+ * Node's default answer has no body, so it would be the one answer without a code.
+ */
+export function answerClientErrors(server: Server, requestTimeoutMs: number): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, answer] = clientErrorAnswer(error, requestTimeoutMs);
+    answerOnSocket(socket, status, JSON.stringify({ errors: [answer] }));
+    // Once the answer is out: a client that keeps sending (a slow body, past the deadline) is not read any further.
+    socket.once('finish', () => socket.destroy());
+  });
+}
+
+/** The answer to a request Node refused before the handler saw it: its status and its GraphQL error. */
+function clientErrorAnswer(error: NodeJS.ErrnoException, requestTimeoutMs: number): [number, GraphQLError] {
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const message = `The request did not arrive in full within ${requestTimeoutMs} ms (REQUEST_TIMEOUT_MS).`;
+    return [408, codedError(message, 'REQUEST_TIMEOUT')];
+  }
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return [431, codedError('The request headers are too large.', 'BAD_REQUEST')];
+  return [400, codedError('The request is not a well-formed HTTP/1.1 request.', 'BAD_REQUEST')];
 }

@@ -414,6 +414,20 @@ describe('METRICS_PORT from the side of a page in a browser', () => {
     }
   });
 
+  it('answers a request Node cannot parse with a coded 400, as the main port does', async () => {
+    const { hostname, port } = new URL(url);
+    const socket = connect(Number(port), hostname);
+    let answer = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (answer += chunk));
+    await once(socket, 'connect');
+    socket.write('NOT A REQUEST\r\n\r\n');
+    await once(socket, 'close');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+      errors: [expect.objectContaining({ extensions: { code: 'BAD_REQUEST' } })],
+    });
+  });
+
   it('refuses a request from a page of another origin with 403, and sends no metrics', async () => {
     for (const origin of ['https://evil.example', 'http://192.168.1.20:8080', 'null']) {
       const answer = await getWith(url, { origin });

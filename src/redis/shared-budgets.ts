@@ -54,7 +54,7 @@ export function createSharedBudgets(options: {
   };
   const offStatus = connection.onStatus((status) => {
     if (status === 'down') {
-      for (const budget of budgets.values()) budget.fallBack(registry.alive());
+      for (const budget of budgets.values()) budget.fallBack(registry.fallbackReplicas());
     } else {
       // Presence first: the script counts a replica's holds only while the registry lists it.
       void registry.beat().then((ok) => (ok ? rejoin() : undefined));

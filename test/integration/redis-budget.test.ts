@@ -5,7 +5,7 @@ import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
 import { createScaleOut } from '../../src/redis/scale-out.js';
-import { LEASE_TTL_MS, leaseSize } from '../../src/redis/shared-budget.js';
+import { IDLE_LEASE_RETURN_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
 import type { Priority } from '../../src/upstream/types.js';
@@ -53,7 +53,7 @@ async function startEmulator(rateLimit = { limit: LIMIT, windowS: WINDOW_S }): P
 async function startReplicas(
   count: number,
   emulator: Emulator,
-  options: { prefix?: string; token: string; rateWindowS?: number },
+  options: { prefix?: string; token: string; rateWindowS?: number; fallbackReplicas?: number },
 ): Promise<Replica[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
@@ -68,7 +68,15 @@ async function startReplicas(
           rateWindowS: options.rateWindowS ?? WINDOW_S,
           maxRetries: 0,
         },
-        ...(options.prefix === undefined ? {} : { redis: { url: redis.url, keyPrefix: options.prefix } }),
+        ...(options.prefix === undefined
+          ? {}
+          : {
+              redis: {
+                url: redis.url,
+                keyPrefix: options.prefix,
+                ...(options.fallbackReplicas === undefined ? {} : { fallbackReplicas: options.fallbackReplicas }),
+              },
+            }),
       });
       const logger = createLogger('info', [options.token], {
         destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
@@ -172,10 +180,10 @@ describe('a request budget shared through Redis', () => {
     expect(sent).toBeLessThanOrEqual(15);
     expect(sent).toBeGreaterThanOrEqual(15 - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
 
-    // Every answer is reported and every idle lease given back (LEASE_TTL_MS): no replica holds anything after.
+    // Every answer is reported and every idle lease given back (IDLE_LEASE_RETURN_MS): no replica holds anything after.
     const holders = async () => Object.keys(await client.hgetall(budgetKey)).filter((field) => field.startsWith('o:'));
     let held = await holders();
-    const idleBy = Date.now() + LEASE_TTL_MS + 2000;
+    const idleBy = Date.now() + IDLE_LEASE_RETURN_MS + 2000;
     while (held.length > 0 && Date.now() < idleBy) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       held = await holders();
@@ -292,6 +300,30 @@ describe('a request budget shared through Redis', () => {
     expect(outcomesAfter).not.toContain('upstream-429');
     expect(tooMany(emulator)).toBe(0);
     expect(emulator.requests.count()).toBeLessThanOrEqual(LIMIT);
+  });
+
+  it('keeps replicas started while Redis is down within the limit together: each assumes REDIS_FALLBACK_REPLICAS', async () => {
+    const emulator = await startEmulator();
+    await redis.stop();
+    try {
+      // None of them ever saw another: each divides by the default REDIS_FALLBACK_REPLICAS (3), not by a guess of 2.
+      const replicas = await startReplicas(3, emulator, { prefix: prefix(), token: token() });
+      for (const replica of replicas) expect(replica.config.redis.fallbackReplicas).toBe(3);
+      const outcomes = await burst(replicas, 'f-down', 30, 0);
+      expect(outcomes).not.toContain('upstream-429');
+      expect(tooMany(emulator)).toBe(0);
+      for (const [n, replica] of replicas.entries()) {
+        expect(sentBy(replica), `replica ${n} sent its share`).toBe(Math.floor(LIMIT / 3));
+      }
+      expect(emulator.requests.count()).toBeLessThanOrEqual(LIMIT);
+
+      // A deployment of up to 6 replicas says so: a replica started alone during the outage takes a sixth.
+      const [sixth] = await startReplicas(1, emulator, { prefix: prefix(), token: token(), fallbackReplicas: 6 });
+      await burst([sixth!], 'f-six', 30, 0);
+      expect(sentBy(sixth!)).toBe(Math.floor(LIMIT / 6));
+    } finally {
+      await redis.restart();
+    }
   });
 
   it('never writes a token, nor an account id in clear, to Redis (keys, values, published messages)', async () => {

@@ -70,6 +70,8 @@ export interface SharedBudgetContext {
   readonly limits: BudgetLimits;
   readonly clientShare: number;
   readonly now: () => number;
+  /** A closed budget is taken from again (its credential is still in use): it is maintained again from now on. */
+  readonly reopened?: (budget: SharedBudget) => void;
 }
 
 /** Tokens a lease adds beyond the takes waiting: this replica's part of {@link LEASE_SHARE} of the limit. */
@@ -130,7 +132,19 @@ export class SharedBudget implements Budget {
     return this.joined;
   }
 
+  /** When a take last came (the context's clock); -Infinity before the first. */
+  get lastUsedAt(): number {
+    return this.usedAt;
+  }
+
+  /** Whether a take waits, or a request taken from this budget has not been settled yet: then it must not close. */
+  get busy(): boolean {
+    return this.waiters.length > 0 || this.sharedInFlight > 0 || this.fallbackInFlight > 0;
+  }
+
   take(priority: Priority, client?: string): TakeResult | Promise<TakeResult> {
+    // Closed (or closing) while its credential was still held somewhere: used again, it is kept up again.
+    if (this.closedOrClosing()) this.reopen();
     if (!this.joined) return this.takeLocally(priority, client);
     const now = this.context.now();
     if (now < this.blockedUntil) return refusal(this.blockedUntil - now);
@@ -324,14 +338,25 @@ export class SharedBudget implements Budget {
     if (due) void this.pump(true);
   }
 
-  /** Gives back unspent leases and reports what is pending; later takes are served locally. */
+  /**
+   * Gives back unspent leases and reports what is pending. A later take reopens it (src/redis/shared-budgets.ts
+   * keeps maintaining it then): closing never strands what it leases afterwards.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.joined) {
       this.leasedAt = -Infinity;
       await this.pump(true);
+      // A take came meanwhile and reopened it.
+      if (this.leasedAt !== -Infinity) return;
     }
     this.closed = true;
+  }
+
+  private reopen(): void {
+    this.closed = false;
+    if (this.leasedAt === -Infinity) this.leasedAt = 0;
+    this.context.reopened?.(this);
   }
 
   private takeLocally(priority: Priority, client: string | undefined): TakeResult {

@@ -4,7 +4,12 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.js';
+import { createRedisKeys } from '../../src/redis/keys.js';
+import { createReplicaRegistry } from '../../src/redis/registry.js';
 import { createScaleOut } from '../../src/redis/scale-out.js';
+import { createSharedBudgets } from '../../src/redis/shared-budgets.js';
+import { createCredential } from '../../src/upstream/credential.js';
 import { IDLE_LEASE_RETURN_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
@@ -31,6 +36,7 @@ interface Replica {
 
 let redis: RedisServer;
 const running: Replica[] = [];
+const connections: RedisConnection[] = [];
 const emulators: Emulator[] = [];
 
 beforeAll(async () => {
@@ -39,6 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((replica) => replica.app.stop()));
+  await Promise.all(connections.map((connection) => connection.close()));
   await Promise.all(emulators.map((emulator) => emulator.stop()));
   await redis?.dispose();
 });
@@ -372,3 +379,78 @@ async function readyz(replica: Replica): Promise<Readiness> {
   const text = await response.text();
   return { status: response.status, text, body: JSON.parse(text) as Readiness['body'] };
 }
+
+/** Resolves once `condition` resolves true, checking every few ms; rejects after `timeoutMs`. */
+async function waitForAsync(condition: () => Promise<boolean>, message: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("one replica's shared budgets", () => {
+  it('close the least recently used idle one when too many are kept: never the server credential, never one in use', async () => {
+    const config = createConfig({
+      upstream: { accountId: ACCOUNT, apiToken: token(), rateLimit: LIMIT, rateWindowS: WINDOW_S },
+    });
+    const logger = createLogger('error', []);
+    const connection = await createRedisConnection({ url: redis.url, logger, consequence: () => '' });
+    connections.push(connection);
+    expect(await connection.connect(3000)).toBe(true);
+    const keys = createRedisKeys(prefix());
+    const registry = createReplicaRegistry(connection, keys, 3);
+    expect(await registry.beat()).toBe(true);
+    let clock = 1_000_000;
+    const budgets = createSharedBudgets({
+      connection,
+      keys,
+      registry,
+      upstream: config.upstream,
+      now: () => clock,
+      maxBudgets: 3,
+    });
+    await budgets.start();
+    const client = (name: string) => createCredential(ACCOUNT, `${token()}-${name}`, 'client');
+    const build = (credential: ReturnType<typeof createCredential>) => {
+      budgets.factory(credential);
+      return budgets.get(credential.key)!;
+    };
+    const held = async (key: string) => Number((await redis.client().hget(keys.budget(key), `o:${registry.id}`)) ?? 0);
+
+    // The server's credential, built first and never used: the oldest by both measures.
+    const server = build(createCredential(config.upstream.accountId, config.upstream.apiToken));
+    const idle = build(client('idle'));
+    const inUse = build(client('in-use'));
+    clock += 10;
+    expect(await idle.take('interactive')).toEqual({ ok: true });
+    idle.settle(null);
+    clock += 10;
+    // Taken, its request not answered yet: older than nothing, but in use.
+    expect(await inUse.take('interactive')).toEqual({ ok: true });
+    clock += 10;
+    const fresh = build(client('fresh'));
+
+    expect(budgets.get(idle.credentialKey), 'the least recently used idle budget is closed').toBeUndefined();
+    expect(budgets.get(server.credentialKey)).toBe(server);
+    expect(budgets.get(inUse.credentialKey)).toBe(inUse);
+    expect(budgets.get(fresh.credentialKey)).toBe(fresh);
+    await waitForAsync(async () => (await held(idle.credentialKey)) === 0, 'the closed budget gave its lease back');
+    expect(await held(inUse.credentialKey), 'the budget in use still holds its lease').toBeGreaterThanOrEqual(1);
+
+    // createUpstream still holds the closed one: used again, it serves and is maintained again (its lease returns).
+    clock += 10;
+    expect(await idle.take('interactive')).toEqual({ ok: true });
+    expect(budgets.get(idle.credentialKey)).toBe(idle);
+    expect(budgets.get(server.credentialKey)).toBe(server);
+    expect(budgets.get(inUse.credentialKey)).toBe(inUse);
+    expect(await held(idle.credentialKey)).toBeGreaterThanOrEqual(1);
+    idle.settle(null);
+    clock += IDLE_LEASE_RETURN_MS;
+    await waitForAsync(async () => (await held(idle.credentialKey)) === 0, 'the reopened budget returned its lease');
+
+    inUse.settle(null);
+    await budgets.stop();
+    await registry.stop();
+  });
+});

@@ -149,6 +149,13 @@ export interface RedisConfig {
   readonly url: string | undefined;
   /** `REDIS_KEY_PREFIX`: starts every key and channel, so that several deployments can share one Redis. @default wfgql: */
   readonly keyPrefix: string;
+  /**
+   * `REDIS_FALLBACK_REPLICAS`: the fewest replicas a replica assumes while it serves from its local share of
+   * `UPSTREAM_RATE_LIMIT` (Redis unreachable): it divides the limit by this or by the replicas it last saw alive,
+   * whichever is more. Set it to the most replicas the deployment may run, so that replicas started or added
+   * during an outage never take more than the limit together. @default 3
+   */
+  readonly fallbackReplicas: number;
 }
 
 /** What `REDIS_KEY_PREFIX` may hold: letters, digits and `:_.-`, nothing Redis or a shell would read as syntax. */
@@ -567,10 +574,11 @@ export function loadConfig(env: Env = process.env): Config {
   return deepFreeze(config);
 }
 
-/** `REDIS_URL` and `REDIS_KEY_PREFIX`. A problem quotes the URL without its user and password. */
+/** `REDIS_URL`, `REDIS_KEY_PREFIX` and `REDIS_FALLBACK_REPLICAS`. A problem quotes the URL without its user and password. */
 function readRedis(read: Reader): RedisConfig {
   const url = read.string('REDIS_URL');
   const keyPrefix = read.string('REDIS_KEY_PREFIX') ?? 'wfgql:';
+  const fallbackReplicas = read.int('REDIS_FALLBACK_REPLICAS', 3, { min: 1, max: 10_000 });
   if (!REDIS_KEY_PREFIX_PATTERN.test(keyPrefix)) {
     read.problems.push(
       `REDIS_KEY_PREFIX must be 1 to 64 letters, digits or the characters : _ . - (got "${keyPrefix.slice(0, 80)}")`,
@@ -579,14 +587,16 @@ function readRedis(read: Reader): RedisConfig {
   if (url === undefined) {
     if (read.string('REDIS_KEY_PREFIX') !== undefined)
       read.problems.push('REDIS_KEY_PREFIX is set but REDIS_URL is not: the prefix only applies with REDIS_URL');
-    return { url: undefined, keyPrefix };
+    if (read.string('REDIS_FALLBACK_REPLICAS') !== undefined)
+      read.problems.push('REDIS_FALLBACK_REPLICAS is set but REDIS_URL is not: it only applies with REDIS_URL');
+    return { url: undefined, keyPrefix, fallbackReplicas };
   }
   const problem = redisUrlProblem(url);
   if (problem !== undefined) {
     read.problems.push(`REDIS_URL ${problem} (got "${redactRedisUrl(url)}")`);
-    return { url: undefined, keyPrefix };
+    return { url: undefined, keyPrefix, fallbackReplicas };
   }
-  return { url, keyPrefix };
+  return { url, keyPrefix, fallbackReplicas };
 }
 
 function redisUrlProblem(raw: string): string | undefined {

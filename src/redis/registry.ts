@@ -2,8 +2,8 @@
  * Which replicas are alive. Each replica renews its presence every {@link HEARTBEAT_MS}: a key that expires after
  * {@link REPLICA_TTL_MS} unless renewed (for anyone asking about one replica), and its score in a sorted set of
  * replicas by last heartbeat (for counting them, and for scripts: src/redis/budget-script.ts). A replica that misses
- * heartbeats for the TTL counts as gone. The count is what a replica divides the budget by while Redis is
- * unreachable (src/redis/shared-budget.ts).
+ * heartbeats for the TTL counts as gone. The count, or `REDIS_FALLBACK_REPLICAS` if that is more, is what a replica
+ * divides the budget by while Redis is unreachable (src/redis/shared-budget.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from './connection.js';
@@ -12,11 +12,6 @@ import { LUA_NOW_MS, RedisScript } from './script.js';
 
 export const HEARTBEAT_MS = 1000;
 export const REPLICA_TTL_MS = 5000;
-/**
- * Replicas a replica assumes alive before it has ever reached Redis: setting `REDIS_URL` says there may be others,
- * so it never takes the whole limit for itself on a guess.
- */
-export const REPLICAS_ASSUMED_UNSEEN = 2;
 
 const HEARTBEAT = new RedisScript(`${LUA_NOW_MS}
 local ttl = tonumber(ARGV[2])
@@ -36,8 +31,13 @@ return 1
 export interface ReplicaRegistry {
   /** This replica's id: random, made at start; names its presence and what it holds in shared state. */
   readonly id: string;
-  /** Replicas alive at the last heartbeat, this one included; {@link REPLICAS_ASSUMED_UNSEEN} before the first. */
+  /** Replicas alive at the last heartbeat, this one included; the configured fallback count before the first. */
   alive(): number;
+  /**
+   * What the limit is divided by while Redis is unreachable: the replicas last seen alive, never fewer than
+   * `REDIS_FALLBACK_REPLICAS` (replicas may have been added, or started, while this one could not see them).
+   */
+  fallbackReplicas(): number;
   /** Renews this replica's presence now; resolves false (never rejects) when Redis could not be reached. */
   beat(): Promise<boolean>;
   /** Heartbeats every {@link HEARTBEAT_MS} from now on; `onBeat` runs after each one that reached Redis. */
@@ -46,7 +46,12 @@ export interface ReplicaRegistry {
   stop(): Promise<void>;
 }
 
-export function createReplicaRegistry(connection: RedisConnection, keys: RedisKeys): ReplicaRegistry {
+export function createReplicaRegistry(
+  connection: RedisConnection,
+  keys: RedisKeys,
+  /** `REDIS_FALLBACK_REPLICAS` (src/config.ts). */
+  assumedReplicas: number,
+): ReplicaRegistry {
   const id = randomBytes(8).toString('hex');
   let alive: number | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -74,7 +79,8 @@ export function createReplicaRegistry(connection: RedisConnection, keys: RedisKe
 
   return {
     id,
-    alive: () => alive ?? REPLICAS_ASSUMED_UNSEEN,
+    alive: () => alive ?? assumedReplicas,
+    fallbackReplicas: () => Math.max(alive ?? 1, assumedReplicas),
     beat,
     start(onBeat) {
       if (timer) return;

@@ -48,16 +48,16 @@ export async function createScaleOut(options: {
     url: redis.url,
     logger,
     consequence: () => {
-      const replicas = registry.alive();
+      const replicas = registry.fallbackReplicas();
       const share = Math.max(1, Math.floor(upstream.rateLimit / replicas));
       return (
         `until it is back, this replica serves from a local request budget of ${share} requests per ` +
-        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} ${replicas === 1 ? 'replica' : 'replicas'} last seen alive), ` +
+        `${upstream.rateWindowS} s (UPSTREAM_RATE_LIMIT / ${replicas} ${replicas === 1 ? 'replica' : 'replicas'}: last seen alive, at least REDIS_FALLBACK_REPLICAS), ` +
         `and polls for its own subscribers itself`
       );
     },
   });
-  const registry: ReplicaRegistry = createReplicaRegistry(connection, keys);
+  const registry: ReplicaRegistry = createReplicaRegistry(connection, keys, redis.fallbackReplicas);
   const budgets = createSharedBudgets({ connection, keys, registry, upstream });
   const live = createLiveCoordination({ connection, keys, replicaId: registry.id, logger });
   let started = false;

@@ -9,11 +9,11 @@
  * Bounds. Over all replicas, no more goes out per upstream window than the in-process budget would let one process
  * send: every token is leased by the script under the in-process rules, and counts as in flight until its answer
  * is reported. What leases add is idle tokens: each replica holds at most {@link leaseSize} unspent tokens
- * (5 % of the limit over all replicas, at most {@link MAX_LEASE} each), given back {@link LEASE_TTL_MS} after its
+ * (5 % of the limit over all replicas, at most {@link MAX_LEASE} each), given back {@link IDLE_LEASE_RETURN_MS} after its
  * last lease (or lost with a replica that dies, until the bucket refills).
  *
  * While Redis is unreachable, the replica serves from a local {@link RequestBudget} of the limit divided by the
- * replicas it last saw alive, started from its share of the last shared state it saw, and reading each
+ * replicas it last saw alive (never fewer than `REDIS_FALLBACK_REPLICAS`), started from its share of the last shared state it saw, and reading each
  * `Ratelimit` answer as its share of what is left. When Redis is back it rejoins: it tells Redis what it holds
  * now, the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both), and only
  * then leases again.
@@ -41,7 +41,7 @@ export const LEASE_SHARE = 0.05;
 /** Most tokens one lease adds beyond the takes waiting for it. */
 export const MAX_LEASE = 25;
 /** Leased tokens still unspent this long after the last lease go back to the shared bucket. */
-export const LEASE_TTL_MS = 2000;
+export const IDLE_LEASE_RETURN_MS = 2000;
 /** How often answers are reported, idle leases returned and a read state refreshed. */
 export const MAINTAIN_MS = 250;
 /** A state the poll loops read is refreshed from Redis when older than this. */
@@ -70,6 +70,8 @@ export interface SharedBudgetContext {
   readonly limits: BudgetLimits;
   readonly clientShare: number;
   readonly now: () => number;
+  /** A closed budget is taken from again (its credential is still in use): it is maintained again from now on. */
+  readonly reopened?: (budget: SharedBudget) => void;
 }
 
 /** Tokens a lease adds beyond the takes waiting: this replica's part of {@link LEASE_SHARE} of the limit. */
@@ -122,7 +124,7 @@ export class SharedBudget implements Budget {
     const { capacity, windowMs } = context.limits;
     this.shares = new ClientShares(capacity, windowMs, context.clientShare);
     this.joined = context.connection.status() === 'up';
-    if (!this.joined) this.fallBack(context.registry.alive());
+    if (!this.joined) this.fallBack(context.registry.fallbackReplicas());
   }
 
   /** Whether this budget leases from Redis now (false: it serves from its local share). */
@@ -130,7 +132,19 @@ export class SharedBudget implements Budget {
     return this.joined;
   }
 
+  /** When a take last came (the context's clock); -Infinity before the first. */
+  get lastUsedAt(): number {
+    return this.usedAt;
+  }
+
+  /** Whether a take waits, or a request taken from this budget has not been settled yet: then it must not close. */
+  get busy(): boolean {
+    return this.waiters.length > 0 || this.sharedInFlight > 0 || this.fallbackInFlight > 0;
+  }
+
   take(priority: Priority, client?: string): TakeResult | Promise<TakeResult> {
+    // Closed (or closing) while its credential was still held somewhere: used again, it is kept up again.
+    if (this.closedOrClosing()) this.reopen();
     if (!this.joined) return this.takeLocally(priority, client);
     const now = this.context.now();
     if (now < this.blockedUntil) return refusal(this.blockedUntil - now);
@@ -307,7 +321,7 @@ export class SharedBudget implements Budget {
   }
 
   /**
-   * Runs the periodic work: reports answers, gives back leases unused for {@link LEASE_TTL_MS}, refreshes a state
+   * Runs the periodic work: reports answers, gives back leases unused for {@link IDLE_LEASE_RETURN_MS}, refreshes a state
    * the poll loops read. Called every {@link MAINTAIN_MS} by src/redis/shared-budgets.ts.
    */
   maintain(): void {
@@ -324,14 +338,25 @@ export class SharedBudget implements Budget {
     if (due) void this.pump(true);
   }
 
-  /** Gives back unspent leases and reports what is pending; later takes are served locally. */
+  /**
+   * Gives back unspent leases and reports what is pending. A later take reopens it (src/redis/shared-budgets.ts
+   * keeps maintaining it then): closing never strands what it leases afterwards.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.joined) {
       this.leasedAt = -Infinity;
       await this.pump(true);
+      // A take came meanwhile and reopened it.
+      if (this.leasedAt !== -Infinity) return;
     }
     this.closed = true;
+  }
+
+  private reopen(): void {
+    this.closed = false;
+    if (this.leasedAt === -Infinity) this.leasedAt = 0;
+    this.context.reopened?.(this);
   }
 
   private takeLocally(priority: Priority, client: string | undefined): TakeResult {
@@ -342,7 +367,7 @@ export class SharedBudget implements Budget {
   }
 
   private fallBackNow(): NonNullable<SharedBudget['fallback']> {
-    this.fallBack(this.context.registry.alive());
+    this.fallBack(this.context.registry.fallbackReplicas());
     return this.fallback!;
   }
 
@@ -374,7 +399,9 @@ export class SharedBudget implements Budget {
 
   private releaseDue(now: number): boolean {
     return (
-      this.poolInteractive + this.poolBackground > 0 && this.waiters.length === 0 && now - this.leasedAt >= LEASE_TTL_MS
+      this.poolInteractive + this.poolBackground > 0 &&
+      this.waiters.length === 0 &&
+      now - this.leasedAt >= IDLE_LEASE_RETURN_MS
     );
   }
 
@@ -405,7 +432,7 @@ export class SharedBudget implements Budget {
         } catch (error) {
           // The connection reports the outage, and src/redis/shared-budgets.ts makes every budget fall back.
           this.context.connection.failed(error);
-          if (this.epoch === epoch) this.fallBack(this.context.registry.alive());
+          if (this.epoch === epoch) this.fallBack(this.context.registry.fallbackReplicas());
           return;
         }
         // Leased before a fall back: rejoining replaces what Redis counts as held.

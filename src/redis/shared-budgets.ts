@@ -5,13 +5,18 @@
  */
 import type { UpstreamConfig } from '../config.js';
 import type { BudgetFactory } from '../upstream/budget.js';
+import { createCredential } from '../upstream/credential.js';
 import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import type { ReplicaRegistry } from './registry.js';
 import { MAINTAIN_MS, SharedBudget } from './shared-budget.js';
 
-/** Budgets kept; the least recently built is dropped first (its leases are given back). Matches createUpstream's. */
-const MAX_BUDGETS = 1000;
+/**
+ * Budgets kept before the least recently used idle one is closed (its leases given back): createUpstream's own
+ * credential limit (src/upstream/client.ts). Never the server's own credential's, never one with a take waiting or
+ * a request unsettled; one closed while createUpstream still holds it reopens on its next take.
+ */
+export const MAX_BUDGETS = 1000;
 /** Longest `stop()` waits for budgets to give their leases back. */
 const STOP_WAIT_MS = 1000;
 
@@ -33,8 +38,12 @@ export function createSharedBudgets(options: {
   readonly registry: ReplicaRegistry;
   readonly upstream: UpstreamConfig;
   readonly now?: () => number;
+  /** @default {@link MAX_BUDGETS} */
+  readonly maxBudgets?: number;
 }): SharedBudgets {
   const { connection, keys, registry, upstream } = options;
+  const maxBudgets = options.maxBudgets ?? MAX_BUDGETS;
+  const defaultKey = createCredential(upstream.accountId, upstream.apiToken).key;
   const context = {
     connection,
     keys,
@@ -42,10 +51,30 @@ export function createSharedBudgets(options: {
     limits: { capacity: upstream.rateLimit, windowMs: upstream.rateWindowS * 1000 },
     clientShare: upstream.clientBudgetShare,
     now: options.now ?? Date.now,
+    reopened: (budget: SharedBudget) => {
+      if (!budgets.has(budget.credentialKey)) keep(budget);
+    },
   };
   const budgets = new Map<string, SharedBudget>();
   /** The same budgets by the id that names their credential in Redis (messages name credentials so). */
   const byId = new Map<string, SharedBudget>();
+  const keep = (budget: SharedBudget) => {
+    budgets.set(budget.credentialKey, budget);
+    byId.set(keys.credentialId(budget.credentialKey), budget);
+    if (budgets.size > maxBudgets) evictOne(budget);
+  };
+  /** Closes the least recently used budget that is idle, not the server credential's and not `kept` (if any is). */
+  const evictOne = (kept: SharedBudget) => {
+    let victim: SharedBudget | undefined;
+    for (const budget of budgets.values()) {
+      if (budget === kept || budget.credentialKey === defaultKey || budget.busy) continue;
+      if (!victim || budget.lastUsedAt < victim.lastUsedAt) victim = budget;
+    }
+    if (!victim) return;
+    budgets.delete(victim.credentialKey);
+    byId.delete(keys.credentialId(victim.credentialKey));
+    void victim.close();
+  };
   let timer: NodeJS.Timeout | undefined;
   let unsubscribe: (() => void) | undefined;
 
@@ -54,7 +83,7 @@ export function createSharedBudgets(options: {
   };
   const offStatus = connection.onStatus((status) => {
     if (status === 'down') {
-      for (const budget of budgets.values()) budget.fallBack(registry.alive());
+      for (const budget of budgets.values()) budget.fallBack(registry.fallbackReplicas());
     } else {
       // Presence first: the script counts a replica's holds only while the registry lists it.
       void registry.beat().then((ok) => (ok ? rejoin() : undefined));
@@ -73,14 +102,7 @@ export function createSharedBudgets(options: {
       const existing = budgets.get(credential.key);
       if (existing) return existing;
       const budget = new SharedBudget(credential.key, context);
-      budgets.set(credential.key, budget);
-      byId.set(keys.credentialId(credential.key), budget);
-      if (budgets.size > MAX_BUDGETS) {
-        const [oldestKey, oldest] = budgets.entries().next().value as [string, SharedBudget];
-        budgets.delete(oldestKey);
-        byId.delete(keys.credentialId(oldestKey));
-        void oldest.close();
-      }
+      keep(budget);
       return budget;
     },
     get: (credentialKey) => budgets.get(credentialKey),

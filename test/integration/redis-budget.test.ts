@@ -4,8 +4,13 @@ import { createApp, type App } from '../../src/app.js';
 import { createConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.js';
+import { createRedisKeys } from '../../src/redis/keys.js';
+import { createReplicaRegistry } from '../../src/redis/registry.js';
 import { createScaleOut } from '../../src/redis/scale-out.js';
-import { LEASE_TTL_MS, leaseSize } from '../../src/redis/shared-budget.js';
+import { createSharedBudgets } from '../../src/redis/shared-budgets.js';
+import { createCredential } from '../../src/upstream/credential.js';
+import { IDLE_LEASE_RETURN_MS, leaseSize } from '../../src/redis/shared-budget.js';
 import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
 import type { Priority } from '../../src/upstream/types.js';
@@ -31,6 +36,7 @@ interface Replica {
 
 let redis: RedisServer;
 const running: Replica[] = [];
+const connections: RedisConnection[] = [];
 const emulators: Emulator[] = [];
 
 beforeAll(async () => {
@@ -39,6 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(running.map((replica) => replica.app.stop()));
+  await Promise.all(connections.map((connection) => connection.close()));
   await Promise.all(emulators.map((emulator) => emulator.stop()));
   await redis?.dispose();
 });
@@ -53,7 +60,7 @@ async function startEmulator(rateLimit = { limit: LIMIT, windowS: WINDOW_S }): P
 async function startReplicas(
   count: number,
   emulator: Emulator,
-  options: { prefix?: string; token: string; rateWindowS?: number },
+  options: { prefix?: string; token: string; rateWindowS?: number; fallbackReplicas?: number },
 ): Promise<Replica[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
@@ -68,7 +75,15 @@ async function startReplicas(
           rateWindowS: options.rateWindowS ?? WINDOW_S,
           maxRetries: 0,
         },
-        ...(options.prefix === undefined ? {} : { redis: { url: redis.url, keyPrefix: options.prefix } }),
+        ...(options.prefix === undefined
+          ? {}
+          : {
+              redis: {
+                url: redis.url,
+                keyPrefix: options.prefix,
+                ...(options.fallbackReplicas === undefined ? {} : { fallbackReplicas: options.fallbackReplicas }),
+              },
+            }),
       });
       const logger = createLogger('info', [options.token], {
         destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
@@ -172,10 +187,10 @@ describe('a request budget shared through Redis', () => {
     expect(sent).toBeLessThanOrEqual(15);
     expect(sent).toBeGreaterThanOrEqual(15 - SAFETY_MARGIN - 3 * leaseSize(LIMIT, 3));
 
-    // Every answer is reported and every idle lease given back (LEASE_TTL_MS): no replica holds anything after.
+    // Every answer is reported and every idle lease given back (IDLE_LEASE_RETURN_MS): no replica holds anything after.
     const holders = async () => Object.keys(await client.hgetall(budgetKey)).filter((field) => field.startsWith('o:'));
     let held = await holders();
-    const idleBy = Date.now() + LEASE_TTL_MS + 2000;
+    const idleBy = Date.now() + IDLE_LEASE_RETURN_MS + 2000;
     while (held.length > 0 && Date.now() < idleBy) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       held = await holders();
@@ -294,6 +309,30 @@ describe('a request budget shared through Redis', () => {
     expect(emulator.requests.count()).toBeLessThanOrEqual(LIMIT);
   });
 
+  it('keeps replicas started while Redis is down within the limit together: each assumes REDIS_FALLBACK_REPLICAS', async () => {
+    const emulator = await startEmulator();
+    await redis.stop();
+    try {
+      // None of them ever saw another: each divides by the default REDIS_FALLBACK_REPLICAS (3), not by a guess of 2.
+      const replicas = await startReplicas(3, emulator, { prefix: prefix(), token: token() });
+      for (const replica of replicas) expect(replica.config.redis.fallbackReplicas).toBe(3);
+      const outcomes = await burst(replicas, 'f-down', 30, 0);
+      expect(outcomes).not.toContain('upstream-429');
+      expect(tooMany(emulator)).toBe(0);
+      for (const [n, replica] of replicas.entries()) {
+        expect(sentBy(replica), `replica ${n} sent its share`).toBe(Math.floor(LIMIT / 3));
+      }
+      expect(emulator.requests.count()).toBeLessThanOrEqual(LIMIT);
+
+      // A deployment of up to 6 replicas says so: a replica started alone during the outage takes a sixth.
+      const [sixth] = await startReplicas(1, emulator, { prefix: prefix(), token: token(), fallbackReplicas: 6 });
+      await burst([sixth!], 'f-six', 30, 0);
+      expect(sentBy(sixth!)).toBe(Math.floor(LIMIT / 6));
+    } finally {
+      await redis.restart();
+    }
+  });
+
   it('never writes a token, nor an account id in clear, to Redis (keys, values, published messages)', async () => {
     const emulator = await startEmulator();
     const secret = token();
@@ -340,3 +379,78 @@ async function readyz(replica: Replica): Promise<Readiness> {
   const text = await response.text();
   return { status: response.status, text, body: JSON.parse(text) as Readiness['body'] };
 }
+
+/** Resolves once `condition` resolves true, checking every few ms; rejects after `timeoutMs`. */
+async function waitForAsync(condition: () => Promise<boolean>, message: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("one replica's shared budgets", () => {
+  it('close the least recently used idle one when too many are kept: never the server credential, never one in use', async () => {
+    const config = createConfig({
+      upstream: { accountId: ACCOUNT, apiToken: token(), rateLimit: LIMIT, rateWindowS: WINDOW_S },
+    });
+    const logger = createLogger('error', []);
+    const connection = await createRedisConnection({ url: redis.url, logger, consequence: () => '' });
+    connections.push(connection);
+    expect(await connection.connect(3000)).toBe(true);
+    const keys = createRedisKeys(prefix());
+    const registry = createReplicaRegistry(connection, keys, 3);
+    expect(await registry.beat()).toBe(true);
+    let clock = 1_000_000;
+    const budgets = createSharedBudgets({
+      connection,
+      keys,
+      registry,
+      upstream: config.upstream,
+      now: () => clock,
+      maxBudgets: 3,
+    });
+    await budgets.start();
+    const client = (name: string) => createCredential(ACCOUNT, `${token()}-${name}`, 'client');
+    const build = (credential: ReturnType<typeof createCredential>) => {
+      budgets.factory(credential);
+      return budgets.get(credential.key)!;
+    };
+    const held = async (key: string) => Number((await redis.client().hget(keys.budget(key), `o:${registry.id}`)) ?? 0);
+
+    // The server's credential, built first and never used: the oldest by both measures.
+    const server = build(createCredential(config.upstream.accountId, config.upstream.apiToken));
+    const idle = build(client('idle'));
+    const inUse = build(client('in-use'));
+    clock += 10;
+    expect(await idle.take('interactive')).toEqual({ ok: true });
+    idle.settle(null);
+    clock += 10;
+    // Taken, its request not answered yet: older than nothing, but in use.
+    expect(await inUse.take('interactive')).toEqual({ ok: true });
+    clock += 10;
+    const fresh = build(client('fresh'));
+
+    expect(budgets.get(idle.credentialKey), 'the least recently used idle budget is closed').toBeUndefined();
+    expect(budgets.get(server.credentialKey)).toBe(server);
+    expect(budgets.get(inUse.credentialKey)).toBe(inUse);
+    expect(budgets.get(fresh.credentialKey)).toBe(fresh);
+    await waitForAsync(async () => (await held(idle.credentialKey)) === 0, 'the closed budget gave its lease back');
+    expect(await held(inUse.credentialKey), 'the budget in use still holds its lease').toBeGreaterThanOrEqual(1);
+
+    // createUpstream still holds the closed one: used again, it serves and is maintained again (its lease returns).
+    clock += 10;
+    expect(await idle.take('interactive')).toEqual({ ok: true });
+    expect(budgets.get(idle.credentialKey)).toBe(idle);
+    expect(budgets.get(server.credentialKey)).toBe(server);
+    expect(budgets.get(inUse.credentialKey)).toBe(inUse);
+    expect(await held(idle.credentialKey)).toBeGreaterThanOrEqual(1);
+    idle.settle(null);
+    clock += IDLE_LEASE_RETURN_MS;
+    await waitForAsync(async () => (await held(idle.credentialKey)) === 0, 'the reopened budget returned its lease');
+
+    inUse.settle(null);
+    await budgets.stop();
+    await registry.stop();
+  });
+});

@@ -7,7 +7,7 @@ const PASSWORD = 'hunter2-redis-password-0123';
 
 describe('REDIS_URL and REDIS_KEY_PREFIX', () => {
   it('leave everything in the process when unset, with the documented prefix', () => {
-    expect(loadConfig({}).redis).toEqual({ url: undefined, keyPrefix: 'wfgql:' });
+    expect(loadConfig({}).redis).toEqual({ url: undefined, keyPrefix: 'wfgql:', fallbackReplicas: 3 });
   });
 
   it('accept redis:// and rediss:// URLs with a user, a password and a database', () => {
@@ -20,6 +20,7 @@ describe('REDIS_URL and REDIS_KEY_PREFIX', () => {
       expect(loadConfig({ REDIS_URL: url, REDIS_KEY_PREFIX: 'team-a:prod.' }).redis).toEqual({
         url,
         keyPrefix: 'team-a:prod.',
+        fallbackReplicas: 3,
       });
     }
   });
@@ -38,6 +39,18 @@ describe('REDIS_URL and REDIS_KEY_PREFIX', () => {
       expect(problems.join('\n')).not.toContain(PASSWORD);
     }
     expect(problemsOf({ REDIS_URL: `http://user:${PASSWORD}@h` })[0]).toContain('http://***@h');
+  });
+
+  it('read REDIS_FALLBACK_REPLICAS as a whole number of at least 1, only with REDIS_URL', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1', REDIS_FALLBACK_REPLICAS: '8' }).redis.fallbackReplicas).toBe(8);
+    for (const value of ['0', '-2', '2.5', 'three']) {
+      expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1', REDIS_FALLBACK_REPLICAS: value })).toEqual([
+        expect.stringMatching(/^REDIS_FALLBACK_REPLICAS /),
+      ]);
+    }
+    expect(problemsOf({ REDIS_FALLBACK_REPLICAS: '4' })).toEqual([
+      'REDIS_FALLBACK_REPLICAS is set but REDIS_URL is not: it only applies with REDIS_URL',
+    ]);
   });
 
   it('refuse a prefix outside the safe characters, and a prefix without a URL', () => {

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
+import { freePort } from './ports.js';
 
 /** Debian's redis-server (`.ci/run` installs the package when it is missing). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -30,14 +31,6 @@ const servers = new Set<RedisServer>();
 afterAll(async () => {
   await Promise.all([...servers].map((server) => server.dispose()));
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Resolves once the server on `port` answers PING; rejects when `child` exits first or the deadline passes. */
 async function waitForPing(port: number, child: ChildProcess, timeoutMs = 5000): Promise<void> {

@@ -21,6 +21,7 @@ import { subscribe, wsClient } from '../helpers/live.js';
 import { scrape, type Scrape } from '../helpers/metrics.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * `/metrics` at the public boundary: real traffic against the emulator, then a scrape over HTTP parsed sample by
@@ -351,15 +352,6 @@ function getWith(url: string, headers: Record<string, string>): Promise<{ status
     });
     req.on('error', reject).end();
   });
-}
-
-/** An ephemeral loopback port that nothing listens on (one just released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Whether a TCP connection to `host:port` is accepted. */

@@ -24,6 +24,13 @@ const WORKFLOW = 'flaky-import';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
 const TRACEPARENT = `00-${TRACE_ID}-${CLIENT_SPAN_ID}-01`;
+
+/** A WebSocket that sends {@link TRACEPARENT} with its upgrade request, as a traced client does. */
+class TracedWebSocket extends WebSocket {
+  constructor(url: string, protocols?: string | string[]) {
+    super(url, protocols, { headers: { traceparent: TRACEPARENT } });
+  }
+}
 /** OTLP's span kinds and status codes. */
 const SERVER = 2;
 const CLIENT = 3;
@@ -171,12 +178,6 @@ describe('traces', () => {
     const { stack, receiver, upstreamHeaders } = await tracedStack({ listen: true, config: { pollIntervalMs: 50 } });
     await createInstance(stack, WORKFLOW, 'traced-ws');
     const viaMutation = upstreamHeaders.length;
-    /** The WebSocket of the client, sending a traceparent with its upgrade request. */
-    class TracedWebSocket extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols, { headers: { traceparent: TRACEPARENT } });
-      }
-    }
     const client = createClient({
       url: (stack.url as string).replace(/^http/, 'ws'),
       webSocketImpl: TracedWebSocket,
@@ -220,12 +221,6 @@ describe('traces', () => {
 
   it('give an operation refused over graphql-ws a span too, with its code, in the trace of the upgrade', async () => {
     const { stack, receiver } = await tracedStack({ listen: true });
-    /** The WebSocket of the client, sending a traceparent with its upgrade request. */
-    class TracedWebSocket extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols, { headers: { traceparent: TRACEPARENT } });
-      }
-    }
     const client = createClient({
       url: (stack.url as string).replace(/^http/, 'ws'),
       webSocketImpl: TracedWebSocket,

@@ -11,8 +11,11 @@ import type { Logger } from '../logger.js';
 /** `connecting`: not reached yet since start; `up`: commands succeed; `down`: an outage is under way. */
 export type RedisStatus = 'connecting' | 'up' | 'down';
 
-/** Longest a command may take before it counts as failed (and the connection as down). */
-export const COMMAND_TIMEOUT_MS = 500;
+/**
+ * Longest a command may take before it counts as failed. A timeout alone does not make an outage: a PING confirms
+ * it (one slow command, such as a big script behind a `DEBUG SLEEP`, is a failure of that call only).
+ */
+export const COMMAND_TIMEOUT_MS = 1500;
 /** Longest wait between two reconnection attempts; the first ones come sooner (50 ms, doubling). */
 export const RECONNECT_MAX_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
@@ -27,7 +30,11 @@ export interface RedisConnection {
   reason(): string | undefined;
   /** Calls `listener` on every change between `up` and `down`; returns a function that removes it. */
   onStatus(listener: (status: 'up' | 'down') => void): () => void;
-  /** Reports a failed command: an outage begins even while the socket still looks open (a hung Redis). */
+  /**
+   * Reports a failed command. A reply error (OOM, WRONGTYPE, a script's error) is that call's failure only; a timeout
+   * begins an outage once a PING times out too (a hung Redis whose socket still looks open); any other error (the
+   * socket is closed or not writable) begins one at once.
+   */
   failed(error: unknown): void;
   /** Reports a command that succeeded: an outage noticed through {@link failed} ends. */
   succeeded(): void;
@@ -77,6 +84,9 @@ export async function createRedisConnection({
   let status: RedisStatus = 'connecting';
   let reason: string | undefined;
   let closing = false;
+  /** A PING confirming a command's timeout is under way. */
+  let probing = false;
+  let replyErrorLogged = false;
   const listeners = new Set<(status: 'up' | 'down') => void>();
   const where = redactRedisUrl(url).replace(/^[a-z]+:\/\/(\*\*\*@)?/i, '');
 
@@ -132,7 +142,27 @@ export async function createRedisConnection({
     reason: () => reason,
     onStatus,
     failed(error) {
-      if (status !== 'down') change('down', error);
+      if (status === 'down' || closing) return;
+      if (error instanceof Error && error.name === 'ReplyError') {
+        if (!replyErrorLogged) {
+          replyErrorLogged = true;
+          logger.warn({ redis: where, reason: describe(error) }, 'Redis refused a command; that call falls back');
+        }
+        return;
+      }
+      if (error instanceof Error && /timed out/i.test(error.message)) {
+        if (probing) return;
+        probing = true;
+        client.ping().then(
+          () => (probing = false),
+          (pingError: unknown) => {
+            probing = false;
+            if (status !== 'down') change('down', pingError);
+          },
+        );
+        return;
+      }
+      change('down', error);
     },
     succeeded() {
       if (status !== 'up' && client.status === 'ready') change('up');

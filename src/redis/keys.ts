@@ -30,6 +30,8 @@ export interface RedisKeys {
   interest(loopId: string): string;
   /** A hash: the latest state the leader published of each watched instance of a loop. */
   states(loopId: string): string;
+  /** A counter of a loop's published messages: a follower that missed one reads the kept states again. */
+  version(loopId: string): string;
   /** One credential's shared finished-instance details, by a hash of workflow and instance id. */
   finished(credentialKey: string, workflowName: string, instanceId: string): string;
 }
@@ -45,10 +47,12 @@ export function createRedisKeys(prefix: string): RedisKeys {
     replica: (replicaId) => `${prefix}replica:${replicaId}`,
     channel: (kind) => `${prefix}events:${kind}`,
     loopId: (credentialKey, workflowName) => sha(`${credentialKey}\n${workflowName}`),
-    lease: (loopId) => `${prefix}live:${loopId}:lease`,
-    fence: (loopId) => `${prefix}live:${loopId}:fence`,
-    interest: (loopId) => `${prefix}live:${loopId}:interest`,
-    states: (loopId) => `${prefix}live:${loopId}:states`,
+    // `v1`: the format of the values and messages of src/redis/live-coordination.ts; another one gets other names.
+    lease: (loopId) => `${prefix}live:v1:${loopId}:lease`,
+    fence: (loopId) => `${prefix}live:v1:${loopId}:fence`,
+    interest: (loopId) => `${prefix}live:v1:${loopId}:interest`,
+    states: (loopId) => `${prefix}live:v1:${loopId}:states`,
+    version: (loopId) => `${prefix}live:v1:${loopId}:version`,
     finished: (credentialKey, workflowName, instanceId) =>
       `${prefix}finished:${credentialId(credentialKey)}:${sha(`${workflowName}\n${instanceId}`)}`,
   };

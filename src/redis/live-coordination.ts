@@ -7,7 +7,12 @@
  * - Each replica records what its subscribers watch (with the same heartbeat); the leader polls for all of it.
  * - The leader publishes every state it reads with its fencing token, through a script that checks the lease
  *   (a deposed leader cannot publish), and keeps the latest state of each instance; followers deliver what it
- *   publishes, read kept states for subscribers that join, and ignore tokens older than one they have seen.
+ *   publishes, read kept states for subscribers that join, and ignore tokens older than the current lease's.
+ * - Every published message counts up the loop's version; a follower that finds a version skipped (a message lost
+ *   while its subscriber connection was away, or published before it subscribed again) reads the kept states of
+ *   everything its subscribers watch again. Per instance, a state older (token, version) than one delivered is
+ *   ignored, so a status never goes backwards.
+ * - Data that cannot be read (another format, garbage) counts as missing, with one warning per kind.
  * - Mutations on any replica are published to every replica at once.
  * - While Redis is unreachable, every loop polls for its own subscribers (`alone`). When Redis answers again,
  *   replicas record their interest again, elect again, read kept states again, and a new leader publishes every
@@ -69,8 +74,12 @@ interface Entry {
   role: LoopRole;
   /** This replica's fencing token while it leads the loop, else 0. */
   token: number;
-  /** The highest fencing token seen from a leader: messages with a lower one come from a deposed leader. */
+  /** The current leader's fencing token (as the last tick read it, or newer): lower ones are a deposed leader's. */
   seenToken: number;
+  /** The loop's version up to which this replica has every message (by pub/sub or reading the kept states). */
+  version: number;
+  /** Per instance, the (token, version) of the state last delivered from Redis. */
+  readonly delivered: Map<string, readonly [number, number]>;
   /** Local interest changed since the last tick: the tick announces it to the leader. */
   interestChanged: boolean;
   /** Kept states are read for every watched instance at the next tick (after rejoining). */
@@ -101,16 +110,66 @@ function encodeInterest(interest: LoopInterest): string {
   return JSON.stringify(wire);
 }
 
-/** What every other replica watches, together: an instance needs details when one replica's subscriber does. */
-function unionOf(encoded: readonly string[]): LoopInterest {
+/**
+ * What every other replica watches, together: an instance needs details when one replica's subscriber does. An
+ * entry that cannot be read counts as watching nothing (`unreadable` hears of it).
+ */
+function unionOf(encoded: readonly string[], unreadable: (error: unknown) => void): LoopInterest {
   const instances = new Map<string, boolean>();
   let workflow: boolean | null = null;
   for (const text of encoded) {
-    const wire = JSON.parse(text) as InterestWire;
-    for (const [id, details] of wire.i) instances.set(id, (instances.get(id) ?? false) || details === 1);
-    if (wire.w !== null) workflow = (workflow ?? false) || wire.w === 1;
+    try {
+      const wire = JSON.parse(text) as InterestWire;
+      for (const [id, details] of wire.i) {
+        if (typeof id === 'string') instances.set(id, (instances.get(id) ?? false) || details === 1);
+      }
+      if (wire.w !== null && wire.w !== undefined) workflow = (workflow ?? false) || wire.w === 1;
+    } catch (error) {
+      unreadable(error);
+    }
   }
   return { instances, workflow };
+}
+
+/** `<version>|<JSON>` as PUBLISH_FENCED writes it (src/redis/live-scripts.ts); plain JSON has version 0. */
+function versioned(text: string): [number, string] {
+  if (text.startsWith('{')) return [0, text];
+  const bar = text.indexOf('|');
+  const version = Number(text.slice(0, bar));
+  if (bar < 1 || !Number.isSafeInteger(version)) throw new Error('no version');
+  return [version, text.slice(bar + 1)];
+}
+
+const isState = (value: unknown): value is SharedState => {
+  const state = value as Partial<SharedState> | null;
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    typeof state.instanceId === 'string' &&
+    typeof state.status === 'string' &&
+    state.at instanceof Date &&
+    !Number.isNaN(state.at.getTime()) &&
+    (state.details === null || (typeof state.details === 'object' && state.details !== undefined))
+  );
+};
+
+function isMessage(value: unknown): value is Message {
+  const message = value as Partial<Record<string, unknown>> | null;
+  if (typeof message !== 'object' || message === null) return false;
+  if (typeof message.r !== 'string' || typeof message.k !== 'string') return false;
+  switch (message.m) {
+    case 'interest':
+    case 'released':
+    case 'changed':
+      return true;
+    case 'state':
+    case 'list':
+      return typeof message.t === 'number' && isState(message.s);
+    case 'gone':
+      return typeof message.t === 'number';
+    default:
+      return false;
+  }
 }
 
 const sharedOf = (state: SharedState): SharedState => ({
@@ -128,7 +187,15 @@ export function createLiveCoordination(options: {
   readonly logger: Logger;
 }): LiveCoordination {
   const { connection, keys, replicaId: me, logger } = options;
-  const channel = keys.channel('live');
+  const channel = keys.channel('live:v1');
+  const warned = new Set<string>();
+  /** Unreadable data or a failing step: logged once per kind, and the data counts as missing. */
+  const warnOnce = (kind: string, error: unknown) => {
+    if (warned.has(kind)) return;
+    warned.add(kind);
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.warn({ kind, reason }, 'live coordination skipped data it cannot use (logged once per kind)');
+  };
   const entries = new Map<string, Entry>();
   const leaving = new Set<Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
@@ -160,13 +227,15 @@ export function createLiveCoordination(options: {
       entry.tickAgain = true;
       return entry.ticking;
     }
-    entry.ticking = tickOnce(entry).finally(() => {
-      entry.ticking = undefined;
-      if (entry.tickAgain) {
-        entry.tickAgain = false;
-        scheduleTick(entry);
-      }
-    });
+    entry.ticking = tickOnce(entry)
+      .catch((error: unknown) => warnOnce('tick', error))
+      .finally(() => {
+        entry.ticking = undefined;
+        if (entry.tickAgain) {
+          entry.tickAgain = false;
+          scheduleTick(entry);
+        }
+      });
     return entry.ticking;
   };
 
@@ -179,7 +248,14 @@ export function createLiveCoordination(options: {
     try {
       reply = await TICK.run(
         connection.client,
-        [keys.lease(entry.id), keys.fence(entry.id), keys.interest(entry.id), channel, keys.states(entry.id)],
+        [
+          keys.lease(entry.id),
+          keys.fence(entry.id),
+          keys.interest(entry.id),
+          channel,
+          keys.states(entry.id),
+          keys.version(entry.id),
+        ],
         [
           me,
           LEASE_TTL_MS,
@@ -204,37 +280,61 @@ export function createLiveCoordination(options: {
         entry.token = token;
         setRole(entry, 'leader');
       }
-      entry.loop.setRemoteInterest(unionOf(others.map(String)));
+      entry.loop.setRemoteInterest(unionOf(others.map(String), (error) => warnOnce('interest', error)));
       return;
     }
-    // The current leader's token: older ones are a deposed leader's, even before this replica hears from it.
-    entry.seenToken = Math.max(entry.seenToken, Number(others[0] ?? 0));
+    // The current lease's token is authoritative: older ones are a deposed leader's, even before this replica hears
+    // from it, and a lower one than seen before is a Redis that restarted empty.
+    entry.seenToken = Number(others[0] ?? 0);
+    const version = Number(others[1] ?? 0);
     if (entry.role !== 'follower') {
       resign(entry, 'follower');
       entry.rereadStates = true;
     }
-    const reread = entry.rereadStates;
+    const reread = entry.rereadStates || version !== entry.version;
     entry.rereadStates = false;
     const wanted = reread ? [...entry.loop.localInterest().instances.keys()] : entry.loop.unservedInstances();
-    if (wanted.length > 0) await readStates(entry, wanted);
+    if (reread) {
+      for (const id of entry.delivered.keys())
+        if (!entry.loop.localInterest().instances.has(id)) entry.delivered.delete(id);
+    }
+    if (wanted.length > 0 && !(await readStates(entry, wanted))) {
+      if (reread) entry.rereadStates = true;
+      return;
+    }
+    if (reread) entry.version = version;
   }
 
-  /** Delivers the kept states of `instanceIds` (subscribers that joined, or everything after rejoining). */
-  async function readStates(entry: Entry, instanceIds: string[]): Promise<void> {
+  /** Delivers a state from Redis unless one as new (by token, then version) was delivered already. */
+  function applyOrdered(entry: Entry, token: number, version: number, state: SharedState): void {
+    const last = entry.delivered.get(state.instanceId);
+    if (last && (token < last[0] || (token === last[0] && version <= last[1]))) return;
+    entry.delivered.set(state.instanceId, [token, version]);
+    entry.loop.applyState(state);
+  }
+
+  /** Delivers the kept states of `instanceIds` (subscribers that joined, or everything after a gap); false when Redis failed. */
+  async function readStates(entry: Entry, instanceIds: string[]): Promise<boolean> {
     let kept: (string | null)[];
     try {
       kept = await connection.client.hmget(keys.states(entry.id), ...instanceIds);
     } catch (error) {
       connection.failed(error);
-      return;
+      return false;
     }
-    if (entries.get(entry.id) !== entry || entry.role !== 'follower') return;
+    if (entries.get(entry.id) !== entry || entry.role !== 'follower') return true;
     for (const text of kept) {
       if (text === null) continue;
-      const { t, s } = decodeJson<{ t: number; s: SharedState }>(text);
-      entry.seenToken = Math.max(entry.seenToken, t);
-      entry.loop.applyState(s);
+      try {
+        const [version, json] = versioned(text);
+        const { t, s } = decodeJson<{ t: number; s: SharedState }>(json);
+        if (typeof t !== 'number' || !isState(s)) throw new Error('not a kept state');
+        applyOrdered(entry, t, version, s);
+      } catch (error) {
+        warnOnce('kept state', error);
+      }
     }
+    return true;
   }
 
   /** Publishes a leader's message; finding the lease gone ends the leadership. */
@@ -243,7 +343,7 @@ export function createLiveCoordination(options: {
     const token = entry.token;
     PUBLISH_FENCED.run(
       connection.client,
-      [keys.lease(entry.id), keys.states(entry.id), channel],
+      [keys.lease(entry.id), keys.states(entry.id), channel, keys.version(entry.id)],
       [
         `${me} ${token}`,
         encodeJson(message),
@@ -265,9 +365,15 @@ export function createLiveCoordination(options: {
 
   function onMessage(text: string): void {
     let message: Message;
+    let version: number;
     try {
-      message = decodeJson<Message>(text);
-    } catch {
+      let json: string;
+      [version, json] = versioned(text);
+      const decoded = decodeJson<unknown>(json);
+      if (!isMessage(decoded)) throw new Error('not a live message');
+      message = decoded;
+    } catch (error) {
+      warnOnce('message', error);
       return;
     }
     if (message.r === me) return;
@@ -293,7 +399,13 @@ export function createLiveCoordination(options: {
       if (message.t > entry.token) scheduleTick(entry);
       return;
     }
-    if (message.m === 'state') entry.loop.applyState(message.s);
+    if (version === entry.version + 1) entry.version = version;
+    else {
+      // A message was missed (or Redis restarted): the kept states tell what it said.
+      entry.rereadStates = true;
+      scheduleTick(entry);
+    }
+    if (message.m === 'state') applyOrdered(entry, message.t, version, message.s);
     else if (message.m === 'list') entry.loop.applyListChange(message.s, message.p);
     else entry.loop.applyGone(message.i, message.g);
   }
@@ -319,6 +431,8 @@ export function createLiveCoordination(options: {
         role: 'alone',
         token: 0,
         seenToken: 0,
+        version: 0,
+        delivered: new Map(),
         interestChanged: true,
         rereadStates: false,
         ticking: undefined,
@@ -354,7 +468,7 @@ export function createLiveCoordination(options: {
           if (connection.status() !== 'up') return;
           const released = RELEASE.run(
             connection.client,
-            [keys.lease(id), keys.interest(id), channel],
+            [keys.lease(id), keys.interest(id), channel, keys.states(id), keys.version(id)],
             [me, JSON.stringify({ r: me, k: id, m: 'released' }), JSON.stringify({ r: me, k: id, m: 'interest' })],
           )
             .catch((error: unknown) => connection.failed(error))
@@ -381,7 +495,22 @@ export function createLiveCoordination(options: {
       if (timer) return;
       const subscriber = connection.subscriber();
       subscriber.on('message', (from: string, text: string) => {
-        if (from === channel) onMessage(text);
+        try {
+          if (from === channel) onMessage(text);
+        } catch (error) {
+          warnOnce('message handling', error);
+        }
+      });
+      // Messages published while the subscriber connection was away are lost: once subscribed again (the
+      // acknowledgement, not just the reconnection), every loop reads the kept states again.
+      const resubscribed = () => {
+        for (const entry of entries.values()) {
+          entry.rereadStates = true;
+          scheduleTick(entry);
+        }
+      };
+      subscriber.on('ready', () => {
+        subscriber.subscribe(channel).then(resubscribed, () => undefined);
       });
       subscriber.subscribe(channel).catch(() => undefined);
       offStatus = connection.onStatus(onStatus);

@@ -19,7 +19,7 @@ import { createDocumentCache, useDocumentLimits } from './transport/document-lim
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
 import { answerClientErrors, httpServerOptions, listen } from './transport/listen.js';
-import { holdRequestBody, useCloseOnUnreadBody } from './transport/request-body.js';
+import { holdRequestBody, lingerBeforeClose, useCloseOnUnreadBody } from './transport/request-body.js';
 import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import { combineObservers } from './upstream/observer.js';
@@ -367,6 +367,8 @@ function refuse(req: IncomingMessage, res: ServerResponse, status: number, error
     'content-length': Buffer.byteLength(body),
     connection: 'close',
   });
+  // Mid-body: the client is still sending; without a short linger, the close would reset the answer away.
+  if (!req.complete) lingerBeforeClose(req.socket);
   res.end(body);
   req.resume();
 }

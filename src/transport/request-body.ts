@@ -1,4 +1,5 @@
 import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -103,5 +104,34 @@ export function useCloseOnUnreadBody(): Plugin {
       const { req } = serverContext as { req?: unknown };
       if (req instanceof IncomingMessage && !req.complete) response.headers.set('connection', 'close');
     },
+  };
+}
+
+/** How long a connection refused in the middle of its body is kept open after the answer, at most. */
+const LINGER_MS = 1000;
+/** How much more of the refused body is read (and dropped) meanwhile, at most. */
+const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * Keeps a connection whose answer was sent before its request body ended open a little longer, reading (and
+ * dropping) what the client still sends, until the client closes, {@link LINGER_BYTES} more arrived or
+ * {@link LINGER_MS} passed. Node would destroy it right after the answer (`Connection: close`), and a socket closed
+ * with unread data is reset: the reset reaches the client while it is still sending and discards the answer it
+ * has not read yet, so it saw a reset instead of the 413 (what nginx's `lingering_close` prevents).
+ */
+export function lingerBeforeClose(socket: Socket): void {
+  socket.destroySoon = function lingering(this: Socket) {
+    this.end();
+    const start = this.bytesRead;
+    const check = setInterval(() => {
+      if (this.bytesRead - start > LINGER_BYTES) this.destroy();
+    }, 10);
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    check.unref();
+    timer.unref();
+    this.once('close', () => {
+      clearInterval(check);
+      clearTimeout(timer);
+    });
   };
 }

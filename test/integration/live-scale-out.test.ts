@@ -176,6 +176,28 @@ async function leaderOf(replicas: readonly Replica[], keyPrefix: string): Promis
   return replicas.find((replica) => replica.app.scaleOut?.registry.id === holder);
 }
 
+/** Two replicas on a prefix of their own, polling every 300 ms, and the Redis names of their loop of WORKFLOW. */
+async function twoReplicas() {
+  const keyPrefix = prefix();
+  const replicas = await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+  const keys = createRedisKeys(keyPrefix);
+  // Both replicas use one token: one credential, one loop.
+  const loop = keys.loopId(replicas[0]!.app.upstream.default.credential.key, WORKFLOW);
+  return { keyPrefix, replicas, keys, loop, states: keys.states(loop), client: redis.client() };
+}
+
+/** Each replica's subscriptions to the statuses of `ids`, once all have their first event and the loop a leader. */
+async function watchedEverywhere(replicas: readonly Replica[], ids: readonly string[]): Promise<Sub[][]> {
+  const subs = replicas.map((replica) => {
+    const ws = wsClient(replica);
+    return ids.map((id) => subscribe(ws, STATUS, { workflowName: WORKFLOW, instanceId: id }));
+  });
+  await waitFor(() => subs.flat().every((sub) => sub.results.length > 0) && oneLeader(replicas), {
+    message: 'first events and a leader',
+  });
+  return subs;
+}
+
 describe('poll loops shared through Redis', () => {
   it(
     'serves 300 subscriptions on three replicas from one poller, without a 429, and every subscriber sees every change',
@@ -425,22 +447,13 @@ describe('poll loops shared through Redis', () => {
   });
 
   it('gives a follower a terminal status published while its subscriber connection was away', async () => {
-    const keyPrefix = prefix();
-    const replicas = await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const { keyPrefix, replicas, states, client } = await twoReplicas();
     const id = `so-drop-${randomBytes(3).toString('hex')}`;
     await createInstances([id]);
-    const subs = replicas.map((replica) =>
-      subscribe(wsClient(replica), STATUS, { workflowName: WORKFLOW, instanceId: id }),
-    );
-    await waitFor(() => subs.every((sub) => sub.results.length > 0) && oneLeader(replicas), {
-      message: 'first events and a leader',
-    });
+    const subs = await watchedEverywhere(replicas, [id]).then((perReplica) => perReplica.map(([sub]) => sub!));
     const leader = (await leaderOf(replicas, keyPrefix))!;
     const follower = replicas.find((replica) => replica !== leader)!;
     const onFollower = subs[replicas.indexOf(follower)]!;
-    const keys = createRedisKeys(keyPrefix);
-    const states = keys.states(keys.loopId(leader.app.upstream.default.credential.key, WORKFLOW));
-    const client = redis.client();
 
     // Every subscriber connection is dropped again and again while the leader polls and publishes TERMINATED, so
     // the follower's subscriber cannot hear it; the leader never polls the terminated instance again.
@@ -463,20 +476,11 @@ describe('poll loops shared through Redis', () => {
   });
 
   it('takes neither a slow command nor a refused one for an outage', { timeout: 20_000 }, async () => {
-    const keyPrefix = prefix();
-    const replicas = await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const { keyPrefix, replicas, states, client } = await twoReplicas();
     const id = `so-slow-${randomBytes(3).toString('hex')}`;
     await createInstances([id]);
-    const subs = replicas.map((replica) =>
-      subscribe(wsClient(replica), STATUS, { workflowName: WORKFLOW, instanceId: id }),
-    );
-    await waitFor(() => subs.every((sub) => sub.results.length > 0) && oneLeader(replicas), {
-      message: 'first events and a leader',
-    });
+    const subs = await watchedEverywhere(replicas, [id]).then((perReplica) => perReplica.map(([sub]) => sub!));
     const leader = (await leaderOf(replicas, keyPrefix))!;
-    const keys = createRedisKeys(keyPrefix);
-    const states = keys.states(keys.loopId(leader.app.upstream.default.credential.key, WORKFLOW));
-    const client = redis.client();
     const outages = () =>
       replicas.flatMap((replica) => replica.lines.filter((line) => /Redis is unreachable/.test(line.msg)));
     let flipped = false;
@@ -509,23 +513,13 @@ describe('poll loops shared through Redis', () => {
   });
 
   it('keeps serving when Redis holds garbage in kept states, interest and the channel', async () => {
-    const keyPrefix = prefix();
-    const replicas = await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const { replicas, keys, loop, client } = await twoReplicas();
     const ids = [0, 1].map((i) => `so-junk-${randomBytes(3).toString('hex')}-${i}`);
     await createInstances(ids);
-    const keys = createRedisKeys(keyPrefix);
-    const loop = keys.loopId(replicas[0]!.app.upstream.default.credential.key, WORKFLOW);
-    const client = redis.client();
     // Before anyone watches: a kept state that is not JSON, a foreign replica's unreadable interest.
     await client.hset(keys.states(loop), ids[1]!, '3|{not json');
     await client.hset(keys.interest(loop), 'foreign', `${Date.now() + 60_000}|[1,2`);
-    const subs = replicas.map((replica) => {
-      const ws = wsClient(replica);
-      return ids.map((id) => subscribe(ws, STATUS, { workflowName: WORKFLOW, instanceId: id }));
-    });
-    await waitFor(() => subs.flat().every((sub) => sub.results.length > 0) && oneLeader(replicas), {
-      message: 'first events and a leader',
-    });
+    const subs = await watchedEverywhere(replicas, ids);
     for (const junk of ['garbage', '7|{', '{"r":1}', '9|{"r":"x","k":"' + loop + '","m":"state","t":1e300,"s":{}}'])
       await client.publish(keys.channel('live:v1'), junk);
     await client.hset(keys.states(loop), ids[0]!, '\u0000');
@@ -537,18 +531,10 @@ describe('poll loops shared through Redis', () => {
   });
 
   it('drops the kept state of an instance once nobody watches it, and every kept state with the last subscriber', async () => {
-    const keyPrefix = prefix();
-    const replicas = await startReplicas(2, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
+    const { replicas, states, client } = await twoReplicas();
     const ids = [0, 1].map((i) => `so-keep-${randomBytes(3).toString('hex')}-${i}`);
     await createInstances(ids);
-    const keys = createRedisKeys(keyPrefix);
-    const states = keys.states(keys.loopId(replicas[0]!.app.upstream.default.credential.key, WORKFLOW));
-    const subs = replicas.map((replica) => {
-      const ws = wsClient(replica);
-      return ids.map((id) => subscribe(ws, STATUS, { workflowName: WORKFLOW, instanceId: id }));
-    });
-    await waitFor(() => subs.flat().every((sub) => sub.results.length > 0), { message: 'the first events' });
-    const client = redis.client();
+    const subs = await watchedEverywhere(replicas, ids);
     await eventually(async () => (await client.hlen(states)) === 2, 'both states kept');
 
     for (const perReplica of subs) perReplica[0]!.unsubscribe();

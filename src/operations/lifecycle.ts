@@ -215,13 +215,15 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
     record.documentName = operation?.name?.value;
   };
 
+  /** The listeners with an `enter`, the last first: wrapped in this order, the first listener is outermost. */
+  const innermostFirst = options.listeners.filter((listener) => listener.enter !== undefined).reverse();
   /** HTTP operations, whose listeners entered once around the whole operation. */
   const entered = new WeakSet<OperationRecord>();
   /** Runs `fn` in the record's log fields and in every listener's context (the first listener outermost). */
   const scoped = <T>(record: OperationRecord, request: Request | undefined, fn: () => T, whole: boolean): T => {
     let run: () => T = () => runWithLogFields(record, fn);
     if (!whole && entered.has(record)) return run();
-    for (const listener of [...options.listeners].reverse()) {
+    for (const listener of innermostFirst) {
       const { enter } = listener;
       if (enter === undefined) continue;
       const inner = run;

@@ -68,37 +68,13 @@ export function createUpstreamMetrics(
     },
   });
 
-  // Children cached per label values: the labels are bounded (route templates, statuses), and a child's inc()
-  // skips hashing the label object on every request.
-  type RequestsChild = ReturnType<typeof requests.labels>;
-  type DurationChild = ReturnType<typeof duration.labels>;
-  const requestChildren = new Map<string, RequestsChild>();
-  const durationChildren = new Map<string, DurationChild>();
-  const requestsOf = (route: string, status: string): RequestsChild => {
-    const key = `${route} ${status}`;
-    let child = requestChildren.get(key);
-    if (!child) {
-      child = requests.labels({ route, status });
-      requestChildren.set(key, child);
-    }
-    return child;
-  };
-  const durationOf = (route: string): DurationChild => {
-    let child = durationChildren.get(route);
-    if (!child) {
-      child = duration.labels({ route });
-      durationChildren.set(route, child);
-    }
-    return child;
-  };
-
   return {
     callStarted({ route, priority }) {
       inFlight.inc();
       return {
         attemptEnded({ index, status, durationMs }) {
-          requestsOf(route, String(status)).inc();
-          durationOf(route).observe(durationMs / 1000);
+          requests.inc({ route, status: String(status) });
+          duration.observe({ route }, durationMs / 1000);
           if (index > 0) retries.inc();
           if (status === 429) rateLimited.inc();
         },

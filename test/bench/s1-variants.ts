@@ -97,6 +97,8 @@ export async function compareVariants<N extends string>(options: {
   readonly loadS: number;
   readonly workflowName: string;
   readonly setup: (dir: string, workflowName: string) => Promise<readonly GatewayVariant<N>[]>;
+  /** Measured runs per variant; default: one per variant, so that each variant runs once in every position. */
+  readonly rounds?: number;
 }): Promise<Record<N, VariantSide>> {
   return scoped(async (scope) => {
     const dir = await mkdtemp(join(os.tmpdir(), `bench-${options.workflowName}-`));
@@ -126,7 +128,7 @@ export async function compareVariants<N extends string>(options: {
     // 1.8 times the CPU per request of its later runs, which would weigh on whichever variant it fell to.
     for (const variant of variants) await run(variant.name);
     const runs = new Map<N, Run[]>(variants.map((v) => [v.name, []]));
-    for (let round = 0; round < variants.length; round++) {
+    for (let round = 0; round < (options.rounds ?? variants.length); round++) {
       for (let i = 0; i < variants.length; i++) {
         const { name } = variants[(round + i) % variants.length] as GatewayVariant<N>;
         runs.get(name)?.push(await run(name));

@@ -98,7 +98,12 @@ async function main(): Promise<void> {
       ? undefined
       : await (
           await import('./redis/scale-out.js')
-        ).createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: effective.upstream, logger });
+        ).createScaleOut({
+          redis: { ...config.redis, url: redisUrl },
+          upstream: effective.upstream,
+          pollIntervalMs: effective.pollIntervalMs,
+          logger,
+        });
   const app = createApp(effective, {
     logger,
     authenticator,

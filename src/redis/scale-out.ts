@@ -40,6 +40,8 @@ export interface ScaleOut {
 export async function createScaleOut(options: {
   readonly redis: RedisConfig & { readonly url: string };
   readonly upstream: UpstreamConfig;
+  /** `POLL_INTERVAL_MS`: leases are checked at least this often. */
+  readonly pollIntervalMs: number;
   readonly logger: Logger;
 }): Promise<ScaleOut> {
   const { redis, upstream, logger } = options;
@@ -59,7 +61,13 @@ export async function createScaleOut(options: {
   });
   const registry: ReplicaRegistry = createReplicaRegistry(connection, keys, redis.fallbackReplicas);
   const budgets = createSharedBudgets({ connection, keys, registry, upstream });
-  const live = createLiveCoordination({ connection, keys, replicaId: registry.id, logger });
+  const live = createLiveCoordination({
+    connection,
+    keys,
+    replicaId: registry.id,
+    pollIntervalMs: options.pollIntervalMs,
+    logger,
+  });
   let started = false;
   return {
     connection,

@@ -92,7 +92,12 @@ async function startReplicas(
       const scaleOut =
         redisUrl === undefined
           ? undefined
-          : await createScaleOut({ redis: { ...config.redis, url: redisUrl }, upstream: config.upstream, logger });
+          : await createScaleOut({
+              redis: { ...config.redis, url: redisUrl },
+              upstream: config.upstream,
+              pollIntervalMs: config.pollIntervalMs,
+              logger,
+            });
       const app = createApp(config, { logger, ...(scaleOut ? { scaleOut } : {}) });
       const url = await app.start(0, '127.0.0.1');
       const replica = { app, config, lines, url };

@@ -328,9 +328,14 @@ export function redactRedisUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1***@');
 }
 
+/** `host` without the brackets of an IPv6 address (`[::1]` is `::1`); anything else as it is. */
+export function withoutBrackets(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 /** Whether `HOST` is a loopback address (or name), reachable only from this machine. */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const bare = withoutBrackets(host.toLowerCase());
   return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare);
 }
 
@@ -467,8 +472,8 @@ class Reader {
   listenAddress(name: string, fallback: string): string {
     const raw = this.string(name);
     if (raw === undefined) return fallback;
-    const bracketed = /^\[(.*)\]$/.exec(raw)?.[1];
-    if (bracketed !== undefined ? isIP(bracketed) === 6 : isIP(raw) !== 0) return bracketed ?? raw;
+    const bare = withoutBrackets(raw);
+    if (bare !== raw ? isIP(bare) === 6 : isIP(raw) !== 0) return bare;
     if (/^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/i.test(raw)) return raw;
     this.problems.push(
       `${name} must be an IP address or a host name, such as 127.0.0.1, 0.0.0.0 or ::1 (got "${raw}")`,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { GraphQLError } from 'graphql';
-import { isLoopbackHost, type Config } from '../config.js';
+import { isLoopbackHost, withoutBrackets, type Config } from '../config.js';
 import { createOriginPolicy } from '../cors.js';
 import { codedError } from '../errors/coded-error.js';
 
@@ -151,8 +151,8 @@ function createHostPolicy(allowed: readonly string[]): (host: string) => boolean
 /** Whether `host` (a `Host` header) names an IP address or a loopback name, with or without a port. */
 function isAddressHost(host: string): boolean {
   const name = host.toLowerCase().replace(/:\d*$/, '');
-  const bracketed = /^\[(.*)\]$/.exec(name);
-  return bracketed ? isIP(bracketed[1] ?? '') === 6 : isIP(name) === 4 || isLoopbackHost(name);
+  const bare = withoutBrackets(name);
+  return bare !== name ? isIP(bare) === 6 : isIP(name) === 4 || isLoopbackHost(name);
 }
 
 /** `[::1]` has colons but no port; `[::1]:4000` and `localhost:4000` have one. */

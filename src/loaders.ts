@@ -172,6 +172,7 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     const batch = queue;
     queue = [];
     for (const { entry } of batch) entry.dispatched = true;
+    const since = finished.mark();
     // Another replica may have fetched some (with REDIS_URL): one round trip asks for the whole batch, and
     // upstream is asked only for the rest.
     const shared = finished.shared(
@@ -184,7 +185,7 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
             const kept = (await shared)[i];
             if (kept) return kept;
             const found = await api.getInstance(workflowName, instanceId, { simple: !entry.full });
-            finished.offer(found);
+            finished.offer(found, since);
             return found;
           }),
         ),

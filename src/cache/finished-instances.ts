@@ -8,8 +8,14 @@ import { isTerminalStatus, type InstanceDetails } from '../upstream/types.js';
 export interface FinishedInstanceCache {
   /** Cached details; with `full`, only details that include the step log. */
   get(workflowName: string, instanceId: string, full: boolean): InstanceDetails | undefined;
-  /** Stores details when the instance is finished; anything else is ignored (and forgets older details). */
-  offer(details: InstanceDetails): void;
+  /**
+   * Stores details when the instance is finished; anything else is ignored (and forgets older details). With
+   * `since` (a {@link mark} taken before the fetch), details of an instance forgotten meanwhile are not kept: the
+   * fetch crossed a mutation, and its answer may predate it.
+   */
+  offer(details: InstanceDetails, since?: number): void;
+  /** Marks how much has been forgotten so far, for {@link offer}'s `since`. */
+  mark(): number;
   /** Forgets the instance here and in the shared store, whose other replicas then forget it too. */
   delete(workflowName: string, instanceId: string): void;
   /**
@@ -59,6 +65,8 @@ export interface CacheRegistry {
 }
 
 const MAX_ENTRIES_PER_CREDENTIAL = 5000;
+/** Instances whose last forgetting is remembered for fetches in flight; beyond them, every older fetch is refused. */
+const MAX_FORGOTTEN = 1000;
 /** Credentials kept, as the upstream client keeps their clients (`upstream/client.ts`, `maxCredentials`). */
 const MAX_CREDENTIALS = 1000;
 
@@ -119,6 +127,30 @@ export function createFinishedInstanceCache(options: {
   /** How many entries each instance id has (of any workflow): most ids another replica forgets are not here. */
   const held = new Map<string, number>();
 
+  /** Counts forgettings; `forgotten` holds each instance's last one, and fetches marked before `floor` are refused. */
+  let forgets = 0;
+  let floor = 0;
+  const forgotten = new Map<string, number>();
+  const noteForgotten = (instanceId: string | undefined) => {
+    forgets++;
+    if (instanceId === undefined) {
+      floor = forgets;
+      forgotten.clear();
+      return;
+    }
+    forgotten.delete(instanceId);
+    forgotten.set(instanceId, forgets);
+    if (forgotten.size > MAX_FORGOTTEN) {
+      const oldest = forgotten.entries().next();
+      if (!oldest.done) {
+        forgotten.delete(oldest.value[0]);
+        floor = oldest.value[1];
+      }
+    }
+  };
+  const forgottenSince = (instanceId: string, since: number) =>
+    since < floor || (forgotten.get(instanceId) ?? 0) > since;
+
   const drop = (key: string) => {
     const entry = entries.get(key);
     if (!entry) return;
@@ -157,9 +189,10 @@ export function createFinishedInstanceCache(options: {
       options.onLookup?.(hit);
       return hit ? entry.details : undefined;
     },
-    offer(details) {
+    offer(details, since) {
       const key = instanceKey(details.workflowName, details.id);
-      if (options.ttlMs <= 0 || !isTerminalStatus(details.status)) {
+      const stale = since !== undefined && forgottenSince(details.id, since);
+      if (options.ttlMs <= 0 || !isTerminalStatus(details.status) || stale) {
         drop(key);
         return;
       }
@@ -169,16 +202,21 @@ export function createFinishedInstanceCache(options: {
       keep(key, details);
       shared?.store.put(shared.credentialKey, details, options.ttlMs);
     },
+    mark: () => forgets,
     delete(workflowName, instanceId) {
+      noteForgotten(instanceId);
       drop(instanceKey(workflowName, instanceId));
       shared?.store.delete(shared.credentialKey, workflowName, instanceId);
     },
     async shared(lookups) {
       if (!shared || lookups.length === 0) return lookups.map(() => undefined);
+      const since = forgets;
       const found = await shared.store.getMany(shared.credentialKey, lookups);
       return lookups.map(({ workflowName, instanceId, full }, i) => {
         const details = found[i];
         if (!details || !isTerminalStatus(details.status) || (full && details.simple)) return undefined;
+        // Read before a mutation that deleted it: the caller asks upstream instead.
+        if (forgottenSince(instanceId, since)) return undefined;
         const key = instanceKey(workflowName, instanceId);
         const existing = lookup(key);
         if (!existing || existing.details.simple) keep(key, details);
@@ -186,6 +224,7 @@ export function createFinishedInstanceCache(options: {
       });
     },
     forgetHere(instanceId) {
+      noteForgotten(instanceId);
       if (instanceId === undefined) {
         entries.clear();
         held.clear();

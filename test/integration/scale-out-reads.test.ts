@@ -4,11 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import {
+  CacheRestartInstanceDocument as RESTART_ONLY,
   CachedInstanceTerminalDocument as TERMINAL,
   InstanceStatusListDocument as LIST,
   ThreeInstanceStatusesDocument as THREE,
   WriteRestartInstanceDocument as RESTART,
 } from '../generated/operations.js';
+import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { expectData, expectTypename } from '../helpers/graphql.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt, startReplicas, stopReplicas, type Replica } from '../helpers/replicas.js';
@@ -39,14 +41,24 @@ afterAll(async () => {
   await redis?.dispose();
 });
 
-/** Replicas sharing Redis under a prefix of their own, with one credential. */
-async function replicas(count: number) {
+/**
+ * Replicas sharing Redis under a prefix of their own, with one credential: one per upstream base URL (the emulator,
+ * or a proxy in front of it).
+ */
+async function replicas(upstreams: readonly string[]) {
   const keyPrefix = `t${randomBytes(4).toString('hex')}:`;
-  const started = await startReplicas(count, {
-    finishedInstanceTtlMs: TTL_MS,
-    upstream: { baseUrl: emulator.url, accountId: ACCOUNT, apiToken: `reads-${randomBytes(12).toString('hex')}` },
-    redis: { url: redis.url, keyPrefix },
-  });
+  const apiToken = `reads-${randomBytes(12).toString('hex')}`;
+  const started = (
+    await Promise.all(
+      upstreams.map((baseUrl) =>
+        startReplicas(1, {
+          finishedInstanceTtlMs: TTL_MS,
+          upstream: { baseUrl, accountId: ACCOUNT, apiToken },
+          redis: { url: redis.url, keyPrefix },
+        }),
+      ),
+    )
+  ).flat();
   const keys = createRedisKeys(keyPrefix);
   const credentialKey = started[0]!.app.upstream.default.credential.key;
   return {
@@ -136,7 +148,7 @@ const aboutFinished = (commands: readonly string[][], keyPrefix: string) =>
 
 describe('reads of finished instances shared through Redis', () => {
   it('asks Redis once for a batch of instances another replica fetched, and never for what the operation holds', async () => {
-    const { replicas: started, keyPrefix, finishedKey } = await replicas(2);
+    const { replicas: started, keyPrefix, finishedKey } = await replicas([emulator.url, emulator.url]);
     const [a, b] = started as [Replica, Replica];
     const ids = await terminatedInstances(3);
     const variables = { workflowName: WORKFLOW, a: ids[0]!, b: ids[1]!, c: ids[2]! };
@@ -190,7 +202,7 @@ describe('reads of finished instances shared through Redis', () => {
   });
 
   it('serves the new status on every replica once one replica restarts a finished instance, long before the TTL', async () => {
-    const { replicas: started, finishedKey } = await replicas(3);
+    const { replicas: started, finishedKey } = await replicas([emulator.url, emulator.url, emulator.url]);
     const [a, b, c] = started as [Replica, Replica, Replica];
     const [id] = (await terminatedInstances(1)) as [string];
     const variables = { workflowName: WORKFLOW, id };
@@ -219,5 +231,54 @@ describe('reads of finished instances shared through Redis', () => {
     let last: string | undefined;
     await eventually(async () => (last = await status(b)) !== 'TERMINATED', 'B to stop serving TERMINATED', 2_000);
     expect(last).toBe(now);
+  });
+
+  it('keeps no details whose upstream read crossed a restart, neither in memory nor in Redis', async () => {
+    const [id] = (await terminatedInstances(1)) as [string];
+    // B reaches the emulator through a loopback proxy that holds B's first read of the instance (already answered
+    // by the emulator: TERMINATED) until the test releases it.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    const origin = new URL(emulator.url).origin;
+    const proxy = await startFakeUpstream((req, res) => {
+      const hold = !holding && req.method === 'GET' && new URL(req.url, origin).pathname.endsWith(`/instances/${id}`);
+      if (hold) holding = true;
+      void (async () => {
+        const answer = await fetch(origin + req.url, {
+          method: req.method,
+          headers: { authorization: req.headers.authorization ?? '', 'content-type': 'application/json' },
+          ...(req.body === '' ? {} : { body: req.body }),
+        });
+        const text = await answer.text();
+        if (hold) await released;
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(text);
+      })();
+    });
+    const { replicas: started, finishedKey } = await replicas([proxy.url, emulator.url]);
+    const [b, c] = started as [Replica, Replica];
+    const variables = { workflowName: WORKFLOW, id };
+    const status = async (replica: Replica) =>
+      expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
+
+    const crossing = graphqlAt(b, TERMINAL, variables);
+    await waitFor(() => holding, { message: "B's read held by the proxy" });
+    // Restarted through B, without reading it back (a read of the same URL would join the held one).
+    const restarted = expectData(
+      await graphqlAt(b, RESTART_ONLY, { input: { workflowName: WORKFLOW, instanceId: id } }),
+    );
+    expect(restarted.restartInstance.__typename).toBe('RestartInstancePayload');
+    await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+    release();
+    // The read that crossed the restart answers what upstream said when it was asked.
+    expect(expectData(await crossing).instance?.status).toBe('TERMINATED');
+
+    // Kept nowhere: B and C both read the current status.
+    const now = upstreamStatus(id);
+    expect(now).toBe('WAITING');
+    expect(await status(b)).toBe(now);
+    expect(await status(c)).toBe(now);
+    expect(await redis.client().exists(finishedKey(id))).toBe(0);
   });
 });

@@ -282,3 +282,67 @@ describe('reads of finished instances shared through Redis', () => {
     expect(await redis.client().exists(finishedKey(id))).toBe(0);
   });
 });
+
+describe('finished instances after Redis was unreachable', () => {
+  it('a restart made while Redis was down is seen on every replica once it is back', async () => {
+    const { replicas: started } = await replicas([emulator.url, emulator.url]);
+    const [a, b] = started as [Replica, Replica];
+    const [id] = (await terminatedInstances(1)) as [string];
+    const variables = { workflowName: WORKFLOW, id };
+    const status = async (replica: Replica) =>
+      expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
+    expect(await status(b)).toBe('TERMINATED');
+
+    await redis.stop();
+    await waitFor(() => started.every((replica) => replica.app.scaleOut!.connection.status() === 'down'), {
+      message: 'both replicas to see Redis down',
+    });
+    const restarted = expectData(
+      await graphqlAt(a, RESTART_ONLY, { input: { workflowName: WORKFLOW, instanceId: id } }),
+    );
+    expect(restarted.restartInstance.__typename).toBe('RestartInstancePayload');
+    await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+    await redis.restart();
+
+    const now = upstreamStatus(id);
+    let last: string | undefined;
+    await eventually(async () => (last = await status(b)) === now, `B to read ${now}`, 8_000);
+    expect(last).toBe(now);
+  });
+
+  it('a replica cut off from Redis sends its deletes once it reaches Redis again', async () => {
+    const { replicas: started, finishedKey } = await replicas([emulator.url, emulator.url]);
+    const [a, b] = started as [Replica, Replica];
+    const [id] = (await terminatedInstances(1)) as [string];
+    const variables = { workflowName: WORKFLOW, id };
+    const status = async (replica: Replica) =>
+      expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
+    expect(await status(b)).toBe('TERMINATED');
+    const admin = redis.client();
+    await eventually(async () => (await admin.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+
+    // Only A's command connection goes: it cannot come back while Redis wants a password (connections already
+    // open, B's among them, stay authenticated).
+    const connection = a.app.scaleOut!.connection;
+    const clientId = Number(await connection.client.call('CLIENT', 'ID'));
+    await admin.config('SET', 'requirepass', `pw-${randomBytes(8).toString('hex')}`);
+    try {
+      await admin.call('CLIENT', 'KILL', 'ID', String(clientId));
+      await waitFor(() => connection.status() === 'down', { message: 'A to see Redis down' });
+      const restarted = expectData(
+        await graphqlAt(a, RESTART_ONLY, { input: { workflowName: WORKFLOW, instanceId: id } }),
+      );
+      expect(restarted.restartInstance.__typename).toBe('RestartInstancePayload');
+      await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+    } finally {
+      await admin.config('SET', 'requirepass', '');
+    }
+    await waitFor(() => connection.status() === 'up', { message: 'A to reach Redis again' });
+
+    const now = upstreamStatus(id);
+    await eventually(async () => (await admin.exists(finishedKey(id))) === 0, 'the shared copy deleted');
+    let last: string | undefined;
+    await eventually(async () => (last = await status(b)) === now, `B to read ${now}`);
+    expect(last).toBe(now);
+  });
+});

@@ -171,21 +171,26 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
   function flush(): void {
     const batch = queue;
     queue = [];
-    for (const { workflowName, instanceId, entry } of batch) {
-      entry.dispatched = true;
+    for (const { entry } of batch) entry.dispatched = true;
+    const since = finished.mark();
+    // Another replica may have fetched some (with REDIS_URL): one round trip asks for the whole batch, and
+    // upstream is asked only for the rest.
+    const shared = finished.shared(
+      batch.map(({ workflowName, instanceId, entry }) => ({ workflowName, instanceId, full: entry.full })),
+    );
+    batch.forEach(({ workflowName, instanceId, entry }, i) => {
       entry.settle(
         orNull(
           noting(workflowName, async () => {
-            // Another replica may have fetched it (with REDIS_URL): then upstream is not asked again.
-            const shared = await finished.shared(workflowName, instanceId, entry.full);
-            if (shared) return shared;
+            const kept = (await shared)[i];
+            if (kept) return kept;
             const found = await api.getInstance(workflowName, instanceId, { simple: !entry.full });
-            finished.offer(found);
+            finished.offer(found, since);
             return found;
           }),
         ),
       );
-    }
+    });
   }
 
   function settled(found: InstanceDetails): DetailsEntry {

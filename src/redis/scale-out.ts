@@ -11,8 +11,7 @@ import type { BudgetFactory } from '../upstream/budget.js';
 import { createRedisConnection, type RedisConnection } from './connection.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
 import { createLiveCoordination, type LiveCoordination } from './live-coordination.js';
-import { createSharedFinishedStore } from './shared-finished.js';
-import type { SharedFinishedStore } from '../cache/finished-instances.js';
+import { createSharedFinishedStore, type SharedFinishedTier } from './shared-finished.js';
 import { createReplicaRegistry, type ReplicaRegistry } from './registry.js';
 import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
 
@@ -29,7 +28,7 @@ export interface ScaleOut {
   /** For createLiveHub's `coordinator` option: one leader polls each loop for every replica. */
   readonly live: LiveCoordination;
   /** For the finished-instance caches: one replica's fetch saves the others' budget. */
-  readonly finished: SharedFinishedStore;
+  readonly finished: SharedFinishedTier;
   /** Connects (waiting at most {@link START_WAIT_MS}), registers this replica and joins the shared budgets. */
   start(): Promise<void>;
   /** Gives leases back, leaves the registry and closes the connections. */
@@ -68,6 +67,7 @@ export async function createScaleOut(options: {
     pollIntervalMs: options.pollIntervalMs,
     logger,
   });
+  const finished = createSharedFinishedStore(connection, keys, registry.id);
   let started = false;
   return {
     connection,
@@ -76,7 +76,7 @@ export async function createScaleOut(options: {
     budgets,
     budgetFactory: budgets.factory,
     live,
-    finished: createSharedFinishedStore(connection, keys),
+    finished,
     async start() {
       if (started) return;
       started = true;
@@ -85,6 +85,7 @@ export async function createScaleOut(options: {
       registry.start();
       await budgets.start();
       live.start();
+      finished.start();
     },
     async stop() {
       await live.stop();

@@ -1,14 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { createConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
-import { createLogger } from '../../src/logger.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { LEASE_TTL_MS, RENEW_MS } from '../../src/redis/live-coordination.js';
-import { createScaleOut } from '../../src/redis/scale-out.js';
 import {
   InstanceAllFieldsDocument as READ,
   InstanceStatusChangedDocument as STATUS,
@@ -23,6 +17,7 @@ import {
 import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../helpers/live.js';
 import { spawnEntry } from '../helpers/process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { graphqlAt as graphql, startReplicas as start, stopReplicas, type Replica } from '../helpers/replicas.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Issue 14, second part: with REDIS_URL, one replica polls each watched thing for every replica, publishes what
@@ -38,15 +33,8 @@ const SETUP_TOKEN = 'scale-out-setup-token';
 
 type Sub = CollectedSubscription<InstanceStatusChangedSubscription>;
 
-interface Replica {
-  readonly app: App;
-  readonly url: string;
-  readonly lines: { level: string; msg: string }[];
-}
-
 let redis: RedisServer;
 let emulator: Emulator;
-const running: Replica[] = [];
 
 beforeAll(async () => {
   [redis, emulator] = await Promise.all([
@@ -56,78 +44,31 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((replica) => replica.app.stop()));
+  await stopReplicas();
   await emulator?.stop();
   await redis?.dispose();
 });
 
 const token = () => `scale-out-token-${randomBytes(12).toString('hex')}`;
 
-async function startReplicas(
-  count: number,
-  options: { token: string; prefix: string; pollIntervalMs: number },
-): Promise<Replica[]> {
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const lines: Replica['lines'] = [];
-      const config = createConfig({
-        logLevel: 'info',
-        pollIntervalMs: options.pollIntervalMs,
-        maxSubscriptionsPerConnection: 500,
-        upstream: {
-          baseUrl: emulator.url,
-          accountId: ACCOUNT,
-          apiToken: options.token,
-          rateLimit: LIMIT,
-          rateWindowS: WINDOW_S,
-        },
-        redis: { url: redis.url, keyPrefix: options.prefix },
-      });
-      const logger = createLogger('info', [options.token], {
-        destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
-      });
-      const scaleOut = await createScaleOut({
-        redis: { ...config.redis, url: redis.url },
-        upstream: config.upstream,
-        pollIntervalMs: config.pollIntervalMs,
-        logger,
-      });
-      const app = createApp(config, { logger, scaleOut });
-      const url = await app.start(0, '127.0.0.1');
-      const replica = { app, url, lines };
-      running.push(replica);
-      return replica;
-    }),
-  );
-}
+/** The gateways' config: the emulator's limit, a poll interval of the test's, and room for many subscriptions. */
+const gateway = (options: { token: string; pollIntervalMs: number }) => ({
+  pollIntervalMs: options.pollIntervalMs,
+  maxSubscriptionsPerConnection: 500,
+  upstream: {
+    baseUrl: emulator.url,
+    accountId: ACCOUNT,
+    apiToken: options.token,
+    rateLimit: LIMIT,
+    rateWindowS: WINDOW_S,
+  },
+});
+
+const startReplicas = (count: number, options: { token: string; prefix: string; pollIntervalMs: number }) =>
+  start(count, { ...gateway(options), redis: { url: redis.url, keyPrefix: options.prefix } });
 
 /** One gateway without Redis: the baseline a scaled-out deployment is compared with. */
-async function startAlone(options: { token: string; pollIntervalMs: number }): Promise<Replica> {
-  const config = createConfig({
-    pollIntervalMs: options.pollIntervalMs,
-    maxSubscriptionsPerConnection: 500,
-    upstream: {
-      baseUrl: emulator.url,
-      accountId: ACCOUNT,
-      apiToken: options.token,
-      rateLimit: LIMIT,
-      rateWindowS: WINDOW_S,
-    },
-  });
-  const app = createApp(config, { logger: createLogger('silent', [options.token]) });
-  const replica = { app, url: await app.start(0, '127.0.0.1'), lines: [] };
-  running.push(replica);
-  return replica;
-}
-
-async function graphql<T, V>(replica: Replica, document: TypedDocumentNode<T, V>, variables: V) {
-  const response = await fetch(replica.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  return (await response.json()) as { data?: T; errors?: { message: string }[] };
-}
+const startAlone = async (options: { token: string; pollIntervalMs: number }) => (await start(1, gateway(options)))[0]!;
 
 /** Creates instances with the setup token and waits until each sleeps (WAITING: nothing moves a manual clock). */
 async function createInstances(ids: readonly string[]): Promise<void> {

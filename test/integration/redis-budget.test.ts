@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { createConfig, type Config } from '../../src/config.js';
+import { createConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { createReplicaRegistry } from '../../src/redis/registry.js';
-import { createScaleOut } from '../../src/redis/scale-out.js';
 import { createSharedBudgets } from '../../src/redis/shared-budgets.js';
 import { createCredential } from '../../src/upstream/credential.js';
 import { IDLE_LEASE_RETURN_MS, leaseSize } from '../../src/redis/shared-budget.js';
@@ -15,6 +13,7 @@ import { SAFETY_MARGIN } from '../../src/upstream/budget.js';
 import { UpstreamRateLimitedError, UpstreamError } from '../../src/upstream/errors.js';
 import type { Priority } from '../../src/upstream/types.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { startReplicas as start, stopReplicas, type Replica } from '../helpers/replicas.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Issue 14, first part: replicas with the same REDIS_URL and REDIS_KEY_PREFIX share one request budget per
@@ -26,16 +25,7 @@ const WINDOW_S = 30;
 const WORKFLOW = 'order-fulfillment';
 const ACCOUNT = 'ab'.repeat(16);
 
-interface Replica {
-  readonly app: App;
-  readonly config: Config;
-  /** The replica's log lines, parsed. */
-  readonly lines: { level: string; msg: string }[];
-  readonly url: string;
-}
-
 let redis: RedisServer;
-const running: Replica[] = [];
 const connections: RedisConnection[] = [];
 const emulators: Emulator[] = [];
 
@@ -44,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((replica) => replica.app.stop()));
+  await stopReplicas();
   await Promise.all(connections.map((connection) => connection.close()));
   await Promise.all(emulators.map((emulator) => emulator.stop()));
   await redis?.dispose();
@@ -57,55 +47,30 @@ async function startEmulator(rateLimit = { limit: LIMIT, windowS: WINDOW_S }): P
 }
 
 /** Starts `count` gateways in front of `emulator`, sharing Redis under `prefix` (or none without it). */
-async function startReplicas(
+const startReplicas = (
   count: number,
   emulator: Emulator,
   options: { prefix?: string; token: string; rateWindowS?: number; fallbackReplicas?: number },
-): Promise<Replica[]> {
-  return Promise.all(
-    Array.from({ length: count }, async () => {
-      const lines: Replica['lines'] = [];
-      const config = createConfig({
-        logLevel: 'info',
-        upstream: {
-          baseUrl: emulator.url,
-          accountId: ACCOUNT,
-          apiToken: options.token,
-          rateLimit: LIMIT,
-          rateWindowS: options.rateWindowS ?? WINDOW_S,
-          maxRetries: 0,
-        },
-        ...(options.prefix === undefined
-          ? {}
-          : {
-              redis: {
-                url: redis.url,
-                keyPrefix: options.prefix,
-                ...(options.fallbackReplicas === undefined ? {} : { fallbackReplicas: options.fallbackReplicas }),
-              },
-            }),
-      });
-      const logger = createLogger('info', [options.token], {
-        destination: { write: (line: string) => void lines.push(JSON.parse(line) as Replica['lines'][number]) },
-      });
-      const redisUrl = config.redis.url;
-      const scaleOut =
-        redisUrl === undefined
-          ? undefined
-          : await createScaleOut({
-              redis: { ...config.redis, url: redisUrl },
-              upstream: config.upstream,
-              pollIntervalMs: config.pollIntervalMs,
-              logger,
-            });
-      const app = createApp(config, { logger, ...(scaleOut ? { scaleOut } : {}) });
-      const url = await app.start(0, '127.0.0.1');
-      const replica = { app, config, lines, url };
-      running.push(replica);
-      return replica;
-    }),
-  );
-}
+) =>
+  start(count, {
+    upstream: {
+      baseUrl: emulator.url,
+      accountId: ACCOUNT,
+      apiToken: options.token,
+      rateLimit: LIMIT,
+      rateWindowS: options.rateWindowS ?? WINDOW_S,
+      maxRetries: 0,
+    },
+    ...(options.prefix === undefined
+      ? {}
+      : {
+          redis: {
+            url: redis.url,
+            keyPrefix: options.prefix,
+            ...(options.fallbackReplicas === undefined ? {} : { fallbackReplicas: options.fallbackReplicas }),
+          },
+        }),
+  });
 
 type Outcome = 'sent' | 'refused' | 'upstream-429';
 

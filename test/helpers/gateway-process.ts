@@ -54,9 +54,10 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       }
     },
     logLines(pattern) {
-      return child
-        .stderr()
-        .split('\n')
+      const lines = child.stderr().split('\n');
+      // The last piece is a line still being written (or nothing).
+      return lines
+        .slice(0, -1)
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as LogLine)
         .filter((line) => pattern.test(line.msg));

@@ -20,3 +20,21 @@ export async function waitFor(condition: () => boolean, { message, timeoutMs = 1
     await new Promise((resolve) => setTimeout(resolve, CHECK_EVERY_MS));
   }
 }
+
+/** How often {@link eventually} asks: each check may be a round trip (Redis, a `/metrics` page). */
+const ASK_EVERY_MS = 20;
+
+/**
+ * {@link waitFor} for a condition that has to ask something over the network (Redis, another process): resolves
+ * once `condition` resolves true, asking again every few milliseconds; rejects at the deadline.
+ */
+export async function eventually(
+  condition: () => Promise<boolean>,
+  { message, timeoutMs = 10_000 }: WaitOptions,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, ASK_EVERY_MS));
+  }
+}

@@ -459,7 +459,16 @@ class WorkflowsClient implements WorkflowsApi {
     const signal = spec.options?.signal;
     const url = this.url(spec);
     try {
-      if (spec.method !== 'GET') return await this.execute(spec, url, signal);
+      if (spec.method !== 'GET') {
+        // Reads in flight may be answered from before the write (and those started while it is sent, from before
+        // it lands): a read made after it must ask upstream again, not join them.
+        this.inflight.detachAll();
+        try {
+          return await this.execute(spec, url, signal);
+        } finally {
+          this.inflight.detachAll();
+        }
+      }
       // Concurrent identical reads share one request; the key carries the credential so nothing crosses.
       const key = `${this.credential.key} ${url}`;
       return (await this.inflight.run(

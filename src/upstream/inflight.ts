@@ -10,6 +10,14 @@ export class InFlight<T> {
   >();
 
   /**
+   * Calls in flight now are joined by no later call: each later one starts afresh. Those waiting keep their
+   * answer. (After a write, a read must not join one that may have been answered before the write.)
+   */
+  detachAll(): void {
+    this.entries.clear();
+  }
+
+  /**
    * Runs `start` unless a call with the same key is in flight; `onJoin` fires when one is joined. `start`
    * gets no signal when the caller that starts the work has none: that caller never gives up, so the
    * work can never be cancelled.

@@ -29,13 +29,14 @@ export interface StackOptions {
   /**
    * Also puts the loopback proxy in between, and asks this function about every upstream request before it is
    * forwarded: `'drop'` reads the request and then resets the connection without an answer, so the gateway
-   * cannot tell whether the upstream got it (the emulator never sees it).
+   * cannot tell whether the upstream got it (the emulator never sees it); `{ holdAnswerUntil }` forwards the
+   * request at once and keeps the emulator's answer from the gateway until the promise settles.
    */
   interceptUpstream?: (request: {
     readonly method: string;
     readonly path: string;
     readonly headers: IncomingHttpHeaders;
-  }) => 'forward' | 'drop';
+  }) => 'forward' | 'drop' | { readonly holdAnswerUntil: Promise<void> };
   /** Authenticates clients (see src/auth/); unset: no authentication. */
   authenticator?: Authenticator;
   /** Receives the gateway's log lines (audit lines included); unset: a silent logger. */
@@ -206,7 +207,8 @@ async function startRecordingProxy(
     const method = req.method ?? 'GET';
     const relative = path.startsWith(base.pathname) ? path.slice(base.pathname.length) : path;
     sent.push(`${method} ${relative}`);
-    if (intercept?.({ method, path: relative, headers: req.headers }) === 'drop') {
+    const decision = intercept?.({ method, path: relative, headers: req.headers }) ?? 'forward';
+    if (decision === 'drop') {
       // The whole request arrives first, as it would at an upstream that then fails to answer.
       req.resume();
       req.on('end', () => req.socket.destroy());
@@ -215,8 +217,20 @@ async function startRecordingProxy(
     const upstream = httpRequest(
       { host: base.hostname, port: base.port, method: req.method, path, headers: req.headers },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        if (decision === 'forward') {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        // Read in full now (what upstream said at this moment), handed over once the test lets it go.
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          void decision.holdAnswerUntil.finally(() => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(chunks));
+          });
+        });
       },
     );
     upstream.on('error', () => res.destroy());

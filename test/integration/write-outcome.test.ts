@@ -15,6 +15,7 @@ import {
 import { expectPresent, expectTypename } from '../helpers/graphql.js';
 import { freshId } from '../helpers/instances.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * A write that succeeded keeps its outcome when the read after it fails: the payload arrives with what the
@@ -260,5 +261,54 @@ describe('a create whose answer is lost and whose lookup fails too', () => {
         targetInstanceId: item.instanceId,
       });
     }
+  });
+});
+
+describe('a read after a write', () => {
+  // The loopback proxy keeps the emulator's answer to one read from the gateway, so that the read is still in
+  // flight when a write to the same instance goes out; identical reads in flight share one request
+  // (src/upstream/inflight.ts), which must not hand a read made after the write an answer from before it.
+  let held: Stack;
+  let hold: ((path: string) => Promise<void> | undefined) | undefined;
+  beforeAll(async () => {
+    held = await startStack({
+      listen: true,
+      config: { upstream: { maxRetries: 0 }, finishedInstanceTtlMs: 0 },
+      interceptUpstream: ({ method, path }) => {
+        const until = method === 'GET' ? hold?.(path) : undefined;
+        return until ? { holdAnswerUntil: until } : 'forward';
+      },
+    });
+  });
+  afterAll(() => held.stop());
+
+  it('never joins a read that started before the write: the payload and a later query answer the new status', async () => {
+    const id = freshId('read-after-write');
+    await held.rest('POST', `/${WF}/instances`, { instance_id: id, params: { orderId: id } });
+    await held.emulator.clock.advance(61_000);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    hold = (path) => {
+      if (holding || !path.includes(`/instances/${id}`)) return undefined;
+      holding = true;
+      return released;
+    };
+    const before = held.graphql(READ, { workflowName: WF, id });
+    await waitFor(() => holding, { message: 'the first read held by the proxy' });
+
+    const paused = expectTypename(
+      expectPresent((await held.graphql(PAUSE, { input: { workflowName: WF, instanceId: id } })).data, 'data')
+        .pauseInstance,
+      'PauseInstancePayload',
+    );
+    expect(await held.emulator.engine.waitForStatus(held.config.upstream.accountId, WF, id, 'paused')).toBe('paused');
+    expect(paused.instance?.status).toBe('PAUSED');
+    const after = expectPresent((await held.graphql(READ, { workflowName: WF, id })).data, 'data').instance;
+    expect(after?.status).toBe('PAUSED');
+
+    release();
+    // The read that started before the write answers what upstream said then.
+    expect(expectPresent((await before).data, 'data').instance?.status).toBe('WAITING');
   });
 });

@@ -9,6 +9,7 @@ import { spawnTs, stopAll } from './children.js';
 import { describeRoutes } from './counts.js';
 import { measureDelivery } from './delivery.js';
 import { checkBody } from './load-spec.js';
+import { countCommand, describeCalls, meanCalls, subtractCalls, totalCalls } from './redis-commands.js';
 import { readCpuSeconds } from './proc.js';
 import { renderTable, tally, type ScenarioResult } from './report.js';
 import { GATEWAY_READY_LINE, gatewayEnv } from './stack.js';
@@ -66,6 +67,48 @@ describe('measureDelivery', () => {
       ]),
     );
     expect(delivery).toEqual({ latenciesMs: [400], undelivered: 2, subscriptions: 3, firstMs: [400], spreadMs: [0] });
+  });
+});
+
+describe('Redis command counts (S7)', () => {
+  it('counts what clients send from MONITOR lines, leaving out the commands scripts run', () => {
+    const calls = new Map<string, number>();
+    countCommand(calls, ['EVALSHA', 'f00d', '1', 'wfgql:budget:x'], '127.0.0.1:50001');
+    countCommand(calls, ['hset', 'wfgql:budget:x', 'tokens', '3'], 'lua');
+    countCommand(calls, ['get', 'wfgql:finished:x'], '127.0.0.1:50002');
+    countCommand(calls, ['GET', 'wfgql:finished:y'], '127.0.0.1:50001');
+    expect(calls).toEqual(
+      new Map([
+        ['evalsha', 1],
+        ['get', 2],
+      ]),
+    );
+  });
+
+  it('subtracts a background averaged over two idle windows, per command', () => {
+    const background = meanCalls([
+      new Map([['evalsha', 10]]),
+      new Map([
+        ['evalsha', 12],
+        ['publish', 1],
+      ]),
+    ]);
+    const net = subtractCalls(
+      new Map([
+        ['evalsha', 14],
+        ['get', 100],
+      ]),
+      background,
+    );
+    expect(net).toEqual(
+      new Map([
+        ['evalsha', 3],
+        ['get', 100],
+        ['publish', -0.5],
+      ]),
+    );
+    expect(totalCalls(net)).toBe(102.5);
+    expect(describeCalls(net)).toBe('get ×100, evalsha ×3, publish ×-0.5');
   });
 });
 

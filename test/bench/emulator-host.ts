@@ -59,6 +59,8 @@ async function main(): Promise<void> {
       acc[route] = (acc[route] ?? 0) + 1;
       return acc;
     }, {}),
+    firstAt: log.entries[0]?.at ?? null,
+    lastAt: log.entries.at(-1)?.at ?? null,
   });
 
   const waitFor = async (req: IncomingMessage, res: ServerResponse) => {

@@ -6,9 +6,10 @@ import { createAuthenticator } from '../../src/auth/index.js';
 import { loadConfig } from '../../src/config.js';
 import { BENCH_AUTH_MODES, createAuthSetups } from './auth-modes.js';
 import { spawnTs, stopAll } from './children.js';
-import { describeRoutes } from './counts.js';
+import { describeRoutes, requestsPerInterval } from './counts.js';
 import { measureDelivery } from './delivery.js';
 import { checkBody } from './load-spec.js';
+import { countCommand, describeCalls, meanCalls, subtractCalls, totalCalls } from './redis-commands.js';
 import { readCpuSeconds } from './proc.js';
 import { renderTable, tally, type ScenarioResult } from './report.js';
 import { GATEWAY_READY_LINE, gatewayEnv } from './stack.js';
@@ -69,6 +70,48 @@ describe('measureDelivery', () => {
   });
 });
 
+describe('Redis command counts (S7)', () => {
+  it('counts what clients send from MONITOR lines, leaving out the commands scripts run', () => {
+    const calls = new Map<string, number>();
+    countCommand(calls, ['EVALSHA', 'f00d', '1', 'wfgql:budget:x'], '127.0.0.1:50001');
+    countCommand(calls, ['hset', 'wfgql:budget:x', 'tokens', '3'], 'lua');
+    countCommand(calls, ['get', 'wfgql:finished:x'], '127.0.0.1:50002');
+    countCommand(calls, ['GET', 'wfgql:finished:y'], '127.0.0.1:50001');
+    expect(calls).toEqual(
+      new Map([
+        ['evalsha', 1],
+        ['get', 2],
+      ]),
+    );
+  });
+
+  it('subtracts a background averaged over two idle windows, per command', () => {
+    const background = meanCalls([
+      new Map([['evalsha', 10]]),
+      new Map([
+        ['evalsha', 12],
+        ['publish', 1],
+      ]),
+    ]);
+    const net = subtractCalls(
+      new Map([
+        ['evalsha', 14],
+        ['get', 100],
+      ]),
+      background,
+    );
+    expect(net).toEqual(
+      new Map([
+        ['evalsha', 3],
+        ['get', 100],
+        ['publish', -0.5],
+      ]),
+    );
+    expect(totalCalls(net)).toBe(102.5);
+    expect(describeCalls(net)).toBe('get ×100, evalsha ×3, publish ×-0.5');
+  });
+});
+
 describe('report', () => {
   const results: ScenarioResult[] = [
     {
@@ -118,8 +161,20 @@ describe('report', () => {
           'GET /accounts/{account_id}/workflows/{workflow_name}/instances': 1,
           'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}': 2,
         },
+        firstAt: 1000,
+        lastAt: 1100,
       }),
     ).toBe('GET …/{workflow_name}/instances/{instance_id} ×2, GET …/{workflow_name}/instances ×1');
+  });
+
+  it('rates requests per interval between the first and the last, whatever the phase of the window', () => {
+    const counts = { instanceLists: 0, instanceGets: 0, statusChanges: 0, rateLimited: 0, byRoute: {} };
+    // Nine polls at 0.5 s, 1.5 s ... 8.5 s and eight at 1 s ... 8 s both poll once per second.
+    expect(requestsPerInterval({ ...counts, total: 9, firstAt: 500, lastAt: 8500 }, 1000)).toBe(1);
+    expect(requestsPerInterval({ ...counts, total: 8, firstAt: 1000, lastAt: 8000 }, 1000)).toBe(1);
+    // One extra request in the same span shows.
+    expect(requestsPerInterval({ ...counts, total: 10, firstAt: 500, lastAt: 8500 }, 1000)).toBe(9 / 8);
+    expect(requestsPerInterval({ ...counts, total: 1, firstAt: 500, lastAt: 500 }, 1000)).toBeNaN();
   });
 });
 

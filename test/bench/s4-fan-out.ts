@@ -9,7 +9,7 @@ import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { ACCOUNT_ID, ORCHESTRATOR_TOKEN, startEmulator, startGateway } from './stack.js';
 import { percentile } from './stats.js';
-import { startSubscribers, type Subscribers } from './subscribers.js';
+import { startSubscribers, type SubscriberReadings } from './subscribers.js';
 import { waitFor } from './wait.js';
 import { now } from './ws-spec.js';
 
@@ -209,11 +209,11 @@ const ms = (values: readonly number[], p: number) => percentile(values, p).toFix
  * changes fall at every phase of the poll cycle, then waits (with a deadline) for `expected` subscribers to
  * see it and measures the delivery. A shortfall is returned as undelivered, not thrown.
  */
-async function pauseAndMeasure(
+export async function pauseAndMeasure(
   emulatorUrl: string,
   workflowName: string,
   instanceIds: readonly string[],
-  subscribers: Subscribers,
+  subscribers: SubscriberReadings,
   expected: number,
   poll: number,
 ): Promise<Delivery> {

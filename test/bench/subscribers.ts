@@ -90,3 +90,35 @@ export function startSubscribers(spec: WsLoadSpec): Subscribers {
     stop: () => child.stop(),
   };
 }
+
+/** What a delivery measurement reads from subscribers (s4-fan-out.ts's `pauseAndMeasure`). */
+export type SubscriberReadings = Pick<Subscribers, 'status' | 'report'>;
+
+/** Several load processes (one per gateway replica, S7) read as one: counters summed, events merged by key. */
+export function combineSubscribers(parts: readonly Subscribers[]): SubscriberReadings {
+  return {
+    async status(seen) {
+      const all = await Promise.all(parts.map((part) => part.status(seen)));
+      const sum = (field: keyof Omit<WsStatus, 'type' | 'firstError'>) => all.reduce((n, s) => n + s[field], 0);
+      const firstError = all.find((s) => s.firstError !== undefined)?.firstError;
+      return {
+        type: 'status',
+        open: sum('open'),
+        acked: sum('acked'),
+        subscribed: sum('subscribed'),
+        live: sum('live'),
+        completed: sum('completed'),
+        errors: sum('errors'),
+        closed: sum('closed'),
+        seen: sum('seen'),
+        ...(firstError === undefined ? {} : { firstError }),
+      };
+    },
+    async report() {
+      const events: Record<string, (readonly [number, string])[][]> = {};
+      for (const part of await Promise.all(parts.map((p) => p.report())))
+        for (const [key, lists] of Object.entries(part.events)) (events[key] ??= []).push(...lists);
+      return { type: 'report', events };
+    },
+  };
+}

@@ -8,6 +8,12 @@ import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { declareSource } from '../graphql/field-source.js';
 import { decodeNodeId } from './ids.js';
 
+/** An entity as a federation gateway names it: its type name and its key fields (`_entities(representations:)`). */
+export interface Representation {
+  readonly __typename: string;
+  readonly [field: string]: unknown;
+}
+
 export interface SchemaTypes {
   Context: Context;
   // Fields are non-null unless they say otherwise: a null must mean something a client can act on.
@@ -15,6 +21,8 @@ export interface SchemaTypes {
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
+    /** Federation's entity representation (`schema/federation.ts`). */
+    _Any: { Input: Representation; Output: Representation };
   };
 }
 
@@ -81,7 +89,8 @@ builder.scalarType('DateTime', {
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
-function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
+/** A JSON value written as a GraphQL literal (variables inside it are read from `variables`). */
+export function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
   switch (ast.kind) {
     case Kind.STRING:
     case Kind.BOOLEAN:

@@ -72,3 +72,15 @@ export function splitCompositeId(id: string, typename: string): { workflowName: 
   if (!parts) throw badUserInput(`Not a valid ${typename} id`, { argument: 'id' });
   return { workflowName: checkWorkflowName(parts.workflowName, 'id'), rest: parts.rest };
 }
+
+/**
+ * One key field of an entity representation (`_entities(representations:)`), which the gateway sends as
+ * untyped JSON: anything but a string is the caller's mistake, refused for that representation only.
+ */
+export function representationField(representation: object, field: string): string {
+  const value: unknown = (representation as Record<string, unknown>)[field];
+  if (typeof value !== 'string') {
+    throw badUserInput(`The representation's \`${field}\` must be a string`, { argument: 'representations' });
+  }
+  return value;
+}

@@ -7,5 +7,7 @@ import './errors.js';
 import './instance-mutations.js';
 import './subscription.js';
 import './nodes.js';
+import './federation.js';
 
+/** The served schema: the API, and the Federation v2 subgraph fields `_service` and `_entities` (`schema/federation.ts`). */
 export const schema = builder.toSchema({ sortSchema: true });

@@ -11,6 +11,7 @@ import {
 } from '../upstream/types.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
+import { federationEntity } from './federation.js';
 import {
   fromInstanceDetails,
   fromInstanceRow,
@@ -19,7 +20,7 @@ import {
   fromKey,
   versionFromRow,
 } from './field-data.js';
-import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
+import { checkInstanceId, checkWorkflowName, representationField, splitCompositeId } from './ids.js';
 import { lookupInstance } from './lookups.js';
 import { Workflow, WorkflowInstance, WorkflowVersion, type VersionRef } from './refs.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
@@ -274,6 +275,18 @@ builder.node(WorkflowInstance, {
       }),
     }),
   }),
+});
+
+// A supergraph's other subgraphs reference an instance by its key; the gateway fetches it through `_entities`
+// exactly as `Query.instance` would: same checks, same loaders, `simple` details unless steps are selected.
+federationEntity(WorkflowInstance, {
+  key: 'workflowName instanceId',
+  resolveReference: (representation, ctx, info) => {
+    const workflowName = checkWorkflowName(representationField(representation, 'workflowName'));
+    const instanceId = checkInstanceId(representationField(representation, 'instanceId'), 'instanceId');
+    authorizeRead(ctx, workflowName);
+    return lookupInstance(ctx, workflowName, instanceId, selectionOf(info));
+  },
 });
 
 builder.queryField('instance', (t) =>

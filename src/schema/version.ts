@@ -1,9 +1,10 @@
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
+import { federationEntity } from './federation.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
-import { splitCompositeId } from './ids.js';
-import { Workflow, WorkflowVersion } from './refs.js';
+import { checkWorkflowName, representationField, splitCompositeId } from './ids.js';
+import { Workflow, WorkflowVersion, type VersionRef } from './refs.js';
 
 builder.node(WorkflowVersion, {
   ...declareEntity('version'),
@@ -23,6 +24,10 @@ builder.node(WorkflowVersion, {
   },
   fields: (t) => ({
     versionId: t.exposeString('versionId', { description: "Cloudflare's version id (a uuid).", ...fromKey }),
+    workflowName: t.exposeString('workflowName', {
+      description: 'Name of the workflow this is a version of (with `versionId`, its federation key).',
+      ...fromKey,
+    }),
     workflow: t.field({
       type: Workflow,
       description: 'The workflow this is a version of.',
@@ -83,4 +88,17 @@ builder.node(WorkflowVersion, {
       },
     }),
   }),
+});
+
+// A version is identified by its workflow and its id (ids are per workflow upstream); resolved like `node(id:)`.
+federationEntity(WorkflowVersion, {
+  key: 'workflowName versionId',
+  resolveReference: async (representation, ctx): Promise<VersionRef | null> => {
+    const key = {
+      workflowName: checkWorkflowName(representationField(representation, 'workflowName')),
+      versionId: representationField(representation, 'versionId'),
+    };
+    authorizeRead(ctx, key.workflowName);
+    return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
+  },
 });

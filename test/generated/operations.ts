@@ -999,6 +999,8 @@ export type WorkflowVersion = Node & {
   versionId: Scalars['String']['output'];
   /** The workflow this is a version of. */
   workflow: Workflow;
+  /** Name of the workflow this is a version of (with `versionId`, its federation key). */
+  workflowName: Scalars['String']['output'];
 };
 
 /** A page of workflow versions. */

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { composeServices } from '@theguild/federation-composition';
 import {
+  parse,
   isEnumType,
   isInputObjectType,
   isInterfaceType,
@@ -10,12 +12,37 @@ import {
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
-import { printSchemaSdl } from '../../src/schema/print.js';
+import { printSchemaSdl, printSubgraphSdl } from '../../src/schema/print.js';
 
 describe('schema/schema.graphql', () => {
   it('matches the Pothos schema (run `npm run codegen` after a schema change)', async () => {
     const committed = await readFile(new URL('../../schema/schema.graphql', import.meta.url), 'utf8');
     expect(committed.trim()).toBe(printSchemaSdl().trim());
+  });
+
+  it('is the API schema: none of the fields and types only a federation gateway reads', () => {
+    expect(printSchemaSdl()).not.toMatch(/_entities|_service|_Any|_Entity|_Service|@key|@link/);
+  });
+});
+
+describe('schema/subgraph.graphql', () => {
+  it('matches the federation SDL the server answers in `_service { sdl }` (run `npm run codegen`)', async () => {
+    const committed = await readFile(new URL('../../schema/subgraph.graphql', import.meta.url), 'utf8');
+    expect(committed.trim()).toBe(printSubgraphSdl().trim());
+  });
+
+  it('is a Federation v2 subgraph with the three entity keys, and composes on its own', () => {
+    const sdl = printSubgraphSdl();
+    expect(sdl).toMatch(
+      /^extend schema @link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.\d+", import: \["@key"\]\)/,
+    );
+    expect([...sdl.matchAll(/^type (\w+) .*@key\(fields: "([^"]+)"\)/gm)].map((m) => [m[1], m[2]])).toEqual([
+      ['Workflow', 'name'],
+      ['WorkflowInstance', 'workflowName instanceId'],
+      ['WorkflowVersion', 'workflowName versionId'],
+    ]);
+    const composed = composeServices([{ name: 'workflows', typeDefs: parse(sdl), url: 'http://127.0.0.1/graphql' }]);
+    expect(composed.errors?.map((e) => e.message)).toBeUndefined();
   });
 });
 

@@ -21,7 +21,7 @@ import type { Operation } from '../graphql/operation.js';
 import { collectFields, type FieldGroup } from '../graphql/selection.js';
 import { splitCompositeId } from '../identifiers.js';
 import { checkPageArgs, type ConnectionArgs } from '../graphql/pagination.js';
-import { MAX_NODE_IDS } from '../schema/ids.js';
+import { MAX_NODE_IDS, MAX_REPRESENTATIONS } from '../schema/ids.js';
 import { Tally, type CostDriver } from './tally.js';
 
 export type { CostDriver } from './tally.js';
@@ -499,7 +499,8 @@ class Walker {
    * `instance`, count once. Representations that are refused before any request cost nothing.
    */
   private entities(group: FieldGroup, representations: unknown, path: string, tally: Tally): void {
-    if (!Array.isArray(representations)) return;
+    // More than MAX_REPRESENTATIONS are refused before any request.
+    if (!Array.isArray(representations) || representations.length > MAX_REPRESENTATIONS) return;
     for (const representation of representations) {
       if (typeof representation !== 'object' || representation === null) continue;
       const key = representation as Readonly<Record<string, unknown>>;

@@ -10,6 +10,7 @@ import type { Context } from '../context.js';
 import { badUserInput } from '../errors/coded-error.js';
 import { declareSource } from '../graphql/field-source.js';
 import { builder, parseJsonLiteral, type Representation } from './builder.js';
+import { checkRepresentationCount, MAX_REPRESENTATIONS } from './ids.js';
 import { subgraphSdl } from './subgraph-sdl.js';
 
 /** How an entity type joins the supergraph. */
@@ -111,12 +112,14 @@ builder.queryFields((t) => ({
       representations: t.arg({
         type: ['_Any'],
         required: true,
-        description: 'The entities, each `{ __typename, ...its key fields }`.',
+        description: `The entities, each \`{ __typename, ...its key fields }\`; at most ${MAX_REPRESENTATIONS}.`,
       }),
     },
     ...declareSource({ kind: 'entities' }),
-    resolve: (_root, args, ctx, info) =>
-      args.representations.map((representation) => resolveEntity(representation, ctx, info)),
+    resolve: (_root, args, ctx, info) => {
+      checkRepresentationCount(args.representations.length);
+      return args.representations.map((representation) => resolveEntity(representation, ctx, info));
+    },
   }),
   _service: t.field({
     type: ServiceRef,

@@ -15,6 +15,22 @@ import { MAX_PAGE_SIZE } from '../upstream/limits.js';
  */
 export const MAX_NODE_IDS = MAX_PAGE_SIZE;
 
+/**
+ * Most representations one `_entities` field may name. A federation gateway sends every entity of one type
+ * that one step of its plan needs in one list (a page of orders, each with its fulfillment); distinct ones are
+ * bounded by the cost limit, and this bounds the repeated ones, which cost nothing upstream but still resolve.
+ */
+export const MAX_REPRESENTATIONS = 1_000;
+
+/** Refuses an `_entities(representations:)` list longer than {@link MAX_REPRESENTATIONS}. */
+export function checkRepresentationCount(count: number): void {
+  if (count > MAX_REPRESENTATIONS) {
+    throw badUserInput(`\`representations\` may hold at most ${MAX_REPRESENTATIONS} entities (got ${count}).`, {
+      argument: 'representations',
+    });
+  }
+}
+
 /** Refuses a `nodes(ids:)` list longer than {@link MAX_NODE_IDS}. */
 export function checkNodeIdCount(count: number): void {
   if (count > MAX_NODE_IDS) {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
+import { MAX_REPRESENTATIONS } from '../../src/schema/ids.js';
 import { printSubgraphSdl } from '../../src/schema/print.js';
 import { freshId } from '../helpers/instances.js';
 import { startStack, type Stack } from '../helpers/stack.js';
@@ -166,6 +167,19 @@ describe('_entities', () => {
     expect(repeated.errors).toBeUndefined();
     expect(repeated.data?._entities).toHaveLength(3 * MAX_COST);
     expect(stack.upstreamCalls()).toBe(1);
+  });
+
+  it('refuses more than MAX_REPRESENTATIONS representations before any upstream call', async () => {
+    const [id] = await createInstances(1);
+    reset();
+    const result = await stack.graphql(
+      ENTITIES,
+      { representations: Array.from({ length: MAX_REPRESENTATIONS + 1 }, () => instance(id!)) },
+      as(reader.key),
+    );
+    expect(result.data?._entities ?? null).toBeNull();
+    expect(result.errors?.map((e) => e.extensions?.['code'])).toEqual(['BAD_USER_INPUT']);
+    expect(stack.upstreamCalls()).toBe(0);
   });
 
   it('applies access control to each representation as `instance(...)` does: FORBIDDEN, and nothing fetched', async () => {

@@ -283,8 +283,8 @@ federationEntity(WorkflowInstance, {
   key: 'workflowName instanceId',
   resolveReference: (representation, ctx, info) => {
     const workflowName = checkWorkflowName(representationField(representation, 'workflowName'));
-    const instanceId = checkInstanceId(representationField(representation, 'instanceId'), 'instanceId');
     authorizeRead(ctx, workflowName);
+    const instanceId = checkInstanceId(representationField(representation, 'instanceId'), 'instanceId');
     return lookupInstance(ctx, workflowName, instanceId, selectionOf(info));
   },
 });

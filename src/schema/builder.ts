@@ -1,5 +1,7 @@
 import SchemaBuilder from '@pothos/core';
+import DirectivesPlugin from '@pothos/plugin-directives';
 import ErrorsPlugin from '@pothos/plugin-errors';
+import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
 import { Kind, type ValueNode } from 'graphql';
 import type { Context } from '../context.js';
@@ -8,12 +10,6 @@ import { MAX_PAGE_SIZE } from '../upstream/limits.js';
 import { declareSource } from '../graphql/field-source.js';
 import { decodeNodeId } from './ids.js';
 
-/** An entity as a federation gateway names it: its type name and its key fields (`_entities(representations:)`). */
-export interface Representation {
-  readonly __typename: string;
-  readonly [field: string]: unknown;
-}
-
 export interface SchemaTypes {
   Context: Context;
   // Fields are non-null unless they say otherwise: a null must mean something a client can act on.
@@ -21,13 +17,12 @@ export interface SchemaTypes {
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
-    /** Federation's entity representation (`schema/federation.ts`). */
-    _Any: { Input: Representation; Output: Representation };
   };
 }
 
 export const builder = new SchemaBuilder<SchemaTypes>({
-  plugins: [ErrorsPlugin, RelayPlugin],
+  // Federation after the plugins that shape fields; its directives (`@key`, `@link`) are printed by DirectivesPlugin.
+  plugins: [ErrorsPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
   defaultFieldNullability: false,
   relay: {
     clientMutationId: 'omit',
@@ -89,8 +84,7 @@ builder.scalarType('DateTime', {
   parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
-/** A JSON value written as a GraphQL literal (variables inside it are read from `variables`). */
-export function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
+function parseJsonLiteral(ast: ValueNode, variables: Record<string, unknown> | null | undefined): unknown {
   switch (ast.kind) {
     case Kind.STRING:
     case Kind.BOOLEAN:

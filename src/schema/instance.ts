@@ -11,7 +11,6 @@ import {
 } from '../upstream/types.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
-import { federationEntity } from './federation.js';
 import {
   fromInstanceDetails,
   fromInstanceRow,
@@ -279,8 +278,8 @@ builder.node(WorkflowInstance, {
 
 // A supergraph's other subgraphs reference an instance by its key; the gateway fetches it through `_entities`
 // exactly as `Query.instance` would: same checks, same loaders, `simple` details unless steps are selected.
-federationEntity(WorkflowInstance, {
-  key: 'workflowName instanceId',
+builder.asEntity(WorkflowInstance, {
+  key: builder.selection<{ workflowName: string; instanceId: string }>('workflowName instanceId'),
   resolveReference: (representation, ctx, info) => {
     const workflowName = checkWorkflowName(representationField(representation, 'workflowName'));
     authorizeRead(ctx, workflowName);

@@ -1,7 +1,6 @@
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
-import { federationEntity } from './federation.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
 import { checkWorkflowName, representationField, splitCompositeId } from './ids.js';
 import { Workflow, WorkflowVersion, type VersionRef } from './refs.js';
@@ -91,8 +90,8 @@ builder.node(WorkflowVersion, {
 });
 
 // A version is identified by its workflow and its id (ids are per workflow upstream); resolved like `node(id:)`.
-federationEntity(WorkflowVersion, {
-  key: 'workflowName versionId',
+builder.asEntity(WorkflowVersion, {
+  key: builder.selection<{ workflowName: string; versionId: string }>('workflowName versionId'),
   resolveReference: async (representation, ctx): Promise<VersionRef | null> => {
     const key = {
       workflowName: checkWorkflowName(representationField(representation, 'workflowName')),

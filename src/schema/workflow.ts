@@ -6,7 +6,6 @@ import { INSTANCE_STATUSES, type InstanceStatus, type Workflow as WorkflowInfo }
 import { authorizeRead } from './authorization.js';
 import { workflowAllowed, type Principal } from '../auth/principal.js';
 import { builder } from './builder.js';
-import { federationEntity } from './federation.js';
 import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
 import { checkInstanceId, checkWorkflowName, representationField } from './ids.js';
 import { InstanceStatusEnum } from './instance.js';
@@ -279,8 +278,8 @@ builder.node(Workflow, {
 });
 
 // Referenced by name from other subgraphs; resolved like `node(id:)`, from the workflow's record.
-federationEntity(Workflow, {
-  key: 'name',
+builder.asEntity(Workflow, {
+  key: builder.selection<{ name: string }>('name'),
   resolveReference: async (representation, ctx): Promise<WorkflowRef | null> => {
     const name = checkWorkflowName(representationField(representation, 'name'), 'name');
     authorizeRead(ctx, name);

@@ -216,7 +216,7 @@ describe('_service', () => {
   it('answers the federation SDL committed in schema/subgraph.graphql', async () => {
     reset();
     const result = await stack.graphql<{ _service: { sdl: string } }>('{ _service { sdl } }', {}, as(reader.key));
-    expect(result.data?._service.sdl).toBe(printSubgraphSdl());
+    expect(`${result.data?._service.sdl}\n`).toBe(printSubgraphSdl());
     expect(stack.upstreamCalls()).toBe(0);
   });
 });

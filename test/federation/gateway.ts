@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 export interface Subgraph {
   readonly name: string;
   readonly url: string;
-  /** Headers the gateway sends it (a credential, say); none by default. */
+  /** Headers of the request for its SDL at start-up (a credential, say); none by default. */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -37,7 +37,13 @@ async function sdlOf(subgraph: Subgraph): Promise<string> {
  * Gateway's runtime on an ephemeral loopback port. Subgraphs are reached over HTTP, subscriptions over SSE
  * (`@graphql-tools/executor-http`, the executor Hive Gateway's own HTTP transport builds).
  */
-export async function startGateway(subgraphs: readonly Subgraph[]): Promise<Gateway> {
+export async function startGateway(
+  subgraphs: readonly Subgraph[],
+  options: {
+    /** Request headers passed on from each client to the subgraphs (`Authorization`, say): none by default. */
+    readonly forwardHeaders?: readonly string[];
+  } = {},
+): Promise<Gateway> {
   const services = await Promise.all(
     subgraphs.map(async (subgraph) => ({
       name: subgraph.name,
@@ -47,17 +53,17 @@ export async function startGateway(subgraphs: readonly Subgraph[]): Promise<Gate
   );
   const composed = composeServices(services);
   if (composed.errors) throw new Error(`composition failed: ${composed.errors.map((e) => e.message).join('; ')}`);
-  const headersOf = new Map(subgraphs.map((subgraph) => [subgraph.name, subgraph.headers ?? {}]));
+  const forwarded = options.forwardHeaders ?? [];
   const runtime: GatewayRuntime = createGatewayRuntime({
     supergraph: composed.supergraphSdl,
     logging: false,
+    propagateHeaders: {
+      fromClientToSubgraphs: ({ request }) =>
+        Object.fromEntries(forwarded.map((name) => [name, request.headers.get(name)])),
+    },
     transports: {
       http: {
-        getSubgraphExecutor: ({ transportEntry }) =>
-          buildHTTPExecutor({
-            endpoint: transportEntry.location ?? '',
-            headers: { ...headersOf.get(transportEntry.subgraph) },
-          }),
+        getSubgraphExecutor: ({ transportEntry }) => buildHTTPExecutor({ endpoint: transportEntry.location ?? '' }),
       },
     },
   });

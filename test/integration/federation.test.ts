@@ -1,7 +1,11 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { parse } from 'graphql';
 import { createClient } from 'graphql-sse';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
 import { startGateway, type Gateway } from '../federation/gateway.js';
 import { FULFILLMENT_WORKFLOW, startOrdersSubgraph, type Order } from '../federation/orders-subgraph.js';
 import { approvePayment, freshId } from '../helpers/instances.js';
@@ -29,10 +33,14 @@ let gateway: Gateway;
 const enumOf = (status: string): string => status.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 const FINAL = new Set(['complete', 'errored', 'terminated']);
 
-async function throughGateway<T>(query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResult<T>> {
-  const response = await fetch(gateway.url, {
+async function throughGateway<T>(
+  query: string,
+  variables: Record<string, unknown> = {},
+  { via = gateway, headers = {} }: { via?: Gateway; headers?: Record<string, string> } = {},
+): Promise<GraphQLResult<T>> {
+  const response = await fetch(via.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as GraphQLResult<T>;
@@ -165,5 +173,65 @@ describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
         order: { id: order.id, total: order.total },
       });
     }
+  });
+});
+
+describe('a supergraph in front of this server with API keys', () => {
+  const reader = createApiKey({ id: 'reader', scopes: ['workflows:read'] });
+  const otherWorkflow = createApiKey({ id: 'other-workflow', scopes: ['workflows:read'], workflows: ['flaky-import'] });
+  const securedOrders: Order[] = [{ id: 'order-secured', total: 42, instanceId: freshId('fed-secured') }];
+  const query = '{ orders { id total fulfillment { instanceId status } } }';
+  let dir: string;
+  let secured: Stack;
+  let securedSubgraph: { url: string; stop(): Promise<void> };
+  let securedGateway: Gateway;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wfgql-federation-keys-'));
+    const keysFile = join(dir, 'keys.json');
+    await writeFile(keysFile, JSON.stringify([reader.entry, otherWorkflow.entry]));
+    secured = await startStack({ listen: true, authenticator: await createApiKeyAuthenticator(keysFile) });
+    await secured.rest('POST', `/${FULFILLMENT_WORKFLOW}/instances`, { instance_id: securedOrders[0]!.instanceId });
+    securedSubgraph = await startOrdersSubgraph(securedOrders);
+    securedGateway = await startGateway(
+      [
+        { name: 'workflows', url: secured.url as string, headers: { authorization: `Bearer ${reader.key}` } },
+        { name: 'orders', url: securedSubgraph.url },
+      ],
+      { forwardHeaders: ['authorization'] },
+    );
+  });
+  afterAll(async () => {
+    await securedGateway?.stop();
+    await securedSubgraph?.stop();
+    await secured?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("applies each client's own key to the entities the gateway fetches: FORBIDDEN without the workflow, and no upstream call", async () => {
+    const order = securedOrders[0]!;
+    secured.resetCalls();
+    const refused = await throughGateway<{ orders: { id: string; fulfillment: unknown }[] }>(
+      query,
+      {},
+      { via: securedGateway, headers: { authorization: `Bearer ${otherWorkflow.key}` } },
+    );
+    expect(refused.data?.orders).toEqual([{ id: order.id, total: order.total, fulfillment: null }]);
+    expect(refused.errors?.map((e) => e.extensions?.['code'])).toContain('FORBIDDEN');
+    expect(secured.upstreamCalls()).toBe(0);
+
+    const allowed = await throughGateway(
+      query,
+      {},
+      {
+        via: securedGateway,
+        headers: { authorization: `Bearer ${reader.key}` },
+      },
+    );
+    expect(allowed.errors).toBeUndefined();
+    expect(allowed.data).toEqual({
+      orders: [{ id: order.id, total: order.total, fulfillment: { instanceId: order.instanceId, status: 'WAITING' } }],
+    });
+    expect(secured.upstreamCalls()).toBe(1);
   });
 });

@@ -1,9 +1,16 @@
+import type { Context } from '../context.js';
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
 import { checkWorkflowName, representationField, splitCompositeId } from './ids.js';
 import { Workflow, WorkflowVersion, type VersionRef } from './refs.js';
+
+/** A version by its key, for `node(id:)` and `_entities`: null when it does not exist. */
+async function loadVersion(key: VersionRef, ctx: Context): Promise<VersionRef | null> {
+  authorizeRead(ctx, key.workflowName);
+  return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
+}
 
 builder.node(WorkflowVersion, {
   ...declareEntity('version'),
@@ -17,10 +24,7 @@ builder.node(WorkflowVersion, {
       return { workflowName, versionId: rest };
     },
   },
-  loadOne: async (key, ctx) => {
-    authorizeRead(ctx, key.workflowName);
-    return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
-  },
+  loadOne: loadVersion,
   fields: (t) => ({
     versionId: t.exposeString('versionId', { description: "Cloudflare's version id (a uuid).", ...fromKey }),
     workflowName: t.exposeString('workflowName', {
@@ -92,12 +96,12 @@ builder.node(WorkflowVersion, {
 // A version is identified by its workflow and its id (ids are per workflow upstream); resolved like `node(id:)`.
 builder.asEntity(WorkflowVersion, {
   key: builder.selection<{ workflowName: string; versionId: string }>('workflowName versionId'),
-  resolveReference: async (representation, ctx): Promise<VersionRef | null> => {
-    const key = {
-      workflowName: checkWorkflowName(representationField(representation, 'workflowName')),
-      versionId: representationField(representation, 'versionId'),
-    };
-    authorizeRead(ctx, key.workflowName);
-    return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
-  },
+  resolveReference: (representation, ctx) =>
+    loadVersion(
+      {
+        workflowName: checkWorkflowName(representationField(representation, 'workflowName')),
+        versionId: representationField(representation, 'versionId'),
+      },
+      ctx,
+    ),
 });

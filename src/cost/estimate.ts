@@ -138,8 +138,7 @@ function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number):
  * Every field is priced by the source it declares (`graphql/field-source.ts`), as the resolvers and the
  * per-operation loaders behave:
  * - `lookup`, `node`, each id of `nodes`, each representation of `_entities`: one request, which answers all
- *   of the object's fields; except
- *   that `workflow(name)` makes no request of its own when only its key and fields that start requests of
+ *   of the object's fields; except that `workflow(name)` makes no request of its own when only its key and fields that start requests of
  *   their own (connections, `latestVersion`, `instance`) are selected: those requests tell whether it
  *   exists. Lookups of the same workflow or instance named by arguments or variables count once; an
  *   instance that needs both a simple and a full (`steps`) fetch counts twice, as the two may be made in
@@ -495,7 +494,7 @@ class Walker {
 
   /**
    * `_entities`: each representation names its type and key, and is priced like the lookup that resolves it
-   * (`schema/federation.ts`), so identical representations, and the same entity reached by `node` or
+   * (the `asEntity` declarations beside the entity types, run by `schema/subgraph.ts`), so identical representations, and the same entity reached by `node` or
    * `instance`, count once. Representations that are refused before any request cost nothing.
    */
   private entities(group: FieldGroup, representations: unknown, path: string, tally: Tally): void {

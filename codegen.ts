@@ -1,9 +1,10 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
-import { printSchemaSdl } from './src/schema/print.js';
+import { printSchemaSdl, printSubgraphSdl } from './src/schema/print.js';
 
 /**
- * GraphQL Code Generator: prints the Pothos schema to schema/schema.graphql (reviewed in pull requests,
- * checked by test/unit/schema.test.ts) and turns the operations the tests use into typed documents.
+ * GraphQL Code Generator: prints the Pothos schema to schema/schema.graphql (the API schema, reviewed in pull
+ * requests) and schema/subgraph.graphql (the federation SDL that `_service { sdl }` answers), both checked by
+ * test/unit/schema.test.ts, and turns the operations the tests use into typed documents.
  */
 const config: CodegenConfig = {
   schema: printSchemaSdl(),
@@ -13,6 +14,9 @@ const config: CodegenConfig = {
     'schema/schema.graphql': {
       plugins: ['schema-ast'],
       config: { includeDirectives: false, commentDescriptions: false, sort: false },
+    },
+    'schema/subgraph.graphql': {
+      plugins: [{ add: { content: printSubgraphSdl().trimEnd() } }],
     },
     'test/generated/operations.ts': {
       plugins: [

@@ -21,7 +21,7 @@ import type { Operation } from '../graphql/operation.js';
 import { collectFields, type FieldGroup } from '../graphql/selection.js';
 import { splitCompositeId } from '../identifiers.js';
 import { checkPageArgs, type ConnectionArgs } from '../graphql/pagination.js';
-import { MAX_NODE_IDS } from '../schema/ids.js';
+import { MAX_NODE_IDS, MAX_REPRESENTATIONS } from '../schema/ids.js';
 import { Tally, type CostDriver } from './tally.js';
 
 export type { CostDriver } from './tally.js';
@@ -137,8 +137,8 @@ function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number):
  *
  * Every field is priced by the source it declares (`graphql/field-source.ts`), as the resolvers and the
  * per-operation loaders behave:
- * - `lookup`, `node`, each id of `nodes`: one request, which answers all of the object's fields; except
- *   that `workflow(name)` makes no request of its own when only its key and fields that start requests of
+ * - `lookup`, `node`, each id of `nodes`, each representation of `_entities`: one request, which answers all
+ *   of the object's fields; except that `workflow(name)` makes no request of its own when only its key and fields that start requests of
  *   their own (connections, `latestVersion`, `instance`) are selected: those requests tell whether it
  *   exists. Lookups of the same workflow or instance named by arguments or variables count once; an
  *   instance that needs both a simple and a full (`steps`) fetch counts twice, as the two may be made in
@@ -363,6 +363,9 @@ class Walker {
           for (const id of ids) if (isString(id)) this.node(group, id, path, tally);
         return false;
       }
+      case 'entities':
+        this.entities(group, args['representations'], path, tally);
+        return false;
       case 'write': {
         if (!source.batch) {
           tally.charge(path, 1);
@@ -480,23 +483,58 @@ class Walker {
     }
     const type = this.op.schema.getType(decoded.typename);
     if (!isObjectType(type)) return;
+    if (entityOf(type) === 'workflow') {
+      this.entity(group, type, { name: decoded.id }, path, tally);
+      return;
+    }
     const { workflowName, rest } = splitCompositeId(decoded.id) ?? {};
+    if (workflowName === undefined || !rest) return;
+    this.entity(group, type, { workflowName, instanceId: rest, versionId: rest }, path, tally);
+  }
+
+  /**
+   * `_entities`: each representation names its type and key, and is priced like the lookup that resolves it
+   * (the `asEntity` declarations beside the entity types, run by `schema/subgraph.ts`), so identical representations, and the same entity reached by `node` or
+   * `instance`, count once. Representations that are refused before any request cost nothing.
+   */
+  private entities(group: FieldGroup, representations: unknown, path: string, tally: Tally): void {
+    // More than MAX_REPRESENTATIONS are refused before any request.
+    if (!Array.isArray(representations) || representations.length > MAX_REPRESENTATIONS) return;
+    for (const representation of representations) {
+      if (typeof representation !== 'object' || representation === null) continue;
+      const key = representation as Readonly<Record<string, unknown>>;
+      const typename = key['__typename'];
+      const type = isString(typename) ? this.op.schema.getType(typename) : undefined;
+      if (isObjectType(type)) this.entity(group, type, key, path, tally);
+    }
+  }
+
+  /** One entity looked up by its key fields (by `node`, `nodes` or `_entities`): one request, then its fields. */
+  private entity(
+    group: FieldGroup,
+    type: GraphQLObjectType,
+    key: Readonly<Record<string, unknown>>,
+    path: string,
+    tally: Tally,
+  ): void {
+    const { name, workflowName, instanceId, versionId } = key;
     switch (entityOf(type)) {
       case 'workflow':
-        tally.charge(path, 1, keyOf('workflow', decoded.id));
-        this.object(type, group.selectionSets, { kind: 'workflow', name: decoded.id, loaded: true }, 1, path, tally);
+        if (!isString(name)) return;
+        tally.charge(path, 1, keyOf('workflow', name));
+        this.object(type, group.selectionSets, { kind: 'workflow', name, loaded: true }, 1, path, tally);
         return;
       case 'instance':
-        if (workflowName === undefined || !rest) return;
-        this.lookupInstance(group, { workflowName, instanceId: rest }, 1, path, tally, type);
+        if (!isString(workflowName) || !isString(instanceId)) return;
+        this.lookupInstance(group, { workflowName, instanceId }, 1, path, tally, type);
         return;
       case 'version':
-        if (workflowName === undefined || !rest) return;
-        tally.charge(path, 1, keyOf('version', keyOf(workflowName, rest)));
+        if (!isString(workflowName) || !isString(versionId)) return;
+        tally.charge(path, 1, keyOf('version', keyOf(workflowName, versionId)));
         this.object(
           type,
           group.selectionSets,
-          { kind: 'version', workflowName, versionId: rest, loaded: true },
+          { kind: 'version', workflowName, versionId, loaded: true },
           1,
           path,
           tally,

@@ -22,6 +22,7 @@ import type { Selection } from './operation.js';
  * - `list`: a connection over an upstream list.
  * - `lookup`: one entity by key arguments (`Query.instance`, `Workflow.instance`, `Query.workflow`).
  * - `node`, `nodes`: lookups by global id.
+ * - `entities`: federation's `_entities`: lookups by the keys of the representations a gateway sends.
  * - `write`: a mutation: one request, or for a batch one per `batch.size` items of the list `input.list`;
  *   `lookupOnRefusal`: a refusal makes one more request to say why, and answers an error instead of the payload.
  * - `watch`: a subscription fed by polling one instance or one workflow's list.
@@ -46,6 +47,7 @@ export type FieldSource =
     }
   | { readonly kind: 'node' }
   | { readonly kind: 'nodes' }
+  | { readonly kind: 'entities' }
   | {
       readonly kind: 'write';
       readonly batch?: { readonly input: string; readonly list: string; readonly size: number };

@@ -15,6 +15,22 @@ import { MAX_PAGE_SIZE } from '../upstream/limits.js';
  */
 export const MAX_NODE_IDS = MAX_PAGE_SIZE;
 
+/**
+ * Most representations one `_entities` field may name. A federation gateway sends every entity of one type
+ * that one step of its plan needs in one list (a page of orders, each with its fulfillment); distinct ones are
+ * bounded by the cost limit, and this bounds the repeated ones, which cost nothing upstream but still resolve.
+ */
+export const MAX_REPRESENTATIONS = 1_000;
+
+/** Refuses an `_entities(representations:)` list longer than {@link MAX_REPRESENTATIONS}. */
+export function checkRepresentationCount(count: number): void {
+  if (count > MAX_REPRESENTATIONS) {
+    throw badUserInput(`\`representations\` may hold at most ${MAX_REPRESENTATIONS} entities (got ${count}).`, {
+      argument: 'representations',
+    });
+  }
+}
+
 /** Refuses a `nodes(ids:)` list longer than {@link MAX_NODE_IDS}. */
 export function checkNodeIdCount(count: number): void {
   if (count > MAX_NODE_IDS) {
@@ -71,4 +87,16 @@ export function splitCompositeId(id: string, typename: string): { workflowName: 
   const parts = splitComposite(id);
   if (!parts) throw badUserInput(`Not a valid ${typename} id`, { argument: 'id' });
   return { workflowName: checkWorkflowName(parts.workflowName, 'id'), rest: parts.rest };
+}
+
+/**
+ * One key field of an entity representation (`_entities(representations:)`), which the gateway sends as
+ * untyped JSON: anything but a string is the caller's mistake, refused for that representation only.
+ */
+export function representationField(representation: object, field: string): string {
+  const value: unknown = (representation as Record<string, unknown>)[field];
+  if (typeof value !== 'string') {
+    throw badUserInput(`The representation's \`${field}\` must be a string`, { argument: 'representations' });
+  }
+  return value;
 }

@@ -1,4 +1,3 @@
-import { builder } from './builder.js';
 import './workflow.js';
 import './version.js';
 import './instance.js';
@@ -7,5 +6,7 @@ import './errors.js';
 import './instance-mutations.js';
 import './subscription.js';
 import './nodes.js';
+import { buildSubgraphSchema } from './subgraph.js';
 
-export const schema = builder.toSchema({ sortSchema: true });
+/** The served schema: the API, and the Federation v2 subgraph fields `_service` and `_entities` (`schema/subgraph.ts`). */
+export const schema = buildSubgraphSchema();

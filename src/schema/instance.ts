@@ -19,7 +19,7 @@ import {
   fromKey,
   versionFromRow,
 } from './field-data.js';
-import { checkInstanceId, checkWorkflowName, splitCompositeId } from './ids.js';
+import { checkInstanceId, checkWorkflowName, representationField, splitCompositeId } from './ids.js';
 import { lookupInstance } from './lookups.js';
 import { Workflow, WorkflowInstance, WorkflowVersion, type VersionRef } from './refs.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
@@ -274,6 +274,18 @@ builder.node(WorkflowInstance, {
       }),
     }),
   }),
+});
+
+// A supergraph's other subgraphs reference an instance by its key; the gateway fetches it through `_entities`
+// exactly as `Query.instance` would: same checks, same loaders, `simple` details unless steps are selected.
+builder.asEntity(WorkflowInstance, {
+  key: builder.selection<{ workflowName: string; instanceId: string }>('workflowName instanceId'),
+  resolveReference: (representation, ctx, info) => {
+    const workflowName = checkWorkflowName(representationField(representation, 'workflowName'));
+    authorizeRead(ctx, workflowName);
+    const instanceId = checkInstanceId(representationField(representation, 'instanceId'), 'instanceId');
+    return lookupInstance(ctx, workflowName, instanceId, selectionOf(info));
+  },
 });
 
 builder.queryField('instance', (t) =>

@@ -1,9 +1,16 @@
+import type { Context } from '../context.js';
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
-import { splitCompositeId } from './ids.js';
-import { Workflow, WorkflowVersion } from './refs.js';
+import { checkWorkflowName, representationField, splitCompositeId } from './ids.js';
+import { Workflow, WorkflowVersion, type VersionRef } from './refs.js';
+
+/** A version by its key, for `node(id:)` and `_entities`: null when it does not exist. */
+async function loadVersion(key: VersionRef, ctx: Context): Promise<VersionRef | null> {
+  authorizeRead(ctx, key.workflowName);
+  return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
+}
 
 builder.node(WorkflowVersion, {
   ...declareEntity('version'),
@@ -17,12 +24,13 @@ builder.node(WorkflowVersion, {
       return { workflowName, versionId: rest };
     },
   },
-  loadOne: async (key, ctx) => {
-    authorizeRead(ctx, key.workflowName);
-    return (await ctx.loaders.version(key.workflowName, key.versionId)) ? key : null;
-  },
+  loadOne: loadVersion,
   fields: (t) => ({
     versionId: t.exposeString('versionId', { description: "Cloudflare's version id (a uuid).", ...fromKey }),
+    workflowName: t.exposeString('workflowName', {
+      description: 'Name of the workflow this is a version of (with `versionId`, its federation key).',
+      ...fromKey,
+    }),
     workflow: t.field({
       type: Workflow,
       description: 'The workflow this is a version of.',
@@ -83,4 +91,17 @@ builder.node(WorkflowVersion, {
       },
     }),
   }),
+});
+
+// A version is identified by its workflow and its id (ids are per workflow upstream); resolved like `node(id:)`.
+builder.asEntity(WorkflowVersion, {
+  key: builder.selection<{ workflowName: string; versionId: string }>('workflowName versionId'),
+  resolveReference: (representation, ctx) =>
+    loadVersion(
+      {
+        workflowName: checkWorkflowName(representationField(representation, 'workflowName')),
+        versionId: representationField(representation, 'versionId'),
+      },
+      ctx,
+    ),
 });

@@ -7,7 +7,7 @@ import { authorizeRead } from './authorization.js';
 import { workflowAllowed, type Principal } from '../auth/principal.js';
 import { builder } from './builder.js';
 import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
-import { checkInstanceId, checkWorkflowName } from './ids.js';
+import { checkInstanceId, checkWorkflowName, representationField } from './ids.js';
 import { InstanceStatusEnum } from './instance.js';
 import { lookupInstance, lookupWorkflow } from './lookups.js';
 import {
@@ -146,6 +146,12 @@ async function versionsConnection(ctx: Context, name: string, args: ConnectionAr
   };
 }
 
+/** A workflow by name, for `node(id:)` and `_entities`: null when it does not exist. */
+async function loadWorkflow(name: string, ctx: Context): Promise<WorkflowRef | null> {
+  authorizeRead(ctx, name);
+  return (await ctx.loaders.workflow(name)) ? { name } : null;
+}
+
 builder.node(Workflow, {
   ...declareEntity('workflow'),
   description: 'A workflow: a Worker class whose `run()` Cloudflare executes as durable instances.',
@@ -155,10 +161,7 @@ builder.node(Workflow, {
     resolve: (ref) => ref.name,
     parse: (id) => checkWorkflowName(id, 'id'),
   },
-  loadOne: async (name, ctx) => {
-    authorizeRead(ctx, name);
-    return (await ctx.loaders.workflow(name)) ? { name } : null;
-  },
+  loadOne: loadWorkflow,
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The workflow name, unique in the account.', ...fromKey }),
     workflowId: t.string({
@@ -275,6 +278,13 @@ builder.node(Workflow, {
       ),
     }),
   }),
+});
+
+// Referenced by name from other subgraphs; resolved like `node(id:)`, from the workflow's record.
+builder.asEntity(Workflow, {
+  key: builder.selection<{ name: string }>('name'),
+  resolveReference: (representation, ctx) =>
+    loadWorkflow(checkWorkflowName(representationField(representation, 'name'), 'name'), ctx),
 });
 
 builder.queryFields((t) => ({

@@ -137,6 +137,26 @@ describe('the estimate against measured upstream calls', () => {
     expect(estimated).toBeLessThanOrEqual(1 + 10 + 1 + 1); // lookup, outputs of up to 10 steps, version, its workflow
   });
 
+  it('equals the calls of `_entities` naming 50 instances twice each, with steps, and their workflow', async () => {
+    const instances = Array.from({ length: 50 }, (_, i) => ({
+      __typename: 'WorkflowInstance',
+      workflowName: WORKFLOW,
+      instanceId: `cost-${String(i).padStart(2, '0')}`,
+    }));
+    const query = `query Entities($representations: [_Any!]!) {
+      _entities(representations: $representations) {
+        ... on WorkflowInstance { status steps { name } }
+        ... on Workflow { className }
+      }
+    }`;
+    const variables = { representations: [...instances, ...instances, { __typename: 'Workflow', name: WORKFLOW }] };
+    stack.resetCalls();
+    const result = await stack.graphql(query, variables);
+    expect(result.errors).toBeUndefined();
+    // One full details call per distinct instance, one for the workflow's record.
+    expect([estimate(query, variables), stack.upstreamCalls()]).toEqual([51, 51]);
+  });
+
   it('counts step outputs selected twice once, as the loader fetches them once', async () => {
     const [estimated, actual] = await measure(InstanceStepOutputsTwiceDocument, {
       workflowName: 'order-fulfillment',

@@ -2,7 +2,7 @@ import { getNullableType, isInputObjectType, isListType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config.js';
 import { schema } from '../../src/schema/index.js';
-import { MAX_NODE_IDS } from '../../src/schema/ids.js';
+import { MAX_REPRESENTATIONS } from '../../src/schema/ids.js';
 import { longestAcceptedList } from '../../src/schema/list-limits.js';
 
 describe('longestAcceptedList', () => {
@@ -25,6 +25,7 @@ describe('longestAcceptedList', () => {
     }
     expect(lists.sort()).toEqual([
       'CreateInstancesInput.instances',
+      'Query._entities(representations)',
       'Query.nodes(ids)',
       'Subscription.workflowInstancesChanged(statuses)',
     ]);
@@ -32,6 +33,6 @@ describe('longestAcceptedList', () => {
 
   it('is the largest of the limits of those lists', () => {
     expect(longestAcceptedList(createConfig({}))).toBe(1000);
-    expect(longestAcceptedList(createConfig({ createInstancesLimit: 10 }))).toBe(MAX_NODE_IDS);
+    expect(longestAcceptedList(createConfig({ createInstancesLimit: 10 }))).toBe(MAX_REPRESENTATIONS);
   });
 });

@@ -1,6 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { composeServices } from '@theguild/federation-composition';
 import {
+  Kind,
+  parse,
+  print,
   isEnumType,
+  type ConstDirectiveNode,
   isInputObjectType,
   isInterfaceType,
   isIntrospectionType,
@@ -10,12 +15,42 @@ import {
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { schema } from '../../src/schema/index.js';
-import { printSchemaSdl } from '../../src/schema/print.js';
+import { printSchemaSdl, printSubgraphSdl } from '../../src/schema/print.js';
 
 describe('schema/schema.graphql', () => {
   it('matches the Pothos schema (run `npm run codegen` after a schema change)', async () => {
     const committed = await readFile(new URL('../../schema/schema.graphql', import.meta.url), 'utf8');
     expect(committed.trim()).toBe(printSchemaSdl().trim());
+  });
+
+  it('is the API schema: none of the fields and types only a federation gateway reads', () => {
+    expect(printSchemaSdl()).not.toMatch(/_entities|_service|_Any|_Entity|_Service|@key|@link/);
+  });
+});
+
+describe('schema/subgraph.graphql', () => {
+  it('matches the federation SDL the server answers in `_service { sdl }` (run `npm run codegen`)', async () => {
+    const committed = await readFile(new URL('../../schema/subgraph.graphql', import.meta.url), 'utf8');
+    expect(committed.trim()).toBe(printSubgraphSdl().trim());
+  });
+
+  it('is a Federation v2 subgraph with the three entity keys, and composes on its own', () => {
+    const sdl = printSubgraphSdl();
+    const document = parse(sdl);
+    const directives = (node: { directives?: readonly ConstDirectiveNode[] | undefined }) =>
+      (node.directives ?? []).map((d) => `@${d.name.value}(${d.arguments?.map((a) => print(a)).join(', ') ?? ''})`);
+    const link = document.definitions.flatMap((d) => (d.kind === Kind.SCHEMA_EXTENSION ? directives(d) : []));
+    expect(link).toEqual(['@link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])']);
+    const keys = document.definitions.flatMap((d) =>
+      d.kind === Kind.OBJECT_TYPE_DEFINITION && directives(d).length > 0 ? [[d.name.value, ...directives(d)]] : [],
+    );
+    expect(keys).toEqual([
+      ['Workflow', '@key(fields: "name")'],
+      ['WorkflowInstance', '@key(fields: "workflowName instanceId")'],
+      ['WorkflowVersion', '@key(fields: "workflowName versionId")'],
+    ]);
+    const composed = composeServices([{ name: 'workflows', typeDefs: document, url: 'http://127.0.0.1/graphql' }]);
+    expect(composed.errors?.map((e) => e.message)).toBeUndefined();
   });
 });
 

@@ -14,9 +14,15 @@
  *
  * While Redis is unreachable, the replica serves from a local {@link RequestBudget} of the limit divided by the
  * replicas it last saw alive (never fewer than `REDIS_FALLBACK_REPLICAS`), started from its share of the last shared state it saw, and reading each
- * `Ratelimit` answer as its share of what is left. When Redis is back it rejoins: it tells Redis what it holds
- * now, the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both), and only
- * then leases again.
+ * `Ratelimit` answer as its share of what is left. Redis may be unreachable from this replica only (a partition)
+ * while the others keep sharing it: they reserve this replica's share once it has missed heartbeats
+ * (src/redis/budget-script.ts) until a window after its last heartbeat, so the local share is spent only meanwhile
+ * (`ReplicaRegistry.reservedShare`); before, only tokens leased before the outage go out (Redis counts them as held),
+ * and after, nothing until Redis is back: a replica cut off for longer than a window cannot be told from one that
+ * crashed, and the others no longer keep its share. When Redis is back it
+ * rejoins: it tells Redis what it holds now (every request in flight, leased or local: their answers are reported
+ * like leased ones), the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both),
+ * and only then leases again.
  */
 import {
   DEFAULT_429_WAIT_MS,
@@ -34,7 +40,7 @@ import type { Priority } from '../upstream/types.js';
 import { exchangeBudget, type BudgetExchange, type BudgetLimits, type SharedBudgetSnapshot } from './budget-script.js';
 import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
-import type { ReplicaRegistry } from './registry.js';
+import { HEARTBEAT_MS, type ReplicaRegistry } from './registry.js';
 
 /** Share of the limit all replicas' unspent leases may hold together. */
 export const LEASE_SHARE = 0.05;
@@ -84,7 +90,8 @@ export class SharedBudget implements Budget {
   private joined: boolean;
   /** Bumped on every fall back, so that an exchange begun before it is not applied after it. */
   private epoch = 0;
-  private fallback: { readonly budget: RequestBudget; readonly replicas: number } | undefined;
+  /** `probing`: the local share has not sent yet since the others began to reserve it (see {@link takeLocally}). */
+  private fallback: { readonly budget: RequestBudget; readonly replicas: number; probing: boolean } | undefined;
   private readonly shares: ClientShares;
   private poolInteractive = 0;
   private poolBackground = 0;
@@ -174,11 +181,14 @@ export class SharedBudget implements Budget {
       const fallback = this.fallback;
       fallback?.budget.settle(observation && scaled(observation, fallback.replicas));
       if (this.joined && this.fallbackInFlight === 0) this.fallback = undefined;
-      return;
+    } else {
+      this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
+      // Leased before an outage and answered during it: what upstream said is left binds the local share too.
+      if (!this.joined && observation) this.fallback?.budget.settle(scaled(observation, this.fallback.replicas));
     }
-    this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
-    // Taken before an outage: rejoining tells Redis what is still in flight instead.
-    if (!this.joined) return;
+    // Redis counts every request in flight once this replica has told it (rejoining) what it holds, until reported
+    // settled; before that, rejoining tells it what is still in flight instead.
+    if (!this.joined && this.rejoining === undefined) return;
     this.settled += 1;
     if (observation) {
       this.observe(observation.remaining, now + observation.resetS * 1000);
@@ -242,8 +252,8 @@ export class SharedBudget implements Budget {
 
   /**
    * Redis cannot be reached: from now on takes are served by a local budget of the limit divided by `replicas`,
-   * started from that share of the last shared state seen. Leased tokens are given up (Redis counts them as held
-   * until this replica rejoins, or is gone from the registry).
+   * started from that share of the last shared state seen, once the other replicas reserve that share. Leased tokens
+   * still unspent go first (Redis counts them as held until this replica rejoins, or is gone from the registry).
    */
   fallBack(replicas: number): void {
     if (!this.joined && this.fallback) return;
@@ -268,9 +278,14 @@ export class SharedBudget implements Budget {
           : null,
       blockedForMs: Math.max(this.blockedUntil - now, last ? last.value.blockedForMs - age : 0),
     });
-    this.fallback = { budget, replicas };
-    this.poolInteractive = 0;
-    this.poolBackground = 0;
+    // Upstream's latest answer may be fresher than Redis's state: the lower of both binds.
+    const latest = this.latest && this.latest.resetAt > now ? this.latest : undefined;
+    if (latest) {
+      const window = { remaining: Math.floor(latest.remaining / replicas), resetS: (latest.resetAt - now) / 1000 };
+      budget.restrict({ tokens: Infinity, window, blockedForMs: 0 });
+    }
+    // Listed in the registry, this replica may be cut off while the others keep sharing Redis (see takeLocally).
+    this.fallback = { budget, replicas, probing: this.context.registry.reservedShare(windowMs) !== null };
     this.settled = 0;
     this.unanswered = 0;
     this.observations = [];
@@ -305,9 +320,12 @@ export class SharedBudget implements Budget {
         observations: latest ? [{ remaining: latest.remaining, resetMs: latest.resetAt - now }] : [],
         blockForMs: this.blockedUntil > now ? this.blockedUntil - now : null,
         tokensCeil: fallback ? fallback.budget.state().available * fallback.replicas : null,
-        holds: this.sharedInFlight,
+        holds: this.sharedInFlight + this.fallbackInFlight,
       });
       this.snapshot = { at: this.context.now(), value };
+      // What this replica held is replaced by what it has in flight: tokens leased before the outage are gone.
+      this.poolInteractive = 0;
+      this.poolBackground = 0;
       this.deniedUntil.interactive = 0;
       this.deniedUntil.background = 0;
       this.joined = true;
@@ -316,6 +334,10 @@ export class SharedBudget implements Budget {
       return true;
     } catch (error) {
       this.context.connection.failed(error);
+      // Answers that came meanwhile are in what the next rejoin says is in flight.
+      this.settled = 0;
+      this.unanswered = 0;
+      this.observations = [];
       return false;
     }
   }
@@ -361,6 +383,19 @@ export class SharedBudget implements Budget {
 
   private takeLocally(priority: Priority, client: string | undefined): TakeResult {
     const fallback = this.fallback ?? this.fallBackNow();
+    // Leased before the outage: Redis still counts them as held by this replica.
+    if (this.consume(priority)) return TAKEN;
+    // The local share goes out only while the other replicas surely reserve it: once they miss this replica's
+    // heartbeats, until a window after the last one (then they count it as gone; it waits for Redis).
+    const reserved = this.context.registry.reservedShare(this.context.limits.windowMs);
+    if (reserved && reserved.fromMs > 0) return refusal(reserved.fromMs);
+    if (reserved && reserved.untilMs <= 0) return refusal(HEARTBEAT_MS);
+    if (fallback.probing) {
+      // Until they began to, the others may have spent anything of upstream's window: one request first, whose
+      // answer (read as this share) tells what is left.
+      fallback.probing = false;
+      fallback.budget.restrict({ tokens: 1, window: null, blockedForMs: 0 });
+    }
     const result = fallback.budget.take(priority, client);
     if (result.ok) this.fallbackInFlight += 1;
     return result;
@@ -506,7 +541,15 @@ export class SharedBudget implements Budget {
 
   private run(exchange: BudgetExchange): Promise<SharedBudgetSnapshot> {
     const { connection, keys, registry, limits } = this.context;
-    return exchangeBudget(connection, keys, registry.id, this.credentialKey, limits, exchange);
+    return exchangeBudget(
+      connection,
+      keys,
+      registry.id,
+      this.credentialKey,
+      limits,
+      exchange,
+      registry.fallbackReplicas(),
+    );
   }
 }
 

@@ -54,6 +54,7 @@ local channel = ARGV[19]
 local credential = ARGV[20]
 local suspect = tonumber(ARGV[21])
 local assumedDivisor = tonumber(ARGV[22])
+local unansweredFirst = tonumber(ARGV[23])
 
 -- The shares of replicas silent for SUSPECT_MS, until a window after their last heartbeat: each may be serving alone.
 local reserved = 0
@@ -132,8 +133,11 @@ local function observe(remaining, resetMs)
     while #windows > maxWindows do table.remove(windows) end
   end
 end
+-- Requests that got no answer count while a window is mirrored (upstream may have counted them), as in-process:
+-- those reported before this report's first Ratelimit answer came before it.
+if #windows > 0 then unanswered = unanswered + unansweredFirst end
 for r, ms in string.gmatch(observations, '(%-?[%d.]+):(%-?[%d.]+)') do observe(tonumber(r), tonumber(ms)) end
-if #windows > 0 then unanswered = unanswered + unansweredNow end
+if #windows > 0 then unanswered = unanswered + unansweredNow - unansweredFirst end
 
 local out = own
 for _, n in pairs(holds) do out = out + n end
@@ -242,8 +246,10 @@ export interface BudgetExchange {
   readonly wantBackground: number;
   /** Requests taken from leased tokens whose answer (or lack of one) is reported now. */
   readonly settled: number;
-  /** Of those, how many got no answer. */
+  /** Of those, how many got no answer... */
   readonly unanswered: number;
+  /** ...and of these, how many came before the first of {@link observations}. */
+  readonly unansweredFirst: number;
   /** Upstream's `Ratelimit` answers since the last report: remaining requests, and ms until the reset from now. */
   readonly observations: readonly { readonly remaining: number; readonly resetMs: number }[];
   /** Leased tokens given back unspent. */
@@ -319,6 +325,7 @@ export async function exchangeBudget(
       keys.credentialId(credentialKey),
       SUSPECT_MS,
       assumedDivisor,
+      exchange.unansweredFirst,
     ],
   );
   if (!Array.isArray(reply) || reply.length !== 12) throw new Error('the budget script answered an unexpected shape');

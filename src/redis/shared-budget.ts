@@ -102,6 +102,8 @@ export class SharedBudget implements Budget {
   private fallbackInFlight = 0;
   private settled = 0;
   private unanswered = 0;
+  /** Of those, how many came before the first of {@link observations} (see src/redis/budget-script.ts). */
+  private unansweredFirst = 0;
   private observations: Observed[] = [];
   private blockFor: number | null = null;
   /** An answer to report at once: Redis mirrors no window yet (see {@link settle}). */
@@ -198,7 +200,10 @@ export class SharedBudget implements Budget {
         this.reportNow = true;
         this.schedule();
       }
-    } else this.unanswered += 1;
+    } else {
+      this.unanswered += 1;
+      if (this.observations.length === 0) this.unansweredFirst += 1;
+    }
   }
 
   refused(retryAfterMs: number | null): void {
@@ -288,6 +293,7 @@ export class SharedBudget implements Budget {
     this.fallback = { budget, replicas, probing: this.context.registry.reservedShare(windowMs) !== null };
     this.settled = 0;
     this.unanswered = 0;
+    this.unansweredFirst = 0;
     this.observations = [];
     this.blockFor = null;
     this.reportNow = false;
@@ -337,6 +343,7 @@ export class SharedBudget implements Budget {
       // Answers that came meanwhile are in what the next rejoin says is in flight.
       this.settled = 0;
       this.unanswered = 0;
+      this.unansweredFirst = 0;
       this.observations = [];
       return false;
     }
@@ -501,6 +508,7 @@ export class SharedBudget implements Budget {
       wantBackground: background > 0 ? background + extra : 0,
       settled: this.settled,
       unanswered: this.unanswered,
+      unansweredFirst: this.unansweredFirst,
       observations: this.observations.map((o) => ({ remaining: o.remaining, resetMs: o.resetAt - now })),
       released,
       blockForMs: this.blockFor,
@@ -509,6 +517,7 @@ export class SharedBudget implements Budget {
     };
     this.settled = 0;
     this.unanswered = 0;
+    this.unansweredFirst = 0;
     this.observations = [];
     this.blockFor = null;
     return exchange;
@@ -558,6 +567,7 @@ const NOTHING: BudgetExchange = {
   wantBackground: 0,
   settled: 0,
   unanswered: 0,
+  unansweredFirst: 0,
   observations: [],
   released: 0,
   blockForMs: null,

@@ -154,7 +154,11 @@ export class SharedBudget implements Budget {
   take(priority: Priority, client?: string): TakeResult | Promise<TakeResult> {
     // Closed (or closing) while its credential was still held somewhere: used again, it is kept up again.
     if (this.closedOrClosing()) this.reopen();
-    if (!this.joined) return this.takeLocally(priority, client);
+    if (!this.joined) {
+      // Rejoining has told Redis what is in flight: a request taken meanwhile waits for it (one round trip).
+      if (this.rejoining) return this.rejoining.then(() => this.take(priority, client));
+      return this.takeLocally(priority, client);
+    }
     const now = this.context.now();
     if (now < this.blockedUntil) return refusal(this.blockedUntil - now);
     let usage: ClientUsage | undefined;

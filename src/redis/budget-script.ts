@@ -11,6 +11,13 @@
  * was mirrored), `bl` (what may still go while no window is mirrored and requests are in flight), and `o:<replica>`
  * (tokens each replica holds or has in flight). A replica gone from the registry (src/redis/registry.ts) leaves
  * what it held as unanswered: upstream may have counted it.
+ *
+ * A replica that has missed heartbeats (`SUSPECT_MS`) may have crashed, or may have lost only its own connection to
+ * Redis and be serving from its local share (src/redis/shared-budget.ts: the limit divided by the divisor its last
+ * heartbeat recorded). The two cannot be told apart, so its share stays reserved until a window has passed since its
+ * last heartbeat: the bucket holds and refills only what is not reserved, and the mirrored window allows that much
+ * less. Whatever it spent meanwhile shows in upstream's `Ratelimit` answers, and what it still has in flight when it
+ * rejoins is what it says it holds.
  */
 import {
   MAX_MIRRORED_WINDOWS,
@@ -21,7 +28,7 @@ import {
 } from '../upstream/budget.js';
 import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
-import { REPLICA_TTL_MS } from './registry.js';
+import { REPLICA_TTL_MS, SUSPECT_MS } from './registry.js';
 import { LUA_NOW_MS, RedisScript } from './script.js';
 
 const BUDGET = new RedisScript(`${LUA_NOW_MS}
@@ -45,12 +52,27 @@ local tokensCeil = tonumber(ARGV[17])
 local holdsOverride = tonumber(ARGV[18])
 local channel = ARGV[19]
 local credential = ARGV[20]
-local refillPerMs = capacity / windowMs
+local suspect = tonumber(ARGV[21])
+local assumedDivisor = tonumber(ARGV[22])
+local unansweredFirst = tonumber(ARGV[23])
+
+-- The shares of replicas silent for SUSPECT_MS, until a window after their last heartbeat: each may be serving alone.
+local reserved = 0
+local silent = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. (now - windowMs), '(' .. (now - suspect))
+for _, replica in ipairs(silent) do
+  if replica ~= id then
+    local divisor = tonumber(redis.call('HGET', KEYS[3], replica)) or assumedDivisor
+    reserved = reserved + math.floor(capacity / math.max(1, divisor))
+  end
+end
+reserved = math.min(capacity, reserved)
+local usable = capacity - reserved
+local refillPerMs = usable / windowMs
 
 local raw = redis.call('HGETALL', KEYS[1])
 local h = {}
 for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
-local tokens = tonumber(h.tokens) or capacity
+local tokens = tonumber(h.tokens) or usable
 local updated = tonumber(h.ts) or now
 local blocked = tonumber(h.blocked) or 0
 local unanswered = tonumber(h.un) or 0
@@ -62,7 +84,8 @@ if h.win then
   end
 end
 
-if now > updated then tokens = math.min(capacity, tokens + (now - updated) * refillPerMs) end
+if now > updated then tokens = tokens + (now - updated) * refillPerMs end
+tokens = math.min(usable, tokens)
 local kept = {}
 for _, w in ipairs(windows) do
   if now < w.u then table.insert(kept, w) end
@@ -92,7 +115,7 @@ local own = holds[id] or 0
 holds[id] = nil
 if holdsOverride >= 0 then own = holdsOverride end
 own = math.max(0, own - settled - released)
-tokens = math.min(capacity, tokens + released)
+tokens = math.min(usable, tokens + released)
 
 local function observe(remaining, resetMs)
   if not (resetMs > 0) then return end
@@ -110,8 +133,11 @@ local function observe(remaining, resetMs)
     while #windows > maxWindows do table.remove(windows) end
   end
 end
+-- Requests that got no answer count while a window is mirrored (upstream may have counted them), as in-process:
+-- those reported before this report's first Ratelimit answer came before it.
+if #windows > 0 then unanswered = unanswered + unansweredFirst end
 for r, ms in string.gmatch(observations, '(%-?[%d.]+):(%-?[%d.]+)') do observe(tonumber(r), tonumber(ms)) end
-if #windows > 0 then unanswered = unanswered + unansweredNow end
+if #windows > 0 then unanswered = unanswered + unansweredNow - unansweredFirst end
 
 local out = own
 for _, n in pairs(holds) do out = out + n end
@@ -132,7 +158,7 @@ end
 local function mirrorLeft()
   local b = binding()
   if b == nil then return blind or math.huge end
-  return b.r - out - unanswered - margin
+  return b.r - out - unanswered - margin - reserved
 end
 local function reserveShare()
   local b = binding()
@@ -153,7 +179,9 @@ local function waitMs(background)
   local blockedFor = math.max(0, blocked - now)
   local needed = 1
   if background then needed = 1 / (1 - reserve) end
-  local wait = math.max(0, (needed - tokens) / refillPerMs)
+  -- Everything reserved: the bucket refills once the oldest reservation ends, at most a window from now.
+  local wait = windowMs
+  if refillPerMs > 0 then wait = math.min(windowMs, math.max(0, (needed - tokens) / refillPerMs)) end
   local b = binding()
   if b then
     local left = mirrorLeft()
@@ -209,7 +237,7 @@ if own > 0 then redis.call('HSET', KEYS[1], 'o:' .. id, own) else redis.call('HD
 redis.call('PEXPIRE', KEYS[1], math.max(windowMs * 2, blocked - now + windowMs) + replicaTtl)
 
 return { grantedInteractive, grantedBackground, interactiveWait, backgroundWait, available, backgroundAvailable,
-  string.format('%.6f', rate), resetIn, math.max(0, blocked - now), math.floor(tokens), mirror }
+  string.format('%.6f', rate), resetIn, math.max(0, blocked - now), math.floor(tokens), mirror, reserved }
 `);
 
 /** What a replica sends with each exchange: what it wants, and what happened since the last one. */
@@ -218,8 +246,10 @@ export interface BudgetExchange {
   readonly wantBackground: number;
   /** Requests taken from leased tokens whose answer (or lack of one) is reported now. */
   readonly settled: number;
-  /** Of those, how many got no answer. */
+  /** Of those, how many got no answer... */
   readonly unanswered: number;
+  /** ...and of these, how many came before the first of {@link observations}. */
+  readonly unansweredFirst: number;
   /** Upstream's `Ratelimit` answers since the last report: remaining requests, and ms until the reset from now. */
   readonly observations: readonly { readonly remaining: number; readonly resetMs: number }[];
   /** Leased tokens given back unspent. */
@@ -247,6 +277,8 @@ export interface SharedBudgetSnapshot {
   /** The shared bucket's whole tokens, and what the mirrored window still allows (null: none mirrored). */
   readonly tokens: number;
   readonly mirrorLeft: number | null;
+  /** Requests of the limit kept for replicas that may be serving from their local share (silent, not gone a window). */
+  readonly reserved: number;
 }
 
 export interface BudgetLimits {
@@ -254,7 +286,10 @@ export interface BudgetLimits {
   readonly windowMs: number;
 }
 
-/** Runs one exchange for `credentialKey`; rejects when Redis cannot be reached. */
+/**
+ * Runs one exchange for `credentialKey`; rejects when Redis cannot be reached. `assumedDivisor` stands for the divisor
+ * of a silent replica whose heartbeat recorded none (this replica's own fallback divisor).
+ */
 export async function exchangeBudget(
   connection: RedisConnection,
   keys: RedisKeys,
@@ -262,10 +297,11 @@ export async function exchangeBudget(
   credentialKey: string,
   limits: BudgetLimits,
   exchange: BudgetExchange,
+  assumedDivisor: number,
 ): Promise<SharedBudgetSnapshot> {
   const reply = await BUDGET.run(
     connection.client,
-    [keys.budget(credentialKey), keys.replicas()],
+    [keys.budget(credentialKey), keys.replicas(), keys.replicaDivisors()],
     [
       replicaId,
       limits.capacity,
@@ -287,9 +323,12 @@ export async function exchangeBudget(
       exchange.holds === null ? -1 : Math.max(0, exchange.holds),
       keys.channel('budget'),
       keys.credentialId(credentialKey),
+      SUSPECT_MS,
+      assumedDivisor,
+      exchange.unansweredFirst,
     ],
   );
-  if (!Array.isArray(reply) || reply.length !== 11) throw new Error('the budget script answered an unexpected shape');
+  if (!Array.isArray(reply) || reply.length !== 12) throw new Error('the budget script answered an unexpected shape');
   const n = (i: number) => Number(reply[i]);
   return {
     grantedInteractive: n(0),
@@ -303,5 +342,6 @@ export async function exchangeBudget(
     blockedForMs: n(8),
     tokens: n(9),
     mirrorLeft: n(10) < 0 ? null : n(10),
+    reserved: n(11),
   };
 }

@@ -13,6 +13,8 @@ export interface RedisKeys {
   budget(credentialKey: string): string;
   /** The sorted set of replicas by last heartbeat (src/redis/registry.ts). */
   replicas(): string;
+  /** A hash: what each listed replica divides the budget by while it cannot reach Redis (src/redis/registry.ts). */
+  replicaDivisors(): string;
   /** One replica's presence, expiring unless renewed. */
   replica(replicaId: string): string;
   /** A pub/sub channel of this deployment (`budget` carries shared blocks after a 429, `live` the poll loops' news). */
@@ -44,6 +46,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     credentialId,
     budget: (credentialKey) => `${prefix}budget:${credentialId(credentialKey)}`,
     replicas: () => `${prefix}replicas`,
+    replicaDivisors: () => `${prefix}replicas:divisors`,
     replica: (replicaId) => `${prefix}replica:${replicaId}`,
     channel: (kind) => `${prefix}events:${kind}`,
     loopId: (credentialKey, workflowName) => sha(`${credentialKey}\n${workflowName}`),

@@ -12,7 +12,7 @@ import { createRedisConnection, type RedisConnection } from './connection.js';
 import { createRedisKeys, type RedisKeys } from './keys.js';
 import { createLiveCoordination, type LiveCoordination } from './live-coordination.js';
 import { createSharedFinishedStore, type SharedFinishedTier } from './shared-finished.js';
-import { createReplicaRegistry, type ReplicaRegistry } from './registry.js';
+import { createReplicaRegistry, REPLICA_TTL_MS, type ReplicaRegistry } from './registry.js';
 import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
 
 /** Longest `start()` waits for Redis; after it the replica starts on its local share and joins once Redis answers. */
@@ -58,7 +58,13 @@ export async function createScaleOut(options: {
       );
     },
   });
-  const registry: ReplicaRegistry = createReplicaRegistry(connection, keys, redis.fallbackReplicas);
+  // Silent replicas stay listed for a window after their heartbeats' TTL: the budget reserves their share that long.
+  const registry: ReplicaRegistry = createReplicaRegistry(
+    connection,
+    keys,
+    redis.fallbackReplicas,
+    REPLICA_TTL_MS + upstream.rateWindowS * 1000,
+  );
   const budgets = createSharedBudgets({ connection, keys, registry, upstream });
   const live = createLiveCoordination({
     connection,

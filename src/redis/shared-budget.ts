@@ -14,9 +14,16 @@
  *
  * While Redis is unreachable, the replica serves from a local {@link RequestBudget} of the limit divided by the
  * replicas it last saw alive (never fewer than `REDIS_FALLBACK_REPLICAS`), started from its share of the last shared state it saw, and reading each
- * `Ratelimit` answer as its share of what is left. When Redis is back it rejoins: it tells Redis what it holds
- * now, the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both), and only
- * then leases again.
+ * `Ratelimit` answer as its share of what is left. Redis may be unreachable from this replica only (a partition)
+ * while the others keep sharing it: they reserve this replica's share once it has missed heartbeats
+ * (src/redis/budget-script.ts) until a window after its last heartbeat, so the local share is spent from then on
+ * (`ReplicaRegistry.reservedShare`); before, only tokens leased before the outage go out (Redis counts them as held).
+ * A replica cut off alone for longer than that window cannot be told from one that crashed: the others then use its
+ * share again while it keeps serving from it, so such a long partition can exceed the limit by one share per window
+ * (the README says so). When Redis is back it
+ * rejoins: it tells Redis what it holds now (every request in flight, leased or local: their answers are reported
+ * like leased ones), the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both),
+ * and only then leases again.
  */
 import {
   DEFAULT_429_WAIT_MS,
@@ -84,7 +91,8 @@ export class SharedBudget implements Budget {
   private joined: boolean;
   /** Bumped on every fall back, so that an exchange begun before it is not applied after it. */
   private epoch = 0;
-  private fallback: { readonly budget: RequestBudget; readonly replicas: number } | undefined;
+  /** `probing`: the local share has not sent yet since the others began to reserve it (see {@link takeLocally}). */
+  private fallback: { readonly budget: RequestBudget; readonly replicas: number; probing: boolean } | undefined;
   private readonly shares: ClientShares;
   private poolInteractive = 0;
   private poolBackground = 0;
@@ -95,6 +103,8 @@ export class SharedBudget implements Budget {
   private fallbackInFlight = 0;
   private settled = 0;
   private unanswered = 0;
+  /** Of those, how many came before the first of {@link observations} (see src/redis/budget-script.ts). */
+  private unansweredFirst = 0;
   private observations: Observed[] = [];
   private blockFor: number | null = null;
   /** An answer to report at once: Redis mirrors no window yet (see {@link settle}). */
@@ -145,7 +155,11 @@ export class SharedBudget implements Budget {
   take(priority: Priority, client?: string): TakeResult | Promise<TakeResult> {
     // Closed (or closing) while its credential was still held somewhere: used again, it is kept up again.
     if (this.closedOrClosing()) this.reopen();
-    if (!this.joined) return this.takeLocally(priority, client);
+    if (!this.joined) {
+      // Rejoining has told Redis what is in flight: a request taken meanwhile waits for it (one round trip).
+      if (this.rejoining) return this.rejoining.then(() => this.take(priority, client));
+      return this.takeLocally(priority, client);
+    }
     const now = this.context.now();
     if (now < this.blockedUntil) return refusal(this.blockedUntil - now);
     let usage: ClientUsage | undefined;
@@ -174,11 +188,14 @@ export class SharedBudget implements Budget {
       const fallback = this.fallback;
       fallback?.budget.settle(observation && scaled(observation, fallback.replicas));
       if (this.joined && this.fallbackInFlight === 0) this.fallback = undefined;
-      return;
+    } else {
+      this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
+      // Leased before an outage and answered during it: what upstream said is left binds the local share too.
+      if (!this.joined && observation) this.fallback?.budget.settle(scaled(observation, this.fallback.replicas));
     }
-    this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
-    // Taken before an outage: rejoining tells Redis what is still in flight instead.
-    if (!this.joined) return;
+    // Redis counts every request in flight once this replica has told it (rejoining) what it holds, until reported
+    // settled; before that, rejoining tells it what is still in flight instead.
+    if (!this.joined && this.rejoining === undefined) return;
     this.settled += 1;
     if (observation) {
       this.observe(observation.remaining, now + observation.resetS * 1000);
@@ -188,7 +205,10 @@ export class SharedBudget implements Budget {
         this.reportNow = true;
         this.schedule();
       }
-    } else this.unanswered += 1;
+    } else {
+      this.unanswered += 1;
+      if (this.observations.length === 0) this.unansweredFirst += 1;
+    }
   }
 
   refused(retryAfterMs: number | null): void {
@@ -242,8 +262,8 @@ export class SharedBudget implements Budget {
 
   /**
    * Redis cannot be reached: from now on takes are served by a local budget of the limit divided by `replicas`,
-   * started from that share of the last shared state seen. Leased tokens are given up (Redis counts them as held
-   * until this replica rejoins, or is gone from the registry).
+   * started from that share of the last shared state seen, once the other replicas reserve that share. Leased tokens
+   * still unspent go first (Redis counts them as held until this replica rejoins, or is gone from the registry).
    */
   fallBack(replicas: number): void {
     if (!this.joined && this.fallback) return;
@@ -268,11 +288,17 @@ export class SharedBudget implements Budget {
           : null,
       blockedForMs: Math.max(this.blockedUntil - now, last ? last.value.blockedForMs - age : 0),
     });
-    this.fallback = { budget, replicas };
-    this.poolInteractive = 0;
-    this.poolBackground = 0;
+    // Upstream's latest answer may be fresher than Redis's state: the lower of both binds.
+    const latest = this.latest && this.latest.resetAt > now ? this.latest : undefined;
+    if (latest) {
+      const window = { remaining: Math.floor(latest.remaining / replicas), resetS: (latest.resetAt - now) / 1000 };
+      budget.restrict({ tokens: Infinity, window, blockedForMs: 0 });
+    }
+    // Listed in the registry, this replica may be cut off while the others keep sharing Redis (see takeLocally).
+    this.fallback = { budget, replicas, probing: this.context.registry.reservedShare(windowMs) !== null };
     this.settled = 0;
     this.unanswered = 0;
+    this.unansweredFirst = 0;
     this.observations = [];
     this.blockFor = null;
     this.reportNow = false;
@@ -305,9 +331,12 @@ export class SharedBudget implements Budget {
         observations: latest ? [{ remaining: latest.remaining, resetMs: latest.resetAt - now }] : [],
         blockForMs: this.blockedUntil > now ? this.blockedUntil - now : null,
         tokensCeil: fallback ? fallback.budget.state().available * fallback.replicas : null,
-        holds: this.sharedInFlight,
+        holds: this.sharedInFlight + this.fallbackInFlight,
       });
       this.snapshot = { at: this.context.now(), value };
+      // What this replica held is replaced by what it has in flight: tokens leased before the outage are gone.
+      this.poolInteractive = 0;
+      this.poolBackground = 0;
       this.deniedUntil.interactive = 0;
       this.deniedUntil.background = 0;
       this.joined = true;
@@ -316,6 +345,11 @@ export class SharedBudget implements Budget {
       return true;
     } catch (error) {
       this.context.connection.failed(error);
+      // Answers that came meanwhile are in what the next rejoin says is in flight.
+      this.settled = 0;
+      this.unanswered = 0;
+      this.unansweredFirst = 0;
+      this.observations = [];
       return false;
     }
   }
@@ -361,6 +395,20 @@ export class SharedBudget implements Budget {
 
   private takeLocally(priority: Priority, client: string | undefined): TakeResult {
     const fallback = this.fallback ?? this.fallBackNow();
+    // Leased before the outage: Redis still counts them as held by this replica.
+    if (this.consume(priority)) return TAKEN;
+    // The local share goes out once the other replicas surely reserve it (they begin when they miss this replica's
+    // heartbeats). They keep it until a window after its last one, then count it as gone; a replica cut off alone for
+    // longer keeps serving from its share all the same (issue 14: replicas keep serving while Redis fails, and most
+    // outages are Redis's own, seen by every replica), at the risk the README states for a partition that long.
+    const reserved = this.context.registry.reservedShare(this.context.limits.windowMs);
+    if (reserved && reserved.fromMs > 0) return refusal(reserved.fromMs);
+    if (fallback.probing) {
+      // Until they began to, the others may have spent anything of upstream's window: one request first, whose
+      // answer (read as this share) tells what is left.
+      fallback.probing = false;
+      fallback.budget.restrict({ tokens: 1, window: null, blockedForMs: 0 });
+    }
     const result = fallback.budget.take(priority, client);
     if (result.ok) this.fallbackInFlight += 1;
     return result;
@@ -466,6 +514,7 @@ export class SharedBudget implements Budget {
       wantBackground: background > 0 ? background + extra : 0,
       settled: this.settled,
       unanswered: this.unanswered,
+      unansweredFirst: this.unansweredFirst,
       observations: this.observations.map((o) => ({ remaining: o.remaining, resetMs: o.resetAt - now })),
       released,
       blockForMs: this.blockFor,
@@ -474,6 +523,7 @@ export class SharedBudget implements Budget {
     };
     this.settled = 0;
     this.unanswered = 0;
+    this.unansweredFirst = 0;
     this.observations = [];
     this.blockFor = null;
     return exchange;
@@ -506,7 +556,15 @@ export class SharedBudget implements Budget {
 
   private run(exchange: BudgetExchange): Promise<SharedBudgetSnapshot> {
     const { connection, keys, registry, limits } = this.context;
-    return exchangeBudget(connection, keys, registry.id, this.credentialKey, limits, exchange);
+    return exchangeBudget(
+      connection,
+      keys,
+      registry.id,
+      this.credentialKey,
+      limits,
+      exchange,
+      registry.fallbackReplicas(),
+    );
   }
 }
 
@@ -515,6 +573,7 @@ const NOTHING: BudgetExchange = {
   wantBackground: 0,
   settled: 0,
   unanswered: 0,
+  unansweredFirst: 0,
   observations: [],
   released: 0,
   blockForMs: null,

@@ -441,7 +441,11 @@ describe('poll loops shared through Redis', () => {
       const onLeader = subs[replicas.indexOf(leader)]!;
       await waitFor(() => statuses(onLeader).includes('PAUSED'), { message: 'PAUSED on the leader' });
       await eventually(async () => (await client.type(states)) === 'string', 'the string still there', 100);
-      await new Promise((resolve) => setTimeout(resolve, 2 * RENEW_MS)); // two heartbeats meet the WRONGTYPE
+      // Two of the leader's renewals meet the WRONGTYPE (its tick reads the kept states), counted by Redis itself.
+      const wrongTypes = async () =>
+        Number(/errorstat_WRONGTYPE:count=(\d+)/.exec(await client.info('errorstats'))?.[1] ?? 0);
+      const before = await wrongTypes();
+      await eventually(async () => (await wrongTypes()) >= before + 2, 'two renewals refused', 3 * RENEW_MS + 1_000);
       expect(flipped).toBe(false);
       expect(outages()).toEqual([]);
       expect(replicas.some((replica) => replica.lines.some((line) => /refused a command/.test(line.msg)))).toBe(true);

@@ -9,6 +9,7 @@ import {
 } from '../../src/upstream/budget.js';
 import { parseRetryAfter } from '../../src/upstream/retry.js';
 import type { Priority } from '../../src/upstream/types.js';
+import { seededRandom as random } from '../helpers/random.js';
 
 /**
  * The request budget against the emulator's limiter (the upstream the other tests run against), on a manual
@@ -18,18 +19,6 @@ import type { Priority } from '../../src/upstream/types.js';
  * random `CLIENT_BUDGET_SHARE` (some below one request of the limit). The seeds are fixed; `BUDGET_SEED=<n>`
  * replays one run.
  */
-
-/** mulberry32: a small seeded generator, so that a failing run can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sent {
   readonly priority: Priority;

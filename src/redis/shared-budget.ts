@@ -25,6 +25,7 @@
  * like leased ones), the latest `Ratelimit` it saw and its share's remaining tokens (Redis keeps the lower of both),
  * and only then leases again.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   DEFAULT_429_WAIT_MS,
   MAX_MIRRORED_WINDOWS,
@@ -304,7 +305,8 @@ export class SharedBudget implements Budget {
     this.reportNow = false;
     const waiting = this.waiters;
     this.waiters = [];
-    for (const waiter of waiting) waiter.resolve(this.takeLocally(waiter.priority, waiter.client));
+    for (const waiter of waiting)
+      void Promise.resolve(this.takeLocally(waiter.priority, waiter.client)).then(waiter.resolve);
   }
 
   /**
@@ -393,7 +395,7 @@ export class SharedBudget implements Budget {
     this.context.reopened?.(this);
   }
 
-  private takeLocally(priority: Priority, client: string | undefined): TakeResult {
+  private takeLocally(priority: Priority, client: string | undefined): TakeResult | Promise<TakeResult> {
     const fallback = this.fallback ?? this.fallBackNow();
     // Leased before the outage: Redis still counts them as held by this replica.
     if (this.consume(priority)) return TAKEN;
@@ -402,7 +404,9 @@ export class SharedBudget implements Budget {
     // longer keeps serving from its share all the same (issue 14: replicas keep serving while Redis fails, and most
     // outages are Redis's own, seen by every replica), at the risk the README states for a partition that long.
     const reserved = this.context.registry.reservedShare(this.context.limits.windowMs);
-    if (reserved && reserved.fromMs > 0) return refusal(reserved.fromMs);
+    // Until then (at most two heartbeats after the outage began) a request waits rather than fail: issue 14 wants
+    // queries answered through a Redis outage.
+    if (reserved && reserved.fromMs > 0) return delay(reserved.fromMs).then(() => this.take(priority, client));
     if (fallback.probing) {
       // Until they began to, the others may have spent anything of upstream's window: one request first, whose
       // answer (read as this share) tells what is left.

@@ -6,6 +6,7 @@ import { spawnTs } from './children.js';
 import { describeRoutes } from './counts.js';
 import { assertClean, graphqlRequest, runSustained } from './load.js';
 import type { SustainedResult } from './load-spec.js';
+import { readCpuSeconds } from './proc.js';
 import { verdict, type Metric } from './report.js';
 import { UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
 import type { Scenario, ScenarioOutcome } from './scenario.js';
@@ -53,6 +54,8 @@ type Fulfillment = Readonly<Record<string, unknown>>;
 async function startPart(role: 'orders' | 'gateway', job: unknown, line: RegExp): Promise<HttpProcess> {
   const child = spawnTs(`${role} (supergraph)`, 'test/bench/supergraph-host.ts', [role, JSON.stringify(job)], {
     ipc: true,
+    // As they would be deployed, and as this server runs (stack.ts's gatewayEnv).
+    env: { NODE_ENV: 'production' },
   });
   try {
     const [, url] = await child.waitForLine(line, START_TIMEOUT_MS);
@@ -91,9 +94,14 @@ async function count(emulator: EmulatorProcess, send: () => Promise<readonly Ful
   return { calls: counts.total / COUNTED, routes: describeRoutes(counts), fulfillments };
 }
 
+/** The processes whose CPU time a query costs, by the name the notes give them. */
+type Part = 'Hive Gateway' | 'orders subgraph' | 'this server' | 'emulator';
+
 interface Run {
   readonly result: SustainedResult;
   readonly upstream: number;
+  /** CPU seconds of each process over the measured part of the run (after the warm-up). */
+  readonly cpuS: Readonly<Record<Part, number>>;
 }
 
 interface Side {
@@ -105,6 +113,8 @@ interface Side {
    * flight when a run's time is up has made its calls but is not counted as a response.
    */
   readonly upstreamPerResponse: number;
+  /** CPU ms per good response of each process, over the measured parts. */
+  readonly cpuMsPerQuery: Readonly<Record<Part, number>>;
 }
 
 function combine(runs: readonly Run[]): Side {
@@ -114,7 +124,17 @@ function combine(runs: readonly Run[]): Side {
     p95: sum((r) => r.result.latencyMs.p95) / runs.length,
     rps: sum((r) => r.result.ok) / sum((r) => r.result.durationS),
     upstreamPerResponse: sum((r) => r.upstream) / sum((r) => r.result.ok + r.result.warmupOk),
+    cpuMsPerQuery: mapParts((part) => (1000 * sum((r) => r.cpuS[part])) / sum((r) => r.result.ok)),
   };
+}
+
+const PARTS: readonly Part[] = ['Hive Gateway', 'orders subgraph', 'this server', 'emulator'];
+const mapParts = (f: (part: Part) => number) =>
+  Object.fromEntries(PARTS.map((part) => [part, f(part)])) as Record<Part, number>;
+
+async function readCpu(pids: Readonly<Record<Part, number>>): Promise<Record<Part, number>> {
+  const seconds = await Promise.all(PARTS.map((part) => readCpuSeconds(pids[part])));
+  return mapParts((part) => seconds[PARTS.indexOf(part)] ?? Number.NaN);
 }
 
 export const s8: Scenario = {
@@ -163,19 +183,36 @@ export const s8: Scenario = {
 
       const supergraphRequests = [graphqlRequest(SUPERGRAPH_QUERY)];
       const directRequests = [graphqlRequest(ENTITIES_QUERY, { representations })];
+      const pids: Record<Part, number> = {
+        'Hive Gateway': supergraph.child.pid,
+        'orders subgraph': ordersSubgraph.child.pid,
+        'this server': server.child.pid,
+        emulator: emulator.child.pid,
+      };
       const measure = async (what: string, origin: string, requests: typeof directRequests): Promise<Run> => {
         await emulator.resetCounts();
-        const result = await runSustained({
-          origin,
-          requests,
-          connections: CONNECTIONS,
-          overallRate: RATE,
-          warmupS: WARMUP_S,
-          durationS: settings.loadS,
-          check: 'graphql',
-        });
+        let before: Record<Part, number> | undefined;
+        const result = await runSustained(
+          {
+            origin,
+            requests,
+            connections: CONNECTIONS,
+            overallRate: RATE,
+            warmupS: WARMUP_S,
+            durationS: settings.loadS,
+            check: 'graphql',
+          },
+          { afterWarmup: async () => void (before = await readCpu(pids)) },
+        );
+        const after = await readCpu(pids);
         assertClean(what, result);
-        return { result, upstream: (await emulator.counts()).total };
+        if (before === undefined) throw new Error(`${what}: the load worker never paused after its warm-up`);
+        const start = before;
+        return {
+          result,
+          upstream: (await emulator.counts()).total,
+          cpuS: mapParts((part) => after[part] - start[part]),
+        };
       };
       const directRuns: Run[] = [];
       const supergraphRuns: Run[] = [];
@@ -190,7 +227,8 @@ export const s8: Scenario = {
       const through = combine(supergraphRuns);
       const fmt = (side: Side) =>
         `p50/p95 ${side.p50.toFixed(2)}/${side.p95.toFixed(2)} ms at ${side.rps.toFixed(1)} queries/s, ` +
-        `${side.upstreamPerResponse.toFixed(2)} upstream calls per response`;
+        `${side.upstreamPerResponse.toFixed(2)} upstream calls per response; CPU per query ` +
+        PARTS.map((part) => `${part} ${side.cpuMsPerQuery[part].toFixed(2)} ms`).join(', ');
 
       const callsRatio = viaSupergraph.calls / viaEntities.calls;
       const metrics: Metric[] = [
@@ -253,8 +291,11 @@ export const s8: Scenario = {
           `load: ${CONNECTIONS} connection at ${RATE} queries/s, ${WARMUP_S} s warm-up + ${settings.loadS} s per run, ` +
             `${ROUNDS} runs per side alternating; one query at a time because concurrent identical queries would be ` +
             "merged at different layers on the two sides (this server's in-flight GETs, Hive's identical subgraph requests)",
-          `supergraph ${fmt(through)}; _entities ${fmt(direct)} (above 20 because the query in flight when a ` +
-            'run ends has made its calls without counting as a response)',
+          `supergraph ${fmt(through)}`,
+          `_entities ${fmt(direct)}`,
+          'upstream calls per response are a little above 20 because the query in flight when a run ends has made ' +
+            'its calls without counting as a response; CPU per query is user + system time of each process from ' +
+            '/proc/<pid>/stat over the measured parts (after the warm-ups) per good response',
         ],
       };
     }),

@@ -5,7 +5,7 @@ import type { Subgraph } from '../federation/gateway.js';
 import { spawnTs } from './children.js';
 import { describeRoutes } from './counts.js';
 import { assertClean, graphqlRequest, runSustained } from './load.js';
-import type { SustainedResult } from './load-spec.js';
+import { checkBody, type SustainedResult } from './load-spec.js';
 import { readCpuSeconds } from './proc.js';
 import { verdict, type Metric } from './report.js';
 import { UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
@@ -32,15 +32,15 @@ const START_TIMEOUT_MS = 30_000;
 const FULFILLMENT_FIELDS = 'instanceId status canTerminate steps { name }';
 
 /** Issue 15's query through the supergraph: 20 orders with their fulfillment's status, steps and canTerminate. */
-export const SUPERGRAPH_QUERY = `{ orders { id total fulfillment { ${FULFILLMENT_FIELDS} } } }`;
+const SUPERGRAPH_QUERY = `{ orders { id total fulfillment { ${FULFILLMENT_FIELDS} } } }`;
 
 /** The same fulfillments from this server alone, as the gateway asks for them: `_entities` with the 20 keys. */
-export const ENTITIES_QUERY = `query Fulfillments($representations: [_Any!]!) {
+const ENTITIES_QUERY = `query Fulfillments($representations: [_Any!]!) {
   _entities(representations: $representations) { ... on WorkflowInstance { ${FULFILLMENT_FIELDS} } }
 }`;
 
 /** The same fulfillments as a client of this server alone would write them: one `instance(...)` alias each. */
-export function aliasesQuery(instanceIds: readonly string[]): string {
+function aliasesQuery(instanceIds: readonly string[]): string {
   const aliases = instanceIds.map(
     (id, i) =>
       `i${i}: instance(workflowName: ${JSON.stringify(FULFILLMENT_WORKFLOW)}, id: ${JSON.stringify(id)}) { ${FULFILLMENT_FIELDS} }`,
@@ -71,10 +71,9 @@ async function post(origin: string, query: string, variables?: Record<string, un
   const { body, headers } = graphqlRequest(query, variables);
   const response = await request(`${origin}/graphql`, { method: 'POST', body, headers });
   const text = await response.body.text();
-  const parsed = JSON.parse(text) as { data?: unknown; errors?: unknown };
-  if (response.statusCode !== 200 || parsed.errors !== undefined || parsed.data == null)
-    throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
-  return parsed.data;
+  const problem = response.statusCode === 200 ? checkBody('graphql', text) : `HTTP ${response.statusCode}`;
+  if (problem !== undefined) throw new Error(`${problem}: ${text.slice(0, 300)}`);
+  return (JSON.parse(text) as { data: unknown }).data;
 }
 
 interface Counted {
@@ -96,6 +95,14 @@ async function count(emulator: EmulatorProcess, send: () => Promise<readonly Ful
 
 /** The processes whose CPU time a query costs, by the name the notes give them. */
 type Part = 'Hive Gateway' | 'orders subgraph' | 'this server' | 'emulator';
+const PARTS: readonly Part[] = ['Hive Gateway', 'orders subgraph', 'this server', 'emulator'];
+const mapParts = (f: (part: Part) => number) =>
+  Object.fromEntries(PARTS.map((part) => [part, f(part)])) as Record<Part, number>;
+
+async function readCpu(pids: Readonly<Record<Part, number>>): Promise<Record<Part, number>> {
+  const seconds = await Promise.all(PARTS.map(async (part) => [part, await readCpuSeconds(pids[part])] as const));
+  return Object.fromEntries(seconds) as Record<Part, number>;
+}
 
 interface Run {
   readonly result: SustainedResult;
@@ -126,15 +133,6 @@ function combine(runs: readonly Run[]): Side {
     upstreamPerResponse: sum((r) => r.upstream) / sum((r) => r.result.ok + r.result.warmupOk),
     cpuMsPerQuery: mapParts((part) => (1000 * sum((r) => r.cpuS[part])) / sum((r) => r.result.ok)),
   };
-}
-
-const PARTS: readonly Part[] = ['Hive Gateway', 'orders subgraph', 'this server', 'emulator'];
-const mapParts = (f: (part: Part) => number) =>
-  Object.fromEntries(PARTS.map((part) => [part, f(part)])) as Record<Part, number>;
-
-async function readCpu(pids: Readonly<Record<Part, number>>): Promise<Record<Part, number>> {
-  const seconds = await Promise.all(PARTS.map((part) => readCpuSeconds(pids[part])));
-  return mapParts((part) => seconds[PARTS.indexOf(part)] ?? Number.NaN);
 }
 
 export const s8: Scenario = {

@@ -78,7 +78,7 @@ export function subgraphSdl(schema: GraphQLSchema): string {
 
 /** Builds the served schema: the subgraph, sorted as `schema/subgraph.graphql` prints it. */
 export function buildSubgraphSchema(): GraphQLSchema {
-  const built = builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK, federationDirectives: ['@key'] });
+  const built = builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK, federationDirectives: ['@key', '@shareable'] });
   const any = new GraphQLScalarType({
     ...assertScalarType(built.getType('_Any')).toConfig(),
     description: 'Federation: an entity representation, `{ __typename, ...its key fields }`.',

@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { parse } from 'graphql';
+import { buildSchema, parse, validate } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { startGateway, type Gateway } from '../federation/gateway.js';
 import { FULFILLMENT_WORKFLOW, startOrdersSubgraph, type Order } from '../federation/orders-subgraph.js';
 import { approvePayment, freshId } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
+import { readmeBlocks } from '../helpers/readme.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -78,6 +79,13 @@ afterAll(async () => {
 });
 
 describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
+  it("validates the README's supergraph operations (its gql blocks) against the composed supergraph", async () => {
+    const blocks = await readmeBlocks('gql');
+    expect(blocks.length).toBeGreaterThan(0);
+    const supergraph = buildSchema(gateway.publicSdl);
+    for (const block of blocks) expect(validate(supergraph, parse(block)).map((e) => e.message)).toEqual([]);
+  });
+
   it("answers 20 orders with their fulfillment's status, steps and canTerminate in 20 full-details calls", async () => {
     stack.resetCalls();
     stack.sentUrls.length = 0;

@@ -184,6 +184,43 @@ describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
   });
 });
 
+describe('a supergraph where an order names an instance that does not exist', () => {
+  const present: Order = { id: 'order-present', total: 7, instanceId: freshId('fed-present') };
+  const missing: Order = { id: 'order-missing', total: 9, instanceId: freshId('fed-missing') };
+  let subgraph: { url: string; stop(): Promise<void> };
+  let missingGateway: Gateway;
+
+  beforeAll(async () => {
+    await stack.rest('POST', `/${FULFILLMENT_WORKFLOW}/instances`, { instance_id: present.instanceId });
+    subgraph = await startOrdersSubgraph([present, missing]);
+    missingGateway = await startGateway([
+      { name: 'workflows', url: stack.url as string },
+      { name: 'orders', url: subgraph.url },
+    ]);
+  });
+  afterAll(async () => {
+    await missingGateway?.stop();
+    await subgraph?.stop();
+  });
+
+  it('answers that order with a null fulfillment and an error at its path only, and resolves the other orders', async () => {
+    const result = await throughGateway(
+      '{ orders { id total fulfillment { instanceId status } } }',
+      {},
+      { via: missingGateway },
+    );
+    expect(result.data).toEqual({
+      orders: [
+        { id: present.id, total: present.total, fulfillment: { instanceId: present.instanceId, status: 'WAITING' } },
+        { id: missing.id, total: missing.total, fulfillment: null },
+      ],
+    });
+    // This subgraph answers the unknown entity null without an error (federation-entities.test.ts); the gateway
+    // then reports its own error where the missing entity's non-null `status` was selected, and only there.
+    expect(result.errors?.map((e) => e.path?.join('.'))).toEqual(['orders.1.fulfillment.status']);
+  });
+});
+
 describe('a supergraph in front of this server with API keys', () => {
   const reader = createApiKey({ id: 'reader', scopes: ['workflows:read'] });
   const otherWorkflow = createApiKey({ id: 'other-workflow', scopes: ['workflows:read'], workflows: ['flaky-import'] });

@@ -10,7 +10,7 @@ import { useQueryCostLimit } from './cost/plugin.js';
 import { codedError } from './errors/coded-error.js';
 import { createLogger, type Logger } from './logger.js';
 import { schema } from './schema/index.js';
-import { longestAcceptedList } from './schema/list-limits.js';
+import { acceptedListLengths } from './schema/list-limits.js';
 import { createLiveHub, type ManagedLiveHub } from './subscriptions/live-hub.js';
 import { createBrowserSafety } from './transport/browser-safety.js';
 import { attachWebSocket, type WebSocketTransport } from './transport/websocket.js';
@@ -191,7 +191,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       useDocumentLimits(config.documentLimits),
       // MAX_SUBSCRIPTIONS_PER_CONNECTION, for the graphql-ws and graphql-sse connections that claim slots.
       useSubscriptionSlots(),
-      useCodedRequestErrors({ longestAcceptedList: longestAcceptedList(config) }),
+      useCodedRequestErrors({ acceptedListLengths: acceptedListLengths(config) }),
       useQueryCostLimit({
         maxCost: config.maxQueryCost,
         onEstimate: (contextValue, cost) => {

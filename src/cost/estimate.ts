@@ -19,8 +19,8 @@ import {
 import { entityOf, instanceNeeds, sourceOf, workflowFieldRole, type FieldSource } from '../graphql/field-source.js';
 import type { Operation } from '../graphql/operation.js';
 import { collectFields, type FieldGroup } from '../graphql/selection.js';
-import { splitCompositeId } from '../identifiers.js';
 import { checkPageArgs, type ConnectionArgs } from '../graphql/pagination.js';
+import { federationEntityOf, keyOfRepresentation, parseNodeKey } from '../schema/entity-keys.js';
 import { MAX_NODE_IDS, MAX_REPRESENTATIONS } from '../schema/ids.js';
 import { Tally, type CostDriver } from './tally.js';
 
@@ -138,11 +138,11 @@ function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number):
  * Every field is priced by the source it declares (`graphql/field-source.ts`), as the resolvers and the
  * per-operation loaders behave:
  * - `lookup`, `node`, each id of `nodes`, each representation of `_entities`: one request, which answers all
- *   of the object's fields; except that `workflow(name)` makes no request of its own when only its key and fields that start requests of
- *   their own (connections, `latestVersion`, `instance`) are selected: those requests tell whether it
- *   exists. Lookups of the same workflow or instance named by arguments or variables count once; an
- *   instance that needs both a simple and a full (`steps`) fetch counts twice, as the two may be made in
- *   different passes.
+ *   of the object's fields; except that `workflow(name)` makes no request of its own when only its key and
+ *   fields that start requests of their own (connections, `latestVersion`, `instance`) are selected: those
+ *   requests tell whether it exists. Lookups of the same workflow or instance named by arguments or variables
+ *   count once; an instance that needs both a simple and a full (`steps`) fetch counts twice, as the two may be
+ *   made in different passes.
  * - `list`: one page request (two after a cursor, three for `last` without `before`); its items come with
  *   their list rows, and each item is multiplied by the page size (`first`/`last`, else the field's default;
  *   `nodes` and `edges.node` are the same items).
@@ -473,76 +473,58 @@ class Walker {
     if (itemType) this.select(itemType, itemSets, slot.item, mult * slot.size, itemPath ?? path, tally);
   }
 
-  /** `node`/`nodes`: the id names the type and the key, so the lookup is priced exactly and shares keys with other lookups. */
+  /**
+   * `node`/`nodes`: the id names the type and the key, so the lookup is priced exactly and shares keys with
+   * other lookups.
+   */
   private node(group: FieldGroup, globalId: string, path: string, tally: Tally): void {
-    let decoded: { typename: string; id: string };
+    let key: unknown;
+    let type: GraphQLNamedType | undefined;
     try {
-      decoded = decodeGlobalID(globalId);
+      const decoded = decodeGlobalID(globalId);
+      type = this.op.schema.getType(decoded.typename);
+      key = parseNodeKey(type, decoded.id, {});
     } catch {
       return; // refused as BAD_USER_INPUT before any request
     }
-    const type = this.op.schema.getType(decoded.typename);
-    if (!isObjectType(type)) return;
-    if (entityOf(type) === 'workflow') {
-      this.entity(group, type, { name: decoded.id }, path, tally);
-      return;
-    }
-    const { workflowName, rest } = splitCompositeId(decoded.id) ?? {};
-    if (workflowName === undefined || !rest) return;
-    this.entity(group, type, { workflowName, instanceId: rest, versionId: rest }, path, tally);
+    if (isObjectType(type) && typeof key === 'object' && key !== null) this.entity(group, type, key, path, tally);
   }
 
   /**
-   * `_entities`: each representation names its type and key, and is priced like the lookup that resolves it
-   * (the `asEntity` declarations beside the entity types, run by `schema/subgraph.ts`), so identical representations, and the same entity reached by `node` or
-   * `instance`, count once. Representations that are refused before any request cost nothing.
+   * `_entities`: each representation names its type and key, and is priced like the lookup that resolves it (its
+   * type's `asEntity` declaration, which `schema/subgraph.ts` runs), so identical representations, and the same
+   * entity reached by `node` or `instance`, count once. A representation whose `__typename` or key fields are
+   * refused before any request costs nothing; one refused later (a malformed name or id, or a workflow the
+   * caller may not read) is charged, so the estimate is then too high, never too low.
    */
   private entities(group: FieldGroup, representations: unknown, path: string, tally: Tally): void {
     // More than MAX_REPRESENTATIONS are refused before any request.
     if (!Array.isArray(representations) || representations.length > MAX_REPRESENTATIONS) return;
     for (const representation of representations) {
       if (typeof representation !== 'object' || representation === null) continue;
-      const key = representation as Readonly<Record<string, unknown>>;
-      const typename = key['__typename'];
+      const typename = (representation as { __typename?: unknown }).__typename;
       const type = isString(typename) ? this.op.schema.getType(typename) : undefined;
-      if (isObjectType(type)) this.entity(group, type, key, path, tally);
+      if (isObjectType(type)) this.entity(group, type, representation, path, tally);
     }
   }
 
-  /** One entity looked up by its key fields (by `node`, `nodes` or `_entities`): one request, then its fields. */
-  private entity(
-    group: FieldGroup,
-    type: GraphQLObjectType,
-    key: Readonly<Record<string, unknown>>,
-    path: string,
-    tally: Tally,
-  ): void {
-    const { name, workflowName, instanceId, versionId } = key;
-    switch (entityOf(type)) {
-      case 'workflow':
-        if (!isString(name)) return;
-        tally.charge(path, 1, keyOf('workflow', name));
-        this.object(type, group.selectionSets, { kind: 'workflow', name, loaded: true }, 1, path, tally);
-        return;
-      case 'instance':
-        if (!isString(workflowName) || !isString(instanceId)) return;
-        this.lookupInstance(group, { workflowName, instanceId }, 1, path, tally, type);
-        return;
-      case 'version':
-        if (!isString(workflowName) || !isString(versionId)) return;
-        tally.charge(path, 1, keyOf('version', keyOf(workflowName, versionId)));
-        this.object(
-          type,
-          group.selectionSets,
-          { kind: 'version', workflowName, versionId, loaded: true },
-          1,
-          path,
-          tally,
-        );
-        return;
-      default:
-        return;
+  /**
+   * One entity looked up by its key (by `node`, `nodes` or `_entities`): one request, then its fields. The key
+   * fields are the type's `@key` (schema/entity-keys.ts); nothing is charged for a key `_entities` refuses.
+   */
+  private entity(group: FieldGroup, type: GraphQLObjectType, fields: object, path: string, tally: Tally): void {
+    const entity = federationEntityOf(type);
+    const read = entity && keyOfRepresentation(entity, fields as Readonly<Record<string, unknown>>);
+    const kind = entityOf(type);
+    if (!read || 'invalidField' in read || kind === undefined) return;
+    if (kind === 'instance') {
+      this.lookupInstance(group, read.key as unknown as InstanceKey, 1, path, tally, type);
+      return;
     }
+    // A workflow's key is its `name`, a version's its `workflowName` and `versionId`: the fields of their slots.
+    const slot = { kind, ...read.key, loaded: true } as Slot;
+    tally.charge(path, 1, keyOf(kind, entityKey(slot) ?? ''));
+    this.object(type, group.selectionSets, slot, 1, path, tally);
   }
 
   /**

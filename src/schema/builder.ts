@@ -40,7 +40,8 @@ export const builder = new SchemaBuilder<SchemaTypes>({
     idFieldOptions: {
       description: 'The global id: stable and opaque; pass it to `Query.node` to refetch this object.',
     },
-    pageInfoTypeOptions: { description: 'Where a page sits in its connection.' },
+    // Shareable: every Relay-style subgraph of a supergraph has its own identical `PageInfo`.
+    pageInfoTypeOptions: { description: 'Where a page sits in its connection.', shareable: true },
     hasNextPageFieldOptions: {
       description: 'Whether more items follow this page (paging forwards with `first`/`after`).',
     },

@@ -2,6 +2,7 @@ import {
   MAX_ADDRESSABLE_INSTANCE_ID_LENGTH,
   MAX_WORKFLOW_NAME_LENGTH,
   isAddressableInstanceId,
+  isVersionId,
   isWorkflowName,
   splitCompositeId as splitComposite,
 } from '../identifiers.js';
@@ -57,12 +58,27 @@ export function decodeNodeId(globalID: string): { typename: string; id: string }
   return decoded;
 }
 
+/**
+ * Where a checked value comes from: the argument `extensions.argument` names, and how the message names the value.
+ * A plain string is an argument of that name.
+ */
+export type Place = string | { readonly argument: string; readonly label: string };
+
+const argumentOf = (at: Place): string => (typeof at === 'string' ? at : at.argument);
+const labelOf = (at: Place): string => (typeof at === 'string' ? `\`${at}\`` : at.label);
+
+/** A key field of an `_entities` representation: refused under the argument `representations`. */
+export const representationPlace = (field: string): Place => ({
+  argument: 'representations',
+  label: `A representation's \`${field}\``,
+});
+
 /** Workflow names follow docs/upstream-contract.md §4.1 (1..64 chars, letters, digits, `-`, `_`); anything else cannot exist. */
-export function checkWorkflowName(name: string, argument = 'workflowName'): string {
+export function checkWorkflowName(name: string, at: Place = 'workflowName'): string {
   if (!isWorkflowName(name)) {
     throw badUserInput(
-      `\`${argument}\` must be 1 to ${MAX_WORKFLOW_NAME_LENGTH} letters, digits, '-' or '_', starting with a letter, digit or '_' (got ${JSON.stringify(name.slice(0, 100))})`,
-      { argument },
+      `${labelOf(at)} must be 1 to ${MAX_WORKFLOW_NAME_LENGTH} letters, digits, '-' or '_', starting with a letter, digit or '_' (got ${JSON.stringify(name.slice(0, 100))})`,
+      { argument: argumentOf(at) },
     );
   }
   return name;
@@ -72,12 +88,22 @@ export function checkWorkflowName(name: string, argument = 'workflowName'): stri
  * Instance ids: any id the upstream can have handed out, cron-created ids with spaces, `*`, `/`, `,` and `#`
  * included (`ADDRESSABLE_INSTANCE_ID` in identifiers.ts); anything else cannot exist.
  */
-export function checkInstanceId(id: string, argument = 'id'): string {
+export function checkInstanceId(id: string, at: Place = 'id'): string {
   if (!isAddressableInstanceId(id)) {
     throw badUserInput(
-      `\`${argument}\` must be 1 to ${MAX_ADDRESSABLE_INSTANCE_ID_LENGTH} letters, digits, spaces or ',', '*', '/', '#', '-', '_' (got ${JSON.stringify(id.slice(0, 100))})`,
-      { argument },
+      `${labelOf(at)} must be 1 to ${MAX_ADDRESSABLE_INSTANCE_ID_LENGTH} letters, digits, spaces or ',', '*', '/', '#', '-', '_' (got ${JSON.stringify(id.slice(0, 100))})`,
+      { argument: argumentOf(at) },
     );
+  }
+  return id;
+}
+
+/** Version ids are uuids (`VERSION_ID` in identifiers.ts); anything else cannot exist, so it is never sent upstream. */
+export function checkVersionId(id: string, at: Place = 'versionId'): string {
+  if (!isVersionId(id)) {
+    throw badUserInput(`${labelOf(at)} must be a uuid (got ${JSON.stringify(id.slice(0, 100))})`, {
+      argument: argumentOf(at),
+    });
   }
   return id;
 }
@@ -87,16 +113,4 @@ export function splitCompositeId(id: string, typename: string): { workflowName: 
   const parts = splitComposite(id);
   if (!parts) throw badUserInput(`Not a valid ${typename} id`, { argument: 'id' });
   return { workflowName: checkWorkflowName(parts.workflowName, 'id'), rest: parts.rest };
-}
-
-/**
- * One key field of an entity representation (`_entities(representations:)`), which the gateway sends as
- * untyped JSON: anything but a string is the caller's mistake, refused for that representation only.
- */
-export function representationField(representation: object, field: string): string {
-  const value: unknown = (representation as Record<string, unknown>)[field];
-  if (typeof value !== 'string') {
-    throw badUserInput(`The representation's \`${field}\` must be a string`, { argument: 'representations' });
-  }
-  return value;
 }

@@ -1,3 +1,5 @@
+import type { GraphQLResolveInfo } from 'graphql';
+import type { Context } from '../context.js';
 import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { selectionOf } from '../graphql/selection.js';
 import { canTransition } from '../state-machine.js';
@@ -19,9 +21,9 @@ import {
   fromKey,
   versionFromRow,
 } from './field-data.js';
-import { checkInstanceId, checkWorkflowName, representationField, splitCompositeId } from './ids.js';
+import { checkInstanceId, checkWorkflowName, representationPlace, splitCompositeId, type Place } from './ids.js';
 import { lookupInstance } from './lookups.js';
-import { Workflow, WorkflowInstance, WorkflowVersion, type VersionRef } from './refs.js';
+import { Workflow, WorkflowInstance, WorkflowVersion, type InstanceRef, type VersionRef } from './refs.js';
 import { stepRefs, WorkflowError, WorkflowStep } from './step.js';
 
 const STATUS_DESCRIPTIONS: Record<InstanceStatus, string> = {
@@ -100,6 +102,21 @@ const InstanceRollback = builder.objectRef<NonNullable<InstanceDetails['rollback
   }),
 });
 
+/**
+ * An instance by its key, for `instance`, `node(id:)` and `_entities`, with the workflow name already checked:
+ * authorized first, so that a key without the workflow learns nothing from the instance id; then the id is
+ * checked (under `idAt`) and the instance looked up, with its steps when the selection needs them.
+ */
+function loadInstance(
+  key: InstanceRef,
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  idAt: Place = 'id',
+): Promise<InstanceRef | null> {
+  authorizeRead(ctx, key.workflowName);
+  return lookupInstance(ctx, key.workflowName, checkInstanceId(key.instanceId, idAt), selectionOf(info));
+}
+
 builder.node(WorkflowInstance, {
   ...declareEntity('instance'),
   description: 'One run of a workflow, with its parameters, status, output and step log.',
@@ -112,10 +129,7 @@ builder.node(WorkflowInstance, {
       return { workflowName, instanceId: checkInstanceId(rest) };
     },
   },
-  loadWithoutCache: (key, ctx, info) => {
-    authorizeRead(ctx, key.workflowName);
-    return lookupInstance(ctx, key.workflowName, key.instanceId, selectionOf(info));
-  },
+  loadWithoutCache: (key, ctx, info) => loadInstance(key, ctx, info),
   fields: (t) => ({
     instanceId: t.exposeString('instanceId', {
       description: 'The instance id, unique within its workflow.',
@@ -280,12 +294,16 @@ builder.node(WorkflowInstance, {
 // exactly as `Query.instance` would: same checks, same loaders, `simple` details unless steps are selected.
 builder.asEntity(WorkflowInstance, {
   key: builder.selection<{ workflowName: string; instanceId: string }>('workflowName instanceId'),
-  resolveReference: (representation, ctx, info) => {
-    const workflowName = checkWorkflowName(representationField(representation, 'workflowName'));
-    authorizeRead(ctx, workflowName);
-    const instanceId = checkInstanceId(representationField(representation, 'instanceId'), 'instanceId');
-    return lookupInstance(ctx, workflowName, instanceId, selectionOf(info));
-  },
+  resolveReference: (key, ctx, info) =>
+    loadInstance(
+      {
+        workflowName: checkWorkflowName(key.workflowName, representationPlace('workflowName')),
+        instanceId: key.instanceId,
+      },
+      ctx,
+      info,
+      representationPlace('instanceId'),
+    ),
 });
 
 builder.queryField('instance', (t) =>
@@ -298,10 +316,7 @@ builder.queryField('instance', (t) =>
       id: t.arg.string({ required: true, description: 'The instance id.' }),
     },
     ...declareSource({ kind: 'lookup', of: 'instance', args: { workflowName: 'workflowName', instanceId: 'id' } }),
-    resolve: (_root, args, ctx, info) => {
-      const workflowName = checkWorkflowName(args.workflowName);
-      authorizeRead(ctx, workflowName);
-      return lookupInstance(ctx, workflowName, checkInstanceId(args.id), selectionOf(info));
-    },
+    resolve: (_root, args, ctx, info) =>
+      loadInstance({ workflowName: checkWorkflowName(args.workflowName), instanceId: args.id }, ctx, info),
   }),
 );

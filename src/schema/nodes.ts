@@ -1,9 +1,8 @@
 import { resolveNodes } from '@pothos/plugin-relay';
 import { declareSource } from '../graphql/field-source.js';
 import { builder } from './builder.js';
+import { parseNodeKey } from './entity-keys.js';
 import { MAX_NODE_IDS, checkNodeIdCount, decodeNodeId } from './ids.js';
-
-type ParseId = (id: string, context: object) => unknown;
 
 // Pothos' own `nodes` field decodes every id before its resolver runs, so a list of 300,000 ids cost seconds
 // before anything could refuse it. This one counts first, then decodes in order and stops at the first malformed id.
@@ -23,9 +22,7 @@ builder.queryField('nodes', (t) =>
       checkNodeIdCount(args.ids.length);
       const decoded = args.ids.map((id) => {
         const { typename, id: local } = decodeNodeId(String(id));
-        // The type's own id parser (`id: { parse }` of builder.node), which Pothos keeps in the type's extensions.
-        const parse = info.schema.getType(typename)?.extensions['pothosParseGlobalID'] as ParseId | undefined;
-        return { typename, id: parse ? parse(local, context) : local };
+        return { typename, id: parseNodeKey(info.schema.getType(typename), local, context) };
       });
       return resolveNodes(builder, context, info, decoded);
     },

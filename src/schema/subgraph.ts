@@ -17,7 +17,6 @@ import {
   GraphQLScalarType,
   GraphQLSchema,
   GraphQLUnionType,
-  isObjectType,
   type GraphQLFieldConfigMap,
   type GraphQLNamedType,
   type GraphQLResolveInfo,
@@ -25,6 +24,7 @@ import {
 import { badUserInput } from '../errors/coded-error.js';
 import { declareSource } from '../graphql/field-source.js';
 import { builder } from './builder.js';
+import { federationEntityOf, representationKey } from './entity-keys.js';
 import { checkRepresentationCount, MAX_REPRESENTATIONS } from './ids.js';
 
 /** The federation version the subgraph links to (`@link(url:)`). */
@@ -34,30 +34,23 @@ export const FEDERATION_LINK = 'https://specs.apollo.dev/federation/v2.6';
 export const FEDERATION_FIELDS: ReadonlySet<string> = new Set(['_entities', '_service']);
 export const FEDERATION_TYPES: ReadonlySet<string> = new Set(['_Any', '_Entity', '_Service']);
 
-type ResolveReference = (representation: object, context: unknown, info: GraphQLResolveInfo) => unknown;
-
-/** The entity resolver of a type, where Pothos' federation plugin keeps it for @apollo/subgraph. */
-function resolveReferenceOf(type: GraphQLNamedType | null | undefined): ResolveReference | undefined {
-  if (!isObjectType(type)) return undefined;
-  const apollo = type.extensions['apollo'] as { subgraph?: { resolveReference?: ResolveReference } } | undefined;
-  return apollo?.subgraph?.resolveReference;
-}
-
-/** One representation: its entity, null when it does not exist; a rejection fails this representation only. */
+/**
+ * One representation: its entity, null when it does not exist; a rejection fails this representation only. Its
+ * type's resolver gets the key fields only, each a string.
+ */
 async function resolveEntity(representation: unknown, ctx: unknown, info: GraphQLResolveInfo): Promise<object | null> {
-  const typename =
-    typeof representation === 'object' && representation !== null
-      ? (representation as { __typename?: unknown }).__typename
-      : undefined;
+  const fields = typeof representation === 'object' && representation !== null ? representation : {};
+  const typename = (fields as { __typename?: unknown }).__typename;
   const type = typeof typename === 'string' ? info.schema.getType(typename) : undefined;
-  const resolveReference = resolveReferenceOf(type);
-  if (!type || !resolveReference) {
+  const entity = federationEntityOf(type);
+  if (!type || !entity) {
     throw badUserInput('A representation must name an entity type of this subgraph in `__typename`', {
       argument: 'representations',
     });
   }
-  const found = (await resolveReference(representation as object, ctx, info)) as object | null | undefined;
-  // `_Entity` has no resolveType: graphql-js takes the member from `__typename`, which @apollo/subgraph sets the same way.
+  const key = representationKey(entity, fields as Readonly<Record<string, unknown>>);
+  const found = (await entity.resolveReference(key, ctx, info)) as object | null | undefined;
+  // `_Entity` has no resolveType: graphql-js takes the member from `__typename`, as @apollo/subgraph sets it.
   return found ? Object.defineProperty(found, '__typename', { value: type.name }) : null;
 }
 
@@ -76,9 +69,9 @@ export function subgraphSdl(schema: GraphQLSchema): string {
   return sdl;
 }
 
-/** Builds the served schema: the subgraph, sorted as `schema/subgraph.graphql` prints it. */
+/** Builds the served schema: the plugin's subgraph, `_entities` and `_service` completed (last in `Query`). */
 export function buildSubgraphSchema(): GraphQLSchema {
-  const built = builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK, federationDirectives: ['@key'] });
+  const built = builder.toSubGraphSchema({ linkUrl: FEDERATION_LINK, federationDirectives: ['@key', '@shareable'] });
   const any = new GraphQLScalarType({
     ...assertScalarType(built.getType('_Any')).toConfig(),
     description: 'Federation: an entity representation, `{ __typename, ...its key fields }`.',

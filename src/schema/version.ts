@@ -3,7 +3,7 @@ import { declareEntity, declareSource } from '../graphql/field-source.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 import { fromKey, fromVersionRecord } from './field-data.js';
-import { checkWorkflowName, representationField, splitCompositeId } from './ids.js';
+import { checkVersionId, checkWorkflowName, representationPlace, splitCompositeId } from './ids.js';
 import { Workflow, WorkflowVersion, type VersionRef } from './refs.js';
 
 /** A version by its key, for `node(id:)` and `_entities`: null when it does not exist. */
@@ -21,7 +21,7 @@ builder.node(WorkflowVersion, {
     resolve: (ref) => `${ref.workflowName}/${ref.versionId}`,
     parse: (id) => {
       const { workflowName, rest } = splitCompositeId(id, 'WorkflowVersion');
-      return { workflowName, versionId: rest };
+      return { workflowName, versionId: checkVersionId(rest, 'id') };
     },
   },
   loadOne: loadVersion,
@@ -96,11 +96,11 @@ builder.node(WorkflowVersion, {
 // A version is identified by its workflow and its id (ids are per workflow upstream); resolved like `node(id:)`.
 builder.asEntity(WorkflowVersion, {
   key: builder.selection<{ workflowName: string; versionId: string }>('workflowName versionId'),
-  resolveReference: (representation, ctx) =>
+  resolveReference: (key, ctx) =>
     loadVersion(
       {
-        workflowName: checkWorkflowName(representationField(representation, 'workflowName')),
-        versionId: representationField(representation, 'versionId'),
+        workflowName: checkWorkflowName(key.workflowName, representationPlace('workflowName')),
+        versionId: checkVersionId(key.versionId, representationPlace('versionId')),
       },
       ctx,
     ),

@@ -7,7 +7,7 @@ import { authorizeRead } from './authorization.js';
 import { workflowAllowed, type Principal } from '../auth/principal.js';
 import { builder } from './builder.js';
 import { fromKey, fromWorkflowRecord, prefetchable } from './field-data.js';
-import { checkInstanceId, checkWorkflowName, representationField } from './ids.js';
+import { checkInstanceId, checkWorkflowName, representationPlace } from './ids.js';
 import { InstanceStatusEnum } from './instance.js';
 import { lookupInstance, lookupWorkflow } from './lookups.js';
 import {
@@ -147,7 +147,7 @@ async function versionsConnection(ctx: Context, name: string, args: ConnectionAr
 }
 
 /** A workflow by name, for `node(id:)` and `_entities`: null when it does not exist. */
-async function loadWorkflow(name: string, ctx: Context): Promise<WorkflowRef | null> {
+async function loadWorkflow({ name }: { name: string }, ctx: Context): Promise<WorkflowRef | null> {
   authorizeRead(ctx, name);
   return (await ctx.loaders.workflow(name)) ? { name } : null;
 }
@@ -159,7 +159,8 @@ builder.node(Workflow, {
     ...fromKey,
     description: 'Opaque global id (from the workflow name).',
     resolve: (ref) => ref.name,
-    parse: (id) => checkWorkflowName(id, 'id'),
+    // The key, as `_entities` names it: the cost estimate prices `node(id:)` from it.
+    parse: (id) => ({ name: checkWorkflowName(id, 'id') }),
   },
   loadOne: loadWorkflow,
   fields: (t) => ({
@@ -283,8 +284,7 @@ builder.node(Workflow, {
 // Referenced by name from other subgraphs; resolved like `node(id:)`, from the workflow's record.
 builder.asEntity(Workflow, {
   key: builder.selection<{ name: string }>('name'),
-  resolveReference: (representation, ctx) =>
-    loadWorkflow(checkWorkflowName(representationField(representation, 'name'), 'name'), ctx),
+  resolveReference: (key, ctx) => loadWorkflow({ name: checkWorkflowName(key.name, representationPlace('name')) }, ctx),
 });
 
 builder.queryFields((t) => ({

@@ -1,5 +1,6 @@
 import {
   BREAK,
+  getNamedType,
   getNullableType,
   getOperationAST,
   getVariableValues,
@@ -13,6 +14,7 @@ import {
   type ExecutionResult,
   type GraphQLError,
   type GraphQLInputType,
+  type GraphQLNamedType,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ErrorCode } from '../errors/codes.js';
@@ -21,7 +23,7 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
 /**
  * Codes for the client mistakes that graphql-js and yoga answer without one, or as an unexpected error:
  *
- * - lists in variables far longer than any list argument accepts ({@link refusedListLength}): refused with
+ * - lists in variables far longer than the list argument they can reach accepts ({@link refusedListLength}): refused with
  *   `BAD_USER_INPUT` before graphql-js coerces them, twice (the cost estimate, then execution), which took
  *   seconds of a blocked event loop and hundreds of MiB for a few million items;
  * - values nested deeper than {@link MAX_VARIABLE_DEPTH}, in variables (a `JSON` argument such as `params`) or
@@ -36,10 +38,10 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
  *   status with a coded JSON body, `BAD_REQUEST`.
  */
 export function useCodedRequestErrors(options: {
-  /** The most items any list argument of the schema accepts (src/schema/list-limits.ts). */
-  longestAcceptedList: number;
+  /** The most items each list argument of the schema accepts, by the type of its items (src/schema/list-limits.ts). */
+  acceptedListLengths: ReadonlyMap<string, number>;
 }): Plugin {
-  const maxListLength = refusedListLength(options.longestAcceptedList);
+  const bounds = listBound(options.acceptedListLengths);
   return {
     onRequestParse({ requestParser, setRequestParser }) {
       if (!requestParser) return;
@@ -57,12 +59,12 @@ export function useCodedRequestErrors(options: {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, maxListLength) ?? uncoercedVariables(args);
+      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args);
       if (refusal) setResultAndStopExecution(refusal);
       return { onExecuteDone: ({ result }) => codeRefusedVariables(result) };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, maxListLength) ?? uncoercedVariables(args);
+      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args);
       if (refusal) setResultAndStopExecution(refusal);
       return { onSubscribeResult: ({ result }) => codeRefusedVariables(result) };
     },
@@ -86,18 +88,33 @@ export function useCodedRequestErrors(options: {
 export const MAX_VARIABLE_DEPTH = 512;
 
 /**
- * Lists longer than this are refused before coercion: twice the longest any list argument accepts, so that a
- * list a little over a field's limit still gets that field's own answer (a typed `InvalidInputError` for
+ * Lists longer than this are refused before coercion: twice what the list argument accepts, so that a list a
+ * little over a field's limit still gets that field's own answer (a typed `InvalidInputError` for
  * `createInstances`), while the work a list can cause stays bounded.
  */
-export const refusedListLength = (longestAcceptedList: number): number => 2 * longestAcceptedList;
+export const refusedListLength = (acceptedListLength: number): number => 2 * acceptedListLength;
+
+/** The longest list of items of a type that is not refused before coercion. */
+type ListBound = (itemType: GraphQLNamedType) => number;
+
+/**
+ * {@link refusedListLength} of the list argument that takes items of the type; for a type no list argument takes
+ * (a variable graphql-js will refuse anyway), of the longest one.
+ */
+function listBound(accepted: ReadonlyMap<string, number>): ListBound {
+  const longest = refusedListLength(Math.max(...accepted.values()));
+  return (itemType) => {
+    const length = accepted.get(itemType.name);
+    return length === undefined ? longest : refusedListLength(length);
+  };
+}
 
 const refusal = (message: string): ExecutionResult => ({
   errors: [badUserInput(message, { http: { status: 400 } })],
 });
 
 /** Why an operation's values are refused before anything processes them: too large, or nested too deep. */
-function refusedValues(args: ExecutionArgs, maxListLength: number): ExecutionResult | undefined {
+function refusedValues(args: ExecutionArgs, bounds: ListBound): ExecutionResult | undefined {
   const tooDeep = () => refusal(`Values may nest arrays and objects at most ${MAX_VARIABLE_DEPTH} levels deep.`);
   if (literalsDeeperThan(args.document, MAX_VARIABLE_DEPTH)) return tooDeep();
   const variables = args.variableValues;
@@ -107,7 +124,7 @@ function refusedValues(args: ExecutionArgs, maxListLength: number): ExecutionRes
     const name = definition.variable.name.value;
     if (!Object.hasOwn(variables, name)) continue;
     const type = typeFromAST(args.schema, definition.type) as GraphQLInputType | undefined;
-    const why = type && oversizedIn(variables[name], type, maxListLength, `$${name}`);
+    const why = type && oversizedIn(variables[name], type, bounds, `$${name}`);
     if (why) return refusal(why);
   }
   for (const value of Object.values(variables)) if (nestedDeeperThan(value, MAX_VARIABLE_DEPTH)) return tooDeep();
@@ -137,19 +154,20 @@ function shortened(message: string): string {
 }
 
 /**
- * Why `value`, read as `type` the way graphql-js will coerce it, is refused: it holds a list longer than `max`, or
+ * Why `value`, read as `type` the way graphql-js will coerce it, is refused: it holds a list longer than `max` of its items, or
  * an input object with far more members than its type has fields; undefined when it is not. Only lists and input
  * objects are entered: scalars (`JSON` included) and enums are not walked, and neither are the items of a list
  * of them, nor members that `type` does not declare.
  */
-function oversizedIn(value: unknown, type: GraphQLInputType, max: number, path: string): string | undefined {
+function oversizedIn(value: unknown, type: GraphQLInputType, max: ListBound, path: string): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   const nullable = getNullableType(type);
   if (isListType(nullable)) {
     const item = nullable.ofType as GraphQLInputType;
     // graphql-js coerces a single value given for a list into a list of one.
     if (!Array.isArray(value)) return oversizedIn(value, item, max, path);
-    if (value.length > max) return `${path} holds more than ${max} items, more than any list argument accepts.`;
+    const bound = max(getNamedType(item));
+    if (value.length > bound) return `${path} holds more than ${bound} items, far more than its argument accepts.`;
     const itemType = getNullableType(item);
     if (!isListType(itemType) && !isInputObjectType(itemType)) return undefined;
     for (let i = 0; i < value.length; i++) {

@@ -17,6 +17,8 @@ export interface Gateway {
   /** `http://127.0.0.1:PORT/graphql`. */
   readonly url: string;
   readonly supergraphSdl: string;
+  /** The supergraph's API schema, what clients of the gateway query. */
+  readonly publicSdl: string;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startGateway(
   return {
     url: `http://127.0.0.1:${port}/graphql`,
     supergraphSdl: composed.supergraphSdl,
+    publicSdl: composed.publicSdl,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,10 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createApiKeyAuthenticator } from '../../src/auth/api-keys.js';
 import { MAX_REPRESENTATIONS } from '../../src/schema/ids.js';
-import { printSubgraphSdl } from '../../src/schema/print.js';
 import { freshId } from '../helpers/instances.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
@@ -28,6 +27,7 @@ let dir: string;
 let stack: Stack;
 const reader = createApiKey({ id: 'reader', scopes: ['workflows:read'] });
 const ordersOnly = createApiKey({ id: 'orders-only', scopes: ['workflows:read'], workflows: [WORKFLOW] });
+const writeOnly = createApiKey({ id: 'write-only', scopes: ['workflows:write'] });
 const as = (key: string) => ({ authorization: `Bearer ${key}` });
 const instance = (instanceId: string, workflowName = WORKFLOW) => ({
   __typename: 'WorkflowInstance',
@@ -61,7 +61,7 @@ function reset(): void {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wfgql-federation-'));
   const keysFile = join(dir, 'keys.json');
-  await writeFile(keysFile, JSON.stringify([reader.entry, ordersOnly.entry]));
+  await writeFile(keysFile, JSON.stringify([reader.entry, ordersOnly.entry, writeOnly.entry]));
   stack = await startStack({
     recordUrls: true,
     authenticator: await createApiKeyAuthenticator(keysFile),
@@ -148,6 +148,65 @@ describe('_entities', () => {
     ]);
   });
 
+  it('answers null for an unknown version and for an instance of an unknown workflow', async () => {
+    const result = await stack.graphql<{ _entities: unknown[] }>(
+      ENTITIES,
+      {
+        representations: [
+          { __typename: 'WorkflowVersion', workflowName: WORKFLOW, versionId: '00000000-0000-4000-8000-000000000000' },
+          instance('some-instance', 'no-such-workflow'),
+        ],
+      },
+      as(reader.key),
+    );
+    expect(result.errors).toBeUndefined();
+    expect(result.data?._entities).toEqual([null, null]);
+  });
+
+  it('refuses a malformed key field before any upstream call, naming the field under `representations`', async () => {
+    reset();
+    const version = (versionId: string) => ({ __typename: 'WorkflowVersion', workflowName: WORKFLOW, versionId });
+    const result = await stack.graphql<{ _entities: unknown[] }>(
+      ENTITIES,
+      {
+        representations: [
+          version(''),
+          version('a'.repeat(5_000)),
+          { __typename: 'Workflow', name: 'no spaces allowed' },
+          instance('bad\nid'),
+          { __typename: 'WorkflowInstance', workflowName: WORKFLOW },
+        ],
+      },
+      as(reader.key),
+    );
+    expect(result.data?._entities).toEqual([null, null, null, null, null]);
+    expect(result.errors?.map((e) => [e.path?.join('.'), e.extensions?.['code'], e.extensions?.['argument']])).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [`_entities.${i}`, 'BAD_USER_INPUT', 'representations']),
+    );
+    expect(result.errors?.map((e) => /`(\w+)`/.exec(e.message)?.[1])).toEqual([
+      'versionId',
+      'versionId',
+      'name',
+      'instanceId',
+      'instanceId',
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+
+  it('refuses a __typename that is no entity of this subgraph, and a representation that is no object', async () => {
+    reset();
+    const result = await stack.graphql<{ _entities: unknown[] }>(
+      ENTITIES,
+      { representations: [{ __typename: 'Nope' }, { __typename: '__proto__' }, { __typename: 'PageInfo' }, 'x', 7] },
+      as(reader.key),
+    );
+    expect(result.data?._entities).toEqual([null, null, null, null, null]);
+    expect(result.errors?.map((e) => [e.path?.join('.'), e.extensions?.['code']])).toEqual(
+      [0, 1, 2, 3, 4].map((i) => [`_entities.${i}`, 'BAD_USER_INPUT']),
+    );
+    expect(stack.upstreamCalls()).toBe(0);
+  });
+
   it('prices each distinct representation against the cost limit, before any upstream call', async () => {
     const ids = await createInstances(MAX_COST + 1);
     reset();
@@ -210,13 +269,40 @@ describe('_entities', () => {
     expect(stack.sentUrls.filter((url) => url.includes(OTHER_WORKFLOW))).toEqual([]);
     expect(detailFetches()).toEqual(['simple']);
   });
+  it('refuses a version of a forbidden workflow (FORBIDDEN), and every entity to a key without workflows:read', async () => {
+    const [id] = await createInstances(1);
+    const versions = await stack.rest<{ id: string }[]>('GET', `/${OTHER_WORKFLOW}/versions`);
+    reset();
+    const version = await stack.graphql<{ _entities: unknown[] }>(
+      ENTITIES,
+      {
+        representations: [{ __typename: 'WorkflowVersion', workflowName: OTHER_WORKFLOW, versionId: versions[0]!.id }],
+      },
+      as(ordersOnly.key),
+    );
+    expect(version.data?._entities).toEqual([null]);
+    expect(version.errors?.map((e) => e.extensions?.['code'])).toEqual(['FORBIDDEN']);
+
+    const noRead = await stack.graphql<{ _entities: unknown[] }>(
+      ENTITIES,
+      { representations: [instance(id!), { __typename: 'Workflow', name: WORKFLOW }] },
+      as(writeOnly.key),
+    );
+    expect(noRead.data?._entities).toEqual([null, null]);
+    expect(noRead.errors?.map((e) => [e.path?.join('.'), e.extensions?.['code']])).toEqual([
+      ['_entities.0', 'FORBIDDEN'],
+      ['_entities.1', 'FORBIDDEN'],
+    ]);
+    expect(stack.upstreamCalls()).toBe(0);
+  });
 });
 
 describe('_service', () => {
   it('answers the federation SDL committed in schema/subgraph.graphql', async () => {
+    const committed = await readFile(new URL('../../schema/subgraph.graphql', import.meta.url), 'utf8');
     reset();
     const result = await stack.graphql<{ _service: { sdl: string } }>('{ _service { sdl } }', {}, as(reader.key));
-    expect(`${result.data?._service.sdl}\n`).toBe(printSubgraphSdl());
+    expect(result.data?._service.sdl.trim()).toBe(committed.trim());
     expect(stack.upstreamCalls()).toBe(0);
   });
 });

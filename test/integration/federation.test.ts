@@ -1,5 +1,5 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { parse } from 'graphql';
+import { buildSchema, parse, validate } from 'graphql';
 import { createClient } from 'graphql-sse';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { startGateway, type Gateway } from '../federation/gateway.js';
 import { FULFILLMENT_WORKFLOW, startOrdersSubgraph, type Order } from '../federation/orders-subgraph.js';
 import { approvePayment, freshId } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
+import { readmeBlocks } from '../helpers/readme.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -78,6 +79,13 @@ afterAll(async () => {
 });
 
 describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
+  it("validates the README's supergraph operations (its gql blocks) against the composed supergraph", async () => {
+    const blocks = await readmeBlocks('gql');
+    expect(blocks.length).toBeGreaterThan(0);
+    const supergraph = buildSchema(gateway.publicSdl);
+    for (const block of blocks) expect(validate(supergraph, parse(block)).map((e) => e.message)).toEqual([]);
+  });
+
   it("answers 20 orders with their fulfillment's status, steps and canTerminate in 20 full-details calls", async () => {
     stack.resetCalls();
     stack.sentUrls.length = 0;
@@ -173,6 +181,43 @@ describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
         order: { id: order.id, total: order.total },
       });
     }
+  });
+});
+
+describe('a supergraph where an order names an instance that does not exist', () => {
+  const present: Order = { id: 'order-present', total: 7, instanceId: freshId('fed-present') };
+  const missing: Order = { id: 'order-missing', total: 9, instanceId: freshId('fed-missing') };
+  let subgraph: { url: string; stop(): Promise<void> };
+  let missingGateway: Gateway;
+
+  beforeAll(async () => {
+    await stack.rest('POST', `/${FULFILLMENT_WORKFLOW}/instances`, { instance_id: present.instanceId });
+    subgraph = await startOrdersSubgraph([present, missing]);
+    missingGateway = await startGateway([
+      { name: 'workflows', url: stack.url as string },
+      { name: 'orders', url: subgraph.url },
+    ]);
+  });
+  afterAll(async () => {
+    await missingGateway?.stop();
+    await subgraph?.stop();
+  });
+
+  it('answers that order with a null fulfillment and an error at its path only, and resolves the other orders', async () => {
+    const result = await throughGateway(
+      '{ orders { id total fulfillment { instanceId status } } }',
+      {},
+      { via: missingGateway },
+    );
+    expect(result.data).toEqual({
+      orders: [
+        { id: present.id, total: present.total, fulfillment: { instanceId: present.instanceId, status: 'WAITING' } },
+        { id: missing.id, total: missing.total, fulfillment: null },
+      ],
+    });
+    // This subgraph answers the unknown entity null without an error (federation-entities.test.ts); the gateway
+    // then reports its own error where the missing entity's non-null `status` was selected, and only there.
+    expect(result.errors?.map((e) => e.path?.join('.'))).toEqual(['orders.1.fulfillment.status']);
   });
 });
 

@@ -30,6 +30,21 @@ describe('global ids naming a type that is not a Node', () => {
   });
 });
 
+describe('version ids', () => {
+  it.each(['', 'not-a-uuid', 'a'.repeat(5_000)])(
+    'refuses WorkflowVersion:order-fulfillment/%s with BAD_USER_INPUT and asks upstream nothing',
+    async (versionId) => {
+      stack.resetCalls();
+      const id = Buffer.from(`WorkflowVersion:order-fulfillment/${versionId}`).toString('base64');
+      const result = await stack.graphql('query ($id: ID!) { node(id: $id) { id } }', { id });
+      expect(
+        result.errors?.map((e) => [e.path?.join('.'), e.extensions?.['code'], e.extensions?.['argument']]),
+      ).toEqual([['node', 'BAD_USER_INPUT', 'id']]);
+      expect(stack.upstreamCalls()).toBe(0);
+    },
+  );
+});
+
 describe('nodes(ids:)', () => {
   it('serves 100 ids, as many as a page holds', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => workflowId(`missing-${i}`));

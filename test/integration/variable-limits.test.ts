@@ -1,17 +1,19 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { longestAcceptedList } from '../../src/schema/list-limits.js';
+import { acceptedListLengths } from '../../src/schema/list-limits.js';
 import { MAX_VARIABLE_DEPTH, refusedListLength } from '../../src/transport/request-errors.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 
 let stack: Stack;
 let url: URL;
-let maxListLength: number;
+/** The longest list of `itemType` items not refused before coercion: twice what its argument accepts. */
+let bound: (itemType: string) => number;
 
 beforeAll(async () => {
   stack = await startStack({ listen: true, config: { production: true, exposeErrorDetails: false } });
   url = new URL(stack.url as string);
-  maxListLength = refusedListLength(longestAcceptedList(stack.config));
+  const accepted = acceptedListLengths(stack.config);
+  bound = (itemType) => refusedListLength(accepted.get(itemType) ?? Number.NaN);
 });
 afterAll(() => stack.stop());
 
@@ -54,12 +56,12 @@ const createBody = (count: number) =>
 
 const JSON_ACCEPT = 'application/graphql-response+json';
 
-function expectListRefusal(answer: Answer, path: string): void {
+function expectListRefusal(answer: Answer, path: string, itemType: string): void {
   const result = resultOf(answer);
   expect(result.data).toBeUndefined();
   expect(result.errors).toEqual([
     expect.objectContaining({
-      message: `${path} holds more than ${maxListLength} items, more than any list argument accepts.`,
+      message: `${path} holds more than ${bound(itemType)} items, far more than its argument accepts.`,
       extensions: { code: 'BAD_USER_INPUT' },
     }),
   ]);
@@ -72,18 +74,18 @@ describe('lists in variables far beyond any limit are refused before they are pr
   it('refuses nodes with 3,500,000 ids on POST /graphql', async () => {
     const answer = await post('/graphql', nodesBody(3_500_000), JSON_ACCEPT);
     expect(answer.status).toBe(400);
-    expectListRefusal(answer, '$ids');
+    expectListRefusal(answer, '$ids', 'ID');
   });
 
   it('refuses nodes with 3,500,000 ids on POST /graphql/stream', async () => {
     const answer = await post('/graphql/stream', nodesBody(3_500_000), 'text/event-stream');
-    expectListRefusal(answer, '$ids');
+    expectListRefusal(answer, '$ids', 'ID');
   });
 
   it('refuses createInstances with 4,000,000 items, a list inside an input object, and creates nothing', async () => {
     const answer = await post('/graphql', createBody(4_000_000), JSON_ACCEPT);
     expect(answer.status).toBe(400);
-    expectListRefusal(answer, '$input.instances');
+    expectListRefusal(answer, '$input.instances', 'CreateInstanceItemInput');
   });
 
   it('refuses an input object with 1,000,000 members its type does not declare', async () => {
@@ -112,26 +114,26 @@ describe('lists in variables far beyond any limit are refused before they are pr
   });
 
   it('leaves a list a little over a field limit to that field, which answers in its own words', async () => {
-    const result = resultOf(await post('/graphql', nodesBody(maxListLength), JSON_ACCEPT));
+    const result = resultOf(await post('/graphql', nodesBody(bound('ID')), JSON_ACCEPT));
     expect(result.errors).toEqual([
       expect.objectContaining({
-        message: `\`ids\` may hold at most 100 ids (got ${maxListLength}).`,
+        message: `\`ids\` may hold at most 100 ids (got ${bound('ID')}).`,
         extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) as unknown,
       }),
     ]);
-    expectListRefusal(await post('/graphql', nodesBody(maxListLength + 1), JSON_ACCEPT), '$ids');
+    expectListRefusal(await post('/graphql', nodesBody(bound('ID') + 1), JSON_ACCEPT), '$ids', 'ID');
   });
 
   it('refuses a long list of statuses given as one variable of an enum list', async () => {
     const query =
       'subscription ($s: [InstanceStatus!]) { workflowInstancesChanged(workflowName: "w", statuses: $s) { __typename } }';
-    const statuses = `[${'"QUEUED",'.repeat(maxListLength)}"QUEUED"]`;
+    const statuses = `[${'"QUEUED",'.repeat(bound('InstanceStatus'))}"QUEUED"]`;
     const answer = await post(
       '/graphql/stream',
       `{"query":${JSON.stringify(query)},"variables":{"s":${statuses}}}`,
       'text/event-stream',
     );
-    expectListRefusal(answer, '$s');
+    expectListRefusal(answer, '$s', 'InstanceStatus');
   });
 });
 

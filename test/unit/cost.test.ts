@@ -128,8 +128,13 @@ describe('estimateCost on reads', () => {
     ],
     [
       'node decodes the id: a version',
-      `{ node(id: "${globalId('WorkflowVersion', 'w/v1')}") { ... on WorkflowVersion { className graph } } }`,
+      `{ node(id: "${globalId('WorkflowVersion', 'w/00000000-0000-4000-8000-000000000001')}") { ... on WorkflowVersion { className graph } } }`,
       2,
+    ],
+    [
+      'a version id that is not a uuid is refused before any call',
+      `{ node(id: "${globalId('WorkflowVersion', 'w/v1')}") { ... on WorkflowVersion { className graph } } }`,
+      0,
     ],
     [
       'nodes costs one lookup per id',

@@ -40,17 +40,47 @@ describe('schema/subgraph.graphql', () => {
     const directives = (node: { directives?: readonly ConstDirectiveNode[] | undefined }) =>
       (node.directives ?? []).map((d) => `@${d.name.value}(${d.arguments?.map((a) => print(a)).join(', ') ?? ''})`);
     const link = document.definitions.flatMap((d) => (d.kind === Kind.SCHEMA_EXTENSION ? directives(d) : []));
-    expect(link).toEqual(['@link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key"])']);
+    expect(link).toEqual(['@link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])']);
     const keys = document.definitions.flatMap((d) =>
       d.kind === Kind.OBJECT_TYPE_DEFINITION && directives(d).length > 0 ? [[d.name.value, ...directives(d)]] : [],
     );
     expect(keys).toEqual([
+      ['PageInfo', '@shareable()'],
       ['Workflow', '@key(fields: "name")'],
       ['WorkflowInstance', '@key(fields: "workflowName instanceId")'],
       ['WorkflowVersion', '@key(fields: "workflowName versionId")'],
     ]);
     const composed = composeServices([{ name: 'workflows', typeDefs: document, url: 'http://127.0.0.1/graphql' }]);
     expect(composed.errors?.map((e) => e.message)).toBeUndefined();
+  });
+});
+
+/** Another team's Relay-style subgraph: its own `PageInfo` and `Node`, and `rootField` on `Query`. */
+const relaySubgraph = (rootField: string) => `
+extend schema @link(url: "https://specs.apollo.dev/federation/v2.6", import: ["@key", "@shareable"])
+interface Node { id: ID! }
+type PageInfo @shareable { hasNextPage: Boolean! hasPreviousPage: Boolean! startCursor: String endCursor: String }
+type Order implements Node @key(fields: "id") { id: ID! total: Float! }
+type OrderEdge { cursor: String! node: Order! }
+type OrderConnection { pageInfo: PageInfo! edges: [OrderEdge!]! }
+type Query { orders(first: Int, after: String): OrderConnection! ${rootField} }
+`;
+
+const composedWith = (otherSdl: string): string[] | undefined =>
+  composeServices([
+    { name: 'workflows', typeDefs: parse(printSubgraphSdl()), url: 'http://127.0.0.1/workflows' },
+    { name: 'orders', typeDefs: parse(otherSdl), url: 'http://127.0.0.1/orders' },
+  ]).errors?.map((e) => e.message);
+
+describe('the subgraph beside another Relay-style subgraph', () => {
+  it('composes with its own PageInfo and Node interface (PageInfo is @shareable)', () => {
+    expect(composedWith(relaySubgraph('orderNode(id: ID!): Order'))).toBeUndefined();
+  });
+
+  it("does not compose when the other one also has Query.node: the README's supergraph section says why", () => {
+    expect(composedWith(relaySubgraph('node(id: ID!): Node'))).toEqual([
+      expect.stringContaining('Non-shareable field "Query.node" is resolved from multiple subgraphs'),
+    ]);
   });
 });
 

@@ -92,8 +92,18 @@ export class SharedBudget implements Budget {
   private joined: boolean;
   /** Bumped on every fall back, so that an exchange begun before it is not applied after it. */
   private epoch = 0;
-  /** `probing`: the local share has not sent yet since the others began to reserve it (see {@link takeLocally}). */
-  private fallback: { readonly budget: RequestBudget; readonly replicas: number; probing: boolean } | undefined;
+  /**
+   * `probing`: the local share has not sent yet since the others began to reserve it; `probe`: settles with the answer
+   * to its first request, which the requests taken meanwhile wait for (see {@link takeLocally}).
+   */
+  private fallback:
+    | {
+        readonly budget: RequestBudget;
+        readonly replicas: number;
+        probing: boolean;
+        probe?: { readonly answered: Promise<void>; readonly resolve: () => void };
+      }
+    | undefined;
   private readonly shares: ClientShares;
   private poolInteractive = 0;
   private poolBackground = 0;
@@ -188,6 +198,8 @@ export class SharedBudget implements Budget {
       this.fallbackInFlight -= 1;
       const fallback = this.fallback;
       fallback?.budget.settle(observation && scaled(observation, fallback.replicas));
+      fallback?.probe?.resolve();
+      if (fallback) fallback.probe = undefined;
       if (this.joined && this.fallbackInFlight === 0) this.fallback = undefined;
     } else {
       this.sharedInFlight = Math.max(0, this.sharedInFlight - 1);
@@ -412,9 +424,14 @@ export class SharedBudget implements Budget {
       // answer (read as this share) tells what is left.
       fallback.probing = false;
       fallback.budget.restrict({ tokens: 1, window: null, blockedForMs: 0 });
+      let resolve!: () => void;
+      const answered = new Promise<void>((done) => (resolve = done));
+      fallback.probe = { answered, resolve };
     }
     const result = fallback.budget.take(priority, client);
     if (result.ok) this.fallbackInFlight += 1;
+    // Refused only because the first request's answer has not come yet: wait for it rather than fail.
+    else if (fallback.probe) return fallback.probe.answered.then(() => this.take(priority, client));
     return result;
   }
 

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { launchRedisServer } from '../helpers/redis-process.js';
 import { requestsPerInterval, type RequestCounts } from './counts.js';
+import { assertClean, graphqlRequest, runSustained } from './load.js';
 import { measureDelivery, type Delivery, type Trigger } from './delivery.js';
 import {
   commandsDuring,
@@ -17,7 +18,7 @@ import {
 } from './redis-commands.js';
 import { verdict, type Metric } from './report.js';
 import { pauseAndMeasure, STATUS_SUBSCRIPTION } from './s4-fan-out.js';
-import { QUERY as BY_ID, UNLIMITED } from './s1-instance-by-id.js';
+import { QUERY as BY_ID, CONCURRENCY, UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
 import type { Scenario, ScenarioOutcome } from './scenario.js';
 import { scoped, type Scope } from './scope.js';
 import { seedWorkflow, type Seeded } from './seed.js';
@@ -118,6 +119,37 @@ async function countWindow(
   const { calls, workMs, windowMs } = await commandsDuring(counter, WINDOW_MS, work, TAIL_MS);
   const upstream = (await emulator.counts()).total;
   return { calls, upstream, requests: read?.seeded.instanceIds.length ?? 0, workMs, windowMs };
+}
+
+/**
+ * A counting window around S1's sustained load (`CONCURRENCY` connections, warm-up included) of `query` on
+ * `via` over the instances of `seeded`, for `loadS` seconds: the budget's time-based exchanges spread over
+ * thousands of requests, as in production, rather than over 100.
+ */
+async function sustainedWindow(
+  counter: CommandCounter,
+  emulator: EmulatorProcess,
+  via: HttpProcess,
+  seeded: Seeded,
+  loadS: number,
+): Promise<Window> {
+  await emulator.resetCounts();
+  const requests = seeded.instanceIds.map((id) => graphqlRequest(BY_ID, { workflowName: seeded.workflowName, id }));
+  let answered = 0;
+  const work = async () => {
+    const result = await runSustained({
+      origin: via.origin,
+      requests,
+      connections: CONCURRENCY,
+      warmupS: WARMUP_S,
+      durationS: loadS,
+      check: 'graphql',
+    });
+    assertClean('S7 sustained reads', result);
+    answered = result.ok + result.warmupOk;
+  };
+  const { calls, workMs, windowMs } = await commandsDuring(counter, WINDOW_MS, work, TAIL_MS);
+  return { calls, upstream: (await emulator.counts()).total, requests: answered, workMs, windowMs };
 }
 
 /** A side's subscriptions (the same on both): 10 per instance, spread so that every replica has some of each. */
@@ -279,6 +311,7 @@ export const s7: Scenario = {
       const finishedCold = await countWindow(counter, emulator, { via: a, query: TWICE, seeded: finished });
       const finishedAgain = await countWindow(counter, emulator, { via: a, query: TWICE, seeded: finished });
       const finishedOnB = await countWindow(counter, emulator, { via: b, query: TWICE, seeded: finished });
+      const sustained = await sustainedWindow(counter, emulator, a, running, settings.loadS);
       const idleAfter = await countWindow(counter, emulator);
       const idle = [idleBefore, idleAfter];
       const backgroundPerMs = scaleCalls(
@@ -372,6 +405,14 @@ export const s7: Scenario = {
           verdict: verdict(perUpstream(byId) <= 1),
         },
         {
+          name: `Redis round trips per upstream call, instance by id under S1's sustained load (${CONCURRENCY} connections)`,
+          value: perUpstream(sustained),
+          baseline: sustained.upstream,
+          unit: '',
+          target: '<= 1 (baseline column: upstream calls)',
+          verdict: verdict(perUpstream(sustained) <= 1),
+        },
+        {
           name: 'extra Redis round trips per request, the same instance twice under aliases',
           value: perRequest(twice) - perRequest(byId),
           unit: '',
@@ -447,6 +488,10 @@ export const s7: Scenario = {
           describe('finished instance twice under aliases, first read', finishedCold),
           describe('finished instance twice under aliases, again on A', finishedAgain),
           describe('finished instance twice under aliases, on B', finishedOnB),
+          describe(
+            `instance by id (running instances), S1's load: ${CONCURRENCY} connections, ${WARMUP_S} s warm-up + ${settings.loadS} s, all counted`,
+            sustained,
+          ),
         ],
       };
     }),

@@ -365,6 +365,40 @@ describe('finished instances after Redis was unreachable', () => {
     expect(last).toBe(now);
   });
 
+  it('a replica whose subscription was away reads the keys stored meanwhile from the index, not upstream', async () => {
+    const { replicas: started, keyPrefix, finishedKey, announcedTo } = await replicas([emulator.url, emulator.url]);
+    const [a, b] = started as [Replica, Replica];
+    await firstOperation(b);
+    const [id] = (await terminatedInstances(1)) as [string];
+    const variables = { workflowName: WORKFLOW, id };
+    const status = async (replica: Replica) =>
+      expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
+    const admin = redis.client();
+
+    // Only B's subscriber connection goes, and cannot come back while Redis wants a password: A's announcement of
+    // the details it stores meanwhile never reaches B.
+    const subscriber = b.app.scaleOut!.connection.subscriber();
+    const port = subscriber.stream.localPort;
+    await admin.config('SET', 'requirepass', `pw-${randomBytes(8).toString('hex')}`);
+    try {
+      await admin.call('CLIENT', 'KILL', 'ADDR', `127.0.0.1:${port}`);
+      await waitFor(() => subscriber.status !== 'ready', { message: "B's subscriber connection to close" });
+      expect(await status(a)).toBe('TERMINATED');
+      await eventually(async () => (await admin.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+    } finally {
+      await admin.config('SET', 'requirepass', '');
+    }
+
+    // Subscribed again, B reads which keys Redis holds from the credential's index.
+    await announcedTo(b, [id]);
+    const reads = detailReads([id]);
+    const commands = await commandsDuring(b, async () => {
+      expect(await status(b)).toBe('TERMINATED');
+    });
+    expect(aboutFinished(commands, keyPrefix)).toEqual([['mget', finishedKey(id)]]);
+    expect(detailReads([id])).toBe(reads);
+  });
+
   it('a replica cut off from Redis sends its deletes once it reaches Redis again', async () => {
     const { replicas: started, finishedKey } = await replicas([emulator.url, emulator.url]);
     const [a, b] = started as [Replica, Replica];

@@ -474,7 +474,7 @@ export const s7: Scenario = {
             `interval would mean the poll, not the mutation's news, delivered it)`,
           `emulator 429s: ${countsAfterWatch.rateLimited} (budgets set far above what the run spends)`,
           `Redis round trips: the commands every client sent, counted from MONITOR (commands run inside a script, ` +
-            `shown with the source lua, left out; the gateway sends neither pipelines nor MULTI, so one command is one ` +
+            `shown with the source lua, left out; on the query path the gateway sends neither pipelines nor MULTI, so one command is one ` +
             `round trip), over windows of ${WINDOW_MS} ms (longer when the reads end less than ${TAIL_MS} ms before) on the ` +
             `${REPLICAS} replicas before any subscription; the ` +
             `replicas' FINISHED_INSTANCE_TTL_MS raised to ${FINISHED_TTL_MS / 1000} s (default 5 s) so that the later reads ` +

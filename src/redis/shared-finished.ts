@@ -22,8 +22,12 @@ import { decodeJson, encodeJson } from './json-codec.js';
 import type { RedisKeys } from './keys.js';
 
 export interface SharedFinishedTier extends SharedFinishedStore {
-  /** Subscribes to other replicas' deletes, and sends those made here while Redis was unreachable when it is back. */
-  start(): void;
+  /**
+   * Subscribes to other replicas' deletes and stores, and sends deletes made here while Redis was unreachable when
+   * it is back. Resolves once first subscribed: that acknowledgement makes this replica forget what it holds and
+   * refuse the answers of reads in flight (src/cache/finished-instances.ts), so reads should come after it.
+   */
+  start(): Promise<void>;
   /**
    * Whether a read here would ask Redis for the instance's details: some replica announced that it stored them and
    * they have not expired since (tests wait for it; an announcement has no other trace).
@@ -206,8 +210,10 @@ export function createSharedFinishedStore(
     indexed: (credentialKey, workflowName, instanceId) =>
       index.has(keys.finished(credentialKey, workflowName, instanceId)),
     start() {
-      if (started) return;
+      if (started) return Promise.resolve();
       started = true;
+      let subscribed!: () => void;
+      const first = new Promise<void>((resolve) => (subscribed = resolve));
       const subscriber = connection.subscriber();
       subscriber.on('message', (from: string, text: string) => {
         if (from !== channel) return;
@@ -225,17 +231,19 @@ export function createSharedFinishedStore(
       // Messages published while the subscriber connection was away are lost: once subscribed again (the
       // acknowledgement, not just the reconnection), nothing held here is trusted, and the keys Redis holds are
       // read again from the indexes (a delete read back meanwhile as still held costs a round trip that misses).
-      subscriber.on('ready', () => {
+      const subscribe = () =>
         subscriber.subscribe(channel).then(
           () => {
             forget(undefined, undefined);
             index.clear();
             for (const credentialKey of credentials.values()) load(credentialKey);
+            subscribed();
           },
           () => undefined,
         );
-      });
-      subscriber.subscribe(channel).catch(() => undefined);
+      subscriber.on('ready', subscribe);
+      // Other modules may have connected it already (src/redis/scale-out.ts starts them first): no `ready` to come.
+      if (subscriber.status === 'ready') void subscribe();
       connection.onStatus((status) => {
         if (status !== 'up') return;
         // Reads of the indexes may have failed during the outage; reading them again only adds keys.
@@ -244,6 +252,7 @@ export function createSharedFinishedStore(
         missed.clear();
         for (const [credentialKey, workflowName, instanceId] of pending) send(credentialKey, workflowName, instanceId);
       });
+      return first;
     },
   };
 }

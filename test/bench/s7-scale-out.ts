@@ -311,7 +311,6 @@ export const s7: Scenario = {
       const finishedCold = await countWindow(counter, emulator, { via: a, query: TWICE, seeded: finished });
       const finishedAgain = await countWindow(counter, emulator, { via: a, query: TWICE, seeded: finished });
       const finishedOnB = await countWindow(counter, emulator, { via: b, query: TWICE, seeded: finished });
-      const sustained = await sustainedWindow(counter, emulator, a, running, settings.loadS);
       const idleAfter = await countWindow(counter, emulator);
       const idle = [idleBefore, idleAfter];
       const backgroundPerMs = scaleCalls(
@@ -340,6 +339,12 @@ export const s7: Scenario = {
       const onB = three.perReplica[1];
       if (onB === undefined) throw new Error('no subscribers on replica B');
       const pushed = await resumeAndMeasure(a, onB, forThree, poll);
+      // Last, once the subscribers are gone: in four trial runs with this load before the subscriptions, those on
+      // three replicas went live after 7.4 and 6.5 s, and twice not within 60 s (about 2 s without it; the cause
+      // was not found, and the machine was busy too). What the subscriptions leave behind in Redis (loops released,
+      // interest expiring) counts against this window: the background subtracted is the idle one measured before.
+      await Promise.all(three.perReplica.map((subscribers) => subscribers.stop()));
+      const sustained = await sustainedWindow(counter, emulator, a, running, settings.loadS);
 
       const perCycle = (w: Watched) => requestsPerInterval(w.counts, poll);
       const perMinute = (w: Watched) => (perCycle(w) * 60_000) / poll;

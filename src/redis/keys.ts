@@ -36,6 +36,11 @@ export interface RedisKeys {
   version(loopId: string): string;
   /** One credential's shared finished-instance details, by a hash of workflow and instance id. */
   finished(credentialKey: string, workflowName: string, instanceId: string): string;
+  /**
+   * A sorted set: one credential's shared finished-instance keys by expiry (src/redis/finished-scripts.ts), read by a
+   * replica that may have missed their announcements.
+   */
+  finishedIndex(credentialKey: string): string;
 }
 
 export function createRedisKeys(prefix: string): RedisKeys {
@@ -58,5 +63,6 @@ export function createRedisKeys(prefix: string): RedisKeys {
     version: (loopId) => `${prefix}live:v1:${loopId}:version`,
     finished: (credentialKey, workflowName, instanceId) =>
       `${prefix}finished:${credentialId(credentialKey)}:${sha(`${workflowName}\n${instanceId}`)}`,
+    finishedIndex: (credentialKey) => `${prefix}finished-index:v1:${credentialId(credentialKey)}`,
   };
 }

@@ -18,6 +18,17 @@ import { createSharedBudgets, type SharedBudgets } from './shared-budgets.js';
 /** Longest `start()` waits for Redis; after it the replica starts on its local share and joins once Redis answers. */
 export const START_WAIT_MS = 3000;
 
+/** Resolves when `promise` does, or after `ms` at the latest. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface ScaleOut {
   readonly connection: RedisConnection;
   readonly keys: RedisKeys;
@@ -91,7 +102,10 @@ export async function createScaleOut(options: {
       registry.start();
       await budgets.start();
       live.start();
-      finished.start();
+      const subscribed = finished.start();
+      // Reads served before the first subscription is acknowledged would be refused by it (kept nowhere): wait for
+      // it as long as for Redis itself, and only when Redis answered.
+      if (reached) await within(subscribed, START_WAIT_MS);
     },
     async stop() {
       await live.stop();

@@ -3,20 +3,36 @@
  * workflow and instance, named by hashes (src/redis/keys.ts), holding the details as JSON for the cache's TTL.
  * Reads fail fast while Redis is unreachable (src/redis/connection.ts) and then count as misses.
  *
+ * Storing details announces their key on a channel, in the same round trip (src/redis/finished-scripts.ts), and
+ * every replica keeps the announced keys (src/redis/finished-index.ts): a read asks Redis only for keys it holds, so
+ * a read of a running instance costs no round trip before its upstream call. Pub/sub is at-most-once: a replica
+ * that (re)subscribes reads the keys stored meanwhile from a per-credential sorted set the same script keeps.
+ *
  * A delete (a mutation changed the instance: a restart makes a finished instance run again) also tells every other
- * replica, on a channel of its own, to forget its in-memory copy: otherwise it would serve the old terminal status
- * until its TTL. Pub/sub is at-most-once, so a replica whose subscription was away forgets everything it holds,
- * and deletes made while Redis was unreachable are sent once it answers again.
+ * replica, on the same channel, to forget its in-memory copy: otherwise it would serve the old terminal status
+ * until its TTL. A replica whose subscription was away forgets everything it holds, and deletes made while Redis
+ * was unreachable are sent once it answers again.
  */
 import type { SharedFinishedStore } from '../cache/finished-instances.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import type { RedisConnection } from './connection.js';
+import { createFinishedIndex, MAX_INDEXED_KEYS } from './finished-index.js';
+import { SNAPSHOT, STORE } from './finished-scripts.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 import type { RedisKeys } from './keys.js';
 
 export interface SharedFinishedTier extends SharedFinishedStore {
-  /** Subscribes to other replicas' deletes, and sends those made here while Redis was unreachable when it is back. */
-  start(): void;
+  /**
+   * Subscribes to other replicas' deletes and stores, and sends deletes made here while Redis was unreachable when
+   * it is back. Resolves once first subscribed: that acknowledgement makes this replica forget what it holds and
+   * refuse the answers of reads in flight (src/cache/finished-instances.ts), so reads should come after it.
+   */
+  start(): Promise<void>;
+  /**
+   * Whether a read here would ask Redis for the instance's details: some replica announced that it stored them and
+   * they have not expired since (tests wait for it; an announcement has no other trace).
+   */
+  indexed(credentialKey: string, workflowName: string, instanceId: string): boolean;
 }
 
 /** `r`: the replica that deleted; `c`: the credential's id (src/redis/keys.ts); `i`: the instance id. */
@@ -24,6 +40,18 @@ interface ForgetMessage {
   readonly r: string;
   readonly c: string;
   readonly i: string;
+}
+
+/**
+ * `k`: the details' key, which Redis holds for `t` ms more; `n`: the instance id. Without `i`, so that a replica of
+ * an older version, which knows only {@link ForgetMessage}, ignores it.
+ */
+interface StoredMessage {
+  readonly r: string;
+  readonly c: string;
+  readonly k: string;
+  readonly n: string;
+  readonly t: number;
 }
 
 /** Deletes kept for sending after an outage; beyond them, copies still expire with the cache's TTL. */
@@ -40,6 +68,19 @@ const isForgetMessage = (value: unknown): value is ForgetMessage => {
   );
 };
 
+const isStoredMessage = (value: unknown): value is StoredMessage => {
+  const message = value as Partial<Record<string, unknown>> | null;
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof message.c === 'string' &&
+    typeof message.k === 'string' &&
+    typeof message.n === 'string' &&
+    typeof message.t === 'number' &&
+    Number.isFinite(message.t)
+  );
+};
+
 export function createSharedFinishedStore(
   connection: RedisConnection,
   keys: RedisKeys,
@@ -52,6 +93,9 @@ export function createSharedFinishedStore(
   const channel = keys.channel('finished:v1');
   /** Per credential id, what forgets its copies here. */
   const watchers = new Map<string, Set<(instanceId: string | undefined) => void>>();
+  /** The credential key of each watched credential id, for reading its index. */
+  const credentials = new Map<string, string>();
+  const index = createFinishedIndex();
   /** Deletes made while Redis was unreachable, by key; sent once it answers again. */
   const missed = new Map<string, readonly [credentialKey: string, workflowName: string, instanceId: string]>();
   let started = false;
@@ -61,12 +105,29 @@ export function createSharedFinishedStore(
     for (const set of notified) for (const watcher of set ?? []) watcher(instanceId);
   };
 
+  /** Adds the keys a credential's index holds (announcements this replica may have missed). */
+  const load = (credentialKey: string) => {
+    if (!up()) return;
+    const credentialId = keys.credentialId(credentialKey);
+    SNAPSHOT.run(connection.client, [keys.finishedIndex(credentialKey)], [MAX_INDEXED_KEYS]).then((reply) => {
+      if (!Array.isArray(reply)) return;
+      for (let i = 0; i + 1 < reply.length; i += 2) {
+        const [member, ttlMs] = [reply[i], reply[i + 1]];
+        if (typeof member !== 'string' || typeof ttlMs !== 'number') continue;
+        const space = member.indexOf(' ');
+        if (space > 0) index.add(member.slice(0, space), credentialId, member.slice(space + 1), ttlMs);
+      }
+    }, failed);
+  };
+
   const send = (credentialKey: string, workflowName: string, instanceId: string) => {
     const message: ForgetMessage = { r: replicaId, c: keys.credentialId(credentialKey), i: instanceId };
+    const key = keys.finished(credentialKey, workflowName, instanceId);
     // One round trip, in this order: a replica told to forget finds the shared copy gone too.
     connection.client
       .pipeline()
-      .del(keys.finished(credentialKey, workflowName, instanceId))
+      .del(key)
+      .zrem(keys.finishedIndex(credentialKey), `${key} ${instanceId}`)
       .publish(channel, JSON.stringify(message))
       .exec()
       .then((results) => {
@@ -77,37 +138,49 @@ export function createSharedFinishedStore(
 
   return {
     async getMany(credentialKey, instances) {
-      if (!up() || instances.length === 0) return instances.map(() => undefined);
+      const found: (InstanceDetails | undefined)[] = instances.map(() => undefined);
+      if (!up()) return found;
+      // Only keys some replica announced: the others (running instances, never stored) would miss.
+      const asked = instances
+        .map(({ workflowName, instanceId }, i) => ({ i, key: keys.finished(credentialKey, workflowName, instanceId) }))
+        .filter(({ key }) => index.has(key));
+      if (asked.length === 0) return found;
       let texts: (string | null)[];
       try {
-        texts = await connection.client.mget(
-          instances.map(({ workflowName, instanceId }) => keys.finished(credentialKey, workflowName, instanceId)),
-        );
+        texts = await connection.client.mget(asked.map(({ key }) => key));
       } catch (error) {
         failed(error);
-        return instances.map(() => undefined);
+        return found;
       }
-      return texts.map((text) => {
-        if (text === null) return undefined;
+      texts.forEach((text, j) => {
+        if (text === null) return;
         try {
-          return decodeJson<InstanceDetails>(text);
+          found[asked[j]!.i] = decodeJson<InstanceDetails>(text);
         } catch {
           // Unreadable (another format): a miss, and the fetch that follows overwrites it.
-          return undefined;
         }
       });
+      return found;
     },
     put(credentialKey, details, ttlMs) {
       if (!up()) return;
-      const key = keys.finished(credentialKey, details.workflowName, details.id);
-      const value = encodeJson(details);
-      // Simple details only fill a gap: they never replace full ones of the same finished run.
-      const written = details.simple
-        ? connection.client.set(key, value, 'PX', ttlMs, 'NX')
-        : connection.client.set(key, value, 'PX', ttlMs);
-      written.catch(failed);
+      // Simple details only fill a gap: they never replace full ones of the same finished run. This replica indexes
+      // the key when its own announcement arrives, in order with any delete of the instance on the same channel.
+      STORE.run(
+        connection.client,
+        [keys.finished(credentialKey, details.workflowName, details.id), keys.finishedIndex(credentialKey), channel],
+        [
+          encodeJson(details),
+          ttlMs,
+          details.simple ? '1' : '0',
+          replicaId,
+          keys.credentialId(credentialKey),
+          details.id,
+        ],
+      ).catch(failed);
     },
     delete(credentialKey, workflowName, instanceId) {
+      index.remove(keys.credentialId(credentialKey), instanceId);
       if (up()) send(credentialKey, workflowName, instanceId);
       else {
         const key = keys.finished(credentialKey, workflowName, instanceId);
@@ -119,16 +192,28 @@ export function createSharedFinishedStore(
     watch(credentialKey, watcher) {
       const id = keys.credentialId(credentialKey);
       let set = watchers.get(id);
-      if (!set) watchers.set(id, (set = new Set()));
+      if (!set) {
+        watchers.set(id, (set = new Set()));
+        credentials.set(id, credentialKey);
+        // A credential this replica serves for the first time: what was stored before it listened.
+        if (started) load(credentialKey);
+      }
       set.add(watcher);
       return () => {
         set.delete(watcher);
-        if (set.size === 0 && watchers.get(id) === set) watchers.delete(id);
+        if (set.size === 0 && watchers.get(id) === set) {
+          watchers.delete(id);
+          credentials.delete(id);
+        }
       };
     },
+    indexed: (credentialKey, workflowName, instanceId) =>
+      index.has(keys.finished(credentialKey, workflowName, instanceId)),
     start() {
-      if (started) return;
+      if (started) return Promise.resolve();
       started = true;
+      let subscribed!: () => void;
+      const first = new Promise<void>((resolve) => (subscribed = resolve));
       const subscriber = connection.subscriber();
       subscriber.on('message', (from: string, text: string) => {
         if (from !== channel) return;
@@ -138,23 +223,36 @@ export function createSharedFinishedStore(
         } catch {
           return;
         }
-        if (isForgetMessage(message) && message.r !== replicaId) forget(message.c, message.i);
+        if (isForgetMessage(message)) {
+          index.remove(message.c, message.i);
+          if (message.r !== replicaId) forget(message.c, message.i);
+        } else if (isStoredMessage(message)) index.add(message.k, message.c, message.n, message.t);
       });
-      // Deletes published while the subscriber connection was away are lost: once subscribed again (the
-      // acknowledgement, not just the reconnection), nothing held here is trusted.
-      subscriber.on('ready', () => {
+      // Messages published while the subscriber connection was away are lost: once subscribed again (the
+      // acknowledgement, not just the reconnection), nothing held here is trusted, and the keys Redis holds are
+      // read again from the indexes (a delete read back meanwhile as still held costs a round trip that misses).
+      const subscribe = () =>
         subscriber.subscribe(channel).then(
-          () => forget(undefined, undefined),
+          () => {
+            forget(undefined, undefined);
+            index.clear();
+            for (const credentialKey of credentials.values()) load(credentialKey);
+            subscribed();
+          },
           () => undefined,
         );
-      });
-      subscriber.subscribe(channel).catch(() => undefined);
+      subscriber.on('ready', subscribe);
+      // Other modules may have connected it already (src/redis/scale-out.ts starts them first): no `ready` to come.
+      if (subscriber.status === 'ready') void subscribe();
       connection.onStatus((status) => {
         if (status !== 'up') return;
+        // Reads of the indexes may have failed during the outage; reading them again only adds keys.
+        for (const credentialKey of credentials.values()) load(credentialKey);
         const pending = [...missed.values()];
         missed.clear();
         for (const [credentialKey, workflowName, instanceId] of pending) send(credentialKey, workflowName, instanceId);
       });
+      return first;
     },
   };
 }

@@ -5,9 +5,10 @@ import type { Redis } from 'ioredis';
 export type CommandCalls = ReadonlyMap<string, number>;
 
 /**
- * Counts one line of MONITOR's output: a command a client sent, which is one round trip (the gateway uses neither
- * pipelines nor MULTI: src/redis/). Commands a script runs show with the source `lua` and are left out, since they
- * travel inside their EVALSHA; `INFO commandstats` could not tell them apart.
+ * Counts one line of MONITOR's output: a command a client sent, which is one round trip (on the query path the
+ * gateway uses neither pipelines nor MULTI; only a delete after a mutation pipelines: src/redis/shared-finished.ts).
+ * Commands a script runs show with the source `lua` and are left out, since they travel inside their EVALSHA;
+ * `INFO commandstats` could not tell them apart.
  */
 export function countCommand(calls: Map<string, number>, args: readonly string[], source: string): void {
   const name = args[0]?.toLowerCase();

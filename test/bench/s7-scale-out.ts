@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { launchRedisServer } from '../helpers/redis-process.js';
 import { requestsPerInterval, type RequestCounts } from './counts.js';
+import { assertClean, graphqlRequest, runSustained } from './load.js';
 import { measureDelivery, type Delivery, type Trigger } from './delivery.js';
 import {
   commandsDuring,
@@ -17,7 +18,7 @@ import {
 } from './redis-commands.js';
 import { verdict, type Metric } from './report.js';
 import { pauseAndMeasure, STATUS_SUBSCRIPTION } from './s4-fan-out.js';
-import { QUERY as BY_ID, UNLIMITED } from './s1-instance-by-id.js';
+import { QUERY as BY_ID, CONCURRENCY, UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
 import type { Scenario, ScenarioOutcome } from './scenario.js';
 import { scoped, type Scope } from './scope.js';
 import { seedWorkflow, type Seeded } from './seed.js';
@@ -118,6 +119,37 @@ async function countWindow(
   const { calls, workMs, windowMs } = await commandsDuring(counter, WINDOW_MS, work, TAIL_MS);
   const upstream = (await emulator.counts()).total;
   return { calls, upstream, requests: read?.seeded.instanceIds.length ?? 0, workMs, windowMs };
+}
+
+/**
+ * A counting window around S1's sustained load (`CONCURRENCY` connections, warm-up included) of `query` on
+ * `via` over the instances of `seeded`, for `loadS` seconds: the budget's time-based exchanges spread over
+ * thousands of requests, as in production, rather than over 100.
+ */
+async function sustainedWindow(
+  counter: CommandCounter,
+  emulator: EmulatorProcess,
+  via: HttpProcess,
+  seeded: Seeded,
+  loadS: number,
+): Promise<Window> {
+  await emulator.resetCounts();
+  const requests = seeded.instanceIds.map((id) => graphqlRequest(BY_ID, { workflowName: seeded.workflowName, id }));
+  let answered = 0;
+  const work = async () => {
+    const result = await runSustained({
+      origin: via.origin,
+      requests,
+      connections: CONCURRENCY,
+      warmupS: WARMUP_S,
+      durationS: loadS,
+      check: 'graphql',
+    });
+    assertClean('S7 sustained reads', result);
+    answered = result.ok + result.warmupOk;
+  };
+  const { calls, workMs, windowMs } = await commandsDuring(counter, WINDOW_MS, work, TAIL_MS);
+  return { calls, upstream: (await emulator.counts()).total, requests: answered, workMs, windowMs };
 }
 
 /** A side's subscriptions (the same on both): 10 per instance, spread so that every replica has some of each. */
@@ -307,6 +339,12 @@ export const s7: Scenario = {
       const onB = three.perReplica[1];
       if (onB === undefined) throw new Error('no subscribers on replica B');
       const pushed = await resumeAndMeasure(a, onB, forThree, poll);
+      // Last, once the subscribers are gone: in four trial runs with this load before the subscriptions, those on
+      // three replicas went live after 7.4 and 6.5 s, and twice not within 60 s (about 2 s without it; the cause
+      // was not found, and the machine was busy too). What the subscriptions leave behind in Redis (loops released,
+      // interest expiring) counts against this window: the background subtracted is the idle one measured before.
+      await Promise.all(three.perReplica.map((subscribers) => subscribers.stop()));
+      const sustained = await sustainedWindow(counter, emulator, a, running, settings.loadS);
 
       const perCycle = (w: Watched) => requestsPerInterval(w.counts, poll);
       const perMinute = (w: Watched) => (perCycle(w) * 60_000) / poll;
@@ -372,6 +410,14 @@ export const s7: Scenario = {
           verdict: verdict(perUpstream(byId) <= 1),
         },
         {
+          name: `Redis round trips per upstream call, instance by id under S1's sustained load (${CONCURRENCY} connections)`,
+          value: perUpstream(sustained),
+          baseline: sustained.upstream,
+          unit: '',
+          target: '<= 1 (baseline column: upstream calls)',
+          verdict: verdict(perUpstream(sustained) <= 1),
+        },
+        {
           name: 'extra Redis round trips per request, the same instance twice under aliases',
           value: perRequest(twice) - perRequest(byId),
           unit: '',
@@ -433,7 +479,7 @@ export const s7: Scenario = {
             `interval would mean the poll, not the mutation's news, delivered it)`,
           `emulator 429s: ${countsAfterWatch.rateLimited} (budgets set far above what the run spends)`,
           `Redis round trips: the commands every client sent, counted from MONITOR (commands run inside a script, ` +
-            `shown with the source lua, left out; the gateway sends neither pipelines nor MULTI, so one command is one ` +
+            `shown with the source lua, left out; on the query path the gateway sends neither pipelines nor MULTI, so one command is one ` +
             `round trip), over windows of ${WINDOW_MS} ms (longer when the reads end less than ${TAIL_MS} ms before) on the ` +
             `${REPLICAS} replicas before any subscription; the ` +
             `replicas' FINISHED_INSTANCE_TTL_MS raised to ${FINISHED_TTL_MS / 1000} s (default 5 s) so that the later reads ` +
@@ -447,6 +493,10 @@ export const s7: Scenario = {
           describe('finished instance twice under aliases, first read', finishedCold),
           describe('finished instance twice under aliases, again on A', finishedAgain),
           describe('finished instance twice under aliases, on B', finishedOnB),
+          describe(
+            `instance by id (running instances), S1's load: ${CONCURRENCY} connections, ${WARMUP_S} s warm-up + ${settings.loadS} s, all counted`,
+            sustained,
+          ),
         ],
       };
     }),

@@ -17,8 +17,8 @@ import { graphqlAt, startReplicas, stopReplicas, type Replica } from '../helpers
 import { waitFor } from '../helpers/wait.js';
 
 // Issue 14: replicas share finished instances' details per credential through Redis (src/redis/shared-finished.ts).
-// A read asks Redis once per loader batch and never for what the operation already holds; a mutation on one
-// replica makes every other one forget its copy. Apps in this process, one real redis-server, one real emulator
+// A read asks Redis once per loader batch, only for instances some replica announced it stored, and never for what
+// the operation already holds; a mutation on one replica makes every other one forget its copy. Apps in this process, one real redis-server, one real emulator
 // (manual clock: instances move only when told to).
 
 const WORKFLOW = 'order-fulfillment';
@@ -66,6 +66,11 @@ async function replicas(upstreams: readonly string[]) {
     keyPrefix,
     /** The Redis key of an instance's shared details. */
     finishedKey: (id: string) => keys.finished(credentialKey, WORKFLOW, id),
+    /** Resolves once `replica` would ask Redis for each instance: it heard the announcement of their details. */
+    announcedTo: (replica: Replica, ids: readonly string[]) =>
+      waitFor(() => ids.every((id) => replica.app.scaleOut!.finished.indexed(credentialKey, WORKFLOW, id)), {
+        message: `the announcement of ${ids.length} stored details`,
+      }),
   };
 }
 
@@ -78,14 +83,20 @@ async function setup(path: string, body: unknown): Promise<void> {
   expect(response.status, await response.clone().text()).toBe(200);
 }
 
-/** Instances created and terminated behind the gateways' backs. */
-async function terminatedInstances(count: number): Promise<string[]> {
+/** Instances created behind the gateways' backs, waiting at their first sleep (the clock is manual). */
+async function waitingInstances(count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `reads-${randomBytes(4).toString('hex')}-${i}`);
   await setup(
     '/batch',
     ids.map((id) => ({ instance_id: id })),
   );
   for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+  return ids;
+}
+
+/** Instances created and terminated behind the gateways' backs. */
+async function terminatedInstances(count: number): Promise<string[]> {
+  const ids = await waitingInstances(count);
   await setup('/batch/terminate', ids);
   for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'terminated');
   return ids;
@@ -142,14 +153,29 @@ async function commandsDuring(replica: Replica, run: () => Promise<void>): Promi
   }
 }
 
-/** Of `commands`, those about shared finished instances (heartbeats and budget leases run on timers of their own). */
+/**
+ * Of `commands`, those about shared finished instances: their details and their index (heartbeats and budget leases
+ * run on timers of their own).
+ */
 const aboutFinished = (commands: readonly string[][], keyPrefix: string) =>
-  commands.filter((args) => args.slice(1).some((arg) => arg.startsWith(`${keyPrefix}finished:`)));
+  commands.filter((args) => args.slice(1).some((arg) => arg.startsWith(`${keyPrefix}finished`)));
+
+/**
+ * A replica's first operation for a credential reads which shared details Redis holds (stored before it served the
+ * credential): run one first, so that a counted window holds only what its reads send.
+ */
+async function firstOperation(replica: Replica): Promise<void> {
+  const [id] = (await waitingInstances(1)) as [string];
+  expect(expectData(await graphqlAt(replica, TERMINAL, { workflowName: WORKFLOW, id })).instance?.status).toBe(
+    'WAITING',
+  );
+}
 
 describe('reads of finished instances shared through Redis', () => {
   it('asks Redis once for a batch of instances another replica fetched, and never for what the operation holds', async () => {
-    const { replicas: started, keyPrefix, finishedKey } = await replicas([emulator.url, emulator.url]);
+    const { replicas: started, keyPrefix, finishedKey, announcedTo } = await replicas([emulator.url, emulator.url]);
     const [a, b] = started as [Replica, Replica];
+    await firstOperation(b);
     const ids = await terminatedInstances(3);
     const variables = { workflowName: WORKFLOW, a: ids[0]!, b: ids[1]!, c: ids[2]! };
     const statuses = (data: {
@@ -168,6 +194,7 @@ describe('reads of finished instances shared through Redis', () => {
     expect(detailReads(ids) - before).toBe(3);
     const shared = redis.client();
     await eventually(async () => (await shared.exists(...ids.map(finishedKey))) === 3, 'the three shared in Redis');
+    await announcedTo(b, ids);
 
     // B: one MGET for the batch, no upstream read.
     const fetched = detailReads(ids);
@@ -199,6 +226,34 @@ describe('reads of finished instances shared through Redis', () => {
     });
     expect(aboutFinished(listed, keyPrefix)).toEqual([]);
     expect(detailReads(ids)).toBe(fetched);
+  });
+
+  it('asks Redis nothing before the upstream read of an instance no replica stored, and one MGET for one A stored', async () => {
+    const { replicas: started, keyPrefix, finishedKey, announcedTo } = await replicas([emulator.url, emulator.url]);
+    const [a, b] = started as [Replica, Replica];
+    await firstOperation(b);
+    const [running] = (await waitingInstances(1)) as [string];
+    const [done] = (await terminatedInstances(1)) as [string];
+    const status = async (replica: Replica, id: string) =>
+      expectData(await graphqlAt(replica, TERMINAL, { workflowName: WORKFLOW, id })).instance?.status;
+
+    // A running instance on B: upstream read, no Redis command about finished instances before or after it.
+    const runningReads = detailReads([running]);
+    const whileRunning = await commandsDuring(b, async () => {
+      expect(await status(b, running)).toBe('WAITING');
+    });
+    expect(aboutFinished(whileRunning, keyPrefix)).toEqual([]);
+    expect(detailReads([running])).toBe(runningReads + 1);
+
+    // A finished instance A read and stored: B asks Redis with one MGET and reads nothing upstream.
+    expect(await status(a, done)).toBe('TERMINATED');
+    await announcedTo(b, [done]);
+    const doneReads = detailReads([done]);
+    const whileShared = await commandsDuring(b, async () => {
+      expect(await status(b, done)).toBe('TERMINATED');
+    });
+    expect(aboutFinished(whileShared, keyPrefix)).toEqual([['mget', finishedKey(done)]]);
+    expect(detailReads([done])).toBe(doneReads);
   });
 
   it('serves the new status on every replica once one replica restarts a finished instance, long before the TTL', async () => {
@@ -308,6 +363,40 @@ describe('finished instances after Redis was unreachable', () => {
     let last: string | undefined;
     await eventually(async () => (last = await status(b)) === now, `B to read ${now}`, 8_000);
     expect(last).toBe(now);
+  });
+
+  it('a replica whose subscription was away reads the keys stored meanwhile from the index, not upstream', async () => {
+    const { replicas: started, keyPrefix, finishedKey, announcedTo } = await replicas([emulator.url, emulator.url]);
+    const [a, b] = started as [Replica, Replica];
+    await firstOperation(b);
+    const [id] = (await terminatedInstances(1)) as [string];
+    const variables = { workflowName: WORKFLOW, id };
+    const status = async (replica: Replica) =>
+      expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
+    const admin = redis.client();
+
+    // Only B's subscriber connection goes, and cannot come back while Redis wants a password: A's announcement of
+    // the details it stores meanwhile never reaches B.
+    const subscriber = b.app.scaleOut!.connection.subscriber();
+    const port = subscriber.stream.localPort;
+    await admin.config('SET', 'requirepass', `pw-${randomBytes(8).toString('hex')}`);
+    try {
+      await admin.call('CLIENT', 'KILL', 'ADDR', `127.0.0.1:${port}`);
+      await waitFor(() => subscriber.status !== 'ready', { message: "B's subscriber connection to close" });
+      expect(await status(a)).toBe('TERMINATED');
+      await eventually(async () => (await admin.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+    } finally {
+      await admin.config('SET', 'requirepass', '');
+    }
+
+    // Subscribed again, B reads which keys Redis holds from the credential's index.
+    await announcedTo(b, [id]);
+    const reads = detailReads([id]);
+    const commands = await commandsDuring(b, async () => {
+      expect(await status(b)).toBe('TERMINATED');
+    });
+    expect(aboutFinished(commands, keyPrefix)).toEqual([['mget', finishedKey(id)]]);
+    expect(detailReads([id])).toBe(reads);
   });
 
   it('a replica cut off from Redis sends its deletes once it reaches Redis again', async () => {

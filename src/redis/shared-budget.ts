@@ -430,8 +430,10 @@ export class SharedBudget implements Budget {
     }
     const result = fallback.budget.take(priority, client);
     if (result.ok) this.fallbackInFlight += 1;
-    // Refused only because the first request's answer has not come yet: wait for it rather than fail.
-    else if (fallback.probe) return fallback.probe.answered.then(() => this.take(priority, client));
+    // Refused while the first request is out (its answer tells what is left): wait for it rather than fail.
+    else if (fallback.probe && this.fallbackInFlight > 0) {
+      return fallback.probe.answered.then(() => this.take(priority, client));
+    }
     return result;
   }
 

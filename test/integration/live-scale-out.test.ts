@@ -18,6 +18,7 @@ import { subscribe, valuesOf, wsClient, type CollectedSubscription } from '../he
 import { spawnEntry } from '../helpers/process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt as graphql, startReplicas as start, stopReplicas, type Replica } from '../helpers/replicas.js';
+import { emulatorSetup } from '../helpers/emulator-setup.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Issue 14, second part: with REDIS_URL, one replica polls each watched thing for every replica, publishes what
@@ -71,23 +72,10 @@ const startReplicas = (count: number, options: { token: string; prefix: string; 
 const startAlone = async (options: { token: string; pollIntervalMs: number }) => (await start(1, gateway(options)))[0]!;
 
 /** Creates instances with the setup token and waits until each sleeps (WAITING: nothing moves a manual clock). */
-async function createInstances(ids: readonly string[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += 100)
-    await setup(
-      '/batch',
-      ids.slice(i, i + 100).map((id) => ({ instance_id: id })),
-    );
-  for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
-}
+const createInstances = (ids: readonly string[]) => setup().createInstances(WORKFLOW, ids);
 
-async function setup(path: string, body: unknown): Promise<void> {
-  const response = await fetch(`${emulator.url}/accounts/${ACCOUNT}/workflows/${WORKFLOW}/instances${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${SETUP_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-}
+/** The emulator's REST API with the setup token, behind the gateways' backs. */
+const setup = () => emulatorSetup(emulator, ACCOUNT, SETUP_TOKEN);
 
 const statuses = (sub: Sub) => valuesOf(sub.results, (d) => d.instanceStatusChanged.status);
 const pollRequests = (replica: Replica) => replica.app.live.stats().requests;
@@ -203,7 +191,7 @@ describe('poll loops shared through Redis', () => {
             graphql(replicas[(i + 1) % 3]!, TERMINATE, { input: { workflowName: WORKFLOW, instanceId: id } }),
           ),
       );
-      await setup('/batch/terminate', ids.slice(10));
+      await setup().terminate(WORKFLOW, ids.slice(10));
       await waitFor(() => subs.every(({ sub }) => sub.done), {
         message: 'every subscription to end with TERMINATED',
         timeoutMs: 20_000,
@@ -357,7 +345,7 @@ describe('poll loops shared through Redis', () => {
     await waitFor(() => [onB, onC].every((sub) => sub.results.at(-1)?.data?.instanceUpdated.status === 'PAUSED'), {
       message: 'PAUSED details on B and C',
     });
-    await setup('/batch/terminate', [id]);
+    await setup().terminate(WORKFLOW, [id]);
     await waitFor(() => onB.done && onC.done, { message: 'TERMINATED details on B and C' });
     // One of them led, the other followed: both delivered the same events, dates included.
     expect(onB.results).toEqual(onC.results);
@@ -407,7 +395,7 @@ describe('poll loops shared through Redis', () => {
       }
     })();
     try {
-      await setup('/batch/terminate', [id]);
+      await setup().terminate(WORKFLOW, [id]);
       await eventually(async () => /terminated/i.test((await client.hget(states, id)) ?? ''), 'TERMINATED kept');
     } finally {
       dropping = false;
@@ -453,7 +441,7 @@ describe('poll loops shared through Redis', () => {
       clearInterval(watch);
       await client.del(states);
     }
-    await setup('/batch/terminate', [id]);
+    await setup().terminate(WORKFLOW, [id]);
     await waitFor(() => subs.every((sub) => sub.done), { message: 'TERMINATED everywhere' });
     expect(flipped).toBe(false);
   });
@@ -469,7 +457,7 @@ describe('poll loops shared through Redis', () => {
     for (const junk of ['garbage', '7|{', '{"r":1}', '9|{"r":"x","k":"' + loop + '","m":"state","t":1e300,"s":{}}'])
       await client.publish(keys.channel('live:v1'), junk);
     await client.hset(keys.states(loop), ids[0]!, '\u0000');
-    await setup('/batch/terminate', ids);
+    await setup().terminate(WORKFLOW, ids);
     await waitFor(() => subs.flat().every((sub) => sub.done), { message: 'TERMINATED everywhere' });
     for (const sub of subs.flat()) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
     const read = await graphql(replicas[1]!, READ, { workflowName: WORKFLOW, id: ids[0]! });
@@ -562,7 +550,7 @@ describe('poll loops shared through Redis', () => {
     expect(takeoverMs).toBeLessThan(5_000 + 2 * 300 + 1_500);
     expect(others.filter((replica) => pollRequests(replica) > 0)).toHaveLength(1);
 
-    await setup('/batch/terminate', ids);
+    await setup().terminate(WORKFLOW, ids);
     const remaining = subs.filter((_, r) => replicas[r] !== leader).flat();
     await waitFor(() => remaining.every((sub) => sub.done), { message: 'TERMINATED on the remaining replicas' });
     for (const sub of remaining) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
@@ -616,7 +604,7 @@ describe('poll loops shared through Redis', () => {
       await leader.exited();
       const killedAt = performance.now();
       // Terminated right away, behind the gateways' backs: only the next leader's polling can find it.
-      await setup('/batch/terminate', [id]);
+      await setup().terminate(WORKFLOW, [id]);
       await waitFor(() => followers.some((replica) => pollRequests(replica) > 0), {
         message: 'a follower polling',
         timeoutMs: LEASE_TTL_MS + 2 * RENEW_MS,
@@ -636,7 +624,7 @@ describe('poll loops shared through Redis', () => {
     const [other] = await startReplicas(1, { token: token(), prefix: keyPrefix, pollIntervalMs: 300 });
     const id = `so-done-${randomBytes(3).toString('hex')}`;
     await createInstances([id]);
-    await setup('/batch/terminate', [id]);
+    await setup().terminate(WORKFLOW, [id]);
     /** Reads of this instance's details that reached the emulator (its path names the instance). */
     const detailReads = () =>
       emulator.requests.entries.filter((e) => e.method === 'GET' && e.path.endsWith(`/instances/${id}`)).length;
@@ -688,7 +676,7 @@ describe('poll loops shared through Redis', () => {
         message: 'every replica to notice the outage',
       });
       // Terminated during the gap: every replica's own poll must see it.
-      await setup('/batch/terminate', [during]);
+      await setup().terminate(WORKFLOW, [during]);
       const onDuring = subs.map((perReplica) => perReplica[0]!);
       await waitFor(() => onDuring.every((sub) => sub.done), { message: 'TERMINATED during the outage everywhere' });
       for (const sub of onDuring) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
@@ -713,7 +701,7 @@ describe('poll loops shared through Redis', () => {
       const grew = replicas.filter((replica, r) => pollRequests(replica) > before[r]!);
       expect(grew).toEqual([leader]);
 
-      await setup('/batch/terminate', [after]);
+      await setup().terminate(WORKFLOW, [after]);
       const onAfter = subs.map((perReplica) => perReplica[1]!);
       await waitFor(() => onAfter.every((sub) => sub.done), { message: 'TERMINATED after the outage everywhere' });
       for (const sub of onAfter) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);

@@ -14,6 +14,7 @@ import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { expectData, expectTypename } from '../helpers/graphql.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt, startReplicas, stopReplicas, type Replica } from '../helpers/replicas.js';
+import { emulatorSetup } from '../helpers/emulator-setup.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Issue 14: replicas share finished instances' details per credential through Redis (src/redis/shared-finished.ts).
@@ -74,30 +75,20 @@ async function replicas(upstreams: readonly string[]) {
   };
 }
 
-async function setup(path: string, body: unknown): Promise<void> {
-  const response = await fetch(`${emulator.url}/accounts/${ACCOUNT}/workflows/${WORKFLOW}/instances${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${SETUP_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(response.status, await response.clone().text()).toBe(200);
-}
+/** The emulator's REST API with the setup token, behind the gateways' backs. */
+const setup = () => emulatorSetup(emulator, ACCOUNT, SETUP_TOKEN);
 
 /** Instances created behind the gateways' backs, waiting at their first sleep (the clock is manual). */
 async function waitingInstances(count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `reads-${randomBytes(4).toString('hex')}-${i}`);
-  await setup(
-    '/batch',
-    ids.map((id) => ({ instance_id: id })),
-  );
-  for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'waiting');
+  await setup().createInstances(WORKFLOW, ids);
   return ids;
 }
 
 /** Instances created and terminated behind the gateways' backs. */
 async function terminatedInstances(count: number): Promise<string[]> {
   const ids = await waitingInstances(count);
-  await setup('/batch/terminate', ids);
+  await setup().terminate(WORKFLOW, ids);
   for (const id of ids) await emulator.engine.waitForStatus(ACCOUNT, WORKFLOW, id, 'terminated');
   return ids;
 }

@@ -44,6 +44,9 @@ import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import type { ReplicaRegistry } from './registry.js';
 
+/** Longest a query waits for its replica's local share to refill while Redis is unreachable. */
+const FALLBACK_WAIT_MS = 1000;
+
 /** Share of the limit all replicas' unspent leases may hold together. */
 export const LEASE_SHARE = 0.05;
 /** Most tokens one lease adds beyond the takes waiting for it. */
@@ -433,6 +436,11 @@ export class SharedBudget implements Budget {
     // Refused while the first request is out (its answer tells what is left): wait for it rather than fail.
     else if (fallback.probe && this.fallbackInFlight > 0) {
       return fallback.probe.answered.then(() => this.take(priority, client));
+    }
+    // A share of the limit refills in small steps: a query that would get a token within a second waits for it
+    // rather than fail (issue 14: queries keep answering while Redis is down).
+    else if (priority === 'interactive' && result.reason === 'budget' && result.retryAfterMs <= FALLBACK_WAIT_MS) {
+      return delay(result.retryAfterMs).then(() => this.take(priority, client));
     }
     return result;
   }

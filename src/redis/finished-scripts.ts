@@ -1,30 +1,39 @@
 /**
  * The Lua scripts of the shared finished-instance details (src/redis/shared-finished.ts). Storing details also
- * announces their key, in the same round trip, so that the other replicas ask Redis only for keys it holds; the
+ * announces their keys, in the same round trip, so that the other replicas ask Redis only for keys it holds; the
  * announced keys are also kept in a per-credential sorted set by expiry, for a replica that was not listening.
  */
 import { LUA_NOW_MS, RedisScript } from './script.js';
 
 /**
- * Stores details (with NX, only where none are kept) and, when the key then holds some, records it in the index by
- * its expiry, drops the index's expired members, and announces it with its remaining TTL.
+ * Stores the details of several instances of one credential (each with NX when it is simple: only where none are
+ * kept) and, for each key that then holds some, records it in the index by its expiry and announces it with its
+ * remaining TTL; then drops the index's expired members.
  *
- * KEYS: details, index, channel. ARGV: details JSON, TTL ms, '1' for NX, replica id, credential id, instance id.
- * Returns the key's remaining TTL in ms, 0 when it holds nothing.
+ * KEYS: index, channel, then one details key per instance. ARGV: replica id, credential id, then for each instance,
+ * in the order of its key: details JSON, TTL ms, '1' for NX, instance id. Returns how many keys hold details.
  */
-export const STORE = new RedisScript(`${LUA_NOW_MS}
-if ARGV[3] == '1' then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]), 'NX')
-else
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[2]))
+export const STORE_MANY = new RedisScript(`${LUA_NOW_MS}
+local held = 0
+local longest = 0
+for i = 3, #KEYS do
+  local a = (i - 3) * 4 + 3
+  if ARGV[a + 2] == '1' then
+    redis.call('SET', KEYS[i], ARGV[a], 'PX', tonumber(ARGV[a + 1]), 'NX')
+  else
+    redis.call('SET', KEYS[i], ARGV[a], 'PX', tonumber(ARGV[a + 1]))
+  end
+  local left = redis.call('PTTL', KEYS[i])
+  if left > 0 then
+    held = held + 1
+    if left > longest then longest = left end
+    redis.call('ZADD', KEYS[1], now + left, KEYS[i] .. ' ' .. ARGV[a + 3])
+    redis.call('PUBLISH', KEYS[2], cjson.encode({r = ARGV[1], c = ARGV[2], k = KEYS[i], n = ARGV[a + 3], t = left}))
+  end
 end
-local left = redis.call('PTTL', KEYS[1])
-if left <= 0 then return 0 end
-redis.call('ZADD', KEYS[2], now + left, KEYS[1] .. ' ' .. ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('PTTL', KEYS[2]) < left then redis.call('PEXPIRE', KEYS[2], left) end
-redis.call('PUBLISH', KEYS[3], cjson.encode({r = ARGV[4], c = ARGV[5], k = KEYS[1], n = ARGV[6], t = left}))
-return left
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if longest > 0 and redis.call('PTTL', KEYS[1]) < longest then redis.call('PEXPIRE', KEYS[1], longest) end
+return held
 `);
 
 /**

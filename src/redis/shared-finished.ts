@@ -3,7 +3,8 @@
  * workflow and instance, named by hashes (src/redis/keys.ts), holding the details as JSON for the cache's TTL.
  * Reads fail fast while Redis is unreachable (src/redis/connection.ts) and then count as misses.
  *
- * Storing details announces their key on a channel, in the same round trip (src/redis/finished-scripts.ts), and
+ * Details are stored at most {@link STORE_BATCH_MS} after their fetch, those of one credential together in one round
+ * trip that also announces their keys on a channel (src/redis/finished-scripts.ts), and
  * every replica keeps the announced keys (src/redis/finished-index.ts): a read asks Redis only for keys it holds, so
  * a read of a running instance costs no round trip before its upstream call. Pub/sub is at-most-once: a replica
  * that (re)subscribes reads the keys stored meanwhile from a per-credential sorted set the same script keeps.
@@ -17,7 +18,7 @@ import type { SharedFinishedStore } from '../cache/finished-instances.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import type { RedisConnection } from './connection.js';
 import { createFinishedIndex, MAX_INDEXED_KEYS } from './finished-index.js';
-import { SNAPSHOT, STORE } from './finished-scripts.js';
+import { SNAPSHOT, STORE_MANY } from './finished-scripts.js';
 import { decodeJson, encodeJson } from './json-codec.js';
 import type { RedisKeys } from './keys.js';
 
@@ -52,6 +53,21 @@ interface StoredMessage {
   readonly k: string;
   readonly n: string;
   readonly t: number;
+}
+
+/**
+ * How long details wait to be stored with others. One round trip per fetched instance would cost more round trips than
+ * upstream calls once the shared budget's own exchanges are added (`npm run bench -- s7`: 1.13 per upstream call for
+ * first reads of finished instances); another replica reading the instance meanwhile fetches it itself.
+ */
+const STORE_BATCH_MS = 50;
+/** Details stored in one round trip at most; more are stored at once in further ones. */
+const MAX_STORE_BATCH = 100;
+
+/** Details waiting to be stored, with their TTL. */
+interface PendingStore {
+  readonly details: InstanceDetails;
+  readonly ttlMs: number;
 }
 
 /** Deletes kept for sending after an outage; beyond them, copies still expire with the cache's TTL. */
@@ -98,9 +114,18 @@ export function createSharedFinishedStore(
   const index = createFinishedIndex();
   /** Deletes made while Redis was unreachable, by key; sent once it answers again. */
   const missed = new Map<string, readonly [credentialKey: string, workflowName: string, instanceId: string]>();
+  /** Per credential key, the details waiting to be stored, by their key. */
+  const pending = new Map<string, Map<string, PendingStore>>();
+  let storeTimer: NodeJS.Timeout | undefined;
   let started = false;
 
   const forget = (credentialId: string | undefined, instanceId: string | undefined) => {
+    // Details fetched before the change (or before a gap in which one may have been missed) are not stored either.
+    for (const [credentialKey, waiting] of pending) {
+      if (credentialId !== undefined && keys.credentialId(credentialKey) !== credentialId) continue;
+      for (const [key, { details }] of waiting)
+        if (instanceId === undefined || details.id === instanceId) waiting.delete(key);
+    }
     const notified = credentialId === undefined ? [...watchers.values()] : [watchers.get(credentialId)];
     for (const set of notified) for (const watcher of set ?? []) watcher(instanceId);
   };
@@ -136,6 +161,38 @@ export function createSharedFinishedStore(
       }, failed);
   };
 
+  /**
+   * Stores what waits, one round trip per credential (and per {@link MAX_STORE_BATCH}). This replica indexes each key
+   * when its own announcement arrives, in order with any delete of the instance on the same channel; a delete made here
+   * before then has already dropped the details from what waits.
+   */
+  const storePending = () => {
+    storeTimer = undefined;
+    const batches = [...pending];
+    pending.clear();
+    if (!up()) return;
+    for (const [credentialKey, waiting] of batches) {
+      const entries = [...waiting];
+      for (let from = 0; from < entries.length; from += MAX_STORE_BATCH) {
+        const batch = entries.slice(from, from + MAX_STORE_BATCH);
+        STORE_MANY.run(
+          connection.client,
+          [keys.finishedIndex(credentialKey), channel, ...batch.map(([key]) => key)],
+          [
+            replicaId,
+            keys.credentialId(credentialKey),
+            ...batch.flatMap(([, { details, ttlMs }]) => [
+              encodeJson(details),
+              ttlMs,
+              details.simple ? '1' : '0',
+              details.id,
+            ]),
+          ],
+        ).catch(failed);
+      }
+    }
+  };
+
   return {
     async getMany(credentialKey, instances) {
       const found: (InstanceDetails | undefined)[] = instances.map(() => undefined);
@@ -164,22 +221,16 @@ export function createSharedFinishedStore(
     },
     put(credentialKey, details, ttlMs) {
       if (!up()) return;
-      // Simple details only fill a gap: they never replace full ones of the same finished run. This replica indexes
-      // the key when its own announcement arrives, in order with any delete of the instance on the same channel.
-      STORE.run(
-        connection.client,
-        [keys.finished(credentialKey, details.workflowName, details.id), keys.finishedIndex(credentialKey), channel],
-        [
-          encodeJson(details),
-          ttlMs,
-          details.simple ? '1' : '0',
-          replicaId,
-          keys.credentialId(credentialKey),
-          details.id,
-        ],
-      ).catch(failed);
+      const key = keys.finished(credentialKey, details.workflowName, details.id);
+      let waiting = pending.get(credentialKey);
+      if (!waiting) pending.set(credentialKey, (waiting = new Map()));
+      // Simple details only fill a gap: they never replace full ones of the same finished run.
+      if (details.simple && waiting.get(key)?.details.simple === false) return;
+      waiting.set(key, { details, ttlMs });
+      storeTimer ??= setTimeout(storePending, STORE_BATCH_MS).unref();
     },
     delete(credentialKey, workflowName, instanceId) {
+      pending.get(credentialKey)?.delete(keys.finished(credentialKey, workflowName, instanceId));
       index.remove(keys.credentialId(credentialKey), instanceId);
       if (up()) send(credentialKey, workflowName, instanceId);
       else {

@@ -175,16 +175,24 @@ describe('reads of finished instances shared through Redis', () => {
       c: { status: string } | null;
     }) => [data.a?.status, data.b?.status, data.c?.status];
 
-    // A fetches the three upstream and shares them.
+    // A fetches the three upstream and shares them, in one round trip.
     const before = detailReads(ids);
-    expect(statuses(expectData(await graphqlAt(a, THREE, variables)))).toEqual([
-      'TERMINATED',
-      'TERMINATED',
-      'TERMINATED',
-    ]);
-    expect(detailReads(ids) - before).toBe(3);
     const shared = redis.client();
-    await eventually(async () => (await shared.exists(...ids.map(finishedKey))) === 3, 'the three shared in Redis');
+    const stored = await commandsDuring(a, async () => {
+      expect(statuses(expectData(await graphqlAt(a, THREE, variables)))).toEqual([
+        'TERMINATED',
+        'TERMINATED',
+        'TERMINATED',
+      ]);
+      await eventually(async () => (await shared.exists(...ids.map(finishedKey))) === 3, 'the three shared in Redis');
+    });
+    expect(detailReads(ids) - before).toBe(3);
+    // (A's first operation for the credential also reads the index: a script naming no details key.)
+    const stores = stored.filter((args) => ids.some((id) => args.includes(finishedKey(id))));
+    // One script run, for all three: on the script's first use on this Redis, EVALSHA answers NOSCRIPT and EVAL
+    // (src/redis/script.ts) runs it.
+    expect([['evalsha'], ['evalsha', 'eval']]).toContainEqual(stores.map(([command]) => command));
+    expect(stores.at(-1)).toEqual(expect.arrayContaining(ids.map(finishedKey)));
     await announcedTo(b, ids);
 
     // B: one MGET for the batch, no upstream read.

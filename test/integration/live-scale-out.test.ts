@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { LEASE_TTL_MS, RENEW_MS } from '../../src/redis/live-coordination.js';
@@ -19,7 +19,7 @@ import { spawnEntry } from '../helpers/process.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt as graphql, startReplicas as start, stopReplicas, type Replica } from '../helpers/replicas.js';
 import { emulatorSetup } from '../helpers/emulator-setup.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 
 // Issue 14, second part: with REDIS_URL, one replica polls each watched thing for every replica, publishes what
 // it reads, and mutations reach subscribers everywhere. Three apps in this process, each with its own Redis
@@ -43,6 +43,10 @@ beforeAll(async () => {
     createEmulator({ clock: 'manual', rateLimit: { limit: LIMIT, windowS: WINDOW_S } }),
   ]);
 });
+
+// Each test's replicas stop with it: those of earlier tests would otherwise keep polling, and take every pub/sub
+// connection drop a test makes as their own.
+afterEach(stopReplicas);
 
 afterAll(async () => {
   await stopReplicas();
@@ -81,15 +85,6 @@ const statuses = (sub: Sub) => valuesOf(sub.results, (d) => d.instanceStatusChan
 const pollRequests = (replica: Replica) => replica.app.live.stats().requests;
 const tooMany = () => emulator.requests.entries.filter((e) => e.status === 429).length;
 const prefix = () => `t${randomBytes(4).toString('hex')}:`;
-
-/** Resolves once `condition` resolves true, checking every 20 ms; rejects at the deadline. */
-async function eventually(condition: () => Promise<boolean>, message: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const roles = (replica: Replica) => replica.app.scaleOut!.live.roles();
 /** Every replica's loops lead or follow (none polls alone), and exactly one leads. */
@@ -213,10 +208,9 @@ describe('poll loops shared through Redis', () => {
         timeoutMs: 5_000,
       });
       const client = redis.client();
-      await eventually(
-        async () => (await client.keys(`${keyPrefix}live:*:lease`)).length === 0,
-        'the lease given back',
-      );
+      await eventually(async () => (await client.keys(`${keyPrefix}live:*:lease`)).length === 0, {
+        message: 'the lease given back',
+      });
 
       // No key, value or message holds the token (nor the account id in clear).
       const stored: string[] = [];
@@ -295,7 +289,9 @@ describe('poll loops shared through Redis', () => {
       message: 'no loop anywhere once the last subscriber left',
       timeoutMs: 3_000,
     });
-    await eventually(async () => (await redis.client().keys(`${keyPrefix}live:*:lease`)).length === 0, 'no lease');
+    await eventually(async () => (await redis.client().keys(`${keyPrefix}live:*:lease`)).length === 0, {
+      message: 'no lease',
+    });
   });
 
   it('delivers a mutation on replica A to subscribers on B and C at once, with one read for all of them', async () => {
@@ -396,7 +392,9 @@ describe('poll loops shared through Redis', () => {
     })();
     try {
       await setup().terminate(WORKFLOW, [id]);
-      await eventually(async () => /terminated/i.test((await client.hget(states, id)) ?? ''), 'TERMINATED kept');
+      await eventually(async () => /terminated/i.test((await client.hget(states, id)) ?? ''), {
+        message: 'TERMINATED kept',
+      });
     } finally {
       dropping = false;
       await drops;
@@ -420,7 +418,7 @@ describe('poll loops shared through Redis', () => {
     try {
       // Every command waits 700 ms; then the kept states are a string, so the leader's scripts fail with WRONGTYPE.
       await client.client('PAUSE', '700', 'ALL');
-      await eventually(async () => (await client.ping()) === 'PONG', 'Redis answering again');
+      await eventually(async () => (await client.ping()) === 'PONG', { message: 'Redis answering again' });
       await client.del(states);
       await client.set(states, 'not a hash');
       const paused = await graphql(replicas[0]!, PAUSE, { input: { workflowName: WORKFLOW, instanceId: id } });
@@ -428,12 +426,18 @@ describe('poll loops shared through Redis', () => {
       // The leader's own subscribers hear of it (its publish is what Redis refuses).
       const onLeader = subs[replicas.indexOf(leader)]!;
       await waitFor(() => statuses(onLeader).includes('PAUSED'), { message: 'PAUSED on the leader' });
-      await eventually(async () => (await client.type(states)) === 'string', 'the string still there', 100);
+      await eventually(async () => (await client.type(states)) === 'string', {
+        message: 'the string still there',
+        timeoutMs: 100,
+      });
       // Two of the leader's renewals meet the WRONGTYPE (its tick reads the kept states), counted by Redis itself.
       const wrongTypes = async () =>
         Number(/errorstat_WRONGTYPE:count=(\d+)/.exec(await client.info('errorstats'))?.[1] ?? 0);
       const before = await wrongTypes();
-      await eventually(async () => (await wrongTypes()) >= before + 2, 'two renewals refused', 3 * RENEW_MS + 1_000);
+      await eventually(async () => (await wrongTypes()) >= before + 2, {
+        message: 'two renewals refused',
+        timeoutMs: 3 * RENEW_MS + 1_000,
+      });
       expect(flipped).toBe(false);
       expect(outages()).toEqual([]);
       expect(replicas.some((replica) => replica.lines.some((line) => /refused a command/.test(line.msg)))).toBe(true);
@@ -469,18 +473,20 @@ describe('poll loops shared through Redis', () => {
     const ids = [0, 1].map((i) => `so-keep-${randomBytes(3).toString('hex')}-${i}`);
     await createInstances(ids);
     const subs = await watchedEverywhere(replicas, ids);
-    await eventually(async () => (await client.hlen(states)) === 2, 'both states kept');
+    await eventually(async () => (await client.hlen(states)) === 2, { message: 'both states kept' });
 
     for (const perReplica of subs) perReplica[0]!.unsubscribe();
-    await eventually(
-      async () => (await client.hexists(states, ids[0]!)) === 0,
-      'the unwatched state gone',
-      3 * RENEW_MS,
-    );
+    await eventually(async () => (await client.hexists(states, ids[0]!)) === 0, {
+      message: 'the unwatched state gone',
+      timeoutMs: 3 * RENEW_MS,
+    });
     expect(await client.hexists(states, ids[1]!)).toBe(1);
 
     for (const perReplica of subs) perReplica[1]!.unsubscribe();
-    await eventually(async () => (await client.exists(states)) === 0, 'every kept state gone', 3 * RENEW_MS);
+    await eventually(async () => (await client.exists(states)) === 0, {
+      message: 'every kept state gone',
+      timeoutMs: 3 * RENEW_MS,
+    });
   });
 
   it('ignores news from a deposed leader, and a leader whose lease was taken stops leading at its next renewal', async () => {
@@ -638,10 +644,9 @@ describe('poll loops shared through Redis', () => {
     expect(onA).toContain('TERMINATED');
     expect(detailReads()).toBe(1);
     // B answers from what A fetched: the same answer, no read of its own.
-    await eventually(
-      async () => (await redis.client().keys(`${keyPrefix}finished:*`)).length === 1,
-      'the shared entry',
-    );
+    await eventually(async () => (await redis.client().keys(`${keyPrefix}finished:*`)).length === 1, {
+      message: 'the shared entry',
+    });
     expect(await read(b!)).toBe(onA);
     expect(detailReads()).toBe(1);
     // Another credential never reads it: it asks upstream itself.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createLogger } from '../../src/logger.js';
@@ -33,6 +33,10 @@ const emulators: Emulator[] = [];
 beforeAll(async () => {
   redis = await startRedisServer();
 });
+
+// Each test's replicas stop with it: those of earlier tests would otherwise keep polling, and take every pub/sub
+// connection drop a test makes as their own.
+afterEach(stopReplicas);
 
 afterAll(async () => {
   await stopReplicas();

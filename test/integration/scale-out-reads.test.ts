@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import {
@@ -15,7 +15,7 @@ import { expectData, expectTypename } from '../helpers/graphql.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt, startReplicas, stopReplicas, type Replica } from '../helpers/replicas.js';
 import { emulatorSetup } from '../helpers/emulator-setup.js';
-import { waitFor } from '../helpers/wait.js';
+import { eventually, waitFor } from '../helpers/wait.js';
 
 // Issue 14: replicas share finished instances' details per credential through Redis (src/redis/shared-finished.ts).
 // A read asks Redis once per loader batch, only for instances some replica announced it stored, and never for what
@@ -35,6 +35,10 @@ let emulator: Emulator;
 beforeAll(async () => {
   [redis, emulator] = await Promise.all([startRedisServer(), createEmulator({ clock: 'manual' })]);
 });
+
+// Each test's replicas stop with it: those of earlier tests would otherwise keep polling, and take every pub/sub
+// connection drop a test makes as their own.
+afterEach(stopReplicas);
 
 afterAll(async () => {
   await stopReplicas();
@@ -106,15 +110,6 @@ const upstreamStatus = (id: string) =>
     .status.replace(/[A-Z]/g, (c) => `_${c}`)
     .toUpperCase();
 
-/** Resolves once `condition` resolves true, checking every few ms; rejects after `timeoutMs`. */
-async function eventually(condition: () => Promise<boolean>, message: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /**
  * The commands one replica's Redis connection sends while `run` runs, as MONITOR on the real redis-server reports
  * them (lower-case name, then arguments). A marker command (ECHO) from that connection before and after bounds
@@ -184,7 +179,9 @@ describe('reads of finished instances shared through Redis', () => {
         'TERMINATED',
         'TERMINATED',
       ]);
-      await eventually(async () => (await shared.exists(...ids.map(finishedKey))) === 3, 'the three shared in Redis');
+      await eventually(async () => (await shared.exists(...ids.map(finishedKey))) === 3, {
+        message: 'the three shared in Redis',
+      });
     });
     expect(detailReads(ids) - before).toBe(3);
     // (A's first operation for the credential also reads the index: a script naming no details key.)
@@ -266,7 +263,9 @@ describe('reads of finished instances shared through Redis', () => {
     // B reads it: kept in B's memory and in Redis.
     expect(await status(b)).toBe('TERMINATED');
     const shared = redis.client();
-    await eventually(async () => (await shared.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+    await eventually(async () => (await shared.exists(finishedKey(id))) === 1, {
+      message: 'the details shared in Redis',
+    });
     const reads = detailReads([id]);
     expect(await status(b)).toBe('TERMINATED');
     expect(detailReads([id]), 'the second read came from the cache').toBe(reads);
@@ -279,11 +278,14 @@ describe('reads of finished instances shared through Redis', () => {
     expect(now).toBe('WAITING');
 
     // The shared copy is gone: C, which never held one, reads the new status at once.
-    await eventually(async () => (await shared.exists(finishedKey(id))) === 0, 'the shared copy deleted');
+    await eventually(async () => (await shared.exists(finishedKey(id))) === 0, { message: 'the shared copy deleted' });
     expect(await status(c)).toBe(now);
     // B forgets its own copy when A's message arrives (a TTL of ten minutes would keep it much longer).
     let last: string | undefined;
-    await eventually(async () => (last = await status(b)) !== 'TERMINATED', 'B to stop serving TERMINATED', 2_000);
+    await eventually(async () => (last = await status(b)) !== 'TERMINATED', {
+      message: 'B to stop serving TERMINATED',
+      timeoutMs: 2_000,
+    });
     expect(last).toBe(now);
   });
 
@@ -360,7 +362,7 @@ describe('finished instances after Redis was unreachable', () => {
 
     const now = upstreamStatus(id);
     let last: string | undefined;
-    await eventually(async () => (last = await status(b)) === now, `B to read ${now}`, 8_000);
+    await eventually(async () => (last = await status(b)) === now, { message: `B to read ${now}`, timeoutMs: 8_000 });
     expect(last).toBe(now);
   });
 
@@ -383,7 +385,9 @@ describe('finished instances after Redis was unreachable', () => {
       await admin.call('CLIENT', 'KILL', 'ADDR', `127.0.0.1:${port}`);
       await waitFor(() => subscriber.status !== 'ready', { message: "B's subscriber connection to close" });
       expect(await status(a)).toBe('TERMINATED');
-      await eventually(async () => (await admin.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+      await eventually(async () => (await admin.exists(finishedKey(id))) === 1, {
+        message: 'the details shared in Redis',
+      });
     } finally {
       await admin.config('SET', 'requirepass', '');
     }
@@ -407,7 +411,9 @@ describe('finished instances after Redis was unreachable', () => {
       expectData(await graphqlAt(replica, TERMINAL, variables)).instance?.status;
     expect(await status(b)).toBe('TERMINATED');
     const admin = redis.client();
-    await eventually(async () => (await admin.exists(finishedKey(id))) === 1, 'the details shared in Redis');
+    await eventually(async () => (await admin.exists(finishedKey(id))) === 1, {
+      message: 'the details shared in Redis',
+    });
 
     // Only A's command connection goes: it cannot come back while Redis wants a password (connections already
     // open, B's among them, stay authenticated).
@@ -428,9 +434,9 @@ describe('finished instances after Redis was unreachable', () => {
     await waitFor(() => connection.status() === 'up', { message: 'A to reach Redis again' });
 
     const now = upstreamStatus(id);
-    await eventually(async () => (await admin.exists(finishedKey(id))) === 0, 'the shared copy deleted');
+    await eventually(async () => (await admin.exists(finishedKey(id))) === 0, { message: 'the shared copy deleted' });
     let last: string | undefined;
-    await eventually(async () => (last = await status(b)) === now, `B to read ${now}`);
+    await eventually(async () => (last = await status(b)) === now, { message: `B to read ${now}` });
     expect(last).toBe(now);
   });
 });

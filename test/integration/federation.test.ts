@@ -95,7 +95,7 @@ describe('a supergraph with the orders subgraph, through Hive Gateway', () => {
         total: number;
         fulfillment: { instanceId: string; status: string; canTerminate: boolean; steps: { name: string | null }[] };
       }[];
-    }>(`{ orders { id total fulfillment { instanceId status canTerminate steps { name } } } }`);
+    }>(`{ orders { id total fulfillment { instanceId status canTerminate steps { ... on NamedStep { name } } } } }`);
     // Counted before the checks below read the emulator themselves.
     const calls = stack.upstreamCalls();
     const instanceReads = stack.upstreamCalls({ route: INSTANCE_READ });

@@ -5,6 +5,7 @@ import {
   InstanceStatusChangedDocument as STATUS,
   type InstanceStatusChangedSubscription,
 } from '../generated/operations.js';
+import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
@@ -12,7 +13,7 @@ import { waitFor } from '../helpers/wait.js';
 
 const WORKFLOW = 'order-fulfillment';
 
-type StatusEvent = InstanceStatusChangedSubscription['instanceStatusChanged'];
+type StatusEvent = NonNullable<InstanceStatusChangedSubscription['instanceStatusChanged']>;
 
 /** Drives an instance to its event wait, then releases it with `sendInstanceEvent`. */
 async function release(stack: Stack, instanceId: string, waiting: () => boolean): Promise<void> {
@@ -53,7 +54,7 @@ describe('subscriptions over SSE', () => {
     await createInstance(stack, WORKFLOW, 'sse-single-1');
     const client = createClient({ url: `${stack.url as string}/stream`, singleConnection: true, retryAttempts: 0 });
     const sub = subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'sse-single-1' });
-    const events = (): StatusEvent[] => sub.results.flatMap((r) => (r.data ? [r.data.instanceStatusChanged] : []));
+    const events = (): StatusEvent[] => sub.results.flatMap((r) => (r.data?.instanceStatusChanged ? [r.data.instanceStatusChanged] : []));
     try {
       await waitFor(() => events().length > 0, { message: 'the first event' });
       await release(stack, 'sse-single-1', () => events().at(-1)?.status === 'WAITING');
@@ -84,7 +85,12 @@ describe('subscriptions over SSE', () => {
     let completed = false;
     const reading = readEvents(response, ({ event, data }) => {
       if (event === 'next' && data)
-        events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
+        events.push(
+          expectPresent(
+            (JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged,
+            'a status event',
+          ),
+        );
       if (event === 'complete') completed = true;
     });
     try {

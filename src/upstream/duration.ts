@@ -1,7 +1,8 @@
 /**
  * Durations as Cloudflare logs them in a step's config (docs/upstream-contract.md §4.3): a number of
  * milliseconds, or the string the workflow code wrote, `"<number> <unit>"` with the unit singular or plural.
- * Short unit names (`"10s"`, `"5 min"`) are read too, since workflow code that is not type-checked can pass them.
+ * Short unit names (`"10s"`, `"5 min"`) and bare numbers (milliseconds) are read too, since workflow code that is
+ * not type-checked can pass them.
  */
 import type { Duration } from './types.js';
 
@@ -46,9 +47,10 @@ export interface ReadDuration {
 /** Reads a logged duration; undefined when the string is not one (`DYNAMIC_DELAY` included). */
 export function readDuration(value: Duration): ReadDuration | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? { milliseconds: value, text: null } : undefined;
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   if (!match) return undefined;
-  const unit = match[2]!.toLowerCase();
+  // A bare number in a string is read as milliseconds, like a number.
+  const unit = match[2]!.toLowerCase() || 'ms';
   const perUnit = UNIT_MS[unit] ?? (unit.endsWith('s') ? UNIT_MS[unit.slice(0, -1)] : undefined);
   return perUnit === undefined ? undefined : { milliseconds: Number(match[1]) * perUnit, text: value };
 }

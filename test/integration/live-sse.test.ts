@@ -7,7 +7,7 @@ import {
 } from '../generated/operations.js';
 import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
-import { subscribe } from '../helpers/live.js';
+import { subscribe, UNKNOWN_WATCHES } from '../helpers/live.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -49,6 +49,22 @@ function expectLifecycle(events: StatusEvent[]): void {
 }
 
 describe('subscriptions over SSE', () => {
+  it.each(UNKNOWN_WATCHES)(
+    'answers $what with one null event and completes, as over graphql-ws and as queries answer null',
+    async (watch) => {
+      const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
+      const client = createClient({ url: stack.url as string, retryAttempts: 0 });
+      try {
+        const sub = watch.open(client);
+        await waitFor(() => sub.done, { message: 'the subscription to end' });
+        expect(sub.error).toBeUndefined();
+        expect(sub.results).toEqual([{ data: { [watch.field]: null } }]);
+      } finally {
+        client.dispose();
+      }
+    },
+  );
+
   it('streams an instance to COMPLETE in the graphql-sse single-connection mode at /graphql/stream', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
     await createInstance(stack, WORKFLOW, 'sse-single-1');

@@ -9,7 +9,14 @@ import {
 } from '../generated/operations.js';
 import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
-import { subscribe, valuesOf, wsClient, type SubscriptionResult, type CollectedSubscription } from '../helpers/live.js';
+import {
+  subscribe,
+  UNKNOWN_WATCHES,
+  valuesOf,
+  wsClient,
+  type SubscriptionResult,
+  type CollectedSubscription,
+} from '../helpers/live.js';
 import { startStack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -72,14 +79,12 @@ describe('subscriptions over graphql-ws', () => {
     expect(stack.app.live.stats()).toMatchObject({ loops: 0, subscribers: 0 });
   });
 
-  it('reports an unknown instance as a NOT_FOUND error and completes', async () => {
+  it.each(UNKNOWN_WATCHES)('answers $what with one null event and completes, as queries answer null', async (watch) => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
-    const sub = subscribe(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'no-such-instance' });
+    const sub = watch.open(wsClient(stack));
     await waitFor(() => sub.done, { message: 'the subscription to end' });
-    expect(sub.results[0]?.errors?.[0]).toMatchObject({
-      message: 'Instance "no-such-instance" of workflow "order-fulfillment" does not exist.',
-      extensions: { code: 'NOT_FOUND' },
-    });
+    expect(sub.error).toBeUndefined();
+    expect(sub.results).toEqual([{ data: { [watch.field]: null } }]);
   });
 
   it('makes the same upstream polls for 200 subscribers of one instance as for 1, and none after they leave', async () => {

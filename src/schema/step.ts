@@ -171,9 +171,13 @@ const DurationRef = builder.objectRef<ReadDuration>('Duration').implement({
 function typedDuration(value: DurationInfo, what: string): ReadDuration {
   const read = readDuration(value);
   if (read) return read;
-  throw codedError(`The Workflows API logged ${what} as ${JSON.stringify(value)}, which is not a duration.`, 'UPSTREAM_ERROR', {
-    status: null,
-  });
+  throw codedError(
+    `The Workflows API logged ${what} as ${JSON.stringify(value)}, which is not a duration.`,
+    'UPSTREAM_ERROR',
+    {
+      status: null,
+    },
+  );
 }
 
 const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').implement({
@@ -190,7 +194,8 @@ const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').
     backoff: t.field({
       type: BackoffEnum,
       nullable: true,
-      description: 'How the delay grows; null when the logged config does not say (Cloudflare\'s default is EXPONENTIAL).',
+      description:
+        "How the delay grows; null when the logged config does not say (Cloudflare's default is EXPONENTIAL).",
       resolve: (r) => r.backoff,
     }),
   }),

@@ -126,7 +126,8 @@ builder.subscriptionField('instanceUpdated', (t) =>
     nullable: true,
     ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
-      'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.' + NOT_FOUND_RULE,
+      'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.' +
+      NOT_FOUND_RULE,
     args: instanceArgs(t),
     subscribe: (_root, args, ctx) => {
       const workflowName = checkWorkflowName(args.workflowName);

@@ -173,9 +173,9 @@ describe("GraphiQL's three tabs on the demo data", () => {
     expect((await stack.graphql(dashboard?.query ?? '')).errors).toBeUndefined();
 
     const created = expectData(
-      await stack.graphql<{ createInstance: { __typename: string; instanceId?: string; instance?: { status: string } } }>(
-        CREATE_ORDER_MUTATION,
-      ),
+      await stack.graphql<{
+        createInstance: { __typename: string; instanceId?: string; instance?: { status: string } };
+      }>(CREATE_ORDER_MUTATION),
     );
     expect(created.createInstance).toMatchObject({
       __typename: 'CreateInstancePayload',
@@ -191,7 +191,9 @@ describe("GraphiQL's three tabs on the demo data", () => {
     expect(params.instance?.params).toEqual({ customer: 'you@example.com' });
 
     const results: SubscriptionResult<{ instanceStatusChanged: { instance: { instanceId: string } } | null }>[] = [];
-    const unsubscribe = wsClient(stack).subscribe<{ instanceStatusChanged: { instance: { instanceId: string } } | null }>(
+    const unsubscribe = wsClient(stack).subscribe<{
+      instanceStatusChanged: { instance: { instanceId: string } } | null;
+    }>(
       { query: WATCH_ORDER_SUBSCRIPTION },
       { next: (result) => results.push(result), error: () => undefined, complete: () => undefined },
     );

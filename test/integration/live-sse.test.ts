@@ -70,7 +70,8 @@ describe('subscriptions over SSE', () => {
     await createInstance(stack, WORKFLOW, 'sse-single-1');
     const client = createClient({ url: `${stack.url as string}/stream`, singleConnection: true, retryAttempts: 0 });
     const sub = subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'sse-single-1' });
-    const events = (): StatusEvent[] => sub.results.flatMap((r) => (r.data?.instanceStatusChanged ? [r.data.instanceStatusChanged] : []));
+    const events = (): StatusEvent[] =>
+      sub.results.flatMap((r) => (r.data?.instanceStatusChanged ? [r.data.instanceStatusChanged] : []));
     try {
       await waitFor(() => events().length > 0, { message: 'the first event' });
       await release(stack, 'sse-single-1', () => events().at(-1)?.status === 'WAITING');

@@ -44,9 +44,8 @@ describe('subscriptions over graphql-ws', () => {
       () =>
         updates.results.some(
           (r) =>
-            r.data?.instanceUpdated?.steps.some(
-              (s) => 'name' in s && s.name.startsWith('await-payment-approval'),
-            ) === true,
+            r.data?.instanceUpdated?.steps.some((s) => 'name' in s && s.name.startsWith('await-payment-approval')) ===
+            true,
         ),
       { message: 'the event wait to show up in instanceUpdated' },
     );

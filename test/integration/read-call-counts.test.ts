@@ -89,7 +89,7 @@ describe('upstream calls of instance lists', () => {
 describe('upstream calls of an instance lookup', () => {
   it('fetches the step log in the same request only when steps are selected and not skipped', async () => {
     const query = (skip: boolean) =>
-      `{ instance(workflowName: "${WORKFLOW}", instanceId: "load-03") { params steps @skip(if: ${skip}) { name } } }`;
+      `{ instance(workflowName: "${WORKFLOW}", instanceId: "load-03") { params steps @skip(if: ${skip}) { type } } }`;
     expect((await stack.graphql(query(true))).errors).toBeUndefined();
     expect(simpleFlags()).toEqual({ simple: 1, full: 0 });
     stack.resetCalls();

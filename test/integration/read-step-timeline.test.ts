@@ -74,7 +74,7 @@ describe('the step timeline of an order (manual clock)', () => {
     expect(ms(wait.timesOutOn) - ms(wait.startedOn)).toBe(3_600_000);
   });
 
-  it('fills the wait\'s endedOn once the event arrived, and clears timesOutOn', async () => {
+  it("fills the wait's endedOn once the event arrived, and clears timesOutOn", async () => {
     await approvePayment(stack, ID);
     const all = await stepsWhen(
       (s) => s.some((step) => step.__typename === 'WaitForEventStep' && step.finished),

@@ -310,7 +310,7 @@ builder.queryField('instance', (t) =>
   t.field({
     type: WorkflowInstance,
     nullable: true,
-    description: 'One instance by workflow name and instance id; null when it does not exist.',
+    description: 'One instance by workflow name and instance id; null when it or its workflow does not exist.',
     args: {
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
       instanceId: t.arg.string({ required: true, description: 'The instance id.' }),

@@ -439,7 +439,7 @@ export type PauseInstanceResult = ForbiddenError | InstanceNotFoundError | Inval
 
 /** Reads: workflows, their versions, instances and steps. */
 export type Query = {
-  /** One instance by workflow name and instance id; null when it does not exist. */
+  /** One instance by workflow name and instance id; null when it or its workflow does not exist. */
   instance: Maybe<WorkflowInstance>;
   /** Fetches any object that implements `Node` by its global id; null when it no longer exists. */
   node: Maybe<Node>;

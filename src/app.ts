@@ -20,7 +20,7 @@ import { useCodedRequestErrors } from './transport/request-errors.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
 import { answerClientErrors, httpServerOptions, listen } from './transport/listen.js';
 import { holdRequestBody, lingerBeforeClose, useCloseOnUnreadBody } from './transport/request-body.js';
-import { DEFAULT_QUERY, useGraphiQL } from './graphiql.js';
+import { DEFAULT_QUERY, DEFAULT_TABS, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
 import { combineObservers } from './upstream/observer.js';
 import { operationTracing } from './tracing/operation.js';
@@ -159,6 +159,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         ? [
             useGraphiQL({
               defaultQuery: DEFAULT_QUERY,
+              defaultTabs: [...DEFAULT_TABS],
               title: 'Workflows GraphQL',
               subscriptionsProtocol: 'WS',
               ...graphiqlMarkerOptions(config.trustedDocuments),

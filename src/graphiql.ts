@@ -5,9 +5,9 @@ import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 
 /** The query GraphiQL opens with: it works on the emulator's demo data from the first click. */
 export const DEFAULT_QUERY = /* GraphQL */ `
-  # Welcome to Workflows GraphQL.
-  # Press the run button to list your workflows, their latest instances and each instance's steps.
-  # In local mode this runs against the built-in emulator's demo data.
+  # Welcome to Workflows GraphQL. This tab, "Create an order" and "Watch an order" work on the demo data of
+  # local mode (the built-in emulator). Press the run button to list your workflows, their latest instances
+  # and each instance's steps.
   query Dashboard {
     workflows(first: 10) {
       nodes {
@@ -29,9 +29,11 @@ export const DEFAULT_QUERY = /* GraphQL */ `
             canResume
             steps {
               __typename
-              name
-              startedOn
-              endedOn
+              ... on NamedStep {
+                name
+                startedOn
+                endedOn
+              }
               ... on DoStep {
                 success
                 attempts {
@@ -41,9 +43,12 @@ export const DEFAULT_QUERY = /* GraphQL */ `
                   }
                 }
               }
+              ... on SleepStep {
+                wakesOn
+              }
               ... on WaitForEventStep {
                 eventType
-                finished
+                timesOutOn
               }
             }
           }
@@ -52,6 +57,56 @@ export const DEFAULT_QUERY = /* GraphQL */ `
     }
   }
 `;
+
+/** The mutation tab: creates an instance of a demo workflow; every run makes a new one (the id is generated). */
+export const CREATE_ORDER_MUTATION = /* GraphQL */ `
+  # Creates an order-fulfillment instance. It runs its first steps, sleeps a minute, then waits for a
+  # "payment-approved" event: send { "approved": true } with sendInstanceEvent to complete it.
+  # Mutations answer a union: the payload, or a typed error (every error type implements Error).
+  mutation CreateOrder($params: JSON = { customer: "you@example.com" }) {
+    createInstance(input: { workflowName: "order-fulfillment", params: $params }) {
+      __typename
+      ... on CreateInstancePayload {
+        instanceId
+        instance {
+          status
+          createdOn
+        }
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`;
+
+/** The subscription tab: the demo order that is waiting for its payment event from the start. */
+export const WATCH_ORDER_SUBSCRIPTION = /* GraphQL */ `
+  # The status of the demo order order-1004 now, then every change, over WebSocket. It waits for a
+  # "payment-approved" event; send one from another tab to see it complete:
+  #   mutation { sendInstanceEvent(input: { workflowName: "order-fulfillment", instanceId: "order-1004",
+  #     type: "payment-approved", payload: { approved: true } }) { __typename } }
+  # A workflow or instance that does not exist answers one null event, as the queries do.
+  subscription WatchOrder {
+    instanceStatusChanged(workflowName: "order-fulfillment", instanceId: "order-1004") {
+      status
+      previousStatus
+      at
+      instance {
+        instanceId
+        canPause
+        canResume
+      }
+    }
+  }
+`;
+
+/** The tabs GraphiQL opens with (until the browser has tabs of its own stored). */
+export const DEFAULT_TABS: readonly { readonly query: string }[] = [
+  { query: DEFAULT_QUERY },
+  { query: CREATE_ORDER_MUTATION },
+  { query: WATCH_ORDER_SUBSCRIPTION },
+];
 
 /** Where GraphiQL is served: the GraphQL endpoint, opened in a browser. */
 const GRAPHIQL_PATH = '/graphql';

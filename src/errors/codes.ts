@@ -11,7 +11,7 @@ export const ERROR_CODES = {
   BAD_USER_INPUT:
     'An argument is malformed or out of range (a name, id, cursor, page size, date-time, JSON literal), or the Workflows API rejected the request as invalid; nothing was changed.',
   NOT_FOUND:
-    'An object that was listed or referenced no longer exists when its data is read, a subscription watches a workflow or instance that does not exist, or no single-connection SSE stream is reserved under the token sent to /graphql/stream (HTTP 404: it expired unopened, was closed, or never existed).',
+    'An object that was listed or referenced no longer exists when its data is read (a lookup by key answers `null` instead, and so does a subscription to a workflow or instance that does not exist), or no single-connection SSE stream is reserved under the token sent to /graphql/stream (HTTP 404: it expired unopened, was closed, or never existed).',
   RATE_LIMITED:
     "The Workflows API rate limit (or the gateway's own request budget for it) is exhausted; `retryAfter` says how many seconds to wait.",
   UPSTREAM_UNAVAILABLE: 'The Workflows API could not be reached, failed, or did not answer in time; try again later.',

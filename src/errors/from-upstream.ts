@@ -68,18 +68,14 @@ export function toGraphQLError(error: unknown): unknown {
 }
 
 /**
- * The error that ends a subscription watching a workflow or one of its instances: a `NOT_FOUND` error
- * naming what does not exist, the retryable `SHUTTING_DOWN` when the server stops, or {@link toGraphQLError}'s
- * mapping of any other failure.
+ * What the error that ends a subscription watching a workflow or one of its instances answers: `null` when
+ * what it watches does not exist (or no longer does), as `instance` and `workflow` answer `null`; the
+ * retryable `SHUTTING_DOWN` when the server stops; {@link toGraphQLError}'s mapping of any other failure.
  */
-export function toWatchError(error: unknown, workflowName: string, instanceId?: string): unknown {
-  if (error instanceof ShuttingDownError) return subscriptionRefusedError(error);
-  if (!(error instanceof upstream.NotFoundError)) return toGraphQLError(error);
-  const what =
-    error.resource === 'workflow' || instanceId === undefined
-      ? `Workflow ${JSON.stringify(workflowName)} does not exist.`
-      : `Instance ${JSON.stringify(instanceId)} of workflow ${JSON.stringify(workflowName)} does not exist.`;
-  return codedError(what, 'NOT_FOUND');
+export function watchEnd(error: unknown): null {
+  if (error instanceof upstream.NotFoundError) return null;
+  if (error instanceof ShuttingDownError) throw subscriptionRefusedError(error);
+  throw toGraphQLError(error);
 }
 
 /** Runs an upstream read, mapping failures with {@link toGraphQLError}; `NotFoundError` becomes `null`. */

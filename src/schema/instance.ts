@@ -195,7 +195,7 @@ builder.node(WorkflowInstance, {
       type: 'DateTime',
       nullable: true,
       description:
-        'When the instance last changed. Only the instance list reports it: null for an instance fetched by id.',
+        'When the instance last changed. Only the instance list reports it, so it is null unless this instance came from a list in the same operation (`Workflow.instances`, or the `workflowInstancesChanged` event of a list poll): null for `instance`, `Workflow.instance`, `node`, `nodes`, mutation payloads and `instanceUpdated`. No request can fetch it for one instance, so none is made.',
       // Never fetched: the instance list is the only endpoint that reports it.
       ...fromKey,
       resolve: (ref, _a, ctx) => ctx.loaders.summary(ref.workflowName, ref.instanceId)?.modifiedOn ?? null,
@@ -225,9 +225,9 @@ builder.node(WorkflowInstance, {
     }),
     trigger: t.field({
       type: TriggerSourceEnum,
-      nullable: true,
-      description: 'What created the instance; null when the instance list did not say.',
-      ...fromInstanceRow<TriggerSource | null>(
+      description:
+        'What created the instance; UNKNOWN when Cloudflare does not say (its list rows and details both mark the source optional).',
+      ...fromInstanceRow<TriggerSource>(
         (d) => d.trigger,
         (s) => s.triggerSource,
       ),
@@ -310,13 +310,22 @@ builder.queryField('instance', (t) =>
   t.field({
     type: WorkflowInstance,
     nullable: true,
-    description: 'One instance by workflow name and instance id; null when it does not exist.',
+    description: 'One instance by workflow name and instance id; null when it or its workflow does not exist.',
     args: {
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
-      id: t.arg.string({ required: true, description: 'The instance id.' }),
+      instanceId: t.arg.string({ required: true, description: 'The instance id.' }),
     },
-    ...declareSource({ kind: 'lookup', of: 'instance', args: { workflowName: 'workflowName', instanceId: 'id' } }),
+    ...declareSource({
+      kind: 'lookup',
+      of: 'instance',
+      args: { workflowName: 'workflowName', instanceId: 'instanceId' },
+    }),
     resolve: (_root, args, ctx, info) =>
-      loadInstance({ workflowName: checkWorkflowName(args.workflowName), instanceId: args.id }, ctx, info),
+      loadInstance(
+        { workflowName: checkWorkflowName(args.workflowName), instanceId: args.instanceId },
+        ctx,
+        info,
+        'instanceId',
+      ),
   }),
 );

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import type { StepOutputType } from '../loaders.js';
 import type {
   DoStepInfo,
+  Duration as DurationInfo,
   ErrorInfo,
   SleepStepInfo,
   StepAttempt as StepAttemptInfo,
@@ -10,7 +11,9 @@ import type {
   TerminationStepInfo,
   WaitForEventStepInfo,
 } from '../upstream/types.js';
+import { codedError } from '../errors/coded-error.js';
 import { declareSource } from '../graphql/field-source.js';
+import { DYNAMIC_DELAY, readDuration, type ReadDuration } from '../upstream/duration.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 
@@ -63,41 +66,63 @@ async function fullOutput(ctx: Context, ref: StepRef, type: StepOutputType): Pro
   return found?.output ?? null;
 }
 
+function stepTypeName(ref: StepRef): 'DoStep' | 'SleepStep' | 'WaitForEventStep' | 'TerminationStep' {
+  switch (ref.step.type) {
+    case 'do':
+      return 'DoStep';
+    case 'sleep':
+      return 'SleepStep';
+    case 'waitForEvent':
+      return 'WaitForEventStep';
+    case 'termination':
+      return 'TerminationStep';
+  }
+}
+
+/** Only what every entry of a step log has: a termination entry has no name and no times. */
 export const WorkflowStep = builder.interfaceRef<StepRef>('WorkflowStep').implement({
-  description: 'One entry of an instance step log.',
-  resolveType: (ref) => {
-    switch (ref.step.type) {
-      case 'do':
-        return 'DoStep';
-      case 'sleep':
-        return 'SleepStep';
-      case 'waitForEvent':
-        return 'WaitForEventStep';
-      case 'termination':
-        return 'TerminationStep';
-    }
-  },
+  description:
+    'One entry of an instance step log. The steps the workflow code ran (`do`, `sleep`, `waitForEvent`) are also `NamedStep`s; the entry that says where the instance was terminated is a `TerminationStep`.',
+  resolveType: stepTypeName,
+  fields: (t) => ({
+    type: t.field({ type: StepTypeEnum, description: 'The kind of step.', resolve: (ref) => ref.step.type }),
+  }),
+});
+
+/** The steps workflow code calls by name; Cloudflare logs a name and a start time for each. */
+type NamedStepInfo = DoStepInfo | SleepStepInfo | WaitForEventStepInfo;
+
+const NamedStep = builder.interfaceRef<StepRef<NamedStepInfo>>('NamedStep').implement({
+  description:
+    'A step the workflow code ran by name: a `DoStep`, `SleepStep` or `WaitForEventStep`. Select these fields once, in `... on NamedStep`, for a timeline.',
+  interfaces: [WorkflowStep],
+  resolveType: stepTypeName,
   fields: (t) => ({
     name: t.string({
-      nullable: true,
-      description: 'The logged name with its counter suffix, such as `charge-card-1`; null for a termination entry.',
-      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.name),
+      description: 'The logged name with its counter suffix, such as `charge-card-1`.',
+      resolve: (ref) => ref.step.name,
     }),
-    type: t.field({ type: StepTypeEnum, description: 'The kind of step.', resolve: (ref) => ref.step.type }),
-    startedOn: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'When the step started; null for a termination entry.',
-      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.start),
-    }),
+    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
+    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
+    startedOn: t.field({ type: 'DateTime', description: 'When the step started.', resolve: (ref) => ref.step.start }),
     endedOn: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the step ended; null while it runs and for a termination entry.',
-      resolve: (ref) => (ref.step.type === 'termination' ? null : ref.step.end),
+      description:
+        'When the step ended; null until it has (a sleep that is still sleeping, an event that has not arrived, a `do` still running).',
+      resolve: (ref) => endedOn(ref.step),
     }),
   }),
 });
+
+/**
+ * Cloudflare fills a sleep's and an event wait's `end` before they end, with the time they are due to wake
+ * (docs/upstream-contract.md §3.4, §6): that time is `SleepStep.wakesOn` / `WaitForEventStep.timesOutOn`, and
+ * `endedOn` waits for `finished`.
+ */
+function endedOn(step: NamedStepInfo): Date | null {
+  return step.type === 'do' || step.finished ? step.end : null;
+}
 
 const StepAttempt = builder
   .objectRef<{ readonly number: number; readonly attempt: StepAttemptInfo }>('StepAttempt')
@@ -130,20 +155,47 @@ const StepAttempt = builder
     }),
   });
 
+const DurationRef = builder.objectRef<ReadDuration>('Duration').implement({
+  description:
+    'A duration from workflow code. Cloudflare takes a number of milliseconds or a string such as `"10 seconds"` (the unit singular or plural: second, minute, hour, day, week, month = 30 days, year = 365 days) and logs it as written: `milliseconds` is its length either way, `text` the string when it was one.',
+  fields: (t) => ({
+    milliseconds: t.exposeFloat('milliseconds', { description: 'The length in milliseconds.' }),
+    text: t.exposeString('text', {
+      nullable: true,
+      description: 'The duration as the workflow code wrote it, such as `10 seconds`; null when it was a number.',
+    }),
+  }),
+});
+
+/** A logged duration as a `Duration`; one Cloudflare would not have accepted is an upstream contract error. */
+function typedDuration(value: DurationInfo, what: string): ReadDuration {
+  const read = readDuration(value);
+  if (read) return read;
+  throw codedError(
+    `The Workflows API logged ${what} as ${JSON.stringify(value)}, which is not a duration.`,
+    'UPSTREAM_ERROR',
+    {
+      status: null,
+    },
+  );
+}
+
 const StepRetries = builder.objectRef<StepConfigInfo['retries']>('StepRetries').implement({
   description: 'Retry policy of a `do` step.',
   fields: (t) => ({
     limit: t.exposeInt('limit', { description: 'Retries after the first attempt.' }),
     delay: t.field({
-      type: 'JSON',
+      type: DurationRef,
+      nullable: true,
       description:
-        'Delay before a retry: milliseconds, a duration string such as "10 seconds", or "[dynamic]" for a delay function.',
-      resolve: (r) => r.delay,
+        'The delay before the first retry; null when the step computes each delay with a function (Cloudflare logs `"[dynamic]"`).',
+      resolve: (r) => (r.delay === DYNAMIC_DELAY ? null : typedDuration(r.delay, 'a retry delay')),
     }),
     backoff: t.field({
       type: BackoffEnum,
       nullable: true,
-      description: 'How the delay grows.',
+      description:
+        "How the delay grows; null when the logged config does not say (Cloudflare's default is EXPONENTIAL).",
       resolve: (r) => r.backoff,
     }),
   }),
@@ -154,9 +206,9 @@ const StepConfig = builder.objectRef<StepConfigInfo>('StepConfig').implement({
   fields: (t) => ({
     retries: t.field({ type: StepRetries, description: 'Retry policy.', resolve: (c) => c.retries }),
     timeout: t.field({
-      type: 'JSON',
-      description: 'Per-attempt timeout: milliseconds or a duration string, as written.',
-      resolve: (c) => c.timeout,
+      type: DurationRef,
+      description: 'The timeout of each attempt.',
+      resolve: (c) => typedDuration(c.timeout, 'a step timeout'),
     }),
     sensitive: t.exposeBoolean('sensitive', {
       description: 'True when the output is redacted (`sensitive: "output"`).',
@@ -166,10 +218,8 @@ const StepConfig = builder.objectRef<StepConfigInfo>('StepConfig').implement({
 
 builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
   description: 'A `step.do` call: attempts, config and output.',
-  interfaces: [WorkflowStep],
+  interfaces: [WorkflowStep, NamedStep],
   fields: (t) => ({
-    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
-    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
     success: t.boolean({
       nullable: true,
       description: 'Whether the step succeeded; null while running.',
@@ -204,10 +254,14 @@ builder.objectRef<StepRef<DoStepInfo>>('DoStep').implement({
 
 builder.objectRef<StepRef<SleepStepInfo>>('SleepStep').implement({
   description: 'A `step.sleep` or `step.sleepUntil` call.',
-  interfaces: [WorkflowStep],
+  interfaces: [WorkflowStep, NamedStep],
   fields: (t) => ({
-    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
-    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
+    wakesOn: t.field({
+      type: 'DateTime',
+      description:
+        'When the sleep ends: while it sleeps, the planned wake-up time (a pause moves it later by the time spent paused); once it has ended, when it did.',
+      resolve: (r) => r.step.end,
+    }),
     finished: t.boolean({ description: 'True once the sleep is over.', resolve: (r) => r.step.finished }),
     error: t.field({
       type: WorkflowError,
@@ -220,14 +274,19 @@ builder.objectRef<StepRef<SleepStepInfo>>('SleepStep').implement({
 
 builder.objectRef<StepRef<WaitForEventStepInfo>>('WaitForEventStep').implement({
   description: 'A `step.waitForEvent` call.',
-  interfaces: [WorkflowStep],
+  interfaces: [WorkflowStep, NamedStep],
   fields: (t) => ({
-    baseName: t.string({ description: 'The name without its counter suffix.', resolve: (r) => r.step.baseName }),
-    count: t.int({ description: 'Which call with this name it was, from 1.', resolve: (r) => r.step.count }),
     eventType: t.string({
       nullable: true,
-      description: 'The event type it waits for.',
+      description: 'The event type it waits for; null when the log does not say (Cloudflare marks it optional).',
       resolve: (r) => r.step.eventType,
+    }),
+    timesOutOn: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'While it waits: when the wait times out if no event arrives (a pause moves it later by the time spent paused). Null once it has finished: `endedOn` says when.',
+      resolve: (r) => (r.step.finished ? null : r.step.end),
     }),
     finished: t.boolean({
       description: 'True once an event arrived or the wait timed out.',
@@ -259,6 +318,9 @@ builder.objectRef<StepRef<TerminationStepInfo>>('TerminationStep').implement({
   description: 'The point where the instance was terminated.',
   interfaces: [WorkflowStep],
   fields: (t) => ({
-    source: t.string({ description: 'Who terminated it, such as `api`.', resolve: (r) => r.step.source }),
+    source: t.string({
+      description: 'Who terminated it, such as `api` (`unknown` when the log does not say).',
+      resolve: (r) => r.step.source,
+    }),
   }),
 });

@@ -2,7 +2,7 @@ import { getNamedType, isObjectType, type GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../context.js';
 import { declareSource, instanceNeeds, sourceOf } from '../graphql/field-source.js';
 import { fieldsOf, selectionOf } from '../graphql/selection.js';
-import { toWatchError } from '../errors/from-upstream.js';
+import { watchEnd } from '../errors/from-upstream.js';
 import { ShuttingDownError, SubscriptionLimitError, subscriptionRefusedError } from '../errors/subscription-errors.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import type { InstanceDetails } from '../upstream/types.js';
@@ -38,11 +38,16 @@ function admitted<T>(open: () => LiveStream<T>): LiveStream<T> {
   }
 }
 
-/** Unwraps one stream item; the error that ends a stream becomes the event's GraphQL error. */
-function unwrap<T>(item: LiveItem<T>, workflowName: string, instanceId?: string): T {
-  if (item.error === undefined) return item.value;
-  throw toWatchError(item.error, workflowName, instanceId);
+/**
+ * Unwraps one stream item. The error that ends a stream is its last event: `null` when the watched workflow or
+ * instance does not exist (see `watchEnd`), otherwise the event's GraphQL error.
+ */
+function unwrap<T>(item: LiveItem<T>): T | null {
+  return item.error === undefined ? item.value : watchEnd(item.error);
 }
+
+const NOT_FOUND_RULE =
+  ' When the workflow or instance does not exist, or stops existing, the subscription sends one `null` event and completes, as `instance` and `workflow` answer `null`.';
 
 /** The instance behind an event; details the poll fetched are primed so its fields need no upstream call. */
 function instanceOf(
@@ -97,9 +102,11 @@ const instanceArgs = (t: Parameters<Parameters<typeof builder.subscriptionField>
 builder.subscriptionField('instanceStatusChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
+    nullable: true,
     ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
-      'The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once.',
+      'The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once.' +
+      NOT_FOUND_RULE,
     args: instanceArgs(t),
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);
@@ -109,16 +116,18 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
         ctx.live.watchInstanceStatus(ctx.api, workflowName, instanceId, { needsDetails: needsInstanceDetails(info) }),
       );
     },
-    resolve: (item: LiveItem<InstanceStatusEvent>, args) => unwrap(item, args.workflowName, args.instanceId),
+    resolve: (item: LiveItem<InstanceStatusEvent>) => unwrap(item),
   }),
 );
 
 builder.subscriptionField('instanceUpdated', (t) =>
   t.field({
     type: WorkflowInstance,
+    nullable: true,
     ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
-      'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.',
+      'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.' +
+      NOT_FOUND_RULE,
     args: instanceArgs(t),
     subscribe: (_root, args, ctx) => {
       const workflowName = checkWorkflowName(args.workflowName);
@@ -127,8 +136,8 @@ builder.subscriptionField('instanceUpdated', (t) =>
       return admitted(() => ctx.live.watchInstanceUpdates(ctx.api, workflowName, instanceId));
     },
     resolve: (item: LiveItem<InstanceDetails>, args, ctx) => {
-      const details = unwrap(item, args.workflowName, args.instanceId);
-      return instanceOf(ctx, args.workflowName, details.id, details);
+      const details = unwrap(item);
+      return details && instanceOf(ctx, args.workflowName, details.id, details);
     },
   }),
 );
@@ -136,9 +145,11 @@ builder.subscriptionField('instanceUpdated', (t) =>
 builder.subscriptionField('workflowInstancesChanged', (t) =>
   t.field({
     type: InstanceStatusEventRef,
+    nullable: true,
     ...declareSource({ kind: 'watch', feed: 'workflow', args: { workflowName: 'workflowName' } }),
     description:
-      "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server.",
+      "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server." +
+      NOT_FOUND_RULE,
     args: {
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
       statuses: t.arg({
@@ -155,6 +166,6 @@ builder.subscriptionField('workflowInstancesChanged', (t) =>
         ctx.live.watchWorkflowInstances(ctx.api, workflowName, { statuses, needsDetails: needsInstanceDetails(info) }),
       );
     },
-    resolve: (item: LiveItem<InstanceStatusEvent>, args) => unwrap(item, args.workflowName),
+    resolve: (item: LiveItem<InstanceStatusEvent>) => unwrap(item),
   }),
 );

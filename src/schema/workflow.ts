@@ -271,11 +271,11 @@ builder.node(Workflow, {
       type: WorkflowInstance,
       nullable: true,
       description: 'One instance of this workflow by id; null when it does not exist.',
-      args: { id: t.arg.string({ required: true, description: 'The instance id.' }) },
+      args: { instanceId: t.arg.string({ required: true, description: 'The instance id.' }) },
       ...prefetchable(
-        { kind: 'lookup', of: 'instance', args: { instanceId: 'id' } },
-        async (ref: WorkflowRef, args: { id: string }, ctx, selection) =>
-          lookupInstance(ctx, ref.name, checkInstanceId(args.id), selection),
+        { kind: 'lookup', of: 'instance', args: { instanceId: 'instanceId' } },
+        async (ref: WorkflowRef, args: { instanceId: string }, ctx, selection) =>
+          lookupInstance(ctx, ref.name, checkInstanceId(args.instanceId, 'instanceId'), selection),
       ),
     }),
   }),

@@ -89,7 +89,8 @@ export interface InstanceSummary {
   readonly modifiedOn: Date;
   readonly startedOn: Date | null;
   readonly endedOn: Date | null;
-  readonly triggerSource: TriggerSource | null;
+  /** `unknown` when the row does not say (Cloudflare marks `trigger_source` optional). */
+  readonly triggerSource: TriggerSource;
 }
 
 export interface StepAttempt {
@@ -127,7 +128,8 @@ export interface SleepStepInfo {
   readonly baseName: string;
   readonly count: number;
   readonly start: Date;
-  readonly end: Date | null;
+  /** The planned wake-up time while it sleeps, when it woke once `finished`. */
+  readonly end: Date;
   readonly finished: boolean;
   readonly error: ErrorInfo | null;
 }
@@ -138,6 +140,7 @@ export interface WaitForEventStepInfo {
   readonly baseName: string;
   readonly count: number;
   readonly start: Date;
+  /** The timeout while it waits, when it ended once `finished`. */
   readonly end: Date | null;
   readonly finished: boolean;
   readonly error: ErrorInfo | null;

@@ -150,7 +150,8 @@ export interface WireSleepStep {
   readonly type: 'sleep';
   readonly name: string;
   readonly start: string;
-  readonly end: string | null;
+  /** Always sent: the planned wake-up time until the sleep is `finished` (docs/upstream-contract.md §3.4). */
+  readonly end: string;
   readonly finished: boolean;
   readonly error: WireError | null;
 }
@@ -391,7 +392,7 @@ export function parseStep(value: unknown, path: string): WireStep {
   }
   const finished = boolean(s.finished, `${path}.finished`);
   const error = nullable(s.error, `${path}.error`, parseError);
-  if (type === 'sleep') return { type, name, start, end, finished, error };
+  if (type === 'sleep') return { type, name, start, end: dateString(s.end, `${path}.end`), finished, error };
   return {
     type,
     name,
@@ -526,7 +527,7 @@ export function toInstanceSummary(i: WireInstanceSummary, workflowName: string):
     modifiedOn: date(i.modified_on),
     startedOn: dateOrNull(i.started_on),
     endedOn: dateOrNull(i.ended_on),
-    triggerSource: i.trigger_source === undefined ? null : toTriggerSource(i.trigger_source),
+    triggerSource: toTriggerSource(i.trigger_source),
   };
 }
 
@@ -581,7 +582,7 @@ export function toStep(s: WireStep): StepInfo {
         attempts: s.attempts.map(toAttempt),
       };
     case 'sleep':
-      return { type: 'sleep', ...common, finished: s.finished, error: errorInfo(s.error) };
+      return { type: 'sleep', ...common, end: date(s.end), finished: s.finished, error: errorInfo(s.error) };
     case 'waitForEvent':
       return {
         type: 'waitForEvent',

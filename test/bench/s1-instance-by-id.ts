@@ -14,7 +14,7 @@ export const WARMUP_S = 2;
 export const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 
 export const QUERY =
-  'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
+  'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, instanceId: $id) { instanceId status params } }';
 
 /** Baseline and gateway runs alternate (B G, then G B) so that drifting load from other work on a shared machine hits both alike. */
 const ROUNDS = 2;

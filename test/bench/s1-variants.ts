@@ -142,7 +142,7 @@ export async function compareVariants<N extends string>(options: {
 export function variantNotes(latencyMs: number, loadS: number, rounds: number): string[] {
   return [
     `S1's load (concurrency ${CONCURRENCY}, ${IDS} running instances round-robin, ` +
-      '`instance(workflowName, id) { instanceId status params }`) at ' +
+      '`instance(workflowName, instanceId) { instanceId status params }`) at ' +
       `${latencyMs} ms upstream`,
     `${WARMUP_S} s warm-up + ${loadS} s per run; one unmeasured run per gateway, then ${rounds} runs ` +
       'per variant, the order rotated each round',

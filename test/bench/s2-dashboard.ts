@@ -23,7 +23,7 @@ export const DASHBOARD_QUERY = `query Dashboard($name: String!) {
         instanceId
         status
         params
-        steps { __typename name }
+        steps { __typename ... on NamedStep { name } }
       }
     }
   }

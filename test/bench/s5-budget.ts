@@ -27,7 +27,7 @@ const PHASE_S = 20;
 const QUERIED = 20;
 
 const QUERY =
-  'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
+  'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, instanceId: $id) { instanceId status params } }';
 
 function queryLoad(
   gateway: HttpProcess,

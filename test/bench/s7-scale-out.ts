@@ -60,8 +60,8 @@ const FINISHED_TTL_MS = 120_000;
 
 /** The same instance twice under aliases: the second answer comes from the request's loader. */
 const TWICE =
-  'query Twice($workflowName: String!, $id: String!) { a: instance(workflowName: $workflowName, id: $id) { instanceId status params } ' +
-  'b: instance(workflowName: $workflowName, id: $id) { instanceId status params } }';
+  'query Twice($workflowName: String!, $id: String!) { a: instance(workflowName: $workflowName, instanceId: $id) { instanceId status params } ' +
+  'b: instance(workflowName: $workflowName, instanceId: $id) { instanceId status params } }';
 
 const RESUME =
   'mutation Resume($input: ResumeInstanceInput!) { resumeInstance(input: $input) { __typename ... on ResumeInstancePayload { status } } }';

@@ -29,7 +29,7 @@ const RATE = 10;
 const ROUNDS = 2;
 const START_TIMEOUT_MS = 30_000;
 
-const FULFILLMENT_FIELDS = 'instanceId status canTerminate steps { name }';
+const FULFILLMENT_FIELDS = 'instanceId status canTerminate steps { ... on NamedStep { name } }';
 
 /** Issue 15's query through the supergraph: 20 orders with their fulfillment's status, steps and canTerminate. */
 const SUPERGRAPH_QUERY = `{ orders { id total fulfillment { ${FULFILLMENT_FIELDS} } } }`;
@@ -43,7 +43,7 @@ const ENTITIES_QUERY = `query Fulfillments($representations: [_Any!]!) {
 function aliasesQuery(instanceIds: readonly string[]): string {
   const aliases = instanceIds.map(
     (id, i) =>
-      `i${i}: instance(workflowName: ${JSON.stringify(FULFILLMENT_WORKFLOW)}, id: ${JSON.stringify(id)}) { ${FULFILLMENT_FIELDS} }`,
+      `i${i}: instance(workflowName: ${JSON.stringify(FULFILLMENT_WORKFLOW)}, instanceId: ${JSON.stringify(id)}) { ${FULFILLMENT_FIELDS} }`,
   );
   return `{ ${aliases.join(' ')} }`;
 }

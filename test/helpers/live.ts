@@ -4,6 +4,11 @@ import { createClient, type Client } from 'graphql-ws';
 import { once } from 'node:events';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
+import {
+  InstanceStatusChangedDocument,
+  InstanceUpdatedDocument,
+  WorkflowInstancesChangedDocument,
+} from '../generated/operations.js';
 import type { Stack, Variables } from './stack.js';
 import { waitFor } from './wait.js';
 
@@ -106,6 +111,36 @@ export function subscribe<T, V>(
     },
   };
 }
+
+/**
+ * A subscription of each kind to something that does not exist: each must send one `null` event for `field`
+ * and complete, as `instance` and `workflow` answer `null` (src/schema/subscription.ts).
+ */
+export const UNKNOWN_WATCHES: readonly {
+  readonly what: string;
+  readonly field: string;
+  readonly open: (client: SubscriptionClient) => CollectedSubscription<unknown>;
+}[] = [
+  {
+    what: 'an unknown instance',
+    field: 'instanceStatusChanged',
+    open: (client) =>
+      subscribe(client, InstanceStatusChangedDocument, {
+        workflowName: 'order-fulfillment',
+        instanceId: 'no-such-instance',
+      }),
+  },
+  {
+    what: 'an instance of an unknown workflow',
+    field: 'instanceUpdated',
+    open: (client) => subscribe(client, InstanceUpdatedDocument, { workflowName: 'no-such-workflow', instanceId: 'x' }),
+  },
+  {
+    what: 'an unknown workflow',
+    field: 'workflowInstancesChanged',
+    open: (client) => subscribe(client, WorkflowInstancesChangedDocument, { workflowName: 'no-such-workflow' }),
+  },
+];
 
 /** `pick(data)` of every result, or `error: <message>` for a result without data, for readable assertions. */
 export function valuesOf<T>(results: readonly SubscriptionResult<T>[], pick: (data: T) => string): string[] {

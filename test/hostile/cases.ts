@@ -47,7 +47,7 @@ const deepSelection = (depth: number) =>
 const directives = (n: number) => `{ __typename ${'@skip(if: false) '.repeat(n)}}`;
 const manyTokens = (n: number) => `{ ${'__typename '.repeat(n)}}`;
 const nodeIds = (ids: readonly string[]) => `{ nodes(ids: ${JSON.stringify(ids)}) { id } }`;
-const instanceById = 'query ($w: String!, $id: String!) { instance(workflowName: $w, id: $id) { id status } }';
+const instanceById = 'query ($w: String!, $id: String!) { instance(workflowName: $w, instanceId: $id) { id status } }';
 
 /** Ids no instance may have (src/identifiers.ts): odd unicode, path segments, control characters, length. */
 const ODD_IDS: readonly (readonly [string, string])[] = [
@@ -85,7 +85,7 @@ const DOCUMENTS: readonly DocumentCase[] = [
   { name: 'unterminated selection', query: '{ __typename', code: 'GRAPHQL_PARSE_FAILED' },
   {
     name: 'unterminated string',
-    query: '{ instance(workflowName: "a, id: "b") { id } }',
+    query: '{ instance(workflowName: "a, instanceId: "b") { id } }',
     code: 'GRAPHQL_PARSE_FAILED',
   },
   { name: 'only a comment', query: '# nothing here', code: 'GRAPHQL_PARSE_FAILED' },

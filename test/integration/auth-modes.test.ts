@@ -557,7 +557,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     beforeAll(async () => {
       const answer = await post(
         stack,
-        `{ workflow(name: "flaky-import") { id latestVersion { id } instance(id: "import-2024-01") { id } } }`,
+        `{ workflow(name: "flaky-import") { id latestVersion { id } instance(instanceId: "import-2024-01") { id } } }`,
         {},
         as('admin'),
       );
@@ -593,7 +593,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
       ['workflow(name:)', '{ x: workflow(name: "flaky-import") { name } }', {}],
       [
         'instance(workflowName:, id:)',
-        '{ x: instance(workflowName: "flaky-import", id: "import-2024-01") { status } }',
+        '{ x: instance(workflowName: "flaky-import", instanceId: "import-2024-01") { status } }',
         {},
       ],
       ['node (a workflow id)', 'query ($id: ID!) { x: node(id: $id) { id } }', { id: 'workflow' }],
@@ -636,7 +636,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
       // withheld too; what matters here is that nothing of flaky-import is read or returned.
       const order = await post(
         stack,
-        `{ instance(workflowName: "${ORDER}", id: "${FINISHED_ORDER}") { id } }`,
+        `{ instance(workflowName: "${ORDER}", instanceId: "${FINISHED_ORDER}") { id } }`,
         {},
         as('orders'),
       );
@@ -658,7 +658,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     it('order-fulfillment works through the same key', async () => {
       const answer = await post(
         stack,
-        `{ workflow(name: "${ORDER}") { name } instance(workflowName: "${ORDER}", id: "${FINISHED_ORDER}") { status } }`,
+        `{ workflow(name: "${ORDER}") { name } instance(workflowName: "${ORDER}", instanceId: "${FINISHED_ORDER}") { status } }`,
         {},
         as('orders'),
       );

@@ -145,7 +145,7 @@ describe('the estimate against measured upstream calls', () => {
     }));
     const query = `query Entities($representations: [_Any!]!) {
       _entities(representations: $representations) {
-        ... on WorkflowInstance { status steps { name } }
+        ... on WorkflowInstance { status steps { type } }
         ... on Workflow { className }
       }
     }`;

@@ -20,7 +20,7 @@ const ENTITIES = `query Entities($representations: [_Any!]!) {
   }
 }`;
 const WITH_STEPS = `query Entities($representations: [_Any!]!) {
-  _entities(representations: $representations) { ... on WorkflowInstance { instanceId steps { name } } }
+  _entities(representations: $representations) { ... on WorkflowInstance { instanceId steps { ... on NamedStep { name } } } }
 }`;
 
 let dir: string;

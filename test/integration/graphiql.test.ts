@@ -4,6 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../../src/auth/principal.js';
 import { ConfigError, createConfig, loadConfig } from '../../src/config.js';
+import { parse, validate } from 'graphql';
+import { CREATE_ORDER_MUTATION, DEFAULT_TABS, WATCH_ORDER_SUBSCRIPTION } from '../../src/graphiql.js';
+import { schema } from '../../src/schema/index.js';
+import { expectData } from '../helpers/graphql.js';
+import { wsClient, type SubscriptionResult } from '../helpers/live.js';
+import { startStack } from '../helpers/stack.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
@@ -61,6 +68,8 @@ describe('GraphiQL', () => {
     const html = page.body.toString('utf8');
     expect(html).toContain('renderYogaGraphiQL');
     expect(html).toContain('query Dashboard');
+    expect(html).toContain('mutation CreateOrder');
+    expect(html).toContain('subscription WatchOrder');
     expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="?https?:/);
   });
 
@@ -144,5 +153,56 @@ describe('GRAPHIQL=false', () => {
     expect(loadConfig({ GRAPHIQL: 'TRUE' }).graphiql).toBe(true);
     expect(() => loadConfig({ GRAPHIQL: 'no' })).toThrow(ConfigError);
     expect(() => loadConfig({ GRAPHIQL: 'no' })).toThrow(/GRAPHIQL must be one of true, false \(got "no"\)/);
+  });
+});
+
+describe("GraphiQL's three tabs on the demo data", () => {
+  it('open as a query, a mutation and a subscription, each valid against the schema', () => {
+    const kinds = DEFAULT_TABS.map((tab) => {
+      const document = parse(tab.query);
+      expect(validate(schema, document).map((e) => e.message)).toEqual([]);
+      return document.definitions.map((d) => (d.kind === 'OperationDefinition' ? d.operation : d.kind));
+    });
+    expect(kinds).toEqual([['query'], ['mutation'], ['subscription']]);
+  });
+
+  it('run against the emulator demo data as local mode serves it: the query and mutation over HTTP, the subscription over graphql-ws', async () => {
+    const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
+    // The dashboard tab (DEFAULT_QUERY) is also run, and priced, by read-fields.test.ts and cost.test.ts.
+    const [dashboard] = DEFAULT_TABS;
+    expect((await stack.graphql(dashboard?.query ?? '')).errors).toBeUndefined();
+
+    const created = expectData(
+      await stack.graphql<{
+        createInstance: { __typename: string; instanceId?: string; instance?: { status: string } };
+      }>(CREATE_ORDER_MUTATION),
+    );
+    expect(created.createInstance).toMatchObject({
+      __typename: 'CreateInstancePayload',
+      instanceId: expect.any(String),
+      instance: { status: expect.any(String) },
+    });
+    const params = expectData(
+      await stack.graphql<{ instance: { params: unknown } | null }>(
+        'query ($id: String!) { instance(workflowName: "order-fulfillment", instanceId: $id) { params } }',
+        { id: created.createInstance.instanceId },
+      ),
+    );
+    expect(params.instance?.params).toEqual({ customer: 'you@example.com' });
+
+    const results: SubscriptionResult<{ instanceStatusChanged: { instance: { instanceId: string } } | null }>[] = [];
+    const unsubscribe = wsClient(stack).subscribe<{
+      instanceStatusChanged: { instance: { instanceId: string } } | null;
+    }>(
+      { query: WATCH_ORDER_SUBSCRIPTION },
+      { next: (result) => results.push(result), error: () => undefined, complete: () => undefined },
+    );
+    try {
+      await waitFor(() => results.length > 0, { message: 'the first event of the subscription tab' });
+    } finally {
+      unsubscribe();
+    }
+    expect(results[0]?.errors).toBeUndefined();
+    expect(results[0]?.data?.instanceStatusChanged?.instance.instanceId).toBe('order-1004');
   });
 });

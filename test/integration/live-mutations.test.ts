@@ -31,7 +31,7 @@ describe('live subscribers after a mutation', () => {
     await createInstance(stack, WORKFLOW, 'push-pause-1');
     const sub = subscribe(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'push-pause-1' });
     await waitFor(() => sub.results.length > 0, { message: 'the first status event' });
-    const statuses = () => valuesOf(sub.results, (d) => d.instanceStatusChanged.status);
+    const statuses = () => valuesOf(sub.results, (d) => d.instanceStatusChanged?.status ?? 'null');
     // A new instance sleeps through its cool-off on the emulator's manual clock: it stays WAITING until the pause.
     expect(statuses()).toEqual(['WAITING']);
     stack.resetCalls();
@@ -72,7 +72,7 @@ describe('live subscribers after a mutation', () => {
     await waitFor(() => sub.done, { message: 'the TERMINATED event and completion', timeoutMs: PUSH_DEADLINE_MS });
 
     expect(sub.error).toBeUndefined();
-    expect(valuesOf(sub.results, (d) => d.instanceStatusChanged.status)).toEqual(['WAITING', 'TERMINATED']);
+    expect(valuesOf(sub.results, (d) => d.instanceStatusChanged?.status ?? 'null')).toEqual(['WAITING', 'TERMINATED']);
     expect(stack.upstreamCalls(INSTANCE_READS)).toBeLessThanOrEqual(2);
     expect(stack.app.live.stats()).toMatchObject({ loops: 0, subscribers: 0 });
   });

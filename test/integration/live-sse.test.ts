@@ -5,14 +5,15 @@ import {
   InstanceStatusChangedDocument as STATUS,
   type InstanceStatusChangedSubscription,
 } from '../generated/operations.js';
+import { expectPresent } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
-import { subscribe } from '../helpers/live.js';
+import { subscribe, UNKNOWN_WATCHES } from '../helpers/live.js';
 import { startStack, type GraphQLResult, type Stack } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
 
 const WORKFLOW = 'order-fulfillment';
 
-type StatusEvent = InstanceStatusChangedSubscription['instanceStatusChanged'];
+type StatusEvent = NonNullable<InstanceStatusChangedSubscription['instanceStatusChanged']>;
 
 /** Drives an instance to its event wait, then releases it with `sendInstanceEvent`. */
 async function release(stack: Stack, instanceId: string, waiting: () => boolean): Promise<void> {
@@ -48,12 +49,29 @@ function expectLifecycle(events: StatusEvent[]): void {
 }
 
 describe('subscriptions over SSE', () => {
+  it.each(UNKNOWN_WATCHES)(
+    'answers $what with one null event and completes, as over graphql-ws and as queries answer null',
+    async (watch) => {
+      const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
+      const client = createClient({ url: stack.url as string, retryAttempts: 0 });
+      try {
+        const sub = watch.open(client);
+        await waitFor(() => sub.done, { message: 'the subscription to end' });
+        expect(sub.error).toBeUndefined();
+        expect(sub.results).toEqual([{ data: { [watch.field]: null } }]);
+      } finally {
+        client.dispose();
+      }
+    },
+  );
+
   it('streams an instance to COMPLETE in the graphql-sse single-connection mode at /graphql/stream', async () => {
     const stack = await startStack({ listen: true, config: { pollIntervalMs: 50 } });
     await createInstance(stack, WORKFLOW, 'sse-single-1');
     const client = createClient({ url: `${stack.url as string}/stream`, singleConnection: true, retryAttempts: 0 });
     const sub = subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'sse-single-1' });
-    const events = (): StatusEvent[] => sub.results.flatMap((r) => (r.data ? [r.data.instanceStatusChanged] : []));
+    const events = (): StatusEvent[] =>
+      sub.results.flatMap((r) => (r.data?.instanceStatusChanged ? [r.data.instanceStatusChanged] : []));
     try {
       await waitFor(() => events().length > 0, { message: 'the first event' });
       await release(stack, 'sse-single-1', () => events().at(-1)?.status === 'WAITING');
@@ -84,7 +102,12 @@ describe('subscriptions over SSE', () => {
     let completed = false;
     const reading = readEvents(response, ({ event, data }) => {
       if (event === 'next' && data)
-        events.push((JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged);
+        events.push(
+          expectPresent(
+            (JSON.parse(data) as { data: InstanceStatusChangedSubscription }).data.instanceStatusChanged,
+            'a status event',
+          ),
+        );
       if (event === 'complete') completed = true;
     });
     try {

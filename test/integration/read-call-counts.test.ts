@@ -89,7 +89,7 @@ describe('upstream calls of instance lists', () => {
 describe('upstream calls of an instance lookup', () => {
   it('fetches the step log in the same request only when steps are selected and not skipped', async () => {
     const query = (skip: boolean) =>
-      `{ instance(workflowName: "${WORKFLOW}", id: "load-03") { params steps @skip(if: ${skip}) { name } } }`;
+      `{ instance(workflowName: "${WORKFLOW}", instanceId: "load-03") { params steps @skip(if: ${skip}) { type } } }`;
     expect((await stack.graphql(query(true))).errors).toBeUndefined();
     expect(simpleFlags()).toEqual({ simple: 1, full: 0 });
     stack.resetCalls();
@@ -141,7 +141,7 @@ describe('upstream calls of a workflow lookup', () => {
 
   it('answers null without errors for an unknown workflow asked for its versions, latest version and an instance', async () => {
     const result = await stack.graphql(
-      '{ workflow(name: "no-such-workflow") { name latestVersion { versionId } versions { totalCount } instance(id: "x") { status } } }',
+      '{ workflow(name: "no-such-workflow") { name latestVersion { versionId } versions { totalCount } instance(instanceId: "x") { status } } }',
     );
     expect(result).toEqual({ data: { workflow: null } });
     expect(stack.upstreamCalls({ routeIncludes: '/workflows/{workflow_name}' })).toBe(3);

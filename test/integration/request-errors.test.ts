@@ -180,7 +180,7 @@ describe('ids on the way upstream', () => {
   it('percent-encodes every path segment, the `*` encodeURIComponent leaves alone included', async () => {
     const recording = await startStack({ recordUrls: true });
     try {
-      await recording.graphql('{ instance(workflowName: "nightly-report", id: "a b/c*d#e,f") { instanceId } }');
+      await recording.graphql('{ instance(workflowName: "nightly-report", instanceId: "a b/c*d#e,f") { instanceId } }');
       expect(recording.sentUrls).toEqual([
         expect.stringMatching(
           /^GET \/accounts\/\w+\/workflows\/nightly-report\/instances\/a%20b%2Fc%2Ad%23e%2Cf(\?|$)/,

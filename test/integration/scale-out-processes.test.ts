@@ -90,7 +90,7 @@ afterAll(async () => {
 });
 
 const freshName = (what: string) => `${what}-${randomBytes(3).toString('hex')}`;
-const statuses = (sub: Sub) => valuesOf(sub.results, (d) => d.instanceStatusChanged.status);
+const statuses = (sub: Sub) => valuesOf(sub.results, (d) => d.instanceStatusChanged?.status ?? 'null');
 const tooMany = () => emulator.requests.entries.filter((entry) => entry.status === 429).length;
 /** Requests the emulator answered over the last window's length. */
 const sentInLastWindow = () => {

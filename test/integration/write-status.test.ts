@@ -175,7 +175,7 @@ describe('status changes and events', () => {
     const id = await awaitingApproval('restart');
     await approvePayment(stack, id);
     await statusOf(id, 'complete');
-    expect((await read(id)).steps.map((s) => s.name)).toContain('ship-order-1');
+    expect((await read(id)).steps.flatMap((s) => ('name' in s ? [s.name] : []))).toContain('ship-order-1');
 
     const result = await restart({
       workflowName: WF,
@@ -186,7 +186,7 @@ describe('status changes and events', () => {
     await statusOf(id, ['waiting', 'running']);
     const after = await read(id);
     // Steps before the target are kept; the wait runs again and nothing after it has run yet.
-    expect(after.steps.map((s) => s.name)).toEqual([
+    expect(after.steps.flatMap((s) => ('name' in s ? [s.name] : []))).toEqual([
       'validate-order-1',
       'reserve-inventory-1',
       'charge-card-1',

@@ -12,7 +12,7 @@ function cost(query: string, variables: Record<string, unknown> = {}, operationN
 }
 
 const WF = 'workflow(name: "w")';
-const INSTANCE = 'instance(workflowName: "w", id: "i")';
+const INSTANCE = 'instance(workflowName: "w", instanceId: "i")';
 
 describe('estimateCost on reads', () => {
   it.each([
@@ -28,7 +28,7 @@ describe('estimateCost on reads', () => {
     ],
     [
       'steps share the details call of a listed instance',
-      `{ ${WF} { instances(first: 50) { nodes { params steps { name } } } } }`,
+      `{ ${WF} { instances(first: 50) { nodes { params steps { type } } } } }`,
       51,
     ],
     ['a page without first has the default size of 20', `{ ${WF} { instances { nodes { params } } } }`, 21],
@@ -55,7 +55,7 @@ describe('estimateCost on reads', () => {
     ],
     [
       'an instance lookup answers every instance field',
-      `{ ${INSTANCE} { status params output steps { name } stepCount } }`,
+      `{ ${INSTANCE} { status params output steps { type } stepCount } }`,
       1,
     ],
     [
@@ -76,12 +76,12 @@ describe('estimateCost on reads', () => {
     ],
     [
       'different instances cost one call each',
-      `{ a: ${INSTANCE} { params } b: instance(workflowName: "w", id: "j") { params } }`,
+      `{ a: ${INSTANCE} { params } b: instance(workflowName: "w", instanceId: "j") { params } }`,
       2,
     ],
     [
       'a simple and a full fetch of one instance in different places count apart',
-      `{ ${INSTANCE} { params } ${WF} { instance(id: "i") { steps { name } } } }`,
+      `{ ${INSTANCE} { params } ${WF} { instance(instanceId: "i") { steps { type } } } }`,
       2,
     ],
     ['a workflow lookup with only its name costs the lookup', `{ ${WF} { id name __typename } }`, 1],
@@ -206,7 +206,7 @@ describe('estimateCost on reads', () => {
     const fragments = Array.from(
       { length: depth },
       (_, i) =>
-        `fragment F${i} on Workflow { a: instance(id: "a${i}") { workflow { ...F${i + 1} } } b: instance(id: "b${i}") { workflow { ...F${i + 1} } } }`,
+        `fragment F${i} on Workflow { a: instance(instanceId: "a${i}") { workflow { ...F${i + 1} } } b: instance(instanceId: "b${i}") { workflow { ...F${i + 1} } } }`,
     ).join('\n');
     const query = `{ ${WF} { ...F0 } }\n${fragments}\nfragment F${depth} on Workflow { name }`;
     const estimate = estimateCost(schema, parse(query));
@@ -253,7 +253,7 @@ describe('estimateCost on mutations and subscriptions', () => {
     ],
     [
       'a status change reading the instance back costs that read or the refusal lookup, never both',
-      'mutation { terminateInstance(input: { workflowName: "w", instanceId: "i" }) { ... on TerminateInstancePayload { instance { status steps { name } } } } }',
+      'mutation { terminateInstance(input: { workflowName: "w", instanceId: "i" }) { ... on TerminateInstancePayload { instance { status steps { type } } } } }',
       {},
       2,
     ],
@@ -265,7 +265,7 @@ describe('estimateCost on mutations and subscriptions', () => {
     ],
     [
       'an instance status subscription costs its poll; the event comes with details',
-      'subscription { instanceStatusChanged(workflowName: "w", instanceId: "i") { status instance { params steps { name } } } }',
+      'subscription { instanceStatusChanged(workflowName: "w", instanceId: "i") { status instance { params steps { type } } } }',
       {},
       1,
     ],
@@ -294,7 +294,7 @@ describe('useQueryCostLimit', () => {
 
 describe('createCostCache', () => {
   const TWO = parse(
-    'query Two($w: String!, $a: String!, $b: String!) { a: instance(workflowName: $w, id: $a) { params } b: instance(workflowName: $w, id: $b) { params } }',
+    'query Two($w: String!, $a: String!, $b: String!) { a: instance(workflowName: $w, instanceId: $a) { params } b: instance(workflowName: $w, instanceId: $b) { params } }',
   );
 
   it('reuses the estimate of a document for other names and ids of the same pattern', () => {

@@ -207,7 +207,14 @@ describe('upstream wire mapping', () => {
       trigger_source: 'cron',
     };
     const fake = await startFakeUpstream((_req, res) =>
-      reply(res, 200, ok([row], { result_info: { count: 1, per_page: 10, total_count: 11, cursor: 'next-1' } })),
+      reply(
+        res,
+        200,
+        // The second row leaves out `trigger_source`, which Cloudflare marks optional.
+        ok([row, { ...row, id: 'b', trigger_source: undefined }], {
+          result_info: { count: 2, per_page: 10, total_count: 11, cursor: 'next-1' },
+        }),
+      ),
     );
     const upstream = createUpstream(upstreamConfig(fake.url));
     const page = await upstream.default.listInstances('orders', {
@@ -232,8 +239,10 @@ describe('upstream wire mapping', () => {
       triggerSource: 'cron',
       endedOn: null,
     });
+    // As the details do for a missing `trigger`: a source nobody said is `unknown`.
+    expect(page.items[1]).toMatchObject({ id: 'b', triggerSource: 'unknown' });
     expect(page.info).toEqual({
-      count: 1,
+      count: 2,
       perPage: 10,
       totalCount: 11,
       page: null,

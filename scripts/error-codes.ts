@@ -31,7 +31,8 @@ export function withErrorCodeTable(readme: string): string {
   if (start < 0 || end < start) {
     throw new Error(`README.md lacks the markers ${TABLE_START} … ${TABLE_END} around the error code table.`);
   }
-  return `${readme.slice(0, start + TABLE_START.length)}\n${errorCodeTable()}\n${readme.slice(end)}`;
+  // Blank lines around the table, so that markdown renderers do not take it for part of the comments.
+  return `${readme.slice(0, start + TABLE_START.length)}\n\n${errorCodeTable()}\n\n${readme.slice(end)}`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

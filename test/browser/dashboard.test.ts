@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
-import { buildDashboard, type DashboardBuild } from '../helpers/dashboard-build.js';
+import {
+  buildDashboardApp,
+  DASHBOARD,
+  generateDashboardOperations,
+  type DashboardManifest,
+} from '../helpers/dashboard-build.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { ROOT } from '../helpers/process.js';
 import { startStaticServer, type StaticServer } from '../helpers/static-server.js';
@@ -25,7 +30,7 @@ const TIME_SCALE = '60';
 /** How long the page may take to show what a live event or a click brings. */
 const SHOWS_WITHIN_MS = 15_000;
 
-let build: DashboardBuild;
+let manifest: DashboardManifest;
 let dashboard: StaticServer;
 let foreign: StaticServer;
 let gateway: GatewayProcess;
@@ -40,22 +45,26 @@ beforeAll(async () => {
   await mkdir(ARTIFACTS, { recursive: true });
   keysDir = await mkdtemp(join(tmpdir(), 'dashboard-keys-'));
   await writeFile(join(keysDir, 'keys.json'), JSON.stringify([key.entry]));
-  const [built, launched] = await Promise.all([
-    buildDashboard(),
+  // The static servers first: the gateway's CORS_ORIGINS names the dashboard's origin. They serve
+  // examples/dashboard/dist, which the build fills while the gateway starts with the manifest codegen wrote.
+  [dashboard, foreign] = await Promise.all([
+    startStaticServer(join(DASHBOARD, 'dist')),
+    startStaticServer(join(DASHBOARD, 'dist')),
+  ]);
+  manifest = await generateDashboardOperations();
+  [, gateway, browser] = await Promise.all([
+    buildDashboardApp(),
+    startGatewayProcess({
+      EMULATOR_TIME_SCALE: TIME_SCALE,
+      AUTH_MODE: 'api-key',
+      API_KEYS_FILE: join(keysDir, 'keys.json'),
+      // Only the dashboard's origin: the second static server is a foreign page (on loopback, like any other).
+      CORS_ORIGINS: dashboard.origin,
+      TRUSTED_DOCUMENTS_MODE: 'only',
+      TRUSTED_DOCUMENTS: manifest.path,
+    }),
     chromium.launch({ executablePath: CHROMIUM, headless: true }),
   ]);
-  build = built;
-  browser = launched;
-  [dashboard, foreign] = await Promise.all([startStaticServer(build.dist), startStaticServer(build.dist)]);
-  gateway = await startGatewayProcess({
-    EMULATOR_TIME_SCALE: TIME_SCALE,
-    AUTH_MODE: 'api-key',
-    API_KEYS_FILE: join(keysDir, 'keys.json'),
-    // Only the dashboard's origin: the second static server is a foreign page (on loopback, like any other).
-    CORS_ORIGINS: dashboard.origin,
-    TRUSTED_DOCUMENTS_MODE: 'only',
-    TRUSTED_DOCUMENTS: build.manifestPath,
-  });
   page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
 }, 60_000);
 
@@ -81,7 +90,10 @@ async function byHash<T>(name: string, variables: Record<string, unknown>): Prom
   const response = await fetch(gateway.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}` },
-    body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: build.hashOf(name) } }, variables }),
+    body: JSON.stringify({
+      extensions: { persistedQuery: { version: 1, sha256Hash: manifest.hashOf(name) } },
+      variables,
+    }),
   });
   return { status: response.status, ...((await response.json()) as { data?: T }) };
 }
@@ -267,8 +279,8 @@ describe('the example dashboard in Chromium', () => {
       {
         url: gateway.url,
         authorization: `Bearer ${key.key}`,
-        workflows: build.hashOf('Workflows'),
-        pause: build.hashOf('PauseInstance'),
+        workflows: manifest.hashOf('Workflows'),
+        pause: manifest.hashOf('PauseInstance'),
       },
     );
     await screenshot(attacker, '7-foreign-origin');

@@ -38,13 +38,14 @@ let browser: Browser;
 let page: Page;
 let keysDir: string;
 const key = createApiKey({ id: 'dashboard', scopes: ['workflows:read', 'workflows:write'] });
+const readOnlyKey = createApiKey({ id: 'viewer', scopes: ['workflows:read'] });
 
 beforeAll(async () => {
   // .ci/run installs chromium; a machine without it fails here rather than skipping the browser test.
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (as .ci/run does)`);
   await mkdir(ARTIFACTS, { recursive: true });
   keysDir = await mkdtemp(join(tmpdir(), 'dashboard-keys-'));
-  await writeFile(join(keysDir, 'keys.json'), JSON.stringify([key.entry]));
+  await writeFile(join(keysDir, 'keys.json'), JSON.stringify([key.entry, readOnlyKey.entry]));
   // The static servers first: the gateway's CORS_ORIGINS names the dashboard's origin. They serve
   // examples/dashboard/dist, which the build fills while the gateway starts with the manifest codegen wrote.
   [dashboard, foreign] = await Promise.all([
@@ -189,9 +190,38 @@ describe('the example dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Send event' }).click();
     await shows(page.getByRole('alert').filter({ hasText: 'Cannot send an event to an instance that is complete.' }));
     await screenshot(page, '6-refused');
+
+    // A key without workflows:write: the ForbiddenError member, as a sentence; the instance was not restarted.
+    await page.getByLabel('API key or token').fill(readOnlyKey.key);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await shows(detailStatus(page, /^COMPLETE$/));
+    await page.getByRole('button', { name: 'Restart' }).click();
+    await shows(
+      page.getByRole('alert').filter({ hasText: 'Not allowed: your credential lacks the workflows:write scope.' }),
+    );
+    expect(await statusOf('browser-order-1')).toBe('COMPLETE');
+    await screenshot(page, '6-forbidden');
   });
 
-  it('7. a page from a foreign origin reads nothing and changes nothing, over HTTP, SSE or WebSocket, with a valid key', async () => {
+  it('7. pages through the instances with the Relay cursors', async () => {
+    // A sixth order instance: five make a page.
+    const created = await byHash<{ createInstance: { __typename: string } }>('CreateInstance', {
+      input: { workflowName: 'order-fulfillment', instanceId: 'browser-order-2' },
+    });
+    expect(created.data?.createInstance.__typename).toBe('CreateInstancePayload');
+    // Newest first: the new instance arrives live on the first page, and the oldest moves to the next one.
+    await shows(page.getByTestId('instance-row-browser-order-2'));
+    await shows(page.getByRole('button', { name: 'Next page' }).and(page.locator(':enabled')));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await shows(page.getByTestId('instance-row-order-1001'));
+    expect(await page.getByTestId('instance-row-browser-order-2').count()).toBe(0);
+    await screenshot(page, '7-next-page');
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await shows(page.getByTestId('instance-row-browser-order-2'));
+    expect(await page.getByTestId('instance-row-order-1001').count()).toBe(0);
+  });
+
+  it('8. a page from a foreign origin reads nothing and changes nothing, over HTTP, SSE or WebSocket, with a valid key', async () => {
     // A waiting instance for the foreign page to try to pause.
     const created = await byHash<{ createInstance: { __typename: string } }>('CreateInstance', {
       input: { workflowName: 'order-fulfillment', instanceId: 'foreign-target' },
@@ -283,7 +313,7 @@ describe('the example dashboard in Chromium', () => {
         pause: manifest.hashOf('PauseInstance'),
       },
     );
-    await screenshot(attacker, '7-foreign-origin');
+    await screenshot(attacker, '8-foreign-origin');
     await attacker.close();
 
     expect(attempts).toEqual({

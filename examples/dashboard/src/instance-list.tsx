@@ -142,6 +142,7 @@ function CreateInstance(props: { connection: Connection; workflowName: string; o
       });
       if (result.__typename === 'CreateInstancePayload') {
         setMessage({ text: `Created ${result.instanceId} (${result.status.toLowerCase()}).`, failed: false });
+        setInstanceId('');
         props.onCreated(result.instanceId);
       } else {
         setMessage({ text: describeMutationError(result), failed: true });

@@ -68,10 +68,11 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
         </>
       );
     case 'WaitForEventStep':
+      // While it waits, the end time the log holds is the wait's timeout, not an end: show only its start.
       return (
         <>
           <strong>{step.name}</strong> {step.finished ? 'received' : 'waiting for'} event <code>{step.eventType}</code>{' '}
-          <small>{when}</small>
+          <small>{step.finished ? when : `since ${formatTime(step.startedOn)}`}</small>
           {step.error && <span class="failed"> {step.error.message}</span>}
           {step.payloadPreview !== null && step.payloadPreview !== undefined && (
             <FullOutput

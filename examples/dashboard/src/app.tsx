@@ -5,7 +5,7 @@ import { InstanceList } from './instance-list';
 import { WorkflowList } from './workflow-list';
 
 /** `npm start`'s address; another server is named with `?endpoint=http://host:port/graphql`. */
-const DEFAULT_ENDPOINT = 'http://localhost:4000/graphql';
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:4000/graphql';
 
 export interface Selection {
   readonly workflowName: string;

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import {
   buildDashboardApp,
@@ -53,7 +53,8 @@ beforeAll(async () => {
     startStaticServer(join(DASHBOARD, 'dist')),
   ]);
   manifest = await generateDashboardOperations();
-  [, gateway, browser] = await Promise.all([
+  // Settled together, so that afterAll stops whatever started when another part failed.
+  const [built, started, launched] = await Promise.allSettled([
     buildDashboardApp(),
     startGatewayProcess({
       EMULATOR_TIME_SCALE: TIME_SCALE,
@@ -66,8 +67,18 @@ beforeAll(async () => {
     }),
     chromium.launch({ executablePath: CHROMIUM, headless: true }),
   ]);
+  if (started.status === 'fulfilled') gateway = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  for (const outcome of [built, started, launched]) if (outcome.status === 'rejected') throw outcome.reason;
   page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
 }, 60_000);
+
+// The page as it was when a step failed, beside the screenshots of the states that passed.
+beforeEach(({ task, onTestFailed }) => {
+  onTestFailed(async () => {
+    await screenshot(page, `failed-${task.name.split('.')[0]}`);
+  });
+});
 
 afterAll(async () => {
   await browser?.close();

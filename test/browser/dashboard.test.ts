@@ -193,7 +193,7 @@ describe('the example dashboard in Chromium', () => {
     await screenshot(page, '5-resumed');
   });
 
-  it('6. shows a readable message when the server refuses an action', async () => {
+  it('6. shows a readable message when the server refuses an action, and restarts the instance once allowed', async () => {
     await page.getByLabel('Status').selectOption('');
     await page.getByTestId('instance-row-browser-order-1').getByRole('button', { name: 'browser-order-1' }).click();
     await shows(detailStatus(page, /^COMPLETE$/));
@@ -212,6 +212,15 @@ describe('the example dashboard in Chromium', () => {
     );
     expect(await statusOf('browser-order-1')).toBe('COMPLETE');
     await screenshot(page, '6-forbidden');
+
+    // With the full key the restart runs, and the finished instance comes back to life on the page.
+    await page.getByLabel('API key or token').fill(key.key);
+    await page.getByRole('button', { name: 'Connect' }).click();
+    await page.getByRole('button', { name: 'Restart' }).click();
+    await shows(page.getByRole('status').filter({ hasText: 'Restarted' }));
+    await shows(detailStatus(page, /^(QUEUED|RUNNING|WAITING)$/));
+    await shows(detailStatus(page, /^WAITING$/));
+    await screenshot(page, '6-restarted');
   });
 
   it('7. pages through the instances with the Relay cursors', async () => {

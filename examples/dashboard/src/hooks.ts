@@ -60,12 +60,17 @@ export function useQuery<R, V>(
   return { data, error, refetch: () => run.current() };
 }
 
-/** Subscribes while mounted (and again when the connection or variables change); `onData` may change freely. */
+/**
+ * Subscribes while mounted, and again when the connection, the variables or `generation` change (a subscription that
+ * completed, such as `instanceUpdated` after a final status, is started again by a new generation); `onData` may
+ * change freely.
+ */
 export function useSubscription<R, V>(
   connection: Connection,
   document: TypedDocumentString<R, V>,
   variables: V,
   onData: (data: R) => void,
+  generation = 0,
 ): RequestError | undefined {
   const key = JSON.stringify(variables);
   const [error, setError] = useState<RequestError | undefined>(undefined);
@@ -74,7 +79,7 @@ export function useSubscription<R, V>(
   useEffect(() => {
     setError(undefined);
     return connection.subscribe(document, JSON.parse(key) as V, (data) => handler.current(data), setError);
-  }, [connection, document, key]);
+  }, [connection, document, key, generation]);
   return error;
 }
 

@@ -14,13 +14,13 @@ import {
 interface Props {
   readonly connection: Connection;
   readonly instance: InstanceDetailFragment;
+  readonly onRestarted: () => void;
 }
 
-/** A mutation's result union: its payload (`…Payload`) or one of the typed errors. */
-type Result = { readonly __typename: string };
-type Payload<R extends Result> = Extract<R, { __typename: `${string}Payload` }>;
+/** The member of a mutation's result union that says it worked; every other member is a typed error. */
+type Payload = { readonly __typename: `${string}Payload` };
 
-function isPayload<R extends Result>(result: R): result is Payload<R> {
+function isPayload<P extends Payload>(result: P | MutationErrorsFragment): result is P {
   return result.__typename.endsWith('Payload');
 }
 
@@ -29,17 +29,17 @@ function isPayload<R extends Result>(result: R): result is Payload<R> {
  * event is always offered: the server says why when it refuses). The outcome, or a readable sentence for the
  * typed error, shows below; the new status arrives through the live subscription.
  */
-export function InstanceActions({ connection, instance }: Props) {
+export function InstanceActions({ connection, instance, onRestarted }: Props) {
   const [message, setMessage] = useState<{ text: string; failed: boolean } | undefined>(undefined);
   const waitingFor = instance.steps.find((s) => s.__typename === 'WaitForEventStep' && !s.finished);
   const [eventType, setEventType] = useState('');
   const [payload, setPayload] = useState('{ "approved": true }');
   const key = { workflowName: instance.workflowName, instanceId: instance.instanceId };
 
-  const run = async <R extends Result>(
+  const run = async <P extends Payload>(
     action: string,
-    mutate: () => Promise<R>,
-    done: (payload: Payload<R>) => string,
+    mutate: () => Promise<P | MutationErrorsFragment>,
+    done: (payload: P) => string,
   ) => {
     setMessage(undefined);
     try {
@@ -47,8 +47,7 @@ export function InstanceActions({ connection, instance }: Props) {
       setMessage(
         isPayload(result)
           ? { text: done(result), failed: false }
-          : // Every member that is not the payload implements Error: MutationErrors selected it.
-            { text: describeMutationError(result as unknown as MutationErrorsFragment), failed: true },
+          : { text: describeMutationError(result), failed: true },
       );
     } catch (failure) {
       setMessage({ text: `${action} failed: ${asRequestError(failure).readable}`, failed: true });
@@ -118,7 +117,10 @@ export function InstanceActions({ connection, instance }: Props) {
           void run(
             'Restart',
             async () => (await connection.execute(RestartInstanceMutation, { input: key })).restartInstance,
-            (p) => `Restarted: ${p.status.toLowerCase()}.`,
+            (p) => {
+              onRestarted();
+              return `Restarted: ${p.status.toLowerCase()}.`;
+            },
           )
         }
       >

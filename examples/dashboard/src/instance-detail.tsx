@@ -19,8 +19,14 @@ export function InstanceDetail({ connection, workflowName, instanceId }: Props) 
   const query = useQuery(connection, InstanceQuery, variables);
   // Each event is the whole instance as it is now; it replaces what the query answered.
   const [live, setLive] = useState<InstanceDetailFragment | undefined>(undefined);
-  const liveError = useSubscription(connection, InstanceUpdatedSubscription, variables, (data) =>
-    setLive(data.instanceUpdated),
+  // `instanceUpdated` completes after a final status; a restart starts the instance, and the subscription, again.
+  const [generation, setGeneration] = useState(0);
+  const liveError = useSubscription(
+    connection,
+    InstanceUpdatedSubscription,
+    variables,
+    (data) => setLive(data.instanceUpdated),
+    generation,
   );
   const instance = live ?? query.data?.instance ?? undefined;
 
@@ -64,7 +70,11 @@ export function InstanceDetail({ connection, workflowName, instanceId }: Props) 
               </>
             )}
           </dl>
-          <InstanceActions connection={connection} instance={instance} />
+          <InstanceActions
+            connection={connection}
+            instance={instance}
+            onRestarted={() => setGeneration((g) => g + 1)}
+          />
           <StepTimeline connection={connection} instance={instance} />
         </>
       )}

@@ -18,8 +18,9 @@ import { eventually } from '../helpers/wait.js';
 
 /**
  * The example dashboard (examples/dashboard), built as its README says, in Debian's Chromium against the server in
- * local mode (`npm start`: the embedded emulator and its demo data) with access control on (`AUTH_MODE=api-key`)
- * and `TRUSTED_DOCUMENTS_MODE=only` with the manifest the build wrote, so every request the page makes proves the
+ * local mode (`npm start`: the embedded emulator and its demo data) with access control on (`AUTH_MODE=api-key`,
+ * `CORS_ORIGINS` naming the dashboard's origin), and against a second one with neither (step 9). Both run with
+ * `TRUSTED_DOCUMENTS_MODE=only` and the manifest the build wrote, so every request the page makes proves the
  * manifest right. Screenshots of each state go to test-artifacts/browser/ (git-ignored).
  */
 
@@ -34,6 +35,8 @@ let manifest: DashboardManifest;
 let dashboard: StaticServer;
 let foreign: StaticServer;
 let gateway: GatewayProcess;
+/** The server without access control: no AUTH_MODE, and CORS_ORIGINS unset (pages from loopback may use it). */
+let openGateway: GatewayProcess;
 let browser: Browser;
 let page: Page;
 let keysDir: string;
@@ -54,7 +57,7 @@ beforeAll(async () => {
   ]);
   manifest = await generateDashboardOperations();
   // Settled together, so that afterAll stops whatever started when another part failed.
-  const [built, started, launched] = await Promise.allSettled([
+  const [built, started, openStarted, launched] = await Promise.allSettled([
     buildDashboardApp(),
     startGatewayProcess({
       EMULATOR_TIME_SCALE: TIME_SCALE,
@@ -65,11 +68,18 @@ beforeAll(async () => {
       TRUSTED_DOCUMENTS_MODE: 'only',
       TRUSTED_DOCUMENTS: manifest.path,
     }),
+    startGatewayProcess({
+      EMULATOR_TIME_SCALE: TIME_SCALE,
+      TRUSTED_DOCUMENTS_MODE: 'only',
+      TRUSTED_DOCUMENTS: manifest.path,
+    }),
     chromium.launch({ executablePath: CHROMIUM, headless: true }),
   ]);
   if (started.status === 'fulfilled') gateway = started.value;
+  if (openStarted.status === 'fulfilled') openGateway = openStarted.value;
   if (launched.status === 'fulfilled') browser = launched.value;
-  for (const outcome of [built, started, launched]) if (outcome.status === 'rejected') throw outcome.reason;
+  for (const outcome of [built, started, openStarted, launched])
+    if (outcome.status === 'rejected') throw outcome.reason;
   page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
 }, 60_000);
 
@@ -82,7 +92,7 @@ beforeEach(({ task, onTestFailed }) => {
 
 afterAll(async () => {
   await browser?.close();
-  await gateway?.stop();
+  await Promise.all([gateway?.stop(), openGateway?.stop()]);
   await rm(keysDir, { recursive: true, force: true });
 });
 
@@ -350,5 +360,28 @@ describe('the example dashboard in Chromium', () => {
     const control = await byHash<{ workflows: { nodes: unknown[] } }>('Workflows', {});
     expect(control.status).toBe(200);
     expect(control.data?.workflows.nodes).toHaveLength(4);
+  });
+
+  it('9. against the server as npm start runs it (no AUTH_MODE), works with no credential', async () => {
+    const visitor = await browser.newPage();
+    await visitor.goto(`${dashboard.origin}/?endpoint=${encodeURIComponent(openGateway.url)}`);
+    await shows(visitor.getByTestId('workflow-order-fulfillment'));
+    await visitor.getByRole('button', { name: 'order-fulfillment' }).click();
+    await visitor.getByTestId('instance-row-order-1004').getByRole('button', { name: 'order-1004' }).click();
+    await shows(detailStatus(visitor, /^WAITING$/));
+    // Live over graphql-ws without a connection_init credential: a pause made elsewhere shows up.
+    const paused = await fetch(openGateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        extensions: { persistedQuery: { version: 1, sha256Hash: manifest.hashOf('PauseInstance') } },
+        variables: { input: { workflowName: 'order-fulfillment', instanceId: 'order-1004' } },
+      }),
+    });
+    expect(paused.status).toBe(200);
+    await shows(detailStatus(visitor, /^PAUSED$/));
+    expect(await visitor.getByRole('alert').count()).toBe(0);
+    await screenshot(visitor, '9-no-access-control');
+    await visitor.close();
   });
 });

@@ -62,7 +62,7 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
       // Only `finished` says whether the sleep is over: the end time is not the planned wake-up time.
       return (
         <>
-          <strong>{step.name}</strong> sleep {step.finished ? 'done' : 'sleeping'}
+          <strong>{step.name}</strong> {step.finished ? 'slept' : 'sleeping'}
           <small> since {formatTime(step.startedOn)}</small>
           {step.error && <span class="failed"> {step.error.message}</span>}
         </>

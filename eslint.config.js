@@ -4,7 +4,7 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'test/generated/'] },
+  { ignores: ['node_modules/', 'dist/', 'test/generated/', 'examples/*/dist/', 'examples/dashboard/src/gql/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

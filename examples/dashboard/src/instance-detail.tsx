@@ -21,11 +21,16 @@ export function InstanceDetail({ connection, workflowName, instanceId }: Props) 
   const [live, setLive] = useState<InstanceDetailFragment | undefined>(undefined);
   // `instanceUpdated` completes after a final status; a restart starts the instance, and the subscription, again.
   const [generation, setGeneration] = useState(0);
+  // A null event: the instance does not exist (any more), as a null `instance` answers a query.
+  const [gone, setGone] = useState(false);
   const liveError = useSubscription(
     connection,
     InstanceUpdatedSubscription,
     variables,
-    (data) => setLive(data.instanceUpdated),
+    (data) => {
+      if (data.instanceUpdated) setLive(data.instanceUpdated);
+      else setGone(true);
+    },
     generation,
   );
   const instance = live ?? query.data?.instance ?? undefined;
@@ -37,7 +42,9 @@ export function InstanceDetail({ connection, workflowName, instanceId }: Props) 
       </h2>
       {query.error && <p role="alert">{query.error.readable}</p>}
       {liveError && <p role="alert">{liveError.readable}</p>}
-      {query.data && query.data.instance === null && !live && <p role="alert">This instance does not exist.</p>}
+      {((query.data && query.data.instance === null && !live) || gone) && (
+        <p role="alert">This instance does not exist.</p>
+      )}
       {instance && (
         <>
           <dl class="facts">

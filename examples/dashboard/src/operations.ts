@@ -60,7 +60,7 @@ export const InstancesQuery = graphql(`
 
 export const InstanceQuery = graphql(`
   query Instance($workflowName: String!, $instanceId: String!) {
-    instance(workflowName: $workflowName, id: $instanceId) {
+    instance(workflowName: $workflowName, instanceId: $instanceId) {
       ...InstanceDetail
     }
   }
@@ -87,9 +87,11 @@ export const InstanceDetailFragment = graphql(`
     steps {
       __typename
       type
-      name
-      startedOn
-      endedOn
+      ... on NamedStep {
+        name
+        startedOn
+        endedOn
+      }
       ... on DoStep {
         success
         isSensitive
@@ -107,6 +109,7 @@ export const InstanceDetailFragment = graphql(`
       }
       ... on SleepStep {
         finished
+        wakesOn
         error {
           message
         }
@@ -114,6 +117,7 @@ export const InstanceDetailFragment = graphql(`
       ... on WaitForEventStep {
         eventType
         finished
+        timesOutOn
         payloadPreview
         error {
           message
@@ -129,10 +133,12 @@ export const InstanceDetailFragment = graphql(`
 /** The full outputs of an instance's steps: asked only when the user opens one (each costs one upstream request). */
 export const StepOutputsQuery = graphql(`
   query StepOutputs($workflowName: String!, $instanceId: String!) {
-    instance(workflowName: $workflowName, id: $instanceId) {
+    instance(workflowName: $workflowName, instanceId: $instanceId) {
       steps {
         __typename
-        name
+        ... on NamedStep {
+          name
+        }
         ... on DoStep {
           output
         }

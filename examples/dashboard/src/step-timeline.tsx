@@ -19,7 +19,7 @@ export function StepTimeline({ connection, instance }: Props) {
       <h3>Steps</h3>
       <ol class="timeline">
         {instance.steps.map((step, index) => (
-          <li key={`${index}-${step.name ?? step.type}`} class={`step step-${step.type.toLowerCase()}`}>
+          <li key={`${index}-${step.type}`} class={`step step-${step.type.toLowerCase()}`}>
             <StepEntry connection={connection} instance={instance} step={step} />
           </li>
         ))}
@@ -28,13 +28,16 @@ export function StepTimeline({ connection, instance }: Props) {
   );
 }
 
+/** From its start to its end, or to "…" while it runs. */
+const span = (step: { startedOn: string; endedOn?: string | null }) =>
+  `${formatTime(step.startedOn)} → ${step.endedOn ? formatTime(step.endedOn) : '…'}`;
+
 function StepEntry({ connection, instance, step }: Props & { step: Step }) {
-  const when = `${formatTime(step.startedOn)} → ${step.endedOn ? formatTime(step.endedOn) : '…'}`;
   switch (step.__typename) {
     case 'DoStep':
       return (
         <>
-          <strong>{step.name}</strong> <Outcome success={step.success} /> <small>{when}</small>
+          <strong>{step.name}</strong> <Outcome success={step.success} /> <small>{span(step)}</small>
           <ul class="attempts">
             {step.attempts.map((attempt) => (
               <li key={attempt.number}>
@@ -49,36 +52,37 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
             ))}
           </ul>
           {step.outputPreview !== null && step.outputPreview !== undefined && (
-            <FullOutput
-              connection={connection}
-              instance={instance}
-              stepName={step.name ?? ''}
-              preview={step.outputPreview}
-            />
+            <FullOutput connection={connection} instance={instance} stepName={step.name} preview={step.outputPreview} />
           )}
         </>
       );
     case 'SleepStep':
-      // Only `finished` says whether the sleep is over: the end time is not the planned wake-up time.
       return (
         <>
           <strong>{step.name}</strong> {step.finished ? 'slept' : 'sleeping'}
-          <small> since {formatTime(step.startedOn)}</small>
+          <small>
+            {step.finished
+              ? ` ${span(step)}`
+              : ` since ${formatTime(step.startedOn)}, until ${formatTime(step.wakesOn)}`}
+          </small>
           {step.error && <span class="failed"> {step.error.message}</span>}
         </>
       );
     case 'WaitForEventStep':
-      // While it waits, the end time the log holds is the wait's timeout, not an end: show only its start.
       return (
         <>
           <strong>{step.name}</strong> {step.finished ? 'received' : 'waiting for'} event <code>{step.eventType}</code>{' '}
-          <small>{step.finished ? when : `since ${formatTime(step.startedOn)}`}</small>
+          <small>
+            {step.finished
+              ? span(step)
+              : `since ${formatTime(step.startedOn)}${step.timesOutOn ? `, until ${formatTime(step.timesOutOn)}` : ''}`}
+          </small>
           {step.error && <span class="failed"> {step.error.message}</span>}
           {step.payloadPreview !== null && step.payloadPreview !== undefined && (
             <FullOutput
               connection={connection}
               instance={instance}
-              stepName={step.name ?? ''}
+              stepName={step.name}
               preview={step.payloadPreview}
             />
           )}
@@ -87,7 +91,7 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
     case 'TerminationStep':
       return (
         <>
-          <strong>terminated</strong> by {step.source} <small>{formatTime(step.startedOn)}</small>
+          <strong>terminated</strong> by {step.source}
         </>
       );
     default:
@@ -110,7 +114,7 @@ function FullOutput(props: Props & { stepName: string; preview: string }) {
         workflowName: props.instance.workflowName,
         instanceId: props.instance.instanceId,
       });
-      const step = instance?.steps.find((s) => s.name === props.stepName);
+      const step = instance?.steps.find((s) => 'name' in s && s.name === props.stepName);
       const value =
         step?.__typename === 'DoStep'
           ? step.output

@@ -21,3 +21,25 @@ export function decodeJson<T>(text: string): T {
     return value;
   }) as T;
 }
+
+/** The JavaScript types a message field may be checked for. */
+type FieldType = 'string' | 'number';
+type TypeOf<T extends FieldType> = T extends 'string' ? string : number;
+
+/**
+ * Whether `value`, read from a channel or a key that another replica (or another version) wrote, is an object with
+ * each field of `fields` of its type (numbers finite): the shape check of every message before it is trusted.
+ */
+export function hasFields<F extends Record<string, FieldType>>(
+  value: unknown,
+  fields: F,
+): value is { readonly [K in keyof F]: TypeOf<F[K]> } {
+  if (typeof value !== 'object' || value === null) return false;
+  const record = value as Record<string, unknown>;
+  for (const [name, type] of Object.entries(fields)) {
+    const field = record[name];
+    if (type === 'number' ? !(typeof field === 'number' && Number.isFinite(field)) : typeof field !== type)
+      return false;
+  }
+  return true;
+}

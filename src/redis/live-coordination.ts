@@ -30,7 +30,7 @@ import type {
 import type { NotFoundResource } from '../upstream/errors.js';
 import type { InstanceDetails, InstanceStatus } from '../upstream/types.js';
 import type { RedisConnection } from './connection.js';
-import { decodeJson, encodeJson } from './json-codec.js';
+import { decodeJson, encodeJson, hasFields } from './json-codec.js';
 import type { RedisKeys } from './keys.js';
 import { PUBLISH_FENCED, RELEASE, TICK } from './live-scripts.js';
 
@@ -144,12 +144,9 @@ function versioned(text: string): [number, string] {
 }
 
 const isState = (value: unknown): value is SharedState => {
-  const state = value as Partial<SharedState> | null;
+  if (!hasFields(value, { instanceId: 'string', status: 'string' })) return false;
+  const state = value as typeof value & Partial<SharedState>;
   return (
-    typeof state === 'object' &&
-    state !== null &&
-    typeof state.instanceId === 'string' &&
-    typeof state.status === 'string' &&
     state.at instanceof Date &&
     !Number.isNaN(state.at.getTime()) &&
     (state.details === null || (typeof state.details === 'object' && state.details !== undefined))
@@ -157,9 +154,8 @@ const isState = (value: unknown): value is SharedState => {
 };
 
 function isMessage(value: unknown): value is Message {
-  const message = value as Partial<Record<string, unknown>> | null;
-  if (typeof message !== 'object' || message === null) return false;
-  if (typeof message.r !== 'string' || typeof message.k !== 'string') return false;
+  if (!hasFields(value, { r: 'string', k: 'string', m: 'string' })) return false;
+  const message = value as typeof value & Partial<Record<string, unknown>>;
   switch (message.m) {
     case 'interest':
     case 'released':
@@ -167,9 +163,9 @@ function isMessage(value: unknown): value is Message {
       return true;
     case 'state':
     case 'list':
-      return typeof message.t === 'number' && isState(message.s);
+      return hasFields(message, { t: 'number' }) && isState(message.s);
     case 'gone':
-      return typeof message.t === 'number';
+      return hasFields(message, { t: 'number' });
     default:
       return false;
   }

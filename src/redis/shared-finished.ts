@@ -19,7 +19,7 @@ import type { InstanceDetails } from '../upstream/types.js';
 import type { RedisConnection } from './connection.js';
 import { createFinishedIndex, MAX_INDEXED_KEYS } from './finished-index.js';
 import { SNAPSHOT, STORE_MANY } from './finished-scripts.js';
-import { decodeJson, encodeJson } from './json-codec.js';
+import { decodeJson, encodeJson, hasFields } from './json-codec.js';
 import type { RedisKeys } from './keys.js';
 
 export interface SharedFinishedTier extends SharedFinishedStore {
@@ -73,29 +73,11 @@ interface PendingStore {
 /** Deletes kept for sending after an outage; beyond them, copies still expire with the cache's TTL. */
 const MAX_MISSED_DELETES = 1000;
 
-const isForgetMessage = (value: unknown): value is ForgetMessage => {
-  const message = value as Partial<Record<string, unknown>> | null;
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    typeof message.r === 'string' &&
-    typeof message.c === 'string' &&
-    typeof message.i === 'string'
-  );
-};
+const isForgetMessage = (value: unknown): value is ForgetMessage =>
+  hasFields(value, { r: 'string', c: 'string', i: 'string' });
 
-const isStoredMessage = (value: unknown): value is StoredMessage => {
-  const message = value as Partial<Record<string, unknown>> | null;
-  return (
-    typeof message === 'object' &&
-    message !== null &&
-    typeof message.c === 'string' &&
-    typeof message.k === 'string' &&
-    typeof message.n === 'string' &&
-    typeof message.t === 'number' &&
-    Number.isFinite(message.t)
-  );
-};
+const isStoredMessage = (value: unknown): value is StoredMessage =>
+  hasFields(value, { c: 'string', k: 'string', n: 'string', t: 'number' });
 
 export function createSharedFinishedStore(
   connection: RedisConnection,

@@ -136,7 +136,8 @@ async function main(): Promise<void> {
   // An unreachable upstream is not: the check keeps retrying while /readyz answers 503 (src/health/upstream-check.ts).
   void app.startupCheck.then(async (outcome) => {
     if (outcome.status !== 'failed') return;
-    process.stderr.write(`Start-up check failed: ${outcome.problem}\n`);
+    // Through the logger: with LOG_FORMAT=json, stderr stays one JSON object per line for log pipelines.
+    logger.error({ problem: outcome.problem }, `Start-up check failed: ${outcome.problem}`);
     await app.stop();
     process.exit(1);
   });

@@ -40,6 +40,14 @@ describe('the start-up check of npm start, in remote mode', () => {
     expect(server.stderr()).toMatch(/Start-up check failed: invalid token: the upstream refused CLOUDFLARE_API_TOKEN/);
     expect(server.stderr()).toContain('Set CLOUDFLARE_API_TOKEN to a valid Cloudflare API token');
     expect(server.stdout() + server.stderr()).not.toContain(WRONG_TOKEN);
+    // Production logs JSON: the failure is one more JSON line for a log pipeline, at level error, not plain text.
+    const lines = server
+      .stderr()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { level?: string; msg?: string; problem?: string });
+    const failure = lines.find((line) => line.msg?.startsWith('Start-up check failed:'));
+    expect(failure).toMatchObject({ level: 'error', problem: expect.stringContaining('invalid token') });
     // One request through the normal client: a 401 is not retried.
     expect(upstream.requests.count()).toBe(1);
   });

@@ -80,10 +80,10 @@ export const CREATE_ORDER_MUTATION = /* GraphQL */ `
   }
 `;
 
-/** The subscription tab: the demo order that is waiting for its payment event from the start. */
+/** The subscription tab: the demo order that sleeps its cool-off, then waits for its payment event. */
 export const WATCH_ORDER_SUBSCRIPTION = /* GraphQL */ `
-  # The status of the demo order order-1004 now, then every change, over WebSocket. It waits for a
-  # "payment-approved" event; send one from another tab to see it complete:
+  # The status of the demo order order-1004 now, then every change, over WebSocket. After its cool-off sleep
+  # it waits for a "payment-approved" event; send one from another tab to see it complete:
   #   mutation { sendInstanceEvent(input: { workflowName: "order-fulfillment", instanceId: "order-1004",
   #     type: "payment-approved", payload: { approved: true } }) { __typename } }
   # A workflow or instance that does not exist answers one null event, as the queries do.

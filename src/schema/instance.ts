@@ -195,7 +195,7 @@ builder.node(WorkflowInstance, {
       type: 'DateTime',
       nullable: true,
       description:
-        'When the instance last changed. Only the instance list reports it, so it is null unless this instance came from a list in the same operation (`Workflow.instances`, or the `workflowInstancesChanged` event of a list poll): null for `instance`, `Workflow.instance`, `node`, `nodes`, mutation payloads and `instanceUpdated`. No request can fetch it for one instance, so none is made.',
+        'When the instance last changed. Only the instance list reports it, so it is null unless a list in the same operation included this instance (`Workflow.instances`, wherever this instance is reached from: `instance`, `node` and the rest answer it then too), or the event is a `workflowInstancesChanged` event of a list poll. No request can fetch it for one instance, so none is made.',
       // Never fetched: the instance list is the only endpoint that reports it.
       ...fromKey,
       resolve: (ref, _a, ctx) => ctx.loaders.summary(ref.workflowName, ref.instanceId)?.modifiedOn ?? null,

@@ -11,9 +11,10 @@ import type {
   TerminationStepInfo,
   WaitForEventStepInfo,
 } from '../upstream/types.js';
-import { codedError } from '../errors/coded-error.js';
+import { toGraphQLError } from '../errors/from-upstream.js';
 import { declareSource } from '../graphql/field-source.js';
 import { DYNAMIC_DELAY, readDuration, type ReadDuration } from '../upstream/duration.js';
+import { UpstreamProtocolError } from '../upstream/errors.js';
 import { authorizeRead } from './authorization.js';
 import { builder } from './builder.js';
 
@@ -157,7 +158,7 @@ const StepAttempt = builder
 
 const DurationRef = builder.objectRef<ReadDuration>('Duration').implement({
   description:
-    'A duration from workflow code. Cloudflare takes a number of milliseconds or a string such as `"10 seconds"` (the unit singular or plural: second, minute, hour, day, week, month = 30 days, year = 365 days) and logs it as written: `milliseconds` is its length either way, `text` the string when it was one.',
+    'A duration from workflow code. Cloudflare takes a number of milliseconds or a string such as `"10 seconds"` (the unit singular or plural: second, minute, hour, day, week, month, year; this server counts a month as 30 days and a year as 365) and logs it as written: `milliseconds` is its length either way, `text` the string when it was one.',
   fields: (t) => ({
     milliseconds: t.exposeFloat('milliseconds', { description: 'The length in milliseconds.' }),
     text: t.exposeString('text', {
@@ -167,16 +168,15 @@ const DurationRef = builder.objectRef<ReadDuration>('Duration').implement({
   }),
 });
 
-/** A logged duration as a `Duration`; one Cloudflare would not have accepted is an upstream contract error. */
+/**
+ * A logged duration as a `Duration`; one Cloudflare would not have accepted breaks the upstream contract, and is
+ * answered like any answer of the wrong shape (an `UPSTREAM_ERROR` at this field only).
+ */
 function typedDuration(value: DurationInfo, what: string): ReadDuration {
   const read = readDuration(value);
   if (read) return read;
-  throw codedError(
-    `The Workflows API logged ${what} as ${JSON.stringify(value)}, which is not a duration.`,
-    'UPSTREAM_ERROR',
-    {
-      status: null,
-    },
+  throw toGraphQLError(
+    new UpstreamProtocolError(`The Workflows API logged ${what} as ${JSON.stringify(value)}, which is not a duration.`),
   );
 }
 

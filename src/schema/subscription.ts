@@ -46,8 +46,9 @@ function unwrap<T>(item: LiveItem<T>): T | null {
   return item.error === undefined ? item.value : watchEnd(item.error);
 }
 
-const NOT_FOUND_RULE =
-  ' When the workflow or instance does not exist, or stops existing, the subscription sends one `null` event and completes, as `instance` and `workflow` answer `null`.';
+/** The end of a subscription to something that does not exist, in its description (`watched`: what it names). */
+const notFoundRule = (watched: 'workflow' | 'workflow or instance') =>
+  ` When the ${watched} does not exist, or stops existing, the subscription sends one \`null\` event and completes, as ${watched === 'workflow' ? '`workflow` answers' : '`instance` and `workflow` answer'} \`null\`.`;
 
 /** The instance behind an event; details the poll fetched are primed so its fields need no upstream call. */
 function instanceOf(
@@ -106,7 +107,7 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
     ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
       'The current status of an instance first, then every status change; completes after a final status (COMPLETE, ERRORED, TERMINATED), whose event is included. Fed by shared polling every `POLL_INTERVAL_MS` (slower while queued, paused or waiting); mutations through this server are reported at once.' +
-      NOT_FOUND_RULE,
+      notFoundRule('workflow or instance'),
     args: instanceArgs(t),
     subscribe: (_root, args, ctx, info) => {
       const workflowName = checkWorkflowName(args.workflowName);
@@ -127,7 +128,7 @@ builder.subscriptionField('instanceUpdated', (t) =>
     ...declareSource({ kind: 'watch', feed: 'instance', args: INSTANCE_KEY_ARGS }),
     description:
       'The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status.' +
-      NOT_FOUND_RULE,
+      notFoundRule('workflow or instance'),
     args: instanceArgs(t),
     subscribe: (_root, args, ctx) => {
       const workflowName = checkWorkflowName(args.workflowName);
@@ -149,7 +150,7 @@ builder.subscriptionField('workflowInstancesChanged', (t) =>
     ...declareSource({ kind: 'watch', feed: 'workflow', args: { workflowName: 'workflowName' } }),
     description:
       "Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server." +
-      NOT_FOUND_RULE,
+      notFoundRule('workflow'),
     args: {
       workflowName: t.arg.string({ required: true, description: 'The workflow name.' }),
       statuses: t.arg({

@@ -149,7 +149,7 @@ export type DoStep = NamedStep & WorkflowStep & {
   type: StepType;
 };
 
-/** A duration from workflow code. Cloudflare takes a number of milliseconds or a string such as `"10 seconds"` (the unit singular or plural: second, minute, hour, day, week, month = 30 days, year = 365 days) and logs it as written: `milliseconds` is its length either way, `text` the string when it was one. */
+/** A duration from workflow code. Cloudflare takes a number of milliseconds or a string such as `"10 seconds"` (the unit singular or plural: second, minute, hour, day, week, month, year; this server counts a month as 30 days and a year as 365) and logs it as written: `milliseconds` is its length either way, `text` the string when it was one. */
 export type Duration = {
   /** The length in milliseconds. */
   milliseconds: Scalars['Float']['output'];
@@ -675,7 +675,7 @@ export type Subscription = {
   instanceStatusChanged: Maybe<InstanceStatusEvent>;
   /** The instance now, then again after every change: a status change, a new step, a step finishing, a new attempt. Completes after a final status. When the workflow or instance does not exist, or stops existing, the subscription sends one `null` event and completes, as `instance` and `workflow` answer `null`. */
   instanceUpdated: Maybe<WorkflowInstance>;
-  /** Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server. When the workflow or instance does not exist, or stops existing, the subscription sends one `null` event and completes, as `instance` and `workflow` answer `null`. */
+  /** Every new instance of a workflow and every status change of one, from the moment of subscribing (`previousStatus` is null for a new instance). With `statuses`, only events whose new status is listed. Changes are found on the workflow's instance list (its 2,000 most recent instances) and through mutations made on this server. When the workflow does not exist, or stops existing, the subscription sends one `null` event and completes, as `workflow` answers `null`. */
   workflowInstancesChanged: Maybe<InstanceStatusEvent>;
 };
 
@@ -912,7 +912,7 @@ export type WorkflowInstance = Node & {
   instanceId: Scalars['String']['output'];
   /** True when the status is final (COMPLETE, ERRORED or TERMINATED). */
   isTerminal: Scalars['Boolean']['output'];
-  /** When the instance last changed. Only the instance list reports it, so it is null unless this instance came from a list in the same operation (`Workflow.instances`, or the `workflowInstancesChanged` event of a list poll): null for `instance`, `Workflow.instance`, `node`, `nodes`, mutation payloads and `instanceUpdated`. No request can fetch it for one instance, so none is made. */
+  /** When the instance last changed. Only the instance list reports it, so it is null unless a list in the same operation included this instance (`Workflow.instances`, wherever this instance is reached from: `instance`, `node` and the rest answer it then too), or the event is a `workflowInstancesChanged` event of a list poll. No request can fetch it for one instance, so none is made. */
   modifiedOn: Maybe<Scalars['DateTime']['output']>;
   /** The value `run()` returned; null until the instance completes. */
   output: Maybe<Scalars['JSON']['output']>;

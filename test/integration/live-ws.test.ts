@@ -86,6 +86,21 @@ describe('subscriptions over graphql-ws', () => {
     expect(sub.results).toEqual([{ data: { [watch.field]: null } }]);
   });
 
+  it('ends a subscription whose instance stops existing with one null event, after its real ones', async () => {
+    const stack = await startStack({ listen: true, config: { pollIntervalMs: POLL_MS } });
+    await createInstance(stack, WORKFLOW, 'live-deleted-1');
+    const sub = subscribe(wsClient(stack), STATUS, { workflowName: WORKFLOW, instanceId: 'live-deleted-1' });
+    await waitFor(() => sub.results.length > 0, { message: 'the first status event' });
+    // Deleted behind the server's back: the next poll finds it gone.
+    await stack.rest('DELETE', `/${WORKFLOW}/instances/live-deleted-1`);
+    await waitFor(() => sub.done, { message: 'the subscription to end' });
+    expect(sub.error).toBeUndefined();
+    const [first, last, ...more] = statusesOf(sub.results);
+    expect([first, more]).toEqual(['WAITING', []]);
+    expect(last).toBe('null');
+    expect(sub.results[1]).toEqual({ data: { instanceStatusChanged: null } });
+  });
+
   it('makes the same upstream polls for 200 subscribers of one instance as for 1, and none after they leave', async () => {
     // A budget large enough that pacing never stretches the interval: this test is about sharing.
     const stack = await startStack({

@@ -790,6 +790,8 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
       keepAliveTimeout: 4_000,
+      connections: config.connections === 0 ? null : config.connections,
+      pipelining: config.pipelining,
     });
   let closed = false;
   const now = options.now ?? Date.now;

@@ -426,7 +426,7 @@ class WorkflowsClient implements WorkflowsApi {
       parse: (e) => {
         const timestamp = parseEventTimestamp(e.result, 'result');
         // Older API revisions answered without a timestamp: the time we got the answer is the best we know.
-        return { timestamp: timestamp === null ? new Date(this.shared.now()) : new Date(timestamp) };
+        return { timestamp: timestamp ?? new Date(this.shared.now()) };
       },
     });
   }

@@ -1,6 +1,7 @@
 import { assertClean, runSustained } from './load.js';
 import type { SustainedLoad, SustainedResult } from './load-spec.js';
 import { readCpuSeconds } from './proc.js';
+import { median } from './stats.js';
 
 /** How every scenario measures a process's CPU, for its notes. */
 export const CPU_NOTE =
@@ -15,7 +16,17 @@ export interface CpuRun {
 }
 
 /** CPU time per good response of a run, µs. */
-export const cpuUsPerResponse = (run: CpuRun): number => (run.cpuS / run.result.ok) * 1e6;
+const cpuUsPerResponse = (run: CpuRun): number => (run.cpuS / run.result.ok) * 1e6;
+
+/**
+ * CPU time per good response over several runs of one side, µs: the median of the runs', since a run disturbed by
+ * other work on a shared machine (seen at 1.5 times its neighbours) moves a median less than a total; and the runs'
+ * own figures, to show the spread.
+ */
+export function cpuPerResponse(runs: readonly CpuRun[]): { cpuUs: number; cpuUsPerRun: number[] } {
+  const cpuUsPerRun = runs.map(cpuUsPerResponse);
+  return { cpuUs: median(cpuUsPerRun), cpuUsPerRun };
+}
 
 /**
  * A sustained load, and the CPU time process `pid` spent on its measured part: read after the warm-up (the load

@@ -1,4 +1,4 @@
-import { CPU_NOTE, cpuUsPerResponse, runSustainedWithCpu, type CpuRun } from './cpu.js';
+import { CPU_NOTE, cpuPerResponse, runSustainedWithCpu, type CpuRun } from './cpu.js';
 import { graphqlRequest } from './load.js';
 import type { LoadRequest } from './load-spec.js';
 import { verdict, type Metric } from './report.js';
@@ -6,7 +6,6 @@ import type { BenchSettings, Scenario } from './scenario.js';
 import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { startEmulator, startGateway, startPassthrough, type EmulatorProcess, type HttpProcess } from './stack.js';
-import { median } from './stats.js';
 
 /** S1's load, which the S1AUTH variant (s1-auth.ts) repeats. */
 export const CONCURRENCY = 64;
@@ -32,7 +31,7 @@ interface Side {
   readonly p99: number;
   /** Upstream instance GETs the emulator answered per good response, over warm-ups and measurements. */
   readonly upstreamPerResponse: number;
-  /** The process's CPU time per good response, µs: the median of the runs' (see s1-variants.ts for why). */
+  /** The process's CPU time per good response, µs: the median of the runs' (cpu.ts says why). */
   readonly cpuUs: number;
   readonly cpuUsPerRun: readonly number[];
 }
@@ -68,8 +67,7 @@ function combine(runs: readonly Run[]): Side {
     p95: sum((r) => r.result.latencyMs.p95) / runs.length,
     p99: sum((r) => r.result.latencyMs.p99) / runs.length,
     upstreamPerResponse: sum((r) => r.upstreamGets) / sum((r) => r.result.ok + r.result.warmupOk),
-    cpuUs: median(runs.map(cpuUsPerResponse)),
-    cpuUsPerRun: runs.map(cpuUsPerResponse),
+    ...cpuPerResponse(runs),
   };
 }
 

@@ -2,14 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { CPU_NOTE, cpuUsPerResponse, runSustainedWithCpu, type CpuRun } from './cpu.js';
+import { CPU_NOTE, cpuPerResponse, runSustainedWithCpu, type CpuRun } from './cpu.js';
 import { graphqlRequest } from './load.js';
 import type { LoadRequest } from './load-spec.js';
 import { CONCURRENCY, IDS, QUERY, UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
 import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { startEmulator, startGateway, type HttpProcess } from './stack.js';
-import { median } from './stats.js';
 
 /**
  * S1's load against several gateways that differ only in their environment (S1AUTH: AUTH_MODE; S1OPS: metrics
@@ -29,10 +28,7 @@ export interface GatewayVariant<N extends string> {
 
 export interface VariantSide {
   readonly rps: number;
-  /**
-   * Gateway CPU time per good response, µs: the median of the runs', since a run disturbed by other work on a
-   * shared machine (seen at 1.5 times its neighbours) moves a median less than a total.
-   */
+  /** Gateway CPU time per good response, µs: the median of the runs' (cpu.ts says why). */
   readonly cpuUs: number;
   /** The same, run by run, to show the spread. */
   readonly cpuUsPerRun: readonly number[];
@@ -53,11 +49,9 @@ function measure(name: string, gateway: HttpProcess, requests: readonly LoadRequ
 
 function combine(runs: readonly CpuRun[]): VariantSide {
   const sum = (f: (r: CpuRun) => number) => runs.reduce((acc, r) => acc + f(r), 0);
-  const cpuUsPerRun = runs.map(cpuUsPerResponse);
   return {
     rps: sum((r) => r.result.ok) / sum((r) => r.result.durationS),
-    cpuUs: median(cpuUsPerRun),
-    cpuUsPerRun,
+    ...cpuPerResponse(runs),
     p50: sum((r) => r.result.latencyMs.p50) / runs.length,
   };
 }

@@ -48,7 +48,9 @@ export interface UpstreamConfig {
   readonly connections: number;
   /**
    * Requests in flight on one upstream connection (HTTP/1.1 pipelining; undici pipelines idempotent requests only).
-   * 1 sends the next request once the previous answer has arrived. @default 1
+   * 1 sends the next request once the previous answer has arrived. Without a {@link connections} limit, calls made
+   * together still get connections of their own: undici's pool opens one rather than queue behind a request it has
+   * not sent yet. @default 1
    */
   readonly pipelining: number;
 }

@@ -41,6 +41,18 @@ export interface UpstreamConfig {
    * clients want some too; a lone client may use all of it. Between 0 (exclusive) and 1. @default 0.5
    */
   readonly clientBudgetShare: number;
+  /**
+   * Most connections the client keeps open to the upstream origin; 0 means no limit (a request finding every
+   * connection busy opens another). @default 0
+   */
+  readonly connections: number;
+  /**
+   * Requests in flight on one upstream connection (HTTP/1.1 pipelining; undici pipelines idempotent requests only).
+   * 1 sends the next request once the previous answer has arrived. Without a {@link connections} limit, calls made
+   * together still get connections of their own: undici's pool opens one rather than queue behind a request it has
+   * not sent yet. @default 1
+   */
+  readonly pipelining: number;
 }
 
 /** What one emulator token may do (`EMULATOR_TOKENS`). */
@@ -546,6 +558,8 @@ export function loadConfig(env: Env = process.env): Config {
       rateLimit: read.int('UPSTREAM_RATE_LIMIT', 1200, { min: 1 }),
       rateWindowS: read.int('UPSTREAM_RATE_WINDOW_S', 300, { min: 1 }),
       clientBudgetShare: read.share('CLIENT_BUDGET_SHARE', 0.5),
+      connections: read.int('UPSTREAM_CONNECTIONS', 0, { min: 0 }),
+      pipelining: read.int('UPSTREAM_PIPELINING', 1, { min: 1, max: 100 }),
     },
     emulator: readEmulator(read, host),
     pollIntervalMs: read.int('POLL_INTERVAL_MS', 1000, { min: 50 }),

@@ -426,7 +426,7 @@ class WorkflowsClient implements WorkflowsApi {
       parse: (e) => {
         const timestamp = parseEventTimestamp(e.result, 'result');
         // Older API revisions answered without a timestamp: the time we got the answer is the best we know.
-        return { timestamp: timestamp === null ? new Date(this.shared.now()) : new Date(timestamp) };
+        return { timestamp: timestamp ?? new Date(this.shared.now()) };
       },
     });
   }
@@ -790,6 +790,8 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       headersTimeout: config.headersTimeoutMs,
       bodyTimeout: config.bodyTimeoutMs,
       keepAliveTimeout: 4_000,
+      connections: config.connections === 0 ? null : config.connections,
+      pipelining: config.pipelining,
     });
   let closed = false;
   const now = options.now ?? Date.now;

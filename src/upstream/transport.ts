@@ -56,6 +56,10 @@ export function send(attempt: Attempt): Promise<Answer> {
           body: attempt.body ?? null,
           headersTimeout: attempt.headersTimeoutMs,
           bodyTimeout: attempt.bodyTimeoutMs,
+          // undici holds a connection's next request until this one's headers arrive unless told the answer is
+          // quick: reads are, so that UPSTREAM_PIPELINING > 1 really puts several on one connection (writes are
+          // never pipelined: undici sends a non-idempotent request only on an idle connection).
+          blocking: attempt.method !== 'GET',
         },
         exchange,
       );

@@ -1,6 +1,7 @@
 /**
- * The REST API's wire shapes (snake_case, exactly as sent) and the functions that validate untrusted JSON
- * against them and map it to the domain shapes of `types.ts`. Nothing outside `upstream/` sees a `Wire*` type.
+ * The REST API's wire shapes (snake_case, exactly as sent, except that date-times are read into Dates while they
+ * are validated, so that no date is parsed twice) and the functions that validate untrusted JSON against them and
+ * map it to the domain shapes of `types.ts`. Nothing outside `upstream/` sees a `Wire*` type.
  *
  * Validation follows docs/upstream-contract.md §3: fields every answer carries are checked strictly (a wrong
  * shape is an error naming the field), fields that are optional or uncertain there are read leniently (missing instance
@@ -32,7 +33,7 @@ import type { CloudflareErrorEntry } from './errors.js';
 import {
   arrayOf,
   boolean,
-  dateString,
+  dateTime,
   integer,
   isObject,
   nonEmptyString,
@@ -75,11 +76,11 @@ export interface WireWorkflow {
   readonly name: string;
   readonly class_name: string;
   readonly script_name: string;
-  readonly created_on: string;
-  readonly modified_on: string;
-  readonly triggered_on: string | null;
+  readonly created_on: Date;
+  readonly modified_on: Date;
+  readonly triggered_on: Date | null;
   readonly instances: Readonly<Record<string, number>>;
-  readonly schedules: readonly { readonly cron: string; readonly next_instance: string | null }[];
+  readonly schedules: readonly { readonly cron: string; readonly next_instance: Date | null }[];
   readonly script_deleted: boolean;
 }
 
@@ -87,8 +88,8 @@ export interface WireVersion {
   readonly id: string;
   readonly workflow_id: string;
   readonly class_name: string;
-  readonly created_on: string;
-  readonly modified_on: string;
+  readonly created_on: Date;
+  readonly modified_on: Date;
   readonly has_dag: boolean;
   readonly language: string;
   readonly concurrency?: { readonly limit?: number } | null;
@@ -107,10 +108,10 @@ export interface WireInstanceSummary {
   readonly status: InstanceStatus;
   readonly version_id: string;
   readonly workflow_id: string;
-  readonly created_on: string;
-  readonly modified_on: string;
-  readonly started_on: string | null;
-  readonly ended_on: string | null;
+  readonly created_on: Date;
+  readonly modified_on: Date;
+  readonly started_on: Date | null;
+  readonly ended_on: Date | null;
   readonly trigger_source?: string;
 }
 
@@ -122,8 +123,8 @@ export interface WireCreatedInstance {
 }
 
 export interface WireStepAttempt {
-  readonly start: string;
-  readonly end: string | null;
+  readonly start: Date;
+  readonly end: Date | null;
   readonly success: boolean | null;
   readonly error: WireError | null;
 }
@@ -137,8 +138,8 @@ export interface WireStepConfig {
 export interface WireDoStep {
   readonly type: 'step' | 'rollback';
   readonly name: string;
-  readonly start: string;
-  readonly end: string | null;
+  readonly start: Date;
+  readonly end: Date | null;
   readonly success: boolean | null;
   /** A preview: a string, or native JSON (whether production stringifies short outputs is UNCERTAIN). */
   readonly output: unknown;
@@ -149,9 +150,9 @@ export interface WireDoStep {
 export interface WireSleepStep {
   readonly type: 'sleep';
   readonly name: string;
-  readonly start: string;
+  readonly start: Date;
   /** Always sent: the planned wake-up time until the sleep is `finished` (docs/upstream-contract.md §3.4). */
-  readonly end: string;
+  readonly end: Date;
   readonly finished: boolean;
   readonly error: WireError | null;
 }
@@ -159,8 +160,8 @@ export interface WireSleepStep {
 export interface WireWaitForEventStep {
   readonly type: 'waitForEvent';
   readonly name: string;
-  readonly start: string;
-  readonly end: string | null;
+  readonly start: Date;
+  readonly end: Date | null;
   readonly finished: boolean;
   readonly error: WireError | null;
   readonly event_type?: string;
@@ -180,9 +181,9 @@ export interface WireInstanceDetails {
   readonly trigger?: { readonly source: string };
   /** camelCase on this endpoint only; lists use `version_id`. */
   readonly versionId: string;
-  readonly queued: string;
-  readonly start: string | null;
-  readonly end: string | null;
+  readonly queued: Date;
+  readonly start: Date | null;
+  readonly end: Date | null;
   readonly success: boolean | null;
   readonly output: unknown;
   readonly error: WireError | null;
@@ -201,7 +202,7 @@ export interface WireStepOutput {
 
 export interface WireStatusChangeResult {
   readonly status: InstanceStatus;
-  readonly timestamp: string;
+  readonly timestamp: Date;
 }
 
 /**
@@ -262,9 +263,9 @@ export function parseWorkflow(value: unknown, path: string): WireWorkflow {
     name: nonEmptyString(w.name, `${path}.name`),
     class_name: string(w.class_name, `${path}.class_name`),
     script_name: string(w.script_name, `${path}.script_name`),
-    created_on: dateString(w.created_on, `${path}.created_on`),
-    modified_on: dateString(w.modified_on, `${path}.modified_on`),
-    triggered_on: nullable(w.triggered_on, `${path}.triggered_on`, dateString),
+    created_on: dateTime(w.created_on, `${path}.created_on`),
+    modified_on: dateTime(w.modified_on, `${path}.modified_on`),
+    triggered_on: nullable(w.triggered_on, `${path}.triggered_on`, dateTime),
     instances,
     schedules:
       nullable(w.schedules, `${path}.schedules`, (v, p) =>
@@ -272,7 +273,7 @@ export function parseWorkflow(value: unknown, path: string): WireWorkflow {
           const schedule = object(s, sp);
           return {
             cron: string(schedule.cron, `${sp}.cron`),
-            next_instance: nullable(schedule.next_instance, `${sp}.next_instance`, dateString),
+            next_instance: nullable(schedule.next_instance, `${sp}.next_instance`, dateTime),
           };
         }),
       ) ?? [],
@@ -289,8 +290,8 @@ export function parseVersion(value: unknown, path: string): WireVersion {
     id: nonEmptyString(v.id, `${path}.id`),
     workflow_id: string(v.workflow_id, `${path}.workflow_id`),
     class_name: string(v.class_name, `${path}.class_name`),
-    created_on: dateString(v.created_on, `${path}.created_on`),
-    modified_on: dateString(v.modified_on, `${path}.modified_on`),
+    created_on: dateTime(v.created_on, `${path}.created_on`),
+    modified_on: dateTime(v.modified_on, `${path}.modified_on`),
     has_dag: boolean(v.has_dag, `${path}.has_dag`),
     language: string(v.language, `${path}.language`),
     concurrency: concurrency && { limit: optional(concurrency.limit, `${path}.concurrency.limit`, integer) },
@@ -320,10 +321,10 @@ export function parseInstanceSummary(value: unknown, path: string): WireInstance
     status: status(i.status, `${path}.status`),
     version_id: string(i.version_id, `${path}.version_id`),
     workflow_id: string(i.workflow_id, `${path}.workflow_id`),
-    created_on: dateString(i.created_on, `${path}.created_on`),
-    modified_on: dateString(i.modified_on, `${path}.modified_on`),
-    started_on: nullable(i.started_on, `${path}.started_on`, dateString),
-    ended_on: nullable(i.ended_on, `${path}.ended_on`, dateString),
+    created_on: dateTime(i.created_on, `${path}.created_on`),
+    modified_on: dateTime(i.modified_on, `${path}.modified_on`),
+    started_on: nullable(i.started_on, `${path}.started_on`, dateTime),
+    ended_on: nullable(i.ended_on, `${path}.ended_on`, dateTime),
     trigger_source: nullable(i.trigger_source, `${path}.trigger_source`, string) ?? undefined,
   };
 }
@@ -361,8 +362,8 @@ function parseStepConfig(value: unknown, path: string): WireStepConfig {
 function parseAttempt(value: unknown, path: string): WireStepAttempt {
   const a = object(value, path);
   return {
-    start: dateString(a.start, `${path}.start`),
-    end: nullable(a.end, `${path}.end`, dateString),
+    start: dateTime(a.start, `${path}.start`),
+    end: nullable(a.end, `${path}.end`, dateTime),
     success: nullable(a.success, `${path}.success`, boolean),
     error: nullable(a.error, `${path}.error`, parseError),
   };
@@ -376,8 +377,8 @@ export function parseStep(value: unknown, path: string): WireStep {
     return { type, trigger: { source: nullable(trigger?.source, `${path}.trigger.source`, string) ?? 'unknown' } };
   }
   const name = nonEmptyString(s.name, `${path}.name`);
-  const start = dateString(s.start, `${path}.start`);
-  const end = nullable(s.end, `${path}.end`, dateString);
+  const start = dateTime(s.start, `${path}.start`);
+  const end = nullable(s.end, `${path}.end`, dateTime);
   if (type === 'step' || type === 'rollback') {
     return {
       type,
@@ -392,7 +393,7 @@ export function parseStep(value: unknown, path: string): WireStep {
   }
   const finished = boolean(s.finished, `${path}.finished`);
   const error = nullable(s.error, `${path}.error`, parseError);
-  if (type === 'sleep') return { type, name, start, end: dateString(s.end, `${path}.end`), finished, error };
+  if (type === 'sleep') return { type, name, start, end: dateTime(s.end, `${path}.end`), finished, error };
   return {
     type,
     name,
@@ -415,9 +416,9 @@ export function parseInstanceDetails(value: unknown, path: string): WireInstance
     params: d.params ?? null,
     trigger: trigger ? { source: nullable(trigger.source, `${path}.trigger.source`, string) ?? 'unknown' } : undefined,
     versionId: string(d.versionId, `${path}.versionId`),
-    queued: dateString(d.queued, `${path}.queued`),
-    start: nullable(d.start, `${path}.start`, dateString),
-    end: nullable(d.end, `${path}.end`, dateString),
+    queued: dateTime(d.queued, `${path}.queued`),
+    start: nullable(d.start, `${path}.start`, dateTime),
+    end: nullable(d.end, `${path}.end`, dateTime),
     success: nullable(d.success, `${path}.success`, boolean),
     output: d.output ?? null,
     error: nullable(d.error, `${path}.error`, parseError),
@@ -448,17 +449,15 @@ export function parseStepOutput(value: unknown, path: string): WireStepOutput {
 
 export function parseStatusChangeResult(value: unknown, path: string): WireStatusChangeResult {
   const r = object(value, path);
-  return { status: status(r.status, `${path}.status`), timestamp: dateString(r.timestamp, `${path}.timestamp`) };
+  return { status: status(r.status, `${path}.status`), timestamp: dateTime(r.timestamp, `${path}.timestamp`) };
 }
 
 /** The event endpoint's `timestamp`; older revisions answered a free-form object, so it may be absent. */
-export function parseEventTimestamp(value: unknown, path: string): string | null {
+export function parseEventTimestamp(value: unknown, path: string): Date | null {
   if (!isObject(value)) return null;
-  return nullable(value.timestamp, `${path}.timestamp`, dateString);
+  return nullable(value.timestamp, `${path}.timestamp`, dateTime);
 }
 
-const date = (value: string): Date => new Date(value);
-const dateOrNull = (value: string | null): Date | null => (value === null ? null : new Date(value));
 const errorInfo = (value: WireError | null): ErrorInfo | null =>
   value === null ? null : { name: value.name, message: value.message };
 
@@ -483,11 +482,11 @@ export function toWorkflow(w: WireWorkflow): Workflow {
     name: w.name,
     className: w.class_name,
     scriptName: w.script_name,
-    createdOn: date(w.created_on),
-    modifiedOn: date(w.modified_on),
-    triggeredOn: dateOrNull(w.triggered_on),
+    createdOn: w.created_on,
+    modifiedOn: w.modified_on,
+    triggeredOn: w.triggered_on,
     instanceCounts,
-    schedules: w.schedules.map((s) => ({ cron: s.cron, nextInstance: dateOrNull(s.next_instance) })),
+    schedules: w.schedules.map((s) => ({ cron: s.cron, nextInstance: s.next_instance })),
     scriptDeleted: w.script_deleted,
   };
 }
@@ -497,8 +496,8 @@ export function toVersion(v: WireVersion): WorkflowVersion {
     id: v.id,
     workflowId: v.workflow_id,
     className: v.class_name,
-    createdOn: date(v.created_on),
-    modifiedOn: date(v.modified_on),
+    createdOn: v.created_on,
+    modifiedOn: v.modified_on,
     hasDag: v.has_dag,
     language: v.language,
     concurrencyLimit: v.concurrency?.limit ?? null,
@@ -523,10 +522,10 @@ export function toInstanceSummary(i: WireInstanceSummary, workflowName: string):
     status: i.status,
     versionId: i.version_id,
     workflowId: i.workflow_id,
-    createdOn: date(i.created_on),
-    modifiedOn: date(i.modified_on),
-    startedOn: dateOrNull(i.started_on),
-    endedOn: dateOrNull(i.ended_on),
+    createdOn: i.created_on,
+    modifiedOn: i.modified_on,
+    startedOn: i.started_on,
+    endedOn: i.ended_on,
     triggerSource: toTriggerSource(i.trigger_source),
   };
 }
@@ -562,13 +561,13 @@ function toStepConfig(c: WireStepConfig): StepConfig {
 }
 
 function toAttempt(a: WireStepAttempt): StepAttempt {
-  return { start: date(a.start), end: dateOrNull(a.end), success: a.success, error: errorInfo(a.error) };
+  return { start: a.start, end: a.end, success: a.success, error: errorInfo(a.error) };
 }
 
 export function toStep(s: WireStep): StepInfo {
   if (s.type === 'termination') return { type: 'termination', source: s.trigger.source };
   const { baseName, count } = splitStepName(s.name);
-  const common = { name: s.name, baseName, count, start: date(s.start), end: dateOrNull(s.end) };
+  const common = { name: s.name, baseName, count, start: s.start, end: s.end };
   switch (s.type) {
     case 'step':
     case 'rollback':
@@ -582,7 +581,7 @@ export function toStep(s: WireStep): StepInfo {
         attempts: s.attempts.map(toAttempt),
       };
     case 'sleep':
-      return { type: 'sleep', ...common, end: date(s.end), finished: s.finished, error: errorInfo(s.error) };
+      return { type: 'sleep', ...common, end: s.end, finished: s.finished, error: errorInfo(s.error) };
     case 'waitForEvent':
       return {
         type: 'waitForEvent',
@@ -608,9 +607,9 @@ export function toInstanceDetails(
     params: d.params,
     trigger: toTriggerSource(d.trigger?.source),
     versionId: d.versionId,
-    queuedOn: date(d.queued),
-    startedOn: dateOrNull(d.start),
-    endedOn: dateOrNull(d.end),
+    queuedOn: d.queued,
+    startedOn: d.start,
+    endedOn: d.end,
     success: d.success,
     output: d.output,
     error: errorInfo(d.error),
@@ -627,7 +626,7 @@ export function toStepOutput(s: WireStepOutput): StepOutput {
 }
 
 export function toStatusChangeResult(r: WireStatusChangeResult): StatusChangeResult {
-  return { status: r.status, timestamp: date(r.timestamp) };
+  return { status: r.status, timestamp: r.timestamp };
 }
 
 /** The body of a create request, in wire form (`params` is sent as a JSON value, as wrangler does). */

@@ -17,6 +17,8 @@ export interface Delivery {
   readonly firstMs: readonly number[];
   /** Per triggered instance, last minus first subscriber's arrival: how long the fan-out took. */
   readonly spreadMs: readonly number[];
+  /** Events the subscriptions of triggered instances received from their trigger on (a change may show as several). */
+  readonly events: number;
 }
 
 /**
@@ -29,11 +31,13 @@ export function measureDelivery(report: WsReport, triggers: ReadonlyMap<string, 
   let subscriptions = 0;
   const firstMs: number[] = [];
   const spreadMs: number[] = [];
+  let received = 0;
   for (const [key, trigger] of triggers) {
     let first = Infinity;
     let last = -Infinity;
     for (const events of report.events[key] ?? []) {
       subscriptions++;
+      received += events.filter(([t]) => t >= trigger.sentAt).length;
       const hit = events.find(([t, status]) => t >= trigger.sentAt && trigger.statuses.has(status));
       if (!hit) {
         undelivered++;
@@ -49,5 +53,5 @@ export function measureDelivery(report: WsReport, triggers: ReadonlyMap<string, 
       spreadMs.push(last - first);
     }
   }
-  return { latenciesMs, undelivered, subscriptions, firstMs, spreadMs };
+  return { latenciesMs, undelivered, subscriptions, firstMs, spreadMs, events: received };
 }

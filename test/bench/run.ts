@@ -15,13 +15,14 @@ import { s1auth } from './s1-auth.js';
 import { s1ops } from './s1-ops.js';
 import { s1 } from './s1-instance-by-id.js';
 import { s2, s3 } from './s2-dashboard.js';
+import { s2io } from './s2-io.js';
 import { s4 } from './s4-fan-out.js';
 import { s5 } from './s5-budget.js';
 import { s6 } from './s6-cold-start.js';
 import { s7 } from './s7-scale-out.js';
 import { s8 } from './s8-federation.js';
 
-const SCENARIOS: readonly Scenario[] = [s1, s1auth, s1ops, s2, s3, s4, s5, s6, s7, s8];
+const SCENARIOS: readonly Scenario[] = [s1, s1auth, s1ops, s2, s2io, s3, s4, s5, s6, s7, s8];
 
 const USAGE = `usage: npm run bench -- [${SCENARIOS.map((s) => s.id).join('] [')}] [--latency-ms N] [--poll-interval-ms N] [--load-s N] [--out FILE]`;
 

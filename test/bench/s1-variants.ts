@@ -2,14 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { assertClean, graphqlRequest, runSustained } from './load.js';
-import type { LoadRequest, SustainedResult } from './load-spec.js';
-import { readCpuSeconds } from './proc.js';
+import { CPU_NOTE, cpuPerResponse, runSustainedWithCpu, type CpuRun } from './cpu.js';
+import { graphqlRequest } from './load.js';
+import type { LoadRequest } from './load-spec.js';
 import { CONCURRENCY, IDS, QUERY, UNLIMITED, WARMUP_S } from './s1-instance-by-id.js';
 import { scoped } from './scope.js';
 import { seedWorkflow } from './seed.js';
 import { startEmulator, startGateway, type HttpProcess } from './stack.js';
-import { median } from './stats.js';
 
 /**
  * S1's load against several gateways that differ only in their environment (S1AUTH: AUTH_MODE; S1OPS: metrics
@@ -29,10 +28,7 @@ export interface GatewayVariant<N extends string> {
 
 export interface VariantSide {
   readonly rps: number;
-  /**
-   * Gateway CPU time per good response, µs: the median of the runs', since a run disturbed by other work on a
-   * shared machine (seen at 1.5 times its neighbours) moves a median less than a total.
-   */
+  /** Gateway CPU time per good response, µs: the median of the runs' (cpu.ts says why). */
   readonly cpuUs: number;
   /** The same, run by run, to show the spread. */
   readonly cpuUsPerRun: readonly number[];
@@ -40,42 +36,22 @@ export interface VariantSide {
   readonly p50: number;
 }
 
-interface Run {
-  readonly result: SustainedResult;
-  /** Gateway CPU time (user + system) from the end of the warm-up to the end of the measured run, s. */
-  readonly cpuS: number;
+function measure(name: string, gateway: HttpProcess, requests: readonly LoadRequest[], loadS: number) {
+  return runSustainedWithCpu(`gateway ${name}`, gateway.child.pid, {
+    origin: gateway.origin,
+    requests,
+    connections: CONCURRENCY,
+    warmupS: WARMUP_S,
+    durationS: loadS,
+    check: 'graphql',
+  });
 }
 
-async function measure(name: string, gateway: HttpProcess, requests: readonly LoadRequest[], loadS: number) {
-  let before: number | undefined;
-  const result = await runSustained(
-    {
-      origin: gateway.origin,
-      requests,
-      connections: CONCURRENCY,
-      warmupS: WARMUP_S,
-      durationS: loadS,
-      check: 'graphql',
-    },
-    {
-      afterWarmup: async () => {
-        before = await readCpuSeconds(gateway.child.pid);
-      },
-    },
-  );
-  const after = await readCpuSeconds(gateway.child.pid);
-  assertClean(`gateway ${name}`, result);
-  if (before === undefined) throw new Error('the load worker never reported the end of its warm-up');
-  return { result, cpuS: after - before };
-}
-
-function combine(runs: readonly Run[]): VariantSide {
-  const sum = (f: (r: Run) => number) => runs.reduce((acc, r) => acc + f(r), 0);
-  const cpuUsPerRun = runs.map((r) => (r.cpuS / r.result.ok) * 1e6);
+function combine(runs: readonly CpuRun[]): VariantSide {
+  const sum = (f: (r: CpuRun) => number) => runs.reduce((acc, r) => acc + f(r), 0);
   return {
     rps: sum((r) => r.result.ok) / sum((r) => r.result.durationS),
-    cpuUs: median(cpuUsPerRun),
-    cpuUsPerRun,
+    ...cpuPerResponse(runs),
     p50: sum((r) => r.result.latencyMs.p50) / runs.length,
   };
 }
@@ -127,7 +103,7 @@ export async function compareVariants<N extends string>(options: {
     // An unmeasured run per gateway first: in trial runs a gateway's first run after its warm-up still cost up to
     // 1.8 times the CPU per request of its later runs, which would weigh on whichever variant it fell to.
     for (const variant of variants) await run(variant.name);
-    const runs = new Map<N, Run[]>(variants.map((v) => [v.name, []]));
+    const runs = new Map<N, CpuRun[]>(variants.map((v) => [v.name, []]));
     for (let round = 0; round < (options.rounds ?? variants.length); round++) {
       for (let i = 0; i < variants.length; i++) {
         const { name } = variants[(round + i) % variants.length] as GatewayVariant<N>;
@@ -146,9 +122,7 @@ export function variantNotes(latencyMs: number, loadS: number, rounds: number): 
       `${latencyMs} ms upstream`,
     `${WARMUP_S} s warm-up + ${loadS} s per run; one unmeasured run per gateway, then ${rounds} runs ` +
       'per variant, the order rotated each round',
-    "CPU: the gateway process's user + system time (/proc/<pid>/stat, every thread, 10 ms ticks) from the end " +
-      'of the warm-up to the end of the run, over its good responses (requests in flight at either edge ' +
-      "count alike on every side); a variant's figure is the median of its runs', its throughput over all its runs",
+    `${CPU_NOTE}; a variant's figure is the median of its runs', its throughput over all its runs`,
   ];
 }
 

@@ -1,19 +1,28 @@
 import { describeRoutes } from './counts.js';
+import { cpuDuring } from './cpu.js';
 import { assertClean, graphqlRequest, runBurst } from './load.js';
 import { verdict } from './report.js';
 import { createRest } from './rest.js';
 import type { BenchSettings, Scenario, ScenarioOutcome } from './scenario.js';
 import { scoped, type Scope } from './scope.js';
 import { seedWorkflow } from './seed.js';
-import { ACCOUNT_ID, ORCHESTRATOR_TOKEN, startEmulator, startGateway, type EmulatorProcess } from './stack.js';
+import {
+  ACCOUNT_ID,
+  ORCHESTRATOR_TOKEN,
+  startEmulator,
+  startGateway,
+  type EmulatorProcess,
+  type HttpProcess,
+} from './stack.js';
 import { median } from './stats.js';
 
-const INSTANCES = 50;
-const ROUNDS = 10;
+export const INSTANCES = 50;
+/** Enough dashboards for the gateway's CPU time (10 ms ticks) to be read to a few per cent. */
+export const ROUNDS = 30;
 /** Like S1's 2 s warm-up: V8 needs a few dozen dashboards before the gateway's hot paths are optimised. */
-const WARM_UP_ROUNDS = 20;
+export const WARM_UP_ROUNDS = 20;
 const DASHBOARDS = 50;
-const UNLIMITED = { limit: 100_000_000, windowS: 300 };
+export const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 
 /** The dashboard: every instance of one workflow with status, params and its step log. */
 export const DASHBOARD_QUERY = `query Dashboard($name: String!) {
@@ -29,35 +38,45 @@ export const DASHBOARD_QUERY = `query Dashboard($name: String!) {
   }
 }`;
 
-interface Dashboard {
+export interface Dashboard {
   readonly emulator: EmulatorProcess;
-  readonly origin: string;
+  readonly gateway: HttpProcess;
   readonly workflowName: string;
   readonly instanceIds: readonly string[];
 }
 
-async function startDashboard(scope: Scope, settings: BenchSettings): Promise<Dashboard> {
+/** An emulator at the configured latency with the dashboard's instances (S2IO starts its gateways itself). */
+export async function startDashboardEmulator(scope: Scope, settings: BenchSettings) {
   const emulator = scope.use(await startEmulator({ latencyMs: settings.latencyMs }));
-  const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-dashboard', INSTANCES);
-  const gateway = scope.use(await startGateway({ upstreamUrl: emulator.url, rateLimit: UNLIMITED }));
-  return { emulator, origin: gateway.origin, workflowName, instanceIds };
+  return { emulator, ...(await seedWorkflow(emulator, 'bench-dashboard', INSTANCES)) };
 }
 
-/** Upstream calls per dashboard query and wall times, over `rounds` queries one after the other. */
-async function sequentialDashboards(d: Dashboard, rounds: number) {
+async function startDashboard(scope: Scope, settings: BenchSettings): Promise<Dashboard> {
+  const seeded = await startDashboardEmulator(scope, settings);
+  const gateway = scope.use(await startGateway({ upstreamUrl: seeded.emulator.url, rateLimit: UNLIMITED }));
+  return { ...seeded, gateway };
+}
+
+/** Upstream calls per dashboard query, wall times and the gateway's CPU, over `rounds` queries one after the other. */
+export async function sequentialDashboards(d: Dashboard, rounds: number) {
   await d.emulator.resetCounts();
-  const result = await runBurst({
-    origin: d.origin,
-    request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
-    concurrency: 1,
-    rounds,
-    check: 'graphql',
-  });
+  // Also counts the gateway's CPU while the load worker starts, which is idle time (no subscriptions, no polls).
+  const { value: result, cpuS } = await cpuDuring(d.gateway.child.pid, () =>
+    runBurst({
+      origin: d.gateway.origin,
+      request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
+      concurrency: 1,
+      rounds,
+      check: 'graphql',
+    }),
+  );
   assertClean('dashboard query', result);
   const counts = await d.emulator.counts();
   return {
     wallMs: median(result.roundMs),
     samples: result.roundMs,
+    /** Gateway CPU time per dashboard, ms. */
+    cpuMs: (cpuS * 1000) / rounds,
     lists: counts.instanceLists / rounds,
     details: counts.instanceGets / rounds,
     total: counts.total / rounds,
@@ -66,11 +85,11 @@ async function sequentialDashboards(d: Dashboard, rounds: number) {
 }
 
 /** Warms the gateway (JIT, connection pool) without counting: the first query of a process is not typical. */
-async function warmUp(d: Dashboard): Promise<void> {
+export async function warmUp(d: Dashboard): Promise<void> {
   assertClean(
     'warm-up dashboard',
     await runBurst({
-      origin: d.origin,
+      origin: d.gateway.origin,
       request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
       concurrency: 1,
       rounds: WARM_UP_ROUNDS,
@@ -116,6 +135,13 @@ export const s2: Scenario = {
             target: `<= 1.3 × two round trips (${limit.toFixed(1)} ms)`,
             verdict: verdict(m.wallMs <= limit),
           },
+          {
+            name: 'gateway CPU per dashboard',
+            value: m.cpuMs,
+            unit: 'ms',
+            target: 'none (reported; S2IO compares upstream pool settings by it)',
+            verdict: 'INFO',
+          },
         ],
         notes: [
           `${INSTANCES} running instances with 3 steps each; upstream latency ${settings.latencyMs} ms; per query ` +
@@ -123,6 +149,9 @@ export const s2: Scenario = {
             `all ${ROUNDS}: ${m.routes}`,
           `round trip = median of 10 full instance GETs sent straight to the emulator: ${roundTrip.toFixed(2)} ms ` +
             `(samples ${trips.map((t) => t.toFixed(1)).join(', ')}); dashboard wall times ${m.samples.map((t) => t.toFixed(1)).join(', ')} ms`,
+          `gateway CPU: user + system time of its process (/proc/<pid>/stat, 10 ms ticks) over the ${ROUNDS} ` +
+            `dashboards, per dashboard (${(m.cpuMs / m.total).toFixed(3)} ms per upstream call); no passthrough ` +
+            'here: the baseline is the two round trips',
         ],
       };
     }),
@@ -139,7 +168,7 @@ export const s3: Scenario = {
       const single = await sequentialDashboards(d, 1);
       await d.emulator.resetCounts();
       const burst = await runBurst({
-        origin: d.origin,
+        origin: d.gateway.origin,
         request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
         concurrency: DASHBOARDS,
         rounds: 1,

@@ -95,6 +95,8 @@ describe('ReadableStream step outputs', () => {
       rateLimit: 1000,
       rateWindowS: 60,
       clientBudgetShare: 1,
+      connections: 0,
+      pipelining: 1,
     });
     upstreams.push(upstream);
     await rest(emulator, 'POST', '/streams/instances', { body: { instance_id: 'st-client' } });

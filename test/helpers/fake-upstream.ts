@@ -111,6 +111,8 @@ export function upstreamConfig(baseUrl: string, overrides: Partial<UpstreamConfi
     rateLimit: 1200,
     rateWindowS: 300,
     clientBudgetShare: 1,
+    connections: 0,
+    pipelining: 1,
     ...overrides,
   };
 }

@@ -122,6 +122,21 @@ describe('loadConfig', () => {
     expect(problemsOf({ LOG_FORMAT: 'xml' })).toEqual(['LOG_FORMAT must be one of json, pretty (got "xml")']);
   });
 
+  it('reads the upstream pool size and pipelining: no connection limit and no pipelining by default', () => {
+    expect(loadConfig({}).upstream).toMatchObject({ connections: 0, pipelining: 1 });
+    expect(loadConfig({ UPSTREAM_CONNECTIONS: '16', UPSTREAM_PIPELINING: '4' }).upstream).toMatchObject({
+      connections: 16,
+      pipelining: 4,
+    });
+    expect(problemsOf({ UPSTREAM_CONNECTIONS: '-1', UPSTREAM_PIPELINING: '0' })).toEqual([
+      'UPSTREAM_CONNECTIONS must be an integer >= 0 (got "-1")',
+      'UPSTREAM_PIPELINING must be an integer between 1 and 100 (got "0")',
+    ]);
+    expect(problemsOf({ UPSTREAM_PIPELINING: '101' })).toEqual([
+      'UPSTREAM_PIPELINING must be an integer between 1 and 100 (got "101")',
+    ]);
+  });
+
   it('never echoes the API token in its messages', () => {
     const token = 'super secret-token';
     const problems = problemsOf({ CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_ACCOUNT_ID: ACCOUNT });

@@ -26,7 +26,7 @@ export interface Connection {
   close(): void;
 }
 
-/** The `extensions.code` of a subscription the server ended because it is stopping (src/errors/codes.ts). */
+/** The `extensions.code` of a subscription the server ended because it is stopping (the server's src/errors/codes.ts). */
 export const SHUTTING_DOWN = 'SHUTTING_DOWN';
 
 /** Waits between attempts to reach the server: doubling from 1 s, at most 5 s, with jitter so clients spread out. */

@@ -131,8 +131,8 @@ export const InstanceDetailFragment = graphql(`
 `);
 
 /**
- * The full output of one step, by its logged name: asked only when the user opens it. `steps(name:)` makes the
- * server fetch that step's output alone (one upstream request), not every step's.
+ * The full output of one step, by its logged name: asked only when the user opens it. Under `steps(name:)` the
+ * server fetches that step's output alone (one upstream request besides the instance's details), not every step's.
  */
 export const StepOutputQuery = graphql(`
   query StepOutput($workflowName: String!, $instanceId: String!, $stepName: String!) {

@@ -58,7 +58,8 @@ type Slot =
   /** `known`: what this operation already holds for the instance when its fields resolve. */
   | { readonly kind: 'instance'; readonly key?: InstanceKey; readonly known: 'details' | 'row' | 'none' }
   | { readonly kind: 'version'; readonly workflowName?: string; readonly versionId?: string; readonly loaded: boolean }
-  | { readonly kind: 'step'; readonly instance?: InstanceKey }
+  /** `name`: the steps were selected by their logged name (`steps(name:)`). */
+  | { readonly kind: 'step'; readonly instance?: InstanceKey; readonly name?: string }
   | { readonly kind: 'connection'; readonly item: Slot; readonly size: number }
   | { readonly kind: 'event'; readonly instance: Slot };
 
@@ -149,7 +150,8 @@ function pageSize(args: Readonly<Record<string, unknown>>, defaultSize: number):
  * - `row`, `details`, `steps`: an instance costs one details request when any of its `details` or `steps`
  *   fields is selected, or a `row` field where no list row is at hand (an instance returned by a mutation).
  * - `steps` are assumed to be {@link STEPS_PER_INSTANCE} per instance; `stepOutput` costs one request per
- *   step. `request` costs one per entity; `record` one per entity whose record is not at hand (a version
+ *   step. `steps(name:)` selects the entries logged under one name: each output field under it costs one request
+ *   per instance, whichever kinds of step share the name. `request` costs one per entity; `record` one per entity whose record is not at hand (a version
  *   reached from an instance, a workflow reached from an instance or a version).
  * - `write`: one request (a batch: one per `batch.size` items) plus what the returned instances select, or,
  *   for a write that looks the instance up when it is refused (`lookupOnRefusal`), that lookup if it costs
@@ -229,9 +231,16 @@ class Walker {
       return;
     }
     if (!isAbstractType(named)) return;
+    const members = this.op.schema.getPossibleTypes(named);
+    if (slot.kind === 'step' && slot.name !== undefined) {
+      // One logged name may be a `do` step (and its rollback) and a `waitForEvent` step at once: the counter in a
+      // name counts per kind of step (docs/upstream-contract.md, 3.4). Every member is priced, each at most once.
+      for (const member of members) this.object(member, sets, slot, mult, path, tally);
+      return;
+    }
     // A value is one of the members: the costliest member bounds what the selection needs.
     let costliest: Tally | undefined;
-    for (const member of this.op.schema.getPossibleTypes(named)) {
+    for (const member of members) {
       const fork = new Tally();
       this.object(member, sets, slot, mult, path, fork);
       if (!costliest || fork.total > costliest.total) costliest = fork;
@@ -303,16 +312,29 @@ class Walker {
       case 'details':
         children(OTHER);
         return knownOf(slot) !== 'details';
-      case 'steps':
+      case 'steps': {
+        const name = isString(args['name']) ? args['name'] : undefined;
         children(
-          { kind: 'step', ...(slot.kind === 'instance' && slot.key ? { instance: slot.key } : {}) },
-          STEPS_PER_INSTANCE,
+          {
+            kind: 'step',
+            ...(slot.kind === 'instance' && slot.key ? { instance: slot.key } : {}),
+            ...(name === undefined ? {} : { name }),
+          },
+          name === undefined ? STEPS_PER_INSTANCE : 1,
         );
         return knownOf(slot) !== 'details';
+      }
       case 'stepOutput': {
-        // One request per step, whichever output field: a step is of one type only.
         const instance = slot.kind === 'step' ? slot.instance : undefined;
-        tally.charge(path, mult, instance && keyOf('stepOutputs', instance.workflowName, instance.instanceId));
+        const name = slot.kind === 'step' ? slot.name : undefined;
+        // One request per step, whichever output field: a step is of one type only. Under `steps(name:)`, one per
+        // output field: the loader fetches a name's output once per kind of step.
+        const key =
+          instance &&
+          (name === undefined
+            ? keyOf('stepOutputs', instance.workflowName, instance.instanceId)
+            : keyOf('stepOutput', instance.workflowName, instance.instanceId, name, group.name));
+        tally.charge(path, mult, key);
         children(OTHER);
         return false;
       }

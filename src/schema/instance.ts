@@ -281,9 +281,18 @@ builder.node(WorkflowInstance, {
           defaultValue: 'asc',
           description: 'Oldest first (ASC, the default) or newest first.',
         }),
+        name: t.arg.string({
+          required: false,
+          description:
+            'Only the entries logged under this name, counter included (such as `charge-card-1`): one full output is then one upstream request, not one per step. An unknown name gives an empty list.',
+        }),
       },
-      ...fromInstanceSteps((d, ref, args: { order?: 'asc' | 'desc' | null }) => {
-        const steps = stepRefs(ref, d.steps);
+      ...fromInstanceSteps((d, ref, args: { order?: 'asc' | 'desc' | null; name?: string | null }) => {
+        const named =
+          args.name == null
+            ? d.steps
+            : d.steps.filter((step) => step.type !== 'termination' && step.name === args.name);
+        const steps = stepRefs(ref, named);
         return args.order === 'desc' ? steps.reverse() : steps;
       }),
     }),

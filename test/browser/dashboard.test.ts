@@ -30,11 +30,17 @@ const ARTIFACTS = join(ROOT, 'test-artifacts/browser');
 const TIME_SCALE = '60';
 /** How long the page may take to show what a live event or a click brings. */
 const SHOWS_WITHIN_MS = 15_000;
+/** After the server is back: the dashboard's graphql-ws client waits at most about 6 s between attempts. */
+const RECONNECTS_WITHIN_MS = 30_000;
+/** A host name Chromium resolves to 127.0.0.1 (`--host-resolver-rules`): an endpoint that is not loopback by name. */
+const ELSEWHERE = 'elsewhere.test';
 
 let manifest: DashboardManifest;
 let dashboard: StaticServer;
 let foreign: StaticServer;
 let gateway: GatewayProcess;
+/** How `gateway` was started: step 10 starts it again the same way, on the same port. */
+let gatewayEnv: Record<string, string>;
 /** The server without access control: no AUTH_MODE, and CORS_ORIGINS unset (pages from loopback may use it). */
 let openGateway: GatewayProcess;
 let browser: Browser;
@@ -56,24 +62,30 @@ beforeAll(async () => {
     startStaticServer(join(DASHBOARD, 'dist')),
   ]);
   manifest = await generateDashboardOperations();
+  gatewayEnv = {
+    EMULATOR_TIME_SCALE: TIME_SCALE,
+    AUTH_MODE: 'api-key',
+    API_KEYS_FILE: join(keysDir, 'keys.json'),
+    // Only the dashboard's origin: the second static server is a foreign page (on loopback, like any other).
+    CORS_ORIGINS: dashboard.origin,
+    TRUSTED_DOCUMENTS_MODE: 'only',
+    TRUSTED_DOCUMENTS: manifest.path,
+  };
   // Settled together, so that afterAll stops whatever started when another part failed.
   const [built, started, openStarted, launched] = await Promise.allSettled([
     buildDashboardApp(),
-    startGatewayProcess({
-      EMULATOR_TIME_SCALE: TIME_SCALE,
-      AUTH_MODE: 'api-key',
-      API_KEYS_FILE: join(keysDir, 'keys.json'),
-      // Only the dashboard's origin: the second static server is a foreign page (on loopback, like any other).
-      CORS_ORIGINS: dashboard.origin,
-      TRUSTED_DOCUMENTS_MODE: 'only',
-      TRUSTED_DOCUMENTS: manifest.path,
-    }),
+    startGatewayProcess(gatewayEnv),
     startGatewayProcess({
       EMULATOR_TIME_SCALE: TIME_SCALE,
       TRUSTED_DOCUMENTS_MODE: 'only',
       TRUSTED_DOCUMENTS: manifest.path,
     }),
-    chromium.launch({ executablePath: CHROMIUM, headless: true }),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // No DNS: the name stays on this machine (step 9's warning).
+      args: [`--host-resolver-rules=MAP ${ELSEWHERE} 127.0.0.1`],
+    }),
   ]);
   if (started.status === 'fulfilled') gateway = started.value;
   if (openStarted.status === 'fulfilled') openGateway = openStarted.value;
@@ -93,7 +105,8 @@ beforeEach(({ task, onTestFailed }) => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all([gateway?.stop(), openGateway?.stop()]);
-  await rm(keysDir, { recursive: true, force: true });
+  // Unset when beforeAll failed before creating it (Chromium missing): its error is the one to report.
+  if (keysDir !== undefined) await rm(keysDir, { recursive: true, force: true });
 });
 
 /** Resolves once `locator` is visible; fails after the deadline. */
@@ -107,11 +120,21 @@ const screenshot = (on: Page, name: string): Promise<Buffer> =>
 const detailStatus = (on: Page, status: RegExp): Locator =>
   on.getByTestId('instance-detail').locator('.facts').getByTestId('status').filter({ hasText: status });
 
-/** A request by hash of the manifest's operation `name`, as a client without an `Origin` (not a browser) sends it. */
-async function byHash<T>(name: string, variables: Record<string, unknown>): Promise<{ status: number; data?: T }> {
-  const response = await fetch(gateway.url, {
+/**
+ * A request by hash of the manifest's operation `name`, as a client without an `Origin` (not a browser) sends it:
+ * to `gateway` with the full key, unless `to` names another server and its credential (none: no header).
+ */
+async function byHash<T>(
+  name: string,
+  variables: Record<string, unknown>,
+  to: { url: string; credential?: string } = { url: gateway.url, credential: key.key },
+): Promise<{ status: number; data?: T }> {
+  const response = await fetch(to.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key.key}` },
+    headers: {
+      'content-type': 'application/json',
+      ...(to.credential === undefined ? {} : { authorization: `Bearer ${to.credential}` }),
+    },
     body: JSON.stringify({
       extensions: { persistedQuery: { version: 1, sha256Hash: manifest.hashOf(name) } },
       variables,
@@ -138,6 +161,10 @@ describe('the example dashboard in Chromium', () => {
     for (const name of ['order-fulfillment', 'flaky-import', 'nightly-report', 'booking-saga'])
       await shows(page.getByTestId(`workflow-${name}`));
     expect(await page.getByTestId('workflow-order-fulfillment').getByTestId('total').textContent()).toBe('4');
+    // The demo's order-1003 was terminated (src/emulator/demo/seed.ts).
+    expect(await page.getByTestId('workflow-order-fulfillment').getByTestId('terminated').textContent()).toBe('1');
+    // A loopback endpoint: no warning about where the key goes.
+    expect(await page.getByTestId('endpoint-warning').count()).toBe(0);
     await screenshot(page, '1-workflows');
   });
 
@@ -199,7 +226,7 @@ describe('the example dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Resume' }).click();
     await shows(detailStatus(page, /^(QUEUED|RUNNING|WAITING)$/));
     expect(await page.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(true);
-    expect(await statusOf('order-1004')).not.toBe('PAUSED');
+    expect(['QUEUED', 'RUNNING', 'WAITING']).toContain(await statusOf('order-1004'));
     await screenshot(page, '5-resumed');
   });
 
@@ -215,7 +242,6 @@ describe('the example dashboard in Chromium', () => {
     // A key without workflows:write: the ForbiddenError member, as a sentence; the instance was not restarted.
     await page.getByLabel('API key or token').fill(readOnlyKey.key);
     await page.getByRole('button', { name: 'Connect' }).click();
-    await shows(detailStatus(page, /^COMPLETE$/));
     await page.getByRole('button', { name: 'Restart' }).click();
     await shows(
       page.getByRole('alert').filter({ hasText: 'Not allowed: your credential lacks the workflows:write scope.' }),
@@ -268,6 +294,21 @@ describe('the example dashboard in Chromium', () => {
     await shows(attacker.getByRole('alert').filter({ hasText: 'does not accept requests from this page' }));
     expect(await attacker.getByTestId('workflow-order-fulfillment').count()).toBe(0);
 
+    // EventSource cannot set a header, and this server takes credentials from headers only: on its way out, the
+    // probe's request gets the valid key added (as an ambient credential such as a cookie would travel), so that the
+    // only thing left to refuse it is the origin check. Playwright sends the request as the page built it (its
+    // foreign `Origin` included) with the key, keeps what the server answered, and hands that to the page.
+    const eventSourceRequests: { headers: Record<string, string>; status: number; body: string }[] = [];
+    await attacker.route(
+      (url) => url.searchParams.has('extensions'),
+      async (route) => {
+        const headers = { ...(await route.request().allHeaders()), authorization: `Bearer ${key.key}` };
+        const response = await route.fetch({ headers });
+        eventSourceRequests.push({ headers, status: response.status(), body: await response.text() });
+        await route.fulfill({ response });
+      },
+    );
+
     const attempts = await attacker.evaluate(
       async ({ url, authorization, workflows, pause }) => {
         const persisted = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
@@ -305,7 +346,7 @@ describe('the example dashboard in Chromium', () => {
           (response) => `sent, opaque: ${response.type}`,
           (error: Error) => `blocked: ${error.name}`,
         );
-        // EventSource cannot send a credential: what it gets is all a page could read this way.
+        // Sent with the key (see the route above): what it gets is all a page could read this way.
         const eventSource = await new Promise<string>((resolve) => {
           const source = new EventSource(
             `${url}?extensions=${encodeURIComponent(JSON.stringify(persisted(workflows)))}`,
@@ -345,6 +386,18 @@ describe('the example dashboard in Chromium', () => {
     );
     await screenshot(attacker, '8-foreign-origin');
     await attacker.close();
+    // It carried the foreign origin and the valid key, and the origin check refused it (EventSource does not retry
+    // after a 403).
+    expect(
+      eventSourceRequests.map(({ headers, status, body }) => ({
+        origin: headers['origin'],
+        authorization: headers['authorization'],
+        status,
+        code: (JSON.parse(body) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code,
+      })),
+    ).toEqual([
+      { origin: foreign.origin, authorization: `Bearer ${key.key}`, status: 403, code: 'ORIGIN_NOT_ALLOWED' },
+    ]);
 
     expect(attempts).toEqual({
       httpRead: 'blocked: TypeError',
@@ -360,6 +413,13 @@ describe('the example dashboard in Chromium', () => {
     const control = await byHash<{ workflows: { nodes: unknown[] } }>('Workflows', {});
     expect(control.status).toBe(200);
     expect(control.data?.workflows.nodes).toHaveLength(4);
+    // So does the EventSource's request: the same GET with the key and no Origin reads the workflows.
+    const persisted = { persistedQuery: { version: 1, sha256Hash: manifest.hashOf('Workflows') } };
+    const sseControl = await fetch(`${gateway.url}?extensions=${encodeURIComponent(JSON.stringify(persisted))}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${key.key}` },
+    });
+    expect(sseControl.status).toBe(200);
+    expect(await sseControl.text()).toContain('"order-fulfillment"');
   });
 
   it('9. against the server as npm start runs it (no AUTH_MODE), works with no credential', async () => {
@@ -370,18 +430,67 @@ describe('the example dashboard in Chromium', () => {
     await visitor.getByTestId('instance-row-order-1004').getByRole('button', { name: 'order-1004' }).click();
     await shows(detailStatus(visitor, /^WAITING$/));
     // Live over graphql-ws without a connection_init credential: a pause made elsewhere shows up.
-    const paused = await fetch(openGateway.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        extensions: { persistedQuery: { version: 1, sha256Hash: manifest.hashOf('PauseInstance') } },
-        variables: { input: { workflowName: 'order-fulfillment', instanceId: 'order-1004' } },
-      }),
-    });
-    expect(paused.status).toBe(200);
+    const paused = await byHash<{ pauseInstance: { __typename: string } }>(
+      'PauseInstance',
+      { input: { workflowName: 'order-fulfillment', instanceId: 'order-1004' } },
+      { url: openGateway.url },
+    );
+    expect(paused.data?.pauseInstance.__typename).toBe('PauseInstancePayload');
     await shows(detailStatus(visitor, /^PAUSED$/));
     expect(await visitor.getByRole('alert').count()).toBe(0);
     await screenshot(visitor, '9-no-access-control');
     await visitor.close();
   });
+
+  it("10. warns when the endpoint, which a link can set, is neither the page's origin nor loopback", async () => {
+    const visitor = await browser.newPage();
+    const elsewhere = openGateway.url.replace('127.0.0.1', ELSEWHERE);
+    await visitor.goto(`${dashboard.origin}/?endpoint=${encodeURIComponent(elsewhere)}`);
+    await shows(visitor.getByTestId('endpoint-warning').filter({ hasText: `go to ${new URL(elsewhere).origin}:` }));
+    await screenshot(visitor, '10-endpoint-warning');
+    // Back on a loopback endpoint, the warning goes.
+    await visitor.getByLabel('GraphQL endpoint').fill(openGateway.url);
+    await visitor.getByRole('button', { name: 'Connect' }).click();
+    await shows(visitor.getByTestId('workflow-order-fulfillment'));
+    expect(await visitor.getByTestId('endpoint-warning').count()).toBe(0);
+    await visitor.close();
+  });
+
+  it('11. follows the server through a restart on the same port, without a reload or a lasting alert', async () => {
+    // The first page of all order instances, with one the steps above created; the open instance is browser-order-1.
+    await page.getByLabel('Status').selectOption('WAITING');
+    await page.getByLabel('Status').selectOption('');
+    await shows(page.getByTestId('instance-row-browser-order-2'));
+    await shows(detailStatus(page, /^[A-Z_]+$/));
+
+    // SIGTERM ends every subscription with SHUTTING_DOWN, which graphql-ws does not retry by itself.
+    const url = gateway.url;
+    await gateway.stop();
+    gateway = await startGatewayProcess({ ...gatewayEnv, PORT: new URL(url).port });
+    expect(gateway.url).toBe(url);
+
+    // Local mode: the emulator starts again with its demo data alone. The page asks its queries again once its live
+    // connection is back (the events sent meanwhile are not replayed), and the instances made above are gone.
+    const total = page.getByTestId('workflow-order-fulfillment').getByTestId('total');
+    await shows(total.filter({ hasText: /^4$/ }), RECONNECTS_WITHIN_MS);
+    await page.getByTestId('instance-row-browser-order-2').waitFor({ state: 'detached', timeout: SHOWS_WITHIN_MS });
+    // `instanceUpdated` subscribed again: its first event says the open instance does not exist any more.
+    await shows(page.getByTestId('instance-detail').getByRole('alert').filter({ hasText: 'does not exist' }));
+
+    // `workflowInstancesChanged` subscribed again: an instance created through the HTTP API shows up.
+    const created = await byHash<{ createInstance: { __typename: string } }>('CreateInstance', {
+      input: { workflowName: 'order-fulfillment', instanceId: 'after-restart-1' },
+    });
+    expect(created.data?.createInstance.__typename).toBe('CreateInstancePayload');
+    await shows(page.getByTestId('instance-row-after-restart-1'));
+    await shows(total.filter({ hasText: /^5$/ }));
+    expect(await page.evaluate(() => (window as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
+    expect(
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /SHUTTING_DOWN|Live updates stopped/ })
+        .count(),
+    ).toBe(0);
+    await screenshot(page, '11-after-restart');
+  }, 120_000);
 });

@@ -947,6 +947,7 @@ export type WorkflowInstance = Node & {
 
 /** One run of a workflow, with its parameters, status, output and step log. */
 export type WorkflowInstanceStepsArgs = {
+  name: InputMaybe<Scalars['String']['input']>;
   order?: InputMaybe<StepOrder>;
 };
 

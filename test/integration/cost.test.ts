@@ -166,6 +166,44 @@ describe('the estimate against measured upstream calls', () => {
     expect(estimated).toBeGreaterThanOrEqual(actual);
   });
 
+  describe('one step by its logged name (`steps(name:)`)', () => {
+    const STEP_OUTPUT_READS = {
+      method: 'GET',
+      route: 'GET /accounts/{account_id}/workflows/{workflow_name}/instances/{instance_id}/step',
+    };
+    const stepOutput = (selection: string) =>
+      `{ instance(workflowName: "order-fulfillment", instanceId: "order-1004") { steps${selection} { ... on NamedStep { name } ... on DoStep { output } } } }`;
+    type Steps = { instance: { steps: { name?: string; output?: unknown }[] } | null };
+
+    it('fetches the full output of that step alone, and is priced at that one call, not one per step', async () => {
+      stack.resetCalls();
+      const query = stepOutput('(name: "charge-card-1")');
+      const result = await stack.graphql<Steps>(query);
+      expect(result.errors).toBeUndefined();
+      const steps = expectPresent(expectData(result).instance, 'order-1004').steps;
+      expect(steps.map((step) => step.name)).toEqual(['charge-card-1']);
+      expect(steps[0]?.output).not.toBeNull();
+      expect(stack.upstreamCalls(STEP_OUTPUT_READS)).toBe(1);
+      expect(stack.upstreamCalls()).toBe(2); // the instance with its step log, and that step's output
+      expect(estimate(query)).toBe(2);
+      expect(estimate(stepOutput(''))).toBe(11);
+    });
+
+    it('answers an empty list for a name the log does not hold, fetching no output', async () => {
+      stack.resetCalls();
+      const result = await stack.graphql<Steps>(stepOutput('(name: "no-such-step-1")'));
+      expect(result.errors).toBeUndefined();
+      expect(expectPresent(expectData(result).instance, 'order-1004').steps).toEqual([]);
+      expect(stack.upstreamCalls(STEP_OUTPUT_READS)).toBe(0);
+    });
+
+    it('prices a `do` and a `waitForEvent` output under one name at two calls: a name may be both kinds', () => {
+      const query = `{ instance(workflowName: "order-fulfillment", instanceId: "order-1004") {
+        steps(name: "x-1") { ... on DoStep { output } ... on WaitForEventStep { payload } } } }`;
+      expect(estimate(query)).toBe(3);
+    });
+  });
+
   it("bounds GraphiQL's default query", async () => {
     stack.resetCalls();
     expectData(await stack.graphql(DEFAULT_QUERY));

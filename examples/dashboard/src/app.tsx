@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { endpointWarning } from './endpoint-warning';
 import { connect, type Connection } from './graphql-client';
 import { InstanceDetail } from './instance-detail';
 import { InstanceList } from './instance-list';
@@ -24,6 +25,7 @@ export function App() {
   const [changes, setChanges] = useState<Readonly<Record<string, number>>>({});
 
   useEffect(() => () => connection.close(), [connection]);
+  const warning = endpointWarning(connection.endpoint, location.origin);
 
   const reconnect = (event: Event): void => {
     event.preventDefault();
@@ -51,6 +53,11 @@ export function App() {
           </label>
           <button type="submit">Connect</button>
         </form>
+        {warning && (
+          <p role="alert" data-testid="endpoint-warning">
+            {warning}
+          </p>
+        )}
       </header>
       <main>
         <WorkflowList

@@ -16,8 +16,22 @@ export interface Connection {
     onData: (data: R) => void,
     onError: (error: RequestError) => void,
   ): () => void;
+  /** Calls `listener` once the live connection is closed: at once when none is open. Returns a cancel function. */
+  afterClose(listener: () => void): () => void;
+  /**
+   * Calls `listener` whenever the live connection is established again after the first time (after a server
+   * restart, say): the events sent meanwhile were missed, so what they would have changed must be asked again.
+   */
+  onReconnected(listener: () => void): () => void;
   close(): void;
 }
+
+/** The `extensions.code` of a subscription the server ended because it is stopping (the server's src/errors/codes.ts). */
+export const SHUTTING_DOWN = 'SHUTTING_DOWN';
+
+/** Waits between attempts to reach the server: doubling from 1 s, at most 5 s, with jitter so clients spread out. */
+const RETRY_WAIT = (retries: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** retries, 5000) + Math.random() * 1000));
 
 /** A GraphQL error of a query or subscription (or a failed request), with the server's `extensions.code`. */
 export class RequestError extends Error {
@@ -63,13 +77,36 @@ function firstError(errors: GraphQLResponse<unknown>['errors']): RequestError | 
 export function connect(endpoint: string, credential: string): Connection {
   const headers: Record<string, string> = credential === '' ? {} : { authorization: `Bearer ${credential}` };
   let ws: Client | undefined;
+  let open = false;
+  let connectedBefore = false;
+  const closeListeners = new Set<() => void>();
+  const reconnectListeners = new Set<() => void>();
   const socket = (): Client =>
     (ws ??= createClient({
       url: endpoint.replace(/^http/, 'ws'),
       connectionParams: headers,
-      // Reconnects after a lost connection (a server restart) and subscribes again; a refused credential (4401)
-      // is not retried.
-      retryAttempts: 10,
+      // A connection lost while subscriptions are active is retried (30 times, about two and a half minutes), and
+      // they are sent again; a refused credential (4401) is not retried. A stopping server first ends each
+      // subscription with a SHUTTING_DOWN error, which graphql-ws does not retry: src/hooks.ts subscribes again.
+      retryAttempts: 30,
+      retryWait: RETRY_WAIT,
+      // Also when the socket fails before it opens (the server is down for a moment, so the connection is refused),
+      // which graphql-ws by default does not retry; fatal close codes such as 4401 are never retried.
+      shouldRetry: () => true,
+      on: {
+        // Every connection after the first, whether graphql-ws counts it as a retry or not: after a server
+        // restart, the ended subscriptions let the socket go idle, and the next one is a fresh connect.
+        connected: () => {
+          open = true;
+          if (connectedBefore) for (const listener of [...reconnectListeners]) listener();
+          connectedBefore = true;
+        },
+        closed: () => {
+          open = false;
+          for (const listener of [...closeListeners]) listener();
+          closeListeners.clear();
+        },
+      },
     }));
 
   return {
@@ -107,7 +144,21 @@ export function connect(endpoint: string, credential: string): Connection {
         },
       );
     },
+    afterClose(listener) {
+      if (!open) {
+        listener();
+        return () => {};
+      }
+      closeListeners.add(listener);
+      return () => closeListeners.delete(listener);
+    },
+    onReconnected(listener) {
+      reconnectListeners.add(listener);
+      return () => reconnectListeners.delete(listener);
+    },
     close() {
+      closeListeners.clear();
+      reconnectListeners.clear();
       void ws?.dispose();
     },
   };

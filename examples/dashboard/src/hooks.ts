@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { RequestError, type Connection } from './graphql-client';
+import { RequestError, SHUTTING_DOWN, type Connection } from './graphql-client';
 import type { TypedDocumentString } from './gql/graphql';
 
 export interface QueryState<R> {
@@ -52,8 +52,11 @@ export function useQuery<R, V>(
     };
     run.current = ask;
     ask();
+    // Live events missed while the connection was down are not replayed: ask again once it is back.
+    const stopListening = connection.onReconnected(ask);
     return () => {
       active = false;
+      stopListening();
     };
   }, [connection, document, key]);
 
@@ -63,7 +66,9 @@ export function useQuery<R, V>(
 /**
  * Subscribes while mounted, and again when the connection, the variables or `generation` change (a subscription that
  * completed, such as `instanceUpdated` after a final status, is started again by a new generation); `onData` may
- * change freely.
+ * change freely. A subscription the server ended because it was stopping (SHUTTING_DOWN) is no failure to show: it
+ * is started again once that connection has closed, and graphql-ws then connects anew, retrying until the server
+ * is back.
  */
 export function useSubscription<R, V>(
   connection: Connection,
@@ -74,12 +79,28 @@ export function useSubscription<R, V>(
 ): RequestError | undefined {
   const key = JSON.stringify(variables);
   const [error, setError] = useState<RequestError | undefined>(undefined);
+  // Bumped to subscribe again after the server ended the subscription while shutting down.
+  const [resubscriptions, setResubscriptions] = useState(0);
   const handler = useRef(onData);
   handler.current = onData;
   useEffect(() => {
     setError(undefined);
-    return connection.subscribe(document, JSON.parse(key) as V, (data) => handler.current(data), setError);
-  }, [connection, document, key, generation]);
+    let stopWaiting = (): void => {};
+    const unsubscribe = connection.subscribe(
+      document,
+      JSON.parse(key) as V,
+      (data) => handler.current(data),
+      (failure) => {
+        if (failure.code === SHUTTING_DOWN)
+          stopWaiting = connection.afterClose(() => setResubscriptions((count) => count + 1));
+        else setError(failure);
+      },
+    );
+    return () => {
+      stopWaiting();
+      unsubscribe();
+    };
+  }, [connection, document, key, generation, resubscriptions]);
   return error;
 }
 

@@ -28,8 +28,8 @@ export function InstanceDetail({ connection, workflowName, instanceId }: Props) 
     InstanceUpdatedSubscription,
     variables,
     (data) => {
+      setGone(data.instanceUpdated === null);
       if (data.instanceUpdated) setLive(data.instanceUpdated);
-      else setGone(true);
     },
     generation,
   );

@@ -130,11 +130,14 @@ export const InstanceDetailFragment = graphql(`
   }
 `);
 
-/** The full outputs of an instance's steps: asked only when the user opens one (each costs one upstream request). */
-export const StepOutputsQuery = graphql(`
-  query StepOutputs($workflowName: String!, $instanceId: String!) {
+/**
+ * The full output of one step, by its logged name: asked only when the user opens it. Under `steps(name:)` the
+ * server fetches that step's output alone (one upstream request besides the instance's details), not every step's.
+ */
+export const StepOutputQuery = graphql(`
+  query StepOutput($workflowName: String!, $instanceId: String!, $stepName: String!) {
     instance(workflowName: $workflowName, instanceId: $instanceId) {
-      steps {
+      steps(name: $stepName) {
         __typename
         ... on NamedStep {
           name

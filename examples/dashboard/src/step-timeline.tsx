@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Connection } from './graphql-client';
 import type { InstanceDetailFragment } from './gql/graphql';
 import { asRequestError } from './hooks';
-import { StepOutputsQuery } from './operations';
+import { StepOutputQuery } from './operations';
 import { formatTime } from './status';
 
 type Step = InstanceDetailFragment['steps'][number];
@@ -52,7 +52,13 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
             ))}
           </ul>
           {step.outputPreview !== null && step.outputPreview !== undefined && (
-            <FullOutput connection={connection} instance={instance} stepName={step.name} preview={step.outputPreview} />
+            <FullOutput
+              connection={connection}
+              instance={instance}
+              kind="DoStep"
+              stepName={step.name}
+              preview={step.outputPreview}
+            />
           )}
         </>
       );
@@ -82,6 +88,7 @@ function StepEntry({ connection, instance, step }: Props & { step: Step }) {
             <FullOutput
               connection={connection}
               instance={instance}
+              kind="WaitForEventStep"
               stepName={step.name}
               preview={step.payloadPreview}
             />
@@ -106,15 +113,17 @@ function Outcome({ success }: { success: boolean | null | undefined }) {
 }
 
 /** The preview the step log holds, and the full value (one more upstream request) when asked for. */
-function FullOutput(props: Props & { stepName: string; preview: string }) {
+function FullOutput(props: Props & { kind: 'DoStep' | 'WaitForEventStep'; stepName: string; preview: string }) {
   const [full, setFull] = useState<{ text: string; failed: boolean } | undefined>(undefined);
   const load = async (): Promise<void> => {
     try {
-      const { instance } = await props.connection.execute(StepOutputsQuery, {
+      const { instance } = await props.connection.execute(StepOutputQuery, {
         workflowName: props.instance.workflowName,
         instanceId: props.instance.instanceId,
+        stepName: props.stepName,
       });
-      const step = instance?.steps.find((s) => 'name' in s && s.name === props.stepName);
+      // A `do` and a `waitForEvent` step may share a logged name (its counter counts per kind of step).
+      const step = instance?.steps.find((s) => s.__typename === props.kind);
       const value =
         step?.__typename === 'DoStep'
           ? step.output

@@ -27,6 +27,7 @@ export function WorkflowList({ connection, selected, onSelect, onChange }: Props
             <th>Paused</th>
             <th>Errored</th>
             <th>Complete</th>
+            <th>Terminated</th>
             <th>Total</th>
           </tr>
         </thead>
@@ -51,6 +52,7 @@ export function WorkflowList({ connection, selected, onSelect, onChange }: Props
               <td>{counts.paused}</td>
               <td>{counts.errored}</td>
               <td>{counts.complete}</td>
+              <td data-testid="terminated">{counts.terminated}</td>
               <td data-testid="total">{counts.total}</td>
             </tr>
           ))}

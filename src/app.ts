@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GraphQLError } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { loggedSecrets, type Config } from './config.js';
 import type { Authenticator } from './auth/principal.js';
 import { createContextFactory, type PrincipalRegistry } from './context.js';
@@ -82,6 +82,11 @@ export interface AppOptions {
   scaleOut?: ScaleOut;
   /** Checks `/readyz` runs besides the app's own (accepting work, the upstream): a Redis connection, say. */
   readinessChecks?: readonly ReadinessCheck[];
+  /**
+   * Yoga plugins installed after the app's own, so that theirs are the last hooks of each phase: a capability that
+   * wraps or replaces the executor, or a fault a test puts there (test/integration/executor-errors.test.ts).
+   */
+  plugins?: readonly Plugin[];
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
@@ -201,6 +206,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         },
         onCacheLookup: metrics?.cacheLookup('query_cost'),
       }),
+      ...(options.plugins ?? []),
     ],
   });
 

@@ -12,6 +12,11 @@ export function codedError(message: string, code: ErrorCode, extensions: GraphQL
   return createGraphQLError(message, { extensions: { code, ...extensions } });
 }
 
+/** What a client sees of a failure it cannot act on (a bug, a crashed executor), as yoga's own masking answers it. */
+export function unexpectedError(): GraphQLError {
+  return codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR');
+}
+
 /** A GraphQL error for input the gateway refuses before asking upstream. */
 export function badUserInput(message: string, extensions: GraphQLErrorExtensions = {}): GraphQLError {
   return codedError(message, 'BAD_USER_INPUT', extensions);

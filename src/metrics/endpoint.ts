@@ -3,7 +3,7 @@ import type { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Scope } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
-import { codedError } from '../errors/coded-error.js';
+import { codedError, unexpectedError } from '../errors/coded-error.js';
 import type { BrowserSafety } from '../transport/browser-safety.js';
 import { answerClientErrors, httpServerOptions, listen } from '../transport/listen.js';
 import type { Metrics } from './metrics.js';
@@ -121,7 +121,7 @@ export async function startMetricsServer(metrics: Metrics, options: MetricsServe
         res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
-      () => answerJson(res, 500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR')),
+      () => answerJson(res, 500, unexpectedError()),
     );
   });
   answerClientErrors(server, options.requestTimeoutMs);

@@ -12,7 +12,7 @@ import type { Plugin, YogaServerInstance } from 'graphql-yoga';
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { clientKeyOf, type PrincipalRegistry } from '../context.js';
-import { codedError } from '../errors/coded-error.js';
+import { codedError, unexpectedError } from '../errors/coded-error.js';
 import type { ErrorCode } from '../errors/codes.js';
 import { connectionLimitRefusal } from '../errors/subscription-errors.js';
 import { resultWithoutHttp } from '../errors/without-http.js';
@@ -20,6 +20,7 @@ import type { Logger } from '../logger.js';
 import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
+import { isolated } from './executor-failure.js';
 import { subscriptionSlots } from './subscription-slots.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
@@ -155,9 +156,10 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
           variableValues: params.variables,
           operationName: params.operationName,
         };
-        const result = (await (ast?.operation === 'subscription'
-          ? enveloped.subscribe(args)
-          : enveloped.execute(args))) as ExecutionResult | AsyncIterable<ExecutionResult>;
+        const result = (await isolated(
+          () => (ast?.operation === 'subscription' ? enveloped.subscribe(args) : enveloped.execute(args)),
+          logger,
+        )) as ExecutionResult | AsyncIterable<ExecutionResult>;
         if (operation && isAsyncIterable(result)) {
           operation.running = result[Symbol.asyncIterator]();
           // A DELETE of its id (or the stream's end) came while it was prepared. graphql-sse checks for that
@@ -268,7 +270,7 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' },
         'SSE request failed',
       );
-      return answer(500, codedError('Unexpected error.', 'INTERNAL_SERVER_ERROR'));
+      return answer(500, unexpectedError());
     }
   }
 

@@ -24,6 +24,7 @@ import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { REQUEST_ID_HEADER, type RequestIds } from '../operations/request-id.js';
 import { createBrowserSafety } from './browser-safety.js';
+import { isolated } from './executor-failure.js';
 import { answerOnSocket } from './socket-answer.js';
 import { subscriptionSlots } from './subscription-slots.js';
 
@@ -123,8 +124,8 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
 
   const disposable = serveProtocol(
     {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      execute: (args) => isolated(() => (args.rootValue as EnvelopedRoot).execute(args), logger) as never,
+      subscribe: (args) => isolated(() => (args.rootValue as EnvelopedRoot).subscribe(args), logger) as never,
       onConnect: async (ctx) => {
         if (deps.authenticator && !(await authenticateConnection(ctx, deps.authenticator, deps.principals))) {
           return false;

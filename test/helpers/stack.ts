@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
 import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
@@ -43,6 +44,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Traces operations (src/tracing/); the app shuts it down when it stops. */
   tracing?: Tracing;
+  /** Yoga plugins after the app's own (`AppOptions.plugins`): a fault a test puts into the server. */
+  plugins?: readonly Plugin[];
 }
 
 /** The GraphQL response as a client sees it. */
@@ -129,6 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.authenticator ? { authenticator: options.authenticator } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.tracing ? { tracing: options.tracing } : {}),
+      ...(options.plugins ? { plugins: options.plugins } : {}),
     });
     if (options.listen) url = await app.start(0, '127.0.0.1');
   } catch (error) {

@@ -6,8 +6,11 @@ import {
   getVariableValues,
   isInputObjectType,
   isListType,
+  isNonNullType,
   Kind,
+  TypeInfo,
   typeFromAST,
+  ValidationContext,
   visit,
   type DocumentNode,
   type ExecutionArgs,
@@ -32,6 +35,9 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
  *   masked as a 500;
  * - variables that do not coerce to their declared types (graphql-js refuses the operation before it runs, with
  *   errors that carry no code): `BAD_USER_INPUT`;
+ * - a variable given as `null` where it is used in a non-null position, which validation allows when the variable has
+ *   a default (`$v: Boolean = true` in `@include(if: $v)`): graphql-js fails the field, or the whole operation,
+ *   while it runs, with an error that carries no code ({@link nullWhereRequired}): `BAD_USER_INPUT` before it runs;
  * - GET parameters `variables` and `extensions` that are not JSON (yoga's GET parser lets JSON.parse's
  *   SyntaxError through, which would be masked as a 500): `BAD_REQUEST`, 400;
  * - answers yoga gives without a body (404 for another path, 406 for an unusable `Accept`, 405, 415): the same
@@ -59,12 +65,12 @@ export function useCodedRequestErrors(options: {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args);
+      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args) ?? nullWhereRequired(args);
       if (refusal) setResultAndStopExecution(refusal);
       return { onExecuteDone: ({ result }) => codeRefusedVariables(result) };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args);
+      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args) ?? nullWhereRequired(args);
       if (refusal) setResultAndStopExecution(refusal);
       return { onSubscribeResult: ({ result }) => codeRefusedVariables(result) };
     },
@@ -142,6 +148,33 @@ function uncoercedVariables(args: ExecutionArgs): ExecutionResult | undefined {
   const { errors } = getVariableValues(args.schema, definitions, args.variableValues ?? {}, { maxErrors: 50 });
   if (!errors) return undefined;
   return { errors: errors.map((error) => badUserInput(shortened(error.message), { http: { status: 400 } })) };
+}
+
+/**
+ * A variable given explicitly as `null` that the operation uses where a non-null value is required. Validation
+ * lets a nullable variable with a default stand there (the default would fill it), but an explicit `null` is
+ * passed as it is, and graphql-js then fails the argument while the operation runs. Only operations with such a
+ * null variable are walked.
+ */
+function nullWhereRequired(args: ExecutionArgs): ExecutionResult | undefined {
+  const variables = args.variableValues;
+  const operation = getOperationAST(args.document, args.operationName);
+  if (!variables || !operation) return undefined;
+  const nulls = new Set(
+    (operation.variableDefinitions ?? [])
+      .map((definition) => definition.variable.name.value)
+      .filter((name) => Object.hasOwn(variables, name) && variables[name] === null),
+  );
+  if (nulls.size === 0) return undefined;
+  const context = new ValidationContext(args.schema, args.document, new TypeInfo(args.schema), () => undefined);
+  for (const { node, type } of context.getRecursiveVariableUsages(operation)) {
+    const name = node.name.value;
+    if (type && isNonNullType(type) && nulls.has(name))
+      return refusal(
+        `Variable "$${name}" is null, but it is used where a value of type "${String(type)}" is required.`,
+      );
+  }
+  return undefined;
 }
 
 /** Longest coercion message answered: graphql-js shortens lists and objects it prints, but not strings. */

@@ -59,6 +59,18 @@ const cases: [
     'BAD_USER_INPUT',
   ],
   [
+    'a variable with a default given as null where a non-null value is required (@include(if:))',
+    'POST',
+    '/graphql',
+    JSON.stringify({
+      query: 'query ($v: Boolean = true) { workflows(first: 1) { nodes { name @include(if: $v) } } }',
+      variables: { v: null },
+    }),
+    JSON_POST,
+    400,
+    'BAD_USER_INPUT',
+  ],
+  [
     'a required variable left out',
     'POST',
     '/graphql',

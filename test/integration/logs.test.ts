@@ -59,6 +59,26 @@ async function post(
 }
 
 describe('the operation line', () => {
+  it('of a mutation refused because it came with GET: its type and name, rejected, BAD_REQUEST', async () => {
+    const target = new URL(url);
+    target.searchParams.set(
+      'query',
+      'mutation Refused { pauseInstance(input: { workflowName: "x", instanceId: "y" }) { __typename } }',
+    );
+    const response = await fetch(target, { headers: { 'x-request-id': 'get-mutation-1' } });
+    expect(response.status).toBe(405);
+    await response.body?.cancel();
+    expect(operationLines('get-mutation-1')).toEqual([
+      expect.objectContaining({
+        operationType: 'mutation',
+        operationName: 'Refused',
+        outcome: 'rejected',
+        errorCodes: ['BAD_REQUEST'],
+        upstreamCalls: 0,
+      }),
+    ]);
+  });
+
   it('of a query: request id, name, type, duration, upstream calls as the emulator counted them, cost, success, principal', async () => {
     stack.resetCalls();
     const { requestId, body } = await post(print(WorkflowNameDocument), { name: WORKFLOW }, { 'x-request-id': 'q-1' });

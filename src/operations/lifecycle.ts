@@ -103,9 +103,8 @@ function runningRecord(records: OperationRecords, contextValue: unknown): Operat
  * subscription that started it, whose record stops counting once its subscribe phase has returned.
  */
 export const operationUpstreamObserver: UpstreamObserver = {
-  callStarted({ origin }) {
-    if (!(origin instanceof OperationRecord)) return undefined;
-    const record = origin;
+  callStarted({ origin: record }) {
+    if (!(record instanceof OperationRecord)) return undefined;
     record.upstreamCalls += 1;
     return {
       attemptEnded() {},
@@ -143,11 +142,10 @@ export interface OperationLifecycleOptions {
 
 /**
  * Follows every operation and tells the listeners, and echoes each request's id in the `x-request-id` response
- * header. An operation's end is reported
- * once its phase is done, with every plugin's hooks: later plugins code some errors in place after an
- * `onExecuteDone` (src/transport/request-errors.ts codes refused variables, yoga codes validation errors), and a
- * phase's instrumentation wraps them all. Put it before plugins that stop an execution (the cost limit), so that it
- * sees the result they set.
+ * header. An operation's end is reported once its phase is done, with every plugin's hooks: later plugins code some
+ * errors in place after an `onExecuteDone` (src/transport/request-errors.ts codes refused variables, yoga codes
+ * validation errors), and a phase's instrumentation wraps them all. Put it before plugins that stop an execution
+ * (the cost limit), so that it sees the result they set.
  */
 export function useOperationLifecycle(options: OperationLifecycleOptions): Plugin<Record<string, unknown>, Context> {
   const { records, requestIds, principals, logger } = options;

@@ -33,7 +33,12 @@ import { createUpstreamHealth, type StartupCheckOutcome } from './health/upstrea
 import { redisReadinessCheck } from './health/redis-check.js';
 import type { ScaleOut } from './redis/scale-out.js';
 import { operationLog } from './logging/operation-log.js';
-import { operationUpstreamObserver, recordOperationCost, useOperationLifecycle } from './operations/lifecycle.js';
+import {
+  operationUpstreamObserver,
+  recordOperationCost,
+  useOperationLifecycle,
+  type OperationRecords,
+} from './operations/lifecycle.js';
 import { createRequestIds } from './operations/request-id.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
@@ -125,6 +130,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
   const authenticator = options.authenticator?.mode === 'none' ? undefined : options.authenticator;
   const principals: PrincipalRegistry = new WeakMap();
+  const operations: OperationRecords = new WeakMap();
   const documents = options.documents ?? loadDocumentResolver(config.trustedDocuments);
   const context = createContextFactory({
     config,
@@ -139,8 +145,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
 
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
-    // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness.
-    context: ({ request, req }) => context(request, req),
+    // `req`: the Node request of HTTP and WebSocket operations, whose address is the client's for fairness. `initial`
+    // is the object the lifecycle keys the operation's record by (src/operations/lifecycle.ts).
+    context: (initial) => context(initial.request, initial.req, operations.get(initial)),
     graphqlEndpoint: '/graphql',
     // The http handler below holds bodies to MAX_REQUEST_BYTES as yoga reads them (transport/request-body.ts);
     // yoga's own check would copy every body through another stream (an AbortController and DOMException per request).
@@ -183,6 +190,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       ...(metrics ? [useGraphQLMetrics(metrics)] : []),
       // Before the plugins that refuse operations (document limits, the cost limit): it sees their refusals.
       useOperationLifecycle({
+        records: operations,
         logger,
         requestIds,
         principals,
@@ -201,7 +209,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       useQueryCostLimit({
         maxCost: config.maxQueryCost,
         onEstimate: (contextValue, cost) => {
-          recordOperationCost(contextValue, cost);
+          recordOperationCost(operations, contextValue, cost);
           metrics?.onEstimate(contextValue, cost);
         },
         onCacheLookup: metrics?.cacheLookup('query_cost'),

@@ -6,6 +6,7 @@ import { createLoaders, type Loaders } from './loaders.js';
 import type { Logger } from './logger.js';
 import type { LiveHub } from './subscriptions/types.js';
 import type { Upstream } from './upstream/client.js';
+import type { CallOrigin } from './upstream/observer.js';
 import type { WorkflowsApi } from './upstream/types.js';
 
 /** One mutation as the audit log records it: who did what to which instance, and how it ended. */
@@ -29,7 +30,10 @@ export interface Context {
   readonly api: WorkflowsApi;
   readonly loaders: Loaders;
   readonly live: LiveHub;
-  /** Writes the audit line of one mutation, naming the principal by its id (never a key, token or JWT). */
+  /**
+   * Writes the audit line of one mutation, naming the principal by its id (never a key, token or JWT), with the
+   * operation's request id.
+   */
   audit(entry: AuditEntry): void;
 }
 
@@ -59,7 +63,8 @@ function unauthenticated(): never {
  * Creates the per-request context factory. The cross-request caches (finished instances) live in the
  * factory, one per credential key, so they are created once per app and never shared between credentials.
  * A request without a registered principal is anonymous: only possible when authentication is off, since
- * the transports refuse unauthenticated requests before any context is built otherwise.
+ * the transports refuse unauthenticated requests before any context is built otherwise. The context's API makes
+ * its calls for `origin`, the operation the context is built for (src/operations/lifecycle.ts).
  */
 export function createContextFactory(deps: {
   config: Config;
@@ -73,20 +78,20 @@ export function createContextFactory(deps: {
   onFinishedCacheLookup?: ((hit: boolean) => void) | undefined;
   /** With REDIS_URL: the finished-instance caches' tier shared with other replicas. */
   sharedFinished?: SharedFinishedStore | undefined;
-}): (request: Request, req?: unknown) => Context {
+}): (request: Request, req?: unknown, origin?: CallOrigin) => Context {
   const caches = createCacheRegistry({
     ttlMs: deps.config.finishedInstanceTtlMs,
     onLookup: deps.onFinishedCacheLookup,
     shared: deps.sharedFinished,
   });
   const { logger } = deps;
-  return (request, req) => {
+  return (request, req, origin) => {
     const principal = deps.principals?.get(request) ?? (deps.authenticated ? unauthenticated() : ANONYMOUS);
     const credential = principal.credential;
     const shared = credential
       ? deps.upstream.forCredential(credential.accountId, credential.apiToken)
       : deps.upstream.default;
-    const api = deps.upstream.forClient(shared, clientKeyOf(principal, req));
+    const api = deps.upstream.forClient(shared, clientKeyOf(principal, req), origin);
     return {
       config: deps.config,
       principal,
@@ -94,7 +99,16 @@ export function createContextFactory(deps: {
       loaders: createLoaders(api, caches.finished(api.credential.key)),
       live: deps.live,
       // Fields, not JSON in the message: log pipelines filter on `msg: "audit"` and on each field.
-      audit: (entry) => logger?.info({ principal: principal.id, authMode: principal.mode, ...entry }, 'audit'),
+      audit: (entry) =>
+        logger?.info(
+          {
+            ...(origin ? { requestId: origin.requestId } : {}),
+            principal: principal.id,
+            authMode: principal.mode,
+            ...entry,
+          },
+          'audit',
+        ),
     };
   };
 }

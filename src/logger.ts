@@ -10,7 +10,6 @@
  * {@link createLogger} (the upstream token, the JWT secret), and anything shaped like a credential a client
  * brings (an API key of this server, a JWT, the value after `Bearer`).
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import type { LogFormat, LogLevel } from './config.js';
@@ -85,29 +84,6 @@ const MAY_HOLD_SHAPE = /wfgql_|eyJ|bearer|basic/i;
 const MIN_SECRET_LENGTH = 8;
 /** How deep the formatter walks a line's fields; a deeper object is written as `[too deep]`, never unscrubbed. */
 const MAX_SCRUB_DEPTH = 6;
-
-/** Fields every line written inside {@link runWithLogFields}' callback carries (the operation's `requestId`). */
-export interface LogFields {
-  readonly requestId?: string;
-  /** Cleared when the work the fields describe has ended, so timers it left behind stop carrying them. */
-  open: boolean;
-}
-
-const scopes = new AsyncLocalStorage<LogFields>();
-
-/**
- * Runs `fn` so that each line logged in its async context (synchronously or later) carries `fields`, as long as
- * `fields.open` holds: the operation lifecycle (src/operations/lifecycle.ts) tags an operation's audit line and upstream
- * warnings with its request id this way.
- */
-export function runWithLogFields<T>(fields: LogFields, fn: () => T): T {
-  return scopes.run(fields, fn);
-}
-
-/** The fields of the innermost {@link runWithLogFields} around the caller, open or not. */
-export function currentLogFields(): LogFields | undefined {
-  return scopes.getStore();
-}
 
 /** Creates a string scrubber of `secrets` and {@link SECRET_SHAPES}. */
 function createScrubber(secrets: readonly string[]): (text: string) => string {
@@ -250,10 +226,6 @@ export function createLogger(level: LogLevel, secrets: readonly string[] = [], o
       level,
       base: undefined,
       timestamp: stdTimeFunctions.isoTime,
-      mixin: () => {
-        const fields = scopes.getStore();
-        return fields?.open && fields.requestId !== undefined ? { requestId: fields.requestId } : {};
-      },
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => scrubValue(object, scrub, 0) as Record<string, unknown>,

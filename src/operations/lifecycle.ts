@@ -11,15 +11,15 @@ import { ANONYMOUS } from '../auth/principal.js';
 import type { Context, PrincipalRegistry } from '../context.js';
 import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { outcomeOf, type OperationOutcome } from '../graphql/operation-outcome.js';
-import { currentLogFields, runWithLogFields, type LogFields, type Logger } from '../logger.js';
-import type { UpstreamObserver } from '../upstream/observer.js';
+import type { Logger } from '../logger.js';
+import type { CallOrigin, UpstreamObserver } from '../upstream/observer.js';
 import { REQUEST_ID_HEADER, type RequestIds } from './request-id.js';
 
 /** A GraphQL name a client chose, kept only when it is one (bounded): anything else would be arbitrary text. */
 const NAME = /^[_A-Za-z][_0-9A-Za-z]{0,99}$/;
 
 /** One operation, from its first phase to its end: what listeners report, gathered while it runs. */
-export class OperationRecord implements LogFields {
+export class OperationRecord implements CallOrigin {
   /** Upstream calls count for this operation only while this holds (see {@link operationUpstreamObserver}). */
   open = true;
   upstreamCalls = 0;
@@ -98,23 +98,28 @@ function parsedBeforeRefusal(error: unknown, query: unknown): DocumentNode | und
   }
 }
 
-/** The record of the operation whose async context the caller runs in, while it is running. */
-function runningRecord(): OperationRecord | undefined {
-  const fields = currentLogFields();
-  return fields instanceof OperationRecord && fields.open ? fields : undefined;
+/**
+ * Each operation's record, keyed by the object yoga passes to `getEnveloped`. Envelop builds the operation's context
+ * in that very object, so it is also what yoga's `context` factory is given (src/app.ts hands the record to the
+ * context's API there, src/context.ts) and the `contextValue` of execute and subscribe, on every transport.
+ */
+export type OperationRecords = WeakMap<object, OperationRecord>;
+
+/** The record of the operation whose context is `contextValue`, while its execute or subscribe phase runs. */
+function runningRecord(records: OperationRecords, contextValue: unknown): OperationRecord | undefined {
+  const record = typeof contextValue === 'object' && contextValue !== null ? records.get(contextValue) : undefined;
+  return record?.open ? record : undefined;
 }
 
 /**
- * Counts each upstream call against the operation that made it: the client tells `callStarted` in the caller's
- * async context (src/upstream/observer.ts), which the plugin's instrumentation set to the operation's record. A
- * call de-duplicated into another operation's identical one sends nothing and is not counted. Timers an operation
- * leaves behind (a subscription's poll loop, started by its first subscriber) inherit its context, so a record
- * stops counting once its execute or subscribe phase has returned.
+ * Counts each upstream call against the operation that made it: the client names the call's origin, the record
+ * its context's API was made for (src/context.ts), while that is open. A call de-duplicated into another
+ * operation's identical one sends nothing and is not counted. A subscription's poll loop keeps the API of the
+ * subscription that started it, whose record stops counting once its subscribe phase has returned.
  */
 export const operationUpstreamObserver: UpstreamObserver = {
-  callStarted() {
-    const record = runningRecord();
-    if (!record) return undefined;
+  callStarted({ origin: record }) {
+    if (!(record instanceof OperationRecord)) return undefined;
     record.upstreamCalls += 1;
     return {
       attemptEnded() {},
@@ -127,8 +132,8 @@ export const operationUpstreamObserver: UpstreamObserver = {
 };
 
 /** For `useQueryCostLimit`'s `onEstimate`: the estimate is made in the operation's execute or subscribe phase. */
-export function recordOperationCost(_contextValue: unknown, cost: number): void {
-  const record = runningRecord();
+export function recordOperationCost(records: OperationRecords, contextValue: unknown, cost: number): void {
+  const record = runningRecord(records, contextValue);
   if (record) record.cost = cost;
 }
 
@@ -138,6 +143,8 @@ interface EnvelopContext {
 }
 
 export interface OperationLifecycleOptions {
+  /** Where each operation's record is kept (filled by the plugin). */
+  readonly records: OperationRecords;
   readonly requestIds: RequestIds;
   /** Where transports leave authenticated principals: names the caller of an operation refused before its context. */
   readonly principals?: PrincipalRegistry;
@@ -150,15 +157,13 @@ export interface OperationLifecycleOptions {
 
 /**
  * Follows every operation and tells the listeners, and echoes each request's id in the `x-request-id` response
- * header. Each phase runs with the record as the log fields of its async context (src/logger.ts), so lines logged
- * meanwhile carry the request id and upstream calls count against the operation. An operation's end is reported
- * once its phase is done, with every plugin's hooks: later plugins code some errors in place after an
- * `onExecuteDone` (src/transport/request-errors.ts codes refused variables, yoga codes validation errors), and a
- * phase's instrumentation wraps them all. Put it before plugins that stop an execution (the cost limit), so that it
- * sees the result they set.
+ * header. An operation's end is reported once its phase is done, with every plugin's hooks: later plugins code some
+ * errors in place after an `onExecuteDone` (src/transport/request-errors.ts codes refused variables, yoga codes
+ * validation errors), and a phase's instrumentation wraps them all. Put it before plugins that stop an execution
+ * (the cost limit), so that it sees the result they set.
  */
 export function useOperationLifecycle(options: OperationLifecycleOptions): Plugin<Record<string, unknown>, Context> {
-  const { requestIds, principals, logger } = options;
+  const { records, requestIds, principals, logger } = options;
   const failed = new Set<OperationListener>();
   /** Calls `tell` for every listener, each apart: a listener that throws is reported once and skipped for this call. */
   const notify = (tell: (listener: OperationListener) => void) => {
@@ -172,8 +177,6 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
       }
     }
   };
-  // Keyed by the object yoga passes to getEnveloped: the same for the parse, validate and execute of one operation.
-  const records = new WeakMap<object, OperationRecord>();
   /** Results of operations whose execute or subscribe phase is still running. */
   const results = new WeakMap<OperationRecord, ExecutionResult>();
   /** Validation errors of each record, from the validate hook to the end of the validate phase. */
@@ -234,10 +237,10 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
   const innermostFirst = options.listeners.filter((listener) => listener.enter !== undefined).reverse();
   /** HTTP operations, whose listeners entered once around the whole operation. */
   const entered = new WeakSet<OperationRecord>();
-  /** Runs `fn` in the record's log fields and in every listener's context (the first listener outermost). */
+  /** Runs `fn` in every listener's context (the first listener outermost). */
   const scoped = <T>(record: OperationRecord, request: Request | undefined, fn: () => T, whole: boolean): T => {
-    let run: () => T = () => runWithLogFields(record, fn);
-    if (!whole && entered.has(record)) return run();
+    if (!whole && entered.has(record)) return fn();
+    let run = fn;
     for (const listener of innermostFirst) {
       const { enter } = listener;
       if (enter === undefined) continue;
@@ -298,7 +301,7 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
 
   /** Fills the record from the arguments execute and subscribe were called with. */
   const started = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }) => {
-    const record = runningRecord();
+    const record = runningRecord(records, args.contextValue);
     if (!record) return undefined;
     named(record, args.document, args.operationName);
     const principal = (args.contextValue as Partial<Context> | undefined)?.principal;

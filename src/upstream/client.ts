@@ -32,7 +32,7 @@ import {
   sleep as realSleep,
   type RetryPolicy,
 } from './retry.js';
-import type { UpstreamCallObserver, UpstreamObserver } from './observer.js';
+import type { CallOrigin, UpstreamCallObserver, UpstreamObserver } from './observer.js';
 import { StatsRecorder, type UpstreamStats } from './stats.js';
 import { header, send, type Answer } from './transport.js';
 import type {
@@ -102,9 +102,10 @@ export interface Upstream {
   budgets(): CredentialBudget[];
   /**
    * `api` with its interactive requests counted as `clientKey`'s, for the fair share of the budget each client
-   * gets while others wait (`CLIENT_BUDGET_SHARE`). An API this module did not build is returned as it is.
+   * gets while others wait (`CLIENT_BUDGET_SHARE`), and its calls made for `origin` (told to the observer, and
+   * named in the call's log lines) while that is open. An API this module did not build is returned as it is.
    */
-  forClient(api: WorkflowsApi, clientKey: string): WorkflowsApi;
+  forClient(api: WorkflowsApi, clientKey: string, origin?: CallOrigin): WorkflowsApi;
   /** Closes the connection pool (when we created it); later calls fail with `UnavailableError`. */
   close(): Promise<void>;
 }
@@ -173,6 +174,8 @@ class WorkflowsClient implements WorkflowsApi {
   private readonly inflight = new InFlight<unknown>();
   /** Whose interactive requests these are, for fairness; set only on the views {@link forClient} makes. */
   private clientKey: string | undefined;
+  /** The operation this view's calls are made for; set only on the views {@link forClient} makes. */
+  private origin: CallOrigin | undefined;
   private readonly secrets: readonly string[];
   /** `{baseUrl}/accounts/{account_id}/workflows`, encoded once. */
   private readonly prefix: string;
@@ -196,11 +199,26 @@ class WorkflowsClient implements WorkflowsApi {
     this.writeHeaders = Object.freeze({ ...this.readHeaders, 'content-type': 'application/json' });
   }
 
-  /** This client (same budget, caches and in-flight table), charging interactive requests to `clientKey`. */
-  forClient(clientKey: string): WorkflowsClient {
+  /**
+   * This client (same budget, caches and in-flight table), charging interactive requests to `clientKey` and making
+   * its calls for `origin`.
+   */
+  forClient(clientKey: string, origin: CallOrigin | undefined): WorkflowsClient {
     const view = Object.create(this) as WorkflowsClient;
     view.clientKey = clientKey;
+    view.origin = origin;
     return view;
+  }
+
+  /** The operation a call made now is made for: this view's, while it is open. */
+  private get openOrigin(): CallOrigin | undefined {
+    return this.origin?.open ? this.origin : undefined;
+  }
+
+  /** `fields` of a log line about a call of this view, with the request id of the operation it is made for. */
+  private logFields(fields: Record<string, unknown>): Record<string, unknown> {
+    const origin = this.openOrigin;
+    return origin ? { requestId: origin.requestId, ...fields } : fields;
   }
 
   async listWorkflows(
@@ -494,6 +512,7 @@ class WorkflowsClient implements WorkflowsApi {
       route: spec.route,
       priority,
       credentialKey: this.credential.key,
+      origin: this.openOrigin,
     });
     if (!observed) return this.attempts(spec, url, signal, priority, undefined);
     const progress = { retries: 0, waitedMs: 0 };
@@ -558,13 +577,19 @@ class WorkflowsClient implements WorkflowsApi {
       if (wait > policy.retryAfterCapMs) throw error;
       if (!this.retryBudget.tryWithdraw()) {
         logger?.warn(
-          { route: spec.route, code: error.code, error: error.message },
+          this.logFields({ route: spec.route, code: error.code, error: error.message }),
           'upstream retry budget spent, not retrying',
         );
         throw error;
       }
       logger?.debug(
-        { route: spec.route, waitMs: wait, retry: attempt + 1, maxRetries: policy.maxRetries, error: error.message },
+        this.logFields({
+          route: spec.route,
+          waitMs: wait,
+          retry: attempt + 1,
+          maxRetries: policy.maxRetries,
+          error: error.message,
+        }),
         'retrying an upstream call',
       );
       progress.retries += 1;
@@ -643,7 +668,7 @@ class WorkflowsClient implements WorkflowsApi {
     if (status === 429) {
       this.budget.refused(retryAfterMs);
       this.shared.logger?.warn(
-        { route: spec.route, credential: this.credential.key, retryAfterMs },
+        this.logFields({ route: spec.route, credential: this.credential.key, retryAfterMs }),
         'upstream answered 429 (rate limited)',
       );
     }
@@ -855,8 +880,8 @@ export function createUpstream(config: UpstreamConfig, options: UpstreamOptions 
       const kept = [defaultClient, ...clients.values()];
       return kept.map((client) => ({ credentialKey: client.credential.key, state: client.budget.state() }));
     },
-    forClient(api, clientKey) {
-      return api instanceof WorkflowsClient ? api.forClient(clientKey) : api;
+    forClient(api, clientKey, origin) {
+      return api instanceof WorkflowsClient ? api.forClient(clientKey, origin) : api;
     },
     async close() {
       if (closed) return;

@@ -1,6 +1,20 @@
 import type { UpstreamError } from './errors.js';
 import type { Priority } from './types.js';
 
+/**
+ * The operation a per-request API view makes its calls for (`Upstream.forClient`), as far as this layer knows it:
+ * src/operations/lifecycle.ts's record of the operation whose context holds the view (src/context.ts).
+ */
+export interface CallOrigin {
+  /** Tags the client's log lines of the call (retries, 429s). */
+  readonly requestId: string;
+  /**
+   * Whether calls made now are still the operation's: false once its execute or subscribe phase has returned, so
+   * that a poll loop which keeps the view of the subscription that started it makes calls for no operation.
+   */
+  readonly open: boolean;
+}
+
 /** One logical upstream call, as the client reports it before its first attempt. Never holds a token or an id. */
 export interface UpstreamCallInfo {
   readonly method: string;
@@ -9,6 +23,11 @@ export interface UpstreamCallInfo {
   readonly priority: Priority;
   /** `accountId:hash` of the credential (see upstream/credential.ts): no token. */
   readonly credentialKey: string;
+  /**
+   * The open operation that sent it; unset for calls of no operation (poll loops, the start-up check). A read that
+   * joins an identical one in flight sends nothing: it is {@link UpstreamObserver.deduplicated}, not started.
+   */
+  readonly origin?: CallOrigin | undefined;
 }
 
 /** One attempt of a call that got an answer (`status`) or none (`'network'`). */
@@ -46,7 +65,7 @@ export interface UpstreamCallObserver {
 export interface UpstreamObserver {
   /**
    * A call is about to run (before its first attempt, and before the budget is asked). Runs in the caller's
-   * async context, so an observer can find the operation that caused it. Returns the call's hooks, or nothing.
+   * async context (a trace's parent span). Returns the call's hooks, or nothing.
    */
   callStarted(call: UpstreamCallInfo): UpstreamCallObserver | undefined;
   /** A GET joined an identical one already in flight: no request was sent for it. */

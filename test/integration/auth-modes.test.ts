@@ -452,7 +452,8 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
   }`;
   const statusOf = async (workflow: string, id: string) =>
     (await stack.rest<{ status: string }>('GET', `/${workflow}/instances/${id}`)).status;
-  // The audit line is `logger.info({ ...fields }, 'audit')` (src/context.ts), captured as `INFO <fields> audit`.
+  // The audit line is `logger.info({ ...fields }, 'audit')` (src/context.ts), captured as `INFO <fields> audit`; its
+  // request id is test/integration/logs.test.ts' subject.
   const auditLines = () => logLines.filter((line) => line.startsWith('INFO {') && line.endsWith('} audit'));
   const auditOf = (line: string) => JSON.parse(line.slice('INFO '.length, -' audit'.length)) as Record<string, unknown>;
 
@@ -483,6 +484,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     const lines = auditLines().slice(audits);
     expect(lines).toHaveLength(1);
     expect(auditOf(lines[0]!)).toEqual({
+      requestId: expect.any(String),
       principal: 'reader',
       authMode: 'api-key',
       action: 'terminateInstance',
@@ -504,6 +506,7 @@ describe('scopes and workflow allowlists (AUTH_MODE=api-key)', () => {
     const lines = auditLines().slice(audits);
     expect(lines).toHaveLength(1);
     expect(auditOf(lines[0]!)).toEqual({
+      requestId: expect.any(String),
       principal: 'orders',
       authMode: 'api-key',
       action: 'terminateInstance',

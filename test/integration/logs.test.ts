@@ -168,6 +168,91 @@ describe('the operation line', () => {
     }
   });
 
+  it('of two queries sharing one read in flight: the request counts for the query that sent it, not the one that joined', async () => {
+    // Answered late, so that the second query joins the first one's request while it is in flight.
+    stack.emulator.faults.set({ route: 'GET /accounts/{account_id}/workflows/{workflow_name}', latencyMs: 1_500 });
+    try {
+      stack.resetCalls();
+      const stats = () => stack.app.upstream.stats.snapshot();
+      const { byRoute, deduplicated } = stats();
+      const sent = byRoute['GET /workflows/{name}'] ?? 0;
+      const first = post(print(WorkflowNameDocument), { name: WORKFLOW }, { 'x-request-id': 'd-1' });
+      await waitFor(() => (stats().byRoute['GET /workflows/{name}'] ?? 0) > sent, {
+        message: 'the first request sent',
+      });
+      const second = post(print(WorkflowNameDocument), { name: WORKFLOW }, { 'x-request-id': 'd-2' });
+      for (const { body } of await Promise.all([first, second])) expect(body.errors).toBeUndefined();
+      expect(stats().deduplicated - deduplicated).toBe(1);
+      expect(stack.upstreamCalls()).toBe(1);
+      expect(operationLines('d-1')).toEqual([expect.objectContaining({ msg: 'operation', upstreamCalls: 1 })]);
+      expect(operationLines('d-2')).toEqual([expect.objectContaining({ msg: 'operation', upstreamCalls: 0 })]);
+    } finally {
+      stack.emulator.faults.clear();
+    }
+  });
+
+  it('of a mutation over graphql-ws and over graphql-sse: its upstream calls, and its audit line by its request id', async () => {
+    const transports: Record<string, (body: string, requestId: string) => Promise<unknown>> = {
+      'graphql-ws': async (body, requestId) => {
+        class WithRequestId extends WebSocket {
+          constructor(address: string, protocols?: string | string[]) {
+            super(address, protocols, { headers: { 'x-request-id': requestId } });
+          }
+        }
+        const client = createClient({
+          url: url.replace(/^http/, 'ws'),
+          webSocketImpl: WithRequestId,
+          retryAttempts: 0,
+        });
+        try {
+          return await new Promise((resolve, reject) => {
+            client.subscribe(JSON.parse(body) as { query: string }, {
+              next: resolve,
+              error: reject,
+              complete: () => {},
+            });
+          });
+        } finally {
+          await client.dispose();
+        }
+      },
+      // src/transport/sse.ts, distinct connections.
+      'graphql-sse': async (body, requestId) => {
+        const response = await fetch(`${url}/stream`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-request-id': requestId },
+          body,
+        });
+        const data = /event: next\ndata: (.*)\n/.exec(await response.text())?.[1];
+        return data === undefined ? undefined : JSON.parse(data);
+      },
+    };
+    for (const [transport, send] of Object.entries(transports)) {
+      const instanceId = freshId('logs-transport');
+      const requestId = `m-${transport}`;
+      stack.resetCalls();
+      const body = JSON.stringify({
+        query: print(CREATE),
+        variables: { input: { workflowName: WORKFLOW, instanceId } },
+      });
+      expect(await send(body, requestId), transport).toEqual({
+        data: { createInstance: expect.objectContaining({ __typename: 'CreateInstancePayload' }) },
+      });
+      expect(stack.upstreamCalls(), transport).toBeGreaterThan(0);
+      expect(operationLines(requestId), transport).toEqual([
+        expect.objectContaining({
+          operationType: 'mutation',
+          outcome: 'success',
+          upstreamCalls: stack.upstreamCalls(),
+        }),
+      ]);
+      const audit = lines().filter((l) => l.msg === 'audit' && l.instanceId === instanceId);
+      expect(audit, transport).toEqual([
+        expect.objectContaining({ requestId, action: 'createInstance', outcome: 'ok' }),
+      ]);
+    }
+  });
+
   it('of refused operations: the code of a document that does not validate, and of one over the cost limit', async () => {
     await post('query Nope { nope }', {}, { 'x-request-id': 'v-1' });
     expect(operationLines('v-1')).toEqual([
@@ -201,6 +286,7 @@ describe('the operation line', () => {
   it('of a subscription over graphql-ws: one when it starts, one when it ends, with the connection request id', async () => {
     const instanceId = freshId('logs-sub');
     await stack.graphql(CREATE, { input: { workflowName: WORKFLOW, instanceId } });
+    stack.resetCalls();
     // The upgrade request's x-request-id names the connection; the 101 answer echoes it.
     const upgradeHeaders: Record<string, string | string[] | undefined>[] = [];
     class WithRequestId extends WebSocket {
@@ -223,8 +309,11 @@ describe('the operation line', () => {
           outcome: 'success',
           principal: 'anonymous',
           cost: expect.any(Number),
+          upstreamCalls: 0,
         }),
       ]);
+      // The first event came from the poll loop this subscription started, through its context's API.
+      expect(stack.upstreamCalls()).toBeGreaterThan(0);
       sub.unsubscribe();
       await waitFor(() => operationLines('ws-1').some((l) => l.msg === 'subscription ended'), {
         message: 'the subscription ended line',
@@ -236,6 +325,8 @@ describe('the operation line', () => {
           operationType: 'subscription',
           outcome: 'success',
           events: sub.results.length,
+          // The loop's polls are no subscriber's (README, Logs).
+          upstreamCalls: 0,
         }),
       ]);
     } finally {

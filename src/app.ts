@@ -35,6 +35,7 @@ import type { ScaleOut } from './redis/scale-out.js';
 import { operationLog } from './logging/operation-log.js';
 import { operationUpstreamObserver, recordOperationCost, useOperationLifecycle } from './operations/lifecycle.js';
 import { createRequestIds } from './operations/request-id.js';
+import { useSharedSubscriptionExecution } from './subscriptions/shared-execution.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
 import { operationMetrics, useGraphQLMetrics } from './metrics/graphql.js';
@@ -201,6 +202,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         },
         onCacheLookup: metrics?.cacheLookup('query_cost'),
       }),
+      // Last: it wraps the executor's subscribe, after every plugin that may refuse or replace it.
+      useSharedSubscriptionExecution(metrics ? { onExecution: metrics.liveExecuted } : {}),
     ],
   });
 

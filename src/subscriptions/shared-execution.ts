@@ -1,4 +1,4 @@
-import { createGraphQLError, isAsyncIterable, type Plugin, type PromiseOrValue } from 'graphql-yoga';
+import { createGraphQLError, isAsyncIterable, isPromise, type Plugin, type PromiseOrValue } from 'graphql-yoga';
 import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import type { LiveItem, LiveStream } from './types.js';
@@ -65,7 +65,9 @@ class ExecutorFeed<T> implements LiveStream<T> {
   }
 
   throw(error?: unknown): Promise<IteratorResult<LiveItem<T>>> {
-    return this.live.throw ? this.live.throw(error) : Promise.reject(error instanceof Error ? error : new Error(''));
+    return this.live.throw
+      ? this.live.throw(error)
+      : Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }
 
   [Symbol.asyncIterator](): this {
@@ -275,7 +277,7 @@ export function useSharedSubscriptionExecution(options: SharedExecutionOptions =
           );
         };
         const result = subscribeFn(args) as PromiseOrValue<unknown>;
-        return (result instanceof Promise ? result.then(settle) : settle(result)) as ReturnType<typeof subscribeFn>;
+        return (isPromise(result) ? result.then(settle) : settle(result)) as ReturnType<typeof subscribeFn>;
       });
     },
   };

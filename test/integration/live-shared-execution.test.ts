@@ -12,6 +12,7 @@ import {
   SharedStatusMaybeParamsDocument as MAYBE_PARAMS,
   SharedStatusWithParamsDocument as WITH_PARAMS,
   SharedStatusWithWorkflowDocument as WITH_WORKFLOW,
+  InstanceUpdatedDocument as UPDATED,
   WriteCreateInstanceDocument as CREATE,
   WritePauseInstanceDocument as PAUSE,
   type SharedStatusMaybeParamsSubscription,
@@ -112,6 +113,23 @@ describe('shared subscription execution', () => {
       instanceId: 'shared-1',
       params: { orderId: 'shared-1' },
     });
+    for (const sub of subs) expect(sub.results).toEqual(subs[0]?.results);
+  });
+
+  it('executes each instanceUpdated event once for its subscribers too', async () => {
+    const stack = await liveStack();
+    await createInstance(stack, WORKFLOW, 'shared-updates');
+    const subs = many([wsClient(stack), sseClient(stack, false)], 6, UPDATED, 'shared-updates');
+    await waitFor(() => eachHas(subs, 1), { message: 'every first event' });
+    const before = await metricsOf(stack);
+
+    await pause(stack, 'shared-updates');
+    await waitFor(() => eachHas(subs, 2), { message: 'every PAUSED update' });
+    const after = await metricsOf(stack);
+
+    expect(before.value(EXECUTIONS)).toBe(1);
+    expect(after.value(EXECUTIONS) - before.value(EXECUTIONS)).toBe(1);
+    expect(subs[0]?.results.map((r) => r.data?.instanceUpdated?.status)).toEqual(['WAITING', 'PAUSED']);
     for (const sub of subs) expect(sub.results).toEqual(subs[0]?.results);
   });
 

@@ -1,5 +1,5 @@
-import { createGraphQLError, isAsyncIterable, isPromise, type Plugin, type PromiseOrValue } from 'graphql-yoga';
-import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
+import { isAsyncIterable, isPromise, type Plugin, type PromiseOrValue } from 'graphql-yoga';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import type { LiveItem, LiveStream } from './types.js';
 
@@ -160,20 +160,11 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
     private readonly shared: SharedResults,
     private readonly leave: (group: ExecutionGroup) => void,
     private readonly observer: ExecutionObserver | undefined,
-    /** The operation's node: where an error of the live stream itself is located, as the executor does. */
-    private readonly operation: DocumentNode['definitions'][number] | undefined,
   ) {}
 
   async next(): Promise<IteratorResult<ExecutionResult>> {
-    let step: IteratorResult<LiveItem<unknown>>;
-    try {
-      step = await this.feed.live.next();
-    } catch (error) {
-      this.end();
-      // As the executor reports an error of the source stream (graphql-tools' mapSourceToResponse).
-      const cause = error instanceof Error ? error : new Error(String(error));
-      throw createGraphQLError(cause.message, { originalError: cause, nodes: this.operation ? [this.operation] : [] });
-    }
+    // A live stream never rejects a `next()` (src/subscriptions/event-queue.ts): its errors are items.
+    const step = await this.feed.live.next();
     if (step.done) {
       this.end();
       return { value: undefined, done: true };
@@ -273,7 +264,6 @@ export function useSharedSubscriptionExecution(options: SharedExecutionOptions =
             shared,
             leave,
             options.onExecution,
-            getOperationAST(args.document, args.operationName) ?? undefined,
           );
         };
         const result = subscribeFn(args) as PromiseOrValue<unknown>;

@@ -40,6 +40,7 @@ import {
   type OperationRecords,
 } from './operations/lifecycle.js';
 import { createRequestIds } from './operations/request-id.js';
+import { useSharedSubscriptionExecution } from './subscriptions/shared-execution.js';
 import type { Context } from './context.js';
 import { Metrics } from './metrics/metrics.js';
 import { operationMetrics, useGraphQLMetrics } from './metrics/graphql.js';
@@ -214,6 +215,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         },
         onCacheLookup: metrics?.cacheLookup('query_cost'),
       }),
+      // Last of the app's own: it wraps the executor's subscribe, after every plugin that may refuse or replace it.
+      useSharedSubscriptionExecution(metrics ? { onExecution: metrics.liveExecuted } : {}),
       ...(options.plugins ?? []),
     ],
   });

@@ -52,6 +52,8 @@ export class Metrics {
   readonly registry = new Registry();
   readonly upstreamObserver: UpstreamObserver;
   readonly liveObserver: LiveObserver;
+  /** `useSharedSubscriptionExecution`'s `onExecution`. */
+  readonly liveExecuted: () => void;
 
   readonly operations: Counter<'operation_type' | 'operation_name' | 'outcome'>;
   readonly errors: Counter<'code'>;
@@ -157,6 +159,12 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
+    const executions = new Counter({
+      name: 'wfgql_live_executions_total',
+      help: "Executions of subscription events' selections: one per event and group of subscribers with the same document, variables, credential and authorization, whose result each of them is sent.",
+      registers,
+    });
+    this.liveExecuted = () => executions.inc();
     this.liveObserver = {
       cycleEnded: (ms) => this.pollCycle.observe(ms / 1000),
       delivered: (ms) => {

@@ -4,6 +4,7 @@ import { declareSource, instanceNeeds, sourceOf } from '../graphql/field-source.
 import { fieldsOf, selectionOf } from '../graphql/selection.js';
 import { watchEnd } from '../errors/from-upstream.js';
 import { ShuttingDownError, SubscriptionLimitError, subscriptionRefusedError } from '../errors/subscription-errors.js';
+import { shareExecution } from '../subscriptions/shared-execution.js';
 import type { InstanceStatusEvent, LiveItem, LiveStream } from '../subscriptions/types.js';
 import type { InstanceDetails } from '../upstream/types.js';
 import { authorizeRead } from './authorization.js';
@@ -27,10 +28,13 @@ function needsInstanceDetails(info: GraphQLResolveInfo): boolean {
   });
 }
 
-/** Refusals of the hub as coded GraphQL errors: they are meant for the client, so never masked. */
-function admitted<T>(open: () => LiveStream<T>): LiveStream<T> {
+/**
+ * The stream `open` opens, as the executor takes it (its events' executions are shared, src/subscriptions/shared-execution.ts).
+ * Refusals of the hub become coded GraphQL errors: they are meant for the client, so never masked.
+ */
+function admitted<T>(ctx: Context, open: () => LiveStream<T>): LiveStream<T> {
   try {
-    return open();
+    return shareExecution(ctx, open());
   } catch (error) {
     if (error instanceof SubscriptionLimitError || error instanceof ShuttingDownError)
       throw subscriptionRefusedError(error);
@@ -113,7 +117,7 @@ builder.subscriptionField('instanceStatusChanged', (t) =>
       const workflowName = checkWorkflowName(args.workflowName);
       authorizeRead(ctx, workflowName);
       const instanceId = checkInstanceId(args.instanceId, 'instanceId');
-      return admitted(() =>
+      return admitted(ctx, () =>
         ctx.live.watchInstanceStatus(ctx.api, workflowName, instanceId, { needsDetails: needsInstanceDetails(info) }),
       );
     },
@@ -134,7 +138,7 @@ builder.subscriptionField('instanceUpdated', (t) =>
       const workflowName = checkWorkflowName(args.workflowName);
       authorizeRead(ctx, workflowName);
       const instanceId = checkInstanceId(args.instanceId, 'instanceId');
-      return admitted(() => ctx.live.watchInstanceUpdates(ctx.api, workflowName, instanceId));
+      return admitted(ctx, () => ctx.live.watchInstanceUpdates(ctx.api, workflowName, instanceId));
     },
     resolve: (item: LiveItem<InstanceDetails>, args, ctx) => {
       const details = unwrap(item);
@@ -163,7 +167,7 @@ builder.subscriptionField('workflowInstancesChanged', (t) =>
       const workflowName = checkWorkflowName(args.workflowName);
       authorizeRead(ctx, workflowName);
       const statuses = args.statuses ?? null;
-      return admitted(() =>
+      return admitted(ctx, () =>
         ctx.live.watchWorkflowInstances(ctx.api, workflowName, { statuses, needsDetails: needsInstanceDetails(info) }),
       );
     },

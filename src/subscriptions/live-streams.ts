@@ -144,6 +144,19 @@ export class InstanceStatusStream extends LiveStreamQueue<InstanceStatusEvent> i
   }
 }
 
+/** The `instanceUpdated` item of each state with details: one per change, shared as {@link statusItemOf}'s are. */
+const updateItems = new WeakMap<InstanceState, LiveItem<InstanceDetails>>();
+
+/** `details` is the state's own (not null). */
+function updateItemOf(state: InstanceState, details: InstanceDetails): LiveItem<InstanceDetails> {
+  let item = updateItems.get(state);
+  if (item === undefined) {
+    item = { value: details, noticedAt: state.noticedAt };
+    updateItems.set(state, item);
+  }
+  return item;
+}
+
 export class InstanceUpdateStream extends LiveStreamQueue<InstanceDetails> implements InstanceSubscriber {
   readonly kind = 'instanceUpdates';
   readonly needsDetails = true;
@@ -161,7 +174,7 @@ export class InstanceUpdateStream extends LiveStreamQueue<InstanceDetails> imple
     // The poll loop shares one details object per change, so identity tells whether this one is news.
     if (state.details === null || state.details === this.lastDetails) return;
     this.lastDetails = state.details;
-    this.push({ value: state.details, noticedAt: state.noticedAt });
+    this.push(updateItemOf(state, state.details));
     if (isTerminalStatus(state.status)) this.end();
   }
 

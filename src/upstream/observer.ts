@@ -77,20 +77,38 @@ export function combineObservers(observers: readonly UpstreamObserver[]): Upstre
   if (observers.length === 0) return undefined;
   if (observers.length === 1) return observers[0];
   return {
+    // Once per upstream call: no array or closure is made unless two observers or more answer.
     callStarted(call) {
-      const started = observers.flatMap((o) => {
-        const hooks = o.callStarted(call);
-        return hooks ? [hooks] : [];
-      });
-      if (started.length === 0) return undefined;
-      if (started.length === 1) return started[0];
-      const headers = Object.assign({}, ...started.map((s) => s.headers ?? {})) as Record<string, string>;
-      return {
-        headers,
-        attemptEnded: (attempt) => started.forEach((s) => s.attemptEnded(attempt)),
-        ended: (end) => started.forEach((s) => s.ended(end)),
-      };
+      let first: UpstreamCallObserver | undefined;
+      let started: UpstreamCallObserver[] | undefined;
+      for (const observer of observers) {
+        const hooks = observer.callStarted(call);
+        if (hooks === undefined) continue;
+        if (first === undefined) first = hooks;
+        else (started ??= [first]).push(hooks);
+      }
+      return started === undefined ? first : new CombinedCallObserver(started);
     },
-    deduplicated: (route) => observers.forEach((o) => o.deduplicated(route)),
+    deduplicated(route) {
+      for (const observer of observers) observer.deduplicated(route);
+    },
   };
+}
+
+/** The hooks of one call that several observers watch; their `headers` merged in order. */
+class CombinedCallObserver implements UpstreamCallObserver {
+  readonly headers?: Readonly<Record<string, string>>;
+
+  constructor(private readonly started: readonly UpstreamCallObserver[]) {
+    const headers = started.flatMap((hooks) => (hooks.headers ? [hooks.headers] : []));
+    if (headers.length > 0) this.headers = Object.assign({}, ...headers) as Record<string, string>;
+  }
+
+  attemptEnded(attempt: UpstreamAttemptInfo): void {
+    for (const hooks of this.started) hooks.attemptEnded(attempt);
+  }
+
+  ended(end: UpstreamCallEnd): void {
+    for (const hooks of this.started) hooks.ended(end);
+  }
 }

@@ -279,11 +279,19 @@ describe('poll loops shared through Redis', () => {
     expect(roles(b)).toEqual({ alone: 0, leader: 0, follower: 1 });
 
     onA.unsubscribe();
-    const polled = pollRequests(a);
-    // A still polls, for B's subscriber alone; B still polls nothing.
-    await waitFor(() => pollRequests(a) >= polled + 2, { message: 'A polling on for B' });
-    expect(a.app.live.stats()).toMatchObject({ loops: 1, subscribers: 0 });
-    expect(pollRequests(b)).toBe(0);
+    const polled = pollRequests(a) + pollRequests(b);
+    // Polling goes on for B's subscriber alone, by one replica: A when it has heard of B's interest (a tick after
+    // B registered it), else B, which takes the lease A gives up with its last subscriber.
+    await waitFor(() => pollRequests(a) + pollRequests(b) >= polled + 2, { message: 'polling on for B' });
+    expect(a.app.live.stats().subscribers).toBe(0);
+    const pollers = [a, b].filter((replica) => roles(replica).leader === 1);
+    expect(pollers).toHaveLength(1);
+    const idle = pollers[0] === a ? b : a;
+    const idleBefore = pollRequests(idle);
+    await setup().terminate(WORKFLOW, [id]);
+    await waitFor(() => onB.done, { message: 'TERMINATED on B' });
+    expect(statuses(onB)).toEqual(['WAITING', 'TERMINATED']);
+    expect(pollRequests(idle)).toBe(idleBefore);
 
     onB.unsubscribe();
     await waitFor(() => a.app.live.stats().loops === 0 && b.app.live.stats().loops === 0, {

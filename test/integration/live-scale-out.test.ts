@@ -382,32 +382,27 @@ describe('poll loops shared through Redis', () => {
   });
 
   it('gives a follower a terminal status published while its subscriber connection was away', async () => {
-    const { keyPrefix, replicas, states, client } = await twoReplicas();
+    const { keyPrefix, replicas } = await twoReplicas();
     const id = `so-drop-${randomBytes(3).toString('hex')}`;
     await createInstances([id]);
     const subs = await watchedEverywhere(replicas, [id]).then((perReplica) => perReplica.map(([sub]) => sub!));
     const leader = (await leaderOf(replicas, keyPrefix))!;
     const follower = replicas.find((replica) => replica !== leader)!;
+    const onLeader = subs[replicas.indexOf(leader)]!;
     const onFollower = subs[replicas.indexOf(follower)]!;
 
-    // Every subscriber connection is dropped again and again while the leader polls and publishes TERMINATED, so
-    // the follower's subscriber cannot hear it; the leader never polls the terminated instance again.
-    let dropping = true;
-    const drops = (async () => {
-      while (dropping) {
-        await client.client('KILL', 'TYPE', 'pubsub');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    })();
+    // The follower's pub/sub connection is closed (its commands connection stays up) while the leader polls and
+    // publishes TERMINATED, so the follower cannot hear it; the leader never polls the terminated instance again.
+    const subscriber = follower.app.scaleOut!.connection.subscriber();
+    subscriber.disconnect();
     try {
       await setup().terminate(WORKFLOW, [id]);
-      await eventually(async () => /terminated/i.test((await client.hget(states, id)) ?? ''), {
-        message: 'TERMINATED kept',
-      });
+      await waitFor(() => onLeader.done, { message: 'TERMINATED published (on the leader)' });
     } finally {
-      dropping = false;
-      await drops;
+      void subscriber.connect().catch(() => undefined);
     }
+    // The follower learns of it from the kept state: the loop's version at its next heartbeat, or the re-read once
+    // subscribed again, whichever comes first.
     await waitFor(() => onFollower.done, { message: 'TERMINATED on the follower', timeoutMs: 2 * RENEW_MS + 1_000 });
     for (const sub of subs) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
   });

@@ -98,21 +98,33 @@ function createScrubber(secrets: readonly string[]): (text: string) => string {
   };
 }
 
-/** A copy of `value` with every string scrubbed and errors serialised (message, stack, code, cause) and scrubbed. */
+/**
+ * `value` with every string scrubbed and errors serialised (message, stack, code, cause) and scrubbed: a copy where
+ * something changes, `value` itself where nothing does (the common case: an operation line allocates no copy).
+ */
 function scrubValue(value: unknown, scrub: (text: string) => string, depth: number): unknown {
   if (typeof value === 'string') return scrub(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_SCRUB_DEPTH) return '[too deep]';
   if (value instanceof Error) return scrubValue(stdSerializers.err(value), scrub, depth + 1);
-  if (Array.isArray(value)) return value.map((item) => scrubValue(item, scrub, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] =
+  if (Array.isArray(value)) {
+    const items = value.map((item) => scrubValue(item, scrub, depth + 1));
+    return items.every((item, i) => item === value[i]) ? value : items;
+  }
+  const record = value as Record<string, unknown>;
+  // Anything but a plain object becomes one with its own fields (a URL's or a Map's toJSON is never reached).
+  const prototype: unknown = Object.getPrototypeOf(record);
+  let out: Record<string, unknown> | undefined = prototype === Object.prototype || prototype === null ? undefined : {};
+  for (const key of Object.keys(record)) {
+    const item = record[key];
+    const scrubbed =
       CENSORED_FIELDS.has(key.toLowerCase()) && item !== undefined && item !== null
         ? REDACTED
         : scrubValue(item, scrub, depth + 1);
+    if (out !== undefined) out[key] = scrubbed;
+    else if (scrubbed !== item) (out = { ...record })[key] = scrubbed;
   }
-  return out;
+  return out ?? value;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { OperationListener, OperationRecord } from '../operations/lifecycle
 /** Writes the operation lines to `logger`. */
 export function operationLog(logger: Logger): OperationListener {
   const write = (record: OperationRecord, message: string, extra: Record<string, unknown> = {}) => {
-    const codes = [...new Set(record.errorCodes)];
+    const codes = [...record.errorCodes];
     logger.info(
       {
         requestId: record.requestId,

@@ -142,3 +142,23 @@ export function wireWorkflow(overrides: Record<string, unknown> = {}): Record<st
     ...overrides,
   };
 }
+
+/** A running instance's details as the REST API sends them, with an empty step log, unless overridden. */
+export function wireInstanceDetails(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    status: 'running',
+    params: {},
+    trigger: { source: 'api' },
+    versionId: 'v1',
+    queued: '2026-01-01T00:00:00Z',
+    start: null,
+    end: null,
+    success: null,
+    output: null,
+    error: null,
+    rollback: null,
+    step_count: 0,
+    steps: [],
+    ...overrides,
+  };
+}

@@ -12,26 +12,13 @@ import {
   TOKEN,
   upstreamConfig,
   wireWorkflow,
+  wireInstanceDetails,
 } from '../helpers/fake-upstream.js';
 import { manualClock } from '../helpers/manual-clock.js';
 import { waitFor } from '../helpers/wait.js';
 
 const workflow = (name: string) => wireWorkflow({ id: `wf-${name}`, name });
-const details = {
-  status: 'running',
-  params: {},
-  trigger: { source: 'api' },
-  versionId: 'v1',
-  queued: '2026-01-01T00:00:00Z',
-  start: null,
-  end: null,
-  success: null,
-  output: null,
-  error: null,
-  rollback: null,
-  step_count: 0,
-  steps: [],
-};
+const details = wireInstanceDetails();
 
 describe('in-flight de-duplication', () => {
   it('makes one upstream request for 20 concurrent identical GETs and shares its result', async () => {

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerResponse } from 'node:http';
 import { createUpstream } from '../../src/upstream/client.js';
-import { ok, reply, startFakeUpstream, upstreamConfig } from '../helpers/fake-upstream.js';
+import { ok, reply, startFakeUpstream, upstreamConfig, wireInstanceDetails } from '../helpers/fake-upstream.js';
 
-const DETAILS = {
-  status: 'running',
-  params: {},
-  versionId: 'v1',
-  queued: '2026-01-02T10:00:00.000Z',
-  start: null,
-  end: null,
-  success: null,
-  output: null,
-  error: null,
-  rollback: null,
-};
+const DETAILS = wireInstanceDetails();
 
 /**
  * Sends `calls` instance GETs at once to a fake upstream that answers each after 20 ms (upstream latency, long

@@ -76,7 +76,7 @@ class ExecutorFeed<T> implements LiveStream<T> {
 }
 
 /** The feeds of subscriptions being set up, by operation context: the plugin takes each as its subscribe returns. */
-const feeds = new WeakMap<object, { readonly feed: ExecutorFeed<unknown>; readonly scope: ExecutionScope }>();
+const feeds = new WeakMap<ExecutionScope, ExecutorFeed<unknown>>();
 
 /**
  * Called by each subscription field's `subscribe` with the live stream it opened: returns what the field gives the
@@ -87,7 +87,7 @@ export function shareExecution<T>(context: ExecutionScope, stream: LiveStream<T>
   // goes to the executor as it is, which then executes its events per subscriber.
   if (typeof (stream as Partial<LiveStream<T>>).next !== 'function') return stream;
   const feed = new ExecutorFeed(stream);
-  feeds.set(context, { feed: feed as ExecutorFeed<unknown>, scope: context });
+  feeds.set(context, feed as ExecutorFeed<unknown>);
   return feed;
 }
 
@@ -252,15 +252,15 @@ export function useSharedSubscriptionExecution(options: SharedExecutionOptions =
     onSubscribe({ subscribeFn, setSubscribeFn }) {
       setSubscribeFn((args) => {
         const settle = (result: unknown): unknown => {
-          const context = args.contextValue as object | undefined;
-          const registered = context === undefined ? undefined : feeds.get(context);
-          if (registered === undefined || !isAsyncIterable(result)) return result;
-          feeds.delete(context as object);
+          const context = args.contextValue as ExecutionScope | undefined;
+          const feed = context === undefined ? undefined : feeds.get(context);
+          if (context === undefined || feed === undefined || !isAsyncIterable(result)) return result;
+          feeds.delete(context);
           const executed = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
           return new SharedResultStream(
-            registered.feed,
+            feed,
             executed,
-            join(groupKey(args, registered.scope)),
+            join(groupKey(args, context)),
             shared,
             leave,
             options.onExecution,

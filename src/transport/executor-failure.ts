@@ -1,6 +1,11 @@
 import { unexpectedError } from '../errors/coded-error.js';
 import type { Logger } from '../logger.js';
 
+/** An error as a log line may tell it (`fallback` for a thrown non-error): a stack names files of this server. */
+export function nameAndMessage(error: unknown, fallback = 'unknown error'): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : fallback;
+}
+
 /**
  * Runs yoga's enveloped `execute` or `subscribe` for one operation of graphql-ws or graphql-sse. What they throw or
  * reject with (a bug in an executor: test/integration/executor-errors.test.ts) becomes that operation's one result,
@@ -9,11 +14,7 @@ import type { Logger } from '../logger.js';
  */
 export function isolated<T>(run: () => T | Promise<T>, logger: Logger): Promise<T | { errors: [Error] }> {
   const failed = (error: unknown) => {
-    // Name and message only, as in ./sse.ts: a stack trace names files of this server.
-    logger.error(
-      { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' },
-      'operation failed in the executor',
-    );
+    logger.error({ error: nameAndMessage(error, 'unknown') }, 'operation failed in the executor');
     return { errors: [unexpectedError()] as [Error] };
   };
   try {

@@ -65,12 +65,12 @@ export function useCodedRequestErrors(options: {
       });
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args) ?? nullWhereRequired(args);
+      const refusal = refusalOf(args, bounds);
       if (refusal) setResultAndStopExecution(refusal);
       return { onExecuteDone: ({ result }) => codeRefusedVariables(result) };
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refusal = refusedValues(args, bounds) ?? uncoercedVariables(args) ?? nullWhereRequired(args);
+      const refusal = refusalOf(args, bounds);
       if (refusal) setResultAndStopExecution(refusal);
       return { onSubscribeResult: ({ result }) => codeRefusedVariables(result) };
     },
@@ -119,13 +119,23 @@ const refusal = (message: string): ExecutionResult => ({
   errors: [badUserInput(message, { http: { status: 400 } })],
 });
 
+/** The operation that `args` runs. */
+type Operation = ReturnType<typeof getOperationAST>;
+
+/** Why an operation is refused before it runs, if it is (the checks below, in order, on its operation found once). */
+function refusalOf(args: ExecutionArgs, bounds: ListBound): ExecutionResult | undefined {
+  const operation = getOperationAST(args.document, args.operationName);
+  return (
+    refusedValues(args, operation, bounds) ?? uncoercedVariables(args, operation) ?? nullWhereRequired(args, operation)
+  );
+}
+
 /** Why an operation's values are refused before anything processes them: too large, or nested too deep. */
-function refusedValues(args: ExecutionArgs, bounds: ListBound): ExecutionResult | undefined {
+function refusedValues(args: ExecutionArgs, operation: Operation, bounds: ListBound): ExecutionResult | undefined {
   const tooDeep = () => refusal(`Values may nest arrays and objects at most ${MAX_VARIABLE_DEPTH} levels deep.`);
   if (literalsDeeperThan(args.document, MAX_VARIABLE_DEPTH)) return tooDeep();
   const variables = args.variableValues;
   if (!variables) return undefined;
-  const operation = getOperationAST(args.document, args.operationName);
   for (const definition of operation?.variableDefinitions ?? []) {
     const name = definition.variable.name.value;
     if (!Object.hasOwn(variables, name)) continue;
@@ -142,8 +152,8 @@ function refusedValues(args: ExecutionArgs, bounds: ListBound): ExecutionResult 
  * shortened) before the executor coerces them: its printer (cross-inspect) prints every refused value whole, so
  * ten undeclared members beside a 14 MB list answered 231 MB and blocked the event loop for 6 s.
  */
-function uncoercedVariables(args: ExecutionArgs): ExecutionResult | undefined {
-  const definitions = getOperationAST(args.document, args.operationName)?.variableDefinitions ?? [];
+function uncoercedVariables(args: ExecutionArgs, operation: Operation): ExecutionResult | undefined {
+  const definitions = operation?.variableDefinitions ?? [];
   if (definitions.length === 0) return undefined;
   const { errors } = getVariableValues(args.schema, definitions, args.variableValues ?? {}, { maxErrors: 50 });
   if (!errors) return undefined;
@@ -156,9 +166,8 @@ function uncoercedVariables(args: ExecutionArgs): ExecutionResult | undefined {
  * passed as it is, and graphql-js then fails the argument while the operation runs. Only operations with such a
  * null variable are walked.
  */
-function nullWhereRequired(args: ExecutionArgs): ExecutionResult | undefined {
+function nullWhereRequired(args: ExecutionArgs, operation: Operation): ExecutionResult | undefined {
   const variables = args.variableValues;
-  const operation = getOperationAST(args.document, args.operationName);
   if (!variables || !operation) return undefined;
   const nulls = new Set(
     (operation.variableDefinitions ?? [])

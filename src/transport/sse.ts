@@ -20,7 +20,7 @@ import type { Logger } from '../logger.js';
 import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { createStreamRegistry, type StreamOperation, type StreamRegistry } from './sse-streams.js';
-import { isolated } from './executor-failure.js';
+import { isolated, nameAndMessage } from './executor-failure.js';
 import { subscriptionSlots } from './subscription-slots.js';
 
 /** Where the graphql-sse "single connection" mode is served (reservations via PUT, the stream via GET). */
@@ -266,10 +266,7 @@ export function graphqlSsePlugin(options: GraphqlSseOptions): Plugin {
         return answer(status, codedError(message, extensions.code ?? 'BAD_REQUEST'), httpOf(error)?.headers);
       }
       // Name and message only: a stack trace names files of this server.
-      logger.error(
-        { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' },
-        'SSE request failed',
-      );
+      logger.error({ error: nameAndMessage(error, 'unknown') }, 'SSE request failed');
       return answer(500, unexpectedError());
     }
   }

@@ -24,7 +24,7 @@ import { trustedParams } from '../trusted-documents/plugin.js';
 import type { DocumentResolver } from '../trusted-documents/resolve.js';
 import { REQUEST_ID_HEADER, type RequestIds } from '../operations/request-id.js';
 import { createBrowserSafety } from './browser-safety.js';
-import { isolated } from './executor-failure.js';
+import { isolated, nameAndMessage } from './executor-failure.js';
 import { answerOnSocket } from './socket-answer.js';
 import { subscriptionSlots } from './subscription-slots.js';
 
@@ -448,11 +448,6 @@ function serveProtocol(
       await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
     },
   };
-}
-
-/** An error as a log line may tell it: a stack names files of this server. */
-function nameAndMessage(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
 }
 
 /** The operations of one connection: its subscriptions (counted against the limit) and all it is running. */

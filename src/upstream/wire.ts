@@ -393,7 +393,8 @@ export function parseStep(value: unknown, path: string): WireStep {
   }
   const finished = boolean(s.finished, `${path}.finished`);
   const error = nullable(s.error, `${path}.error`, parseError);
-  if (type === 'sleep') return { type, name, start, end: dateTime(s.end, `${path}.end`), finished, error };
+  // A sleep's end is always set (docs/upstream-contract.md §3.4): the null `end` above is refused here.
+  if (type === 'sleep') return { type, name, start, end: end ?? dateTime(s.end, `${path}.end`), finished, error };
   return {
     type,
     name,

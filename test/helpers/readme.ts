@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { README_PATH } from '../../scripts/error-codes.js';
 
 /** The text of README.md. */
 export async function readme(): Promise<string> {
-  return readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  return readFile(README_PATH, 'utf8');
 }
 
 /** The contents of the README's fenced code blocks of one language (```graphql, ```gql), in order. */

@@ -19,7 +19,6 @@ import { createDocumentCache, useDocumentLimits } from './transport/document-lim
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
 import { answerClientErrors, httpServerOptions, listen } from './transport/listen.js';
-import { createFastPath } from './transport/fast-path.js';
 import { holdRequestBody, lingerBeforeClose, useCloseOnUnreadBody } from './transport/request-body.js';
 import { DEFAULT_QUERY, DEFAULT_TABS, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
@@ -59,8 +58,6 @@ export interface App {
   readonly metricsUrl: string | undefined;
   /** With REDIS_URL: what this replica shares with the others through Redis (src/redis/scale-out.ts). */
   readonly scaleOut: ScaleOut | undefined;
-  /** Whether JSON POSTs to /graphql take src/transport/fast-path.ts (HTTP_FAST_PATH, and no plugin that needs Yoga's). */
-  readonly httpFastPath: boolean;
   /** Listens on `port` (0 picks a free one) and resolves with the GraphQL endpoint's URL. */
   start(port?: number, host?: string): Promise<string>;
   /** Checks open WebSocket connections' credentials again (after a key rotation); refused ones close with 4401. */
@@ -246,7 +243,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   const browserSafety = createBrowserSafety(config);
-  const fastPath = config.httpFastPath ? createFastPath(yoga, logger) : undefined;
 
   const server = createServer(httpServerOptions(config.requestTimeoutMs), (req, res) => {
     // Before the browser checks: load balancers and orchestrators probe with an IP address as Host, and the
@@ -287,7 +283,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return;
     }
     if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
-    if (fastPath?.(req, res)) return;
     // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it); it writes
     // nothing to a response already refused above.
     void yoga.requestListener(req, res);
@@ -314,7 +309,6 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return metricsServer?.url;
     },
     scaleOut,
-    httpFastPath: fastPath !== undefined,
     startupCheck,
     async start(port = config.port, host = config.host) {
       // Before listening: the first requests already share the budget (unless Redis is unreachable for long).

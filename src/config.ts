@@ -149,11 +149,6 @@ export interface Config {
   readonly trustedDocuments: TrustedDocumentsConfig;
   /** `GRAPHIQL`: whether a browser opening /graphql gets GraphiQL (src/graphiql.ts). @default true */
   readonly graphiql: boolean;
-  /**
-   * `HTTP_FAST_PATH`: whether JSON POSTs to /graphql skip Yoga's generic request handling (src/transport/fast-path.ts;
-   * the answers are the same). `false` sends every request through Yoga. @default true
-   */
-  readonly httpFastPath: boolean;
   readonly redis: RedisConfig;
 }
 
@@ -592,7 +587,6 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: readMetrics(read, port),
     trustedDocuments: readTrustedDocuments(read, mode),
     graphiql: read.oneOf('GRAPHIQL', ['true', 'false'], 'true') === 'true',
-    httpFastPath: read.oneOf('HTTP_FAST_PATH', ['true', 'false'], 'true') === 'true',
     redis: readRedis(read),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -19,6 +19,7 @@ import { createDocumentCache, useDocumentLimits } from './transport/document-lim
 import { useCodedRequestErrors } from './transport/request-errors.js';
 import { useSubscriptionSlots } from './transport/subscription-slots.js';
 import { answerClientErrors, httpServerOptions, listen } from './transport/listen.js';
+import { nodeRequestListener } from './transport/node-listener.js';
 import { holdRequestBody, lingerBeforeClose, useCloseOnUnreadBody } from './transport/request-body.js';
 import { DEFAULT_QUERY, DEFAULT_TABS, useGraphiQL } from './graphiql.js';
 import { createUpstream, type Upstream } from './upstream/client.js';
@@ -243,6 +244,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   });
 
   const browserSafety = createBrowserSafety(config);
+  const listener = nodeRequestListener(yoga, logger);
 
   const server = createServer(httpServerOptions(config.requestTimeoutMs), (req, res) => {
     // Before the browser checks: load balancers and orchestrators probe with an IP address as Host, and the
@@ -283,9 +285,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return;
     }
     if (metrics && req.headers.accept?.includes('text/event-stream')) metrics.trackEventStream(res);
-    // requestListener also writes the Response to `res` (handleNodeRequestAndResponse only returns it); it writes
-    // nothing to a response already refused above.
-    void yoga.requestListener(req, res);
+    // Writes the Response to `res`, and nothing to a response already refused above.
+    listener(req, res);
   });
 
   answerClientErrors(server, config.requestTimeoutMs);

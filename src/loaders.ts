@@ -86,58 +86,77 @@ const each = <K, V>(keys: readonly K[], read: (key: K) => Promise<V>): Promise<(
 /**
  * Builds the loaders of one operation for one credential's API and its finished-instance cache. The
  * DataLoaders and maps are created on first use: most operations touch one or two of them, and a
- * subscription keeps its context (and so its loaders) for as long as it lives.
+ * subscription keeps its context (and so its loaders) for as long as it lives; a class, so that the methods are
+ * shared and one operation's loaders are one object (closures per operation cost 2.5 KB per subscription).
  */
 export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache): Loaders {
-  let lists: Map<string, Promise<unknown>> | undefined;
-  let summaries: Map<string, InstanceSummary> | undefined;
-  let details: Map<string, DetailsEntry> | undefined;
-  let missing: Set<string> | undefined;
-  // Entries wait here until the flush; a queued entry is always fetched, even if invalidated meanwhile.
-  let queue: { workflowName: string; instanceId: string; entry: DetailsEntry }[] = [];
+  return new OperationLoaders(api, finished);
+}
 
-  let workflows: DataLoader<string, Workflow | null> | undefined;
-  let versions: DataLoader<readonly [string, string], WorkflowVersion | null, string> | undefined;
-  let graphs: DataLoader<readonly [string, string], unknown, string> | undefined;
-  let stepOutputs: DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> | undefined;
+class OperationLoaders implements Loaders {
+  private lists: Map<string, Promise<unknown>> | undefined;
+  private summaries: Map<string, InstanceSummary> | undefined;
+  private details: Map<string, DetailsEntry> | undefined;
+  private missing: Set<string> | undefined;
+  // Entries wait here until the flush; a queued entry is always fetched, even if invalidated meanwhile.
+  private queue: { workflowName: string; instanceId: string; entry: DetailsEntry }[] = [];
+
+  private workflows: DataLoader<string, Workflow | null> | undefined;
+  private versions: DataLoader<readonly [string, string], WorkflowVersion | null, string> | undefined;
+  private graphs: DataLoader<readonly [string, string], unknown, string> | undefined;
+  private stepOutputs:
+    DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> | undefined;
+
+  constructor(
+    private readonly api: WorkflowsApi,
+    private readonly finished: FinishedInstanceCache,
+  ) {}
 
   /** Remembers a "no such workflow" answer to any read about `workflowName`, then fails as the read did. */
-  const noting =
-    <T>(workflowName: string, read: () => Promise<T>) =>
-    async (): Promise<T> => {
+  private noting<T>(workflowName: string, read: () => Promise<T>): () => Promise<T> {
+    return async () => {
       try {
         return await read();
       } catch (error) {
-        if (error instanceof NotFoundError && error.resource === 'workflow') (missing ??= new Set()).add(workflowName);
+        if (error instanceof NotFoundError && error.resource === 'workflow')
+          (this.missing ??= new Set()).add(workflowName);
         throw error;
       }
     };
+  }
 
-  const workflowLoader = (): DataLoader<string, Workflow | null> =>
-    (workflows ??= new DataLoader((names) => each(names, (name) => orNull(noting(name, () => api.getWorkflow(name))))));
-  const versionLoader = (): DataLoader<readonly [string, string], WorkflowVersion | null, string> =>
-    (versions ??= new DataLoader((keys) => each(keys, ([wf, id]) => orNull(() => api.getVersion(wf, id))), {
+  private workflowLoader(): DataLoader<string, Workflow | null> {
+    const { api } = this;
+    return (this.workflows ??= new DataLoader((names) =>
+      each(names, (name) => orNull(this.noting(name, () => api.getWorkflow(name)))),
+    ));
+  }
+
+  private versionLoader(): DataLoader<readonly [string, string], WorkflowVersion | null, string> {
+    const { api } = this;
+    return (this.versions ??= new DataLoader((keys) => each(keys, ([wf, id]) => orNull(() => api.getVersion(wf, id))), {
       cacheKeyFn: ([wf, id]) => join(wf, id),
     }));
-  const graphLoader = (): DataLoader<readonly [string, string], unknown, string> =>
-    (graphs ??= new DataLoader(
+  }
+
+  private graphLoader(): DataLoader<readonly [string, string], unknown, string> {
+    const { api } = this;
+    return (this.graphs ??= new DataLoader(
       (keys) => each(keys, ([wf, id]) => orNull(async () => (await api.getVersionGraph(wf, id)).graph)),
-      {
-        cacheKeyFn: ([wf, id]) => join(wf, id),
-      },
+      { cacheKeyFn: ([wf, id]) => join(wf, id) },
     ));
-  const stepOutputLoader = (): DataLoader<
-    readonly [string, string, string, StepOutputType],
-    StepOutput | null,
-    string
-  > =>
-    (stepOutputs ??= new DataLoader(
+  }
+
+  private stepOutputLoader(): DataLoader<readonly [string, string, string, StepOutputType], StepOutput | null, string> {
+    const { api } = this;
+    return (this.stepOutputs ??= new DataLoader(
       (keys) => each(keys, ([wf, id, name, type]) => orNull(() => api.getInstanceStep(wf, id, { name, type }))),
       { cacheKeyFn: (key) => join(...key) },
     ));
+  }
 
-  function memoList<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const memo = (lists ??= new Map());
+  private memoList<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const memo = (this.lists ??= new Map());
     let pending = memo.get(key) as Promise<T> | undefined;
     if (!pending) {
       pending = mapped(read);
@@ -148,30 +167,16 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     return pending;
   }
 
-  function forgetLists(prefix: string): void {
-    if (!lists) return;
-    for (const key of lists.keys()) if (key.startsWith(prefix)) lists.delete(key);
+  private forgetLists(prefix: string): void {
+    if (!this.lists) return;
+    for (const key of this.lists.keys()) if (key.startsWith(prefix)) this.lists.delete(key);
   }
 
-  function newEntry(full: boolean): DetailsEntry {
-    let settle!: (value: Promise<InstanceDetails | null>) => void;
-    const promise = new Promise<InstanceDetails | null>((resolve) => {
-      settle = resolve;
-    });
-    const entry: DetailsEntry = { full, dispatched: false, value: undefined, promise, settle };
-    promise.then(
-      (value) => {
-        entry.value = value;
-      },
-      () => undefined,
-    );
-    return entry;
-  }
-
-  function flush(): void {
-    const batch = queue;
-    queue = [];
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
     for (const { entry } of batch) entry.dispatched = true;
+    const { api, finished } = this;
     const since = finished.mark();
     // Another replica may have fetched some (with REDIS_URL): one round trip asks for the whole batch, and
     // upstream is asked only for the rest.
@@ -181,7 +186,7 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     batch.forEach(({ workflowName, instanceId, entry }, i) => {
       entry.settle(
         orNull(
-          noting(workflowName, async () => {
+          this.noting(workflowName, async () => {
             const kept = (await shared)[i];
             if (kept) return kept;
             const found = await api.getInstance(workflowName, instanceId, { simple: !entry.full });
@@ -193,112 +198,156 @@ export function createLoaders(api: WorkflowsApi, finished: FinishedInstanceCache
     });
   }
 
-  function settled(found: InstanceDetails): DetailsEntry {
-    const entry = newEntry(!found.simple);
-    entry.dispatched = true;
-    entry.value = found;
-    entry.settle(Promise.resolve(found));
-    return entry;
+  invalidateInstance(workflowName: string, instanceId: string): void {
+    const key = instanceKey(workflowName, instanceId);
+    this.details?.delete(key);
+    this.summaries?.delete(key);
+    this.finished.delete(workflowName, instanceId);
+    // Step outputs are keyed by logged step name; a restart reuses those names for new values.
+    this.stepOutputs?.clearAll();
+    // Counts and filtered lists of the workflow change with the instance's status.
+    this.workflows?.clear(workflowName);
+    this.forgetLists(join('instances', workflowName, ''));
+    this.forgetLists(join('workflows', ''));
   }
 
-  return {
-    invalidateInstance(workflowName, instanceId) {
-      const key = instanceKey(workflowName, instanceId);
-      details?.delete(key);
-      summaries?.delete(key);
-      finished.delete(workflowName, instanceId);
-      // Step outputs are keyed by logged step name; a restart reuses those names for new values.
-      stepOutputs?.clearAll();
-      // Counts and filtered lists of the workflow change with the instance's status.
-      workflows?.clear(workflowName);
-      forgetLists(join('instances', workflowName, ''));
-      forgetLists(join('workflows', ''));
-    },
-    invalidateWorkflow(workflowName) {
-      workflows?.clear(workflowName);
-      missing?.delete(workflowName);
-      forgetLists(join('instances', workflowName, ''));
-      forgetLists(join('versions', workflowName, ''));
-      forgetLists(join('workflows', ''));
-    },
-    primeInstance(found) {
-      (details ??= new Map()).set(instanceKey(found.workflowName, found.id), settled(found));
-      finished.offer(found);
-    },
-    peekStatus(workflowName, instanceId) {
-      const key = instanceKey(workflowName, instanceId);
-      return (
-        details?.get(key)?.value?.status ??
-        summaries?.get(key)?.status ??
-        finished.get(workflowName, instanceId, false)?.status
-      );
-    },
+  invalidateWorkflow(workflowName: string): void {
+    this.workflows?.clear(workflowName);
+    this.missing?.delete(workflowName);
+    this.forgetLists(join('instances', workflowName, ''));
+    this.forgetLists(join('versions', workflowName, ''));
+    this.forgetLists(join('workflows', ''));
+  }
 
-    workflowMissing: (name) => missing?.has(name) ?? false,
-    workflow: (name) => workflowLoader().load(name),
-    listWorkflows(query) {
-      return memoList(join('workflows', JSON.stringify(query)), async () => {
-        const page = await api.listWorkflows(query);
-        const loader = workflowLoader();
-        for (const workflow of page.items) loader.prime(workflow.name, workflow);
-        return page;
-      });
-    },
-    version: (workflowName, versionId) => versionLoader().load([workflowName, versionId]),
-    listVersions(workflowName, query) {
-      return memoList(join('versions', workflowName, JSON.stringify(query)), async () => {
-        const page = await noting(workflowName, () => api.listVersions(workflowName, query))();
-        const loader = versionLoader();
-        for (const version of page.items) loader.prime([workflowName, version.id], version);
-        return page;
-      });
-    },
-    async latestVersion(workflowName) {
-      const page = await memoList(join('versions', workflowName, 'latest'), () =>
-        orNull(noting(workflowName, () => api.listVersions(workflowName, { page: 1, perPage: 1 }))),
-      );
-      const latest = page?.items[0] ?? null;
-      if (latest) versionLoader().prime([workflowName, latest.id], latest);
-      return latest;
-    },
-    versionGraph: (workflowName, versionId) => graphLoader().load([workflowName, versionId]),
-    listInstances(workflowName, query) {
-      return memoList(join('instances', workflowName, JSON.stringify(query)), async () => {
-        const page = await noting(workflowName, () => api.listInstances(workflowName, query))();
-        const rows = (summaries ??= new Map());
-        for (const row of page.items) rows.set(instanceKey(workflowName, row.id), row);
-        return page;
-      });
-    },
-    summary: (workflowName, instanceId) => summaries?.get(instanceKey(workflowName, instanceId)),
-    knownDetails: (workflowName, instanceId) => details?.get(instanceKey(workflowName, instanceId))?.value ?? undefined,
+  primeInstance(found: InstanceDetails): void {
+    (this.details ??= new Map()).set(instanceKey(found.workflowName, found.id), settled(found));
+    this.finished.offer(found);
+  }
 
-    instance(workflowName, instanceId, { full }) {
-      const key = instanceKey(workflowName, instanceId);
-      const entries = (details ??= new Map());
-      const known = entries.get(key);
-      if (known && (known.full || !full)) return known.promise;
-      if (known && !known.dispatched) {
-        known.full = true;
-        return known.promise;
-      }
-      const cached = finished.get(workflowName, instanceId, full);
-      if (cached) {
-        const entry = settled(cached);
-        entries.set(key, entry);
-        return entry.promise;
-      }
-      const entry = newEntry(full);
+  peekStatus(workflowName: string, instanceId: string): InstanceStatus | undefined {
+    const key = instanceKey(workflowName, instanceId);
+    return (
+      this.details?.get(key)?.value?.status ??
+      this.summaries?.get(key)?.status ??
+      this.finished.get(workflowName, instanceId, false)?.status
+    );
+  }
+
+  workflowMissing(name: string): boolean {
+    return this.missing?.has(name) ?? false;
+  }
+
+  workflow(name: string): Promise<Workflow | null> {
+    return this.workflowLoader().load(name);
+  }
+
+  listWorkflows(query: { page: number; perPage: number; search?: string }): Promise<Page<Workflow>> {
+    return this.memoList(join('workflows', JSON.stringify(query)), async () => {
+      const page = await this.api.listWorkflows(query);
+      const loader = this.workflowLoader();
+      for (const workflow of page.items) loader.prime(workflow.name, workflow);
+      return page;
+    });
+  }
+
+  version(workflowName: string, versionId: string): Promise<WorkflowVersion | null> {
+    return this.versionLoader().load([workflowName, versionId]);
+  }
+
+  listVersions(workflowName: string, query: { page: number; perPage: number }): Promise<Page<WorkflowVersion>> {
+    return this.memoList(join('versions', workflowName, JSON.stringify(query)), async () => {
+      const page = await this.noting(workflowName, () => this.api.listVersions(workflowName, query))();
+      const loader = this.versionLoader();
+      for (const version of page.items) loader.prime([workflowName, version.id], version);
+      return page;
+    });
+  }
+
+  async latestVersion(workflowName: string): Promise<WorkflowVersion | null> {
+    const page = await this.memoList(join('versions', workflowName, 'latest'), () =>
+      orNull(this.noting(workflowName, () => this.api.listVersions(workflowName, { page: 1, perPage: 1 }))),
+    );
+    const latest = page?.items[0] ?? null;
+    if (latest) this.versionLoader().prime([workflowName, latest.id], latest);
+    return latest;
+  }
+
+  versionGraph(workflowName: string, versionId: string): Promise<unknown> {
+    return this.graphLoader().load([workflowName, versionId]);
+  }
+
+  listInstances(workflowName: string, query: ListInstancesQuery): Promise<Page<InstanceSummary>> {
+    return this.memoList(join('instances', workflowName, JSON.stringify(query)), async () => {
+      const page = await this.noting(workflowName, () => this.api.listInstances(workflowName, query))();
+      const rows = (this.summaries ??= new Map());
+      for (const row of page.items) rows.set(instanceKey(workflowName, row.id), row);
+      return page;
+    });
+  }
+
+  summary(workflowName: string, instanceId: string): InstanceSummary | undefined {
+    return this.summaries?.get(instanceKey(workflowName, instanceId));
+  }
+
+  knownDetails(workflowName: string, instanceId: string): InstanceDetails | undefined {
+    return this.details?.get(instanceKey(workflowName, instanceId))?.value ?? undefined;
+  }
+
+  instance(workflowName: string, instanceId: string, { full }: { full: boolean }): Promise<InstanceDetails | null> {
+    const key = instanceKey(workflowName, instanceId);
+    const entries = (this.details ??= new Map());
+    const known = entries.get(key);
+    if (known && (known.full || !full)) return known.promise;
+    if (known && !known.dispatched) {
+      known.full = true;
+      return known.promise;
+    }
+    const cached = this.finished.get(workflowName, instanceId, full);
+    if (cached) {
+      const entry = settled(cached);
       entries.set(key, entry);
-      queue.push({ workflowName, instanceId, entry });
-      if (queue.length === 1) {
-        // setImmediate rather than a microtask: every field of the current execution pass (siblings,
-        // aliases, list items) gets to ask first, so `params` and `steps` of one instance cost one call.
-        setImmediate(flush);
-      }
       return entry.promise;
+    }
+    const entry = newEntry(full);
+    entries.set(key, entry);
+    this.queue.push({ workflowName, instanceId, entry });
+    if (this.queue.length === 1) {
+      // setImmediate rather than a microtask: every field of the current execution pass (siblings,
+      // aliases, list items) gets to ask first, so `params` and `steps` of one instance cost one call.
+      setImmediate(() => this.flush());
+    }
+    return entry.promise;
+  }
+
+  stepOutput(
+    workflowName: string,
+    instanceId: string,
+    stepName: string,
+    type: StepOutputType,
+  ): Promise<StepOutput | null> {
+    return this.stepOutputLoader().load([workflowName, instanceId, stepName, type]);
+  }
+}
+
+function newEntry(full: boolean): DetailsEntry {
+  let settle!: (value: Promise<InstanceDetails | null>) => void;
+  const promise = new Promise<InstanceDetails | null>((resolve) => {
+    settle = resolve;
+  });
+  const entry: DetailsEntry = { full, dispatched: false, value: undefined, promise, settle };
+  promise.then(
+    (value) => {
+      entry.value = value;
     },
-    stepOutput: (workflowName, instanceId, stepName, type) =>
-      stepOutputLoader().load([workflowName, instanceId, stepName, type]),
-  };
+    () => undefined,
+  );
+  return entry;
+}
+
+function settled(found: InstanceDetails): DetailsEntry {
+  const entry = newEntry(!found.simple);
+  entry.dispatched = true;
+  entry.value = found;
+  entry.settle(Promise.resolve(found));
+  return entry;
 }

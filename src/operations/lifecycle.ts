@@ -13,6 +13,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors/codes.js';
 import { outcomeOf, type OperationOutcome } from '../graphql/operation-outcome.js';
 import type { Logger } from '../logger.js';
 import type { CallOrigin, UpstreamObserver } from '../upstream/observer.js';
+import { ObservedStream, type StreamObserver } from './observed-stream.js';
 import { REQUEST_ID_HEADER, type RequestIds } from './request-id.js';
 
 /** A GraphQL name a client chose, kept only when it is one (bounded): anything else would be arbitrary text. */
@@ -136,6 +137,9 @@ export function recordOperationCost(records: OperationRecords, contextValue: unk
   const record = runningRecord(records, contextValue);
   if (record) record.cost = cost;
 }
+
+/** What the `onSubscribe` hook of a plugin returns (envelop's OnSubscribeHookResult, which yoga does not export). */
+type SubscriptionHooks = Exclude<Awaited<ReturnType<NonNullable<Plugin['onSubscribe']>>>, void>;
 
 interface EnvelopContext {
   readonly request?: Request;
@@ -309,6 +313,33 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
     return record;
   };
 
+  /** A streaming subscription's events, end and failure (an ObservedStream tells them). */
+  const streamObserver: StreamObserver<OperationRecord> = {
+    event(record, result) {
+      record.events += 1;
+      event(record, result.errors ?? []);
+    },
+    ended: (record) => subscriptionEnded(record),
+    failed(record, error) {
+      event(record, [error]);
+      subscriptionEnded(record);
+    },
+  };
+  const subscriptionHooks: SubscriptionHooks = {
+    onSubscribeResult({ args, result, setResult }) {
+      const record = records.get(args.contextValue);
+      if (record === undefined) return;
+      // Refused before it started (the cost limit, a resolver's error): ended like a query's.
+      if (!isAsyncIterable(result)) {
+        results.set(record, result);
+        return;
+      }
+      record.streaming = true;
+      end(record, 'success', []);
+      setResult(new ObservedStream(result as AsyncIterable<ExecutionResult>, record, streamObserver));
+    },
+  };
+
   return {
     onResponse({ request, response }) {
       response.headers.set(REQUEST_ID_HEADER, requestIds.of(request));
@@ -356,32 +387,8 @@ export function useOperationLifecycle(options: OperationLifecycleOptions): Plugi
       };
     },
     onSubscribe({ args }) {
-      const record = started(args);
-      if (!record) return undefined;
-      return {
-        onSubscribeResult({ result }) {
-          // Refused before it started (the cost limit, a resolver's error): ended like a query's.
-          if (!isAsyncIterable(result)) {
-            results.set(record, result);
-            return undefined;
-          }
-          record.streaming = true;
-          end(record, 'success', []);
-          return {
-            onNext({ result }) {
-              record.events += 1;
-              event(record, result.errors ?? []);
-            },
-            onEnd: () => subscriptionEnded(record),
-          };
-        },
-        // The stream failed: envelop calls no onEnd then.
-        onSubscribeError({ error }) {
-          if (!record.streaming) return;
-          event(record, [error]);
-          subscriptionEnded(record);
-        },
-      };
+      // One hooks object for every subscription: the record is found again from the arguments.
+      return started(args) ? subscriptionHooks : undefined;
     },
   };
 }

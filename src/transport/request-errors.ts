@@ -67,12 +67,12 @@ export function useCodedRequestErrors(options: {
     onExecute({ args, setResultAndStopExecution }) {
       const refusal = refusalOf(args, bounds);
       if (refusal) setResultAndStopExecution(refusal);
-      return { onExecuteDone: ({ result }) => codeRefusedVariables(result) };
+      return CODE_EXECUTE_RESULT;
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       const refusal = refusalOf(args, bounds);
       if (refusal) setResultAndStopExecution(refusal);
-      return { onSubscribeResult: ({ result }) => codeRefusedVariables(result) };
+      return CODE_SUBSCRIBE_RESULT;
     },
     onResponse({ request, response, setResponse, fetchAPI }) {
       if (response.status < 400 || response.body !== null || request.method === 'HEAD') return;
@@ -84,6 +84,10 @@ export function useCodedRequestErrors(options: {
     },
   };
 }
+
+/** The after-hooks of execute and subscribe: one object each for every operation (a subscription keeps its own). */
+const CODE_EXECUTE_RESULT = { onExecuteDone: ({ result }: { result: unknown }) => codeRefusedVariables(result) };
+const CODE_SUBSCRIBE_RESULT = { onSubscribeResult: ({ result }: { result: unknown }) => codeRefusedVariables(result) };
 
 /**
  * Deepest nesting of arrays and objects in a value, given in a variable or written in the document. JSON.parse

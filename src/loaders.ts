@@ -20,7 +20,7 @@ export type StepOutputType = 'step' | 'waitForEvent';
  * Per-operation data access. Every upstream read of the read API goes through here, so that one operation
  * never asks the same thing twice, list results answer later lookups, and upstream failures reach
  * clients as coded GraphQL errors (see `errors/from-upstream.ts`). Lookups of unknown things resolve
- * to `null`.
+ * to `null`. Methods are called on the object (`ctx.loaders.instance(...)`), never detached from it.
  */
 export interface Loaders {
   /** Forget everything this operation and the cross-request cache know about one instance (after a mutation). */

@@ -12,10 +12,12 @@ export interface StreamObserver<R> {
 
 /**
  * A subscription's event stream that tells an observer of each event, its end and its failure: one object with
- * shared methods. Envelop's `onNext`, `onEnd` and `onSubscribeError` hooks would each wrap the stream in an iterator
- * of a dozen closures (@envelop/core's orchestrator: mapAsyncIterator, finalAsyncIterator, errorAsyncIterator), about
- * 2 KB per subscription that lives as long as it does (benchmark S4's memory per subscription, issue 17). The order
- * is theirs: events as they are handed on, the end when the stream is done or returned, a failure instead of an end.
+ * shared methods. Envelop's `onNext`, `onEnd` and `onSubscribeError` hooks each make it wrap the stream in an
+ * iterator of closures (@envelop/core's orchestrator: mapAsyncIterator, finalAsyncIterator, errorAsyncIterator) that
+ * live as long as the subscription (benchmark S4's memory per subscription, issue 17; yoga's error masking still
+ * adds its own two). The order is theirs: events as they are handed on, the end when the stream is done or
+ * returned, a failure instead of an end. The stream is observed where the lifecycle's hook runs: a later plugin
+ * that replaces it must forward `return()`, as envelop's wrappers do, or the end is never told.
  */
 export class ObservedStream<T extends ExecutionResult, R> implements AsyncIterableIterator<T> {
   private iterator: AsyncIterator<T> | undefined;

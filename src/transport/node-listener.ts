@@ -17,20 +17,30 @@ export function nodeRequestListener<T extends object>(
   yoga: YogaServerInstance<Record<string, unknown>, T>,
   logger: Logger,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const failed = (error: unknown): Response => {
-    logger.error({ error: nameAndMessage(error) }, 'a request failed outside its operation');
+  const failed = (req: IncomingMessage, error: unknown): Response => {
+    logger.error(
+      { method: req.method, path: req.url?.split('?', 1)[0], error: nameAndMessage(error) },
+      'a request failed outside its operation',
+    );
     return new yoga.fetchAPI.Response(JSON.stringify({ errors: [unexpectedError()] }), {
       status: 500,
       headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
     });
   };
   return (req, res) => {
-    // As yoga.requestListener: the same server context, and the adapter's own writer (one writeHead).
-    Promise.resolve()
-      .then(() => yoga.handleNodeRequestAndResponse(req, res, { req, res }))
-      .catch(failed)
+    // As yoga.requestListener: started at once (within the 'request' event), with the same server context, and
+    // written by the adapter's own writer (one writeHead).
+    let answer: Response | Promise<Response>;
+    try {
+      answer = yoga.handleNodeRequestAndResponse(req, res, { req, res });
+    } catch (error) {
+      answer = failed(req, error);
+    }
+    Promise.resolve(answer)
+      .catch((error: unknown) => failed(req, error))
       .then((response) => sendNodeResponse(response as never, res, req, true))
       .catch((error: unknown) => {
+        // A failure while writing (a streamed body that fails): yoga's listener would leave the socket open.
         logger.error({ error: nameAndMessage(error) }, 'could not write a response');
         res.destroy();
       });

@@ -3,13 +3,11 @@ import { KeySetUnavailable } from '../auth/jwt.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { PrincipalRegistry } from '../context.js';
 import { codedError } from '../errors/coded-error.js';
+import { errorResponse } from './error-response.js';
 
 /** What an unauthenticated request gets: 401, `WWW-Authenticate: Bearer`, and a coded GraphQL error. */
 export function unauthenticatedResponse(message: string): Response {
-  return new Response(JSON.stringify({ errors: [codedError(message, 'UNAUTHENTICATED')] }), {
-    status: 401,
-    headers: { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' },
-  });
+  return errorResponse(401, codedError(message, 'UNAUTHENTICATED'), { 'www-authenticate': 'Bearer' });
 }
 
 /** What a request gets while credentials cannot be checked (the JWT key set is unreachable): 503, retry later. */
@@ -18,10 +16,7 @@ function authenticationUnavailableResponse(): Response {
     'The server cannot check credentials right now; try again shortly.',
     'AUTHENTICATION_UNAVAILABLE',
   );
-  return new Response(JSON.stringify({ errors: [error] }), {
-    status: 503,
-    headers: { 'content-type': 'application/json', 'retry-after': '5', 'cache-control': 'no-store' },
-  });
+  return errorResponse(503, error, { 'retry-after': '5' });
 }
 
 /**

@@ -3,6 +3,7 @@ import { sendNodeResponse } from '@whatwg-node/server';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { unexpectedError } from '../errors/coded-error.js';
 import type { Logger } from '../logger.js';
+import { errorResponse } from './error-response.js';
 import { nameAndMessage } from './executor-failure.js';
 
 /**
@@ -22,10 +23,7 @@ export function nodeRequestListener<T extends object>(
       { method: req.method, path: req.url?.split('?', 1)[0], error: nameAndMessage(error) },
       'a request failed outside its operation',
     );
-    return new yoga.fetchAPI.Response(JSON.stringify({ errors: [unexpectedError()] }), {
-      status: 500,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-    });
+    return errorResponse(500, unexpectedError());
   };
   return (req, res) => {
     // As yoga.requestListener: started at once (within the 'request' event), with the same server context, and

@@ -55,18 +55,19 @@ export function useGraphQLMetrics(metrics: Metrics): Plugin {
  */
 export function operationMetrics(metrics: Metrics): OperationListener {
   const countErrors = (codes: readonly ErrorCode[]) => {
-    for (const code of codes) metrics.errors.inc({ code });
+    for (const code of codes) metrics.errors.of(code).inc();
   };
   return {
     ended(record, codes) {
       const type = record.operationType;
       const name = record.documentName;
-      metrics.operations.inc({
-        operation_type: type ?? 'unknown',
-        operation_name:
+      metrics.operations
+        .of(
+          type ?? 'unknown',
           type === undefined ? 'unknown' : name === undefined ? 'anonymous' : metrics.operationNames.valueOf(name),
-        outcome: record.outcome ?? 'success',
-      });
+          record.outcome ?? 'success',
+        )
+        .inc();
       countErrors(codes);
     },
     event: (_record, codes) => countErrors(codes),

@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { LiveHubStats } from '../subscriptions/live-hub.js';
 import type { LiveObserver, LiveStreamKind } from '../subscriptions/types.js';
 import type { CredentialBudget } from '../upstream/client.js';
 import { BoundedLabel, credentialLabel } from './labels.js';
+import { TalliedCounter, type Tally } from './tallied-counter.js';
 import { createUpstreamMetrics } from './upstream.js';
 import type { UpstreamObserver } from '../upstream/observer.js';
 
@@ -55,32 +56,33 @@ export class Metrics {
   /** `useSharedSubscriptionExecution`'s `onExecution`. */
   readonly liveExecuted: () => void;
 
-  readonly operations: Counter<'operation_type' | 'operation_name' | 'outcome'>;
-  readonly errors: Counter<'code'>;
+  readonly operations: TalliedCounter<'operation_type' | 'operation_name' | 'outcome'>;
+  readonly errors: TalliedCounter<'code'>;
   readonly operationNames = new BoundedLabel(MAX_OPERATION_NAMES);
   private readonly queryCost: Histogram;
-  private readonly cacheHits: Counter<'cache'>;
-  private readonly cacheMisses: Counter<'cache'>;
+  private readonly cacheHits: TalliedCounter<'cache'>;
+  private readonly cacheMisses: TalliedCounter<'cache'>;
   private readonly pollCycle: Histogram;
-  private readonly delivered: Counter;
+  private readonly delivered: Tally;
   private readonly deliveryLag: Histogram;
   private sources: MetricSources | undefined;
   /** Responses to requests that accept an event stream, until they close (see {@link trackEventStream}). */
   private readonly eventStreams = new Set<ServerResponse>();
 
   constructor() {
-    const registers = [this.registry];
-    this.operations = new Counter({
+    const registry = this.registry;
+    const registers = [registry];
+    this.operations = new TalliedCounter({
       name: 'wfgql_graphql_operations_total',
       help: 'GraphQL operations by type, name (the first 100 distinct names; then "other") and outcome: success, error (ran, with errors), rejected (refused before running: parse, validation, document limits, variables, cost).',
       labelNames: ['operation_type', 'operation_name', 'outcome'],
-      registers,
+      registry,
     });
-    this.errors = new Counter({
+    this.errors = new TalliedCounter({
       name: 'wfgql_graphql_errors_total',
       help: 'GraphQL errors sent, by extensions.code (errors without a code of the vocabulary count as INTERNAL_SERVER_ERROR).',
       labelNames: ['code'],
-      registers,
+      registry,
     });
     this.queryCost = new Histogram({
       name: 'wfgql_query_cost',
@@ -88,19 +90,19 @@ export class Metrics {
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
       registers,
     });
-    this.cacheHits = new Counter({
+    this.cacheHits = new TalliedCounter({
       name: 'wfgql_cache_hits_total',
       help: 'Cache lookups that found their entry.',
       labelNames: ['cache'],
-      registers,
+      registry,
     });
-    this.cacheMisses = new Counter({
+    this.cacheMisses = new TalliedCounter({
       name: 'wfgql_cache_misses_total',
       help: 'Cache lookups that did not find their entry.',
       labelNames: ['cache'],
-      registers,
+      registry,
     });
-    this.upstreamObserver = createUpstreamMetrics(this.registry, () => this.sources?.budgets() ?? [], credentialLabel);
+    this.upstreamObserver = createUpstreamMetrics(registry, () => this.sources?.budgets() ?? [], credentialLabel);
 
     const read = () => this.sources?.liveStats();
     new Gauge({
@@ -148,22 +150,22 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.delivered = new Counter({
+    this.delivered = new TalliedCounter({
       name: 'wfgql_live_events_delivered_total',
       help: 'Subscription events handed to their transport.',
-      registers,
-    });
+      registry,
+    }).of();
     this.deliveryLag = new Histogram({
       name: 'wfgql_live_delivery_lag_seconds',
       help: 'From the gateway noticing a change (a poll read it, a mutation reported it) to its event being handed to the transport to write.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    const executions = new Counter({
+    const executions = new TalliedCounter({
       name: 'wfgql_live_executions_total',
       help: "Executions of subscription events' selections: one per event and group of subscribers with the same document, variables, credential and authorization, whose result each of them is sent.",
-      registers,
-    });
+      registry,
+    }).of();
     this.liveExecuted = () => executions.inc();
     this.liveObserver = {
       cycleEnded: (ms) => this.pollCycle.observe(ms / 1000),
@@ -181,8 +183,8 @@ export class Metrics {
 
   /** The hook a cache calls on each lookup. */
   cacheLookup(cache: CacheName): (hit: boolean) => void {
-    const hits = this.cacheHits.labels({ cache });
-    const misses = this.cacheMisses.labels({ cache });
+    const hits = this.cacheHits.of(cache);
+    const misses = this.cacheMisses.of(cache);
     return (hit) => (hit ? hits.inc() : misses.inc());
   }
 

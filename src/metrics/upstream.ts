@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { TalliedCounter } from './tallied-counter.js';
 import type { CredentialBudget } from '../upstream/client.js';
 import type { UpstreamObserver } from '../upstream/observer.js';
 
@@ -13,11 +14,11 @@ export function createUpstreamMetrics(
   credentialLabel: (credentialKey: string) => string,
 ): UpstreamObserver {
   const registers = [registry];
-  const requests = new Counter({
+  const requests = new TalliedCounter({
     name: 'wfgql_upstream_requests_total',
     help: 'Requests sent to the Workflows API (each attempt), by route template and status ("network" when no answer came).',
     labelNames: ['route', 'status'],
-    registers,
+    registry,
   });
   const duration = new Histogram({
     name: 'wfgql_upstream_request_duration_seconds',
@@ -26,31 +27,36 @@ export function createUpstreamMetrics(
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
     registers,
   });
-  const retries = new Counter({
+  const retries = new TalliedCounter({
     name: 'wfgql_upstream_retries_total',
     help: 'Attempts after the first (retried 429s, 5xx answers and network failures).',
-    registers,
-  });
-  const rateLimited = new Counter({
+    registry,
+  }).of();
+  const rateLimited = new TalliedCounter({
     name: 'wfgql_upstream_rate_limited_total',
     help: '429 answers received from the Workflows API.',
-    registers,
-  });
-  const budgetRefused = new Counter({
+    registry,
+  }).of();
+  const budgetRefused = new TalliedCounter({
     name: 'wfgql_upstream_budget_refused_total',
     help: "Calls the gateway's own request budget refused before sending (RATE_LIMITED to the client, or a slower poll), by priority.",
     labelNames: ['priority'],
-    registers,
+    registry,
   });
-  const deduplicated = new Counter({
+  const deduplicated = new TalliedCounter({
     name: 'wfgql_upstream_deduplicated_total',
     help: 'Reads that joined an identical one in flight instead of sending a request.',
-    registers,
-  });
-  const inFlight = new Gauge({
+    registry,
+  }).of();
+  // A plain number, read when scraped (as the counters above are).
+  let inFlight = 0;
+  new Gauge({
     name: 'wfgql_upstream_calls_in_flight',
     help: 'Upstream calls started and not yet ended (waiting for the budget, for an answer, or between retries).',
     registers,
+    collect() {
+      this.set(inFlight);
+    },
   });
   new Gauge({
     name: 'wfgql_upstream_budget_remaining',
@@ -70,17 +76,17 @@ export function createUpstreamMetrics(
 
   return {
     callStarted({ route, priority }) {
-      inFlight.inc();
+      inFlight++;
       return {
         attemptEnded({ index, status, durationMs }) {
-          requests.inc({ route, status: String(status) });
+          requests.of(route, String(status)).inc();
           duration.observe({ route }, durationMs / 1000);
           if (index > 0) retries.inc();
           if (status === 429) rateLimited.inc();
         },
         ended({ refusedByBudget }) {
-          inFlight.dec();
-          if (refusedByBudget) budgetRefused.inc({ priority });
+          inFlight--;
+          if (refusedByBudget) budgetRefused.of(priority).inc();
         },
       };
     },

@@ -28,6 +28,8 @@ export interface GatewayVariant<N extends string> {
 
 export interface VariantSide {
   readonly rps: number;
+  /** Each run's throughput, in the order of the rounds (a variant runs once per round). */
+  readonly rpsPerRun: readonly number[];
   /** Gateway CPU time per good response, µs: the median of the runs' (cpu.ts says why). */
   readonly cpuUs: number;
   /** The same, run by run, to show the spread. */
@@ -51,6 +53,7 @@ function combine(runs: readonly CpuRun[]): VariantSide {
   const sum = (f: (r: CpuRun) => number) => runs.reduce((acc, r) => acc + f(r), 0);
   return {
     rps: sum((r) => r.result.ok) / sum((r) => r.result.durationS),
+    rpsPerRun: runs.map((r) => r.result.ok / r.result.durationS),
     ...cpuPerResponse(runs),
     p50: sum((r) => r.result.latencyMs.p50) / runs.length,
   };

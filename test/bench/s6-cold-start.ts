@@ -3,7 +3,7 @@ import { spawnTs } from './children.js';
 import { verdict, type Metric } from './report.js';
 import type { Scenario } from './scenario.js';
 import { scoped } from './scope.js';
-import { GATEWAY_BUNDLE, gatewayEnv, startEmulator, GATEWAY_READY_LINE } from './stack.js';
+import { GATEWAY_BUNDLE, gatewayEnv, startEmulator, GATEWAY_READY_LINE, PRODUCTION_NODE_FLAGS } from './stack.js';
 import { median } from './stats.js';
 import { Fatal, waitFor } from './wait.js';
 
@@ -13,12 +13,13 @@ const TARGET_MS = 1500;
 interface Entry {
   readonly script: string;
   readonly withoutTsx: boolean;
+  readonly nodeFlags: readonly string[];
 }
 
 /** What production runs: `npm run start:prod`, the bundle `npm run build` made (run.ts builds it first). */
-const BUILT: Entry = { script: GATEWAY_BUNDLE, withoutTsx: true };
+const BUILT: Entry = { script: GATEWAY_BUNDLE, withoutTsx: true, nodeFlags: PRODUCTION_NODE_FLAGS };
 /** What `npm start` runs: TypeScript transpiled by tsx at start-up (development and local use). */
-const SOURCE: Entry = { script: 'src/main.ts', withoutTsx: false };
+const SOURCE: Entry = { script: 'src/main.ts', withoutTsx: false, nodeFlags: [] };
 
 /** One cold start: spawn → first `/healthz` 200, ms. The port is fixed up front so polling can start at once. */
 async function coldStart(entry: Entry, upstreamUrl: string, port: number): Promise<number> {
@@ -26,6 +27,7 @@ async function coldStart(entry: Entry, upstreamUrl: string, port: number): Promi
   const child = spawnTs('gateway (cold start)', entry.script, [], {
     env: gatewayEnv({ upstreamUrl, rateLimit: { limit: 1200, windowS: 300 }, env: { PORT: String(port) } }),
     withoutTsx: entry.withoutTsx,
+    nodeFlags: entry.nodeFlags,
   });
   try {
     await waitFor(
@@ -97,7 +99,7 @@ export const s6: Scenario = {
         },
       ];
       const notes = [
-        `production samples (ms): ${list(built)}; started as \`node ${GATEWAY_BUNDLE}\` (what \`npm run start:prod\` runs, ` +
+        `production samples (ms): ${list(built)}; started as \`node ${[...PRODUCTION_NODE_FLAGS, GATEWAY_BUNDLE].join(' ')}\` (what \`npm run start:prod\` runs, ` +
           'built by `npm run build` with dependencies external), /healthz polled every 5 ms',
         `from-source samples (ms): ${list(fromSource)}; \`node --import tsx src/main.ts\` (what \`npm start\` runs, without ` +
           'the npm and tsx CLI wrappers), tsx transpile cache warm',

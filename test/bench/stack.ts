@@ -3,6 +3,7 @@ import { spawnTs, type Child } from './children.js';
 import { INSPECTOR_LINE } from './inspector.js';
 import type { RequestCounts } from './counts.js';
 import type { EmulatorHostOptions, WaitRequest } from './emulator-host.js';
+import { productionNodeArgs } from '../helpers/production-command.js';
 import { waitForHttpOk } from './wait.js';
 
 /** A valid 32-hex account id, and the gateway's token. */
@@ -106,15 +107,24 @@ export interface HttpProcess {
 export const GATEWAY_READY_LINE =
   /^Workflows GraphQL \(remote mode(?:, AUTH_MODE=[a-z-]+)?\) at (http:\/\/\S+)\/graphql, upstream /;
 
-/** The production entry point, built by `npm run build` (run.ts builds it before any scenario). */
-export const GATEWAY_BUNDLE = 'dist/main.js';
+/**
+ * How production runs the server (package.json's `start:prod`): node's flags, and the entry point built by
+ * `npm run build` (run.ts builds it before any scenario).
+ */
+const PRODUCTION = productionNodeArgs();
+export const GATEWAY_BUNDLE = PRODUCTION.script;
+/**
+ * node's flags in production: the gateway runs with them, and so does the passthrough it is measured against
+ * (the same runtime configuration on both sides).
+ */
+export const PRODUCTION_NODE_FLAGS: readonly string[] = PRODUCTION.flags;
 
 /** Starts the gateway (the built bundle) as its own process and waits for `/healthz` to answer 200. */
 export async function startGateway(options: GatewayOptions): Promise<HttpProcess> {
   const child = spawnTs('gateway', GATEWAY_BUNDLE, [], {
     env: gatewayEnv(options),
     watchParent: true,
-    ...(options.inspect ? { nodeFlags: ['--inspect=127.0.0.1:0'] } : {}),
+    nodeFlags: [...PRODUCTION_NODE_FLAGS, ...(options.inspect ? ['--inspect=127.0.0.1:0'] : [])],
   });
   try {
     // Both lines are awaited from the start: the inspector's comes first, and a line is only seen once.
@@ -139,7 +149,11 @@ export async function startGateway(options: GatewayOptions): Promise<HttpProcess
 
 /** Starts the S1 baseline (`passthrough.ts`) with exactly the gateway's upstream configuration. */
 export async function startPassthrough(options: GatewayOptions): Promise<HttpProcess> {
-  const child = spawnTs('passthrough', 'test/bench/passthrough.ts', [], { env: gatewayEnv(options), ipc: true });
+  const child = spawnTs('passthrough', 'test/bench/passthrough.ts', [], {
+    env: gatewayEnv(options),
+    ipc: true,
+    nodeFlags: PRODUCTION_NODE_FLAGS,
+  });
   try {
     const [, origin] = await child.waitForLine(/^Passthrough at (http:\/\/\S+)$/, START_TIMEOUT_MS);
     if (origin === undefined) throw new Error('passthrough start-up line without URL');

@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, spawnCommand, type SpawnedProcess } from '../helpers/process.js';
+import { productionNodeArgs } from '../helpers/production-command.js';
 
 /**
  * The deployable artifact of issue 13: `npm run build`, then an install without dev dependencies, then
@@ -57,6 +58,10 @@ function startInArtifact(command: string, args: readonly string[]): SpawnedProce
   started.push(server);
   return server;
 }
+
+/** node's arguments in the production command (package.json's start:prod, which the README documents). */
+const PRODUCTION = productionNodeArgs();
+const PRODUCTION_ARGS = [...PRODUCTION.flags, PRODUCTION.script];
 
 const WORKFLOW_QUERY = JSON.stringify({ query: '{ workflow(name: "order-fulfillment") { name } }' });
 
@@ -127,7 +132,7 @@ describe('the deployable artifact (npm run build, an install without dev depende
   });
 
   it('node dist/main.js serves GraphQL and the GraphiQL page, then exits 0 on SIGTERM', async () => {
-    const server = startInArtifact(process.execPath, ['--enable-source-maps', 'dist/main.js']);
+    const server = startInArtifact(process.execPath, PRODUCTION_ARGS);
     const [, url] = await server.waitForLine(/\(local mode\) at (http:\/\/\S+\/graphql)/);
     const answer = await fetch(url!, {
       method: 'POST',
@@ -146,11 +151,7 @@ describe('the deployable artifact (npm run build, an install without dev depende
 
 describe('signals', () => {
   it.each([
-    [
-      'node --enable-source-maps dist/main.js (the production command)',
-      process.execPath,
-      ['--enable-source-maps', 'dist/main.js'],
-    ],
+    [`node ${PRODUCTION_ARGS.join(' ')} (the production command)`, process.execPath, PRODUCTION_ARGS],
     [
       'npm run start:prod, the signal sent to npm alone (as docker stop sends it to PID 1)',
       'npm',

@@ -56,12 +56,12 @@ export class Metrics {
   /** `useSharedSubscriptionExecution`'s `onExecution`. */
   readonly liveExecuted: () => void;
 
-  readonly operations: TalliedCounter<'operation_type' | 'operation_name' | 'outcome'>;
-  readonly errors: TalliedCounter<'code'>;
+  readonly operations: TalliedCounter<readonly ['operation_type', 'operation_name', 'outcome']>;
+  readonly errors: TalliedCounter<readonly ['code']>;
   readonly operationNames = new BoundedLabel(MAX_OPERATION_NAMES);
   private readonly queryCost: Histogram;
-  private readonly cacheHits: TalliedCounter<'cache'>;
-  private readonly cacheMisses: TalliedCounter<'cache'>;
+  private readonly cacheHits: TalliedCounter<readonly ['cache']>;
+  private readonly cacheMisses: TalliedCounter<readonly ['cache']>;
   private readonly pollCycle: Histogram;
   private readonly delivered: Tally;
   private readonly deliveryLag: Histogram;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
 
 /** `exec node <flags> dist/main.js`: the shape of package.json's `start:prod`. */
-const START_PROD = /^exec node((?: --[a-z-]+(?:=\S+)?)*) (dist\/main\.js)$/;
+const START_PROD = /^exec node((?: --[\w-]+(?:=\S+)?)*) (dist\/main\.js)$/;
 
 /**
  * node's arguments in the production command, read from package.json's `start:prod` (what the README documents):

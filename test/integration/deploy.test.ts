@@ -10,7 +10,7 @@ import { productionNodeArgs } from '../helpers/production-command.js';
 
 /**
  * The deployable artifact of issue 13: `npm run build`, then an install without dev dependencies, then
- * `node dist/main.js`. The install is made without the network, as `npm prune --omit=dev` would leave it: npm
+ * the production command (`node <flags> dist/main.js`, package.json's start:prod). The install is made without the network, as `npm prune --omit=dev` would leave it: npm
  * itself lists the production tree (`npm ls --omit=dev --all --parseable`, from the same dev/prod flags prune
  * reads), and exactly those package folders are copied beside package.json, package-lock.json and the build.
  * Copied, not linked: node resolves a link to its real path, whose node_modules holds every dev dependency too,
@@ -59,7 +59,7 @@ function startInArtifact(command: string, args: readonly string[]): SpawnedProce
   return server;
 }
 
-/** node's arguments in the production command (package.json's start:prod, which the README documents). */
+/** node's arguments in the production command. */
 const PRODUCTION = productionNodeArgs();
 const PRODUCTION_ARGS = [...PRODUCTION.flags, PRODUCTION.script];
 

@@ -69,6 +69,16 @@ describe('/metrics on the main port', () => {
     expect(after.value('process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
+  it("exposes every cache's hits and misses at 0 before the first lookup, so that rates start from the first scrape", async () => {
+    const stack = await startStack({ listen: true });
+    const fresh = await scrape(metricsUrl(stack));
+    for (const cache of ['documents', 'parse_errors', 'query_cost', 'finished_instances']) {
+      for (const name of ['wfgql_cache_hits_total', 'wfgql_cache_misses_total']) {
+        expect(fresh.all(name, { cache }), `${name} ${cache}`).toEqual([{ name, labels: { cache }, value: 0 }]);
+      }
+    }
+  });
+
   it('counts cache hits: the same query again is answered from the document, cost and finished-instance caches', async () => {
     const stack = await startStack({ listen: true });
     const url = metricsUrl(stack);

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import { startRedisMonitor } from '../helpers/redis-monitor.js';
 
 /** Calls per Redis command (lower-case name). */
 export type CommandCalls = ReadonlyMap<string, number>;
@@ -22,12 +22,12 @@ export interface CommandCounter {
   stop(): void;
 }
 
-/** Counts every command any client sends to the server `client` is connected to, over a MONITOR connection of its own. */
-export async function startCommandCounter(client: Redis): Promise<CommandCounter> {
-  const monitor = await client.monitor();
+/** Counts every command any client sends to the redis-server on `port`, over a MONITOR connection of its own. */
+export async function startCommandCounter(port: number): Promise<CommandCounter> {
+  const monitor = await startRedisMonitor(port);
   const calls = new Map<string, number>();
-  monitor.on('monitor', (_time: string, args: string[], source: string) => countCommand(calls, args, source));
-  return { snapshot: () => new Map(calls), stop: () => monitor.disconnect() };
+  monitor.onCommand(({ args, source }) => countCommand(calls, args, source));
+  return { snapshot: () => new Map(calls), stop: () => monitor.stop() };
 }
 
 /** `after - before` per command (commands whose difference is 0 left out). */

@@ -283,7 +283,7 @@ export const s7: Scenario = {
       process.once('exit', killServer);
       scope.use({ stop: async () => void process.off('exit', killServer) });
       const redis = server.client();
-      const counter = await startCommandCounter(redis);
+      const counter = await startCommandCounter(server.port);
       scope.use({ stop: async () => counter.stop() });
       const env = {
         REDIS_URL: server.url,

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
@@ -12,6 +11,7 @@ import {
 } from '../generated/operations.js';
 import { startFakeUpstream } from '../helpers/fake-upstream.js';
 import { expectData, expectTypename } from '../helpers/graphql.js';
+import { startRedisMonitor } from '../helpers/redis-monitor.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { graphqlAt, startReplicas, stopReplicas, type Replica } from '../helpers/replicas.js';
 import { emulatorSetup } from '../helpers/emulator-setup.js';
@@ -119,10 +119,10 @@ async function commandsDuring(replica: Replica, run: () => Promise<void>): Promi
   const client = replica.app.scaleOut!.connection.client;
   const info = String(await client.call('CLIENT', 'INFO'));
   const address = /\baddr=(\S+)/.exec(info)![1]!;
-  const monitor: Redis = await redis.client().monitor();
+  const monitor = await startRedisMonitor(redis.port);
   try {
     const seen: string[][] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    monitor.onCommand(({ args, source }) => {
       if (source === address) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
     });
     const marker = (name: string) => seen.findIndex(([command, text]) => command === 'echo' && text === name);
@@ -135,7 +135,7 @@ async function commandsDuring(replica: Replica, run: () => Promise<void>): Promi
     await waitFor(() => marker(end) >= 0, { message: 'the end marker on MONITOR' });
     return seen.slice(marker(start) + 1, marker(end));
   } finally {
-    monitor.disconnect();
+    monitor.stop();
   }
 }
 

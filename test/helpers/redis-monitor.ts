@@ -77,17 +77,12 @@ export function parseMonitorLine(line: string): MonitoredCommand {
   return { source: match[1]!, args: parseQuoted(match[2]!) };
 }
 
-const ESCAPES: Readonly<Record<string, string>> = {
-  n: '\n',
-  r: '\r',
-  t: '\t',
-  a: '\x07',
-  b: '\b',
-  '"': '"',
-  '\\': '\\',
-};
+const ESCAPES: Readonly<Record<string, number>> = { n: 10, r: 13, t: 9, a: 7, b: 8, '"': 34, '\\': 92 };
 
-/** `"a" "b\"c" "\x00"` → `['a', 'b"c', '\0']`. */
+/**
+ * `"a" "b\"c" "\xc3\xa9"` → `['a', 'b"c', 'é']`. Redis escapes bytes, not characters, so an argument is gathered as
+ * bytes and decoded as UTF-8 once whole.
+ */
 function parseQuoted(text: string): string[] {
   const args: string[] = [];
   let i = 0;
@@ -97,24 +92,24 @@ function parseQuoted(text: string): string[] {
       continue;
     }
     if (text[i] !== '"') throw new Error(`unquoted MONITOR argument at ${i}: ${JSON.stringify(text)}`);
-    let arg = '';
+    const bytes: number[] = [];
     i++;
     while (text[i] !== '"') {
       if (i >= text.length) throw new Error(`unterminated MONITOR argument: ${JSON.stringify(text)}`);
       if (text[i] !== '\\') {
-        arg += text[i++];
+        bytes.push(...Buffer.from(text[i++]!, 'utf8'));
         continue;
       }
       const escaped = text[i + 1]!;
       if (escaped === 'x') {
-        arg += String.fromCharCode(parseInt(text.slice(i + 2, i + 4), 16));
+        bytes.push(parseInt(text.slice(i + 2, i + 4), 16));
         i += 4;
       } else {
-        arg += ESCAPES[escaped] ?? escaped;
+        bytes.push(ESCAPES[escaped] ?? escaped.charCodeAt(0));
         i += 2;
       }
     }
-    args.push(arg);
+    args.push(Buffer.from(bytes).toString('utf8'));
     i++;
   }
   return args;

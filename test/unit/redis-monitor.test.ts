@@ -18,7 +18,7 @@ describe('MONITOR reader', () => {
       const seen: MonitoredCommand[] = [];
       monitor.onCommand((command) => seen.push(command));
       const client = redis.client();
-      const value = 'a "quoted" \\ back\r\nslash\t\x00\x07\x7f';
+      const value = 'a "quoted" \\ back\r\nslash\t\x00\x07\x7f é 漢';
       await client.set('monitor:key', value);
       await waitFor(() => seen.some(({ args }) => args[0] === 'set'), { message: 'the SET on MONITOR' });
       const set = seen.find(({ args }) => args[0] === 'set')!;

@@ -21,7 +21,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ErrorCode } from '../errors/codes.js';
-import { badUserInput, codedError } from '../errors/coded-error.js';
+import { badUserInput, codedError, hasCode } from '../errors/coded-error.js';
 
 /**
  * Codes for the client mistakes that graphql-js and yoga answer without one, or as an unexpected error:
@@ -38,6 +38,8 @@ import { badUserInput, codedError } from '../errors/coded-error.js';
  * - a variable given as `null` where it is used in a non-null position, which validation allows when the variable has
  *   a default (`$v: Boolean = true` in `@include(if: $v)`): graphql-js fails the field, or the whole operation,
  *   while it runs, with an error that carries no code ({@link nullWhereRequired}): `BAD_USER_INPUT` before it runs;
+ * - a POST body that is not JSON: yoga's `BAD_REQUEST` without its `originalError`, whose message (JSON.parse's)
+ *   quotes the body back to the client, up to the whole of it;
  * - GET parameters `variables` and `extensions` that are not JSON (yoga's GET parser lets JSON.parse's
  *   SyntaxError through, which would be masked as a 500): `BAD_REQUEST`, 400;
  * - answers yoga gives without a body (404 for another path, 406 for an unusable `Accept`, 405, 415): the same
@@ -55,6 +57,7 @@ export function useCodedRequestErrors(options: {
         try {
           return await requestParser(request);
         } catch (error) {
+          if (hasCode(error, 'BAD_REQUEST')) throw withoutOriginalError(error as GraphQLError);
           if (!(error instanceof SyntaxError)) throw error;
           throw codedError(
             'The request parameters are not valid: `variables` and `extensions` must be JSON objects.',
@@ -314,4 +317,11 @@ function setCodeIfMissing(error: GraphQLError, code: ErrorCode): void {
   // Each coercion error has its own extensions object; yoga sets the codes of its own errors the same way.
   const extensions = error.extensions as { code?: ErrorCode };
   extensions.code ??= code;
+}
+
+/** `error` without `extensions.originalError` (yoga's request parsers put the parser's own error there). */
+function withoutOriginalError(error: GraphQLError): GraphQLError {
+  if (error.extensions.originalError === undefined) return error;
+  const { originalError: _dropped, code, ...extensions } = error.extensions;
+  return codedError(error.message, code as ErrorCode, extensions);
 }

@@ -130,6 +130,17 @@ const cases: [
 ];
 
 describe('client mistakes over HTTP', () => {
+  it('answers a body that is not JSON with BAD_REQUEST, without sending the body back', async () => {
+    // JSON.parse's message quotes the text it failed on; yoga passed it on as `originalError`.
+    const body = `{"query": "{ __typename }", "token": "${'x'.repeat(5000)}-echoed-secret" oops`;
+    const answer = await send('POST', '/graphql', body, JSON_POST);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual({
+      errors: [{ message: 'POST body sent invalid JSON.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+    expect(answer.body).not.toContain('echoed-secret');
+  });
+
   it.each(cases)(
     'answers %s with a coded 4xx, no stack and no path',
     async (_, method, path, body, headers, status, code) => {

@@ -29,6 +29,8 @@ export interface Logger {
 
 /** A {@link Logger} made by {@link createLogger}: also makes children whose lines all carry `bindings`. */
 export interface AppLogger extends Logger {
+  /** For what ends the process: pino's `fatal` level, above `error`. */
+  fatal(...args: unknown[]): void;
   child(bindings: Readonly<Record<string, unknown>>): AppLogger;
 }
 
@@ -159,7 +161,7 @@ function toPinoArgs(args: readonly unknown[]): [Record<string, unknown>, string 
 
 function adapt(instance: PinoLogger, scrub: (text: string) => string): AppLogger {
   const method =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (level: 'debug' | 'info' | 'warn' | 'error' | 'fatal') =>
     (...args: unknown[]): void => {
       if (!instance.isLevelEnabled(level)) return;
       const [fields, message] = toPinoArgs(args);
@@ -171,6 +173,7 @@ function adapt(instance: PinoLogger, scrub: (text: string) => string): AppLogger
     info: method('info'),
     warn: method('warn'),
     error: method('error'),
+    fatal: method('fatal'),
     // A child's fields are serialised once, when it is made, and pino passes them through no formatter: scrubbed here.
     child: (bindings) => adapt(instance.child(scrubValue(bindings, scrub, 0) as Record<string, unknown>), scrub),
   };

@@ -5,6 +5,7 @@ import { ConfigError, isLoopbackHost, loadConfig, loggedSecrets, type Config } f
 import { createLogger } from './logger.js';
 import { startTracing } from './tracing/sdk.js';
 import { loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
+import { exitOnUnhandledFailures } from './logging/unhandled-failures.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel, loggedSecrets(config), { format: config.logFormat });
+  exitOnUnhandledFailures(logger);
   let authenticator: Authenticator;
   let documents: DocumentResolver | undefined;
   try {

@@ -19,16 +19,30 @@ export interface SpawnedProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-const running = new Set<ChildProcess>();
+/** What is still running, and whether it leads a process group of its own (then the whole group is killed). */
+const running = new Map<ChildProcess, { group: boolean }>();
 afterAll(() => {
-  for (const child of running) child.kill('SIGKILL');
+  for (const [child, { group }] of running) {
+    if (group) killGroup(child, 'SIGKILL');
+    else child.kill('SIGKILL');
+  }
 });
+
+function killGroup(leader: ChildProcess, signal: NodeJS.Signals): void {
+  if (leader.pid === undefined) return;
+  try {
+    process.kill(-leader.pid, signal);
+  } catch {
+    // The whole group is gone already.
+  }
+}
 
 /**
  * Runs an entry point of this repository with a clean environment: TypeScript through tsx, as `npm start`
  * would, or plain JavaScript (`.js`, `.mjs`) with node, as `npm run start:prod` would. With `importTsx`,
  * TypeScript runs in node itself (`node --import tsx`), so that every signal reaches the server: the tsx
- * command relays only SIGINT and SIGTERM to its child, and dies of the others (SIGHUP).
+ * command relays only SIGINT and SIGTERM to its child, and dies of the others (SIGHUP and SIGKILL, leaving its
+ * node child running). So the tsx command gets a process group of its own, which the clean-up kills whole.
  */
 export function spawnEntry(
   entry: string,
@@ -40,7 +54,7 @@ export function spawnEntry(
     javascript || options.importTsx
       ? [process.execPath, [...(javascript ? [] : ['--import', 'tsx']), entry]]
       : [TSX, [entry]];
-  return spawnCommand(command, args, env);
+  return spawnCommand(command, args, env, { detached: command === TSX });
 }
 
 /**
@@ -60,13 +74,14 @@ export function spawnCommand(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
-  running.add(child);
+  running.set(child, { group: options.detached ?? false });
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const exit = once(child, 'exit').then(([code, signal]) => {
-    running.delete(child);
+    // A group outlives its leader (tsx's node child does): it stays listed for the clean-up.
+    if (!options.detached) running.delete(child);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
   });
   return {
@@ -74,7 +89,9 @@ export function spawnCommand(
     stdout: () => out,
     stderr: () => err,
     exited: () => exit,
-    kill: (signal = 'SIGTERM') => child.kill(signal),
+    // SIGKILL cannot be relayed by a leader: it reaches the whole group.
+    kill: (signal = 'SIGTERM') =>
+      options.detached && signal === 'SIGKILL' ? killGroup(child, signal) : child.kill(signal),
     waitForLine(pattern, { timeoutMs = 15_000, stream = 'stdout' } = {}) {
       const source = stream === 'stdout' ? child.stdout : child.stderr;
       const text = () => (stream === 'stdout' ? out : err);

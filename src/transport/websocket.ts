@@ -27,6 +27,7 @@ import { createBrowserSafety } from './browser-safety.js';
 import { isolated, nameAndMessage } from './executor-failure.js';
 import { answerOnSocket } from './socket-answer.js';
 import { subscriptionSlots } from './subscription-slots.js';
+import { writeBatcher } from './write-batching.js';
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -408,12 +409,15 @@ function serveProtocol(
             socket.ping();
           }, keepAliveMs)
         : undefined;
+    // The upgrade's own socket, under ws' frames: the messages of one burst leave together.
+    const batchWrites = writeBatcher(request.socket);
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
         send: (data) =>
           new Promise((resolve, reject) => {
             if (socket.readyState !== socket.OPEN) return resolve();
+            batchWrites();
             socket.send(data, (error) => (error ? reject(error) : resolve()));
           }),
         close: (code, reason) => socket.close(code, reason),

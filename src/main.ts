@@ -2,10 +2,13 @@ import { createApp, type App } from './app.js';
 import { createAuthenticator } from './auth/index.js';
 import type { Authenticator } from './auth/principal.js';
 import { ConfigError, isLoopbackHost, loadConfig, loggedSecrets, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type AppLogger } from './logger.js';
 import { startTracing } from './tracing/sdk.js';
 import { loadDocumentResolver, type DocumentResolver } from './trusted-documents/resolve.js';
 import { exitOnUnhandledFailures } from './logging/unhandled-failures.js';
+
+/** Set once main has made it: from then on a failure to start is told through it, structured and scrubbed. */
+let mainLogger: AppLogger | undefined;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -19,6 +22,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel, loggedSecrets(config), { format: config.logFormat });
+  mainLogger = logger;
   exitOnUnhandledFailures(logger);
   let authenticator: Authenticator;
   let documents: DocumentResolver | undefined;
@@ -165,6 +169,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  try {
+    if (mainLogger) mainLogger.fatal({ err: error }, 'failed to start');
+    // Before the logger exists (reading the configuration failed unexpectedly): plain text.
+    else process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    process.exit(1);
+  }
 });

@@ -9,9 +9,13 @@ import type { AppLogger } from '../logger.js';
  */
 export function exitOnUnhandledFailures(logger: AppLogger): void {
   const fail = (error: unknown, origin: string) => {
-    logger.fatal({ err: error, origin }, `${origin}: the process ends`);
-    // The logger's exit handler writes the line (src/logger.ts).
-    process.exit(1);
+    try {
+      logger.fatal({ err: error, origin }, `${origin}: the process ends`);
+    } finally {
+      // Exit code 1 even if the line could not be made (a value whose getters throw): Node's own would be 7. The
+      // logger's exit handler writes the line (src/logger.ts).
+      process.exit(1);
+    }
   };
   process.on('uncaughtException', (error, origin) => fail(error, origin));
   process.on('unhandledRejection', (reason) => fail(reason, 'unhandledRejection'));

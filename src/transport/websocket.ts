@@ -11,7 +11,7 @@ import {
 } from 'graphql-ws';
 import type { Extra } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer, type RawData } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { KeySetUnavailable } from '../auth/jwt.js';
 import { AuthenticationFailure, type Authenticator, type Principal } from '../auth/principal.js';
 import type { Config } from '../config.js';
@@ -28,6 +28,9 @@ import { isolated, nameAndMessage } from './executor-failure.js';
 import { answerOnSocket } from './socket-answer.js';
 import { subscriptionSlots } from './subscription-slots.js';
 import { writeBatcher } from './write-batching.js';
+
+/** The socket each WebSocket's upgrade came on, which ws writes its frames to. */
+const upgradeSockets = new WeakMap<WebSocket, Duplex>();
 
 /** Path graphql-ws is served on: the same as HTTP GraphQL, told apart by the `Upgrade` header. */
 export const WEBSOCKET_PATH = '/graphql';
@@ -119,7 +122,10 @@ export function attachWebSocket(deps: WebSocketDeps): WebSocketTransport {
       answerOnSocket(socket, closing ? 503 : 404);
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      upgradeSockets.set(ws, socket);
+      wss.emit('connection', ws, request);
+    });
   };
   deps.server.on('upgrade', onUpgrade);
 
@@ -410,7 +416,8 @@ function serveProtocol(
           }, keepAliveMs)
         : undefined;
     // The upgrade's own socket, under ws' frames: the messages of one burst leave together.
-    const batchWrites = writeBatcher(request.socket);
+    const raw = upgradeSockets.get(socket);
+    const batchWrites = raw ? writeBatcher(raw) : () => undefined;
     const closed = protocol.opened(
       {
         protocol: socket.protocol,

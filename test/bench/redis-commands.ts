@@ -24,9 +24,8 @@ export interface CommandCounter {
 
 /** Counts every command any client sends to the redis-server on `port`, over a MONITOR connection of its own. */
 export async function startCommandCounter(port: number): Promise<CommandCounter> {
-  const monitor = await startRedisMonitor(port);
   const calls = new Map<string, number>();
-  monitor.onCommand(({ args, source }) => countCommand(calls, args, source));
+  const monitor = await startRedisMonitor(port, ({ args, source }) => countCommand(calls, args, source));
   return { snapshot: () => new Map(calls), stop: () => monitor.stop() };
 }
 

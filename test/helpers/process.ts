@@ -15,11 +15,21 @@ export interface SpawnedProcess {
     pattern: RegExp,
     options?: { timeoutMs?: number; stream?: 'stdout' | 'stderr' },
   ): Promise<RegExpMatchArray>;
+  /**
+   * Resolves once the process has exited and its output has been read to the end (or, if something it started
+   * still holds its output pipes, {@link OUTPUT_AFTER_EXIT_MS} after it exited).
+   */
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** What is still running, and whether it leads a process group of its own (then the whole group is killed). */
+/** How long {@link SpawnedProcess.exited} waits for the output pipes to close once the process has exited. */
+const OUTPUT_AFTER_EXIT_MS = 2000;
+
+/**
+ * What may still be running, and whether it leads a process group of its own (then the whole group is killed).
+ * A child is forgotten once its output pipes have closed: whatever it started that inherited them has exited too.
+ */
 const running = new Map<ChildProcess, { group: boolean }>();
 afterAll(() => {
   for (const [child, { group }] of running) {
@@ -43,16 +53,18 @@ function killGroup(leader: ChildProcess, signal: NodeJS.Signals): void {
  * TypeScript runs in node itself (`node --import tsx`), so that every signal reaches the server: the tsx
  * command relays only SIGINT and SIGTERM to its child, and dies of the others (SIGHUP and SIGKILL, leaving its
  * node child running). So the tsx command gets a process group of its own, which the clean-up kills whole.
+ * `preload`: modules node imports before the entry (test fixtures), which implies `importTsx`.
  */
 export function spawnEntry(
   entry: string,
   env: Record<string, string>,
-  options: { importTsx?: boolean } = {},
+  options: { importTsx?: boolean; preload?: readonly string[] } = {},
 ): SpawnedProcess {
   const javascript = /\.m?js$/.test(entry);
+  const preload = (options.preload ?? []).flatMap((module) => ['--import', module]);
   const [command, args] =
-    javascript || options.importTsx
-      ? [process.execPath, [...(javascript ? [] : ['--import', 'tsx']), entry]]
+    javascript || options.importTsx || preload.length > 0
+      ? [process.execPath, [...(javascript ? [] : ['--import', 'tsx']), ...preload, entry]]
       : [TSX, [entry]];
   return spawnCommand(command, args, env, { detached: command === TSX });
 }
@@ -79,9 +91,13 @@ export function spawnCommand(
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exit = once(child, 'exit').then(([code, signal]) => {
-    // A group outlives its leader (tsx's node child does): it stays listed for the clean-up.
-    if (!options.detached) running.delete(child);
+  // Until then a group may outlive its leader (tsx's node child does): it stays listed for the clean-up.
+  const closed = once(child, 'close').then(() => void running.delete(child));
+  // Node emits `exit` before the last of the output may have been read: an exit is told with all of it.
+  const exit = once(child, 'exit').then(async ([code, signal]) => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, OUTPUT_AFTER_EXIT_MS)))]);
+    clearTimeout(timer);
     return { code: code as number | null, signal: signal as NodeJS.Signals | null };
   });
   return {

@@ -10,34 +10,33 @@ export interface MonitoredCommand {
 }
 
 export interface RedisMonitor {
-  /** Calls `listener` for every command the server runs from now on, in the server's order. */
-  onCommand(listener: (command: MonitoredCommand) => void): void;
   /** Closes the connection. Safe to call twice. */
   stop(): void;
 }
 
 /**
- * A MONITOR connection to the redis-server on `port`, on a plain socket. ioredis's `monitor()` is not used: it
- * enters monitoring mode a microtask after MONITOR's `+OK`, so monitor lines arriving in the same TCP read as that
- * `+OK` meet an empty command queue and surface as uncaught "Command queue state error"s (seen in CI while the
- * replicas' budget scripts ran). Here the `+OK` and every line after it are read in order by one parser.
+ * A MONITOR connection to the redis-server on `port`, on a plain socket, which calls `onCommand` for every command
+ * the server runs once MONITOR is in effect, in the server's order. ioredis's `monitor()` is not used: it enters
+ * monitoring mode a microtask after MONITOR's `+OK`, so monitor lines arriving in the same TCP read as that `+OK`
+ * meet an empty command queue and surface as uncaught "Command queue state error"s (seen in CI while the replicas'
+ * budget scripts ran). Here the `+OK` and every line after it are read in order by one parser, and the listener is
+ * there from the start: no line is read before it can be told.
  */
-export async function startRedisMonitor(port: number): Promise<RedisMonitor> {
+export async function startRedisMonitor(
+  port: number,
+  onCommand: (command: MonitoredCommand) => void,
+): Promise<RedisMonitor> {
   const socket = connect(port, '127.0.0.1');
   socket.setNoDelay(true);
   await once(socket, 'connect');
-  const listeners: ((command: MonitoredCommand) => void)[] = [];
-  const started = readLines(socket, listeners);
+  const started = readLines(socket, onCommand);
   socket.write('MONITOR\r\n');
   await started;
-  return {
-    onCommand: (listener) => void listeners.push(listener),
-    stop: () => void socket.destroy(),
-  };
+  return { stop: () => void socket.destroy() };
 }
 
-/** Resolves on MONITOR's `+OK`, then hands every later line to `listeners`. Rejects on an error reply or an early close. */
-function readLines(socket: Socket, listeners: readonly ((command: MonitoredCommand) => void)[]): Promise<void> {
+/** Resolves on MONITOR's `+OK`, then hands every later line to `onCommand`. Rejects on an error reply or an early close. */
+function readLines(socket: Socket, onCommand: (command: MonitoredCommand) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = '';
     let monitoring = false;
@@ -60,8 +59,7 @@ function readLines(socket: Socket, listeners: readonly ((command: MonitoredComma
           resolve();
           continue;
         }
-        const command = parseMonitorLine(line);
-        for (const listener of listeners) listener(command);
+        onCommand(parseMonitorLine(line));
       }
     });
   });

@@ -19,7 +19,6 @@ import { productionNodeArgs } from '../helpers/production-command.js';
 const run = promisify(execFile);
 
 let artifact: string;
-const started: SpawnedProcess[] = [];
 
 beforeAll(async () => {
   artifact = await mkdtemp(join(tmpdir(), 'wfgql-artifact-'));
@@ -38,25 +37,14 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-afterAll(async () => {
-  // Whatever a failed test left running: each command ran in a process group of its own.
-  for (const process_ of started) {
-    try {
-      process.kill(-(process_.child.pid as number), 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  await rm(artifact, { recursive: true, force: true });
-});
+// Whatever a failed test left running is killed, group and all, by test/helpers/process.ts.
+afterAll(() => rm(artifact, { recursive: true, force: true }));
 
 /** Local mode in production: allowed with LOCAL_MODE=true (issue 13: never demo data by accident). */
 const LOCAL_PRODUCTION = { PORT: '0', NODE_ENV: 'production', LOCAL_MODE: 'true', npm_config_update_notifier: 'false' };
 
 function startInArtifact(command: string, args: readonly string[]): SpawnedProcess {
-  const server = spawnCommand(command, args, LOCAL_PRODUCTION, { cwd: artifact, detached: true });
-  started.push(server);
-  return server;
+  return spawnCommand(command, args, LOCAL_PRODUCTION, { cwd: artifact, detached: true });
 }
 
 /** node's arguments in the production command. */

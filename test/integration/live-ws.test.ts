@@ -5,9 +5,11 @@ import WebSocket from 'ws';
 import {
   InstanceStatusChangedDocument as STATUS,
   InstanceUpdatedDocument as UPDATED,
+  WritePauseInstanceDocument as PAUSE,
+  WriteTerminateInstanceDocument as TERMINATE,
   type InstanceStatusChangedSubscription,
 } from '../generated/operations.js';
-import { expectPresent } from '../helpers/graphql.js';
+import { expectData, expectPresent, expectTypename } from '../helpers/graphql.js';
 import { approvePayment, createInstance } from '../helpers/instances.js';
 import {
   subscribe,
@@ -99,6 +101,29 @@ describe('subscriptions over graphql-ws', () => {
     expect([first, more]).toEqual(['WAITING', []]);
     expect(last).toBe('null');
     expect(sub.results[1]).toEqual({ data: { instanceStatusChanged: null } });
+  });
+
+  it('sends every subscription of a connection each event of a burst, in order, then their completions', async () => {
+    // Events pushed by mutations (no poll in the test's time): each reaches the five subscribers in one burst, whose
+    // messages leave the socket in one write (src/transport/write-batching.ts); the terminal one is followed by
+    // five `complete` messages.
+    const stack = await startStack({ listen: true, config: { pollIntervalMs: 600_000 } });
+    await createInstance(stack, WORKFLOW, 'live-burst-1');
+    const client = wsClient(stack);
+    const subs = Array.from({ length: 5 }, () =>
+      subscribe(client, STATUS, { workflowName: WORKFLOW, instanceId: 'live-burst-1' }),
+    );
+    await waitFor(() => subs.every((sub) => sub.results.length === 1), { message: 'every first event' });
+    const input = { workflowName: WORKFLOW, instanceId: 'live-burst-1' };
+    expectTypename(expectData(await stack.graphql(PAUSE, { input })).pauseInstance, 'PauseInstancePayload');
+    await waitFor(() => subs.every((sub) => sub.results.length === 2), { message: 'every PAUSED event' });
+    expectTypename(expectData(await stack.graphql(TERMINATE, { input })).terminateInstance, 'TerminateInstancePayload');
+    await waitFor(() => subs.every((sub) => sub.done), { message: 'every subscription to complete' });
+
+    for (const sub of subs) {
+      expect(sub.error).toBeUndefined();
+      expect(statusesOf(sub.results)).toEqual(['WAITING', 'PAUSED', 'TERMINATED']);
+    }
   });
 
   it('makes the same upstream polls for 200 subscribers of one instance as for 1, and none after they leave', async () => {

@@ -111,7 +111,8 @@ async function upstreamEmulator(): Promise<Emulator> {
   return emulator;
 }
 
-describe('a debug-level run of the server process writes no secret', () => {
+// As long as a start may take on a loaded machine (see start below), and the test's requests after it.
+describe('a debug-level run of the server process writes no secret', { timeout: 90_000 }, () => {
   it('AUTH_MODE=api-key (LOG_FORMAT=pretty): the key, a bad key, another Authorization value', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'log-redaction-'));
     dirs.push(dir);

@@ -119,12 +119,11 @@ async function commandsDuring(replica: Replica, run: () => Promise<void>): Promi
   const client = replica.app.scaleOut!.connection.client;
   const info = String(await client.call('CLIENT', 'INFO'));
   const address = /\baddr=(\S+)/.exec(info)![1]!;
-  const monitor = await startRedisMonitor(redis.port);
+  const seen: string[][] = [];
+  const monitor = await startRedisMonitor(redis.port, ({ args, source }) => {
+    if (source === address) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+  });
   try {
-    const seen: string[][] = [];
-    monitor.onCommand(({ args, source }) => {
-      if (source === address) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
-    });
     const marker = (name: string) => seen.findIndex(([command, text]) => command === 'echo' && text === name);
     const start = `start-${randomBytes(4).toString('hex')}`;
     const end = `end-${randomBytes(4).toString('hex')}`;

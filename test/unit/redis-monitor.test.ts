@@ -13,10 +13,9 @@ afterAll(() => redis.dispose());
 
 describe('MONITOR reader', () => {
   it('reports each argument exactly as sent, quotes, backslashes, control and non-ASCII bytes included', async () => {
-    const monitor = await startRedisMonitor(redis.port);
+    const seen: MonitoredCommand[] = [];
+    const monitor = await startRedisMonitor(redis.port, (command) => seen.push(command));
     try {
-      const seen: MonitoredCommand[] = [];
-      monitor.onCommand((command) => seen.push(command));
       const client = redis.client();
       const value = 'a "quoted" \\ back\r\nslash\t\x00\x07\x7f é 漢';
       await client.set('monitor:key', value);
@@ -37,9 +36,10 @@ describe('MONITOR reader', () => {
       while (running) await client.eval("redis.call('TIME'); return 1", 0);
     })();
     try {
-      const monitors = await Promise.all(Array.from({ length: 20 }, () => startRedisMonitor(redis.port)));
-      const seen = monitors.map(() => [] as MonitoredCommand[]);
-      monitors.forEach((monitor, i) => monitor.onCommand((command) => seen[i]!.push(command)));
+      const seen = Array.from({ length: 20 }, () => [] as MonitoredCommand[]);
+      const monitors = await Promise.all(
+        seen.map((lines) => startRedisMonitor(redis.port, (command) => lines.push(command))),
+      );
       await waitFor(() => seen.every((lines) => lines.some(({ source }) => source === 'lua')), {
         message: 'a script’s TIME on every MONITOR connection',
       });

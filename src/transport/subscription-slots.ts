@@ -26,8 +26,12 @@ export function subscriptionSlots(claim: ClaimSubscriptionSlot): { readonly [CLA
 export function useSubscriptionSlots(): Plugin {
   return {
     onValidate({ context, params }) {
-      const claim = (context as { [CLAIM]?: ClaimSubscriptionSlot })[CLAIM];
+      const holder = context as { [CLAIM]?: ClaimSubscriptionSlot | undefined };
+      const claim = holder[CLAIM];
       if (claim === undefined) return undefined;
+      // Used once: a subscription's context lives as long as it does, and needs not keep the claim (a closure over
+      // its connection) meanwhile. Set, not deleted: a deleted property would turn the context into a dictionary.
+      holder[CLAIM] = undefined;
       return ({ valid }) => {
         if (!valid) return;
         const name = (context as { params?: { operationName?: unknown } }).params?.operationName;

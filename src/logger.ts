@@ -10,8 +10,9 @@
  * {@link createLogger} (the upstream token, the JWT secret), and anything shaped like a credential a client
  * brings (an API key of this server, a JWT, the value after `Bearer`).
  */
-import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { pino, stdSerializers, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import { prettyFactory } from 'pino-pretty';
+import { isoTimeField } from './logging/timestamp.js';
 import type { LogFormat, LogLevel } from './config.js';
 
 /**
@@ -240,7 +241,7 @@ export function createLogger(level: LogLevel, secrets: readonly string[] = [], o
     {
       level,
       base: undefined,
-      timestamp: stdTimeFunctions.isoTime,
+      timestamp: isoTimeField(),
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => scrubValue(object, scrub, 0) as Record<string, unknown>,

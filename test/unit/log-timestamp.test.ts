@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isoTimeField } from '../../src/logging/timestamp.js';
+import { isoTimeField } from '../../src/logger.js';
 
-// src/logging/timestamp.ts against what pino's isoTime (Date#toISOString) writes, at the edges of a second.
+// isoTimeField (src/logger.ts) against what pino's isoTime (Date#toISOString) writes, at the edges of a second.
 
 const expected = (ms: number) => `,"time":"${new Date(ms).toISOString()}"`;
 

@@ -1,7 +1,6 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmulator, type Emulator } from '../../src/emulator/server.js';
+import { refusedPort } from '../helpers/ports.js';
 import { spawnEntry } from '../helpers/process.js';
 
 // The real server (`npm start`) against the emulator: the start-up check reports a refused credential with the
@@ -63,10 +62,7 @@ describe('the start-up check of npm start, in remote mode', () => {
 
   it('keeps running, not ready, while the upstream cannot be reached, naming CLOUDFLARE_BASE_URL', async () => {
     // A loopback port nobody listens on: connections are refused.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await refusedPort();
 
     const server = spawnEntry('src/main.ts', remoteEnv(`http://127.0.0.1:${port}/client/v4`, TOKEN));
     const [, url] = await server.waitForLine(/\(remote mode\) at (http:\/\/\S+\/graphql)/);

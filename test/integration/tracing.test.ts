@@ -1,5 +1,4 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { print } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -12,6 +11,7 @@ import { expectData } from '../helpers/graphql.js';
 import { createInstance } from '../helpers/instances.js';
 import { subscribe } from '../helpers/live.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
+import { refusedPort } from '../helpers/ports.js';
 import { spawnEntry } from '../helpers/process.js';
 import { startStack, type Stack, type StackOptions } from '../helpers/stack.js';
 import { waitFor } from '../helpers/wait.js';
@@ -374,10 +374,7 @@ describe('OTEL_* variables at start-up', () => {
 describe('the SDK’s own diagnostics', () => {
   it('reach the log as structured lines when the collector cannot be reached, without its credentials', async () => {
     // A loopback port nothing listens on: every export fails at once with ECONNREFUSED.
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await refusedPort();
     const secret = 'collector-key-0123456789';
     const server = spawnEntry(
       'src/main.ts',

@@ -29,7 +29,7 @@ export function useSubscriptionSlots(): Plugin {
       const holder = context as { [CLAIM]?: ClaimSubscriptionSlot | undefined };
       const claim = holder[CLAIM];
       if (claim === undefined) return undefined;
-      // Used once: a subscription's context lives as long as it does, and needs not keep the claim (a closure over
+      // Used once: a subscription's context lives as long as it does, and need not keep the claim (a closure over
       // its connection) meanwhile. Set, not deleted: a deleted property would turn the context into a dictionary.
       holder[CLAIM] = undefined;
       return ({ valid }) => {

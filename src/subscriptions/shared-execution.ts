@@ -1,3 +1,4 @@
+import { execute, type ExecutionArgs, type IncrementalExecutionResults } from '@graphql-tools/executor';
 import { isAsyncIterable, isPromise, type Plugin, type PromiseOrValue } from 'graphql-yoga';
 import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Principal } from '../auth/principal.js';
@@ -39,56 +40,19 @@ export interface ExecutionScope {
 /** Told of each execution of a subscription event (metrics: `wfgql_live_executions_total`). */
 export type ExecutionObserver = () => void;
 
-/**
- * The source the executor maps to results, in front of a live stream. Without the plugin it is the live stream. With
- * it, the plugin takes the live stream's items itself, and hands one to the executor when it needs it executed.
- */
-class ExecutorFeed<T> implements LiveStream<T> {
-  private handed: LiveItem<T> | undefined;
-
-  constructor(readonly live: LiveStream<T>) {}
-
-  /** The item the executor's next pull returns. */
-  hand(item: LiveItem<T>): void {
-    this.handed = item;
-  }
-
-  next(): Promise<IteratorResult<LiveItem<T>>> {
-    const item = this.handed;
-    if (item === undefined) return this.live.next();
-    this.handed = undefined;
-    return Promise.resolve({ value: item, done: false });
-  }
-
-  return(): Promise<IteratorResult<LiveItem<T>>> {
-    return this.live.return ? this.live.return() : Promise.resolve({ value: undefined, done: true });
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<LiveItem<T>>> {
-    return this.live.throw
-      ? this.live.throw(error)
-      : Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-}
-
-/** The feeds of subscriptions being set up, by operation context: the plugin takes each as its subscribe returns. */
-const feeds = new WeakMap<ExecutionScope, ExecutorFeed<unknown>>();
+/** The live streams of subscriptions being set up, by operation context: the plugin takes each as its subscribe returns. */
+const opened = new WeakMap<ExecutionScope, LiveStream<unknown>>();
 
 /**
- * Called by each subscription field's `subscribe` with the live stream it opened: returns what the field gives the
- * executor, so that {@link useSharedSubscriptionExecution} can share the stream's executions.
+ * Called by each subscription field's `subscribe` with the live stream it opened, which it returns to the executor:
+ * {@link useSharedSubscriptionExecution} takes the stream from here and shares its events' executions.
  */
 export function shareExecution<T>(context: ExecutionScope, stream: LiveStream<T>): LiveStream<T> {
   // Anything else the hub may have been replaced with (a promise of a stream: test/integration/sse-limits.test.ts)
   // goes to the executor as it is, which then executes its events per subscriber.
   if (typeof (stream as Partial<LiveStream<T>>).next !== 'function') return stream;
-  const feed = new ExecutorFeed(stream);
-  feeds.set(context, feed as ExecutorFeed<unknown>);
-  return feed;
+  opened.set(context, stream as LiveStream<unknown>);
+  return stream;
 }
 
 /** Subscribers whose executions cannot differ; counted, so that the registry forgets a group nobody is in. */
@@ -122,13 +86,11 @@ function documentKey(document: DocumentNode): string {
   return `object:${id}`;
 }
 
-interface SubscribeArgs {
-  readonly document: DocumentNode;
-  readonly operationName?: string | null | undefined;
-  readonly variableValues?: unknown;
-  readonly contextValue?: unknown;
-  readonly signal?: AbortSignal | undefined;
-}
+/** What the plugin's subscribe function is given: the arguments of graphql-tools' `subscribe` and `execute`. */
+type SubscribeArgs = ExecutionArgs;
+
+/** Executes one event's selection, with the event as root value. */
+export type EventExecutor = (args: ExecutionArgs) => PromiseOrValue<ExecutionResult | IncrementalExecutionResults>;
 
 /** The group key (see the top of this file). */
 function groupKey(args: SubscribeArgs, scope: ExecutionScope): string {
@@ -147,15 +109,19 @@ type SharedResults = WeakMap<object, Map<ExecutionGroup, Promise<ExecutionResult
 
 /**
  * One subscriber's stream of results: it takes the items of its own live stream, and for each one either finds the
- * result its group already has or has the executor make it, with this subscriber's operation.
+ * result its group already has or executes the item's selection itself, with this subscriber's operation.
+ *
+ * The executor's own subscribe has already set the subscription up (validated it, coerced its variables, called the
+ * field's `subscribe`); its mapping of the stream to results is not used: a subscriber that executes calls the
+ * executor with the event as root value, and one that finds its group's result holds nothing of the executor's.
  */
 class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
   private ended = false;
 
   constructor(
-    private readonly feed: ExecutorFeed<unknown>,
-    /** The executor's own results of the feed: pulled only to execute an item handed to the feed. */
-    private readonly executed: AsyncIterator<ExecutionResult>,
+    private readonly live: LiveStream<unknown>,
+    private readonly args: SubscribeArgs,
+    private readonly execute: EventExecutor,
     private readonly group: ExecutionGroup,
     private readonly shared: SharedResults,
     private readonly leave: (group: ExecutionGroup) => void,
@@ -166,7 +132,7 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
   // suspended async function keeps a generator and its registers (about 0.25 KB) per subscriber.
   next(): Promise<IteratorResult<ExecutionResult>> {
     // A live stream never rejects a `next()` (src/subscriptions/event-queue.ts): its errors are items.
-    return this.feed.live.next().then((step) => {
+    return this.live.next().then((step) => {
       if (!step.done) return this.deliver(step.value);
       this.end();
       return { value: undefined, done: true };
@@ -176,14 +142,19 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
   /** The group's result of `item`, once it is made. */
   private deliver(item: LiveItem<unknown>): Promise<IteratorResult<ExecutionResult>> {
     const pending = this.resultOf(item);
-    return pending.then((result) => {
-      if (result !== undefined) return { value: result, done: false };
-      if (this.ended) return { value: undefined, done: true };
-      // The subscriber that was executing the item left before its result: this one executes it.
-      const byGroup = this.shared.get(item);
-      if (byGroup?.get(this.group) === pending) byGroup.delete(this.group);
-      return this.deliver(item);
-    });
+    return pending.then(
+      (result) => {
+        if (result !== undefined) return { value: result, done: false };
+        if (this.ended) return { value: undefined, done: true };
+        // The subscriber that was executing the item left before its result: this one executes it.
+        const byGroup = this.shared.get(item);
+        if (byGroup?.get(this.group) === pending) byGroup.delete(this.group);
+        return this.deliver(item);
+      },
+      // An executor that throws (a bug, not a GraphQL error: those are in the result) fails the operation, which
+      // then leaves its live stream: a rejected `next` is the iterator's end, and nobody calls `return` after it.
+      (error: unknown) => this.return().then(() => Promise.reject(error)),
+    );
   }
 
   /** The group's result of `item`, executed now if the group has none; undefined if its executor left first. */
@@ -191,10 +162,11 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
     let byGroup = this.shared.get(item);
     const found = byGroup?.get(this.group);
     if (found !== undefined) return found;
-    this.feed.hand(item);
-    // The executor's results end when this subscriber leaves, also while an item is being executed: then its
-    // result is never told, and undefined sends the group's other subscribers to execute the item themselves.
-    const result = this.executed.next().then((executed) => (executed.done ? undefined : executed.value));
+    // Once this subscriber has left, its operation's signal may have cut the execution short: its result is not
+    // told, and undefined sends the group's other subscribers to execute the item themselves.
+    const result = Promise.resolve()
+      .then(() => this.execute({ ...this.args, rootValue: item }))
+      .then((executed) => (this.ended ? undefined : singleResult(executed)));
     if (byGroup === undefined) {
       byGroup = new Map();
       this.shared.set(item, byGroup);
@@ -206,8 +178,8 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
     this.end();
-    // The executor's results return the feed, hence the live stream: the subscriber leaves its poll loop.
-    await Promise.all([this.executed.return?.(), this.feed.return()]);
+    // The subscriber leaves its poll loop.
+    await this.live.return?.();
     return { value: undefined, done: true };
   }
 
@@ -227,7 +199,21 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
+/**
+ * An event's result. Incremental delivery (`@defer`, `@stream`) is not in the schema, so validation has refused any
+ * document that could make the executor answer in parts.
+ */
+function singleResult(executed: ExecutionResult | IncrementalExecutionResults): ExecutionResult {
+  if ('initialResult' in executed) throw new Error('a subscription event was answered incrementally');
+  return executed;
+}
+
 export interface SharedExecutionOptions {
+  /**
+   * Executes an event's selection. Default: graphql-tools' `execute`, the engine yoga runs every operation with, with
+   * the event as root value: the specification's ExecuteSubscriptionEvent, as graphql-js' own subscribe does it.
+   */
+  readonly execute?: EventExecutor;
   /** Told of each execution of an event's selection (not of the results found shared). */
   readonly onExecution?: ExecutionObserver;
 }
@@ -235,7 +221,7 @@ export interface SharedExecutionOptions {
 /**
  * Shares the execution of subscription events between subscribers whose results cannot differ (see the top of this
  * file). Wraps the subscribe function: the executor still validates and sets the subscription up (its refusals and
- * errors are unchanged), and still executes each event, only once per group.
+ * errors are unchanged); each event is executed once per group.
  */
 export function useSharedSubscriptionExecution(options: SharedExecutionOptions = {}): Plugin {
   const groups = new Map<string, ExecutionGroup>();
@@ -259,13 +245,14 @@ export function useSharedSubscriptionExecution(options: SharedExecutionOptions =
       setSubscribeFn((args) => {
         const settle = (result: unknown): unknown => {
           const context = args.contextValue as ExecutionScope | undefined;
-          const feed = context === undefined ? undefined : feeds.get(context);
-          if (context === undefined || feed === undefined || !isAsyncIterable(result)) return result;
-          feeds.delete(context);
-          const executed = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
+          const live = context === undefined ? undefined : opened.get(context);
+          if (context === undefined || live === undefined || !isAsyncIterable(result)) return result;
+          opened.delete(context);
+          // The executor's mapping of `live` (`result`) is left unread: nothing of it is kept.
           return new SharedResultStream(
-            feed,
-            executed,
+            live,
+            args,
+            options.execute ?? execute,
             join(groupKey(args, context)),
             shared,
             leave,

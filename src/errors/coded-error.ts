@@ -7,9 +7,21 @@ import type { ErrorCode } from './codes.js';
  * `createGraphQLError` so that it is an instance of the same `GraphQLError` class yoga's masking checks,
  * even where a test runner loads `graphql` twice (ESM and CommonJS builds); an error of the other copy would
  * be masked as unexpected.
+ *
+ * Without stack frames: a coded error is an answer for the client, made on purpose where its code is decided, and
+ * graphql-js reads its `stack` whenever it wraps it with a path (locatedError). In production (`--enable-source-maps`,
+ * package.json's `start:prod`) each read maps every frame through the bundle's source map: about 70 µs of CPU per
+ * error (a refused query cost 318 µs with frames against 245 without, the production build in local mode, 4,000
+ * requests each), paid by every subscriber ended at shutdown and by every refusal under load.
  */
 export function codedError(message: string, code: ErrorCode, extensions: GraphQLErrorExtensions = {}): GraphQLError {
-  return createGraphQLError(message, { extensions: { code, ...extensions } });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return createGraphQLError(message, { extensions: { code, ...extensions } });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** What a client sees of a failure it cannot act on (a bug, a crashed executor), as yoga's own masking answers it. */

@@ -19,8 +19,13 @@ import { median } from './stats.js';
 export const INSTANCES = 50;
 /** Enough dashboards for the gateway's CPU time (10 ms ticks) to be read to a few per cent. */
 export const ROUNDS = 30;
-/** Like S1's 2 s warm-up: V8 needs a few dozen dashboards before the gateway's hot paths are optimised. */
-export const WARM_UP_ROUNDS = 20;
+/**
+ * Like S1's 2 s warm-up: V8 needs dozens of dashboards before the gateway's hot paths are optimised. One gateway's
+ * CPU per dashboard by batches of 20 from its start (2026-12-03, an ad-hoc loop over `sequentialDashboards`):
+ * 46.5, 19.5, 13.0, then 10.5–15 ms for every batch up to 300 dashboards, its median wall time 68.8, 60.6, 57.2,
+ * then 52.6–57 ms. With 20 the measured dashboards fell in the second and third batches.
+ */
+export const WARM_UP_ROUNDS = 60;
 const DASHBOARDS = 50;
 export const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 

@@ -17,7 +17,16 @@ export const UNLIMITED = { limit: 100_000_000, windowS: 300 };
 export const QUERY =
   'query One($workflowName: String!, $id: String!) { instance(workflowName: $workflowName, instanceId: $id) { instanceId status params } }';
 
-/** Baseline and gateway runs alternate (B G, then G B) so that drifting load from other work on a shared machine hits both alike. */
+/**
+ * The floors (at the configured latency only): what each server costs without the upstream call. The gateway's is a
+ * query yoga's pipeline answers alone (HTTP, parse and validation caches, every plugin, execution, serialisation);
+ * the passthrough's its `/healthz`. The passthrough's request minus its floor is what its upstream call costs, and
+ * the gateway makes the same call through the same client: the gateway's floor plus that is the least CPU per
+ * request this GraphQL server could reach for S1's query, however cheap its resolvers.
+ */
+const FLOOR_QUERY = 'query Floor { __typename }';
+
+/** The sides' runs alternate (in order, then in reverse order) so that drifting load from other work on a shared machine hits them alike. */
 const ROUNDS = 2;
 /** Issue 17: the gateway's CPU per request at most 1.5 times the passthrough's, at the configured latency. */
 const MAX_CPU_RATIO = 1.5;
@@ -71,7 +80,13 @@ function combine(runs: readonly Run[]): Side {
   };
 }
 
-async function runAt(latencyMs: number, settings: BenchSettings): Promise<{ baseline: Side; gateway: Side }> {
+type SideName = 'baseline' | 'gateway' | 'gatewayFloor' | 'baselineFloor';
+
+async function runAt(
+  latencyMs: number,
+  settings: BenchSettings,
+  withFloors: boolean,
+): Promise<Partial<Record<SideName, Side>> & { baseline: Side; gateway: Side }> {
   return scoped(async (scope) => {
     const emulator = scope.use(await startEmulator({ latencyMs }));
     const { workflowName, instanceIds } = await seedWorkflow(emulator, 'bench-s1', IDS);
@@ -79,28 +94,35 @@ async function runAt(latencyMs: number, settings: BenchSettings): Promise<{ base
     const passthrough = scope.use(await startPassthrough(options));
     const gateway = scope.use(await startGateway(options));
     const enc = encodeURIComponent;
-    const baselineRequests: LoadRequest[] = instanceIds.map((id) => ({
-      method: 'GET',
-      path: `/instance/${enc(workflowName)}/${enc(id)}`,
-    }));
-    const gatewayRequests = instanceIds.map((id) => graphqlRequest(QUERY, { workflowName, id }));
-    const baselineRuns: Run[] = [];
-    const gatewayRuns: Run[] = [];
-    const runBaseline = () =>
-      measure(emulator, `passthrough at ${latencyMs} ms`, passthrough, baselineRequests, settings.loadS);
-    const runGateway = () => measure(emulator, `gateway at ${latencyMs} ms`, gateway, gatewayRequests, settings.loadS);
+    const load: Record<SideName, readonly [HttpProcess, LoadRequest[]]> = {
+      baseline: [
+        passthrough,
+        instanceIds.map((id) => ({ method: 'GET', path: `/instance/${enc(workflowName)}/${enc(id)}` })),
+      ],
+      gateway: [gateway, instanceIds.map((id) => graphqlRequest(QUERY, { workflowName, id }))],
+      gatewayFloor: [gateway, [graphqlRequest(FLOOR_QUERY)]],
+      baselineFloor: [passthrough, [{ method: 'GET', path: '/healthz' }]],
+    };
+    const sides: SideName[] = withFloors
+      ? ['baseline', 'gateway', 'gatewayFloor', 'baselineFloor']
+      : ['baseline', 'gateway'];
+    const runs = new Map<SideName, Run[]>(sides.map((side) => [side, []]));
+    const run = (side: SideName) => {
+      const [server, requests] = load[side];
+      return measure(emulator, `${side} at ${latencyMs} ms`, server, requests, settings.loadS);
+    };
     // One unmeasured run per side first, as in s1-variants.ts: a first run after the warm-up still costs more CPU
     // per request than later ones.
-    await runBaseline();
-    await runGateway();
+    for (const side of sides) await run(side);
     for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['baseline', 'gateway'] : ['gateway', 'baseline'];
-      for (const side of order) {
-        if (side === 'baseline') baselineRuns.push(await runBaseline());
-        else gatewayRuns.push(await runGateway());
-      }
+      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) runs.get(side)?.push(await run(side));
     }
-    return { baseline: combine(baselineRuns), gateway: combine(gatewayRuns) };
+    const combined = (side: SideName) => combine(runs.get(side) ?? []);
+    return {
+      baseline: combined('baseline'),
+      gateway: combined('gateway'),
+      ...(withFloors ? { gatewayFloor: combined('gatewayFloor'), baselineFloor: combined('baselineFloor') } : {}),
+    };
   });
 }
 
@@ -111,7 +133,7 @@ export const s1: Scenario = {
     const metrics: Metric[] = [];
     const notes: string[] = [
       `concurrency ${CONCURRENCY}, ${WARMUP_S} s warm-up + ${settings.loadS} s per run; one unmeasured run per side, ` +
-        `then ${ROUNDS} runs per side alternating (baseline first, then gateway first); ` +
+        `then ${ROUNDS} runs per side alternating (in order, then in reverse order); ` +
         `${IDS} different running instances ` +
         'requested round-robin by both sides, so the in-flight de-duplication of the client cannot make one side ' +
         'cheaper than the other: every response needs its own upstream GET (checked below)',
@@ -124,7 +146,7 @@ export const s1: Scenario = {
       { latencyMs: 0, minRatio: 0.5, primary: false },
     ];
     for (const { latencyMs, minRatio, primary } of targets) {
-      const { baseline, gateway } = await runAt(latencyMs, settings);
+      const { baseline, gateway, gatewayFloor, baselineFloor } = await runAt(latencyMs, settings, primary);
       const cpuRatio = gateway.cpuUs / baseline.cpuUs;
       metrics.push({
         name: `CPU per request, ${latencyMs} ms upstream`,
@@ -135,6 +157,29 @@ export const s1: Scenario = {
         target: primary ? `ratio <= ${MAX_CPU_RATIO}` : `none (the target applies at ${settings.latencyMs} ms)`,
         verdict: primary ? verdict(cpuRatio <= MAX_CPU_RATIO) : 'INFO',
       });
+      if (gatewayFloor && baselineFloor) {
+        const upstreamCallUs = baseline.cpuUs - baselineFloor.cpuUs;
+        metrics.push(
+          {
+            name: `CPU per request without an upstream call, ${latencyMs} ms upstream`,
+            value: gatewayFloor.cpuUs,
+            baseline: baselineFloor.cpuUs,
+            ratio: gatewayFloor.cpuUs / baseline.cpuUs,
+            unit: 'µs',
+            target: `none (gateway \`${FLOOR_QUERY}\`, passthrough /healthz; ratio against the passthrough's whole request)`,
+            verdict: 'INFO',
+          },
+          {
+            name: `least CPU per request S1's query could cost on this GraphQL server, ${latencyMs} ms upstream`,
+            value: gatewayFloor.cpuUs + upstreamCallUs,
+            baseline: baseline.cpuUs,
+            ratio: (gatewayFloor.cpuUs + upstreamCallUs) / baseline.cpuUs,
+            unit: 'µs',
+            target: "none (the gateway's floor plus the passthrough's upstream call, which the gateway makes alike)",
+            verdict: 'INFO',
+          },
+        );
+      }
       const ratio = gateway.rps / baseline.rps;
       metrics.push({
         name: `throughput, ${latencyMs} ms upstream`,
@@ -164,7 +209,11 @@ export const s1: Scenario = {
       });
       notes.push(
         `${latencyMs} ms: gateway p50/p95/p99 ${fmt(gateway)}; passthrough ${fmt(baseline)}; CPU per request by run: ` +
-          `gateway ${perRun(gateway)}, passthrough ${perRun(baseline)} µs`,
+          `gateway ${perRun(gateway)}, passthrough ${perRun(baseline)}` +
+          (gatewayFloor && baselineFloor
+            ? `; without an upstream call: gateway ${perRun(gatewayFloor)}, passthrough ${perRun(baselineFloor)}`
+            : '') +
+          ' µs',
       );
     }
     notes.push(

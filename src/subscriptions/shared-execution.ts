@@ -86,14 +86,11 @@ function documentKey(document: DocumentNode): string {
   return `object:${id}`;
 }
 
-/** What the plugin's subscribe function is given: the arguments of graphql-tools' `subscribe` and `execute`. */
-type SubscribeArgs = ExecutionArgs;
-
 /** Executes one event's selection, with the event as root value. */
 export type EventExecutor = (args: ExecutionArgs) => PromiseOrValue<ExecutionResult | IncrementalExecutionResults>;
 
 /** The group key (see the top of this file). */
-function groupKey(args: SubscribeArgs, scope: ExecutionScope): string {
+function groupKey(args: ExecutionArgs, scope: ExecutionScope): string {
   return canonicalJson([
     documentKey(args.document),
     args.operationName ?? null,
@@ -105,7 +102,7 @@ function groupKey(args: SubscribeArgs, scope: ExecutionScope): string {
 }
 
 /** Results by item and group: an item no queue holds any more takes its results with it. */
-type SharedResults = WeakMap<object, Map<ExecutionGroup, Promise<ExecutionResult | undefined>>>;
+type SharedResults = WeakMap<object, Map<ExecutionGroup, Promise<ExecutionResult>>>;
 
 /**
  * One subscriber's stream of results: it takes the items of its own live stream, and for each one either finds the
@@ -120,7 +117,7 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
 
   constructor(
     private readonly live: LiveStream<unknown>,
-    private readonly args: SubscribeArgs,
+    private readonly args: ExecutionArgs,
     private readonly execute: EventExecutor,
     private readonly group: ExecutionGroup,
     private readonly shared: SharedResults,
@@ -141,32 +138,27 @@ class SharedResultStream implements AsyncIterableIterator<ExecutionResult> {
 
   /** The group's result of `item`, once it is made. */
   private deliver(item: LiveItem<unknown>): Promise<IteratorResult<ExecutionResult>> {
-    const pending = this.resultOf(item);
-    return pending.then(
-      (result) => {
-        if (result !== undefined) return { value: result, done: false };
-        if (this.ended) return { value: undefined, done: true };
-        // The subscriber that was executing the item left before its result: this one executes it.
-        const byGroup = this.shared.get(item);
-        if (byGroup?.get(this.group) === pending) byGroup.delete(this.group);
-        return this.deliver(item);
-      },
-      // An executor that throws (a bug, not a GraphQL error: those are in the result) fails the operation, which
-      // then leaves its live stream: a rejected `next` is the iterator's end, and nobody calls `return` after it.
+    return this.resultOf(item).then(
+      (result) => (this.ended ? { value: undefined, done: true } : { value: result, done: false }),
+      // An executor that throws (a bug, not a GraphQL error: those are in the result) fails the operations of the
+      // group, which then leave their live streams: a rejected `next` is the iterator's end, and nobody calls
+      // `return` after it.
       (error: unknown) => this.return().then(() => Promise.reject(error)),
     );
   }
 
-  /** The group's result of `item`, executed now if the group has none; undefined if its executor left first. */
-  private resultOf(item: LiveItem<unknown>): Promise<ExecutionResult | undefined> {
+  /** The group's result of `item`, executed now if the group has none. */
+  private resultOf(item: LiveItem<unknown>): Promise<ExecutionResult> {
     let byGroup = this.shared.get(item);
     const found = byGroup?.get(this.group);
     if (found !== undefined) return found;
-    // Once this subscriber has left, its operation's signal may have cut the execution short: its result is not
-    // told, and undefined sends the group's other subscribers to execute the item themselves.
+    // Without the operation's signal: the result is the group's, so one subscriber leaving must not cut it short
+    // (it is still told to the others: nothing of an operation's context is torn down when it ends), and the
+    // executor would add a listener to the signal at every execution, kept for the subscription's life. The
+    // executor's subscribe already returns the live stream when the signal aborts.
     const result = Promise.resolve()
-      .then(() => this.execute({ ...this.args, rootValue: item }))
-      .then((executed) => (this.ended ? undefined : singleResult(executed)));
+      .then(() => this.execute({ ...this.args, rootValue: item, signal: undefined }))
+      .then(singleResult);
     if (byGroup === undefined) {
       byGroup = new Map();
       this.shared.set(item, byGroup);

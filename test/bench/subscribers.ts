@@ -59,19 +59,35 @@ export function startSubscribers(spec: WsLoadSpec): Subscribers {
     });
   }
 
-  /** Polls the status until `done` holds; any error of the load process ends the wait at once. */
-  const waitUntil = (what: string, done: (s: WsStatus) => boolean, timeoutMs: number) =>
-    waitFor(
-      what,
-      async () => {
-        if (failure !== undefined) throw new Fatal(`subscription load failed: ${failure}`);
-        const s = await ask<WsStatus>({ type: 'status' });
-        if (s.errors > 0)
-          throw new Fatal(`${s.errors} error(s) in the subscription load; first: ${s.firstError ?? '?'}`);
-        return done(s) ? s : undefined;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
+  /**
+   * Polls the status until `done` holds; any error of the load process ends the wait at once. A timeout names the
+   * last status, so that a stall tells where it stood (connections acknowledged, subscriptions sent, live).
+   */
+  const waitUntil = async (what: string, done: (s: WsStatus) => boolean, timeoutMs: number) => {
+    let last: WsStatus | undefined;
+    try {
+      return await waitFor(
+        what,
+        async () => {
+          if (failure !== undefined) throw new Fatal(`subscription load failed: ${failure}`);
+          const s = await ask<WsStatus>({ type: 'status' });
+          last = s;
+          if (s.errors > 0)
+            throw new Fatal(`${s.errors} error(s) in the subscription load; first: ${s.firstError ?? '?'}`);
+          return done(s) ? s : undefined;
+        },
+        { timeoutMs, intervalMs: 200 },
+      );
+    } catch (error) {
+      if (error instanceof Fatal || last === undefined) throw error;
+      const { open, acked, subscribed, live, completed, closed } = last;
+      throw new Error(
+        `${(error as Error).message}; last status: ${open} open, ${acked} acknowledged, ${subscribed} subscribed, ` +
+          `${live} live, ${completed} completed, ${closed} closed`,
+        { cause: error },
+      );
+    }
+  };
 
   const subscriptions = spec.subscriptions.length;
   return {

@@ -81,7 +81,10 @@ interface Entry {
   seenToken: number;
   /** The loop's version up to which this replica has every message (by pub/sub or reading the kept states). */
   version: number;
-  /** Per instance, the (token, version) of the state last delivered from Redis. */
+  /**
+   * Per instance this replica watched at its last tick, the (token, version) of the latest state heard from Redis
+   * (by pub/sub, whether or not a subscriber here watched it then, or read from the kept states).
+   */
   readonly delivered: Map<string, readonly [number, number]>;
   /** Local interest changed since the last tick: the tick announces it to the leader. */
   interestChanged: boolean;
@@ -247,6 +250,9 @@ export function createLiveCoordination(options: {
   async function tickOnce(entry: Entry): Promise<void> {
     if (connection.status() !== 'up' || entries.get(entry.id) !== entry) return;
     const interest = entry.loop.localInterest();
+    // Ordering matters only for what subscribers here watch; without this, a follower would remember every
+    // instance of the loop it ever heard of.
+    for (const id of entry.delivered.keys()) if (!interest.instances.has(id)) entry.delivered.delete(id);
     const announce = entry.interestChanged;
     entry.interestChanged = false;
     let reply: unknown;
@@ -299,10 +305,6 @@ export function createLiveCoordination(options: {
     const reread = entry.rereadStates || version !== entry.version;
     entry.rereadStates = false;
     const wanted = reread ? [...entry.loop.localInterest().instances.keys()] : entry.loop.unservedInstances();
-    if (reread) {
-      for (const id of entry.delivered.keys())
-        if (!entry.loop.localInterest().instances.has(id)) entry.delivered.delete(id);
-    }
     if (wanted.length > 0 && !(await readStates(entry, wanted))) {
       if (reread) entry.rereadStates = true;
       return;
@@ -310,10 +312,14 @@ export function createLiveCoordination(options: {
     if (reread) entry.version = version;
   }
 
-  /** Delivers a state from Redis unless one as new (by token, then version) was delivered already. */
+  /**
+   * Hands a state from Redis to the loop unless a newer one (by token, then version) was heard already. The same
+   * one again is handed over: a subscriber that joined since may still wait for it (the kept state is the message
+   * this replica heard before anyone here watched the instance), and the loop passes on only what is news to it.
+   */
   function applyOrdered(entry: Entry, token: number, version: number, state: SharedState): void {
     const last = entry.delivered.get(state.instanceId);
-    if (last && (token < last[0] || (token === last[0] && version <= last[1]))) return;
+    if (last && (token < last[0] || (token === last[0] && version < last[1]))) return;
     entry.delivered.set(state.instanceId, [token, version]);
     entry.loop.applyState(state);
   }

@@ -407,6 +407,46 @@ describe('poll loops shared through Redis', () => {
     for (const sub of subs) expect(statuses(sub)).toEqual(['WAITING', 'TERMINATED']);
   });
 
+  it("gives a follower's new subscriber a state the follower heard published before it watched the instance", async () => {
+    // No periodic poll: only first reads and mutations publish, so nothing republishes x by chance.
+    const keyPrefix = prefix();
+    const [a, b, c] = (await startReplicas(3, { token: token(), prefix: keyPrefix, pollIntervalMs: 600_000 })) as [
+      Replica,
+      Replica,
+      Replica,
+    ];
+    const [x, y] = ['x', 'y'].map((name) => `so-heard-${randomBytes(3).toString('hex')}-${name}`) as [string, string];
+    await createInstances([x, y]);
+    const watch = (replica: Replica, id: string) =>
+      subscribe(wsClient(replica), STATUS, { workflowName: WORKFLOW, instanceId: id });
+    const yOnA = watch(a, y);
+    await waitFor(() => yOnA.results.length > 0 && roles(a).leader === 1, { message: 'A leading' });
+    const yOnB = watch(b, y);
+    await waitFor(() => yOnB.results.length > 0, { message: 'the first event of y on B' });
+    // C's interest in x makes A read x and publish its state; B's loop hears it while nothing on B watches x.
+    const xOnC = watch(c, x);
+    await waitFor(() => xOnC.results.length > 0, { message: 'the first event of x on C' });
+    // One channel keeps the order: once B has y's PAUSED, it has handled x's state published before it.
+    expect(await graphql(a, PAUSE, { input: { workflowName: WORKFLOW, instanceId: y } })).not.toHaveProperty('errors');
+    await waitFor(() => statuses(yOnB).includes('PAUSED'), { message: 'PAUSED of y on B' });
+
+    // x's remote interest does not change for A (C watches it already), so A publishes nothing new: B's subscriber
+    // is served from the kept state, which is the very state B heard before.
+    const xOnB = watch(b, x);
+    await waitFor(() => xOnB.results.length > 0, { message: 'the first event of x on B', timeoutMs: 2 * RENEW_MS });
+    expect(statuses(xOnB)).toEqual(['WAITING']);
+    // And again after B's last subscriber of x left and another came.
+    xOnB.unsubscribe();
+    await waitFor(() => b.app.live.stats().subscribers === 1, { message: "B's subscriber of x gone" });
+    const xOnBAgain = watch(b, x);
+    await waitFor(() => xOnBAgain.results.length > 0, {
+      message: 'the first event of x on B, again',
+      timeoutMs: 2 * RENEW_MS,
+    });
+    expect(statuses(xOnBAgain)).toEqual(['WAITING']);
+    expect(roles(b)).toEqual({ alone: 0, leader: 0, follower: 1 });
+  });
+
   it('takes neither a slow command nor a refused one for an outage', { timeout: 20_000 }, async () => {
     const { keyPrefix, replicas, states, client } = await twoReplicas();
     const id = `so-slow-${randomBytes(3).toString('hex')}`;

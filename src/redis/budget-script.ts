@@ -8,8 +8,9 @@
  *
  * The hash's fields: `tokens` and `ts` (the bucket and when it was last refilled), `blocked` (no request before
  * this time), `win` (mirrored windows, `remaining:until,...`), `un` (requests that got no answer while a window
- * was mirrored), `bl` (what may still go while no window is mirrored and requests are in flight), and `o:<replica>`
- * (tokens each replica holds or has in flight). A replica gone from the registry (src/redis/registry.ts) leaves
+ * was mirrored), `bl` (what may still go while no window is mirrored and requests are in flight), `dm` (interactive
+ * requests taken recently, decaying as of `ts`: the interactive reserve's measure of demand, which replicas report
+ * with their next exchange) and `o:<replica>` (tokens each replica holds or has in flight). A replica gone from the registry (src/redis/registry.ts) leaves
  * what it held as unanswered: upstream may have counted it.
  *
  * A replica that has missed heartbeats (`SUSPECT_MS`) may have crashed, or may have lost only its own connection to
@@ -20,6 +21,7 @@
  * rejoins is what it says it holds.
  */
 import {
+  INTERACTIVE_HEADROOM,
   MAX_MIRRORED_WINDOWS,
   RESERVE_SHARE,
   RESET_MARGIN_MS,
@@ -55,6 +57,8 @@ local credential = ARGV[20]
 local suspect = tonumber(ARGV[21])
 local assumedDivisor = tonumber(ARGV[22])
 local unansweredFirst = tonumber(ARGV[23])
+local headroom = tonumber(ARGV[24])
+local interactiveTaken = tonumber(ARGV[25])
 
 -- The shares of replicas silent for SUSPECT_MS, until a window after their last heartbeat: each may be serving alone.
 local reserved = 0
@@ -77,6 +81,7 @@ local updated = tonumber(h.ts) or now
 local blocked = tonumber(h.blocked) or 0
 local unanswered = tonumber(h.un) or 0
 local blind = tonumber(h.bl)
+local demand = tonumber(h.dm) or 0
 local windows = {}
 if h.win then
   for r, u in string.gmatch(h.win, '(%-?[%d.]+):(%-?[%d.]+)') do
@@ -84,7 +89,11 @@ if h.win then
   end
 end
 
-if now > updated then tokens = tokens + (now - updated) * refillPerMs end
+if now > updated then
+  tokens = tokens + (now - updated) * refillPerMs
+  demand = demand * math.exp((updated - now) / windowMs)
+end
+demand = demand + interactiveTaken
 tokens = math.min(usable, tokens)
 local kept = {}
 for _, w in ipairs(windows) do
@@ -160,10 +169,13 @@ local function mirrorLeft()
   if b == nil then return blind or math.huge end
   return b.r - out - unanswered - margin - reserved
 end
-local function reserveShare()
+local function reservePerMs(left)
+  return math.max(reserve * math.max(0, left), headroom * demand) / windowMs
+end
+local function mirrorReserve(left)
   local b = binding()
   if b == nil then return 0 end
-  return reserve * math.min(1, math.max(0, (b.u - now) / windowMs))
+  return math.min(windowMs, math.max(0, b.u - now)) * reservePerMs(left)
 end
 local function interactiveLeft()
   if now < blocked then return 0 end
@@ -172,7 +184,8 @@ end
 local function backgroundLeft()
   if now < blocked then return 0 end
   local bucket = (1 - reserve) * tokens
-  local mirror = math.max(0, mirrorLeft()) * (1 - reserveShare())
+  local left = math.max(0, mirrorLeft())
+  local mirror = left - mirrorReserve(left)
   return math.max(0, math.floor(math.min(bucket, mirror) + 1e-9))
 end
 local function waitMs(background)
@@ -187,8 +200,8 @@ local function waitMs(background)
     local left = mirrorLeft()
     if left < 1 then
       wait = math.max(wait, b.u - now)
-    elseif background and left * (1 - reserveShare()) < 1 then
-      local at = b.u - math.min(1, (1 - 1 / left) / reserve) * windowMs
+    elseif background and left - mirrorReserve(left) < 1 then
+      local at = b.u - math.min(windowMs, (left - 1) / reservePerMs(left))
       wait = math.max(wait, at - now)
     end
   end
@@ -221,7 +234,10 @@ local mirror = -1
 if b then
   resetIn = math.max(0, b.u - now)
   mirror = math.max(0, math.floor(mirrorLeft()))
-  if resetIn > 0 then rate = math.min(rate, math.max(0, mirrorLeft()) * (1 - reserveShare()) / resetIn * 1000) end
+  if resetIn > 0 then
+    local left = math.max(0, mirrorLeft())
+    rate = math.min(rate, math.max(0, left - mirrorReserve(left)) / resetIn * 1000)
+  end
 end
 local interactiveWait = 0
 if available < 1 then interactiveWait = waitMs(false) end
@@ -230,7 +246,8 @@ if backgroundAvailable < 1 then backgroundWait = waitMs(true) end
 
 local encoded = {}
 for _, w in ipairs(windows) do table.insert(encoded, string.format('%.0f:%.0f', w.r, w.u)) end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', now, 'blocked', blocked, 'un', unanswered)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', now, 'blocked', blocked, 'un', unanswered,
+  'dm', string.format('%.6f', demand))
 if #encoded > 0 then redis.call('HSET', KEYS[1], 'win', table.concat(encoded, ',')) else redis.call('HDEL', KEYS[1], 'win') end
 if blind then redis.call('HSET', KEYS[1], 'bl', blind) else redis.call('HDEL', KEYS[1], 'bl') end
 if own > 0 then redis.call('HSET', KEYS[1], 'o:' .. id, own) else redis.call('HDEL', KEYS[1], 'o:' .. id) end
@@ -254,6 +271,8 @@ export interface BudgetExchange {
   readonly observations: readonly { readonly remaining: number; readonly resetMs: number }[];
   /** Leased tokens given back unspent. */
   readonly released: number;
+  /** Interactive requests taken since the last report: the demand the interactive reserve follows. */
+  readonly interactiveTaken: number;
   /** A 429's wait, to block every replica for (published to them at once); null for none. */
   readonly blockForMs: number | null;
   /** Rejoining after an outage: the bucket holds at most this many (what this replica's share suggests); null: no limit. */
@@ -326,6 +345,8 @@ export async function exchangeBudget(
       SUSPECT_MS,
       assumedDivisor,
       exchange.unansweredFirst,
+      INTERACTIVE_HEADROOM,
+      exchange.interactiveTaken,
     ],
   );
   if (!Array.isArray(reply) || reply.length !== 12) throw new Error('the budget script answered an unexpected shape');

@@ -110,6 +110,8 @@ export class SharedBudget implements Budget {
   private readonly shares: ClientShares;
   private poolInteractive = 0;
   private poolBackground = 0;
+  /** Interactive requests taken since the last report (src/redis/budget-script.ts: the reserve follows them). */
+  private interactiveTaken = 0;
   private leasedAt = 0;
   /** Taken from leased tokens, not settled yet. */
   private sharedInFlight = 0;
@@ -381,6 +383,7 @@ export class SharedBudget implements Budget {
     const snapshotAt = this.snapshot?.at ?? 0;
     const due =
       this.settled > 0 ||
+      this.interactiveTaken > 0 ||
       this.observations.length > 0 ||
       this.releaseDue(now) ||
       (this.stateReadAt > snapshotAt &&
@@ -457,6 +460,7 @@ export class SharedBudget implements Budget {
     } else if (this.poolInteractive >= 1) this.poolInteractive -= 1;
     else if (this.poolBackground >= 1) this.poolBackground -= 1;
     else return false;
+    if (priority === 'interactive') this.interactiveTaken += 1;
     this.sharedInFlight += 1;
     return true;
   }
@@ -548,6 +552,7 @@ export class SharedBudget implements Budget {
       unansweredFirst: this.unansweredFirst,
       observations: this.observations.map((o) => ({ remaining: o.remaining, resetMs: o.resetAt - now })),
       released,
+      interactiveTaken: this.interactiveTaken,
       blockForMs: this.blockFor,
       tokensCeil: null,
       holds: null,
@@ -557,6 +562,7 @@ export class SharedBudget implements Budget {
     this.unansweredFirst = 0;
     this.observations = [];
     this.blockFor = null;
+    this.interactiveTaken = 0;
     return exchange;
   }
 
@@ -607,6 +613,7 @@ const NOTHING: BudgetExchange = {
   unansweredFirst: 0,
   observations: [],
   released: 0,
+  interactiveTaken: 0,
   blockForMs: null,
   tokensCeil: null,
   holds: null,

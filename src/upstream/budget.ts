@@ -55,6 +55,11 @@ export type BudgetFactory = (credential: Credential) => Budget;
 
 /** Share of what is left that background work leaves to interactive requests. */
 export const RESERVE_SHARE = 0.2;
+/**
+ * Until a mirrored window resets, background work also leaves interactive work this many times the rate at which
+ * interactive requests were taken recently (see {@link RequestBudget}).
+ */
+export const INTERACTIVE_HEADROOM = 2;
 /** How long a 429 without `Retry-After` (or `Ratelimit` reset) stops every request. */
 export const DEFAULT_429_WAIT_MS = 1000;
 /** Upstream windows mirrored at once (see `RequestBudget.binding`). */
@@ -98,7 +103,11 @@ interface MirroredWindow {
  * Background work (polls) leaves interactive work a reserve of {@link RESERVE_SHARE} of what is left now: of
  * the own bucket, of what it holds; of a mirrored window, of what it still allows, shrinking further to nothing
  * at its reset. So background work always gets a share of what is actually left, and slows down, but never
- * stops, as the window runs low.
+ * stops, as the window runs low. A share of what is left alone would shrink with it: polls that spend a window
+ * as fast as the reserve lets them leave interactive requests nothing in its last seconds, however few they are.
+ * So a mirrored window's reserve is at least what interactive requests would need until the reset at
+ * {@link INTERACTIVE_HEADROOM} times their recent rate: the requests taken, counted down exponentially with the
+ * window's length as time constant (a steady rate of r per window counts r).
  *
  * Fairness: with `clientShare` < 1, each client gets at most that share of a window's budget while others wait
  * (src/upstream/client-shares.ts).
@@ -124,6 +133,8 @@ export class RequestBudget implements Budget {
    */
   private blindLeft: number | null = null;
   private readonly shares: ClientShares;
+  /** Interactive requests taken recently (decaying: see the class comment), as of `updatedAt`. */
+  private recentInteractive = 0;
 
   constructor(
     capacity: number,
@@ -142,6 +153,7 @@ export class RequestBudget implements Budget {
   private refill(): number {
     const now = this.now();
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.refillPerMs);
+    if (now > this.updatedAt) this.recentInteractive *= Math.exp((this.updatedAt - now) / this.windowMs);
     this.updatedAt = now;
     const before = this.windows.length;
     this.windows = this.windows.filter((w) => now < w.until);
@@ -170,13 +182,21 @@ export class RequestBudget implements Budget {
   }
 
   /**
-   * The share of the mirrored window's `left` requests background work leaves to interactive work at `now`:
-   * {@link RESERVE_SHARE} a window before the reset, shrinking linearly to 0 at it (0 when none is mirrored).
+   * Requests of the mirrored window's `left` that background work leaves to interactive work at `now` (0 when none
+   * is mirrored): {@link reservePerMs} for each millisecond until the reset, a window at most.
    */
-  private mirrorReserveShare(now: number): number {
+  private mirrorReserve(now: number, left: number): number {
     const current = this.binding();
     if (!current) return 0;
-    return RESERVE_SHARE * Math.min(1, Math.max(0, (current.until - now) / this.windowMs));
+    return Math.min(this.windowMs, Math.max(0, current.until - now)) * this.reservePerMs(left);
+  }
+
+  /**
+   * The reserve's size per millisecond until the reset: {@link RESERVE_SHARE} of `left` per window, or
+   * {@link INTERACTIVE_HEADROOM} times the recent interactive rate, whichever is more.
+   */
+  private reservePerMs(left: number): number {
+    return Math.max(RESERVE_SHARE * Math.max(0, left), INTERACTIVE_HEADROOM * this.recentInteractive) / this.windowMs;
   }
 
   private interactiveLeft(now: number): number {
@@ -187,7 +207,8 @@ export class RequestBudget implements Budget {
   private backgroundLeft(now: number): number {
     if (now < this.blockedUntil) return 0;
     const own = (1 - RESERVE_SHARE) * this.tokens;
-    const mirror = Math.max(0, this.mirrorLeft()) * (1 - this.mirrorReserveShare(now));
+    const left = Math.max(0, this.mirrorLeft());
+    const mirror = left - this.mirrorReserve(now, left);
     // The tolerance absorbs rounding: after exactly the wait `waitMs` names, `own` may come out a hair below 1.
     return Math.max(0, Math.floor(Math.min(own, mirror) + 1e-9));
   }
@@ -206,6 +227,7 @@ export class RequestBudget implements Budget {
     if (this.windows.length === 0) this.blindLeft = (this.blindLeft ?? Math.floor(this.tokens) - this.inFlight) - 1;
     this.tokens -= 1;
     this.inFlight += 1;
+    if (priority === 'interactive') this.recentInteractive += 1;
     if (usage) this.shares.charge(usage);
     return { ok: true };
   }
@@ -275,10 +297,10 @@ export class RequestBudget implements Budget {
       if (left < 1) {
         // Answers in flight cannot raise `r`: only the reset brings requests back.
         wait = Math.max(wait, current.until - now);
-      } else if (priority === 'background' && left * (1 - this.mirrorReserveShare(now)) < 1) {
-        // The reserve's share shrinks linearly to the reset: background work may go once
-        // `left × (1 − share)` ≥ 1, i.e. once the reset is at most `(1 − 1/left) / RESERVE_SHARE` windows away.
-        const at = current.until - Math.min(1, (1 - 1 / left) / RESERVE_SHARE) * this.windowMs;
+      } else if (priority === 'background' && left - this.mirrorReserve(now, left) < 1) {
+        // The reserve shrinks linearly to the reset: background work may go once `left − reserve` ≥ 1, i.e. once
+        // the reset is at most `(left − 1) / reservePerMs` away (later, if interactive work slows down meanwhile).
+        const at = current.until - Math.min(this.windowMs, (left - 1) / this.reservePerMs(left));
         wait = Math.max(wait, at - now);
       }
     }
@@ -292,7 +314,8 @@ export class RequestBudget implements Budget {
     const resetInMs = current ? Math.max(0, current.until - now) : null;
     let rate = (1 - RESERVE_SHARE) * this.refillPerMs * 1000;
     if (current && resetInMs !== null && resetInMs > 0) {
-      const spare = Math.max(0, this.mirrorLeft()) * (1 - this.mirrorReserveShare(now));
+      const left = Math.max(0, this.mirrorLeft());
+      const spare = Math.max(0, left - this.mirrorReserve(now, left));
       rate = Math.min(rate, (spare / resetInMs) * 1000);
     }
     return {

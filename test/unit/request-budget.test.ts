@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_CLIENT_SHARE_REQUESTS, RequestBudget } from '../../src/upstream/budget.js';
+import { createRateLimiter } from '../../src/emulator/rate-limit.js';
+import { Pacer } from '../../src/subscriptions/pacer.js';
+import {
+  MIN_CLIENT_SHARE_REQUESTS,
+  parseRateLimitHeader,
+  RequestBudget,
+  RESET_MARGIN_MS,
+} from '../../src/upstream/budget.js';
+import type { Priority } from '../../src/upstream/types.js';
 import { manualClock } from '../helpers/manual-clock.js';
+import { seededRandom } from '../helpers/random.js';
 
 /** Cloudflare's limit (1200 per 5 minutes) on a manual clock. */
 function cloudflareBudget(clientShare = 1) {
@@ -8,7 +17,116 @@ function cloudflareBudget(clientShare = 1) {
   return { time, budget: new RequestBudget(1200, 300, time.now, clientShare) };
 }
 
+/**
+ * Benchmark S5's shape on a millisecond clock: 60 requests per 15 s, one poll loop paced by the real {@link Pacer}
+ * that would send five list pages a second (each page after the previous one's answer), and interactive requests
+ * arriving at random (exponential gaps) at `queriesPerSecond`. Upstream is the emulator's limiter; each request is
+ * counted there after 5–15 ms and answered after 10–30 ms.
+ */
+function simulatePolling(queriesPerSecond: number, seed: number) {
+  const limit = 60;
+  const windowMs = 15_000;
+  const windows = 20;
+  const pages = 5;
+  let now = 1_000_000;
+  const budget = new RequestBudget(limit, windowMs / 1000, () => now);
+  const limiter = createRateLimiter({ limit, windowS: windowMs / 1000 });
+  const pacer = new Pacer({ budget: () => budget.state() }, 'credential');
+  pacer.setDemand({}, pages);
+  const rand = seededRandom(seed);
+  const sent: Record<Priority, number> = { interactive: 0, background: 0 };
+  /** When queries were refused, in ms from the start. */
+  const refusedAt: number[] = [];
+  let overLimit = 0;
+  interface Flight {
+    readonly countAt: number;
+    readonly answerAt: number;
+    ratelimit?: string;
+  }
+  const flights: Flight[] = [];
+  const send = (priority: Priority): Flight | number => {
+    const taken = budget.take(priority);
+    if (!taken.ok) return taken.retryAfterMs;
+    const latency = 10 + Math.floor(rand() * 20);
+    const flight = { countAt: now + latency / 2, answerAt: now + latency };
+    flights.push(flight);
+    sent[priority]++;
+    return flight;
+  };
+  let cycle: { readonly start: number; page: number; waiting: Flight | undefined } | undefined;
+  let nextCycle = now;
+  let nextQuery = now;
+  const start = now;
+  for (const end = now + windows * windowMs; now < end; now++) {
+    for (const flight of flights) {
+      if (flight.ratelimit !== undefined || flight.countAt > now) continue;
+      const verdict = limiter.take('token', now);
+      if (!verdict.allowed) overLimit++;
+      flight.ratelimit = verdict.headers.ratelimit;
+    }
+    for (const flight of flights.filter((f) => f.ratelimit !== undefined && f.answerAt <= now)) {
+      flights.splice(flights.indexOf(flight), 1);
+      budget.settle(parseRateLimitHeader(flight.ratelimit));
+      if (cycle?.waiting === flight) cycle.waiting = undefined;
+    }
+    if (!cycle && now >= nextCycle) cycle = { start: now, page: 0, waiting: undefined };
+    if (cycle && !cycle.waiting) {
+      if (cycle.page === pages) {
+        nextCycle = Math.max(now, cycle.start + pacer.delayFor(1000));
+        cycle = undefined;
+      } else {
+        const page = send('background');
+        if (typeof page === 'number') {
+          nextCycle = now + page;
+          cycle = undefined;
+        } else {
+          cycle.waiting = page;
+          cycle.page++;
+        }
+      }
+    }
+    if (now >= nextQuery) {
+      if (typeof send('interactive') === 'number') refusedAt.push(now - start);
+      nextQuery = now + Math.max(1, Math.floor((-Math.log(1 - rand()) * 1000) / queriesPerSecond));
+    }
+  }
+  return { sent, refusedAt, overLimit, usable: windows * (limit - 1), windowMs };
+}
+
 describe('the request budget (RequestBudget, manual clock)', () => {
+  it('keeps queries at a quarter of the limit from refusal while polls want more than all of it', () => {
+    for (const seed of [1, 2, 3]) {
+      const { refusedAt, overLimit, windowMs } = simulatePolling(1, seed);
+      expect(overLimit).toBe(0);
+      // The reserve follows demand, so the first window, which began before any query, may refuse a few at its
+      // end (the budget keeps it up to 2 s longer: `t` rounded up to whole seconds, and RESET_MARGIN_MS).
+      // Before: polls spent each window as fast as a reserve of 20 % of what was left let them, and queries that
+      // came in a window's last seconds found nothing left.
+      const firstWindowEnds = windowMs + 1000 + RESET_MARGIN_MS;
+      expect(
+        refusedAt.filter((at) => at > firstWindowEnds),
+        `seed ${seed}`,
+      ).toEqual([]);
+    }
+  });
+
+  it('refuses few queries at half the limit, and polls still get a share', () => {
+    for (const seed of [1, 2, 3]) {
+      const { sent, refusedAt, overLimit, usable, windowMs } = simulatePolling(2, seed);
+      expect(overLimit).toBe(0);
+      // Before: one in six (86 of 525 with seed 1).
+      const refused = refusedAt.filter((at) => at > windowMs + 1000 + RESET_MARGIN_MS).length;
+      expect(refused, `seed ${seed}`).toBeLessThan(0.01 * sent.interactive);
+      expect(sent.background).toBeGreaterThan(0.1 * usable);
+    }
+  });
+
+  it('leaves polls nearly everything when queries are rare', () => {
+    const { sent, refusedAt, usable } = simulatePolling(0.25, 1);
+    expect(refusedAt).toEqual([]);
+    expect(sent.background).toBeGreaterThan(0.7 * usable);
+  });
+
   it('sizes the interactive reserve from what is left now when another client drains the window later', () => {
     const { time, budget } = cloudflareBudget();
     expect(budget.take('interactive').ok).toBe(true);

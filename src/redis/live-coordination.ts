@@ -313,13 +313,15 @@ export function createLiveCoordination(options: {
   }
 
   /**
-   * Hands a state from Redis to the loop unless a newer one (by token, then version) was heard already. The same
-   * one again is handed over: a subscriber that joined since may still wait for it (the kept state is the message
-   * this replica heard before anyone here watched the instance), and the loop passes on only what is news to it.
+   * Hands a state from Redis to the loop unless one as new (by token, then version) was heard already, or, with
+   * `sameToo`, unless a newer one was: for an instance whose subscribers still wait for a first state, the kept
+   * state may be the very message this replica heard before any of them came. Otherwise the same one again could
+   * undo what a mutation here delivered since (the loop takes a state from a mutation outside this ordering).
    */
-  function applyOrdered(entry: Entry, token: number, version: number, state: SharedState): void {
+  function applyOrdered(entry: Entry, token: number, version: number, state: SharedState, sameToo = false): void {
     const last = entry.delivered.get(state.instanceId);
-    if (last && (token < last[0] || (token === last[0] && version < last[1]))) return;
+    const order = last ? token - last[0] || version - last[1] : 1;
+    if (order < 0 || (order === 0 && !sameToo)) return;
     entry.delivered.set(state.instanceId, [token, version]);
     entry.loop.applyState(state);
   }
@@ -334,13 +336,14 @@ export function createLiveCoordination(options: {
       return false;
     }
     if (entries.get(entry.id) !== entry || entry.role !== 'follower') return true;
+    const waiting = new Set(entry.loop.unservedInstances());
     for (const text of kept) {
       if (text === null) continue;
       try {
         const [version, json] = versioned(text);
         const { t, s } = decodeJson<{ t: number; s: SharedState }>(json);
         if (typeof t !== 'number' || !isState(s)) throw new Error('not a kept state');
-        applyOrdered(entry, t, version, s);
+        applyOrdered(entry, t, version, s, waiting.has(s.instanceId));
       } catch (error) {
         warnOnce('kept state', error);
       }

@@ -8,10 +8,10 @@
  *
  * The hash's fields: `tokens` and `ts` (the bucket and when it was last refilled), `blocked` (no request before
  * this time), `win` (mirrored windows, `remaining:until,...`), `un` (requests that got no answer while a window
- * was mirrored), `bl` (what may still go while no window is mirrored and requests are in flight), `dm` (interactive
- * requests taken recently, decaying as of `ts`: the interactive reserve's measure of demand, which replicas report
- * with their next exchange) and `o:<replica>` (tokens each replica holds or has in flight). A replica gone from the registry (src/redis/registry.ts) leaves
- * what it held as unanswered: upstream may have counted it.
+ * was mirrored), `bl` (what may still go while no window is mirrored and requests are in flight), `dm`
+ * (interactive requests taken recently, decaying as of `ts`: what the interactive reserve follows; replicas report
+ * them with their next exchange) and `o:<replica>` (tokens each replica holds or has in flight). A replica gone from
+ * the registry (src/redis/registry.ts) leaves what it held as unanswered: upstream may have counted it.
  *
  * A replica that has missed heartbeats (`SUSPECT_MS`) may have crashed, or may have lost only its own connection to
  * Redis and be serving from its local share (src/redis/shared-budget.ts: the limit divided by the divisor its last
@@ -21,7 +21,6 @@
  * rejoins is what it says it holds.
  */
 import {
-  INTERACTIVE_HEADROOM,
   MAX_MIRRORED_WINDOWS,
   RESERVE_SHARE,
   RESET_MARGIN_MS,
@@ -57,8 +56,7 @@ local credential = ARGV[20]
 local suspect = tonumber(ARGV[21])
 local assumedDivisor = tonumber(ARGV[22])
 local unansweredFirst = tonumber(ARGV[23])
-local headroom = tonumber(ARGV[24])
-local interactiveTaken = tonumber(ARGV[25])
+local interactiveTaken = tonumber(ARGV[24])
 
 -- The shares of replicas silent for SUSPECT_MS, until a window after their last heartbeat: each may be serving alone.
 local reserved = 0
@@ -169,13 +167,14 @@ local function mirrorLeft()
   if b == nil then return blind or math.huge end
   return b.r - out - unanswered - margin - reserved
 end
-local function reservePerMs(left)
-  return math.max(reserve * math.max(0, left), headroom * demand) / windowMs
+local function reserveBase(left)
+  return math.max(reserve * left, demand)
 end
 local function mirrorReserve(left)
   local b = binding()
   if b == nil then return 0 end
-  return math.min(windowMs, math.max(0, b.u - now)) * reservePerMs(left)
+  local share = math.min(1, math.max(0, (b.u - now) / windowMs))
+  return math.min(reserveBase(left) * share, left * (1 - reserve * share))
 end
 local function interactiveLeft()
   if now < blocked then return 0 end
@@ -201,7 +200,7 @@ local function waitMs(background)
     if left < 1 then
       wait = math.max(wait, b.u - now)
     elseif background and left - mirrorReserve(left) < 1 then
-      local at = b.u - math.min(windowMs, (left - 1) / reservePerMs(left))
+      local at = b.u - math.min(1, (left - 1) / reserveBase(left)) * windowMs
       wait = math.max(wait, at - now)
     end
   end
@@ -345,7 +344,6 @@ export async function exchangeBudget(
       SUSPECT_MS,
       assumedDivisor,
       exchange.unansweredFirst,
-      INTERACTIVE_HEADROOM,
       exchange.interactiveTaken,
     ],
   );

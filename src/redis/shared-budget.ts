@@ -287,6 +287,8 @@ export class SharedBudget implements Budget {
     if (!this.joined && this.fallback) return;
     this.joined = false;
     this.epoch += 1;
+    // The local share follows its own interactive requests until Redis is back; Redis's sum decays meanwhile.
+    this.interactiveTaken = 0;
     const { capacity, windowMs } = this.context.limits;
     const now = this.context.now();
     const budget = new RequestBudget(

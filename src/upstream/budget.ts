@@ -55,11 +55,6 @@ export type BudgetFactory = (credential: Credential) => Budget;
 
 /** Share of what is left that background work leaves to interactive requests. */
 export const RESERVE_SHARE = 0.2;
-/**
- * Until a mirrored window resets, background work also leaves interactive work this many times the rate at which
- * interactive requests were taken recently (see {@link RequestBudget}).
- */
-export const INTERACTIVE_HEADROOM = 2;
 /** How long a 429 without `Retry-After` (or `Ratelimit` reset) stops every request. */
 export const DEFAULT_429_WAIT_MS = 1000;
 /** Upstream windows mirrored at once (see `RequestBudget.binding`). */
@@ -100,14 +95,15 @@ interface MirroredWindow {
  *   so that no more than the limit ever goes into one upstream window (docs/upstream-contract.md §1.4);
  * - after a 429, nothing until its `Retry-After`, and then everything resumes at once.
  *
- * Background work (polls) leaves interactive work a reserve of {@link RESERVE_SHARE} of what is left now: of
- * the own bucket, of what it holds; of a mirrored window, of what it still allows, shrinking further to nothing
- * at its reset. So background work always gets a share of what is actually left, and slows down, but never
- * stops, as the window runs low. A share of what is left alone would shrink with it: polls that spend a window
- * as fast as the reserve lets them leave interactive requests nothing in its last seconds, however few they are.
- * So a mirrored window's reserve is at least what interactive requests would need until the reset at
- * {@link INTERACTIVE_HEADROOM} times their recent rate: the requests taken, counted down exponentially with the
- * window's length as time constant (a steady rate of r per window counts r).
+ * Background work (polls) leaves interactive work a reserve: of the own bucket, {@link RESERVE_SHARE} of what it
+ * holds; of a mirrored window, a share of what it still allows that shrinks to nothing at its reset. So background
+ * work always gets a share of what is actually left, and slows down, but never stops, as the window runs low. A
+ * reserve of a share of what is left alone would shrink with it: polls that spend a window as fast as it lets them
+ * leave interactive requests nothing in its last seconds, however few they are. So a mirrored window's reserve
+ * follows interactive work's recent rate too: the requests taken, counted down exponentially with the window's
+ * length as time constant (a steady r per window counts r), are what it would need in a window, and the reserve
+ * is that much until the reset (pro rata) when it is more than {@link RESERVE_SHARE} of what is left, but never more
+ * than `1 − RESERVE_SHARE` of it (see `mirrorReserve`).
  *
  * Fairness: with `clientShare` < 1, each client gets at most that share of a window's budget while others wait
  * (src/upstream/client-shares.ts).
@@ -152,8 +148,11 @@ export class RequestBudget implements Budget {
 
   private refill(): number {
     const now = this.now();
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.refillPerMs);
-    if (now > this.updatedAt) this.recentInteractive *= Math.exp((this.updatedAt - now) / this.windowMs);
+    // A clock that stepped back refills nothing (and takes nothing away).
+    if (now > this.updatedAt) {
+      this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.refillPerMs);
+      this.recentInteractive *= Math.exp((this.updatedAt - now) / this.windowMs);
+    }
     this.updatedAt = now;
     const before = this.windows.length;
     this.windows = this.windows.filter((w) => now < w.until);
@@ -183,20 +182,21 @@ export class RequestBudget implements Budget {
 
   /**
    * Requests of the mirrored window's `left` that background work leaves to interactive work at `now` (0 when none
-   * is mirrored): {@link reservePerMs} for each millisecond until the reset, a window at most.
+   * is mirrored). A share of a window that shrinks linearly to nothing at the reset, of the larger of two amounts:
+   * {@link RESERVE_SHARE} of `left`, and the interactive requests taken recently (what interactive work would need
+   * in a window at its recent rate). Background work keeps as much for itself: at most `1 − RESERVE_SHARE` of
+   * `left` is reserved a window before the reset, less as it comes nearer.
    */
   private mirrorReserve(now: number, left: number): number {
     const current = this.binding();
     if (!current) return 0;
-    return Math.min(this.windowMs, Math.max(0, current.until - now)) * this.reservePerMs(left);
+    const share = Math.min(1, Math.max(0, (current.until - now) / this.windowMs));
+    return Math.min(this.reserveBase(left) * share, left * (1 - RESERVE_SHARE * share));
   }
 
-  /**
-   * The reserve's size per millisecond until the reset: {@link RESERVE_SHARE} of `left` per window, or
-   * {@link INTERACTIVE_HEADROOM} times the recent interactive rate, whichever is more.
-   */
-  private reservePerMs(left: number): number {
-    return Math.max(RESERVE_SHARE * Math.max(0, left), INTERACTIVE_HEADROOM * this.recentInteractive) / this.windowMs;
+  /** What {@link mirrorReserve} takes its share of: whichever of its two amounts is larger. */
+  private reserveBase(left: number): number {
+    return Math.max(RESERVE_SHARE * left, this.recentInteractive);
   }
 
   private interactiveLeft(now: number): number {
@@ -299,8 +299,10 @@ export class RequestBudget implements Budget {
         wait = Math.max(wait, current.until - now);
       } else if (priority === 'background' && left - this.mirrorReserve(now, left) < 1) {
         // The reserve shrinks linearly to the reset: background work may go once `left − reserve` ≥ 1, i.e. once
-        // the reset is at most `(left − 1) / reservePerMs` away (later, if interactive work slows down meanwhile).
-        const at = current.until - Math.min(this.windowMs, (left - 1) / this.reservePerMs(left));
+        // the reset is at most `(left − 1) / reserveBase` windows away (sooner if interactive work slows down
+        // meanwhile: the poll loops read the state again after this wait). The part background work keeps for
+        // itself only shrinks from here.
+        const at = current.until - Math.min(1, (left - 1) / this.reserveBase(left)) * this.windowMs;
         wait = Math.max(wait, at - now);
       }
     }

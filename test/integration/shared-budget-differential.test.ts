@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter } from '../../src/emulator/rate-limit.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.js';
+import { exchangeBudget, type BudgetExchange } from '../../src/redis/budget-script.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { createReplicaRegistry } from '../../src/redis/registry.js';
 import { leaseSize, SharedBudget } from '../../src/redis/shared-budget.js';
@@ -176,4 +177,37 @@ describe('the shared budget script and the in-process budget (differential prope
     expect(compared).toBeGreaterThan(RUNS * 5);
     if (!process.env.BUDGET_SEED) expect([...ends].sort()).toEqual(expect.arrayContaining(['blocked', 'steps']));
   });
+
+  it('counts the interactive requests behind the reserve down with time, as the in-process budget does', async () => {
+    // The sequences above run within seconds of windows of 5 to 10 minutes: the decay needs a test of its own.
+    const keys = createRedisKeys(`d${randomBytes(4).toString('hex')}:`);
+    const limits = { capacity: 60, windowMs: 60_000 };
+    const exchange = (credential: string, change: Partial<BudgetExchange>) =>
+      exchangeBudget(connection, keys, 'replica-a', credential, limits, { ...NOTHING, ...change }, 1);
+    const window = { observations: [{ remaining: 50, resetMs: 50_000 }] };
+    // 40 interactive requests just now: the reserve follows them (about 34 of the 49 left, 50 s before the reset).
+    const busy = await exchange('busy', { ...window, interactiveTaken: 40 });
+    const idle = await exchange('idle', window);
+    expect(busy.backgroundAvailable).toBeLessThan(idle.backgroundAvailable - 10);
+    // Three windows later by the budget's own clock (its last refill moved back): 40 counts e^-3 × 40, about 2, and
+    // the reserve is 20 % of what is left again, as for the credential that took none.
+    const key = keys.budget('busy');
+    await connection.client.hset(key, 'ts', Number(await connection.client.hget(key, 'ts')) - 3 * limits.windowMs);
+    const aged = await exchange('busy', {});
+    expect(aged.backgroundAvailable).toBeGreaterThanOrEqual(idle.backgroundAvailable - 1);
+  });
 });
+
+const NOTHING: BudgetExchange = {
+  wantInteractive: 0,
+  wantBackground: 0,
+  settled: 0,
+  unanswered: 0,
+  unansweredFirst: 0,
+  observations: [],
+  released: 0,
+  interactiveTaken: 0,
+  blockForMs: null,
+  tokensCeil: null,
+  holds: null,
+};

@@ -39,6 +39,8 @@ interface LimiterWindow {
   background: number;
   /** Requests counted whose answers were lost: the budget must assume upstream counted them. */
   lost: number;
+  /** The most interactive requests the budget counted as recent (see `demand` in `run`) while this window lasted. */
+  demand: number;
 }
 
 interface RunReport {
@@ -74,11 +76,14 @@ function run(seed: number): RunReport {
   const windowAt = (at: number): LimiterWindow => {
     const last = windows.at(-1);
     if (last && at < last.start + windowMs) return last;
-    const window = { id: windows.length, start: at, used: 0, background: 0, lost: 0 };
+    const window = { id: windows.length, start: at, used: 0, background: 0, lost: 0, demand: 0 };
     windows.push(window);
     return window;
   };
   const spends: { at: number; window: number }[] = [];
+  /** Interactive requests taken, counted down as RequestBudget counts them (a window's length as time constant). */
+  let demand = 0;
+  let demandAt = 0;
   const inFlight: Sent[] = [];
   let knownArrival = -1;
   const report: RunReport = {
@@ -102,6 +107,12 @@ function run(seed: number): RunReport {
       return false;
     }
     if (client !== undefined) servedAt.set(client, now);
+    if (priority === 'interactive') {
+      demand = demand * Math.exp((demandAt - now) / windowMs) + 1;
+      demandAt = now;
+      const window = windowAt(now);
+      window.demand = Math.max(window.demand, demand);
+    }
     const arriveAt = now + int(0, 100);
     // Now and then an answer is slow: requests pile up in flight before anything is known.
     const back = rand() < 0.1 ? int(400, 2000) : int(0, 150);
@@ -174,10 +185,12 @@ function run(seed: number): RunReport {
   // half: the interactive reserve shrinks to nothing by the reset, so background work gets a share of whatever is
   // left. What may be left unused: the margin, requests whose answers were lost, and the reserve still standing
   // at the reset, which the budget places up to two seconds late (Ratelimit's `t` is rounded up to whole seconds,
-  // and RESET_MARGIN_MS is added to it).
-  const unusable = SAFETY_MARGIN + 2 + RESERVE_SHARE * limit * ((1000 + RESET_MARGIN_MS) / windowMs);
+  // and RESET_MARGIN_MS is added to it): that share of a window of RESERVE_SHARE of what is left, or of the
+  // interactive requests counted as recent, whichever is more.
   for (const window of windows.slice(0, -1)) {
     const left = limit - window.used;
+    const reserveBase = Math.max(RESERVE_SHARE * limit, window.demand);
+    const unusable = SAFETY_MARGIN + 2 + reserveBase * ((1000 + RESET_MARGIN_MS) / windowMs);
     if (left > unusable + window.lost && window.background === 0)
       report.starvedWindows.push(
         `window ${window.id} at ${window.start} ms ended with ${left} left and no background request`,

@@ -280,6 +280,21 @@ export interface BudgetExchange {
   readonly holds: number | null;
 }
 
+/** An exchange that asks for nothing and reports nothing, to spread and set what one has (a rejoin: what it holds). */
+export const NOTHING_TO_REPORT: BudgetExchange = {
+  wantInteractive: 0,
+  wantBackground: 0,
+  settled: 0,
+  unanswered: 0,
+  unansweredFirst: 0,
+  observations: [],
+  released: 0,
+  interactiveTaken: 0,
+  blockForMs: null,
+  tokensCeil: null,
+  holds: null,
+};
+
 /** The shared budget after an exchange, with Redis's times turned into durations from when it answered. */
 export interface SharedBudgetSnapshot {
   readonly grantedInteractive: number;

@@ -39,7 +39,13 @@ import {
 } from '../upstream/budget.js';
 import { ClientShares, type ClientUsage } from '../upstream/client-shares.js';
 import type { Priority } from '../upstream/types.js';
-import { exchangeBudget, type BudgetExchange, type BudgetLimits, type SharedBudgetSnapshot } from './budget-script.js';
+import {
+  exchangeBudget,
+  NOTHING_TO_REPORT,
+  type BudgetExchange,
+  type BudgetLimits,
+  type SharedBudgetSnapshot,
+} from './budget-script.js';
 import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import type { ReplicaRegistry } from './registry.js';
@@ -348,7 +354,7 @@ export class SharedBudget implements Budget {
     const latest = this.latest && this.latest.resetAt > now ? this.latest : undefined;
     try {
       const value = await this.run({
-        ...NOTHING,
+        ...NOTHING_TO_REPORT,
         observations: latest ? [{ remaining: latest.remaining, resetMs: latest.resetAt - now }] : [],
         blockForMs: this.blockedUntil > now ? this.blockedUntil - now : null,
         tokensCeil: fallback ? fallback.budget.state().available * fallback.replicas : null,
@@ -606,20 +612,6 @@ export class SharedBudget implements Budget {
     );
   }
 }
-
-const NOTHING: BudgetExchange = {
-  wantInteractive: 0,
-  wantBackground: 0,
-  settled: 0,
-  unanswered: 0,
-  unansweredFirst: 0,
-  observations: [],
-  released: 0,
-  interactiveTaken: 0,
-  blockForMs: null,
-  tokensCeil: null,
-  holds: null,
-};
 
 function refusal(waitMs: number): TakeResult {
   return { ok: false, retryAfterMs: Math.max(1, Math.ceil(waitMs)), reason: 'budget' };

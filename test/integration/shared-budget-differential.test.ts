@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter } from '../../src/emulator/rate-limit.js';
 import { createLogger } from '../../src/logger.js';
 import { createRedisConnection, type RedisConnection } from '../../src/redis/connection.js';
-import { exchangeBudget, type BudgetExchange } from '../../src/redis/budget-script.js';
+import { exchangeBudget, NOTHING_TO_REPORT, type BudgetExchange } from '../../src/redis/budget-script.js';
 import { createRedisKeys } from '../../src/redis/keys.js';
 import { createReplicaRegistry } from '../../src/redis/registry.js';
 import { leaseSize, SharedBudget } from '../../src/redis/shared-budget.js';
@@ -183,7 +183,7 @@ describe('the shared budget script and the in-process budget (differential prope
     const keys = createRedisKeys(`d${randomBytes(4).toString('hex')}:`);
     const limits = { capacity: 60, windowMs: 60_000 };
     const exchange = (credential: string, change: Partial<BudgetExchange>) =>
-      exchangeBudget(connection, keys, 'replica-a', credential, limits, { ...NOTHING, ...change }, 1);
+      exchangeBudget(connection, keys, 'replica-a', credential, limits, { ...NOTHING_TO_REPORT, ...change }, 1);
     const window = { observations: [{ remaining: 50, resetMs: 50_000 }] };
     // 40 interactive requests just now: the reserve follows them (about 34 of the 49 left, 50 s before the reset).
     const busy = await exchange('busy', { ...window, interactiveTaken: 40 });
@@ -197,17 +197,3 @@ describe('the shared budget script and the in-process budget (differential prope
     expect(aged.backgroundAvailable).toBeGreaterThanOrEqual(idle.backgroundAvailable - 1);
   });
 });
-
-const NOTHING: BudgetExchange = {
-  wantInteractive: 0,
-  wantBackground: 0,
-  settled: 0,
-  unanswered: 0,
-  unansweredFirst: 0,
-  observations: [],
-  released: 0,
-  interactiveTaken: 0,
-  blockForMs: null,
-  tokensCeil: null,
-  holds: null,
-};

@@ -1,7 +1,7 @@
 import type { WsReport } from './ws-spec.js';
 
 export interface Trigger {
-  /** When the status change was requested from the emulator, epoch ms. */
+  /** When the status change was requested from the emulator, as `now()` (ws-spec.ts) read it. */
   readonly sentAt: number;
   /** Statuses (GraphQL enum names) that show the change arrived, such as WAITING_FOR_PAUSE and PAUSED. */
   readonly statuses: ReadonlySet<string>;

@@ -1,6 +1,13 @@
 import { BENCH_AUTH_MODES, createAuthSetups, type BenchAuthMode } from './auth-modes.js';
 import { verdict, type Metric } from './report.js';
-import { compareVariants, perRunNote, probeStatus, variantNotes, type GatewayVariant } from './s1-variants.js';
+import {
+  compareVariants,
+  perRoundRatios,
+  perRunNote,
+  probeStatus,
+  variantNotes,
+  type GatewayVariant,
+} from './s1-variants.js';
 import type { Scenario } from './scenario.js';
 import { median } from './stats.js';
 
@@ -41,10 +48,7 @@ export const s1auth: Scenario = {
     });
     const none = sides.none;
     const metrics: Metric[] = [];
-    // Paired by round: the runs of a round are adjacent in time, so what other work on the machine does to one it
-    // mostly does to the others.
-    const perRound = (mode: 'api-key' | 'jwt') =>
-      sides[mode].cpuUsPerRun.map((us, i) => us / (none.cpuUsPerRun[i] ?? Number.NaN));
+    const perRound = (mode: 'api-key' | 'jwt') => perRoundRatios(sides[mode].cpuUsPerRun, none.cpuUsPerRun);
     for (const mode of ['api-key', 'jwt'] as const) {
       const ratio = median(perRound(mode));
       metrics.push({

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { verdict, type Metric } from './report.js';
-import { compareVariants, perRunNote, variantNotes, type GatewayVariant } from './s1-variants.js';
+import { compareVariants, perRoundRatios, perRunNote, variantNotes, type GatewayVariant } from './s1-variants.js';
 import type { Scenario } from './scenario.js';
 import type { HttpProcess } from './stack.js';
 import { median } from './stats.js';
@@ -50,9 +50,7 @@ export const s1ops: Scenario = {
       setup: () => Promise.resolve(VARIANTS),
     });
     const { on, off } = sides;
-    // Paired by round: the two runs of a round are adjacent in time, so what other work on the machine does to
-    // one it mostly does to the other; the median then sets aside a round that a burst hit on one side only.
-    const perRound = on.rpsPerRun.map((rps, i) => rps / (off.rpsPerRun[i] ?? Number.NaN));
+    const perRound = perRoundRatios(on.rpsPerRun, off.rpsPerRun);
     const throughput = median(perRound);
     const cpu = on.cpuUs / off.cpuUs;
     const metrics: Metric[] = [

@@ -134,3 +134,11 @@ export function perRunNote(sides: Record<string, VariantSide>): string {
     `${name} ${side.cpuUsPerRun.map((us) => us.toFixed(0)).join('/')} µs (p50 ${side.p50.toFixed(2)} ms)`;
   return `CPU per request by run: ${Object.entries(sides).map(perRun).join('; ')}`;
 }
+
+/**
+ * `side[i] / baseline[i]` for each round: the runs of a round are adjacent in time, so what other work on the
+ * machine does to one it mostly does to the other; a median of these sets aside a round a burst hit on one side.
+ */
+export function perRoundRatios(side: readonly number[], baseline: readonly number[]): number[] {
+  return side.map((value, i) => value / (baseline[i] ?? Number.NaN));
+}

@@ -1,8 +1,9 @@
 import type { Plugin } from 'graphql-yoga';
-import { createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import type { ErrorCode } from '../errors/codes.js';
 import type { OperationListener } from '../operations/lifecycle.js';
 import type { Metrics } from './metrics.js';
+import { TalliedHistogram } from './tallied-histogram.js';
 
 /** The metrics of Yoga's Prometheus plugin that this server does not use (it turns them all on by default). */
 const UNUSED_YOGA_METRICS = {
@@ -34,17 +35,17 @@ export function useGraphQLMetrics(metrics: Metrics): Plugin {
     endpoint: false,
     metrics: {
       ...UNUSED_YOGA_METRICS,
-      graphql_envelop_request_duration: createHistogram({
-        registry: metrics.registry,
-        histogram: {
+      // The plugin's own factory (`createHistogram`) would make a prom-client Histogram: see TalliedHistogram.
+      graphql_envelop_request_duration: {
+        histogram: new TalliedHistogram({
           name: 'wfgql_graphql_operation_duration_seconds',
           help: 'Time to execute a query or mutation, from the start of its execution to its result.',
-          labelNames: [],
           buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-        },
+          registers: [metrics.registry],
+        }),
         fillLabelsFn: () => ({}),
         phases: ['execute'],
-      }),
+      },
     },
   });
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { TalliedHistogram } from './tallied-histogram.js';
 import type { LiveHubStats } from '../subscriptions/live-hub.js';
 import type { LiveObserver, LiveStreamKind } from '../subscriptions/types.js';
 import type { CredentialBudget } from '../upstream/client.js';
@@ -59,12 +60,12 @@ export class Metrics {
   readonly operations: TalliedCounter<readonly ['operation_type', 'operation_name', 'outcome']>;
   readonly errors: TalliedCounter<readonly ['code']>;
   readonly operationNames = new BoundedLabel(MAX_OPERATION_NAMES);
-  private readonly queryCost: Histogram;
+  private readonly queryCost: TalliedHistogram;
   private readonly cacheHits: TalliedCounter<readonly ['cache']>;
   private readonly cacheMisses: TalliedCounter<readonly ['cache']>;
-  private readonly pollCycle: Histogram;
+  private readonly pollCycle: TalliedHistogram;
   private readonly delivered: Tally;
-  private readonly deliveryLag: Histogram;
+  private readonly deliveryLag: TalliedHistogram;
   private sources: MetricSources | undefined;
   /** Responses to requests that accept an event stream, until they close (see {@link trackEventStream}). */
   private readonly eventStreams = new Set<ServerResponse>();
@@ -84,7 +85,7 @@ export class Metrics {
       labelNames: ['code'],
       registry,
     });
-    this.queryCost = new Histogram({
+    this.queryCost = new TalliedHistogram({
       name: 'wfgql_query_cost',
       help: 'Estimated upstream requests of each operation (MAX_QUERY_COST refuses those above it).',
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
@@ -144,7 +145,7 @@ export class Metrics {
         this.set(read()?.watchedInstances ?? 0);
       },
     });
-    this.pollCycle = new Histogram({
+    this.pollCycle = new TalliedHistogram({
       name: 'wfgql_live_poll_cycle_seconds',
       help: 'Time one poll cycle takes (its upstream requests, one after another).',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
@@ -155,7 +156,7 @@ export class Metrics {
       help: 'Subscription events handed to their transport.',
       registry,
     }).of();
-    this.deliveryLag = new Histogram({
+    this.deliveryLag = new TalliedHistogram({
       name: 'wfgql_live_delivery_lag_seconds',
       help: 'From the gateway noticing a change (a poll read it, a mutation reported it) to its event being handed to the transport to write.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

@@ -1,4 +1,5 @@
-import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { TalliedHistogram } from './tallied-histogram.js';
 import { TalliedCounter } from './tallied-counter.js';
 import type { CredentialBudget } from '../upstream/client.js';
 import type { UpstreamObserver } from '../upstream/observer.js';
@@ -20,7 +21,7 @@ export function createUpstreamMetrics(
     labelNames: ['route', 'status'],
     registry,
   });
-  const duration = new Histogram({
+  const duration = new TalliedHistogram({
     name: 'wfgql_upstream_request_duration_seconds',
     help: "Time from sending a request to the Workflows API to its answer's headers (or its failure), per attempt.",
     labelNames: ['route'],

@@ -9,6 +9,7 @@ import { createRemoteJWKSet, errors, importSPKI, importX509, jwtVerify, type JWT
 import { ConfigError, type JwtConfig } from '../config.js';
 import { bearerCredential } from './bearer.js';
 import { AuthenticationFailure, SCOPES, type Authenticator, type Principal, type Scope } from './principal.js';
+import { VerifiedCredentials } from './verified-credentials.js';
 
 /** Clock skew accepted between the token issuer and this server, for `exp` and `nbf`. */
 export const JWT_CLOCK_TOLERANCE_S = 30;
@@ -70,7 +71,7 @@ export async function createJwtAuthenticator(
 ): Promise<Authenticator> {
   const key = await keySource(config, options);
   const now = options.now ?? Date.now;
-  const verified = new Map<string, { readonly principal: Principal; readonly until: number }>();
+  const verified = new VerifiedCredentials<VerifiedToken>(VERIFIED_TOKENS_KEPT);
   return {
     mode: 'jwt',
     async authenticate(authorization) {
@@ -98,6 +99,12 @@ export async function createJwtAuthenticator(
   };
 }
 
+/** A verified token's principal, and until when it is trusted without checking its signature again. */
+interface VerifiedToken {
+  readonly principal: Principal;
+  readonly until: number;
+}
+
 /** Verified tokens kept at most (the oldest goes first). */
 const VERIFIED_TOKENS_KEPT = 10_000;
 /** How long a verified token is trusted without checking its signature again. */
@@ -109,20 +116,9 @@ const VERIFIED_TOKEN_TTL_MS = 30_000;
  * (test/bench/s1-auth.ts). A token is immutable, so a remembered answer stays right until the token's `exp`;
  * the short TTL bounds how long a key removed from the JWKS keeps verifying tokens it signed.
  */
-function remember(
-  verified: Map<string, { readonly principal: Principal; readonly until: number }>,
-  token: string,
-  principal: Principal,
-  at: number,
-): void {
+function remember(verified: VerifiedCredentials<VerifiedToken>, token: string, principal: Principal, at: number): void {
   const until = Math.min(at + VERIFIED_TOKEN_TTL_MS, principal.expiresAt ?? at);
-  if (until <= at) return;
-  verified.delete(token);
-  verified.set(token, { principal, until });
-  if (verified.size > VERIFIED_TOKENS_KEPT) {
-    const oldest = verified.keys().next();
-    if (!oldest.done) verified.delete(oldest.value);
-  }
+  if (until > at) verified.remember(token, { principal, until });
 }
 
 async function keySource(config: JwtConfig, options: JwtAuthenticatorOptions): Promise<KeySource> {

@@ -89,6 +89,21 @@ describe('the api-key authenticator', () => {
     await expect(auth.authenticate(`Bearer ${WRITE_KEY}`, NO_HEADERS)).resolves.toMatchObject({ id: 'importer' });
   });
 
+  it('after reload, gives a key already used the scopes and allowlist the file now gives it', async () => {
+    const path = await keysFile(ENTRIES);
+    const auth = await createApiKeyAuthenticator(path);
+    const before = await auth.authenticate(`Bearer ${WRITE_KEY}`, NO_HEADERS);
+    expect([...before.scopes]).toEqual(['workflows:read', 'workflows:write']);
+    await writeFile(
+      path,
+      JSON.stringify([ENTRIES[0], { ...ENTRIES[1], scopes: ['workflows:read'], workflows: ['a'] }]),
+    );
+    await auth.reload();
+    const after = await auth.authenticate(`Bearer ${WRITE_KEY}`, NO_HEADERS);
+    expect([...after.scopes]).toEqual(['workflows:read']);
+    expect(after.workflows).toEqual(['a']);
+  });
+
   it('keeps the keys in force when the file is bad on reload, and reports why', async () => {
     const path = await keysFile(ENTRIES);
     const auth = await createApiKeyAuthenticator(path);

@@ -132,7 +132,7 @@ export function parseApiKeys(text: string, source = 'API_KEYS_FILE'): ApiKeyEntr
   return entries;
 }
 
-/** Verified keys kept at most (the oldest goes first). */
+/** Verified keys kept at most. */
 const VERIFIED_KEYS_KEPT = 10_000;
 
 interface LoadedKey {
@@ -170,8 +170,10 @@ export interface ApiKeyAuthenticator extends Authenticator {
  * digest, without stopping at a match, so the time taken does not depend on which entry (if any) matches nor on
  * how many leading bytes agree. A Map keyed by digest would also be safe (timing could only reveal bits of the
  * digest of an attacker-chosen input, which says nothing about stored keys), but key files are small and the
- * linear scan needs no such argument. A key found is remembered (in memory only, until the file is reloaded), so
- * the next requests that present it skip the hash: it was about 4 % of a request's CPU (test/bench/s1-auth.ts).
+ * linear scan needs no such argument. A key found is then remembered ({@link VerifiedCredentials}), so the next
+ * requests that present it skip the hash: a lookup keyed by the presented key, whose timing can only tell a
+ * client whether the very key it sent was used recently. The price is that keys in use sit in the process's memory
+ * (a heap snapshot or core dump holds them) until the file is reloaded, as JWTs do in src/auth/jwt.ts.
  * @throws {@link ConfigError} when the file cannot be read or is invalid.
  */
 export async function createApiKeyAuthenticator(path: string): Promise<ApiKeyAuthenticator> {

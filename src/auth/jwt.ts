@@ -105,7 +105,7 @@ interface VerifiedToken {
   readonly until: number;
 }
 
-/** Verified tokens kept at most (the oldest goes first). */
+/** Verified tokens kept at most. */
 const VERIFIED_TOKENS_KEPT = 10_000;
 /** How long a verified token is trusted without checking its signature again. */
 const VERIFIED_TOKEN_TTL_MS = 30_000;

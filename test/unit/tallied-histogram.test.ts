@@ -55,13 +55,43 @@ describe('TalliedHistogram', () => {
     expect(await tallied.registry.metrics()).toBe(await reference.registry.metrics());
   });
 
-  it('refuses what prom-client refuses (a value that is not a number, an unknown label) and counts nothing for it', async () => {
+  it('refuses a value that is not a number, an unknown label and a missing one, and counts nothing for them', async () => {
     const { tallied } = pair({ name: 'strict_seconds', help: 'Strict.', labelNames: ['route'], buckets: [1] });
     expect(() => tallied.histogram.observe({ route: 'GET /a' }, Number.NaN)).toThrow('value is not a valid number');
     expect(() => tallied.histogram.observe({ route: 'GET /a' }, Number.POSITIVE_INFINITY)).toThrow(TypeError);
     const untyped = tallied.histogram as unknown as Histogram<string>;
     expect(() => untyped.observe({ route: 'GET /a', status: '200' }, 1)).toThrow('unknown label "status"');
-    expect(await tallied.registry.metrics()).not.toContain('strict_seconds_count');
+    expect(() => untyped.observe({ status: '200' }, 1)).toThrow('unknown label "status"');
+    expect(() => untyped.observe({}, 1)).toThrow('no value for label "route"');
+    // After its series exists, a call with an extra label is still refused.
+    tallied.histogram.observe({ route: 'GET /a' }, 1);
+    expect(() => untyped.observe({ route: 'GET /a', status: '200' }, 1)).toThrow('unknown label "status"');
+    expect(await tallied.registry.metrics()).toContain('strict_seconds_count{route="GET /a"} 1\n');
+  });
+
+  it('keeps apart series whose label values differ only in where one ends and the next begins', async () => {
+    const { reference, tallied } = pair({
+      name: 'pairs_seconds',
+      help: 'Pairs.',
+      labelNames: ['a', 'b'],
+      buckets: [1],
+    });
+    for (const side of [reference, tallied]) {
+      side.histogram.observe({ a: 'x\u0000y', b: 'z' }, 0.5);
+      side.histogram.observe({ a: 'x', b: 'y\u0000z' }, 0.5);
+      side.histogram.observe({ a: '1:x', b: '1:y' }, 0.5);
+      side.histogram.observe({ a: '1:x1:y', b: '' }, 0.5);
+    }
+    const text = await tallied.registry.metrics();
+    expect(text).toBe(await reference.registry.metrics());
+    expect(text.split('\n').filter((line) => line.startsWith('pairs_seconds_count{'))).toHaveLength(4);
+  });
+
+  it('refuses buckets out of order or repeated, which prom-client would count differently', () => {
+    expect(() => new TalliedHistogram({ name: 'unsorted', help: 'U.', buckets: [1, 0.5] })).toThrow('increasing order');
+    expect(() => new TalliedHistogram({ name: 'repeated', help: 'R.', buckets: [1, 1, 2] })).toThrow(
+      'increasing order',
+    );
   });
 
   it('refuses the parts of the Histogram API it does not keep, instead of recording where nothing exposes it', () => {

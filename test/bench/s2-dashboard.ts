@@ -90,14 +90,14 @@ export async function sequentialDashboards(d: Dashboard, rounds: number) {
 }
 
 /** Warms the gateway (JIT, connection pool) without counting: the first query of a process is not typical. */
-export async function warmUp(d: Dashboard): Promise<void> {
+export async function warmUp(d: Dashboard, rounds = WARM_UP_ROUNDS): Promise<void> {
   assertClean(
     'warm-up dashboard',
     await runBurst({
       origin: d.gateway.origin,
       request: graphqlRequest(DASHBOARD_QUERY, { name: d.workflowName }),
       concurrency: 1,
-      rounds: WARM_UP_ROUNDS,
+      rounds,
       check: 'graphql',
     }),
   );

@@ -25,8 +25,17 @@ interface Pool {
 const POOLS: readonly Pool[] = [0, 64, 16].flatMap((connections) =>
   [1, 4, 10].map((pipelining) => ({ connections, pipelining })),
 );
-/** Forward, then backward: each pool measured early once and late once, against drift on a shared machine. */
-const ROUND_ORDERS = [POOLS.map((_, i) => i), POOLS.map((_, i) => POOLS.length - 1 - i)];
+/**
+ * Unmeasured dashboards right before each measured round. Without them, a pool measured long after its own last
+ * dashboards cost more, whatever its setting (idle gateways recompile, it seems): in 2026-12-03's three full runs the
+ * default pool, measured first and last, cost 22–38 ms per dashboard in a round (S2, the same setting, 11–16 ms)
+ * and 64 connections 0.54–0.76 of it, although both open a connection per detail call; with them, `npm run bench --
+ * s2io` measured the two within 8 % of each other.
+ */
+const REWARM_ROUNDS = 15;
+const FORWARD = POOLS.map((_, i) => i);
+/** Forward, then backward, twice: each pool measured early and late, against drift on a shared machine. */
+const ROUND_ORDERS = [FORWARD, [...FORWARD].reverse(), FORWARD, [...FORWARD].reverse()];
 
 const label = ({ connections, pipelining }: Pool) =>
   `connections ${connections === 0 ? 'unlimited' : connections}, pipelining ${pipelining}`;
@@ -48,15 +57,13 @@ export const s2io: Scenario = {
         const gateway = scope.use(await startGateway({ upstreamUrl: seeded.emulator.url, rateLimit: UNLIMITED, env }));
         const dashboard = { ...seeded, gateway };
         await warmUp(dashboard);
-        // And one unmeasured round: in trial runs a gateway's first round after the warm-up cost up to 1.5 times
-        // the CPU per dashboard of its second.
-        await sequentialDashboards(dashboard, ROUNDS);
         dashboards.push(dashboard);
       }
       const measured: Measured[] = POOLS.map(() => ({ samples: [], cpuMsPerRound: [] }));
       let wrongCalls = '';
       for (const order of ROUND_ORDERS) {
         for (const i of order) {
+          await warmUp(dashboards[i] as Dashboard, REWARM_ROUNDS);
           const m = await sequentialDashboards(dashboards[i] as Dashboard, ROUNDS);
           if (m.total !== INSTANCES + 1) wrongCalls ||= `${label(POOLS[i] as Pool)}: ${m.routes}`;
           measured[i]?.samples.push(...m.samples);
@@ -101,9 +108,8 @@ export const s2io: Scenario = {
           `S2's dashboard (${INSTANCES} running instances, 1 list + ${INSTANCES} detail GETs per query, upstream ` +
             `latency ${settings.latencyMs} ms) one query at a time against ${POOLS.length} gateways that differ only ` +
             'in UPSTREAM_CONNECTIONS (unlimited = 0) and UPSTREAM_PIPELINING; each warmed by ' +
-            `${WARM_UP_ROUNDS} dashboards and one unmeasured round, then ${ROUND_ORDERS.length} rounds of ${ROUNDS} ` +
-            'dashboards per gateway, ' +
-            'the gateways in order, then in reverse order',
+            `${WARM_UP_ROUNDS} dashboards, then ${ROUND_ORDERS.length} rounds of ${ROUNDS} dashboards per gateway, ` +
+            `each right after ${REWARM_ROUNDS} unmeasured ones, the gateways in order, then in reverse order, twice`,
           'p50/p95 over all the dashboards of a gateway; CPU: user + system time of the gateway process ' +
             "(/proc/<pid>/stat, 10 ms ticks) per dashboard, the median of its rounds'",
           `CPU per dashboard by round: ${POOLS.map((p, i) => `${label(p)} ${measured[i]?.cpuMsPerRound.map((ms) => ms.toFixed(2)).join('/')} ms`).join('; ')}`,

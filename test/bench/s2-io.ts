@@ -26,11 +26,12 @@ const POOLS: readonly Pool[] = [0, 64, 16].flatMap((connections) =>
   [1, 4, 10].map((pipelining) => ({ connections, pipelining })),
 );
 /**
- * Unmeasured dashboards right before each measured round. Without them, a pool measured long after its own last
- * dashboards cost more, whatever its setting (idle gateways recompile, it seems): in 2026-12-03's three full runs the
- * default pool, measured first and last, cost 22–38 ms per dashboard in a round (S2, the same setting, 11–16 ms)
- * and 64 connections 0.54–0.76 of it, although both open a connection per detail call; with them, `npm run bench --
- * s2io` measured the two within 8 % of each other.
+ * Unmeasured dashboards right before each measured round. A gateway that has sat idle while the others ran costs
+ * more per dashboard when it starts again, whatever its setting (why is not established: `--no-flush-bytecode` did
+ * not change it): without them, the default pool's rounds cost 16 ms right after its own previous round and 21–28 ms
+ * after the other pools' (2026-12-03 16:09Z), and with two rounds per pool the pools measured last looked cheapest
+ * (in that day's three full runs, 64 connections 0.54–0.76 of the default, although both open a connection per
+ * detail call; `npm run bench -- s2io` with them: the two within 8 % of each other).
  */
 const REWARM_ROUNDS = 15;
 const FORWARD = POOLS.map((_, i) => i);
